@@ -1,0 +1,200 @@
+// The ONE schema of the component configuration (recipe DefaultConfiguration merged with deployment
+// updates, greengrass.md §4). Every module reads its section from the validated object; nothing else
+// parses configuration. Defaults live here so the recipe, the docs and the code cannot drift.
+import type { SchemaObject } from 'ajv';
+
+export interface DownstreamDevice {
+  thingName: string;
+  addresses: string[];
+  mac?: string;
+  interface?: string;
+}
+
+export interface ComponentConfig {
+  thingName?: string;
+  stateDir: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  sampling: { intervalMs: number };
+  reporting: {
+    enabled: boolean;
+    intervalSeconds: number;
+    format: 'json' | 'cbor';
+    names: 'long' | 'short';
+    maxListSize: number;
+  };
+  heartbeat: { enabled: boolean; topic: string; intervalSeconds: number };
+  collector: {
+    includeLoopback: boolean;
+    perProcess: boolean;
+    customMetrics: boolean;
+  };
+  downstream: {
+    devices: DownstreamDevice[];
+    /** Things not listed in `devices` but matching this regular expression are also known downstream devices. */
+    thingNamePattern?: string;
+    /** Local pub/sub topic filter on which downstream devices publish their own Defender reports. */
+    reportTopic: string;
+    /** Local pub/sub topic filters whose messages are counted per device; `{thingName}` marks the thing. */
+    messageTopics: string[];
+  };
+  /** Device Defender behaviors (security profile `behaviors`) plus our `scope`/`action` extensions. */
+  behaviors: unknown[];
+  violations: {
+    localTopic: string;
+    cloudTopic: string;
+    invalidateAfterSeconds: number;
+  };
+  enforcement: {
+    mode: 'enforce' | 'dry-run';
+    protectedProcesses: string[];
+    neverBlockCidrs: string[];
+    allowDefaultRouteInterface: boolean;
+    maxActionsPerMinute: number;
+    defaultTtlSeconds: number;
+    maxTtlSeconds: number;
+    escalationFactor: number;
+    revertOnClear: boolean;
+    stopGraceMs: number;
+    nftTable: string;
+  };
+  outbox: { maxEntries: number; maxBytes: number };
+  thresholdCache: { maxThings: number; maxBytes: number };
+  accessControl?: Record<string, unknown>;
+}
+
+const topic = { type: 'string', minLength: 1, maxLength: 512 } as const;
+
+// Typed loosely: Ajv's JSONSchemaType cannot express `default: {}` on objects whose members all default.
+export const configSchema: SchemaObject = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    thingName: { type: 'string', minLength: 1, maxLength: 128, nullable: true },
+    stateDir: { type: 'string', minLength: 1, default: 'state' },
+    logLevel: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+    sampling: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: { intervalMs: { type: 'integer', minimum: 100, maximum: 60_000, default: 1000 } },
+      required: [],
+    },
+    reporting: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        // device-defender.md §1.4: below 300 s per thing the service may throttle.
+        intervalSeconds: { type: 'integer', minimum: 300, maximum: 86_400, default: 300 },
+        format: { type: 'string', enum: ['json', 'cbor'], default: 'json' },
+        names: { type: 'string', enum: ['long', 'short'], default: 'long' },
+        maxListSize: { type: 'integer', minimum: 1, maximum: 10_000, default: 50 },
+      },
+      required: [],
+    },
+    heartbeat: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        topic: { ...topic, default: 'defender-edge/{thingName}/heartbeat' },
+        intervalSeconds: { type: 'integer', minimum: 1, maximum: 86_400, default: 60 },
+      },
+      required: [],
+    },
+    collector: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        includeLoopback: { type: 'boolean', default: false },
+        perProcess: { type: 'boolean', default: true },
+        customMetrics: { type: 'boolean', default: true },
+      },
+      required: [],
+    },
+    downstream: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        devices: {
+          type: 'array',
+          default: [],
+          maxItems: 100_000,
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              thingName: { type: 'string', minLength: 1, maxLength: 128 },
+              addresses: { type: 'array', items: { type: 'string', minLength: 2, maxLength: 45 }, default: [] },
+              mac: { type: 'string', pattern: '^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$', nullable: true },
+              interface: { type: 'string', pattern: '^[a-zA-Z0-9_.-]{1,15}$', nullable: true },
+            },
+            required: ['thingName'],
+          },
+        },
+        thingNamePattern: { type: 'string', minLength: 1, maxLength: 256, nullable: true },
+        reportTopic: { ...topic, default: '$aws/things/+/defender/metrics/+' },
+        messageTopics: { type: 'array', items: topic, default: [] },
+      },
+      required: [],
+    },
+    behaviors: { type: 'array', items: {}, maxItems: 100, default: [] },
+    violations: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        localTopic: { ...topic, default: 'defender-edge/violations' },
+        cloudTopic: { ...topic, default: 'defender-edge/{thingName}/violations' },
+        // device-defender.md §3.5: the service invalidates after two days without datapoints.
+        invalidateAfterSeconds: { type: 'integer', minimum: 1, maximum: 30 * 86_400, default: 172_800 },
+      },
+      required: [],
+    },
+    enforcement: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        mode: { type: 'string', enum: ['enforce', 'dry-run'], default: 'dry-run' },
+        protectedProcesses: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 64 }, default: ['sshd'] },
+        neverBlockCidrs: { type: 'array', items: { type: 'string', minLength: 2, maxLength: 49 }, default: [] },
+        allowDefaultRouteInterface: { type: 'boolean', default: false },
+        maxActionsPerMinute: { type: 'integer', minimum: 1, maximum: 10_000, default: 10 },
+        defaultTtlSeconds: { type: 'integer', minimum: 1, maximum: 30 * 86_400, default: 600 },
+        maxTtlSeconds: { type: 'integer', minimum: 1, maximum: 30 * 86_400, default: 86_400 },
+        escalationFactor: { type: 'number', minimum: 1, maximum: 100, default: 2 },
+        revertOnClear: { type: 'boolean', default: false },
+        stopGraceMs: { type: 'integer', minimum: 0, maximum: 600_000, default: 5000 },
+        nftTable: { type: 'string', pattern: '^[a-zA-Z0-9_]{1,32}$', default: 'defender_edge' },
+      },
+      required: [],
+    },
+    outbox: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        maxEntries: { type: 'integer', minimum: 1, maximum: 10_000_000, default: 100_000 },
+        maxBytes: { type: 'integer', minimum: 1024, maximum: 10 * 2 ** 30, default: 64 * 2 ** 20 },
+      },
+      required: [],
+    },
+    thresholdCache: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        maxThings: { type: 'integer', minimum: 1, maximum: 10_000_000, default: 10_000 },
+        maxBytes: { type: 'integer', minimum: 1024, maximum: 2 ** 31, default: 16 * 2 ** 20 },
+      },
+      required: [],
+    },
+    accessControl: { type: 'object', nullable: true, required: [] },
+  },
+  required: [],
+};

@@ -1,0 +1,24 @@
+import { pino, type Logger, type LevelWithSilent } from 'pino';
+
+export type { Logger };
+
+export interface LoggerOptions {
+  level?: LevelWithSilent;
+  /** 1 = stdout (Greengrass captures it into the component log), 2 = stderr (commands whose stdout is data). */
+  fd?: 1 | 2;
+  name?: string;
+}
+
+/** The one root logger of a process; modules take `root.child({ module: '…' })`. */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const level = options.level ?? (process.env.DEFENDER_EDGE_LOG_LEVEL as LevelWithSilent | undefined) ?? 'info';
+  return pino(
+    { name: options.name ?? 'defender-edge', level, base: { pid: process.pid } },
+    pino.destination({ fd: options.fd ?? 1, sync: true }),
+  );
+}
+
+/** A logger that drops everything: for tests and pure library use. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

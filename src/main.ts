@@ -1,0 +1,65 @@
+import { UsageError } from './cli/args.ts';
+import { version } from './version.ts';
+
+/** A subcommand: parses its own argv, returns the process exit code. */
+export type Command = (argv: string[]) => Promise<number>;
+
+interface CommandEntry {
+  summary: string;
+  load: () => Promise<Command>;
+}
+
+// Each command lives in its own module, loaded only when chosen: `collect` should not pay for the emulator.
+const commands: Record<string, CommandEntry> = {
+  run: { summary: 'run the agent as a Greengrass component (IPC from the component environment)', load: async () => (await import('./cli/run.ts')).runCommand },
+  emulator: { summary: 'run the local Greengrass IPC emulator (nucleus stand-in)', load: async () => (await import('./cli/emulator.ts')).emulatorCommand },
+  demo: { summary: 'run the rogue-agent scenario end to end on this machine', load: async () => (await import('./cli/demo.ts')).demoCommand },
+  evaluate: { summary: 'evaluate a security profile against datapoints (JSON lines)', load: async () => (await import('./cli/evaluate.ts')).evaluateCommand },
+  'validate-report': { summary: 'validate a Device Defender report like the service', load: async () => (await import('./cli/validateReport.ts')).validateReportCommand },
+  'check-config': { summary: 'validate a component configuration file', load: async () => (await import('./cli/checkConfig.ts')).checkConfigCommand },
+  collect: { summary: 'print host and downstream metric samples', load: async () => (await import('./cli/collect.ts')).collectCommand },
+};
+
+export function helpText(): string {
+  const width = Math.max(...Object.keys(commands).map((c) => c.length));
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return [
+    `defender-edge ${version()} — AWS IoT Device Defender on the Greengrass edge`,
+    '',
+    'usage: defender-edge <command> [options]',
+    '',
+    'commands:',
+    ...lines,
+    '',
+    '  --version  print the version',
+    '  --help     this text; `defender-edge <command> --help` for a command',
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(helpText() + '\n');
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-v') {
+    process.stdout.write(version() + '\n');
+    return 0;
+  }
+  const entry = commands[name];
+  if (!entry) {
+    process.stderr.write(`defender-edge: unknown command '${name}'\n\n${helpText()}\n`);
+    return 2;
+  }
+  try {
+    const command = await entry.load();
+    return await command(rest);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`defender-edge ${name}: ${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`defender-edge ${name}: ${(err as Error).stack ?? String(err)}\n`);
+    return 1;
+  }
+}
