@@ -1,0 +1,345 @@
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  ftruncateSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { readJsonFile, writeFileAtomic } from './atomicFile.ts';
+
+/**
+ * A bounded, disk-backed FIFO of JSON-serializable entries that survives SIGKILL at any point.
+ *
+ * Layout: `seg-<firstSeq>.jsonl` segment files, one `{"seq":n,"v":…}` line per entry, plus `cursor.json`
+ * (atomic) holding the highest sequence number delivered or dropped. Appends go straight to the kernel
+ * (`writeSync`), so a killed process loses nothing that push() returned from; fsync runs at most every
+ * `fsyncIntervalMs` for power loss. The cursor is persisted lazily, so after a crash a few delivered
+ * entries may be delivered again: at-least-once, like MQTT QoS 1 (receivers dedupe by report_id).
+ *
+ * When full, the oldest entries are dropped and counted; the count is for the next report to carry.
+ * When the disk refuses a write (ENOSPC, EIO), entries stay in memory (same bounds) and are written
+ * out once the disk accepts writes again; `diskError` says why meanwhile.
+ */
+export interface DiskQueueOptions {
+  dir: string;
+  maxEntries: number;
+  maxBytes: number;
+  segmentBytes?: number;
+  fsyncIntervalMs?: number;
+  /** ms clock, injectable for tests */
+  now?: () => number;
+}
+
+export interface QueuedEntry<T> {
+  seq: number;
+  value: T;
+}
+
+interface Slot<T> {
+  seq: number;
+  bytes: number;
+  /** undefined until the line is on disk */
+  segment?: number;
+  value: T;
+}
+
+interface Cursor {
+  delivered: number;
+  droppedTotal: number;
+  droppedUnreported: number;
+}
+
+export class DiskQueueError extends Error {
+  override name = 'DiskQueueError';
+}
+
+export interface RecoveryInfo {
+  entries: number;
+  corruptLines: number;
+  truncatedBytes: number;
+  cursorProblem?: string;
+}
+
+const SEGMENT_RE = /^seg-(\d+)\.jsonl$/;
+
+export class DiskQueue<T> {
+  private readonly opts: Required<Omit<DiskQueueOptions, 'now'>> & { now: () => number };
+  private slots: Slot<T>[] = [];
+  private head = 0; // index of the first live slot in `slots` (amortised shift)
+  private bytes = 0;
+  private nextSeq = 1;
+  private cursor: Cursor = { delivered: 0, droppedTotal: 0, droppedUnreported: 0 };
+  private cursorDirty = false;
+  private segmentFd: number | undefined;
+  private segmentId = 0;
+  private segmentSize = 0;
+  private lastFsync = 0;
+  private unsynced = false;
+  /** Segment id → number of live slots in it; a segment with none left is deleted. */
+  private readonly live = new Map<number, number>();
+  diskError: string | undefined;
+
+  constructor(options: DiskQueueOptions) {
+    this.opts = {
+      segmentBytes: 1 << 20,
+      fsyncIntervalMs: 1000,
+      ...options,
+      now: options.now ?? Date.now,
+    };
+    if (options.maxEntries < 1 || options.maxBytes < 1) throw new DiskQueueError('maxEntries and maxBytes must be positive');
+  }
+
+  /** Load what a previous run left. Call once before use. */
+  open(): RecoveryInfo {
+    mkdirSync(this.opts.dir, { recursive: true, mode: 0o700 });
+    const info: RecoveryInfo = { entries: 0, corruptLines: 0, truncatedBytes: 0 };
+    const cursorFile = join(this.opts.dir, 'cursor.json');
+    const c = readJsonFile<Cursor>(cursorFile, (v) => {
+      const o = v as Partial<Cursor>;
+      return typeof o === 'object' && o !== null && Number.isSafeInteger(o.delivered) && Number.isSafeInteger(o.droppedTotal) && Number.isSafeInteger(o.droppedUnreported)
+        ? null
+        : 'cursor.json: expected {delivered, droppedTotal, droppedUnreported} integers';
+    });
+    if (c.kind === 'ok') this.cursor = c.value;
+    if (c.kind === 'corrupt') info.cursorProblem = `${c.error} (moved to ${c.quarantinedTo})`;
+
+    const segments = readdirSync(this.opts.dir)
+      .map((f) => SEGMENT_RE.exec(f))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => Number(m[1]))
+      .sort((a, b) => a - b);
+    let maxSeq = this.cursor.delivered;
+    for (const id of segments) {
+      const path = this.segmentPath(id);
+      const text = readFileSync(path, 'utf8');
+      const end = text.lastIndexOf('\n') + 1;
+      if (end < text.length) {
+        // A write cut short by a crash: the tail after the last newline was never acknowledged to anyone.
+        info.truncatedBytes += Buffer.byteLength(text.slice(end));
+        const fd = openSync(path, 'r+');
+        try { ftruncateSync(fd, Buffer.byteLength(text.slice(0, end))); } finally { closeSync(fd); }
+      }
+      for (const line of text.slice(0, end).split('\n')) {
+        if (line === '') continue;
+        let rec: { seq?: unknown; v?: unknown };
+        try {
+          rec = JSON.parse(line) as { seq?: unknown; v?: unknown };
+        } catch {
+          info.corruptLines++;
+          continue;
+        }
+        if (typeof rec !== 'object' || rec === null || !Number.isSafeInteger(rec.seq) || !('v' in rec)) {
+          info.corruptLines++;
+          continue;
+        }
+        const seq = rec.seq as number;
+        maxSeq = Math.max(maxSeq, seq);
+        if (seq <= this.cursor.delivered) continue;
+        const bytes = Buffer.byteLength(line) + 1;
+        this.slots.push({ seq, bytes, segment: id, value: rec.v as T });
+        this.live.set(id, (this.live.get(id) ?? 0) + 1);
+        this.bytes += bytes;
+        info.entries++;
+      }
+      if ((this.live.get(id) ?? 0) === 0) this.removeSegment(id);
+    }
+    this.slots.sort((a, b) => a.seq - b.seq);
+    this.nextSeq = maxSeq + 1;
+    this.enforceBounds(0);
+    return info;
+  }
+
+  get length(): number {
+    return this.slots.length - this.head;
+  }
+
+  get byteLength(): number {
+    return this.bytes;
+  }
+
+  get droppedTotal(): number {
+    return this.cursor.droppedTotal;
+  }
+
+  /** Dropped entries not yet announced (the next report carries this); resets the count. */
+  takeDropped(): number {
+    const n = this.cursor.droppedUnreported;
+    if (n > 0) {
+      this.cursor.droppedUnreported = 0;
+      this.cursorDirty = true;
+    }
+    return n;
+  }
+
+  /** Append an entry; returns its sequence number. Drops the oldest entries if the bounds require it. */
+  push(value: T): number {
+    const seq = this.nextSeq;
+    const line = JSON.stringify({ seq, v: value }) + '\n';
+    const bytes = Buffer.byteLength(line);
+    if (bytes > this.opts.maxBytes) throw new DiskQueueError(`entry of ${bytes} bytes exceeds the queue limit of ${this.opts.maxBytes} bytes`);
+    this.nextSeq++;
+    this.enforceBounds(bytes);
+    const slot: Slot<T> = { seq, bytes, value };
+    this.slots.push(slot);
+    this.bytes += bytes;
+    this.flushPending();
+    return seq;
+  }
+
+  /** Up to `max` entries from the head, oldest first, without removing them. */
+  peek(max: number): QueuedEntry<T>[] {
+    const out: QueuedEntry<T>[] = [];
+    for (let i = this.head; i < this.slots.length && out.length < max; i++) {
+      const s = this.slots[i]!;
+      out.push({ seq: s.seq, value: s.value });
+    }
+    return out;
+  }
+
+  /** Everything up to and including `seq` was delivered. */
+  ack(seq: number): void {
+    while (this.head < this.slots.length && this.slots[this.head]!.seq <= seq) this.removeHead();
+    if (seq > this.cursor.delivered) {
+      this.cursor.delivered = seq;
+      this.cursorDirty = true;
+    }
+    this.compact();
+  }
+
+  /** Persist the cursor and fsync what is pending; called on a timer and at close. */
+  sync(): void {
+    this.flushPending();
+    this.persist();
+  }
+
+  private persist(): void {
+    if (this.segmentFd !== undefined && this.unsynced) {
+      try {
+        fsyncSync(this.segmentFd);
+        this.unsynced = false;
+      } catch (err) {
+        this.diskError = (err as Error).message;
+      }
+    }
+    if (this.cursorDirty) {
+      try {
+        writeFileAtomic(join(this.opts.dir, 'cursor.json'), JSON.stringify(this.cursor));
+        this.cursorDirty = false;
+      } catch (err) {
+        this.diskError = (err as Error).message;
+      }
+    }
+    this.lastFsync = this.opts.now();
+  }
+
+  close(): void {
+    this.sync();
+    if (this.segmentFd !== undefined) closeSync(this.segmentFd);
+    this.segmentFd = undefined;
+  }
+
+  private enforceBounds(incoming: number): void {
+    while (this.length > 0 && (this.length + (incoming > 0 ? 1 : 0) > this.opts.maxEntries || this.bytes + incoming > this.opts.maxBytes)) {
+      const s = this.slots[this.head]!;
+      this.removeHead();
+      this.cursor.droppedTotal++;
+      this.cursor.droppedUnreported++;
+      if (s.seq > this.cursor.delivered) this.cursor.delivered = s.seq;
+      this.cursorDirty = true;
+    }
+    this.compact();
+  }
+
+  private removeHead(): void {
+    const s = this.slots[this.head]!;
+    this.head++;
+    this.bytes -= s.bytes;
+    if (s.segment !== undefined) {
+      const left = (this.live.get(s.segment) ?? 1) - 1;
+      if (left <= 0 && s.segment !== this.segmentId) {
+        this.live.delete(s.segment);
+        this.removeSegment(s.segment);
+      } else {
+        this.live.set(s.segment, left);
+      }
+    }
+  }
+
+  private compact(): void {
+    if (this.head > 1024 && this.head * 2 > this.slots.length) {
+      this.slots = this.slots.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Write every slot not yet on disk, in order; stop at the first refusal and remember why. */
+  private flushPending(): void {
+    for (let i = this.slots.length - 1; i >= this.head; i--) {
+      if (this.slots[i]!.segment !== undefined) {
+        this.writeFrom(i + 1);
+        return;
+      }
+    }
+    this.writeFrom(this.head);
+  }
+
+  private writeFrom(start: number): void {
+    for (let i = start; i < this.slots.length; i++) {
+      const s = this.slots[i]!;
+      try {
+        this.ensureSegment(s.seq);
+        const buf = Buffer.from(JSON.stringify({ seq: s.seq, v: s.value }) + '\n', 'utf8');
+        writeSync(this.segmentFd!, buf);
+        this.segmentSize += buf.length;
+        s.segment = this.segmentId;
+        this.live.set(this.segmentId, (this.live.get(this.segmentId) ?? 0) + 1);
+        this.unsynced = true;
+        this.diskError = undefined;
+      } catch (err) {
+        this.diskError = (err as Error).message;
+        // A partial line may have reached the file; start a fresh segment next time so it stays a tail.
+        this.rotate();
+        return;
+      }
+    }
+    if (this.unsynced && this.opts.now() - this.lastFsync >= this.opts.fsyncIntervalMs) this.persist();
+  }
+
+  private ensureSegment(seq: number): void {
+    if (this.segmentFd !== undefined && this.segmentSize < this.opts.segmentBytes) return;
+    this.rotate();
+    const id = seq;
+    const fd = openSync(this.segmentPath(id), 'a', 0o600);
+    this.segmentFd = fd;
+    this.segmentId = id;
+    this.segmentSize = existsSync(this.segmentPath(id)) ? statSync(this.segmentPath(id)).size : 0;
+  }
+
+  private rotate(): void {
+    if (this.segmentFd === undefined) return;
+    try { fsyncSync(this.segmentFd); } catch { /* disk errors are reported by the write path */ }
+    try { closeSync(this.segmentFd); } catch { /* already closed */ }
+    const old = this.segmentId;
+    this.segmentFd = undefined;
+    this.segmentSize = 0;
+    if ((this.live.get(old) ?? 0) === 0) {
+      this.live.delete(old);
+      this.removeSegment(old);
+    }
+  }
+
+  private removeSegment(id: number): void {
+    try { unlinkSync(this.segmentPath(id)); } catch { /* already gone */ }
+  }
+
+  private segmentPath(id: number): string {
+    return join(this.opts.dir, `seg-${String(id).padStart(16, '0')}.jsonl`);
+  }
+}

@@ -1,0 +1,126 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { appendFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { DiskQueue, DiskQueueError } from '../../src/store/diskQueue.ts';
+
+let dir: string;
+beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'dedge-dq-')); });
+afterEach(() => { rmSync(dir, { recursive: true, force: true }); });
+
+const open = (o: Partial<ConstructorParameters<typeof DiskQueue>[0]> = {}) => {
+  const q = new DiskQueue<{ n: number; pad?: string }>({ dir, maxEntries: 1000, maxBytes: 1 << 20, ...o });
+  const info = q.open();
+  return { q, info };
+};
+
+describe('DiskQueue', () => {
+  it('delivers in order and forgets what was acknowledged, across a restart', () => {
+    const { q } = open();
+    for (let n = 1; n <= 10; n++) q.push({ n });
+    expect(q.peek(3).map((e) => e.value.n)).toEqual([1, 2, 3]);
+    q.ack(q.peek(3)[2]!.seq);
+    q.close();
+    const { q: q2, info } = open();
+    expect(info.entries).toBe(7);
+    expect(q2.peek(100).map((e) => e.value.n)).toEqual([4, 5, 6, 7, 8, 9, 10]);
+    // new entries continue the sequence after the recovered ones
+    const seq = q2.push({ n: 11 });
+    expect(seq).toBeGreaterThan(q2.peek(100)[6]!.seq);
+  });
+
+  it('keeps everything pushed when the process dies without close (no cursor written)', () => {
+    const { q } = open();
+    for (let n = 1; n <= 5; n++) q.push({ n });
+    // no close(): simulate SIGKILL by just opening another instance on the same files
+    const { q: q2 } = open();
+    expect(q2.peek(10).map((e) => e.value.n)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('cuts a half-written last line and skips a corrupt one, counting both', () => {
+    const { q } = open();
+    q.push({ n: 1 });
+    q.push({ n: 2 });
+    q.close();
+    const seg = readdirSync(dir).find((f) => f.startsWith('seg-'))!;
+    appendFileSync(join(dir, seg), 'garbage line\n{"seq":99,"v":{"n":3');
+    const { q: q2, info } = open();
+    expect(info.corruptLines).toBe(1);
+    expect(info.truncatedBytes).toBeGreaterThan(0);
+    expect(q2.peek(10).map((e) => e.value.n)).toEqual([1, 2]);
+    expect(readFileSync(join(dir, seg), 'utf8').endsWith('\n')).toBe(true);
+  });
+
+  it('drops the oldest when full and counts the drops once', () => {
+    const { q } = open({ maxEntries: 3 });
+    for (let n = 1; n <= 5; n++) q.push({ n });
+    expect(q.peek(10).map((e) => e.value.n)).toEqual([3, 4, 5]);
+    expect(q.droppedTotal).toBe(2);
+    expect(q.takeDropped()).toBe(2);
+    expect(q.takeDropped()).toBe(0);
+    q.close();
+    const { q: q2 } = open({ maxEntries: 3 });
+    expect(q2.peek(10).map((e) => e.value.n)).toEqual([3, 4, 5]);
+    expect(q2.droppedTotal).toBe(2);
+  });
+
+  it('bounds bytes too, and refuses a single entry larger than the whole queue', () => {
+    const { q } = open({ maxBytes: 2000 });
+    for (let n = 1; n <= 20; n++) q.push({ n, pad: 'x'.repeat(200) });
+    expect(q.byteLength).toBeLessThanOrEqual(2000);
+    expect(q.length).toBeLessThan(20);
+    expect(q.peek(100).at(-1)!.value.n).toBe(20);
+    expect(() => q.push({ n: 0, pad: 'y'.repeat(5000) })).toThrow(DiskQueueError);
+  });
+
+  it('removes segment files once everything in them is delivered', () => {
+    const { q } = open({ segmentBytes: 200 });
+    for (let n = 1; n <= 30; n++) q.push({ n });
+    const before = readdirSync(dir).filter((f) => f.startsWith('seg-')).length;
+    expect(before).toBeGreaterThan(3);
+    q.ack(q.peek(100).at(-5)!.seq);
+    q.sync();
+    const after = readdirSync(dir).filter((f) => f.startsWith('seg-')).length;
+    expect(after).toBeLessThan(before);
+    q.close();
+    expect(open().q.peek(100).map((e) => e.value.n)).toEqual([27, 28, 29, 30]);
+  });
+
+  it('quarantines a corrupt cursor instead of failing', () => {
+    writeFileSync(join(dir, 'cursor.json'), '{not json');
+    const { info } = open();
+    expect(info.cursorProblem).toMatch(/moved to .*cursor\.json\.corrupt-/);
+  });
+
+  it('holds entries in memory while the disk is full and writes them when space returns', () => {
+    const mnt = join(dir, 'tiny');
+    execFileSync('mkdir', ['-p', mnt]);
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'dedge-dq', mnt]);
+    } catch {
+      return expect.soft(true, 'mount not permitted here (not root?)').toBe(true);
+    }
+    const q = new DiskQueue<{ n: number; pad: string }>({ dir: join(mnt, 'q'), maxEntries: 10_000, maxBytes: 10 << 20 });
+    try {
+      q.open();
+      // fill the filesystem from outside the queue
+      const filler = join(mnt, 'filler');
+      try { writeFileSync(filler, Buffer.alloc(64 * 1024)); } catch { /* ENOSPC is the point */ }
+      for (let n = 1; n <= 50; n++) q.push({ n, pad: 'z'.repeat(500) });
+      expect(q.diskError).toMatch(/ENOSPC|no space/i);
+      expect(q.length).toBe(50);
+      rmSync(filler);
+      q.push({ n: 51, pad: '' });
+      expect(q.diskError).toBeUndefined();
+      q.close();
+      const q2 = new DiskQueue<{ n: number; pad: string }>({ dir: join(mnt, 'q'), maxEntries: 10_000, maxBytes: 10 << 20 });
+      q2.open();
+      expect(q2.peek(100).map((e) => e.value.n)).toEqual(Array.from({ length: 51 }, (_, i) => i + 1));
+      q2.close();
+    } finally {
+      q.close();
+      execFileSync('umount', ['-l', mnt]);
+    }
+  });
+});
