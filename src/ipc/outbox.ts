@@ -148,6 +148,8 @@ export class Outbox {
     this.pumping = true;
     void this.pump().finally(() => {
       this.pumping = false;
+      // Something may have been enqueued between the pump's last look and now.
+      if (this.queue.length > 0 && !this.timer) this.kick();
     });
   }
 
