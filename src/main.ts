@@ -20,6 +20,14 @@ const commands: Record<string, CommandEntry> = {
   collect: { summary: 'print host and downstream metric samples', load: async () => (await import('./cli/collect.ts')).collectCommand },
 };
 
+// Helper processes of the demo (its rogue agents and their innocent neighbour), hidden from --help: the demo
+// spawns them from this same executable so it works from the standalone binary too.
+const hiddenCommands: Record<string, () => Promise<Command>> = {
+  '_rogue-agent': async () => (await import('./demo/actors.ts')).rogueAgentCommand,
+  '_tcp-streamer': async () => (await import('./demo/actors.ts')).tcpStreamerCommand,
+  '_innocent': async () => (await import('./demo/actors.ts')).innocentCommand,
+};
+
 export function helpText(): string {
   const width = Math.max(...Object.keys(commands).map((c) => c.length));
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
@@ -46,7 +54,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(version() + '\n');
     return 0;
   }
-  const entry = commands[name];
+  const hidden = hiddenCommands[name];
+  const entry = commands[name] ?? (hidden ? { summary: '', load: hidden } : undefined);
   if (!entry) {
     process.stderr.write(`defender-edge: unknown command '${name}'\n\n${helpText()}\n`);
     return 2;
