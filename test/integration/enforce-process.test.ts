@@ -193,8 +193,8 @@ describe('Enforcer on processes', () => {
       const e2 = enforcer();
       const [r] = await e2.start();
       expect(r).toMatchObject({ outcome: 'restored', type: 'process-suspend' });
-      expect(r!.ttlSeconds).toBeLessThanOrEqual(3);
-      expect(r!.ttlSeconds).toBeGreaterThanOrEqual(1);
+      expect(r!.ttlSeconds).toBeLessThanOrEqual(2.5); // 500 ms of the 3 s passed while "down"
+      expect(r!.ttlSeconds).toBeGreaterThan(0);
       expect(procState(c.pid)).toBe('T');
       expect(await waitFor(() => running(c), 6000)).toBe(true);
       expect(records.at(-1)).toMatchObject({ outcome: 'reverted', reason: 'expired' });

@@ -251,7 +251,7 @@ export class Enforcer {
           const req = this.#request(a, now);
           const detail = await this.#backend(a.backend).apply(req);
           this.#schedule(a);
-          records.push(this.#emit({ t: this.#now(), outcome: 'restored', detail, ttlSeconds: Math.round(req.ttlMs / 1000), ...base }));
+          records.push(this.#emit({ t: this.#now(), outcome: 'restored', detail, ttlSeconds: req.ttlMs / 1000, ...base }));
         } catch (err) {
           this.#active.delete(a.id);
           const reason = err instanceof ProcessIdentityError ? err.code : 'backend-error';
