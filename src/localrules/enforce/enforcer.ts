@@ -143,9 +143,7 @@ export class Enforcer {
   }
 
   #emit(record: ActionRecord): ActionRecord {
-    if (record.outcome === 'applied' || record.outcome === 'restored' || record.outcome === 'reverted' || record.outcome === 'skipped' || record.outcome === 'failed' || record.outcome === 'killed' || record.outcome === 'refused') {
-      this.#m[record.outcome]++;
-    }
+    this.#m[record.outcome]++;
     try {
       this.#o.audit.append(record);
     } catch (err) {
