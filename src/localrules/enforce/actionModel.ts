@@ -1,0 +1,120 @@
+// The data enforcement works with: what a backend is asked to do, what is active, and the record of
+// every decision (audit log line, onAction payload). Plain JSON-serializable data.
+import type { ActionType, MetricValue, Offender, ViolationEventType } from '../contracts.ts';
+
+export type EnforceActionType = Exclude<ActionType, 'none'>;
+
+export const ENFORCE_ACTION_TYPES: readonly EnforceActionType[] = [
+  'process-suspend',
+  'process-terminate',
+  'process-freeze',
+  'address-block',
+  'interface-down',
+  'interface-quarantine',
+];
+
+export type ActionTarget =
+  /** startTime is the one read from /proc when the action was decided: every later signal re-checks it */
+  | { kind: 'process'; pid: number; startTime: number; comm: string; exe?: string; cgroup?: string }
+  | { kind: 'addresses'; addresses: string[] }
+  | { kind: 'interface'; ifname: string };
+
+export interface ApplyRequest {
+  type: EnforceActionType;
+  target: ActionTarget;
+  /** how long the change lasts; nft puts it on the set element so the kernel lifts it by itself */
+  ttlMs: number;
+}
+
+export type BackendName = 'process' | 'nft' | 'link' | 'dry-run';
+
+/** What a backend reports as currently in force (nft: from the kernel; others: what it tracks). */
+export interface BackendEntry {
+  type: EnforceActionType;
+  target: ActionTarget;
+  /** remaining time as the kernel reports it (nft, whole seconds) */
+  expiresInMs?: number;
+}
+
+export interface BackendMetrics {
+  applied: number;
+  reverted: number;
+  failed: number;
+}
+
+/**
+ * One enforcement backend (the CrowdSec bouncer shape: init / add / delete / shutdown / metrics, plus
+ * list). apply/revert resolve with a short human detail ("SIGSTOP sent") or reject with the cause.
+ */
+export interface EnforcementBackend {
+  readonly name: BackendName;
+  init(): Promise<void>;
+  apply(request: ApplyRequest): Promise<string>;
+  revert(request: ApplyRequest): Promise<string>;
+  list(): Promise<BackendEntry[]>;
+  /** stop background work; never lifts a block (nft elements keep their kernel timeout) */
+  shutdown(): Promise<void>;
+  metrics(): BackendMetrics;
+}
+
+/** The violation an action record refers to: enough for the audit log and the cloud to tie them together. */
+export interface ViolationRef {
+  violationId: string;
+  thingName: string;
+  behavior: string;
+  metric: string;
+  event: ViolationEventType;
+  t: number;
+  value?: MetricValue;
+  threshold?: MetricValue;
+  offender: Offender;
+}
+
+/** An action in force, as persisted in the state file. */
+export interface ActiveAction {
+  id: string;
+  type: EnforceActionType;
+  target: ActionTarget;
+  backend: BackendName;
+  /** ms since the epoch */
+  appliedAt: number;
+  /** ms since the epoch; the action is reverted (or the kernel lifts it) at this time */
+  expiresAt: number;
+  /** 0 for a first offence; the ttl was multiplied by escalationFactor^level */
+  escalationLevel: number;
+  revertOnClear: boolean;
+  /** the offence key escalation counted this under */
+  offenceKey: string;
+  violation: ViolationRef;
+}
+
+export type ActionOutcome =
+  | 'applied' // the backend changed the system (or the dry-run backend logged it would)
+  | 'restored' // re-applied after a restart with the remaining time
+  | 'reverted' // lifted: ttl expired, alarm-cleared, or a rail/mode change on restore
+  | 'refused' // a rail or the rate limit said no; nothing was changed
+  | 'skipped' // nothing to do (already active for this target)
+  | 'failed' // the backend tried and failed
+  | 'killed'; // process-terminate: the process ignored SIGTERM for stopGraceMs and got SIGKILL
+
+export interface ActionRecord {
+  t: number;
+  outcome: ActionOutcome;
+  type: EnforceActionType;
+  dryRun: boolean;
+  actionId?: string;
+  target?: ActionTarget;
+  /** refusal code (`pid-1`, `own-address`, `rate-limited` …) or revert reason (`expired`, `alarm-cleared` …) */
+  reason?: string;
+  detail?: string;
+  ttlSeconds?: number;
+  expiresAt?: number;
+  escalationLevel?: number;
+  violation: ViolationRef;
+}
+
+/** A rail's verdict: a stable code for machines and a sentence for people. */
+export interface Refusal {
+  code: string;
+  detail: string;
+}

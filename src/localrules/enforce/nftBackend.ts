@@ -1,0 +1,176 @@
+// Address blocks and interface quarantine in an nftables table the component owns (`inet <nftTable>`).
+// Every element carries a kernel timeout (CrowdSec bouncer habit): if the agent dies, blocks still end
+// on time, and a crash never leaves a permanent block. Each change is one `nft -f -` transaction.
+import type { Logger } from '../../log.ts';
+import type { ApplyRequest, BackendEntry, BackendMetrics, EnforcementBackend } from './actionModel.ts';
+import type { CommandRunner } from './commandRunner.ts';
+import { parseAddress, validateInterfaceName } from './targetValidation.ts';
+
+const TABLE_NAME = /^[a-zA-Z0-9_]{1,32}$/;
+
+export const NFT_SETS = { block4: 'block4', block6: 'block6', quarantine: 'quarantine_if' } as const;
+
+/** The whole table as one idempotent batch: sets keep their elements, chains are rebuilt atomically. */
+export function tableBatch(table: string): string {
+  const t = `inet ${table}`;
+  // Priority filter-10: a drop in any base chain is final, so order only matters for our counters.
+  const hook = (name: string) => `add chain ${t} ${name} { type filter hook ${name} priority filter - 10; policy accept; }`;
+  return [
+    `add table ${t}`,
+    `add set ${t} ${NFT_SETS.block4} { type ipv4_addr; flags timeout; }`,
+    `add set ${t} ${NFT_SETS.block6} { type ipv6_addr; flags timeout; }`,
+    `add set ${t} ${NFT_SETS.quarantine} { type ifname; flags timeout; }`,
+    hook('input'),
+    hook('forward'),
+    hook('output'),
+    `flush chain ${t} input`,
+    `flush chain ${t} forward`,
+    `flush chain ${t} output`,
+    `add rule ${t} input iifname @${NFT_SETS.quarantine} drop`,
+    `add rule ${t} input ip saddr @${NFT_SETS.block4} drop`,
+    `add rule ${t} input ip6 saddr @${NFT_SETS.block6} drop`,
+    `add rule ${t} forward iifname @${NFT_SETS.quarantine} drop`,
+    `add rule ${t} forward oifname @${NFT_SETS.quarantine} drop`,
+    `add rule ${t} forward ip saddr @${NFT_SETS.block4} drop`,
+    `add rule ${t} forward ip daddr @${NFT_SETS.block4} drop`,
+    `add rule ${t} forward ip6 saddr @${NFT_SETS.block6} drop`,
+    `add rule ${t} forward ip6 daddr @${NFT_SETS.block6} drop`,
+    `add rule ${t} output oifname @${NFT_SETS.quarantine} drop`,
+    `add rule ${t} output ip daddr @${NFT_SETS.block4} drop`,
+    `add rule ${t} output ip6 daddr @${NFT_SETS.block6} drop`,
+    '',
+  ].join('\n');
+}
+
+/** set name + element text for one target value, validated (nothing unvalidated reaches nft). */
+function elementsOf(req: ApplyRequest): Array<{ set: string; elem: string }> {
+  const t = req.target;
+  if (req.type === 'address-block' && t.kind === 'addresses') {
+    return t.addresses.map((a, i) => {
+      const p = parseAddress(a, `target.addresses[${i}]`);
+      return { set: p.family === 4 ? NFT_SETS.block4 : NFT_SETS.block6, elem: p.text };
+    });
+  }
+  if (req.type === 'interface-quarantine' && t.kind === 'interface') {
+    return [{ set: NFT_SETS.quarantine, elem: `"${validateInterfaceName(t.ifname, 'target.ifname')}"` }];
+  }
+  throw new Error(`nft backend cannot handle ${req.type} on a ${t.kind} target`);
+}
+
+/**
+ * Pure: the batch that (re)sets elements with a fresh timeout. `add` alone would keep an existing
+ * element's old timeout, and `delete` of a missing element aborts the batch, so: add (ensure), delete,
+ * add with timeout — atomic, whatever was there before.
+ */
+export function applyBatch(table: string, req: ApplyRequest): string {
+  const ttlMs = Math.max(1, Math.ceil(req.ttlMs));
+  return elementsOf(req)
+    .flatMap(({ set, elem }) => [
+      `add element inet ${table} ${set} { ${elem} }`,
+      `delete element inet ${table} ${set} { ${elem} }`,
+      `add element inet ${table} ${set} { ${elem} timeout ${ttlMs}ms }`,
+    ])
+    .join('\n') + '\n';
+}
+
+/** Pure: removes the elements whether or not they already expired. */
+export function revertBatch(table: string, req: ApplyRequest): string {
+  return elementsOf(req)
+    .flatMap(({ set, elem }) => [`add element inet ${table} ${set} { ${elem} }`, `delete element inet ${table} ${set} { ${elem} }`])
+    .join('\n') + '\n';
+}
+
+/** Pure: `nft -j list table` → the elements in force. */
+export function parseTableJson(text: string): BackendEntry[] {
+  const doc = JSON.parse(text) as { nftables?: unknown };
+  if (!Array.isArray(doc.nftables)) throw new Error('nft -j: no nftables array');
+  const out: BackendEntry[] = [];
+  for (const obj of doc.nftables) {
+    const set = (obj as { set?: { name?: unknown; elem?: unknown } }).set;
+    if (set === undefined || !Array.isArray(set.elem)) continue;
+    for (const e of set.elem) {
+      const inner = typeof e === 'object' && e !== null && 'elem' in e ? (e as { elem: { val?: unknown; expires?: unknown } }).elem : { val: e };
+      if (typeof inner.val !== 'string') continue;
+      const expiresInMs = typeof (inner as { expires?: unknown }).expires === 'number' ? (inner as { expires: number }).expires * 1000 : undefined;
+      const base = expiresInMs === undefined ? {} : { expiresInMs };
+      if (set.name === NFT_SETS.quarantine) out.push({ type: 'interface-quarantine', target: { kind: 'interface', ifname: inner.val }, ...base });
+      else if (set.name === NFT_SETS.block4 || set.name === NFT_SETS.block6) out.push({ type: 'address-block', target: { kind: 'addresses', addresses: [inner.val] }, ...base });
+    }
+  }
+  return out;
+}
+
+export interface NftBackendOptions {
+  runner: CommandRunner;
+  table: string;
+  logger: Logger;
+}
+
+export class NftBackend implements EnforcementBackend {
+  readonly name = 'nft' as const;
+  readonly #o: NftBackendOptions;
+  readonly #counters: BackendMetrics = { applied: 0, reverted: 0, failed: 0 };
+  #ready: Promise<void> | null = null;
+
+  constructor(options: NftBackendOptions) {
+    if (!TABLE_NAME.test(options.table)) throw new Error(`enforcement.nftTable: must match ${TABLE_NAME.source}, got ${JSON.stringify(options.table)}`);
+    this.#o = options;
+  }
+
+  get table(): string {
+    return this.#o.table;
+  }
+
+  /** Creates or repairs the table; existing elements (blocks from before a restart) are kept. */
+  init(): Promise<void> {
+    this.#ready ??= this.#o.runner.run('nft', ['-f', '-'], tableBatch(this.#o.table)).then(
+      () => undefined,
+      (err: unknown) => {
+        this.#ready = null; // let the next call retry (nft may be installed later)
+        throw err;
+      },
+    );
+    return this.#ready;
+  }
+
+  async #batch(batch: string, counter: 'applied' | 'reverted'): Promise<void> {
+    try {
+      await this.init();
+      await this.#o.runner.run('nft', ['-f', '-'], batch);
+      this.#counters[counter]++;
+    } catch (err) {
+      this.#counters.failed++;
+      throw err;
+    }
+  }
+
+  async apply(req: ApplyRequest): Promise<string> {
+    const batch = applyBatch(this.#o.table, req);
+    await this.#batch(batch, 'applied');
+    const what = elementsOf(req).map((e) => e.elem).join(', ');
+    return `${req.type === 'address-block' ? 'blocked' : 'quarantined'} ${what} in inet ${this.#o.table} for ${Math.ceil(req.ttlMs / 1000)} s (kernel timeout)`;
+  }
+
+  async revert(req: ApplyRequest): Promise<string> {
+    await this.#batch(revertBatch(this.#o.table, req), 'reverted');
+    return `removed ${elementsOf(req).map((e) => e.elem).join(', ')} from inet ${this.#o.table}`;
+  }
+
+  async list(): Promise<BackendEntry[]> {
+    await this.init();
+    return parseTableJson((await this.#o.runner.run('nft', ['-j', 'list', 'table', 'inet', this.#o.table])).stdout);
+  }
+
+  /** Nothing to do: elements keep their kernel timeouts after we exit (that is the point). */
+  async shutdown(): Promise<void> {}
+
+  /** Removes the table and every block in it: for uninstall and tests, never called on shutdown. */
+  async destroy(): Promise<void> {
+    this.#ready = null;
+    await this.#o.runner.run('nft', ['delete', 'table', 'inet', this.#o.table]);
+  }
+
+  metrics(): BackendMetrics {
+    return { ...this.#counters };
+  }
+}

@@ -1,0 +1,173 @@
+// Address blocks, interface quarantine and interface down with real nftables and real traffic, inside
+// two network namespaces this file creates (`dedge…g` gateway, `dedge…d` device) and deletes.
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { defaultConfig } from '../../src/config/validate.ts';
+import type { ActionSpec, ViolationEvent } from '../../src/localrules/contracts.ts';
+import type { ActionRecord } from '../../src/localrules/enforce/actionModel.ts';
+import { createEnforcer } from '../../src/localrules/enforce/createEnforcer.ts';
+import type { EnforcementConfig, Enforcer } from '../../src/localrules/enforce/enforcer.ts';
+import type { NftBackend } from '../../src/localrules/enforce/nftBackend.ts';
+import { silentLogger } from '../../src/log.ts';
+import { uniqueId, waitFor } from '../localrules/enforce/fixtures/children.ts';
+import { canConnect, createTopology, destroyTopology, inNs, linkIsUp, nftRuleset, startTcpServer, type Topology } from '../localrules/enforce/fixtures/netns.ts';
+
+const PORT = 7207;
+const id = uniqueId();
+const table = `${id}_t`;
+let topo: Topology;
+const servers: ChildProcess[] = [];
+const enforcers: Enforcer[] = [];
+let stateDir: string;
+let records: ActionRecord[];
+
+beforeAll(async () => {
+  topo = createTopology(id);
+  servers.push(await startTcpServer(topo.dev, '::', PORT)); // the device answers on v4 and v6
+  servers.push(await startTcpServer(topo.gw, topo.gwAddr, PORT));
+});
+afterAll(() => {
+  for (const s of servers) s.kill('SIGKILL');
+  destroyTopology(topo);
+});
+beforeEach(() => {
+  stateDir = mkdtempSync(join(tmpdir(), 'dedge-nft-'));
+  records = [];
+});
+afterEach(async () => {
+  for (const e of enforcers.splice(0)) await e.stop();
+  try { inNs(topo.gw, ['nft', 'delete', 'table', 'inet', table]); } catch { /* not created by this test */ }
+  try { inNs(topo.gw, ['ip', 'route', 'del', 'default']); } catch { /* none */ }
+  inNs(topo.gw, ['ip', 'link', 'set', topo.gwIf, 'up']);
+  rmSync(stateDir, { recursive: true, force: true });
+});
+
+function enforcer(config: Partial<EnforcementConfig> = {}): Enforcer {
+  const e = createEnforcer({ config: { ...defaultConfig().enforcement, mode: 'enforce', nftTable: table, ...config }, stateDir, logger: silentLogger(), netns: topo.gw, onAction: (r) => records.push(r) });
+  enforcers.push(e);
+  return e;
+}
+
+let seq = 0;
+function deviceAlarm(action: ActionSpec, device: { addresses?: string[]; interface?: string } = {}): ViolationEvent {
+  return {
+    violationId: `v-${id}-${++seq}`, thingName: 'sensor-1', behavior: 'bytesOut', metric: 'aws:all-bytes-out', event: 'in-alarm', t: Date.now(),
+    value: { count: 50_000 }, offender: { kind: 'device', thingName: 'sensor-1', addresses: device.addresses ?? [topo.devAddr], ...(device.interface ? { interface: device.interface } : {}) }, action,
+  };
+}
+
+const gwToDev = () => canConnect(topo.gw, topo.devAddr, PORT);
+const gwToDev6 = () => canConnect(topo.gw, topo.devAddr6, PORT);
+const devToGw = () => canConnect(topo.dev, topo.gwAddr, PORT);
+
+describe('nft address backend in a namespace', () => {
+  it('blocks a device (v4 + v6, both directions), the traffic stops, and flows again after the ttl', async () => {
+    const probeAll = () => Promise.all([gwToDev(), gwToDev6(), devToGw()]);
+    expect(await probeAll()).toEqual([true, true, true]);
+    const e = enforcer();
+    const [r] = await e.handle(deviceAlarm({ type: 'address-block', ttlSeconds: 4 }, { addresses: [topo.devAddr, topo.devAddr6] }));
+    expect(r).toMatchObject({ outcome: 'applied', type: 'address-block', target: { kind: 'addresses', addresses: [topo.devAddr, topo.devAddr6] }, ttlSeconds: 4 });
+    expect(await probeAll()).toEqual([false, false, false]);
+    const listed = await e.backends.nft.list();
+    expect(listed.map((x) => x.target)).toEqual([{ kind: 'addresses', addresses: [topo.devAddr] }, { kind: 'addresses', addresses: [topo.devAddr6] }]);
+    expect(listed[0]!.expiresInMs).toBeLessThanOrEqual(4000);
+    expect(await waitFor(async () => (await gwToDev()) && (await devToGw()), 8000, 200)).toBe(true);
+    expect(await waitFor(() => records.some((x) => x.outcome === 'reverted' && x.reason === 'expired'), 3000)).toBe(true);
+  });
+
+  it('a block expires in the kernel even when the agent is gone', async () => {
+    const e = enforcer();
+    await e.handle(deviceAlarm({ type: 'address-block', ttlSeconds: 3 }));
+    await e.stop(); // no timer left to revert anything
+    expect(await gwToDev()).toBe(false);
+    expect(await waitFor(gwToDev, 8000, 200)).toBe(true);
+  });
+
+  it('refuses the gateway\'s own address and never-block CIDRs without touching nft', async () => {
+    const before = nftRuleset(topo.gw);
+    const e = enforcer({ neverBlockCidrs: ['10.231.0.0/28'] });
+    const [own] = await e.handle(deviceAlarm({ type: 'address-block' }, { addresses: [topo.gwAddr] }));
+    const [nb] = await e.handle(deviceAlarm({ type: 'address-block' }, { addresses: [topo.devAddr] }));
+    expect([own!.reason, nb!.reason]).toEqual(['own-address', 'never-block-cidr']);
+    expect(nftRuleset(topo.gw)).toBe(before);
+    expect(await gwToDev()).toBe(true);
+  });
+
+  it('blocks the acceptable addresses of a device and audits the refused ones', async () => {
+    const e = enforcer();
+    const recs = await e.handle(deviceAlarm({ type: 'address-block', ttlSeconds: 30 }, { addresses: [topo.gwAddr, topo.devAddr, 'not-an-ip'] }));
+    expect(recs.map((r) => [r.outcome, r.reason])).toEqual([['refused', 'own-address'], ['applied', undefined]]);
+    expect(recs[0]!.detail).toMatch(/address\[2\]: /);
+    expect(recs[1]!.target).toEqual({ kind: 'addresses', addresses: [topo.devAddr] });
+    expect(await devToGw()).toBe(false);
+  });
+
+  it('dry-run changes nothing: same ruleset, traffic still flows', async () => {
+    const before = nftRuleset(topo.gw);
+    const e = enforcer({ mode: 'dry-run' });
+    const [r] = await e.handle(deviceAlarm({ type: 'address-block', ttlSeconds: 30 }));
+    expect(r).toMatchObject({ outcome: 'applied', dryRun: true });
+    expect(nftRuleset(topo.gw)).toBe(before);
+    expect(await gwToDev()).toBe(true);
+  });
+
+  it('restores a block after a restart with its remaining time, even if the kernel lost it', async () => {
+    const e1 = enforcer();
+    await e1.handle(deviceAlarm({ type: 'address-block', ttlSeconds: 5 }));
+    await e1.stop();
+    inNs(topo.gw, ['nft', 'delete', 'table', 'inet', table]); // as after a reboot
+    expect(await gwToDev()).toBe(true); // also lets some of the ttl pass
+    const e2 = enforcer();
+    const [r] = await e2.start();
+    expect(r).toMatchObject({ outcome: 'restored', type: 'address-block' });
+    expect(r!.ttlSeconds).toBeLessThan(5);
+    expect(await gwToDev()).toBe(false);
+    const [entry] = await (e2.backends.nft as NftBackend).list();
+    expect(entry!.expiresInMs).toBeLessThanOrEqual(5000); // nft -j reports whole seconds
+    expect(await waitFor(gwToDev, 8000, 200)).toBe(true);
+  });
+});
+
+describe('interface actions in a namespace', () => {
+  it('quarantines an interface in the nft table; it flows again after the ttl', async () => {
+    const e = enforcer();
+    const [r] = await e.handle(deviceAlarm({ type: 'interface-quarantine', ttlSeconds: 3 }, { interface: topo.gwIf }));
+    expect(r).toMatchObject({ outcome: 'applied', target: { kind: 'interface', ifname: topo.gwIf } });
+    expect(await Promise.all([gwToDev(), devToGw()])).toEqual([false, false]);
+    expect(await waitFor(async () => (await gwToDev()) && (await devToGw()), 8000, 200)).toBe(true);
+  });
+
+  it('refuses the default-route interface unless allowDefaultRouteInterface', async () => {
+    inNs(topo.gw, ['ip', 'route', 'add', 'default', 'via', topo.devAddr, 'dev', topo.gwIf]);
+    const before = nftRuleset(topo.gw);
+    const [refused] = await enforcer().handle(deviceAlarm({ type: 'interface-down' }, { interface: topo.gwIf }));
+    expect(refused).toMatchObject({ outcome: 'refused', reason: 'default-route-interface' });
+    expect(linkIsUp(topo.gw, topo.gwIf)).toBe(true);
+    const [q] = await enforcer().handle(deviceAlarm({ type: 'interface-quarantine' }, { interface: topo.gwIf }));
+    expect(q).toMatchObject({ outcome: 'refused', reason: 'default-route-interface' });
+    expect(nftRuleset(topo.gw)).toBe(before);
+    const [allowed] = await enforcer({ allowDefaultRouteInterface: true }).handle(deviceAlarm({ type: 'interface-quarantine', ttlSeconds: 30 }, { interface: topo.gwIf }));
+    expect(allowed).toMatchObject({ outcome: 'applied' });
+    expect(await gwToDev()).toBe(false);
+  });
+
+  it('takes a downstream interface down and brings it up on alarm-cleared', async () => {
+    const e = enforcer();
+    const ev = deviceAlarm({ type: 'interface-down', ttlSeconds: 60, revertOnClear: true }, { interface: topo.gwIf });
+    await e.handle(ev);
+    expect(linkIsUp(topo.gw, topo.gwIf)).toBe(false);
+    expect(await gwToDev()).toBe(false);
+    const [r] = await e.handle({ ...ev, event: 'alarm-cleared' });
+    expect(r).toMatchObject({ outcome: 'reverted', reason: 'alarm-cleared' });
+    expect(linkIsUp(topo.gw, topo.gwIf)).toBe(true);
+    expect(await waitFor(gwToDev, 8000, 200)).toBe(true);
+  });
+
+  it('refuses an interface action for a device without an interface', async () => {
+    const [r] = await enforcer().handle(deviceAlarm({ type: 'interface-down' }));
+    expect(r).toMatchObject({ outcome: 'refused', reason: 'no-target' });
+  });
+});

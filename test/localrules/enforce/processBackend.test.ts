@@ -1,0 +1,99 @@
+// The process backend against real child processes (and a real cgroup v2 when the host has one).
+import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../src/log.ts';
+import type { ActionTarget } from '../../../src/localrules/enforce/actionModel.ts';
+import { ProcessBackend, ProcessIdentityError } from '../../../src/localrules/enforce/processBackend.ts';
+import { findCgroup2Mount } from '../../../src/localrules/enforce/procfs.ts';
+import { Children, procState, startTimeOf, uniqueId, waitFor } from './fixtures/children.ts';
+
+const children = new Children();
+const cleanups: Array<() => void> = [];
+afterEach(async () => {
+  await children.killAll();
+  for (const c of cleanups.splice(0)) {
+    try { c(); } catch { /* best effort */ }
+  }
+});
+
+const backend = (opts: { stopGraceMs?: number; onTerminateDone?: (t: ActionTarget, o: 'exited' | 'killed') => void } = {}) =>
+  new ProcessBackend({ logger: silentLogger(), stopGraceMs: opts.stopGraceMs ?? 300, cgroupRoot: findCgroup2Mount(), ...(opts.onTerminateDone ? { onTerminateDone: opts.onTerminateDone } : {}) });
+
+const target = (pid: number, cgroup?: string) => ({ kind: 'process' as const, pid, startTime: startTimeOf(pid), comm: 'node', ...(cgroup ? { cgroup } : {}) });
+
+describe('process backend', () => {
+  it('suspends with SIGSTOP (state T) and continues with SIGCONT', async () => {
+    const c = await children.start();
+    const b = backend();
+    const t = target(c.pid);
+    await b.apply({ type: 'process-suspend', target: t, ttlMs: 1000 });
+    expect(await waitFor(() => procState(c.pid) === 'T')).toBe(true);
+    expect(await b.list()).toEqual([{ type: 'process-suspend', target: t }]);
+    await b.revert({ type: 'process-suspend', target: t, ttlMs: 1000 });
+    expect(await waitFor(() => procState(c.pid) === 'S' || procState(c.pid) === 'R')).toBe(true);
+    expect(b.metrics()).toEqual({ applied: 1, reverted: 1, failed: 0 });
+  });
+
+  it('terminates with SIGTERM; a process that exits is not killed', async () => {
+    const c = await children.start();
+    const outcomes: string[] = [];
+    const b = backend({ onTerminateDone: (_t, o) => outcomes.push(o) });
+    await b.apply({ type: 'process-terminate', target: target(c.pid), ttlMs: 1000 });
+    expect((await c.exited).signal).toBe('SIGTERM');
+    await b.settled();
+    expect(outcomes).toEqual(['exited']);
+  });
+
+  it('sends SIGKILL after stopGraceMs to a process that ignores SIGTERM', async () => {
+    const c = await children.start({ ignoreTerm: true });
+    const outcomes: string[] = [];
+    const b = backend({ stopGraceMs: 300, onTerminateDone: (_t, o) => outcomes.push(o) });
+    await b.apply({ type: 'process-terminate', target: target(c.pid), ttlMs: 1000 });
+    expect((await c.exited).signal).toBe('SIGKILL');
+    await b.settled();
+    expect(outcomes).toEqual(['killed']);
+  });
+
+  it('refuses to signal a pid whose start time changed (pid reuse) and leaves it running', async () => {
+    const c = await children.start();
+    const b = backend();
+    const stale = { ...target(c.pid), startTime: startTimeOf(c.pid) - 1 };
+    await expect(b.apply({ type: 'process-suspend', target: stale, ttlMs: 1000 })).rejects.toBeInstanceOf(ProcessIdentityError);
+    expect(procState(c.pid)).not.toBe('T');
+    expect(b.metrics().failed).toBe(1);
+  });
+
+  it('never signals PID 1 or itself, even if asked directly', async () => {
+    const b = backend();
+    await expect(b.apply({ type: 'process-suspend', target: { kind: 'process', pid: 1, startTime: startTimeOf(1), comm: 'init' }, ttlMs: 1 })).rejects.toThrow(/refusing to signal pid 1/);
+    await expect(b.apply({ type: 'process-suspend', target: { kind: 'process', pid: process.pid, startTime: startTimeOf(process.pid), comm: 'node' }, ttlMs: 1 })).rejects.toThrow(/refusing/);
+    expect(procState(1)).not.toBe('T');
+  });
+
+  it('reverting a suspended process that is gone is not an error', async () => {
+    const c = await children.start();
+    const t = target(c.pid);
+    process.kill(c.pid, 'SIGKILL');
+    await c.exited;
+    await expect(backend().revert({ type: 'process-suspend', target: t, ttlMs: 1 })).resolves.toMatch(/nothing to continue/);
+  });
+
+  const cgroupRoot = findCgroup2Mount();
+  it.skipIf(cgroupRoot === null)('freezes and thaws the process cgroup (cgroup v2)', async () => {
+    const name = uniqueId();
+    const dir = join(cgroupRoot!, name);
+    mkdirSync(dir);
+    const c = await children.start();
+    cleanups.push(() => rmdirSync(dir));
+    // move the child back out before the cgroup is removed (rmdir needs it empty)
+    cleanups.unshift(() => { try { writeFileSync(join(cgroupRoot!, 'cgroup.procs'), String(c.pid)); } catch { /* exited */ } });
+    writeFileSync(join(dir, 'cgroup.procs'), String(c.pid));
+    const b = backend();
+    const t = target(c.pid, `/${name}`);
+    await b.apply({ type: 'process-freeze', target: t, ttlMs: 1000 });
+    expect(await waitFor(() => readFileSync(join(dir, 'cgroup.events'), 'utf8').includes('frozen 1'))).toBe(true);
+    await b.revert({ type: 'process-freeze', target: t, ttlMs: 1000 });
+    expect(await waitFor(() => readFileSync(join(dir, 'cgroup.events'), 'utf8').includes('frozen 0'))).toBe(true);
+  });
+});
