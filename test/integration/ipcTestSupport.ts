@@ -1,0 +1,61 @@
+// Shared helpers for the IPC integration tests (not a test file itself).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { greengrasscoreipc, eventstream_rpc } from 'aws-iot-device-sdk-v2';
+import { io } from 'aws-crt';
+
+/** A fresh short temp dir (socket paths must stay under 108 bytes). */
+export function tempDir(): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'dedge-ipc-'));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The real SDK client, configured like createDefaultClientConfig but without process.env. */
+export function sdkClient(socketPath: string, token: string | undefined): greengrasscoreipc.Client {
+  return greengrasscoreipc.createClient({
+    hostName: socketPath,
+    port: 0,
+    socketOptions: new io.SocketOptions(io.SocketType.STREAM, io.SocketDomain.LOCAL),
+    connectTransform: async (options) => {
+      if (token !== undefined) options.message.payload = JSON.stringify({ authToken: token });
+      return options.message;
+    },
+  });
+}
+
+export async function closeAll(clients: greengrasscoreipc.Client[]): Promise<void> {
+  for (const c of clients.splice(0)) {
+    try {
+      await c.close();
+    } catch {
+      // already closed by the test
+    }
+  }
+}
+
+/** Poll until `check` returns a truthy value (bounded; no timing assertions). */
+export async function waitFor<T>(check: () => T | undefined | null | false, timeoutMs = 5000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Await a promise that must reject; returns the RpcError. */
+export async function rpcFailure(p: Promise<unknown>): Promise<eventstream_rpc.RpcError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof eventstream_rpc.RpcError) return err;
+    throw err;
+  }
+  throw new Error('expected the call to fail');
+}
+
+export const QOS0 = greengrasscoreipc.model.QOS.AT_MOST_ONCE;
+export const QOS1 = greengrasscoreipc.model.QOS.AT_LEAST_ONCE;
+export const RpcErrorType = eventstream_rpc.RpcErrorType;
