@@ -59,3 +59,61 @@ export async function rpcFailure(p: Promise<unknown>): Promise<eventstream_rpc.R
 export const QOS0 = greengrasscoreipc.model.QOS.AT_MOST_ONCE;
 export const QOS1 = greengrasscoreipc.model.QOS.AT_LEAST_ONCE;
 export const RpcErrorType = eventstream_rpc.RpcErrorType;
+
+// ---- the emulator CLI as a child process ----
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export const CLI = fileURLToPath(new URL('../../bin/defender-edge.js', import.meta.url));
+
+export interface EmulatorProcess {
+  child: ChildProcess;
+  ready: Promise<{ ready: true; socket: string; thingName: string; components: Record<string, string> }>;
+  /** Send one control command; resolves with its JSON answer line. */
+  send(command: string): Promise<Record<string, unknown>>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stderr: () => string;
+}
+
+export function spawnEmulator(args: string[], cwd?: string): EmulatorProcess {
+  const child = spawn(process.execPath, [CLI, 'emulator', '--log-level', 'warn', ...args], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  const pending: ((line: Record<string, unknown>) => void)[] = [];
+  let resolveReady!: (v: never) => void;
+  let rejectReady!: (e: Error) => void;
+  const ready = new Promise<never>((res, rej) => { resolveReady = res; rejectReady = rej; });
+  let first = true;
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    const obj = JSON.parse(line) as Record<string, unknown>;
+    if (first) {
+      first = false;
+      resolveReady(obj as never);
+    } else {
+      pending.shift()?.(obj);
+    }
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => {
+      rejectReady(new Error(`emulator exited (${code ?? signal}) before ready: ${err}`));
+      resolve({ code, signal });
+    });
+  });
+  return {
+    child,
+    ready,
+    exited,
+    stderr: () => err,
+    send: (command) => new Promise((resolve) => {
+      pending.push(resolve);
+      child.stdin!.write(command + '\n');
+    }),
+  };
+}
+
+/** Kill a child we started, if still running, and wait for it. */
+export async function killEmulator(p: EmulatorProcess): Promise<void> {
+  if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  await p.exited;
+}
