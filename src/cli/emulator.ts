@@ -83,7 +83,6 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
   const print = (obj: unknown): void => {
     process.stdout.write(JSON.stringify(obj) + '\n');
   };
-  print({ ready: true, socket: socketPath, thingName: emulator.thingName, components: emulator.tokens() });
 
   return await new Promise<number>((done) => {
     const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
@@ -126,5 +125,7 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
     lines.on('close', () => {
       void chain.then(() => stop('stdin closed'));
     });
+    // Last: whoever reads this line may signal us at once, so every handler must already be in place.
+    print({ ready: true, socket: socketPath, thingName: emulator.thingName, components: emulator.tokens() });
   });
 }
