@@ -6,10 +6,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { greengrasscoreipc } from 'aws-iot-device-sdk-v2';
-import { io } from 'aws-crt';
 import type { BenchSuite } from './run.ts';
 import { median, percentile, round } from './stats.ts';
 import { GreengrassEmulator } from '../src/ipc/emulator/emulator.ts';
+import { sdkClientConfig } from '../src/ipc/sdkClientConfig.ts';
 
 const QOS1 = greengrasscoreipc.model.QOS.AT_LEAST_ONCE;
 
@@ -48,15 +48,7 @@ export const suite: BenchSuite = {
     const dir = mkdtempSync(join(tmpdir(), 'dedge-bench-'));
     const emu = new GreengrassEmulator({ socketPath: join(dir, 'ipc.sock'), token: 'BENCHTOKEN000001', recordFile: join(dir, 'cloud.jsonl') });
     await emu.start();
-    const client = greengrasscoreipc.createClient({
-      hostName: emu.socketPath,
-      port: 0,
-      socketOptions: new io.SocketOptions(io.SocketType.STREAM, io.SocketDomain.LOCAL),
-      connectTransform: async (o) => {
-        o.message.payload = JSON.stringify({ authToken: 'BENCHTOKEN000001' });
-        return o.message;
-      },
-    });
+    const client = greengrasscoreipc.createClient(sdkClientConfig(emu.socketPath, 'BENCHTOKEN000001'));
     try {
       await client.connect();
       const payload = JSON.stringify({ header: { report_id: 1, version: '1.0' }, metrics: { listening_tcp_ports: { ports: [{ port: 22 }], total: 1 } } });

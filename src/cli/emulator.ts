@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import type { LevelWithSilent } from 'pino';
 import { parseCommandArgs, UsageError } from './args.ts';
 import { createLogger } from '../log.ts';
-import { GreengrassEmulator, DEFAULT_THING_NAME } from '../ipc/emulator/emulator.ts';
+import { GreengrassEmulator, DEFAULT_THING_NAME, EmulatorStartError } from '../ipc/emulator/emulator.ts';
 import { CONTROL_HELP, parseControlLine, runControlCommand } from '../ipc/emulator/controlChannel.ts';
 import { isJsonObject, type JsonObject } from '../ipc/emulator/componentConfig.ts';
 import { RecipeError } from '../ipc/emulator/recipe.ts';
@@ -79,7 +79,13 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
     if (err instanceof RecipeError) throw new UsageError(`--recipe: ${err.message}`);
     throw err;
   }
-  await emulator.start();
+  try {
+    await emulator.start();
+  } catch (err) {
+    if (!(err instanceof EmulatorStartError)) throw err;
+    process.stderr.write(`defender-edge emulator: ${err.message}\n`);
+    return 1;
+  }
   const print = (obj: unknown): void => {
     process.stdout.write(JSON.stringify(obj) + '\n');
   };

@@ -4,7 +4,7 @@
 // handler's exception escape a callback: it logs, counts and retries.
 import { EventEmitter } from 'node:events';
 import { greengrasscoreipc, type eventstream_rpc } from 'aws-iot-device-sdk-v2';
-import { cancel, io } from 'aws-crt';
+import { cancel } from 'aws-crt';
 import { silentLogger, type Logger } from '../log.ts';
 import { DEFAULT_BACKOFF, backoffDelay, backoffPolicyProblems, type BackoffPolicy } from './backoff.ts';
 import { IpcError, toIpcError } from './ipcError.ts';
@@ -12,6 +12,7 @@ import type {
   ConfigurationUpdate, IoTCoreMessage, IpcConnectionState, IpcCounters, IpcSubscription, LocalMessage, ValidationRequest, ValidationVerdict,
 } from './ipcTypes.ts';
 import { ManagedSubscription, type StreamFactory } from './managedSubscription.ts';
+import { sdkClientConfig } from './sdkClientConfig.ts';
 
 const model = greengrasscoreipc.model;
 type SdkClient = greengrasscoreipc.Client;
@@ -302,7 +303,7 @@ export class GreengrassIpcClient extends EventEmitter<IpcClientEvents> {
     this.state = 'connecting';
     this.counts.connectAttempts++;
     const generation = ++this.generation;
-    const sdk = greengrasscoreipc.createClient(this.clientConfig());
+    const sdk = greengrasscoreipc.createClient(sdkClientConfig(this.socketPath, this.authToken));
     sdk.on('disconnection', (e) => this.onDisconnection(generation, e?.reason?.message ?? 'connection closed'));
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -371,20 +372,6 @@ export class GreengrassIpcClient extends EventEmitter<IpcClientEvents> {
       this.counts.handlerErrors++;
       this.log.error({ err: (err as Error).message, event }, 'connection event listener threw');
     }
-  }
-
-  private clientConfig(): eventstream_rpc.RpcClientConfig {
-    const token = this.authToken;
-    return {
-      hostName: this.socketPath,
-      port: 0,
-      socketOptions: new io.SocketOptions(io.SocketType.STREAM, io.SocketDomain.LOCAL),
-      // Same Connect payload as the SDK's createDefaultClientConfig, without reading process.env.
-      connectTransform: async (options) => {
-        if (token) options.message.payload = JSON.stringify({ authToken: token });
-        return options.message;
-      },
-    };
   }
 }
 

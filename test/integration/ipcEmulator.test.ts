@@ -61,6 +61,15 @@ describe('handshake and identities', () => {
     expect(emu.componentState(ME)).toBe('RUNNING');
   });
 
+  it('never takes over a live socket, and a stopped instance cannot start again', async () => {
+    const second = new GreengrassEmulator({ socketPath: emu.socketPath });
+    await expect(second.start()).rejects.toThrow(/another server is listening/);
+    await second.stop();
+    expect(existsSync(emu.socketPath)).toBe(true);
+    await expect(second.start()).rejects.toThrow(/was stopped/);
+    expect((await client.getConfiguration({ keyPath: ['logLevel'] })).value).toEqual({ logLevel: 'info' });
+  });
+
   it('reports component state through UpdateState and an event', async () => {
     const seen: string[] = [];
     emu.on('state', (c, s) => seen.push(`${c}=${s}`));

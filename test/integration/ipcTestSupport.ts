@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { greengrasscoreipc, eventstream_rpc } from 'aws-iot-device-sdk-v2';
-import { io } from 'aws-crt';
+import { sdkClientConfig } from '../../src/ipc/sdkClientConfig.ts';
 
 /** A fresh short temp dir (socket paths must stay under 108 bytes). */
 export function tempDir(): { dir: string; cleanup: () => void } {
@@ -11,17 +11,9 @@ export function tempDir(): { dir: string; cleanup: () => void } {
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** The real SDK client, configured like createDefaultClientConfig but without process.env. */
+/** The real SDK client, as a component would create it. */
 export function sdkClient(socketPath: string, token: string | undefined): greengrasscoreipc.Client {
-  return greengrasscoreipc.createClient({
-    hostName: socketPath,
-    port: 0,
-    socketOptions: new io.SocketOptions(io.SocketType.STREAM, io.SocketDomain.LOCAL),
-    connectTransform: async (options) => {
-      if (token !== undefined) options.message.payload = JSON.stringify({ authToken: token });
-      return options.message;
-    },
-  });
+  return greengrasscoreipc.createClient(sdkClientConfig(socketPath, token));
 }
 
 export async function closeAll(clients: greengrasscoreipc.Client[]): Promise<void> {

@@ -72,6 +72,7 @@ export class GreengrassEmulator extends EventEmitter<EmulatorEvents> {
   private readonly connections = new Set<IpcConnection>();
   private readonly streamingOps = new Set<ServerStream>();
   private server: Server | null = null;
+  private stopped = false;
   private protocolErrors = 0;
   private accepted = 0;
 
@@ -108,7 +109,9 @@ export class GreengrassEmulator extends EventEmitter<EmulatorEvents> {
     };
   }
 
+  /** Listen on the socket. An instance runs once: after stop(), make a new one (the record file appends). */
   async start(): Promise<void> {
+    if (this.stopped) throw new EmulatorStartError('this emulator was stopped; create a new instance');
     if (this.server) return;
     await removeStaleSocket(this.socketPath);
     const server = createServer((socket) => this.onSocket(socket));
@@ -123,20 +126,24 @@ export class GreengrassEmulator extends EventEmitter<EmulatorEvents> {
 
   /** Stops listening, drops every client, removes the socket file. Safe to call twice. */
   async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
     const server = this.server;
     this.server = null;
     for (const c of this.connections) c.destroy();
     this.connections.clear();
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-    try {
-      unlinkSync(this.socketPath);
-    } catch {
-      // already gone (server.close removes it on most platforms)
+    if (server) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // Only our own socket: an instance that never listened must not remove another server's file.
+      try {
+        unlinkSync(this.socketPath);
+      } catch {
+        // already gone (server.close removes it on most platforms)
+      }
     }
     this.iotCore.close();
   }
 
-  /** Restart after stop() (the record file is reopened in append mode by a new instance instead). */
   get listening(): boolean {
     return this.server !== null;
   }

@@ -91,12 +91,6 @@ export function encodeFrame(msg: OutgoingMessage): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** Encode arbitrary headers (tests use this to build bad frames with the real codec). */
-export function encodeRaw(headers: MessageHeaders, body: Uint8Array): Buffer {
-  const bytes = codec.encode({ headers, body });
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
 /** The JSON `{ "message": … }` connection-level error (greengrass.md §1.2, last bullet). */
 export function connectionError(type: typeof MessageType.ProtocolError | typeof MessageType.InternalError, message: string): Buffer {
   return encodeFrame({
