@@ -1,0 +1,314 @@
+// One client connection of the emulator: stream splitting, the Connect handshake, stream-id rules and
+// per-stream replies exactly as the nucleus/CES server does them (greengrass.md §1.2–§1.5). Anything
+// malformed gets a ProtocolError on stream 0 and closes only this connection.
+import type { Socket } from 'node:net';
+import type { Logger } from '../../log.ts';
+import { FrameError, FrameSplitter } from './frameSplitter.ts';
+import { MessageFlags, MessageType, RpcDecodeError, SERVICE, connectionError, decodeFrame, encodeFrame, stringHeader, type RpcFrame } from './wire.ts';
+
+/** What a connection needs from the emulator. */
+export interface ConnectionHost {
+  /** Component name for a valid token, else null (greengrass.md §1.3). */
+  authenticate(authToken: string): string | null;
+  dispatch(operation: string, request: unknown, stream: ServerStream): void;
+  onProtocolError(reason: string): void;
+}
+
+export type ModeledErrorCode =
+  | 'ServiceError'
+  | 'UnauthorizedError'
+  | 'InvalidArgumentsError'
+  | 'ResourceNotFoundError'
+  | 'FailedUpdateConditionCheckError'
+  | 'ConflictError';
+
+/** One operation's stream, as seen by an operation handler. */
+export interface ServerStream {
+  readonly component: string;
+  readonly operation: string;
+  isOpen(): boolean;
+  /** Response of a request/response operation (terminates the stream). */
+  respond(body: object): void;
+  /** First response of a streaming operation (stream stays open). */
+  accept(): void;
+  /** An event on an open streaming operation. */
+  event(shape: string, body: object): void;
+  /** Modeled error: terminates the stream (greengrass.md §1.5). */
+  fail(code: ModeledErrorCode, message: string, extra?: Record<string, unknown>): void;
+  /** Unmodeled error: text/plain, terminates. */
+  failUnmodeled(text: string): void;
+  /** Raw ApplicationError with only a JSON content type (the Unsupported Operation reply). */
+  failUnsupported(body: object): void;
+  /** Server-side close: ApplicationMessage, TerminateStream, no headers, empty payload. */
+  close(): void;
+  /** Runs once when the stream closes for any reason (client close, server close, connection end). */
+  onClose(fn: () => void): void;
+}
+
+const CONNECT_FIRST = 'A CONNECT message must be received, and the CONNECT_ACK must be sent in response, before any other message can be sent on this connection.';
+
+export class IpcConnection {
+  private readonly splitter = new FrameSplitter();
+  private state: 'awaiting-connect' | 'connected' | 'closed' = 'awaiting-connect';
+  private component = '';
+  private lastStreamId = 0;
+  private readonly streams = new Map<number, StreamImpl>();
+
+  private readonly socket: Socket;
+  private readonly host: ConnectionHost;
+  private readonly log: Logger;
+
+  constructor(socket: Socket, host: ConnectionHost, log: Logger) {
+    this.socket = socket;
+    this.host = host;
+    this.log = log;
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
+    socket.on('close', () => this.teardown());
+  }
+
+  get componentName(): string {
+    return this.component;
+  }
+
+  get openStreams(): number {
+    return this.streams.size;
+  }
+
+  private isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+    this.teardown();
+  }
+
+  write(frame: Buffer): void {
+    if (this.state === 'closed' || this.socket.destroyed) return;
+    this.socket.write(frame);
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.state === 'closed') return;
+    let frames: Buffer[];
+    try {
+      frames = this.splitter.push(chunk);
+    } catch (err) {
+      this.protocolError(err instanceof FrameError ? err.message : String(err));
+      return;
+    }
+    for (const f of frames) {
+      // A frame earlier in this chunk may have closed the connection.
+      if (this.isClosed()) return;
+      let frame: RpcFrame;
+      try {
+        frame = decodeFrame(f);
+      } catch (err) {
+        this.protocolError(err instanceof RpcDecodeError ? err.message : String(err));
+        return;
+      }
+      this.onFrame(frame);
+    }
+  }
+
+  private onFrame(frame: RpcFrame): void {
+    if (this.state === 'awaiting-connect') {
+      if (frame.type !== MessageType.Connect || frame.streamId !== 0) return this.protocolError(CONNECT_FIRST);
+      return this.onConnect(frame);
+    }
+    if (frame.streamId === 0) {
+      switch (frame.type) {
+        case MessageType.Ping: {
+          // Echo the payload and the non-`:` headers (NUC onProtocolMessage).
+          const headers: Record<string, string> = {};
+          for (const [k, v] of frame.headers) if (!k.startsWith(':') && v.type === 'string') headers[k] = v.value;
+          return this.write(encodeFrame({ type: MessageType.PingResponse, flags: 0, streamId: 0, headers, payload: frame.payload }));
+        }
+        case MessageType.PingResponse:
+          return;
+        case MessageType.Connect:
+          return this.protocolError(CONNECT_FIRST);
+        default:
+          return this.protocolError(`message type ${frame.type} is not allowed on stream-id 0`);
+      }
+    }
+    if (frame.streamId < 0) return this.protocolError(`invalid stream-id ${frame.streamId}`);
+    if (frame.type !== MessageType.ApplicationMessage && frame.type !== MessageType.ApplicationError) {
+      return this.protocolError(`message type ${frame.type} is only allowed on stream-id 0`);
+    }
+    const terminate = (frame.flags & MessageFlags.TerminateStream) !== 0;
+    const open = this.streams.get(frame.streamId);
+    if (open) {
+      // The client closes a stream with an empty TerminateStream message (greengrass.md §1.5).
+      if (terminate) open.closedByPeer();
+      return;
+    }
+    if (frame.streamId <= this.lastStreamId) {
+      // Late terminate for a stream already closed: silently ignored; anything else is an error.
+      if (terminate) return;
+      return this.protocolError(`stream-id ${frame.streamId} is already closed`);
+    }
+    if (frame.streamId !== this.lastStreamId + 1) {
+      return this.protocolError('stream-id values must be monotonically incrementing. A stream-id arrived that was lower than the last seen stream-id.');
+    }
+    const operation = stringHeader(frame, 'operation');
+    if (!operation) return this.protocolError('The first message for on a non-zero :stream-id must contain an operation header value.');
+    this.lastStreamId = frame.streamId;
+    const stream = new StreamImpl(this, frame.streamId, this.component, operation, () => this.streams.delete(frame.streamId));
+    this.streams.set(frame.streamId, stream);
+    let request: unknown;
+    try {
+      request = frame.payload.length === 0 ? {} : JSON.parse(frame.payload.toString('utf8'));
+    } catch {
+      // The Java server fails to deserialize the request: an unmodeled error.
+      return stream.failUnmodeled('InternalServerError');
+    }
+    try {
+      this.host.dispatch(operation, request, stream);
+    } catch (err) {
+      this.log.error({ err: (err as Error).message, operation }, 'operation handler threw');
+      if (stream.isOpen()) stream.failUnmodeled('InternalServerError');
+    }
+  }
+
+  private onConnect(frame: RpcFrame): void {
+    // Version must be exactly 0.1.0, payload {"authToken": registered token} (greengrass.md §1.3).
+    const version = stringHeader(frame, ':version');
+    let component: string | null = null;
+    if (version === '0.1.0') {
+      try {
+        const body = JSON.parse(frame.payload.toString('utf8')) as { authToken?: unknown };
+        if (typeof body.authToken === 'string' && body.authToken.length > 0) component = this.host.authenticate(body.authToken);
+      } catch {
+        component = null;
+      }
+    }
+    if (component === null) {
+      this.log.info({ version }, 'connect refused');
+      this.write(encodeFrame({ type: MessageType.ConnectAck, flags: 0, streamId: 0 }));
+      this.endSoon();
+      return;
+    }
+    this.component = component;
+    this.state = 'connected';
+    this.write(encodeFrame({ type: MessageType.ConnectAck, flags: MessageFlags.ConnectionAccepted, streamId: 0 }));
+    this.log.debug({ component }, 'client connected');
+  }
+
+  private protocolError(reason: string): void {
+    this.log.warn({ reason, component: this.component || undefined }, 'protocol error, closing connection');
+    this.host.onProtocolError(reason);
+    this.write(connectionError(MessageType.ProtocolError, reason));
+    this.endSoon();
+  }
+
+  /** Flush what was written, then close; destroy if the peer does not close its side. */
+  private endSoon(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+    this.teardown();
+  }
+
+  private teardown(): void {
+    this.state = 'closed';
+    for (const s of [...this.streams.values()]) s.connectionEnded();
+    this.streams.clear();
+  }
+}
+
+class StreamImpl implements ServerStream {
+  private open = true;
+  private closeHandlers: (() => void)[] = [];
+
+  private readonly conn: IpcConnection;
+  private readonly id: number;
+  readonly component: string;
+  readonly operation: string;
+  private readonly forget: () => void;
+
+  constructor(conn: IpcConnection, id: number, component: string, operation: string, forget: () => void) {
+    this.conn = conn;
+    this.id = id;
+    this.component = component;
+    this.operation = operation;
+    this.forget = forget;
+  }
+
+  isOpen(): boolean {
+    return this.open;
+  }
+
+  private shapeOf(name: string): string {
+    return `aws.greengrass#${name}`;
+  }
+
+  private send(type: 0 | 1, terminate: boolean, headers: Record<string, string> | undefined, payload: string): void {
+    if (!this.open) return;
+    this.conn.write(encodeFrame({ type, flags: terminate ? MessageFlags.TerminateStream : 0, streamId: this.id, headers, payload }));
+    if (terminate) this.finish();
+  }
+
+  respond(body: object): void {
+    const op = this.operation.replace(/^aws\.greengrass#/, '');
+    this.send(0, true, { ':content-type': 'application/json', 'service-model-type': this.shapeOf(`${op}Response`) }, JSON.stringify(body));
+  }
+
+  accept(): void {
+    const op = this.operation.replace(/^aws\.greengrass#/, '');
+    this.send(0, false, { ':content-type': 'application/json', 'service-model-type': this.shapeOf(`${op}Response`) }, '{}');
+  }
+
+  event(shape: string, body: object): void {
+    this.send(0, false, { ':content-type': 'application/json', 'service-model-type': this.shapeOf(shape) }, JSON.stringify(body));
+  }
+
+  fail(code: ModeledErrorCode, message: string, extra: Record<string, unknown> = {}): void {
+    // Both the Java form (`message` + the EventStreamOperationError fields) and Lite's (`_message`,
+    // `_errorCode`) in one object (greengrass.md §1.5).
+    const body = { message, ...extra, _service: SERVICE, _message: message, _errorCode: code };
+    this.send(1, true, { ':content-type': 'application/json', 'service-model-type': this.shapeOf(code) }, JSON.stringify(body));
+  }
+
+  failUnmodeled(text: string): void {
+    this.send(1, true, { ':content-type': 'text/plain' }, text);
+  }
+
+  failUnsupported(body: object): void {
+    this.send(1, true, { ':content-type': 'application/json' }, JSON.stringify(body));
+  }
+
+  close(): void {
+    this.send(0, true, undefined, '');
+  }
+
+  onClose(fn: () => void): void {
+    if (this.open) this.closeHandlers.push(fn);
+    else fn();
+  }
+
+  closedByPeer(): void {
+    this.finish();
+  }
+
+  connectionEnded(): void {
+    this.finish();
+  }
+
+  private finish(): void {
+    if (!this.open) return;
+    this.open = false;
+    this.forget();
+    const handlers = this.closeHandlers;
+    this.closeHandlers = [];
+    for (const h of handlers) {
+      try {
+        h();
+      } catch {
+        // A close handler only unsubscribes; a failure there must not break the connection.
+      }
+    }
+  }
+}

@@ -1,0 +1,47 @@
+// The nucleus's local publish/subscribe (greengrass.md §2 PubSub): synchronous fan-out, per-subscriber
+// order, MQTT-style filters on subscribe, and the receiveMode rule for a component's own messages.
+import { hasMqttWildcard, topicMatchesFilter } from './mqttTopic.ts';
+
+export type LocalMessage = { kind: 'json'; value: unknown } | { kind: 'binary'; value: Buffer };
+export type ReceiveMode = 'RECEIVE_ALL_MESSAGES' | 'RECEIVE_MESSAGES_FROM_OTHERS';
+export type LocalListener = (topic: string, message: LocalMessage, fromComponent: string | undefined) => void;
+
+interface Subscription {
+  filter: string;
+  component: string | undefined;
+  mode: ReceiveMode;
+  listener: LocalListener;
+}
+
+/** Default receiveMode: from others when the filter has a wildcard, else all (greengrass.md §2). */
+export function defaultReceiveMode(filter: string): ReceiveMode {
+  return hasMqttWildcard(filter) ? 'RECEIVE_MESSAGES_FROM_OTHERS' : 'RECEIVE_ALL_MESSAGES';
+}
+
+export class LocalPubSub {
+  private readonly subs = new Set<Subscription>();
+
+  get size(): number {
+    return this.subs.size;
+  }
+
+  subscribe(filter: string, component: string | undefined, mode: ReceiveMode | undefined, listener: LocalListener): () => void {
+    const s: Subscription = { filter, component, mode: mode ?? defaultReceiveMode(filter), listener };
+    this.subs.add(s);
+    return () => {
+      this.subs.delete(s);
+    };
+  }
+
+  /** Returns the number of subscriptions reached. */
+  publish(topic: string, message: LocalMessage, fromComponent?: string): number {
+    let n = 0;
+    for (const s of [...this.subs]) {
+      if (!topicMatchesFilter(s.filter, topic)) continue;
+      if (s.mode === 'RECEIVE_MESSAGES_FROM_OTHERS' && fromComponent !== undefined && s.component === fromComponent) continue;
+      n++;
+      s.listener(topic, message, fromComponent);
+    }
+    return n;
+  }
+}

@@ -1,0 +1,174 @@
+// One subscription of the IPC client, kept alive across reconnects: activated on every new connection,
+// re-activated with backoff when the nucleus refuses it or closes its stream, closed only by its owner.
+import type { eventstream_rpc, greengrasscoreipc } from 'aws-iot-device-sdk-v2';
+import { cancel } from 'aws-crt';
+import type { Logger } from '../log.ts';
+import { backoffDelay, type BackoffPolicy } from './backoff.ts';
+import { IpcError, toIpcError } from './ipcError.ts';
+import type { IpcCounters, IpcSubscription } from './ipcTypes.ts';
+
+/** The part of the SDK's StreamingOperation used here, whatever its message types. */
+export interface SubscriptionStream {
+  activate(): Promise<unknown>;
+  close(): Promise<void>;
+  on(event: 'ended', listener: (e: eventstream_rpc.StreamingOperationEndedEvent) => void): unknown;
+  on(event: 'streamError', listener: (e: eventstream_rpc.RpcError) => void): unknown;
+}
+export type StreamFactory = (client: greengrasscoreipc.Client, options: eventstream_rpc.OperationOptions) => SubscriptionStream;
+
+export interface SubscriptionDeps {
+  log: Logger;
+  policy: BackoffPolicy;
+  random: () => number;
+  timeoutMs: number;
+  counters: IpcCounters;
+  /** The live SDK client and its connection generation, or null while disconnected. */
+  currentClient: () => { client: greengrasscoreipc.Client; generation: number } | null;
+  onError: (err: IpcError) => void;
+  onClosed: () => void;
+}
+
+export class ManagedSubscription implements IpcSubscription {
+  readonly description: string;
+  private readonly factory: StreamFactory;
+  private readonly deps: SubscriptionDeps;
+  private state: IpcSubscription['status'] = 'pending';
+  private error: string | undefined;
+  private op: SubscriptionStream | null = null;
+  private opGeneration = -1;
+  private failures = 0;
+  private retryTimer: NodeJS.Timeout | null = null;
+
+  constructor(description: string, factory: StreamFactory, deps: SubscriptionDeps) {
+    this.description = description;
+    this.factory = factory;
+    this.deps = deps;
+  }
+
+  get status(): IpcSubscription['status'] {
+    return this.state;
+  }
+
+  get lastError(): string | undefined {
+    return this.error;
+  }
+
+  /** Subscribe on the current connection unless already subscribed (or subscribing) there. */
+  activateIfConnected(): void {
+    if (this.state === 'closed' || this.op !== null) return;
+    const current = this.deps.currentClient();
+    if (current) void this.activate(current.client, current.generation);
+  }
+
+  /** The connection is gone: its streams went with it; the next connection re-subscribes. */
+  connectionLost(): void {
+    this.op = null;
+    this.clearRetry();
+    if (this.state !== 'closed') this.state = 'pending';
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    const op = this.op;
+    this.dispose();
+    this.deps.onClosed();
+    if (op) {
+      try {
+        await op.close();
+      } catch (err) {
+        this.deps.log.debug({ err: (err as Error).message, subscription: this.description }, 'closing stream failed');
+      }
+    }
+  }
+
+  /** Forget everything without talking to the nucleus (the client is closing the connection). */
+  dispose(): void {
+    this.state = 'closed';
+    this.op = null;
+    this.clearRetry();
+  }
+
+  private async activate(client: greengrasscoreipc.Client, generation: number): Promise<void> {
+    const { counters, log } = this.deps;
+    counters.subscribes++;
+    const controller = new cancel.CancelController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.cancel();
+    }, this.deps.timeoutMs);
+    let op: SubscriptionStream;
+    try {
+      op = this.factory(client, { cancelController: controller });
+    } catch (err) {
+      clearTimeout(timer);
+      this.failed(toIpcError(this.description, err));
+      return;
+    }
+    this.op = op;
+    this.opGeneration = generation;
+    op.on('streamError', (e) => {
+      log.debug({ err: e.message, subscription: this.description }, 'stream error');
+    });
+    op.on('ended', () => this.onEnded(op));
+    try {
+      await op.activate();
+    } catch (err) {
+      clearTimeout(timer);
+      if (this.op !== op) return; // closed or connection lost meanwhile
+      this.op = null;
+      this.failed(timedOut ? new IpcError(this.description, 'timeout', `no answer within ${this.deps.timeoutMs} ms`) : toIpcError(this.description, err));
+      return;
+    }
+    clearTimeout(timer);
+    if (this.op !== op) return;
+    this.state = 'active';
+    this.error = undefined;
+    this.failures = 0;
+    log.debug({ subscription: this.description }, 'subscribed');
+  }
+
+  private onEnded(op: SubscriptionStream): void {
+    // Only a stream that was active and is still ours; activation failures are handled in activate().
+    if (this.op !== op || this.state !== 'active') return;
+    this.op = null;
+    const current = this.deps.currentClient();
+    if (!current || current.generation !== this.opGeneration) return; // the reconnect re-subscribes
+    this.deps.counters.streamsEnded++;
+    this.state = 'pending';
+    this.failures++;
+    const delay = backoffDelay(this.failures, this.deps.policy, this.deps.random);
+    this.deps.log.warn({ subscription: this.description, retryInMs: delay }, 'stream closed by the nucleus; subscribing again');
+    this.scheduleRetry(delay);
+  }
+
+  private failed(err: IpcError): void {
+    if (this.state === 'closed') return;
+    this.deps.counters.subscribeFailures++;
+    this.failures++;
+    this.state = 'failed';
+    this.error = err.message;
+    const delay = backoffDelay(this.failures, this.deps.policy, this.deps.random);
+    this.deps.log.warn({ err: err.message, errorCode: err.errorCode, retryInMs: delay }, 'subscribe failed');
+    try {
+      this.deps.onError(err);
+    } catch (e) {
+      this.deps.counters.handlerErrors++;
+      this.deps.log.error({ err: (e as Error).message }, 'subscriptionError listener threw');
+    }
+    this.scheduleRetry(delay);
+  }
+
+  private scheduleRetry(delayMs: number): void {
+    this.clearRetry();
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.activateIfConnected();
+    }, delayMs);
+  }
+
+  private clearRetry(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+  }
+}

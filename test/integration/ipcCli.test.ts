@@ -1,0 +1,107 @@
+// `defender-edge emulator` as users run it: ready line, control commands, clean stop.
+import { afterEach, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { GreengrassIpcClient } from '../../src/ipc/ipcClient.ts';
+import { CLI, killEmulator, spawnEmulator, tempDir, type EmulatorProcess } from './ipcTestSupport.ts';
+
+const recipe = fileURLToPath(new URL('../fixtures/recipe.test-component.yaml', import.meta.url));
+const procs: EmulatorProcess[] = [];
+const cleanups: (() => void)[] = [];
+const clients: GreengrassIpcClient[] = [];
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) await c.stop();
+  for (const p of procs.splice(0)) await killEmulator(p);
+  for (const c of cleanups.splice(0)) c();
+});
+
+function setup(): string {
+  const t = tempDir();
+  cleanups.push(t.cleanup);
+  return t.dir;
+}
+
+describe('defender-edge emulator CLI', () => {
+  it('prints the ready line, runs control commands, stops on EOF and removes the socket', async () => {
+    const dir = setup();
+    const socket = join(dir, 'ipc.sock');
+    writeFileSync(join(dir, 'overrides.json'), JSON.stringify({ reporting: { intervalSeconds: 600 } }));
+    const emu = spawnEmulator(['--socket', socket, '--recipe', recipe, '--config', join(dir, 'overrides.json'), '--thing', 'gw9', '--record', join(dir, 'rec.jsonl'), '--offline']);
+    procs.push(emu);
+    const ready = await emu.ready;
+    expect(ready).toEqual({ ready: true, socket, thingName: 'gw9', components: { 'com.defender-edge.DefenderEdge': expect.stringMatching(/^[A-Z0-9]{16}$/) } });
+
+    const ipc = new GreengrassIpcClient({ socketPath: socket, authToken: ready.components['com.defender-edge.DefenderEdge'] });
+    clients.push(ipc);
+    ipc.start();
+    await ipc.whenConnected(5000);
+    expect(await ipc.getConfiguration(['reporting'])).toEqual({ intervalSeconds: 600, format: 'json' });
+    await ipc.publishToIoTCore('defender-edge/gw9/heartbeat', 'spooled', 1);
+    expect(await emu.send('status')).toMatchObject({ ok: true, online: false, clients: 1, spoolDepth: 1, recordsWritten: 0 });
+    expect(await emu.send('online')).toEqual({ ok: true, online: true });
+    expect(await emu.send('status')).toMatchObject({ online: true, spoolDepth: 0, recordsWritten: 1 });
+    expect(await emu.send('offline')).toEqual({ ok: true, online: false });
+    expect(await emu.send('config {"logLevel":"debug"}')).toEqual({ ok: true, applied: true, changed: [['logLevel']] });
+    expect(await ipc.getConfiguration(['logLevel'])).toEqual({ logLevel: 'debug' });
+    const comp = await emu.send('component com.example.Sensor {"aws.greengrass.ipc.pubsub":{"s:1":{"operations":["*"],"resources":["downstream/*"]}}}');
+    expect(comp).toEqual({ ok: true, component: 'com.example.Sensor', token: expect.stringMatching(/^[A-Z0-9]{16}$/) });
+    const sensor = new GreengrassIpcClient({ socketPath: socket, authToken: comp.token as string });
+    clients.push(sensor);
+    sensor.start();
+    await sensor.whenConnected(5000);
+    await sensor.publishToTopic('downstream/reports', { ok: 1 });
+    await expect(sensor.publishToTopic('defender-edge/x', {})).rejects.toMatchObject({ errorCode: 'UnauthorizedError' });
+    expect(await emu.send('bogus')).toEqual({ ok: false, error: "unknown command 'bogus' (try: help)" });
+    expect(await emu.send('config [1]')).toEqual({ ok: false, error: 'config: must be a JSON object' });
+    expect(await emu.send('cloud-publish a/b {bad')).toMatchObject({ ok: false, error: expect.stringMatching(/^cloud-publish.payload: invalid JSON/) });
+
+    emu.child.stdin!.end();
+    expect(await emu.exited).toEqual({ code: 0, signal: null });
+    expect(existsSync(socket)).toBe(false);
+    expect(readFileSync(join(dir, 'rec.jsonl'), 'utf8')).toContain('"payload":"spooled"');
+  });
+
+  it('stops cleanly on SIGTERM', async () => {
+    const dir = setup();
+    const socket = join(dir, 'ipc.sock');
+    const emu = spawnEmulator(['--socket', socket]);
+    procs.push(emu);
+    await emu.ready;
+    expect(existsSync(socket)).toBe(true);
+    emu.child.kill('SIGTERM');
+    expect(await emu.exited).toEqual({ code: 0, signal: null });
+    expect(existsSync(socket)).toBe(false);
+  });
+
+  it('uses ./recipe.yaml when present, else the embedded identity', async () => {
+    const dir = setup();
+    writeFileSync(join(dir, 'recipe.yaml'), 'ComponentName: com.example.FromCwd\n');
+    const emu = spawnEmulator(['--socket', join(dir, 'a.sock')], dir);
+    procs.push(emu);
+    expect(Object.keys((await emu.ready).components)).toEqual(['com.example.FromCwd']);
+  });
+
+  it('exits 2 with a field-named message on bad arguments', async () => {
+    const dir = setup();
+    const run = promisify(execFile);
+    const fail = async (args: string[]): Promise<string> => {
+      try {
+        await run(process.execPath, [CLI, 'emulator', ...args]);
+      } catch (err) {
+        const e = err as { code: number; stderr: string };
+        expect(e.code).toBe(2);
+        return e.stderr;
+      }
+      throw new Error('expected exit 2');
+    };
+    expect(await fail(['--socket', '/tmp/' + 'x'.repeat(120)])).toMatch(/--socket: .* longer than 107 bytes/);
+    expect(await fail(['--socket', join(dir, 's'), '--recipe', join(dir, 'missing.yaml')])).toMatch(/--recipe: .*missing.yaml/);
+    writeFileSync(join(dir, 'o.json'), '[]');
+    expect(await fail(['--socket', join(dir, 's'), '--config', join(dir, 'o.json')])).toMatch(/--config: .*must be a JSON object/);
+    expect(await fail(['--nope'])).toMatch(/Unknown option/);
+  });
+});

@@ -1,0 +1,68 @@
+// The client layer survives the nucleus going away: the emulator runs as a child process, is killed
+// with SIGKILL (stale socket file left behind) and restarted; the client reconnects with backoff and
+// re-establishes every subscription (issue 2 "Done when").
+import { afterEach, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { GreengrassIpcClient } from '../../src/ipc/ipcClient.ts';
+import { killEmulator, spawnEmulator, tempDir, waitFor, type EmulatorProcess } from './ipcTestSupport.ts';
+
+const TOKEN = 'RECONNECTTEST001';
+const procs: EmulatorProcess[] = [];
+const cleanups: (() => void)[] = [];
+let ipc: GreengrassIpcClient | undefined;
+
+afterEach(async () => {
+  await ipc?.stop();
+  for (const p of procs.splice(0)) await killEmulator(p);
+  for (const c of cleanups.splice(0)) c();
+});
+
+describe('reconnect', () => {
+  it('reconnects after the emulator is killed and restarted, and resubscribes everything', async () => {
+    const tmp = tempDir();
+    cleanups.push(tmp.cleanup);
+    const socket = join(tmp.dir, 'ipc.sock');
+    const args = ['--socket', socket, '--token', TOKEN, '--thing', 'gw1'];
+    const first = spawnEmulator(args);
+    procs.push(first);
+    await first.ready;
+
+    ipc = new GreengrassIpcClient({ socketPath: socket, authToken: TOKEN, backoff: { initialMs: 20, maxMs: 300 } });
+    const events: string[] = [];
+    ipc.on('connected', () => events.push('connected'));
+    ipc.on('disconnected', () => events.push('disconnected'));
+    const cloud: string[] = [];
+    const local: unknown[] = [];
+    const subs = [
+      ipc.subscribeToIoTCore('defender-edge/gw1/cmd', 1, (m) => { cloud.push(m.payload.toString()); }),
+      ipc.subscribeToTopic('downstream/reports', (m) => { local.push(m.kind === 'json' ? m.value : null); }),
+    ];
+    ipc.start();
+    await ipc.whenConnected(5000);
+    await waitFor(() => subs.every((s) => s.status === 'active'), 5000, 'subscriptions');
+    expect(await first.send('cloud-publish defender-edge/gw1/cmd {"n":1}')).toEqual({ ok: true, delivered: 1 });
+
+    first.child.kill('SIGKILL');
+    await first.exited;
+    await waitFor(() => events.includes('disconnected'), 5000, 'disconnected event');
+    expect(ipc.isConnected()).toBe(false);
+    await expect(ipc.publishToIoTCore('defender-edge/gw1/heartbeat', 'x', 1)).rejects.toMatchObject({ kind: 'not-connected' });
+    // let a few reconnect attempts fail against the dead (stale) socket
+    await waitFor(() => ipc!.counters().connectFailures >= 2, 5000, 'failed attempts');
+
+    const second = spawnEmulator(args);
+    procs.push(second);
+    await second.ready;
+    await ipc.whenConnected(10_000);
+    await waitFor(() => subs.every((s) => s.status === 'active'), 5000, 'resubscribed');
+    expect(await second.send('cloud-publish defender-edge/gw1/cmd {"n":2}')).toEqual({ ok: true, delivered: 1 });
+    expect(await second.send('local-publish downstream/reports {"dev":"d1"}')).toEqual({ ok: true, delivered: 1 });
+    await waitFor(() => cloud.length === 2 && local.length === 1, 5000, 'messages after restart');
+    expect(cloud).toEqual(['{"n":1}', '{"n":2}']);
+    expect(local).toEqual([{ dev: 'd1' }]);
+    await ipc.publishToIoTCore('defender-edge/gw1/heartbeat', 'back', 1);
+    expect(await second.send('status')).toMatchObject({ clients: 1, recordsWritten: 1 });
+    expect(events).toEqual(['connected', 'disconnected', 'connected']);
+    expect(ipc.counters()).toMatchObject({ connects: 2, disconnects: 1 });
+  });
+});
