@@ -50,7 +50,7 @@ function jsonNestingProblem(text: string, maxDepth: number): string | null {
 export function decodePayload(payload: Uint8Array, format: ReportFormat = detectFormat(payload)): DecodeResult {
   if (payload.length === 0) return { ok: false, error: 'payload: is empty', format };
   if (payload.length > MAX_MESSAGE_BYTES) {
-    return { ok: false, error: `payload: is ${payload.length} bytes, over the ${MAX_MESSAGE_BYTES}-byte AWS IoT message limit`, format };
+    return { ok: false, error: `payload: is over the ${MAX_MESSAGE_BYTES}-byte AWS IoT message limit`, format };
   }
   if (format === 'cbor') {
     const problem = cborProblem(payload, { maxDepth: MAX_NESTING });
