@@ -6,7 +6,8 @@
 //
 // What it refuses, beyond malformed CBOR (each is never produced by any Device Defender agent, §1.3):
 // nesting deeper than `maxDepth`, text strings that are not UTF-8, map keys that are not definite-length
-// text strings, duplicate map keys (RFC 8949 §5.6 "not valid"), `__proto__` keys, and tags.
+// text strings, duplicate map keys (RFC 8949 §5.6 "not valid"), `__proto__` keys, tags, and
+// indefinite-length byte/text strings (well-formed CBOR, but cbor-x cannot decode them; no agent writes them).
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -17,8 +18,6 @@ interface Frame {
   /** for maps: the next item is a key */
   expectKey: boolean;
   keys?: Set<string>;
-  /** for indefinite-length byte/text strings: the major type its chunks must have */
-  chunksOf?: 2 | 3;
 }
 
 export interface CborCheckOptions {
@@ -68,9 +67,6 @@ export function cborProblem(bytes: Uint8Array, options: CborCheckOptions): strin
       done = finishItem(stack);
       continue;
     }
-    if (frame?.chunksOf !== undefined && (major !== frame.chunksOf || ai === 31)) {
-      return `payload: bad chunk in an indefinite-length string at byte ${at}`;
-    }
     const isKey = frame !== undefined && frame.map && frame.expectKey;
     if (isKey && (major !== 3 || ai === 31)) return `payload: map key at byte ${at} is not a definite-length text string`;
 
@@ -85,11 +81,7 @@ export function cborProblem(bytes: Uint8Array, options: CborCheckOptions): strin
         break;
       case 2:
       case 3: {
-        if (arg === -1) {
-          if (stack.length >= options.maxDepth) return `payload: nested deeper than ${options.maxDepth} levels`;
-          stack.push({ left: -1, map: false, expectKey: false, chunksOf: major });
-          continue;
-        }
+        if (arg === -1) return `payload: indefinite-length string at byte ${at} is not supported`;
         if (arg > end - pos) return `payload: truncated CBOR string at byte ${at}`;
         if (major === 3) {
           let text: string;
