@@ -5,7 +5,7 @@
 // one pass over at most MAX_MESSAGE_BYTES, O(1) work per byte, so the cost of a hostile payload is bounded.
 //
 // What it refuses, beyond malformed CBOR (each is never produced by any Device Defender agent, §1.3):
-// nesting deeper than `maxDepth`, text strings that are not UTF-8, map keys that are not definite-length
+// nesting deeper than `maxDepth`, simple values other than false/true/null/undefined, text strings that are not UTF-8, map keys that are not definite-length
 // text strings, duplicate map keys (RFC 8949 §5.6 "not valid"), `__proto__` keys, tags, and
 // indefinite-length byte/text strings (well-formed CBOR, but cbor-x cannot decode them; no agent writes them).
 
@@ -112,8 +112,10 @@ export function cborProblem(bytes: Uint8Array, options: CborCheckOptions): strin
       case 6:
         return `payload: CBOR tag ${arg} at byte ${at} is not allowed in a report`;
       case 7:
-        // 20–23 false/true/null/undefined, 25–27 floats, 24 a one-byte simple value: all well-formed.
+        // 20–23 false/true/null/undefined and 25–27 floats are data. Other simple values are well-formed
+        // but mean nothing in a report, and cbor-x reads them as references to "packed values".
         if (ai === 24 && arg < 32) return `payload: invalid simple value at byte ${at}`;
+        if (ai < 20 || ai === 24) return `payload: CBOR simple value ${arg} at byte ${at} is not allowed in a report`;
         break;
     }
     done = finishItem(stack);
