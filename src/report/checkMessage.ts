@@ -36,7 +36,7 @@ export function checkReportMessage(message: ReportMessage): ReportCheck {
   if (message.topic !== undefined) {
     const parsed = parseReportTopic(message.topic);
     if (!parsed.ok && parsed.reason === 'not-defender') return { status: 'NOT_A_REPORT_TOPIC', error: parsed.error };
-    if (parsed.reply !== undefined) return { status: 'NOT_A_REPORT_TOPIC', error: `topic: is a ${parsed.reply} (answer) topic, not a report topic` };
+    if (parsed.reply !== undefined) return { status: 'NOT_A_REPORT_TOPIC', error: `topic: is an answer topic (/${parsed.reply}), not a report topic` };
     // A bad thing name (TS: > 128 bytes, control characters) is a rejection, answered on the same topic.
     if (!parsed.ok) errors.push(parsed.error);
     thingName = parsed.thingName;
