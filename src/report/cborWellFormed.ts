@@ -8,8 +8,7 @@
 // nesting deeper than `maxDepth`, simple values other than false/true/null/undefined, text strings that are not UTF-8, map keys that are not definite-length
 // text strings, duplicate map keys (RFC 8949 §5.6 "not valid"), `__proto__` keys, tags, and
 // indefinite-length byte/text strings (well-formed CBOR, but cbor-x cannot decode them; no agent writes them).
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+import { isUtf8 } from 'node:buffer';
 
 interface Frame {
   /** items left to read (keys and values count separately for maps); -1 = indefinite length */
@@ -27,6 +26,7 @@ export interface CborCheckOptions {
 /** null when `bytes` holds exactly one well-formed CBOR item we accept, else the reason. Never throws. */
 export function cborProblem(bytes: Uint8Array, options: CborCheckOptions): string | null {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const end = bytes.length;
   let pos = 0;
   const stack: Frame[] = [];
@@ -84,13 +84,10 @@ export function cborProblem(bytes: Uint8Array, options: CborCheckOptions): strin
         if (arg === -1) return `payload: indefinite-length string at byte ${at} is not supported`;
         if (arg > end - pos) return `payload: truncated CBOR string at byte ${at}`;
         if (major === 3) {
-          let text: string;
-          try {
-            text = utf8.decode(bytes.subarray(pos, pos + arg));
-          } catch {
-            return `payload: text string at byte ${at} is not valid UTF-8`;
-          }
+          // isUtf8 is native (simdutf) and strict: no overlongs, no encoded surrogates.
+          if (!isUtf8(bytes.subarray(pos, pos + arg))) return `payload: text string at byte ${at} is not valid UTF-8`;
           if (isKey) {
+            const text = buffer.toString('utf8', pos, pos + arg);
             if (text === '__proto__') return 'payload: map key "__proto__" is not allowed';
             if (frame.keys!.has(text)) return `payload: duplicate map key ${JSON.stringify(text)}`;
             frame.keys!.add(text);

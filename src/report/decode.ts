@@ -1,15 +1,20 @@
 // Untrusted payload → plain document, JSON or CBOR (device-defender.md §1.3: the same document, encoded
 // either way). The format comes from the topic's last segment when there is a topic; without one it is
 // detected from the content. Never throws; work is bounded by the size check that comes first.
+import { isUtf8 } from 'node:buffer';
 import { Decoder } from 'cbor-x';
 import { cborProblem } from './cborWellFormed.ts';
 import { MAX_MESSAGE_BYTES, type ReportFormat } from './model.ts';
 
-/** Deepest nesting a valid report has is 6 (root → metrics → tcp_connections → established → connections → entry). */
+/**
+ * CBOR nesting limit (cbor-x decodes recursively). The deepest valid report nests 6 levels (root → metrics →
+ * tcp_connections → established → connections → entry). JSON needs no such limit: V8's JSON.parse is not
+ * recursive, and the validator reads only known fields, so a deep document is rejected without recursion
+ * (it is never re-serialized: JSON.stringify would recurse).
+ */
 export const MAX_NESTING = 16;
 
 const cbor = new Decoder({ useRecords: false, mapsAsObjects: true });
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export type DecodeResult = { ok: true; document: unknown; format: ReportFormat } | { ok: false; error: string; format?: ReportFormat };
 
@@ -30,23 +35,6 @@ export function detectFormat(payload: Uint8Array): ReportFormat {
   return 'json';
 }
 
-/** A bound on JSON nesting, checked before JSON.parse so a hostile `[[[[…` cannot exhaust the stack. */
-function jsonNestingProblem(text: string, maxDepth: number): string | null {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
-      if (++depth > maxDepth) return `payload: nested deeper than ${maxDepth} levels`;
-    } else if (c === 0x7d || c === 0x5d) depth--;
-  }
-  return null;
-}
-
 export function decodePayload(payload: Uint8Array, format: ReportFormat = detectFormat(payload)): DecodeResult {
   if (payload.length === 0) return { ok: false, error: 'payload: is empty', format };
   if (payload.length > MAX_MESSAGE_BYTES) {
@@ -62,16 +50,13 @@ export function decodePayload(payload: Uint8Array, format: ReportFormat = detect
       return { ok: false, error: `payload: is not valid CBOR (${(err as Error).message})`, format };
     }
   }
-  let text: string;
+  // isUtf8 (native, strict) first, so the lenient toString below can never substitute U+FFFD silently.
+  if (!isUtf8(payload)) return { ok: false, error: 'payload: is not valid UTF-8', format };
+  const buffer = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  // A UTF-8 BOM is allowed before a JSON text (RFC 8259 §8.1: parsers MAY ignore it).
+  const start = payload[0] === 0xef && payload[1] === 0xbb && payload[2] === 0xbf ? 3 : 0;
   try {
-    text = utf8.decode(payload);
-  } catch {
-    return { ok: false, error: 'payload: is not valid UTF-8', format };
-  }
-  const nesting = jsonNestingProblem(text, MAX_NESTING);
-  if (nesting !== null) return { ok: false, error: nesting, format };
-  try {
-    return { ok: true, document: JSON.parse(text), format };
+    return { ok: true, document: JSON.parse(buffer.toString('utf8', start)), format };
   } catch (err) {
     return { ok: false, error: `payload: is not valid JSON (${(err as Error).message})`, format };
   }

@@ -35,16 +35,13 @@ export function wireName(field: FieldKey, style: NameStyle): string {
   return FIELD_NAMES[field][style];
 }
 
-const byWireName = new Map<string, { field: FieldKey; style: NameStyle }[]>();
+const byStyle: Record<NameStyle, Map<string, FieldKey>> = { long: new Map(), short: new Map() };
 for (const [field, names] of Object.entries(FIELD_NAMES) as [FieldKey, Record<NameStyle, string>][]) {
-  for (const style of ['long', 'short'] as const) {
-    const list = byWireName.get(names[style]) ?? [];
-    list.push({ field, style });
-    byWireName.set(names[style], list);
-  }
+  byStyle.long.set(names.long, field);
+  byStyle.short.set(names.short, field);
 }
 
-/** Which fields (in which style) a wire name can stand for; empty when it is no report field at all. */
-export function fieldsNamed(name: string): readonly { field: FieldKey; style: NameStyle }[] {
-  return byWireName.get(name) ?? [];
+/** The field a wire name stands for in a style, or undefined. */
+export function fieldNamed(name: string, style: NameStyle): FieldKey | undefined {
+  return byStyle[style].get(name);
 }

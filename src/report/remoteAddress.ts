@@ -2,6 +2,7 @@
 // the type "Number" — a doc error, every example and SDK sends a string. PYSDK writes IPv6 as "[ip]:port";
 // before its IPv6 fix (§5.4, issues #23/#24) it wrote "ip:port" unbracketed, and the Greengrass component
 // pins an SDK commit from that time — so an unbracketed IPv6 form is accepted too, the last ':' being the port.
+import { isIPv4 as netIsIPv4, isIPv6 as netIsIPv6 } from 'node:net';
 import ipaddr from 'ipaddr.js';
 
 export interface RemoteAddress {
@@ -17,12 +18,14 @@ function validPort(text: string): number | null {
   return port >= 1 && port <= 65535 ? port : null;
 }
 
+// node:net's checks are native and strict (four-part decimal IPv4, no leading zeros): this is a hot path
+// for every connection of every report.
 export function isIPv4(text: string): boolean {
-  return ipaddr.IPv4.isValidFourPartDecimal(text);
+  return netIsIPv4(text);
 }
 
 export function isIPv6(text: string): boolean {
-  return ipaddr.IPv6.isValid(text);
+  return netIsIPv6(text);
 }
 
 /** Parse `ip:port` / `[ipv6]:port`; null when it is neither. Never throws. */

@@ -16,7 +16,7 @@
 //  * A port entry without `port` (DSM marks it optional) is rejected: it states nothing.
 //  * report_id must be a positive integer no larger than 2^53-1, the largest a JSON number holds exactly.
 //  * Port numbers: `port` 1–65535 (DSM "> 0"), `local_port` 0–65535 (DSM ">= 0").
-import { fieldsNamed, wireName, type FieldKey } from './fieldNames.ts';
+import { fieldNamed, wireName, type FieldKey } from './fieldNames.ts';
 import { customMetricNameProblem, readCustomMetricValue } from './customMetrics.ts';
 import {
   REPORT_VERSION,
@@ -63,15 +63,19 @@ class Reader {
       return undefined;
     }
     const out: Fields = {};
-    for (const key of Object.keys(value)) {
+    for (const key in value) {
+      if (!Object.hasOwn(value, key)) continue;
       if (this.issues.full) break;
-      const candidates = fieldsNamed(key).filter((c) => allowed.includes(c.field));
-      const match = candidates.find((c) => c.style === this.style);
-      if (match !== undefined) {
+      const field = fieldNamed(key, this.style);
+      if (field !== undefined && allowed.includes(field)) {
         const v = value[key];
-        if (v !== null) out[match.field] = v; // null = absent (see the header comment)
-      } else if (candidates.length > 0) {
-        this.issues.error(childPath(path, key), `is a ${candidates[0]!.style} name in a ${this.style}-name report; a report must not mix long and short names`);
+        if (v !== null) out[field] = v; // null = absent (see the header comment)
+        continue;
+      }
+      const other = this.style === 'long' ? 'short' : 'long';
+      const otherField = fieldNamed(key, other);
+      if (otherField !== undefined && allowed.includes(otherField)) {
+        this.issues.error(childPath(path, key), `is a ${other} name in a ${this.style}-name report; a report must not mix long and short names`);
       } else {
         this.issues.error(childPath(path, key), 'is not a known field');
       }
