@@ -1,0 +1,74 @@
+// One report message as the service sees it: topic + payload bytes → accepted or rejected, with the
+// service-style answer and where it goes (device-defender.md §1.1, §1.5). The validate-report CLI, the
+// emulator's Device Defender endpoint and the downstream-report forwarder all call this one function.
+import { decodePayload, detectFormat } from './decode.ts';
+import { encodeDocument } from './encode.ts';
+import type { DefenderReport, NameStyle, ReportFormat } from './model.ts';
+import { acceptedResponse, rejectedResponse, type AcceptedResponse, type RejectedResponse } from './response.ts';
+import { parseReportTopic } from './topics.ts';
+import { validateReportDocument } from './validate.ts';
+
+export interface ReportMessage {
+  /** the publish topic; without it the format is detected from the content and no thing is named */
+  topic?: string;
+  payload: Uint8Array;
+  /** answer timestamp, ms since the epoch (pure code: the caller's clock) */
+  nowMs: number;
+}
+
+/** Where and what to answer: `{topic}/accepted|rejected`, encoded like the request (§1.1 RT). */
+export interface ReportReply {
+  topic: string;
+  payload: Uint8Array;
+}
+
+export type ReportCheck =
+  | { status: 'ACCEPTED'; thingName?: string; format: ReportFormat; style: NameStyle; report: DefenderReport; warnings: string[]; response: AcceptedResponse; reply?: ReportReply }
+  | { status: 'REJECTED'; thingName?: string; format: ReportFormat; errors: string[]; response: RejectedResponse; reply?: ReportReply }
+  /** the topic is not a Defender report topic at all: there is nobody to answer (a usage error for the CLI) */
+  | { status: 'NOT_A_REPORT_TOPIC'; error: string };
+
+/** Validate one report message like the service. Never throws. */
+export function checkReportMessage(message: ReportMessage): ReportCheck {
+  let thingName: string | undefined;
+  let format: ReportFormat;
+  const errors: string[] = [];
+  if (message.topic !== undefined) {
+    const parsed = parseReportTopic(message.topic);
+    if (!parsed.ok && parsed.reason === 'not-defender') return { status: 'NOT_A_REPORT_TOPIC', error: parsed.error };
+    if (parsed.reply !== undefined) return { status: 'NOT_A_REPORT_TOPIC', error: `topic: is an answer topic (/${parsed.reply}), not a report topic` };
+    // A bad thing name (TS: > 128 bytes, control characters) is a rejection, answered on the same topic.
+    if (!parsed.ok) errors.push(parsed.error);
+    thingName = parsed.thingName;
+    format = parsed.format!;
+  } else {
+    format = detectFormat(message.payload);
+  }
+
+  const reply = (doc: AcceptedResponse | RejectedResponse): ReportReply | undefined =>
+    message.topic === undefined ? undefined : { topic: `${message.topic}/${doc.status === 'ACCEPTED' ? 'accepted' : 'rejected'}`, payload: encodeDocument(doc, format) };
+  const reject = (all: string[], reportId?: number): ReportCheck => {
+    const response = rejectedResponse(thingName, reportId, all, message.nowMs);
+    const r = reply(response);
+    return { status: 'REJECTED', ...(thingName !== undefined ? { thingName } : {}), format, errors: all, response, ...(r ? { reply: r } : {}) };
+  };
+
+  const decoded = decodePayload(message.payload, format);
+  if (!decoded.ok) return reject([...errors, decoded.error]);
+  const validation = validateReportDocument(decoded.document);
+  if (!validation.ok) return reject([...errors, ...validation.errors], validation.reportId);
+  if (errors.length > 0) return reject(errors, validation.report.header.reportId);
+  const response = acceptedResponse(thingName, validation.report.header.reportId, message.nowMs);
+  const r = reply(response);
+  return {
+    status: 'ACCEPTED',
+    ...(thingName !== undefined ? { thingName } : {}),
+    format,
+    style: validation.style,
+    report: validation.report,
+    warnings: validation.warnings,
+    response,
+    ...(r ? { reply: r } : {}),
+  };
+}
+

@@ -1,0 +1,63 @@
+// Collects `path: message` errors and warnings while a report is read. Bounded: after `maxErrors` the
+// reader stops early (`full`), so a hostile array of a million bad items costs no more than a few.
+
+export const MAX_ERRORS = 20;
+
+export class ValidationIssues {
+  readonly errors: string[] = [];
+  readonly warnings: string[] = [];
+  readonly maxErrors: number;
+
+  constructor(maxErrors = MAX_ERRORS) {
+    this.maxErrors = maxErrors;
+  }
+
+  error(path: string, message: string): void {
+    if (this.errors.length < this.maxErrors) this.errors.push(`${path}: ${message}`);
+  }
+
+  warn(path: string, message: string): void {
+    if (this.warnings.length < this.maxErrors) this.warnings.push(`${path}: ${message}`);
+  }
+
+  get full(): boolean {
+    return this.errors.length >= this.maxErrors;
+  }
+}
+
+/** `a` + `b` → `a.b`, with the root written `(root)` only when it stands alone. */
+export function childPath(parent: string, key: string): string {
+  // A hostile key can be 100 KB long; an error message only needs enough of it to be recognised.
+  const shown = key.length > MAX_KEY_SHOWN ? `${key.slice(0, MAX_KEY_SHOWN)}…` : key;
+  return parent === '' ? shown : `${parent}.${shown}`;
+}
+
+const MAX_KEY_SHOWN = 64;
+
+export function shownPath(path: string): string {
+  return path === '' ? '(root)' : path;
+}
+
+/** A plain data object (what JSON.parse and the CBOR decoder produce), not an array, Date, Buffer or class instance. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/** Non-negative (or positive) safe integer check with the message the validator uses. */
+export function integerProblem(value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): string | null {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return 'must be a number';
+  if (!Number.isInteger(value)) return 'must be an integer';
+  if (value < min) return min === 1 ? 'must be a positive integer' : `must be >= ${min}`;
+  if (value > max) return `must be <= ${max}`;
+  return null;
+}
+
+// With the `u` flag an unpaired surrogate is a code point of category Cs; a paired one is not.
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** A string that encodes to UTF-8 without loss (String.prototype.isWellFormed, not in our ES2023 lib). */
+export function isWellFormedString(value: unknown): value is string {
+  return typeof value === 'string' && !LONE_SURROGATE.test(value);
+}
