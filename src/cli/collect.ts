@@ -1,5 +1,126 @@
-// Placeholder until the issue that owns this command lands: it says so and exits 2, never pretends.
-export async function collectCommand(_argv: string[]): Promise<number> {
-  process.stderr.write('defender-edge: this command is not built yet\n');
-  return 2;
+// `defender-edge collect [--once] [--json] [--interval MS] [--count N] [--config FILE]`: take samples with
+// the same collector the agent runs and print them — for operators checking what the collector sees on
+// a given host. Logs go to stderr; stdout is only samples.
+//
+// TODO(lead): once src/report/ lands, also build and print the Device Defender report from the samples
+// (the report builder aggregates samples; with --once print the report of that single sample).
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { parseCommandArgs, UsageError } from './args.ts';
+import { validateConfig } from '../config/validate.ts';
+import type { ComponentConfig } from '../config/schema.ts';
+import { createLogger } from '../log.ts';
+import { Collector, type CollectorSample } from '../collector/collector.ts';
+import { collectorConfigChecks } from '../collector/configChecks.ts';
+
+const HELP = `usage: defender-edge collect [--once] [--json] [--interval MS] [--count N] [--config FILE]
+
+Print host and downstream-device metric samples.
+  --once          take two samples one interval apart (deltas need two) and print the second
+  --json          one JSON object per line: {"host": HostSample, "devices": [DeviceSample]}
+  --interval MS   sampling interval, 100..60000 (default: config sampling.intervalMs, 1000)
+  --count N       stop after N printed samples (default: until interrupted)
+  --config FILE   component configuration (JSON or YAML); default: all defaults
+`;
+
+function intOption(name: string, value: string | undefined, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name}: must be an integer ${min}..${max}, got '${value}'`);
+  return n;
+}
+
+function loadConfig(file: string | undefined): ComponentConfig {
+  let raw: unknown = {};
+  if (file !== undefined) {
+    const text = readFileSync(file, 'utf8');
+    raw = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  }
+  const r = validateConfig(raw ?? {}, collectorConfigChecks);
+  if (!r.ok) throw new UsageError(`invalid configuration:\n  ${r.errors.join('\n  ')}`);
+  return r.config;
+}
+
+function fmtTraffic(t: { bytesIn: number; bytesOut: number; packetsIn: number; packetsOut: number } | undefined): string {
+  return t ? `in ${t.bytesIn} B/${t.packetsIn} pkt, out ${t.bytesOut} B/${t.packetsOut} pkt` : 'n/a (first sample)';
+}
+
+export function formatSample(s: CollectorSample): string {
+  const h = s.host;
+  const lines = [
+    `sample ${new Date(h.t).toISOString()} interval ${h.intervalMs} ms`,
+    `  network: ${fmtTraffic(h.network)}`,
+    `  listening: ${h.listening.map((l) => `${l.protocol}/${l.port}${l.interface ? `@${l.interface}` : ''}${l.pid ? `(pid ${l.pid})` : ''}`).join(' ') || 'none'}`,
+    `  established tcp: ${h.established.length}`,
+    ...h.processes.map(
+      (p) => `  pid ${p.pid} ${p.comm}: tcp ${p.listeningTcpPorts.join(',') || '-'} udp ${p.listeningUdpPorts.join(',') || '-'} conns ${p.establishedConnections} bytes in ${p.traffic.bytesIn} out ${p.traffic.bytesOut}`,
+    ),
+    `  custom: ${Object.entries(h.custom).map(([k, v]) => `${k}=${'number' in v ? v.number : JSON.stringify(v)}`).join(' ')}`,
+    ...s.devices.map((d) => `  device ${d.thingName}: ${fmtTraffic(d.traffic)}; destinations ${d.destinations.join(',') || '-'}; messages sent ${d.messagesSent} received ${d.messagesReceived} bytes ${d.messageBytes}`),
+  ];
+  if (h.degraded.length > 0) lines.push(`  degraded: ${h.degraded.join('; ')}`);
+  return lines.join('\n');
+}
+
+export async function collectCommand(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs(
+    argv,
+    {
+      once: { type: 'boolean' },
+      json: { type: 'boolean' },
+      interval: { type: 'string' },
+      count: { type: 'string' },
+      config: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    false,
+  );
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const config = loadConfig(values.config);
+  const intervalMs = intOption('interval', values.interval, 100, 60_000) ?? config.sampling.intervalMs;
+  const count = values.once ? 1 : intOption('count', values.count, 1, Number.MAX_SAFE_INTEGER);
+  const logger = createLogger({ level: config.logLevel, fd: 2 });
+  const collector = new Collector({ config, logger });
+
+  let stopping = false;
+  let wake: (() => void) | undefined;
+  const onSignal = () => {
+    stopping = true;
+    wake?.();
+  };
+  // A reader that goes away (`collect --json | head`) ends the loop instead of crashing on EPIPE.
+  const onStdoutError = () => onSignal();
+  process.stdout.on('error', onStdoutError);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const sleep = (ms: number) => new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    wake = () => { clearTimeout(timer); resolve(); };
+  });
+
+  await collector.start();
+  try {
+    // The first sample only primes the deltas (device-defender.md §2.1: no network_stats without a
+    // previous sample), so it is not printed.
+    let next = Date.now();
+    await collector.sample(next);
+    let printed = 0;
+    while (!stopping && (count === undefined || printed < count)) {
+      next += intervalMs;
+      await sleep(Math.max(0, next - Date.now()));
+      if (stopping) break;
+      const s = await collector.sample(Date.now());
+      process.stdout.write((values.json ? JSON.stringify(s) : formatSample(s)) + '\n');
+      printed++;
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.stdout.off('error', onStdoutError);
+    await collector.stop();
+  }
+  return 0;
 }

@@ -90,4 +90,6 @@ export interface DeviceSample {
   messagesSent: number;
   messagesReceived: number;
   messageBytes: number;
+  /** largest single message over the interval (aws:message-byte-size is a per-message metric, §2.2); absent without messages */
+  maxMessageBytes?: number;
 }

@@ -27,6 +27,12 @@ export interface ComponentConfig {
     includeLoopback: boolean;
     perProcess: boolean;
     customMetrics: boolean;
+    /** per-socket TCP byte counters (tcp_info) via `ss` for per-process traffic; costs a child process per sample */
+    tcpBytes: boolean;
+    /** nft table (family inet) the collector owns for downstream-device traffic counters */
+    downstreamNftTable: string;
+    /** file system whose use the disk_used_percent custom metric reports */
+    diskPath: string;
   };
   downstream: {
     devices: DownstreamDevice[];
@@ -112,6 +118,9 @@ export const configSchema: SchemaObject = {
         includeLoopback: { type: 'boolean', default: false },
         perProcess: { type: 'boolean', default: true },
         customMetrics: { type: 'boolean', default: true },
+        tcpBytes: { type: 'boolean', default: true },
+        downstreamNftTable: { type: 'string', pattern: '^[a-zA-Z0-9_]{1,32}$', default: 'defender_edge_downstream' },
+        diskPath: { type: 'string', minLength: 1, maxLength: 4096, default: '/' },
       },
       required: [],
     },

@@ -1,0 +1,315 @@
+// Host metrics for one sample: network_stats deltas, listening TCP/UDP ports and established TCP
+// connections with their interface (IPv4 and IPv6), per-process attribution and per-process TCP bytes,
+// custom metrics. Each source fails alone (SourceHealth); parsing lives in pure modules beside this one.
+import os from 'node:os';
+import { readdirSync, statfsSync } from 'node:fs';
+import ipaddr from 'ipaddr.js';
+import type { Logger } from '../log.ts';
+import type { CustomMetricValue, HostSample, ListeningPort, ProcessRef, ProcessSample, TcpConnection, TrafficDelta } from './sample.ts';
+import { runCommand, type CommandRunner } from './commandRunner.ts';
+import { interfaceMapFromIpJson, interfaceMapFromOs, interfaceOf, type InterfaceMap } from './interfaceAddresses.ts';
+import { networkDeltas, counterDelta, parseProcNetDev, type InterfaceCounters } from './procNetDev.ts';
+import { parseProcNetSockets, TCP_ESTABLISHED, TCP_LISTEN, UDP_UNCONNECTED, type Endianness, type SocketEntry } from './procNetSockets.ts';
+import { ProcReader } from './procReader.ts';
+import { SocketOwners } from './socketOwners.ts';
+import { SourceHealth } from './sourceHealth.ts';
+import { parseSsTcpInfo, ssTcpInfoArgs, type TcpSocketCounters } from './ssTcpInfo.ts';
+import { cpuUsagePercent, diskUsedPercent, parseMemUsedBytes, parseProcStatCpu, type CpuTimes } from './systemStats.ts';
+
+/** Names of the custom metrics we produce (device-defender.md §1.2: `[a-zA-Z0-9:_-]+`, no `aws:` prefix). */
+export const CUSTOM_METRIC_NAMES = {
+  cpuUsage: 'cpu_usage', // percent of all CPUs busy over the interval (the Python agent's name, §4.1)
+  memoryUsed: 'memory_used_bytes', // MemTotal − MemAvailable
+  diskUsed: 'disk_used_percent', // df Use% of collector.diskPath
+  processCount: 'process_count',
+  networkInterfaces: 'network_interfaces', // interfaces in /proc/net/dev (loopback only with includeLoopback)
+  agentRss: 'agent_rss_bytes',
+} as const;
+
+export interface HostCollectorOptions {
+  includeLoopback: boolean;
+  perProcess: boolean;
+  customMetrics: boolean;
+  /** per-socket TCP byte counters via ss (costs a child process per sample) */
+  tcpBytes: boolean;
+  logger: Logger;
+  /** run ss / ip inside this network namespace (tests); the component runs in its own namespace */
+  netns?: string;
+  /** directory holding dev, tcp, tcp6, udp, udp6; default /proc/self/net. /proc/PID/net reads PID's namespace. */
+  procNetDir?: string;
+  procRoot?: string;
+  runner?: CommandRunner;
+  diskPath?: string;
+  endianness?: Endianness;
+}
+
+export class HostCollector {
+  private readonly o: HostCollectorOptions;
+  private readonly health: SourceHealth;
+  private readonly reader = new ProcReader();
+  private readonly owners: SocketOwners;
+  private readonly runner: CommandRunner;
+  private readonly procNet: string;
+  private readonly endianness: Endianness;
+  private previousT: number | undefined;
+  private previousDev: Map<string, InterfaceCounters> | undefined;
+  private previousTcp: Map<number, TcpSocketCounters> | undefined;
+  private previousCpu: CpuTimes | undefined;
+
+  constructor(options: HostCollectorOptions) {
+    this.o = options;
+    this.health = new SourceHealth(options.logger);
+    this.owners = new SocketOwners({ procRoot: options.procRoot ?? '/proc' });
+    this.runner = options.runner ?? runCommand;
+    this.procNet = options.procNetDir ?? '/proc/self/net';
+    this.endianness = options.endianness ?? os.endianness();
+  }
+
+  async sample(now: number): Promise<HostSample> {
+    this.health.beginSample();
+    const intervalMs = this.previousT === undefined ? 0 : Math.max(0, now - this.previousT);
+    this.previousT = now;
+
+    const ifaces = await this.interfaceMap();
+    // ss runs as a child process while we read /proc, so its wall time overlaps ours.
+    const tcpPromise = this.o.perProcess && this.o.tcpBytes ? this.tcpCounters(ifaces) : Promise.resolve(undefined);
+
+    const sockets = this.readSockets();
+    const owners = this.o.perProcess && sockets ? this.attribute(sockets, now) : new Map<number, ProcessRef>();
+    const { network, perInterface, devNames } = this.readNetwork();
+    const tcp = await tcpPromise;
+
+    const listening: ListeningPort[] = [];
+    const established: TcpConnection[] = [];
+    const procs = new Map<number, ProcessSample>();
+    const procOf = (inode: number): ProcessSample | undefined => {
+      const ref = owners.get(inode);
+      if (!ref) return undefined;
+      let p = procs.get(ref.pid);
+      if (!p) {
+        p = { ...ref, traffic: { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 }, listeningTcpPorts: [], listeningUdpPorts: [], establishedConnections: 0, remoteAddresses: [] };
+        procs.set(ref.pid, p);
+      }
+      return p;
+    };
+    const remoteSets = new Map<number, Set<string>>();
+
+    for (const s of sockets ?? []) {
+      const isListen = (s.protocol === 'tcp' && s.state === TCP_LISTEN) || (s.protocol === 'udp' && s.state === UDP_UNCONNECTED && s.localPort > 0);
+      if (isListen) {
+        const lp: ListeningPort = { protocol: s.protocol, address: s.localAddress, port: s.localPort };
+        const itf = ifaces && interfaceOf(ifaces, s.localAddress);
+        if (itf !== undefined) lp.interface = itf;
+        const p = procOf(s.inode);
+        if (p) {
+          lp.pid = p.pid;
+          (s.protocol === 'tcp' ? p.listeningTcpPorts : p.listeningUdpPorts).push(s.localPort);
+        }
+        listening.push(lp);
+      } else if (s.protocol === 'tcp' && s.state === TCP_ESTABLISHED) {
+        const c: TcpConnection = { localAddress: s.localAddress, localPort: s.localPort, remoteAddress: s.remoteAddress, remotePort: s.remotePort };
+        const itf = ifaces && interfaceOf(ifaces, s.localAddress);
+        if (itf !== undefined) c.localInterface = itf;
+        const p = procOf(s.inode);
+        if (p) {
+          c.pid = p.pid;
+          p.establishedConnections++;
+          let set = remoteSets.get(p.pid);
+          if (!set) remoteSets.set(p.pid, (set = new Set()));
+          set.add(s.remoteAddress);
+        }
+        established.push(c);
+      }
+    }
+    for (const [pid, set] of remoteSets) procs.get(pid)!.remoteAddresses = [...set];
+    if (tcp) this.addProcessTraffic(tcp, owners, procOf);
+
+    const sample: HostSample = {
+      t: now,
+      intervalMs,
+      listening,
+      established,
+      processes: [...procs.values()].map(dedupePorts),
+      custom: this.o.customMetrics ? this.customMetrics(devNames) : {},
+      degraded: [],
+    };
+    if (network) sample.network = network;
+    if (perInterface) sample.perInterface = perInterface;
+    sample.degraded = this.health.degraded();
+    return sample;
+  }
+
+  private async interfaceMap(): Promise<InterfaceMap | undefined> {
+    try {
+      const map =
+        this.o.netns === undefined
+          ? interfaceMapFromOs(os.networkInterfaces())
+          : interfaceMapFromIpJson(await this.runner('ip', ['-j', 'addr', 'show'], { netns: this.o.netns }));
+      this.health.ok('interfaces');
+      return map;
+    } catch (err) {
+      this.health.fail('interfaces', err);
+      return undefined;
+    }
+  }
+
+  private readSockets(): SocketEntry[] | undefined {
+    const all: SocketEntry[] = [];
+    let bad = 0;
+    try {
+      for (const [file, proto] of [['tcp', 'tcp'], ['tcp6', 'tcp'], ['udp', 'udp'], ['udp6', 'udp']] as const) {
+        let text: string;
+        try {
+          text = this.reader.read(`${this.procNet}/${file}`);
+        } catch (err) {
+          // A kernel without IPv6 has no tcp6/udp6: that is not a failure.
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT' && file.endsWith('6')) continue;
+          throw err;
+        }
+        const parsed = parseProcNetSockets(text, proto, this.endianness);
+        bad += parsed.badLines.length;
+        for (const e of parsed.entries) all.push(e);
+      }
+    } catch (err) {
+      this.health.fail('sockets', err);
+      return undefined;
+    }
+    if (bad > 0) this.health.fail('sockets', new Error(`${bad} unparsable lines skipped`));
+    else this.health.ok('sockets');
+    return all;
+  }
+
+  private attribute(sockets: SocketEntry[], now: number): Map<number, ProcessRef> {
+    try {
+      const live = new Set<number>();
+      for (const s of sockets) if (s.inode !== 0) live.add(s.inode);
+      const result = this.owners.resolve(live, now);
+      this.health.ok('processes');
+      return result;
+    } catch (err) {
+      this.health.fail('processes', err);
+      return new Map();
+    }
+  }
+
+  private async tcpCounters(ifaces: InterfaceMap | undefined): Promise<Map<number, TcpSocketCounters> | undefined> {
+    try {
+      const exclude = this.o.includeLoopback ? [] : ['127.0.0.0/8', '::1', ...[...(ifaces?.byAddress.keys() ?? [])].filter(isUnicastHostAddress)];
+      const text = await this.runner('ss', ssTcpInfoArgs(exclude), { netns: this.o.netns });
+      const parsed = parseSsTcpInfo(text);
+      if (parsed.badLines.length > 0) this.health.fail('tcp-bytes', new Error(`${parsed.badLines.length} unparsable ss lines skipped`));
+      else this.health.ok('tcp-bytes');
+      return parsed.sockets;
+    } catch (err) {
+      this.health.fail('tcp-bytes', err);
+      return undefined;
+    }
+  }
+
+  /**
+   * Per-process TCP bytes over the interval: per socket, the change of tcp_info counters since the last
+   * sample; a socket first seen now was opened during the interval and counts from zero. Sockets that
+   * closed between two samples lose their last interval's bytes (known limit). The first sample has no
+   * previous counters, so its per-process traffic stays 0 like network_stats (device-defender.md §2.1).
+   */
+  private addProcessTraffic(
+    tcp: Map<number, TcpSocketCounters>,
+    owners: Map<number, ProcessRef>,
+    procOf: (inode: number) => ProcessSample | undefined,
+  ): void {
+    const previous = this.previousTcp;
+    this.previousTcp = tcp;
+    if (!previous) return;
+    for (const [inode, now] of tcp) {
+      if (!owners.has(inode)) continue;
+      const before = previous.get(inode);
+      const d: TrafficDelta = {
+        bytesOut: counterDelta(before?.bytesAcked ?? 0, now.bytesAcked),
+        bytesIn: counterDelta(before?.bytesReceived ?? 0, now.bytesReceived),
+        packetsOut: counterDelta(before?.segsOut ?? 0, now.segsOut),
+        packetsIn: counterDelta(before?.segsIn ?? 0, now.segsIn),
+      };
+      const p = procOf(inode)!;
+      p.traffic.bytesIn += d.bytesIn;
+      p.traffic.bytesOut += d.bytesOut;
+      p.traffic.packetsIn += d.packetsIn;
+      p.traffic.packetsOut += d.packetsOut;
+    }
+  }
+
+  private readNetwork(): { network?: TrafficDelta; perInterface?: Record<string, TrafficDelta>; devNames?: string[] } {
+    try {
+      const parsed = parseProcNetDev(this.reader.read(`${this.procNet}/dev`));
+      if (parsed.badLines.length > 0) this.health.fail('network', new Error(`${parsed.badLines.length} unparsable lines skipped`));
+      else this.health.ok('network');
+      const previous = this.previousDev;
+      this.previousDev = parsed.interfaces;
+      const devNames = [...parsed.interfaces.keys()];
+      // device-defender.md §2.1: deltas only, and no network_stats at all without a previous sample.
+      if (!previous) return { devNames };
+      const { total, perInterface } = networkDeltas(previous, parsed.interfaces, this.o.includeLoopback);
+      return { network: total, perInterface, devNames };
+    } catch (err) {
+      this.health.fail('network', err);
+      this.previousDev = undefined;
+      return {};
+    }
+  }
+
+  private customMetrics(devNames: string[] | undefined): Record<string, CustomMetricValue> {
+    const out: Record<string, CustomMetricValue> = {};
+    const n = CUSTOM_METRIC_NAMES;
+    const attempt = (source: string, fn: () => void) => {
+      try {
+        fn();
+        this.health.ok(source);
+      } catch (err) {
+        this.health.fail(source, err);
+      }
+    };
+    const procRoot = this.o.procRoot ?? '/proc';
+    attempt('custom:cpu', () => {
+      const cpu = parseProcStatCpu(this.reader.read(`${procRoot}/stat`));
+      if (!cpu) throw new Error(`${procRoot}/stat: no cpu line`);
+      const prev = this.previousCpu;
+      this.previousCpu = cpu;
+      const pct = prev && cpuUsagePercent(prev, cpu);
+      if (pct !== undefined) out[n.cpuUsage] = { number: pct };
+    });
+    attempt('custom:memory', () => {
+      const used = parseMemUsedBytes(this.reader.read(`${procRoot}/meminfo`));
+      if (used === undefined) throw new Error(`${procRoot}/meminfo: no MemTotal/MemAvailable`);
+      out[n.memoryUsed] = { number: used };
+    });
+    attempt('custom:disk', () => {
+      const pct = diskUsedPercent(statfsSync(this.o.diskPath ?? '/'));
+      if (pct !== undefined) out[n.diskUsed] = { number: pct };
+    });
+    attempt('custom:processes', () => {
+      out[n.processCount] = { number: countPids(procRoot) };
+    });
+    if (devNames) out[n.networkInterfaces] = { number: devNames.filter((d) => this.o.includeLoopback || d !== 'lo').length };
+    out[n.agentRss] = { number: process.memoryUsage.rss() };
+    return out;
+  }
+}
+
+function countPids(procRoot: string): number {
+  let count = 0;
+  for (const name of readdirSync(procRoot)) {
+    const c = name.charCodeAt(0);
+    if (c >= 48 && c <= 57) count++;
+  }
+  return count;
+}
+
+/** Own addresses: traffic to them goes over lo, so it is excluded from per-process bytes like from network_stats. */
+function isUnicastHostAddress(a: string): boolean {
+  return ipaddr.isValid(a) && ipaddr.parse(a).range() !== 'unspecified';
+}
+
+function dedupePorts(p: ProcessSample): ProcessSample {
+  p.listeningTcpPorts = [...new Set(p.listeningTcpPorts)].sort((a, b) => a - b);
+  p.listeningUdpPorts = [...new Set(p.listeningUdpPorts)].sort((a, b) => a - b);
+  return p;
+}
