@@ -6,7 +6,7 @@
 // build cache and seeds it with our registry-sourced base binaries: nothing is downloaded, and the
 // user's own ~/.pkg-cache is neither read nor written.
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { NODE_VERSION } from './buildTargets.ts';
@@ -17,6 +17,18 @@ const run = promisify(execFile);
 /** Folder pkg would extract the official archive into; `bin/node` inside it is what pkg injects into. */
 function seaCacheName(base: BaseBinary): string {
   return `node-v${NODE_VERSION}-linux-${base.target.nodeArch}`;
+}
+
+/**
+ * pkg only reads the seeded binary (it copies it to the output before injecting), so a hard link is
+ * enough and saves writing ~100 MB per target; across filesystems it is copied.
+ */
+async function linkOrCopy(from: string, to: string): Promise<void> {
+  try {
+    await link(from, to);
+  } catch {
+    await copyFile(from, to);
+  }
 }
 
 export async function seedPkgCache(pkgHome: string, bases: readonly BaseBinary[]): Promise<void> {
@@ -31,7 +43,7 @@ export async function seedPkgCache(pkgHome: string, bases: readonly BaseBinary[]
     await writeFile(path.join(sea, `${name}.tar.gz.ok`), '');
     const binDir = path.join(sea, name, 'bin');
     await mkdir(binDir, { recursive: true });
-    await copyFile(base.nodePath, path.join(binDir, 'node'));
+    await linkOrCopy(base.nodePath, path.join(binDir, 'node'));
     await writeFile(path.join(binDir, 'node.ok'), '');
   }
 }

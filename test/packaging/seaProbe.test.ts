@@ -23,8 +23,9 @@ const cached = process.arch === 'x64' && existsSync(path.join(baseDir, 'node')) 
 
 describe.skipIf(!cached)('dependency probe as a SEA executable (skipped until build:binaries cached the x64 base binary)', () => {
   let scratch = '';
+  let pkgHome = '';
   afterAll(async () => {
-    if (scratch !== '') await rm(scratch, { recursive: true, force: true });
+    for (const dir of [scratch, pkgHome]) if (dir !== '') await rm(dir, { recursive: true, force: true });
   });
 
   it('loads the addon beside the executable and every dependency works', async () => {
@@ -33,13 +34,14 @@ describe.skipIf(!cached)('dependency probe as a SEA executable (skipped until bu
     const base: BaseBinary = { target: BUILD_TARGETS.find((t) => t.arch === 'amd64')!, nodePath: path.join(baseDir, 'node'), ...record };
     const bundleFile = path.join(scratch, 'probe.cjs');
     await bundle({ root, entry: 'test/packaging/fixtures/dependencyProbe.ts', outfile: bundleFile, version: '0.0.0-probe' });
-    const exes = await buildSeaExecutables({ root, bundle: bundleFile, bases: [base], pkgHome: path.join(scratch, 'pkg-home'), log: () => {} });
+    // pkg's private HOME next to the cached base binary, so seeding it is a hard link, not a 100 MB copy.
+    pkgHome = await mkdtemp(path.join(path.dirname(path.dirname(baseDir)), 'probe-pkg-home-'));
+    const exes = await buildSeaExecutables({ root, bundle: bundleFile, bases: [base], pkgHome, log: () => {} });
 
     const appDir = path.join(scratch, 'app', 'a', 'b');
     await mkdir(appDir, { recursive: true });
     const exe = path.join(appDir, 'probe');
     await rename(exes.get('amd64')!, exe);
-    await rm(path.join(scratch, 'pkg-home'), { recursive: true, force: true });
     await copyFile(path.join(root, 'node_modules', 'aws-crt', 'dist', 'bin', 'linux-x64-glibc', CRT_ADDON_NAME), path.join(appDir, CRT_ADDON_NAME));
     const decoyDir = path.join(scratch, 'app', 'bin', 'linux-x64-glibc');
     await mkdir(decoyDir, { recursive: true });
