@@ -69,11 +69,19 @@ export async function buildSeaExecutables(req: PkgRequest): Promise<Map<string, 
   req.log(`pkg --sea -t ${targets}`);
   // process.execPath: the project's pinned Node 24 (pkg needs Node ≥ 22 and the SEA blob generator
   // must be the same Node version as the targets; pkg uses the seeded x64 binary for that).
-  const { stdout, stderr } = await run(process.execPath, [pkgBin, req.bundle, '--sea', '-t', targets, '--out-path', out], {
-    cwd: req.root,
-    env,
-    maxBuffer: 16 * 2 ** 20,
-  });
+  let stdout: string;
+  let stderr: string;
+  try {
+    ({ stdout, stderr } = await run(process.execPath, [pkgBin, req.bundle, '--sea', '-t', targets, '--out-path', out], {
+      cwd: req.root,
+      env,
+      maxBuffer: 16 * 2 ** 20,
+    }));
+  } catch (err) {
+    await rm(out, { recursive: true, force: true });
+    const e = err as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`pkg failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`);
+  }
   for (const line of `${stdout}${stderr}`.split('\n')) if (line.trim() !== '') req.log(`  pkg: ${line}`);
   const produced = await readdir(out);
   const result = new Map<string, string>();
