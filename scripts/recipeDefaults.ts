@@ -1,0 +1,99 @@
+// The recipe's ComponentConfiguration.DefaultConfiguration, produced from the ONE config schema's
+// defaults (src/config/validate.ts defaultConfig) plus the seed profile and the IPC authorization the
+// component needs. `npm run recipe:sync` writes it into recipe.yaml; test/packaging/recipe.test.ts fails
+// when recipe.yaml and this drift apart.
+import { defaultConfig } from '../src/config/validate.ts';
+import type { ComponentConfig } from '../src/config/schema.ts';
+
+export const COMPONENT_NAME = 'com.defender-edge.DefenderEdge';
+
+/**
+ * The rogue-agent walkthrough's profile `CheckRogueDevices` (scenario/rogue-agent.md), same names,
+ * metrics, operators, values and durations, in alert-only form: no `edge.action`, so a violation is
+ * raised and forwarded but nothing is stopped until an operator adds an action in a deployment.
+ * bytesOut is also evaluated per process so a violation names the process that sent the bytes.
+ */
+export function seedBehaviors(): unknown[] {
+  return [
+    {
+      name: 'msgReceive',
+      metric: 'aws:num-messages-received',
+      criteria: { comparisonOperator: 'less-than', value: { count: 100 }, durationSeconds: 300 },
+    },
+    {
+      name: 'bytesOut',
+      metric: 'aws:all-bytes-out',
+      criteria: { comparisonOperator: 'less-than', value: { count: 10000 }, durationSeconds: 300 },
+      edge: { scope: { host: true, processes: true, devices: true } },
+    },
+  ];
+}
+
+/**
+ * A topic with our `{thingName}` placeholder as the topic filter the component uses for every thing:
+ * the `+` level. For mqttproxy it is an MQTT wildcard; for pubsub subscriptions the policy must name
+ * the filter exactly as subscribed, which is this same string.
+ */
+function anyThingFilter(topic: string): string {
+  // greengrass.md §3.1: `{iot:thingName}` in a policy only works with interpolateComponentConfiguration;
+  // `+` as a whole level is an MQTT wildcard for mqttproxy resources and matches the gateway and every
+  // downstream thing the component reports for (device-defender.md §6).
+  return topic.replaceAll('{thingName}', '+');
+}
+
+/** Device Defender formats the service accepts reports in (device-defender.md: `/json`, `/cbor`). */
+const REPORT_FORMATS = ['json', 'cbor'] as const;
+
+/**
+ * The IPC authorization (greengrass.md §3.1), exactly what the component calls:
+ * - mqttproxy PublishToIoTCore: Defender reports for the gateway and downstream things in both formats,
+ *   the violations topic and the heartbeat topic;
+ * - mqttproxy SubscribeToIoTCore: the service's accepted/rejected answers for those reports;
+ * - pubsub SubscribeToTopic: the local topic filter downstream devices publish their own reports on
+ *   (STANDARD matching: the filter string is matched literally, so the policy names it as subscribed),
+ *   plus the per-device message topics counted for aws:num-messages-*;
+ * - pubsub PublishToTopic: the local violations topic and the local accepted/rejected answers to
+ *   downstream reports (`*` is the only wildcard pubsub policies know; a published topic has none).
+ * Policy ids start with the component name: they must be unique across all components.
+ */
+export function accessControlFor(config: ComponentConfig): Record<string, unknown> {
+  const publishToIoTCore = [
+    ...REPORT_FORMATS.map((f) => `$aws/things/+/defender/metrics/${f}`),
+    anyThingFilter(config.violations.cloudTopic),
+    anyThingFilter(config.heartbeat.topic),
+  ];
+  const subscribeToIoTCore = ['accepted', 'rejected'].map((answer) => `$aws/things/+/defender/metrics/+/${answer}`);
+  const downstreamAnswers = REPORT_FORMATS.flatMap((f) => ['accepted', 'rejected'].map((a) => `$aws/things/*/defender/metrics/${f}/${a}`));
+  return {
+    'aws.greengrass.ipc.mqttproxy': {
+      [`${COMPONENT_NAME}:mqttproxy:publish`]: {
+        policyDescription: 'Publish Device Defender reports (gateway and downstream things), violations and heartbeats to AWS IoT Core',
+        operations: ['aws.greengrass#PublishToIoTCore'],
+        resources: publishToIoTCore,
+      },
+      [`${COMPONENT_NAME}:mqttproxy:subscribe`]: {
+        policyDescription: 'Receive Device Defender accepted/rejected answers for the reports above',
+        operations: ['aws.greengrass#SubscribeToIoTCore'],
+        resources: subscribeToIoTCore,
+      },
+    },
+    'aws.greengrass.ipc.pubsub': {
+      [`${COMPONENT_NAME}:pubsub:subscribe`]: {
+        policyDescription: 'Receive Defender reports and count messages published locally by downstream devices',
+        operations: ['aws.greengrass#SubscribeToTopic'],
+        resources: [config.downstream.reportTopic, ...config.downstream.messageTopics.map(anyThingFilter)],
+      },
+      [`${COMPONENT_NAME}:pubsub:publish`]: {
+        policyDescription: 'Publish local violations and answer downstream reports (accepted/rejected)',
+        operations: ['aws.greengrass#PublishToTopic'],
+        resources: [config.violations.localTopic, ...downstreamAnswers],
+      },
+    },
+  };
+}
+
+/** The whole DefaultConfiguration: every schema default, the seed behaviors, the access control. */
+export function recipeDefaultConfiguration(): Record<string, unknown> {
+  const defaults = defaultConfig();
+  return { ...defaults, behaviors: seedBehaviors(), accessControl: accessControlFor(defaults) };
+}

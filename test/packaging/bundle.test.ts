@@ -1,0 +1,94 @@
+// The esbuild bundle behind the binaries: complete (every command module), reproducible, and every
+// runtime dependency working from it — run with the project's Node from a scratch folder, the aws-crt
+// addon beside the bundle, and a decoy addon where aws-crt would look by default.
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundle } from '../../scripts/bundle.ts';
+import { CRT_ADDON_NAME } from '../../scripts/buildTargets.ts';
+
+const run = promisify(execFile);
+const root = path.resolve(new URL('../../', import.meta.url).pathname);
+const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
+const crtAddon = path.join(root, 'node_modules', 'aws-crt', 'dist', 'bin', `linux-${process.arch}-glibc`, CRT_ADDON_NAME);
+
+let scratch = '';
+beforeAll(async () => {
+  scratch = await mkdtemp(path.join(tmpdir(), 'dedge-bundle-'));
+});
+afterAll(async () => {
+  if (scratch !== '') await rm(scratch, { recursive: true, force: true });
+});
+
+describe('product bundle', () => {
+  it('holds every command module src/main.ts loads, and no absolute path of this machine', async () => {
+    const a = await bundle({ root, entry: 'scripts/binaryEntry.ts', outfile: path.join(scratch, 'a', 'de.cjs'), version: pkg.version });
+    const commands = [...readFileSync(path.join(root, 'src', 'main.ts'), 'utf8').matchAll(/import\('\.\/(cli\/[\w]+\.ts)'\)/g)].map((m) => `src/${m[1]}`);
+    expect(commands.length).toBeGreaterThanOrEqual(7);
+    for (const c of commands) expect(a.inputs).toContain(c);
+    expect(a.warnings).toEqual([]);
+    const text = await readFile(a.outfile, 'utf8');
+    expect(text.includes(root)).toBe(false);
+    expect(text.includes(tmpdir() + '/')).toBe(false);
+  });
+
+  it('is byte-for-byte reproducible', async () => {
+    const a = await bundle({ root, entry: 'scripts/binaryEntry.ts', outfile: path.join(scratch, 'r1', 'de.cjs'), version: pkg.version });
+    const b = await bundle({ root, entry: 'scripts/binaryEntry.ts', outfile: path.join(scratch, 'r2', 'de.cjs'), version: pkg.version });
+    expect((await readFile(a.outfile)).equals(await readFile(b.outfile))).toBe(true);
+  });
+
+  it('prints the baked-in version without a package.json anywhere near it', async () => {
+    const out = await bundle({ root, entry: 'scripts/binaryEntry.ts', outfile: path.join(scratch, 'v', 'de.cjs'), version: '9.8.7-test' });
+    const { stdout } = await run(process.execPath, [out.outfile, '--version'], { cwd: scratch });
+    expect(stdout).toBe('9.8.7-test\n');
+  });
+});
+
+describe('dependency probe bundle', () => {
+  let probe = '';
+  beforeAll(async () => {
+    // a/b/probe.cjs: aws-crt's default search would look in <scratch>/probe/bin/<platform>/ (two levels up).
+    probe = path.join(scratch, 'probe', 'a', 'b', 'probe.cjs');
+    await bundle({ root, entry: 'test/packaging/fixtures/dependencyProbe.ts', outfile: probe, version: pkg.version });
+    const decoyDir = path.join(scratch, 'probe', 'bin', `linux-${process.arch}-glibc`);
+    await mkdir(decoyDir, { recursive: true });
+    await writeFile(path.join(decoyDir, CRT_ADDON_NAME), 'not an ELF file: loading this would throw');
+  });
+
+  it('fails clearly, naming only the path beside the bundle, when the addon is missing', async () => {
+    const err = (await run(process.execPath, [probe], { cwd: scratch }).then(
+      () => null,
+      (e: { stderr: string; code: number }) => e,
+    )) as { stderr: string; code: number } | null;
+    expect(err).not.toBeNull();
+    expect(err!.stderr).toContain('AWS CRT binary not present');
+    expect(err!.stderr).toContain(path.join(path.dirname(probe), CRT_ADDON_NAME));
+    expect(err!.stderr).not.toContain(path.join(scratch, 'probe', 'bin'));
+  });
+
+  it('runs every dependency from the bundle with the addon beside it (decoy ignored)', async () => {
+    await copyFile(crtAddon, path.join(path.dirname(probe), CRT_ADDON_NAME));
+    // aws-crt would try a relative override before the absolute path: the banner must drop it.
+    const env = { ...process.env, AWS_CRT_NODEJS_BINARY_RELATIVE_PATH: `../../bin/linux-${process.arch}-glibc/${CRT_ADDON_NAME}` };
+    const { stdout } = await run(process.execPath, [probe, 'x', 'y'], { cwd: scratch, env });
+    expect(JSON.parse(stdout)).toEqual({
+      crtErrorName: 'AWS_ERROR_SUCCESS',
+      crtAddonPath: path.join(path.dirname(probe), CRT_ADDON_NAME),
+      cborRoundTrip: 7,
+      cborNative: false,
+      pretty: true,
+      mqtt: 'hello-through-aedes',
+      configErrors: ['sampling.intervalMs: must be >= 100'],
+      memTotal: true,
+      lru: 1,
+      cidr: 8,
+      yaml: 1,
+      argv: ['x', 'y'],
+    });
+  });
+});

@@ -1,0 +1,162 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { defaultConfig, validateConfig } from '../../src/config/validate.ts';
+import { COMPONENT_NAME, accessControlFor, recipeDefaultConfiguration } from '../../scripts/recipeDefaults.ts';
+import { syncRecipeText } from '../../scripts/sync-recipe.ts';
+import { zipName } from '../../scripts/buildTargets.ts';
+import { recipeSchemaErrors } from './helpers/gdkSchemas.ts';
+import { isAuthorized, type AccessControl } from './helpers/ipcAuthorization.ts';
+
+const root = new URL('../../', import.meta.url);
+const recipeText = readFileSync(new URL('recipe.yaml', root), 'utf8');
+const recipe = parse(recipeText) as Record<string, any>;
+const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { version: string };
+
+describe('recipe.yaml against gdk 1.6.2 recipe schema', () => {
+  it('validates (keys lower-cased like gdk)', () => {
+    expect(recipeSchemaErrors(recipe)).toEqual([]);
+  });
+
+  it('the validator rejects what gdk rejects (so the pass above means something)', () => {
+    const badUnarchive = structuredClone(recipe);
+    badUnarchive.Manifests[0].Artifacts[0].Unarchive = 'TAR';
+    expect(recipeSchemaErrors(badUnarchive).join('\n')).toMatch(/unarchive/);
+    const noManifests = structuredClone(recipe);
+    delete noManifests.Manifests;
+    expect(recipeSchemaErrors(noManifests).join('\n')).toMatch(/manifests/);
+    const badName = { ...recipe, ComponentName: 'has space' };
+    expect(recipeSchemaErrors(badName).join('\n')).toMatch(/componentname/);
+    // Python's (?i) flag is honoured: lower-case `zip` is valid for gdk.
+    const lowerZip = structuredClone(recipe);
+    lowerZip.Manifests[0].Artifacts[0].Unarchive = 'zip';
+    expect(recipeSchemaErrors(lowerZip)).toEqual([]);
+  });
+
+  it('names the component and keeps the version equal to package.json', () => {
+    expect(recipe.RecipeFormatVersion).toBe('2020-01-25');
+    expect(recipe.ComponentName).toBe(COMPONENT_NAME);
+    expect(recipe.ComponentVersion).toBe(pkg.version);
+  });
+});
+
+describe('recipe manifests', () => {
+  it('has exactly one manifest per platform, each running its own binary from its own zip as root', () => {
+    const manifests = recipe.Manifests as any[];
+    expect(manifests.map((m) => `${m.Platform.os}/${m.Platform.architecture}`)).toEqual(['linux/amd64', 'linux/aarch64']);
+    for (const m of manifests) {
+      const arch = m.Platform.architecture as 'amd64' | 'aarch64';
+      expect(m.Artifacts).toEqual([
+        {
+          URI: `s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/${zipName(arch)}`,
+          Unarchive: 'ZIP',
+          Permission: { Read: 'OWNER', Execute: 'OWNER' },
+        },
+      ]);
+      // greengrass.md §4: a ZIP unpacks into a folder named after the archive.
+      expect(m.Lifecycle.Run.Script).toBe(`{artifacts:decompressedPath}/${zipName(arch).replace(/\.zip$/, '')}/defender-edge run`);
+      expect(m.Lifecycle.Run.RequiresPrivilege).toBe(true);
+    }
+  });
+
+  it('documents why it needs root and which capabilities would suffice', () => {
+    for (const cap of ['CAP_NET_ADMIN', 'CAP_KILL', 'CAP_SYS_PTRACE', 'CAP_DAC_READ_SEARCH']) expect(recipeText).toContain(cap);
+  });
+});
+
+describe('recipe DefaultConfiguration', () => {
+  const defaults = recipe.ComponentConfiguration.DefaultConfiguration as Record<string, unknown>;
+
+  it('is what scripts/recipeDefaults.ts produces (run `npm run recipe:sync` after changing the schema)', () => {
+    expect(defaults).toEqual(recipeDefaultConfiguration());
+    expect(syncRecipeText(recipeText, recipeDefaultConfiguration())).toBe(recipeText);
+  });
+
+  it('validates with the one config schema and changes nothing when defaults are applied', () => {
+    const result = validateConfig(defaults);
+    expect(result.ok ? [] : result.errors).toEqual([]);
+    expect(result.ok && result.config).toEqual(defaults);
+  });
+
+  it('states every schema default unchanged; only behaviors and accessControl are added', () => {
+    const schemaDefaults = defaultConfig() as unknown as Record<string, unknown>;
+    for (const [key, value] of Object.entries(schemaDefaults)) {
+      if (key !== 'behaviors') expect({ key, value: defaults[key] }).toEqual({ key, value });
+    }
+    expect(schemaDefaults.behaviors).toEqual([]);
+    expect(Object.keys(defaults).filter((k) => !(k in schemaDefaults)).sort()).toEqual(['accessControl']);
+    expect((defaults.enforcement as { mode: string }).mode).toBe('dry-run');
+  });
+
+  it('holds the rogue-agent profile, alert-only', () => {
+    const behaviors = defaults.behaviors as Array<Record<string, any>>;
+    expect(behaviors.map((b) => [b.name, b.metric, b.criteria.comparisonOperator, b.criteria.value.count, b.criteria.durationSeconds])).toEqual([
+      ['msgReceive', 'aws:num-messages-received', 'less-than', 100, 300],
+      ['bytesOut', 'aws:all-bytes-out', 'less-than', 10000, 300],
+    ]);
+    for (const b of behaviors) expect(b.edge?.action).toBeUndefined();
+  });
+});
+
+describe('recipe accessControl', () => {
+  const ac = recipe.ComponentConfiguration.DefaultConfiguration.accessControl as AccessControl;
+  const mqtt = 'aws.greengrass.ipc.mqttproxy';
+  const pubsub = 'aws.greengrass.ipc.pubsub';
+  const pub = 'aws.greengrass#PublishToIoTCore';
+  const sub = 'aws.greengrass#SubscribeToIoTCore';
+  const lpub = 'aws.greengrass#PublishToTopic';
+  const lsub = 'aws.greengrass#SubscribeToTopic';
+
+  it('grants what the component uses, for the gateway and downstream things', () => {
+    for (const thing of ['MyGateway', 'MyDevice']) {
+      for (const f of ['json', 'cbor']) {
+        expect(isAuthorized(ac, mqtt, pub, `$aws/things/${thing}/defender/metrics/${f}`)).toBe(true);
+        for (const answer of ['accepted', 'rejected']) {
+          expect(isAuthorized(ac, mqtt, sub, `$aws/things/${thing}/defender/metrics/${f}/${answer}`)).toBe(true);
+          expect(isAuthorized(ac, pubsub, lpub, `$aws/things/${thing}/defender/metrics/${f}/${answer}`)).toBe(true);
+        }
+      }
+      expect(isAuthorized(ac, mqtt, pub, `defender-edge/${thing}/violations`)).toBe(true);
+      expect(isAuthorized(ac, mqtt, pub, `defender-edge/${thing}/heartbeat`)).toBe(true);
+    }
+    // The subscriptions as the component makes them: wildcard filters, matched literally by pubsub.
+    expect(isAuthorized(ac, mqtt, sub, '$aws/things/+/defender/metrics/+/accepted')).toBe(true);
+    expect(isAuthorized(ac, pubsub, lsub, '$aws/things/+/defender/metrics/+')).toBe(true);
+    expect(isAuthorized(ac, pubsub, lpub, 'defender-edge/violations')).toBe(true);
+  });
+
+  it('grants nothing broader', () => {
+    expect(Object.keys(ac).sort()).toEqual([mqtt, pubsub]);
+    const denied: Array<[string, string, string]> = [
+      [mqtt, pub, '$aws/things/MyGateway/shadow/update'],
+      [mqtt, pub, '$aws/things/MyGateway/defender/metrics/json/accepted'],
+      [mqtt, pub, 'rogue/agent'],
+      [mqtt, pub, 'defender-edge/a/b/violations'],
+      [mqtt, sub, '#'],
+      [mqtt, sub, '$aws/things/MyGateway/defender/metrics/json'],
+      [mqtt, sub, '$aws/things/MyGateway/jobs/notify'],
+      [pubsub, lpub, '$aws/things/MyDevice/defender/metrics/json'],
+      [pubsub, lpub, 'anything/else'],
+      [pubsub, lsub, '#'],
+      [pubsub, lsub, 'defender-edge/violations'],
+      [mqtt, 'aws.greengrass#GetThingShadow', '$aws/things/MyGateway/defender/metrics/json'],
+    ];
+    for (const [service, op, resource] of denied) expect({ service, op, resource, ok: isAuthorized(ac, service, op, resource) }).toMatchObject({ ok: false });
+    for (const policies of Object.values(ac)) {
+      for (const p of Object.values(policies)) {
+        expect(p.operations).not.toContain('*');
+        expect(p.resources).not.toContain('*');
+        // greengrass.md §3.1: recipe variables stay literal without interpolateComponentConfiguration.
+        for (const r of p.resources) expect(r).not.toMatch(/\{iot:/);
+      }
+    }
+  });
+
+  it('follows configured topics, and policy ids are unique to this component', () => {
+    const config = defaultConfig();
+    config.downstream.messageTopics = ['site/{thingName}/telemetry'];
+    const derived = accessControlFor(config) as AccessControl;
+    expect(isAuthorized(derived, pubsub, lsub, 'site/+/telemetry')).toBe(true);
+    for (const policies of Object.values(ac)) for (const id of Object.keys(policies)) expect(id.startsWith(`${COMPONENT_NAME}:`)).toBe(true);
+  });
+});
