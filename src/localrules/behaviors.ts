@@ -74,6 +74,7 @@ function parseScope(x: unknown, path: string, errors: string[]): EdgeExtension['
     errors.push(`${path}: must be an object {host, processes, devices, things}, got ${describe(x)}`);
     return defaultScope();
   }
+  const before = errors.length;
   errors.push(...unknownKeys(x, ['host', 'processes', 'devices', 'things'], path));
   // An explicit scope lists what the behavior applies to: flags it leaves out are false.
   const scope = { host: false, processes: false, devices: false, things: [] as string[] };
@@ -88,7 +89,7 @@ function parseScope(x: unknown, path: string, errors: string[]): EdgeExtension['
         else scope.things.push(t);
       });
   }
-  if (!scope.host && !scope.processes && !scope.devices && scope.things.length === 0 && Object.keys(x).length > 0) {
+  if (errors.length === before && !scope.host && !scope.processes && !scope.devices && scope.things.length === 0) {
     errors.push(`${path}: applies to nothing; set host, processes, devices or things`);
   }
   return scope;

@@ -37,7 +37,8 @@ export function statisticPercent(s: Statistic): number {
 export class History {
   private buckets: number[] = [];
   private values: number[] = [];
-  private cached: number | undefined;
+  /** percentile cache, valid until the next record(); keyed by statistic so a caller can ask for several */
+  private cached: { statistic: Statistic; value: number } | undefined;
 
   /** Record `value` at time `t` (ms). Returns true if it was kept. */
   record(t: number, value: number, o: HistoryOptions): boolean {
@@ -61,8 +62,10 @@ export class History {
   /** The statistic over the history, or undefined while there are fewer than minSamples. */
   threshold(statistic: Statistic, o: HistoryOptions): number | undefined {
     if (this.values.length < o.minSamples) return undefined;
-    if (this.cached === undefined) this.cached = percentile([...this.values].sort((a, b) => a - b), statisticPercent(statistic));
-    return this.cached;
+    if (this.cached?.statistic !== statistic) {
+      this.cached = { statistic, value: percentile([...this.values].sort((a, b) => a - b), statisticPercent(statistic)) };
+    }
+    return this.cached.value;
   }
 
   get length(): number {
