@@ -218,7 +218,7 @@ export class Evaluator {
     const processCutoff = nowMs - this.options.processIdleMs;
     for (const s of this.states.expiryCandidates(thingCutoff)) {
       remapThingState(s, this.profile.keys);
-      if (s.lastSeenMs <= thingCutoff) {
+      if (s.lastSeenMs < thingCutoff) {
         for (const [key, sub] of s.subjects) this.invalidateSubject(s, key, sub.offender, sub.behaviors, nowMs, events);
         this.states.delete(s.thing);
         continue;
@@ -226,7 +226,7 @@ export class Evaluator {
       let changed = false;
       for (const [key, sub] of s.subjects) {
         const cutoff = sub.offender.kind === 'process' ? processCutoff : thingCutoff;
-        if (sub.lastSeenMs > cutoff) continue;
+        if (sub.lastSeenMs >= cutoff) continue;
         this.invalidateSubject(s, key, sub.offender, sub.behaviors, nowMs, events);
         s.subjects.delete(key);
         changed = true;
