@@ -26,6 +26,8 @@ export interface ThingState {
   keys: readonly string[];
   /** 'thing' for the thing itself (host or device), `p:<pid>:<startTime>` for a process */
   subjects: Map<string, SubjectState>;
+  /** a copy may exist in the persisted store (set by the threshold cache) */
+  onDisk?: boolean;
 }
 
 export function newThingState(thing: string, keys: readonly string[], nowMs: number): ThingState {
@@ -51,6 +53,21 @@ export function remapThingState(s: ThingState, keys: readonly string[]): void {
 
 export function hasActiveAlarm(s: ThingState): boolean {
   for (const sub of s.subjects.values()) for (const b of sub.behaviors) if (b?.inAlarm) return true;
+  return false;
+}
+
+/**
+ * Whether the state holds anything a fresh state would not: an alarm or pending count, a baseline, or a
+ * window with traffic in it. A thing that only ever sent zeros needs no file.
+ */
+export function isWorthPersisting(s: ThingState): boolean {
+  for (const sub of s.subjects.values()) {
+    for (const b of sub.behaviors) {
+      if (b === undefined) continue;
+      if (b.inAlarm || b.violating > 0 || b.normal > 0) return true;
+      if ((b.history?.length ?? 0) > 0 || (b.window !== undefined && b.window.sum !== 0)) return true;
+    }
+  }
   return false;
 }
 

@@ -7,7 +7,7 @@ import { LRUCache } from 'lru-cache';
 import type { Logger } from '../log.ts';
 import { KeyedJsonStore } from '../store/keyedJsonStore.ts';
 import type { ThingStates } from './evaluator.ts';
-import { estimateBytes, hasActiveAlarm, thingStateFromJson, thingStateJsonProblem, thingStateToJson, type ThingState, type ThingStateJson } from './thingState.ts';
+import { estimateBytes, hasActiveAlarm, isWorthPersisting, thingStateFromJson, thingStateJsonProblem, thingStateToJson, type ThingState, type ThingStateJson } from './thingState.ts';
 
 export interface ThresholdCacheOptions {
   dir: string;
@@ -42,7 +42,9 @@ export class ThresholdCache implements ThingStates {
 
   constructor(options: ThresholdCacheOptions) {
     this.options = options;
-    this.store = new KeyedJsonStore<ThingStateJson>(options.dir, thingStateJsonProblem);
+    // No fsync per thing: with 100,000 things churning that would be 100,000 disk flushes; losing the
+    // latest write of a thing on power loss only restarts its windows (flush() at shutdown is the same).
+    this.store = new KeyedJsonStore<ThingStateJson>(options.dir, thingStateJsonProblem, { fsync: false });
     this.cache = new LRUCache<string, ThingState>({
       max: options.maxThings,
       maxSize: options.maxBytes,
@@ -59,9 +61,16 @@ export class ThresholdCache implements ThingStates {
 
   private write(state: ThingState): void {
     try {
-      this.store.put(state.thing, thingStateToJson(state));
+      if (isWorthPersisting(state)) {
+        this.store.put(state.thing, thingStateToJson(state));
+        state.onDisk = true;
+        this.counters.writes++;
+      } else if (state.onDisk) {
+        // An older copy (say, with an alarm since cleared) must not come back.
+        this.store.delete(state.thing);
+        state.onDisk = false;
+      }
       this.dirty.delete(state.thing);
-      this.counters.writes++;
     } catch (err) {
       // A full or read-only disk degrades to "forget on eviction"; evaluation must go on.
       this.counters.writeErrors++;
@@ -81,6 +90,7 @@ export class ThresholdCache implements ThingStates {
       this.counters.loads++;
       this.evictedAlarms.delete(thing);
       const s = thingStateFromJson(r.value, this.options.keys());
+      s.onDisk = true;
       this.cache.set(thing, s);
       return s;
     }

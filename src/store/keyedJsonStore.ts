@@ -11,11 +11,16 @@ export type StoreGet<T> = { kind: 'missing' } | { kind: 'ok'; value: T } | { kin
 export class KeyedJsonStore<T> {
   readonly dir: string;
   private readonly check: (value: unknown) => string | null;
+  private readonly fsync: boolean;
 
-  /** `check` returns a problem with a stored value, or null; a failing file is quarantined, never trusted. */
-  constructor(dir: string, check: (value: unknown) => string | null) {
+  /**
+   * `check` returns a problem with a stored value, or null; a failing file is quarantined, never trusted.
+   * `fsync: false` for state that may lose its last write on power loss (atomicFile.ts).
+   */
+  constructor(dir: string, check: (value: unknown) => string | null, options: { fsync?: boolean } = {}) {
     this.dir = dir;
     this.check = check;
+    this.fsync = options.fsync ?? true;
   }
 
   pathOf(key: string): string {
@@ -33,7 +38,7 @@ export class KeyedJsonStore<T> {
   }
 
   put(key: string, value: T): void {
-    writeFileAtomic(this.pathOf(key), JSON.stringify({ key, value }));
+    writeFileAtomic(this.pathOf(key), JSON.stringify({ key, value }), { fsync: this.fsync });
   }
 
   delete(key: string): void {

@@ -80,6 +80,23 @@ describe('threshold cache', () => {
     expect(second.ev.evaluate([bytes('a', 302_000, 1)]).map((e) => e.event)).toEqual(['alarm-cleared']);
   });
 
+  it('writes nothing for a thing with nothing to remember, and removes a stale copy once its alarm cleared', () => {
+    const { cache, ev } = setup(1);
+    ev.evaluate([bytes('zero', 1000, 0)]);
+    ev.evaluate([bytes('other', 1000, 0)]);
+    expect(cache.stats()).toMatchObject({ evictions: 1, writes: 0 });
+    const store = new KeyedJsonStore(dir, () => null);
+    expect(store.get('zero').kind).toBe('missing');
+
+    const second = setup(10);
+    second.ev.evaluate([bytes('a', 1000, 50_000)]);
+    second.cache.flush();
+    expect(store.get('a').kind).toBe('ok');
+    expect(second.ev.evaluate([bytes('a', 302_000, 0)]).map((e) => e.event)).toEqual(['alarm-cleared']);
+    second.cache.flush();
+    expect(store.get('a').kind).toBe('missing');
+  });
+
   it('quarantines a corrupt persisted state and starts that thing fresh', () => {
     const { cache, ev } = setup(10);
     const store = new KeyedJsonStore(dir, () => null);
