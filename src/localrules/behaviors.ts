@@ -3,7 +3,7 @@
 // `edge` object. Validation follows the service's rules; every error is `behaviors[i].field: message`.
 import type { ActionSpec, ActionType, MetricValue, ScopeSpec } from './contracts.ts';
 import { awsMetrics, cloudOnlyMetrics, comparisonOperators, customMetricInfo, customMetricNamePattern, operatorsFor, type ComparisonOperator, type MetricInfo } from './metrics.ts';
-import { describe, isPlainObject, parseMetricValue, readNumber, containerOf, type Parsed } from './metricValue.ts';
+import { describeValue, isPlainObject, parseMetricValue, readNumber, containerOf, type Parsed } from './metricValue.ts';
 
 /** The 11 statistics the API allows (device-defender.md §3.1), exactly these. */
 export const statistics = ['p0', 'p0.1', 'p0.01', 'p1', 'p10', 'p50', 'p90', 'p99', 'p99.9', 'p99.99', 'p100'] as const;
@@ -56,7 +56,7 @@ function unknownKeys(obj: Record<string, unknown>, allowed: readonly string[], p
 function intIn(x: unknown, path: string, min: number, max: number, errors: string[]): number | undefined {
   const n = readNumber(x);
   if (n === undefined || !Number.isInteger(n) || n < min || n > max) {
-    errors.push(`${path}: must be an integer ${min}–${max}, got ${describe(x)}`);
+    errors.push(`${path}: must be an integer ${min}–${max}, got ${describeValue(x)}`);
     return undefined;
   }
   return n;
@@ -64,14 +64,14 @@ function intIn(x: unknown, path: string, min: number, max: number, errors: strin
 
 function bool(x: unknown, path: string, errors: string[]): boolean | undefined {
   if (typeof x === 'boolean') return x;
-  errors.push(`${path}: must be true or false, got ${describe(x)}`);
+  errors.push(`${path}: must be true or false, got ${describeValue(x)}`);
   return undefined;
 }
 
 function parseScope(x: unknown, path: string, errors: string[]): EdgeExtension['scope'] {
   if (x === undefined) return defaultScope();
   if (!isPlainObject(x)) {
-    errors.push(`${path}: must be an object {host, processes, devices, things}, got ${describe(x)}`);
+    errors.push(`${path}: must be an object {host, processes, devices, things}, got ${describeValue(x)}`);
     return defaultScope();
   }
   const before = errors.length;
@@ -82,10 +82,10 @@ function parseScope(x: unknown, path: string, errors: string[]): EdgeExtension['
     if (x[k] !== undefined) scope[k] = bool(x[k], `${path}.${k}`, errors) ?? false;
   }
   if (x.things !== undefined) {
-    if (!Array.isArray(x.things)) errors.push(`${path}.things: must be an array of thing names, got ${describe(x.things)}`);
+    if (!Array.isArray(x.things)) errors.push(`${path}.things: must be an array of thing names, got ${describeValue(x.things)}`);
     else
       x.things.forEach((t, i) => {
-        if (typeof t !== 'string' || t.length < 1 || t.length > 128) errors.push(`${path}.things[${i}]: must be a thing name of 1–128 characters, got ${describe(t)}`);
+        if (typeof t !== 'string' || t.length < 1 || t.length > 128) errors.push(`${path}.things[${i}]: must be a thing name of 1–128 characters, got ${describeValue(t)}`);
         else scope.things.push(t);
       });
   }
@@ -98,13 +98,13 @@ function parseScope(x: unknown, path: string, errors: string[]): EdgeExtension['
 function parseAction(x: unknown, path: string, scope: EdgeExtension['scope'], errors: string[]): ActionSpec {
   if (x === undefined) return { type: 'none' };
   if (!isPlainObject(x)) {
-    errors.push(`${path}: must be an object {type, ttlSeconds, dryRun, revertOnClear}, got ${describe(x)}`);
+    errors.push(`${path}: must be an object {type, ttlSeconds, dryRun, revertOnClear}, got ${describeValue(x)}`);
     return { type: 'none' };
   }
   errors.push(...unknownKeys(x, ['type', 'ttlSeconds', 'dryRun', 'revertOnClear'], path));
   const action: ActionSpec = { type: 'none' };
   if (typeof x.type !== 'string' || !(actionTypes as readonly string[]).includes(x.type)) {
-    errors.push(`${path}.type: must be one of ${actionTypes.join(', ')}, got ${describe(x.type)}`);
+    errors.push(`${path}.type: must be one of ${actionTypes.join(', ')}, got ${describeValue(x.type)}`);
   } else {
     action.type = x.type as ActionType;
   }
@@ -133,7 +133,7 @@ function parseAction(x: unknown, path: string, scope: EdgeExtension['scope'], er
 
 function parseCriteria(x: unknown, path: string, metric: string, errors: string[]): { criteria?: Criteria; info?: MetricInfo } {
   if (!isPlainObject(x)) {
-    errors.push(`${path}: is required: an object with comparisonOperator and value or statisticalThreshold${x === undefined ? '' : `, got ${describe(x)}`}`);
+    errors.push(`${path}: is required: an object with comparisonOperator and value or statisticalThreshold${x === undefined ? '' : `, got ${describeValue(x)}`}`);
     return {};
   }
   errors.push(...unknownKeys(x, criteriaKeys, path));
@@ -145,7 +145,7 @@ function parseCriteria(x: unknown, path: string, metric: string, errors: string[
   const before = errors.length;
   const op = x.comparisonOperator;
   if (typeof op !== 'string' || !(comparisonOperators as readonly string[]).includes(op)) {
-    errors.push(`${path}.comparisonOperator: must be one of ${comparisonOperators.join(', ')}, got ${describe(op)}`);
+    errors.push(`${path}.comparisonOperator: must be one of ${comparisonOperators.join(', ')}, got ${describeValue(op)}`);
   }
   const operator = op as ComparisonOperator;
 
@@ -159,11 +159,11 @@ function parseCriteria(x: unknown, path: string, metric: string, errors: string[
   let statisticalThreshold: Criteria['statisticalThreshold'];
   if (x.statisticalThreshold !== undefined) {
     const st = x.statisticalThreshold;
-    if (!isPlainObject(st)) errors.push(`${path}.statisticalThreshold: must be an object {statistic}, got ${describe(st)}`);
+    if (!isPlainObject(st)) errors.push(`${path}.statisticalThreshold: must be an object {statistic}, got ${describeValue(st)}`);
     else {
       errors.push(...unknownKeys(st, ['statistic'], `${path}.statisticalThreshold`));
       if (typeof st.statistic !== 'string' || !(statistics as readonly string[]).includes(st.statistic)) {
-        errors.push(`${path}.statisticalThreshold.statistic: must be one of ${statistics.join(', ')}, got ${describe(st.statistic)}`);
+        errors.push(`${path}.statisticalThreshold.statistic: must be one of ${statistics.join(', ')}, got ${describeValue(st.statistic)}`);
       } else statisticalThreshold = { statistic: st.statistic as Statistic };
     }
   }
@@ -200,7 +200,7 @@ function parseCriteria(x: unknown, path: string, metric: string, errors: string[
   let durationSeconds: number | undefined;
   if (x.durationSeconds !== undefined) {
     const d = readNumber(x.durationSeconds);
-    if (d === undefined || !Number.isInteger(d) || d < 1) errors.push(`${path}.durationSeconds: must be a positive integer, got ${describe(x.durationSeconds)}`);
+    if (d === undefined || !Number.isInteger(d) || d < 1) errors.push(`${path}.durationSeconds: must be a positive integer, got ${describeValue(x.durationSeconds)}`);
     else if (info !== undefined) {
       if (info.durations === undefined) errors.push(`${path}.durationSeconds: cannot be used with list-based metric ${metric}`);
       else if (info.durations === 'statistical-only' && statisticalThreshold === undefined) errors.push(`${path}.durationSeconds: ${metric} takes durationSeconds only with statisticalThreshold`);
@@ -230,7 +230,7 @@ function parseOverrides(x: unknown, path: string, criteria: Criteria | undefined
   const out: Record<string, MetricValue> = {};
   if (x === undefined) return out;
   if (!isPlainObject(x)) {
-    errors.push(`${path}: must be an object mapping thing names to values, got ${describe(x)}`);
+    errors.push(`${path}: must be an object mapping thing names to values, got ${describeValue(x)}`);
     return out;
   }
   for (const [thing, v] of Object.entries(x)) {
@@ -249,7 +249,7 @@ function parseOverrides(x: unknown, path: string, criteria: Criteria | undefined
 
 function parseEdge(x: unknown, path: string, criteria: Criteria | undefined, errors: string[]): EdgeExtension {
   if (x !== undefined && !isPlainObject(x)) {
-    errors.push(`${path}: must be an object {scope, action, thingOverrides}, got ${describe(x)}`);
+    errors.push(`${path}: must be an object {scope, action, thingOverrides}, got ${describeValue(x)}`);
     return { scope: defaultScope(), action: { type: 'none' }, thingOverrides: {} };
   }
   const e = x ?? {};
@@ -262,21 +262,21 @@ function parseEdge(x: unknown, path: string, criteria: Criteria | undefined, err
 
 /** Validate one behavior; `path` is e.g. `behaviors[3]`. */
 export function parseBehavior(x: unknown, path: string): Parsed<Behavior> {
-  if (!isPlainObject(x)) return { ok: false, errors: [`${path}: must be an object, got ${describe(x)}`] };
+  if (!isPlainObject(x)) return { ok: false, errors: [`${path}: must be an object, got ${describeValue(x)}`] };
   const errors: string[] = unknownKeys(x, behaviorKeys, path);
   if (typeof x.name !== 'string' || !namePattern.test(x.name)) {
-    errors.push(`${path}.name: must be 1–128 characters of [a-zA-Z0-9:_-], got ${describe(x.name)}`);
+    errors.push(`${path}.name: must be 1–128 characters of [a-zA-Z0-9:_-], got ${describeValue(x.name)}`);
   }
   let metric = '';
   if (typeof x.metric !== 'string' || x.metric.length === 0) {
     // The API lets `metric` be absent for ML behaviors only; every local behavior needs one.
-    errors.push(`${path}.metric: is required: an aws: metric or a custom metric name${x.metric === undefined ? '' : `, got ${describe(x.metric)}`}`);
+    errors.push(`${path}.metric: is required: an aws: metric or a custom metric name${x.metric === undefined ? '' : `, got ${describeValue(x.metric)}`}`);
   } else if (cloudOnlyMetrics.includes(x.metric)) {
     errors.push(`${path}.metric: ${x.metric} is computed by AWS IoT from its own connection data and cannot be evaluated on the edge; keep this behavior in the cloud profile`);
   } else if (x.metric.startsWith('aws:') && awsMetrics[x.metric] === undefined) {
     errors.push(`${path}.metric: unknown metric ${x.metric}; built-in metrics are ${Object.keys(awsMetrics).join(', ')}`);
   } else if (!x.metric.startsWith('aws:') && !customMetricNamePattern.test(x.metric)) {
-    errors.push(`${path}.metric: custom metric names are 1–128 characters of [a-zA-Z0-9:_-], got ${describe(x.metric)}`);
+    errors.push(`${path}.metric: custom metric names are 1–128 characters of [a-zA-Z0-9:_-], got ${describeValue(x.metric)}`);
   } else metric = x.metric;
 
   if (x.metricDimension !== undefined) {
@@ -302,7 +302,7 @@ export function parseBehavior(x: unknown, path: string): Parsed<Behavior> {
 
 /** Validate a whole `behaviors` array (at most 100, unique names — API CreateSecurityProfile). */
 export function parseBehaviors(x: unknown, path = 'behaviors'): Parsed<Behavior[]> {
-  if (!Array.isArray(x)) return { ok: false, errors: [`${path}: must be an array of behaviors, got ${describe(x)}`] };
+  if (!Array.isArray(x)) return { ok: false, errors: [`${path}: must be an array of behaviors, got ${describeValue(x)}`] };
   const errors: string[] = [];
   if (x.length > 100) errors.push(`${path}: at most 100 behaviors per profile, got ${x.length}`);
   const out: Behavior[] = [];

@@ -3,7 +3,7 @@
 // Datapoint of a downstream-device subject; errors are `path: message` (the CLI adds `line N: `).
 import type { Datapoint } from './evaluator.ts';
 import { awsMetrics } from './metrics.ts';
-import { containerOf, describe, isPlainObject, parseMetricValue, type Parsed, type ValueContainer } from './metricValue.ts';
+import { containerOf, describeValue, isPlainObject, parseMetricValue, type Parsed, type ValueContainer } from './metricValue.ts';
 import ipaddr from 'ipaddr.js';
 
 /** `containers`: for each metric the profile uses, the value container its behaviors expect. */
@@ -14,13 +14,13 @@ export function parseDatapointLine(line: string, containers: ReadonlyMap<string,
   } catch (err) {
     return { ok: false, errors: [`(line): not valid JSON: ${(err as Error).message}`] };
   }
-  if (!isPlainObject(x)) return { ok: false, errors: [`(line): must be an object {t, thing, metric, value}, got ${describe(x)}`] };
+  if (!isPlainObject(x)) return { ok: false, errors: [`(line): must be an object {t, thing, metric, value}, got ${describeValue(x)}`] };
   const errors: string[] = Object.keys(x)
     .filter((k) => !['t', 'thing', 'metric', 'value'].includes(k))
     .map((k) => `${k}: is not a known field (t, thing, metric, value)`);
-  if (typeof x.t !== 'number' || !Number.isFinite(x.t) || x.t < 0) errors.push(`t: must be a time in seconds (a non-negative number), got ${describe(x.t)}`);
-  if (typeof x.thing !== 'string' || x.thing.length < 1 || x.thing.length > 128) errors.push(`thing: must be a thing name of 1–128 characters, got ${describe(x.thing)}`);
-  if (typeof x.metric !== 'string' || x.metric.length < 1 || x.metric.length > 128) errors.push(`metric: must be a metric name, got ${describe(x.metric)}`);
+  if (typeof x.t !== 'number' || !Number.isFinite(x.t) || x.t < 0) errors.push(`t: must be a time in seconds (a non-negative number), got ${describeValue(x.t)}`);
+  if (typeof x.thing !== 'string' || x.thing.length < 1 || x.thing.length > 128) errors.push(`thing: must be a thing name of 1–128 characters, got ${describeValue(x.thing)}`);
+  if (typeof x.metric !== 'string' || x.metric.length < 1 || x.metric.length > 128) errors.push(`metric: must be a metric name, got ${describeValue(x.metric)}`);
   const v = parseMetricValue(x.value, 'value');
   if (!v.ok) errors.push(...v.errors);
   else {

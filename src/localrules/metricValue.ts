@@ -13,7 +13,7 @@ export function isPlainObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
-export function describe(x: unknown): string {
+export function describeValue(x: unknown): string {
   if (x === null) return 'null';
   if (Array.isArray(x)) return 'an array';
   return typeof x === 'object' ? 'an object' : `${typeof x} ${JSON.stringify(x)}`;
@@ -32,14 +32,14 @@ export function readNumber(x: unknown): number | undefined {
 
 /** CIDR text as the API allows it: 2–43 chars of `[a-fA-F0-9:./]` (device-defender.md §3.1), and it must parse. */
 export function cidrProblem(x: unknown): string | null {
-  if (typeof x !== 'string') return `must be a string, got ${describe(x)}`;
+  if (typeof x !== 'string') return `must be a string, got ${describeValue(x)}`;
   if (x.length < 2 || x.length > 43 || !/^[a-fA-F0-9:./]+$/.test(x)) return `"${x}" must be 2–43 characters of [a-fA-F0-9:./]`;
   const ok = x.includes('/') ? ipaddr.isValidCIDR(x) : ipaddr.isValid(x);
   return ok ? null : `"${x}" is not an IPv4 or IPv6 address or CIDR`;
 }
 
 function listOf<T>(path: string, x: unknown, item: (v: unknown, p: string) => Parsed<T>): Parsed<T[]> {
-  if (!Array.isArray(x)) return { ok: false, errors: [`${path}: must be an array, got ${describe(x)}`] };
+  if (!Array.isArray(x)) return { ok: false, errors: [`${path}: must be an array, got ${describeValue(x)}`] };
   const out: T[] = [];
   const errors: string[] = [];
   x.forEach((v, i) => {
@@ -53,20 +53,20 @@ function listOf<T>(path: string, x: unknown, item: (v: unknown, p: string) => Pa
 function count(x: unknown, p: string): Parsed<number> {
   const n = readNumber(x);
   // API: `count` is a long >= 0.
-  if (n === undefined || !Number.isSafeInteger(n) || n < 0) return { ok: false, errors: [`${p}: must be a non-negative integer, got ${describe(x)}`] };
+  if (n === undefined || !Number.isSafeInteger(n) || n < 0) return { ok: false, errors: [`${p}: must be a non-negative integer, got ${describeValue(x)}`] };
   return { ok: true, value: n };
 }
 
 function finite(x: unknown, p: string): Parsed<number> {
   const n = readNumber(x);
-  if (n === undefined) return { ok: false, errors: [`${p}: must be a finite number, got ${describe(x)}`] };
+  if (n === undefined) return { ok: false, errors: [`${p}: must be a finite number, got ${describeValue(x)}`] };
   return { ok: true, value: n };
 }
 
 function port(x: unknown, p: string): Parsed<number> {
   const n = readNumber(x);
   // API: ports are integers 0–65535.
-  if (n === undefined || !Number.isInteger(n) || n < 0 || n > 65_535) return { ok: false, errors: [`${p}: must be a port number 0–65535, got ${describe(x)}`] };
+  if (n === undefined || !Number.isInteger(n) || n < 0 || n > 65_535) return { ok: false, errors: [`${p}: must be a port number 0–65535, got ${describeValue(x)}`] };
   return { ok: true, value: n };
 }
 
@@ -76,13 +76,13 @@ function cidr(x: unknown, p: string): Parsed<string> {
 }
 
 function str(x: unknown, p: string): Parsed<string> {
-  if (typeof x !== 'string' || x.length === 0 || x.length > 1024) return { ok: false, errors: [`${p}: must be a non-empty string (at most 1024 characters), got ${describe(x)}`] };
+  if (typeof x !== 'string' || x.length === 0 || x.length > 1024) return { ok: false, errors: [`${p}: must be a non-empty string (at most 1024 characters), got ${describeValue(x)}`] };
   return { ok: true, value: x };
 }
 
 /** Parse `{count|number|numbers|ports|cidrs|strings}` with exactly one container. `path` names the object. */
 export function parseMetricValue(x: unknown, path: string): Parsed<MetricValue> {
-  if (!isPlainObject(x)) return { ok: false, errors: [`${path}: must be an object with one of ${valueContainers.join(', ')}, got ${describe(x)}`] };
+  if (!isPlainObject(x)) return { ok: false, errors: [`${path}: must be an object with one of ${valueContainers.join(', ')}, got ${describeValue(x)}`] };
   const keys = Object.keys(x);
   const unknown = keys.filter((k) => !(valueContainers as readonly string[]).includes(k));
   if (unknown.length > 0) return { ok: false, errors: unknown.map((k) => `${path}.${k}: is not a known field (one of ${valueContainers.join(', ')})`) };
