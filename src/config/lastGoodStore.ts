@@ -29,6 +29,8 @@ export class LastGoodConfigStore {
   /**
    * Validate `raw` and persist it only if valid. Returns the validation result: the caller applies the
    * config on ok and keeps the previous one otherwise. `nowMs` is passed in (no clock here).
+   * Throws if a valid configuration cannot be written (disk full, read-only): the caller decides whether
+   * to apply it anyway; it must not be reported as persisted.
    */
   saveIfValid(raw: unknown, nowMs: number): ReturnType<typeof validateConfig> {
     const r = validateConfig(raw, this.checks);
