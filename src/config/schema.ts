@@ -43,8 +43,10 @@ export interface ComponentConfig {
     /** Local pub/sub topic filters whose messages are counted per device; `{thingName}` marks the thing. */
     messageTopics: string[];
   };
-  /** Device Defender behaviors (security profile `behaviors`) plus our `scope`/`action` extensions. */
+  /** Device Defender behaviors (security profile `behaviors`) plus our `edge` extensions; validated by src/localrules/configCheck.ts. */
   behaviors: unknown[];
+  /** statisticalThreshold behaviors: percentile over each thing's own history (docs/localrules.md). */
+  statistics: { windowSeconds: number; maxSamples: number; minSamples: number };
   violations: {
     localTopic: string;
     cloudTopic: string;
@@ -152,6 +154,19 @@ export const configSchema: SchemaObject = {
       required: [],
     },
     behaviors: { type: 'array', items: {}, maxItems: 100, default: [] },
+    statistics: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        // How far back a thing's own history reaches, how many samples it keeps (one per windowSeconds /
+        // maxSamples), and how many it needs before a statistical behavior is judged at all.
+        windowSeconds: { type: 'integer', minimum: 300, maximum: 30 * 86_400, default: 86_400 },
+        maxSamples: { type: 'integer', minimum: 10, maximum: 10_000, default: 288 },
+        minSamples: { type: 'integer', minimum: 1, maximum: 10_000, default: 12 },
+      },
+      required: [],
+    },
     violations: {
       type: 'object',
       additionalProperties: false,

@@ -4,15 +4,18 @@ import { dirname, basename, join } from 'node:path';
 /**
  * Write a file so that a crash at any point leaves either the old or the new content, never a mix:
  * temp file in the same directory, fsync, rename over the target, fsync the directory (Node-RED habit).
+ * `fsync: false` skips both fsyncs for high-volume, re-creatable state (e.g. evicted cache entries): the
+ * rename still never exposes a half-written file, but a power loss may lose the latest write.
  */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+export function writeFileAtomic(path: string, data: string | Uint8Array, options: { fsync?: boolean } = {}): void {
+  const durable = options.fsync ?? true;
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
   const fd = openSync(tmp, 'w', 0o600);
   try {
     writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
-    fsyncSync(fd);
+    if (durable) fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
@@ -22,6 +25,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     try { unlinkSync(tmp); } catch { /* the rename error is the one worth reporting */ }
     throw err;
   }
+  if (!durable) return;
   try {
     const dfd = openSync(dir, 'r');
     try { fsyncSync(dfd); } finally { closeSync(dfd); }

@@ -1,0 +1,97 @@
+// Turning collector samples (src/collector/sample.ts) into datapoints tagged with their subject, so a
+// violation names its offender. Metric names are the service's (device-defender.md §2.1); the message
+// metrics are the local counterparts of the cloud-side ones (§2.2), counted on local pub/sub.
+import type { DeviceSample, HostSample, ProcessSample, TrafficDelta, CustomMetricValue } from '../collector/sample.ts';
+import type { MetricValue, Offender } from './contracts.ts';
+import type { Datapoint } from './evaluator.ts';
+
+function sortedUnique<T>(xs: Iterable<T>): T[] {
+  return [...new Set(xs)].sort();
+}
+
+function pushTraffic(out: Datapoint[], base: Omit<Datapoint, 'metric' | 'value'>, d: TrafficDelta): void {
+  out.push(
+    { ...base, metric: 'aws:all-bytes-in', value: { count: d.bytesIn } },
+    { ...base, metric: 'aws:all-bytes-out', value: { count: d.bytesOut } },
+    { ...base, metric: 'aws:all-packets-in', value: { count: d.packetsIn } },
+    { ...base, metric: 'aws:all-packets-out', value: { count: d.packetsOut } },
+  );
+}
+
+/** Custom metric value as reported (number_list …) → the behavior's container (numbers …), §1.2 table. */
+export function customToMetricValue(v: CustomMetricValue): MetricValue {
+  if ('number' in v) return { number: v.number };
+  if ('number_list' in v) return { numbers: v.number_list };
+  if ('string_list' in v) return { strings: v.string_list };
+  return { cidrs: v.ip_list };
+}
+
+/**
+ * The gateway itself. Count metrics use distinct ports (a port bound on two interfaces counts once),
+ * destination addresses are de-duplicated. Network deltas are absent on the first sample (no delta yet).
+ */
+export function datapointsFromHostSample(sample: HostSample, thingName: string, options: { perProcess?: boolean } = {}): Datapoint[] {
+  const subject: Offender = { kind: 'host' };
+  const base = { t: sample.t, thing: thingName, subject, intervalMs: sample.intervalMs };
+  const out: Datapoint[] = [];
+  if (sample.network) pushTraffic(out, base, sample.network);
+  const tcp = sortedUnique(sample.listening.filter((l) => l.protocol === 'tcp').map((l) => l.port));
+  const udp = sortedUnique(sample.listening.filter((l) => l.protocol === 'udp').map((l) => l.port));
+  out.push(
+    { ...base, metric: 'aws:listening-tcp-ports', value: { ports: tcp } },
+    { ...base, metric: 'aws:num-listening-tcp-ports', value: { count: tcp.length } },
+    { ...base, metric: 'aws:listening-udp-ports', value: { ports: udp } },
+    { ...base, metric: 'aws:num-listening-udp-ports', value: { count: udp.length } },
+    { ...base, metric: 'aws:num-established-tcp-connections', value: { count: sample.established.length } },
+    { ...base, metric: 'aws:destination-ip-addresses', value: { cidrs: sortedUnique(sample.established.map((c) => c.remoteAddress)) } },
+  );
+  for (const [name, v] of Object.entries(sample.custom)) out.push({ ...base, metric: name, value: customToMetricValue(v) });
+  if (options.perProcess) for (const p of sample.processes) out.push(...datapointsFromProcessSample(p, sample.t, sample.intervalMs, thingName));
+  return out;
+}
+
+/** One process of the gateway: the same metrics, attributed to it (offender kind `process`). */
+export function datapointsFromProcessSample(p: ProcessSample, t: number, intervalMs: number, thingName: string): Datapoint[] {
+  const subject: Offender = { kind: 'process', pid: p.pid, comm: p.comm };
+  if (p.exe !== undefined) subject.exe = p.exe;
+  if (p.cgroup !== undefined) subject.cgroup = p.cgroup;
+  if (p.startTime !== undefined) subject.startTime = p.startTime;
+  const base = { t, thing: thingName, subject, intervalMs };
+  const out: Datapoint[] = [];
+  if (intervalMs > 0) pushTraffic(out, base, p.traffic);
+  const tcp = sortedUnique(p.listeningTcpPorts);
+  const udp = sortedUnique(p.listeningUdpPorts);
+  out.push(
+    { ...base, metric: 'aws:listening-tcp-ports', value: { ports: tcp } },
+    { ...base, metric: 'aws:num-listening-tcp-ports', value: { count: tcp.length } },
+    { ...base, metric: 'aws:listening-udp-ports', value: { ports: udp } },
+    { ...base, metric: 'aws:num-listening-udp-ports', value: { count: udp.length } },
+    { ...base, metric: 'aws:num-established-tcp-connections', value: { count: p.establishedConnections } },
+    { ...base, metric: 'aws:destination-ip-addresses', value: { cidrs: sortedUnique(p.remoteAddresses) } },
+  );
+  pushMessages(out, base, p.messagesSent, p.messagesReceived, p.messageBytes);
+  return out;
+}
+
+/**
+ * aws:message-byte-size is per message in the cloud (§2.2); a sample only has totals, so the datapoint
+ * is the mean size of the interval's messages, emitted only when there were any (docs/localrules.md).
+ */
+function pushMessages(out: Datapoint[], base: Omit<Datapoint, 'metric' | 'value'>, sent: number | undefined, received: number | undefined, bytes: number | undefined): void {
+  if (sent !== undefined) out.push({ ...base, metric: 'aws:num-messages-sent', value: { count: sent } });
+  if (received !== undefined) out.push({ ...base, metric: 'aws:num-messages-received', value: { count: received } });
+  const n = (sent ?? 0) + (received ?? 0);
+  if (bytes !== undefined && n > 0) out.push({ ...base, metric: 'aws:message-byte-size', value: { count: Math.round(bytes / n) } });
+}
+
+/** One downstream device, as the gateway sees it (offender kind `device`, with its configured addresses). */
+export function datapointsFromDeviceSample(sample: DeviceSample, device: { addresses?: string[]; interface?: string } = {}): Datapoint[] {
+  const subject: Offender = { kind: 'device', thingName: sample.thingName, addresses: device.addresses ?? [] };
+  if (device.interface !== undefined) subject.interface = device.interface;
+  const base = { t: sample.t, thing: sample.thingName, subject, intervalMs: sample.intervalMs };
+  const out: Datapoint[] = [];
+  if (sample.traffic) pushTraffic(out, base, sample.traffic);
+  out.push({ ...base, metric: 'aws:destination-ip-addresses', value: { cidrs: sortedUnique(sample.destinations) } });
+  pushMessages(out, base, sample.messagesSent, sample.messagesReceived, sample.messageBytes);
+  return out;
+}
