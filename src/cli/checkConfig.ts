@@ -2,7 +2,7 @@
 // agent validates a configuration update. FILE may be a plain configuration object or a Greengrass recipe,
 // in which case its ComponentConfiguration.DefaultConfiguration is checked. Exit 0 valid, 1 invalid.
 import { validateConfig } from '../config/validate.ts';
-import { behaviorsCheck } from '../localrules/configCheck.ts';
+import { componentConfigChecks } from '../config/componentConfig.ts';
 import { isPlainObject } from '../localrules/metricValue.ts';
 import { parseCommandArgs, UsageError } from './args.ts';
 import { readStructuredFile } from './structuredFile.ts';
@@ -41,7 +41,7 @@ export async function checkConfigCommand(argv: string[]): Promise<number> {
     return 1;
   }
   const { config, prefix } = configurationOf(file.value);
-  const r = validateConfig(config, [behaviorsCheck]);
+  const r = validateConfig(config, componentConfigChecks);
   if (r.ok) {
     process.stdout.write(`${path}: ok\n`);
     return 0;

@@ -11,7 +11,7 @@ import { validateConfig } from '../config/validate.ts';
 import type { ComponentConfig } from '../config/schema.ts';
 import { createLogger } from '../log.ts';
 import { Collector, type CollectorSample } from '../collector/collector.ts';
-import { collectorConfigChecks } from '../collector/configChecks.ts';
+import { componentConfigChecks } from '../config/componentConfig.ts';
 
 const HELP = `usage: defender-edge collect [--once] [--json] [--interval MS] [--count N] [--config FILE]
 
@@ -36,7 +36,7 @@ function loadConfig(file: string | undefined): ComponentConfig {
     const text = readFileSync(file, 'utf8');
     raw = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
   }
-  const r = validateConfig(raw ?? {}, collectorConfigChecks);
+  const r = validateConfig(raw ?? {}, componentConfigChecks);
   if (!r.ok) throw new UsageError(`invalid configuration:\n  ${r.errors.join('\n  ')}`);
   return r.config;
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { defaultConfig, validateConfig } from '../../src/config/validate.ts';
+import { validateComponentConfig } from '../../src/config/componentConfig.ts';
 import { COMPONENT_NAME, accessControlFor, recipeDefaultConfiguration } from '../../scripts/recipeDefaults.ts';
 import { syncRecipeText } from '../../scripts/sync-recipe.ts';
 import { zipName } from '../../scripts/buildTargets.ts';
@@ -72,8 +73,8 @@ describe('recipe DefaultConfiguration', () => {
     expect(syncRecipeText(recipeText, recipeDefaultConfiguration())).toBe(recipeText);
   });
 
-  it('validates with the one config schema and changes nothing when defaults are applied', () => {
-    const result = validateConfig(defaults);
+  it('validates with the one config schema and every module check, and changes nothing when defaults are applied', () => {
+    const result = validateComponentConfig(defaults);
     expect(result.ok ? [] : result.errors).toEqual([]);
     expect(result.ok && result.config).toEqual(defaults);
   });

@@ -1,0 +1,13 @@
+// The component's configuration check as a whole: the one schema plus every module's own rules. The agent,
+// the ValidateConfigurationUpdates hook, check-config, the last-good store and the recipe test all use this,
+// so a configuration is judged the same way everywhere.
+import { collectorConfigChecks } from '../collector/configChecks.ts';
+import { behaviorsCheck } from '../localrules/configCheck.ts';
+import { checkEnforcementConfig } from '../localrules/enforce/configCheck.ts';
+import { validateConfig, type ConfigCheck, type ConfigResult } from './validate.ts';
+
+export const componentConfigChecks: readonly ConfigCheck[] = [behaviorsCheck, checkEnforcementConfig, ...collectorConfigChecks];
+
+export function validateComponentConfig(raw: unknown): ConfigResult {
+  return validateConfig(raw, componentConfigChecks);
+}
