@@ -1,5 +1,69 @@
-// Placeholder until the issue that owns this command lands: it says so and exits 2, never pretends.
-export async function runCommand(_argv: string[]): Promise<number> {
-  process.stderr.write('defender-edge: this command is not built yet\n');
-  return 2;
+// `defender-edge run`: the agent as a Greengrass component. Everything it needs comes from the component
+// environment the nucleus sets (greengrass.md §3.2); SIGTERM (the nucleus stopping us) is a clean stop.
+import type { LevelWithSilent } from 'pino';
+import { Agent } from '../agent.ts';
+import { ComponentEnvironmentError, readComponentEnvironment } from '../ipc/componentEnv.ts';
+import { createLogger } from '../log.ts';
+import { parseCommandArgs, UsageError } from './args.ts';
+
+const USAGE = `usage: defender-edge run [--state-dir DIR] [--thing NAME] [--log-level LEVEL]
+
+Runs the agent. Reads AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT, SVCUID and AWS_IOT_THING_NAME
+from the environment the Greengrass nucleus (or \`defender-edge emulator\`) gives a component.
+
+  --state-dir  where the last good configuration is kept before the configuration says otherwise
+               (default ./state, i.e. the component's work folder)
+  --thing      thing name, when AWS_IOT_THING_NAME is not set
+  --log-level  fatal|error|warn|info|debug|trace|silent (default info, or DEFENDER_EDGE_LOG_LEVEL)`;
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export async function runCommand(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs(argv, {
+    'state-dir': { type: 'string', default: 'state' },
+    thing: { type: 'string' },
+    'log-level': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  }, false);
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  const level = values['log-level'];
+  if (level !== undefined && !LEVELS.includes(level)) throw new UsageError(`--log-level: must be one of ${LEVELS.join(', ')}`);
+  let env;
+  try {
+    env = readComponentEnvironment();
+  } catch (err) {
+    if (err instanceof ComponentEnvironmentError) {
+      process.stderr.write(`defender-edge run: ${err.message}\n(start it from Greengrass, or next to \`defender-edge emulator\`; see README)\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const thingName = env.thingName ?? values.thing;
+  if (!thingName) throw new UsageError('no thing name: set AWS_IOT_THING_NAME or pass --thing');
+  const logger = createLogger(level ? { level: level as LevelWithSilent } : {});
+  const agent = new Agent({ socketPath: env.socketPath, authToken: env.authToken, thingName, bootstrapStateDir: values['state-dir']!, logger });
+
+  let stopping: Promise<void> | undefined;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    logger.info({ signal }, 'stopping');
+    stopping = agent.stop();
+  };
+  const done = new Promise<void>((resolve) => {
+    process.once('SIGTERM', () => { stop('SIGTERM'); void stopping!.then(resolve); });
+    process.once('SIGINT', () => { stop('SIGINT'); void stopping!.then(resolve); });
+  });
+  try {
+    await agent.start();
+  } catch (err) {
+    logger.fatal({ err: (err as Error).message, stack: (err as Error).stack }, 'agent failed to start');
+    await agent.ipc.updateState('ERRORED').catch(() => undefined);
+    await agent.stop();
+    return 1;
+  }
+  await done;
+  return 0;
 }

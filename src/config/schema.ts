@@ -22,7 +22,7 @@ export interface ComponentConfig {
     names: 'long' | 'short';
     maxListSize: number;
   };
-  heartbeat: { enabled: boolean; topic: string; intervalSeconds: number };
+  heartbeat: { enabled: boolean; topic: string; localTopic: string; intervalSeconds: number };
   collector: {
     includeLoopback: boolean;
     perProcess: boolean;
@@ -108,6 +108,8 @@ export const configSchema: SchemaObject = {
       properties: {
         enabled: { type: 'boolean', default: true },
         topic: { ...topic, default: 'defender-edge/{thingName}/heartbeat' },
+        /** the health record on local pub/sub, for other components on the gateway */
+        localTopic: { ...topic, default: 'defender-edge/health' },
         intervalSeconds: { type: 'integer', minimum: 1, maximum: 86_400, default: 60 },
       },
       required: [],

@@ -1,0 +1,333 @@
+// The composition root (architecture.md): builds every module, starts and stops them in order, and runs
+// the one-directional data flow  collector → samples → local rules → enforcement / violations → outbox,
+// with reports aggregated per thing on the side. Constructors only store; start() does the work.
+import { EventEmitter } from 'node:events';
+import { join, resolve } from 'node:path';
+import { ConfigManager, type ConfigSource } from './agent/configManager.ts';
+import { DownstreamIntake } from './agent/downstreamIntake.ts';
+import { HealthMonitor, type HealthRecord } from './agent/health.ts';
+import { Reporter } from './agent/reporter.ts';
+import { ViolationPublisher } from './agent/violationPublisher.ts';
+import { Collector } from './collector/collector.ts';
+import type { CollectorSample } from './collector/collector.ts';
+import type { ComponentConfig } from './config/schema.ts';
+import { GreengrassIpcClient } from './ipc/ipcClient.ts';
+import type { IpcSubscription } from './ipc/ipcTypes.ts';
+import { Outbox } from './ipc/outbox.ts';
+import { behaviorsOf, evaluatorOptionsOf } from './localrules/configCheck.ts';
+import type { ViolationEvent } from './localrules/contracts.ts';
+import { datapointsFromDeviceSample, datapointsFromHostSample } from './localrules/datapoints.ts';
+import type { ActionRecord } from './localrules/enforce/actionModel.ts';
+import { createEnforcer } from './localrules/enforce/createEnforcer.ts';
+import type { Enforcer } from './localrules/enforce/enforcer.ts';
+import { Evaluator, type Datapoint } from './localrules/evaluator.ts';
+import { compileProfile, type CompiledProfile } from './localrules/profile.ts';
+import { ThresholdCache } from './localrules/thresholdCache.ts';
+import type { Logger } from './log.ts';
+import { ReportIdStore } from './report/reportIdStore.ts';
+
+export interface AgentOptions {
+  socketPath: string;
+  authToken: string;
+  thingName: string;
+  /** where state lives before the configuration is known (last good configuration); config.stateDir is resolved against the working directory */
+  bootstrapStateDir: string;
+  logger: Logger;
+  /** tests: run collector and enforcement commands in this network namespace */
+  netns?: string;
+  /** how long start() waits for the nucleus before running on the last good configuration */
+  connectWaitMs?: number;
+  now?: () => number;
+}
+
+export interface AgentEvents {
+  sample: [sample: CollectorSample, durationMs: number];
+  violation: [event: ViolationEvent];
+  action: [record: ActionRecord];
+  health: [record: HealthRecord];
+  configured: [config: ComponentConfig, source: ConfigSource];
+}
+
+const EXPIRE_EVERY_MS = 10_000;
+const CACHE_FLUSH_EVERY_MS = 300_000;
+
+export class Agent extends EventEmitter<AgentEvents> {
+  private readonly o: AgentOptions;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  readonly ipc: GreengrassIpcClient;
+  private readonly configs: ConfigManager;
+  private config!: ComponentConfig;
+  private stateDir = '';
+  private outbox!: Outbox;
+  private ids!: ReportIdStore;
+  private reporter!: Reporter;
+  private collector!: Collector;
+  private enforcer!: Enforcer;
+  private profile!: CompiledProfile;
+  private cache!: ThresholdCache;
+  private evaluator!: Evaluator;
+  private downstream!: DownstreamIntake;
+  private violations!: ViolationPublisher;
+  private health!: HealthMonitor;
+  private messageSubs: IpcSubscription[] = [];
+  private replySubs: IpcSubscription[] = [];
+  private sampleTimer: NodeJS.Timeout | undefined;
+  private sampling = false;
+  private stopped = false;
+  private lastExpire = 0;
+  private lastCacheFlush = 0;
+  /** serializes reconfiguration against sampling */
+  private busy: Promise<void> = Promise.resolve();
+
+  constructor(options: AgentOptions) {
+    super();
+    this.o = options;
+    this.log = options.logger.child({ module: 'agent' });
+    this.now = options.now ?? Date.now;
+    this.ipc = new GreengrassIpcClient({ socketPath: options.socketPath, authToken: options.authToken, logger: options.logger });
+    this.configs = new ConfigManager({ ipc: this.ipc, lastGoodPath: join(options.bootstrapStateDir, 'last-good-config.json'), logger: options.logger, now: this.now });
+  }
+
+  get thingName(): string {
+    return this.o.thingName;
+  }
+
+  async start(): Promise<void> {
+    const t0 = this.now();
+    this.ipc.start();
+    const connected = await this.ipc.whenConnected(this.o.connectWaitMs ?? 5000).then(() => true, () => false);
+    if (!connected) this.log.warn({ socket: this.o.socketPath }, 'nucleus not reachable yet; starting on the last good configuration, IPC keeps retrying');
+    this.config = await this.configs.load(connected);
+    this.stateDir = resolve(this.config.stateDir);
+    this.log.info({ thingName: this.o.thingName, source: this.configs.currentSource(), stateDir: this.stateDir }, 'configuration loaded');
+
+    // Enforcement first: persisted blocks and stops are restored before anything else can fail.
+    this.enforcer = this.makeEnforcer(this.config);
+    await this.enforcer.start();
+
+    this.outbox = new Outbox({
+      dir: join(this.stateDir, 'outbox'),
+      maxEntries: this.config.outbox.maxEntries,
+      maxBytes: this.config.outbox.maxBytes,
+      publish: (topic, payload, qos) => this.ipc.publishToIoTCore(topic, payload, qos),
+      logger: this.o.logger.child({ module: 'outbox' }),
+    });
+    this.outbox.start();
+    this.ids = new ReportIdStore({ path: join(this.stateDir, 'report-ids.json'), nowMs: this.now() });
+
+    this.profile = compileProfile(behaviorsOf(this.config));
+    this.cache = new ThresholdCache({
+      dir: join(this.stateDir, 'thresholds'),
+      maxThings: this.config.thresholdCache.maxThings,
+      maxBytes: this.config.thresholdCache.maxBytes,
+      keys: () => this.profile.keys,
+      logger: this.o.logger.child({ module: 'thresholds' }),
+    });
+    this.evaluator = new Evaluator(this.profile, this.cache, evaluatorOptionsOf(this.config));
+    this.violations = new ViolationPublisher({ ipc: this.ipc, outbox: this.outbox, gatewayThing: this.o.thingName, logger: this.o.logger });
+    this.violations.configure(this.config);
+    this.reporter = new Reporter({
+      thingName: this.o.thingName,
+      config: this.config,
+      outbox: this.outbox,
+      ids: this.ids,
+      logger: this.o.logger,
+      nowMs: this.now(),
+      extraHostMetrics: () => this.health.reportMetrics(this.outbox.takeDropped()),
+    });
+    this.health = new HealthMonitor({ agent: this, now: this.now });
+
+    this.collector = this.makeCollector(this.config);
+    await this.collector.start();
+    this.downstream = new DownstreamIntake({
+      ipc: this.ipc,
+      logger: this.o.logger,
+      onDatapoints: (points) => this.evaluate(points),
+      onForward: (thing, format, payload, reportId) => this.reporter.forwardDeviceReport(thing, format, payload, reportId),
+      now: this.now,
+    });
+    await this.downstream.configure(this.config);
+    this.subscribeMessages(this.config);
+    this.replySubs = (['accepted', 'rejected'] as const).map((kind) =>
+      this.ipc.subscribeToIoTCore(`$aws/things/+/defender/metrics/+/${kind}`, 1, (m) => this.reporter.onReply(m.topic, m.payload)),
+    );
+
+    this.configs.on('changed', (c, source) => {
+      this.busy = this.busy.then(() => this.reconfigure(c, source)).catch((err: Error) => this.log.error({ err: err.message }, 'reconfiguration failed'));
+    });
+    this.configs.subscribe();
+    this.ipc.on('connected', () => {
+      this.outbox.retryNow();
+      void this.configs.refresh();
+      void this.ipc.updateState('RUNNING').catch(() => undefined);
+    });
+    if (connected) await this.ipc.updateState('RUNNING').catch((err: Error) => this.log.warn({ err: err.message }, 'UpdateState RUNNING failed'));
+
+    this.health.start();
+    this.scheduleSample(0);
+    this.log.info({ startupMs: this.now() - t0, behaviors: this.profile.behaviors.length, mode: this.config.enforcement.mode }, 'agent running');
+    this.emit('configured', this.config, this.configs.currentSource());
+  }
+
+  /** Graceful shutdown: every step raced against a timeout; enforcement state is persisted, nothing is lifted. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.sampleTimer) clearTimeout(this.sampleTimer);
+    this.health?.stop();
+    const step = async (name: string, fn: () => Promise<unknown> | unknown, ms = 3000) => {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([Promise.resolve().then(fn), new Promise((_, rej) => { timer = setTimeout(() => rej(new Error(`timed out after ${ms} ms`)), ms); })]);
+      } catch (err) {
+        this.log.warn({ step: name, err: (err as Error).message }, 'shutdown step failed');
+      } finally {
+        if (timer) clearTimeout(timer);
+      }
+    };
+    await step('sampling', () => this.busy);
+    await step('outbox drain', () => (this.ipc.isConnected() ? this.outbox?.drained(2000) : undefined));
+    await step('subscriptions', () => Promise.all([...this.messageSubs, ...this.replySubs].map((s) => s.close())));
+    await step('downstream', () => this.downstream?.close());
+    await step('config', () => this.configs.close());
+    await step('enforcer', () => this.enforcer?.stop());
+    await step('collector', () => this.collector?.stop());
+    await step('thresholds', () => this.cache?.flush());
+    await step('report ids', () => this.ids?.close());
+    await step('outbox', () => this.outbox?.stop());
+    await step('ipc', () => this.ipc.stop());
+    this.log.info('agent stopped');
+  }
+
+  currentConfig(): ComponentConfig {
+    return this.config;
+  }
+
+  /** Snapshot of every module's counters, for the health record. */
+  snapshot() {
+    return {
+      ipc: { connected: this.ipc.isConnected(), ...this.ipc.counters() },
+      outbox: this.outbox.stats(),
+      reports: this.reporter.statsNow(),
+      downstream: { ...this.downstream.stats },
+      violations: this.violations.stats(),
+      enforcement: this.enforcer.metrics(),
+      thresholds: this.cache.stats(),
+      config: { source: this.configs.currentSource(), rejected: this.configs.rejected, mode: this.config.enforcement.mode },
+    };
+  }
+
+  private makeEnforcer(config: ComponentConfig): Enforcer {
+    return createEnforcer({
+      config: config.enforcement,
+      stateDir: resolve(config.stateDir),
+      logger: this.o.logger,
+      onAction: (record) => {
+        this.violations?.publishAction(record);
+        this.emit('action', record);
+      },
+      ...(this.o.netns !== undefined ? { netns: this.o.netns } : {}),
+    });
+  }
+
+  private makeCollector(config: ComponentConfig): Collector {
+    return new Collector({ config, logger: this.o.logger, ...(this.o.netns !== undefined ? { netns: this.o.netns } : {}) });
+  }
+
+  private subscribeMessages(config: ComponentConfig): void {
+    this.messageSubs = config.downstream.messageTopics.map((pattern) =>
+      this.ipc.subscribeToTopic(pattern.replaceAll('{thingName}', '+'), (m) => {
+        const bytes = m.kind === 'binary' ? m.value.length : Buffer.byteLength(JSON.stringify(m.value));
+        // Local pub/sub does not say who published; messages on a device's topics are counted as sent by it.
+        this.collector.messages.record(m.topic, bytes, 'sent', this.now());
+      }),
+    );
+  }
+
+  private scheduleSample(delayMs: number): void {
+    if (this.stopped) return;
+    this.sampleTimer = setTimeout(() => {
+      this.busy = this.busy.then(() => this.sampleOnce()).catch((err: Error) => this.log.error({ err: err.message }, 'sample failed'));
+    }, delayMs);
+  }
+
+  private async sampleOnce(): Promise<void> {
+    if (this.stopped || this.sampling) return;
+    this.sampling = true;
+    const start = this.now();
+    try {
+      const sample = await this.collector.sample(start);
+      const points: Datapoint[] = datapointsFromHostSample(sample.host, this.o.thingName, { perProcess: this.config.collector.perProcess });
+      for (const d of sample.devices) points.push(...datapointsFromDeviceSample(d, this.deviceInfo(d.thingName)));
+      this.evaluate(points);
+      if (start - this.lastExpire >= EXPIRE_EVERY_MS) {
+        this.lastExpire = start;
+        this.dispatch(this.evaluator.expire(start));
+      }
+      this.reporter.addHost(sample.host);
+      for (const d of sample.devices) this.reporter.addDevice(d);
+      this.reporter.flushDue(start);
+      if (start - this.lastCacheFlush >= CACHE_FLUSH_EVERY_MS) {
+        this.lastCacheFlush = start;
+        this.cache.flush();
+      }
+      const durationMs = this.now() - start;
+      this.health.recordSample(durationMs, sample.host.degraded);
+      this.emit('sample', sample, durationMs);
+    } finally {
+      this.sampling = false;
+      const interval = this.config.sampling.intervalMs;
+      // Keep a steady cadence: the next sample starts one interval after this one started.
+      this.scheduleSample(Math.max(0, interval - (this.now() - start)));
+    }
+  }
+
+  private deviceInfo(thingName: string): { addresses?: string[]; interface?: string } {
+    const d = this.config.downstream.devices.find((x) => x.thingName === thingName);
+    return d ? { addresses: d.addresses, ...(d.interface !== undefined ? { interface: d.interface } : {}) } : {};
+  }
+
+  /** Evaluate and act at once: enforcement is started before anything is published. */
+  private evaluate(points: Datapoint[]): void {
+    if (points.length === 0) return;
+    this.dispatch(this.evaluator.evaluate(points));
+  }
+
+  private dispatch(events: ViolationEvent[]): void {
+    for (const ev of events) {
+      this.enforcer.handle(ev).catch((err: Error) => this.log.error({ err: err.message, violationId: ev.violationId }, 'enforcement failed'));
+      this.violations.publishViolation(ev);
+      this.emit('violation', ev);
+    }
+  }
+
+  private async reconfigure(config: ComponentConfig, source: ConfigSource): Promise<void> {
+    const old = this.config;
+    this.config = config;
+    this.profile = compileProfile(behaviorsOf(config));
+    this.evaluator.setProfile(this.profile);
+    this.reporter.reconfigure(config, this.now());
+    this.violations.configure(config);
+    await this.downstream.configure(config);
+    this.reporter.forgetDevicesExcept(new Set(config.downstream.devices.map((d) => d.thingName)));
+    const changed = (k: keyof ComponentConfig) => JSON.stringify(old[k]) !== JSON.stringify(config[k]);
+    if (changed('enforcement') || changed('stateDir')) {
+      await this.enforcer.stop();
+      this.enforcer = this.makeEnforcer(config);
+      await this.enforcer.start();
+    }
+    if (changed('collector') || changed('downstream')) {
+      await this.collector.stop();
+      this.collector = this.makeCollector(config);
+      await this.collector.start();
+      await Promise.all(this.messageSubs.map((s) => s.close()));
+      this.subscribeMessages(config);
+    }
+    if (changed('sampling')) {
+      if (this.sampleTimer) clearTimeout(this.sampleTimer);
+      this.scheduleSample(config.sampling.intervalMs);
+    }
+    this.emit('configured', config, source);
+  }
+}

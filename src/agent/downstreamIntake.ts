@@ -1,0 +1,121 @@
+// Downstream devices' own Defender reports (issue 3): they arrive on local pub/sub (bridged from the
+// client-device broker), are validated like the service would, checked against the known downstream
+// devices (anything else is a spoofing attempt), answered service-style on local pub/sub, handed to local
+// evaluation, and forwarded unchanged to the thing's reserved topic through the outbox.
+import type { ComponentConfig, DownstreamDevice } from '../config/schema.ts';
+import type { GreengrassIpcClient } from '../ipc/ipcClient.ts';
+import type { IpcSubscription, LocalMessage } from '../ipc/ipcTypes.ts';
+import type { Offender } from '../localrules/contracts.ts';
+import type { Datapoint } from '../localrules/evaluator.ts';
+import { datapointsFromReport } from '../localrules/reportDatapoints.ts';
+import type { Logger } from '../log.ts';
+import { ReportChecker } from '../report/reportChecker.ts';
+import { encodeDocument } from '../report/encode.ts';
+import { rejectedResponse } from '../report/response.ts';
+
+export interface DownstreamIntakeOptions {
+  ipc: GreengrassIpcClient;
+  logger: Logger;
+  /** validated datapoints of an accepted report from a known device */
+  onDatapoints: (points: Datapoint[]) => void;
+  /** an accepted report from a known device, to forward to the cloud */
+  onForward: (thingName: string, format: 'json' | 'cbor', payload: Buffer, reportId: number) => void;
+  now?: () => number;
+}
+
+export interface DownstreamIntakeStats {
+  received: number;
+  accepted: number;
+  rejected: number;
+  spoofed: number;
+  notReports: number;
+  answerFailures: number;
+}
+
+/** The service rejects a report for a thing it does not know with its only documented code (§1.5). */
+const SPOOF_MESSAGE = 'thing is not a known downstream device of this gateway';
+
+export class DownstreamIntake {
+  private readonly o: DownstreamIntakeOptions;
+  private readonly log: Logger;
+  private readonly checker: ReportChecker;
+  private readonly now: () => number;
+  private devices = new Map<string, DownstreamDevice>();
+  private pattern: RegExp | undefined;
+  private subscription: IpcSubscription | undefined;
+  private topic = '';
+  readonly stats: DownstreamIntakeStats = { received: 0, accepted: 0, rejected: 0, spoofed: 0, notReports: 0, answerFailures: 0 };
+
+  constructor(options: DownstreamIntakeOptions) {
+    this.o = options;
+    this.log = options.logger.child({ module: 'downstream' });
+    this.checker = new ReportChecker(this.log);
+    this.now = options.now ?? Date.now;
+  }
+
+  /** (Re)subscribe for a configuration; only resubscribes when the report topic changed. */
+  async configure(config: ComponentConfig): Promise<void> {
+    this.devices = new Map(config.downstream.devices.map((d) => [d.thingName, d]));
+    this.pattern = config.downstream.thingNamePattern ? new RegExp(`^(?:${config.downstream.thingNamePattern})$`) : undefined;
+    if (this.subscription && this.topic === config.downstream.reportTopic) return;
+    await this.subscription?.close();
+    this.topic = config.downstream.reportTopic;
+    this.subscription = this.o.ipc.subscribeToTopic(this.topic, (m) => this.onMessage(m));
+  }
+
+  isKnown(thingName: string): boolean {
+    return this.devices.has(thingName) || (this.pattern?.test(thingName) ?? false);
+  }
+
+  offenderFor(thingName: string): Offender {
+    const d = this.devices.get(thingName);
+    const o: Offender = { kind: 'device', thingName, addresses: d?.addresses ?? [] };
+    if (d?.interface !== undefined) o.interface = d.interface;
+    return o;
+  }
+
+  async close(): Promise<void> {
+    await this.subscription?.close();
+    this.subscription = undefined;
+  }
+
+  /** Exposed for tests and for the benchmark; never throws. */
+  onMessage(m: LocalMessage): void {
+    this.stats.received++;
+    const payload = m.kind === 'binary' ? m.value : Buffer.from(JSON.stringify(m.value), 'utf8');
+    const nowMs = this.now();
+    const result = this.checker.check({ topic: m.topic, payload, nowMs });
+    if (result.status === 'NOT_A_REPORT_TOPIC') {
+      this.stats.notReports++;
+      return;
+    }
+    if (result.status === 'REJECTED') {
+      this.stats.rejected++;
+      if (result.reply) this.answer(result.reply.topic, result.reply.payload);
+      return;
+    }
+    const thingName = result.thingName!;
+    if (!this.isKnown(thingName)) {
+      this.stats.spoofed++;
+      this.log.warn({ thingName: thingName.slice(0, 128), reportId: result.response.reportId }, 'report for a thing that is not a known downstream device: refused as spoofed');
+      const response = rejectedResponse(thingName, result.response.reportId, [SPOOF_MESSAGE], nowMs);
+      this.answer(`${m.topic}/rejected`, Buffer.from(encodeDocument(response, result.format)));
+      return;
+    }
+    this.stats.accepted++;
+    if (result.reply) this.answer(result.reply.topic, result.reply.payload);
+    try {
+      this.o.onDatapoints(datapointsFromReport(result.report, thingName, this.offenderFor(thingName), nowMs));
+      this.o.onForward(thingName, result.format, payload, result.response.reportId);
+    } catch (err) {
+      this.log.error({ err: (err as Error).message, thingName }, 'could not hand an accepted downstream report on');
+    }
+  }
+
+  private answer(topic: string, payload: Uint8Array): void {
+    this.o.ipc.publishToTopic(topic, Buffer.from(payload)).catch((err: Error) => {
+      this.stats.answerFailures++;
+      this.log.warn({ topic, err: err.message }, 'could not answer a downstream device');
+    });
+  }
+}

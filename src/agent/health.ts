@@ -1,0 +1,124 @@
+// The agent's own health (issue 9 "Health"): a periodic record of RSS, CPU, sample duration, outbox
+// depth, violations, actions, rejected inputs and degraded collectors — on local pub/sub, as a heartbeat
+// to IoT Core while connected, and as custom metrics in the host report.
+import type { Agent } from '../agent.ts';
+
+export interface HealthRecord {
+  t: number;
+  thingName: string;
+  rssBytes: number;
+  cpuPercent: number;
+  samples: number;
+  sampleMs: { last: number; max: number; p50: number };
+  degraded: string[];
+  ipcConnected: boolean;
+  outboxDepth: number;
+  outboxDroppedTotal: number;
+  violations: number;
+  actions: number;
+  rejectedInputs: number;
+  configSource: string;
+  mode: string;
+}
+
+export interface HealthMonitorOptions {
+  agent: Agent;
+  now: () => number;
+}
+
+const RECENT = 60;
+
+export class HealthMonitor {
+  private readonly agent: Agent;
+  private readonly now: () => number;
+  private timer: NodeJS.Timeout | undefined;
+  private recent: number[] = [];
+  private samples = 0;
+  private degraded: string[] = [];
+  private cpuAt = process.cpuUsage();
+  private cpuT: number;
+  private cpuPercent = 0;
+
+  constructor(options: HealthMonitorOptions) {
+    this.agent = options.agent;
+    this.now = options.now;
+    this.cpuT = this.now();
+  }
+
+  start(): void {
+    const config = this.agent.currentConfig();
+    if (!config.heartbeat.enabled) return;
+    this.timer = setInterval(() => this.publish(), config.heartbeat.intervalSeconds * 1000);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  recordSample(durationMs: number, degraded: string[]): void {
+    this.samples++;
+    this.recent.push(durationMs);
+    if (this.recent.length > RECENT) this.recent.shift();
+    this.degraded = degraded;
+  }
+
+  record(): HealthRecord {
+    const t = this.now();
+    const cpu = process.cpuUsage(this.cpuAt);
+    const elapsed = t - this.cpuT;
+    if (elapsed >= 1000) {
+      this.cpuPercent = Math.round(((cpu.user + cpu.system) / 1000 / elapsed) * 1000) / 10;
+      this.cpuAt = process.cpuUsage();
+      this.cpuT = t;
+    }
+    const snap = this.agent.snapshot();
+    const sorted = [...this.recent].sort((a, b) => a - b);
+    return {
+      t,
+      thingName: this.agent.thingName,
+      rssBytes: process.memoryUsage.rss(),
+      cpuPercent: this.cpuPercent,
+      samples: this.samples,
+      sampleMs: { last: this.recent.at(-1) ?? 0, max: sorted.at(-1) ?? 0, p50: sorted[Math.floor(sorted.length / 2)] ?? 0 },
+      degraded: this.degraded,
+      ipcConnected: snap.ipc.connected,
+      outboxDepth: snap.outbox.depth,
+      outboxDroppedTotal: snap.outbox.droppedTotal,
+      violations: snap.violations.violations,
+      actions: snap.violations.actions,
+      rejectedInputs: snap.downstream.rejected + snap.downstream.spoofed + snap.config.rejected,
+      configSource: snap.config.source,
+      mode: snap.config.mode,
+    };
+  }
+
+  /** Custom metrics for the host report (names follow the custom-metric rules, device-defender.md §1.2). */
+  reportMetrics(outboxDropped: number): Record<string, number> {
+    const r = this.record();
+    return {
+      'defender-edge:rss-bytes': r.rssBytes,
+      'defender-edge:cpu-percent': r.cpuPercent,
+      'defender-edge:sample-ms-max': r.sampleMs.max,
+      'defender-edge:outbox-depth': r.outboxDepth,
+      'defender-edge:outbox-dropped': outboxDropped,
+      'defender-edge:violations': r.violations,
+      'defender-edge:actions': r.actions,
+      'defender-edge:rejected-inputs': r.rejectedInputs,
+      'defender-edge:degraded-sources': r.degraded.length,
+    };
+  }
+
+  private publish(): void {
+    const r = this.record();
+    const config = this.agent.currentConfig();
+    this.agent.emit('health', r);
+    const ipc = this.agent.ipc;
+    ipc.publishToTopic(config.heartbeat.localTopic, r).catch(() => undefined);
+    if (ipc.isConnected()) {
+      // A heartbeat is about now: it is not queued for later like reports and violations.
+      const topic = config.heartbeat.topic.replaceAll('{thingName}', this.agent.thingName);
+      ipc.publishToIoTCore(topic, JSON.stringify(r), 0).catch(() => undefined);
+    }
+  }
+}
