@@ -35,6 +35,8 @@ export interface AgentOptions {
   logger: Logger;
   /** tests: run collector and enforcement commands in this network namespace */
   netns?: string;
+  /** demos and tests: report every N seconds instead of the configured ≥ 300 s (see Reporter) */
+  reportIntervalOverrideSeconds?: number;
   /** how long start() waits for the nucleus before running on the last good configuration */
   connectWaitMs?: number;
   now?: () => number;
@@ -134,6 +136,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       ids: this.ids,
       logger: this.o.logger,
       nowMs: this.now(),
+      ...(this.o.reportIntervalOverrideSeconds !== undefined ? { intervalOverrideSeconds: this.o.reportIntervalOverrideSeconds } : {}),
       extraHostMetrics: () => this.health.reportMetrics(this.outbox.takeDropped()),
     });
     this.health = new HealthMonitor({ agent: this, now: this.now });

@@ -21,6 +21,11 @@ export interface ReporterOptions {
   ids: ReportIdStore;
   logger: Logger;
   nowMs: number;
+  /**
+   * Demos and tests only: a reporting interval below the configuration's (whose floor is the service's 300 s,
+   * device-defender.md §1.4). Never set by a deployment; `run --report-interval-seconds` says so in its help.
+   */
+  intervalOverrideSeconds?: number;
   /** custom metrics the agent adds to every host report (health, outbox drops) */
   extraHostMetrics?: () => Record<string, number>;
 }
@@ -52,7 +57,7 @@ export class Reporter {
   }
 
   private intervalMs(): number {
-    return this.o.config.reporting.intervalSeconds * 1000;
+    return (this.o.intervalOverrideSeconds ?? this.o.config.reporting.intervalSeconds) * 1000;
   }
 
   reconfigure(config: ComponentConfig, nowMs: number): void {

@@ -14,7 +14,10 @@ from the environment the Greengrass nucleus (or \`defender-edge emulator\`) give
   --state-dir  where the last good configuration is kept before the configuration says otherwise
                (default ./state, i.e. the component's work folder)
   --thing      thing name, when AWS_IOT_THING_NAME is not set
-  --log-level  fatal|error|warn|info|debug|trace|silent (default info, or DEFENDER_EDGE_LOG_LEVEL)`;
+  --log-level  fatal|error|warn|info|debug|trace|silent (default info, or DEFENDER_EDGE_LOG_LEVEL)
+  --report-interval-seconds N
+               demos and tests only: send Defender reports every N seconds instead of the configured
+               reporting.intervalSeconds (≥ 300; Device Defender throttles more frequent reports)`;
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -22,6 +25,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, {
     'state-dir': { type: 'string', default: 'state' },
     thing: { type: 'string' },
+    'report-interval-seconds': { type: 'string' },
     'log-level': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   }, false);
@@ -43,8 +47,15 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
   const thingName = env.thingName ?? values.thing;
   if (!thingName) throw new UsageError('no thing name: set AWS_IOT_THING_NAME or pass --thing');
+  let reportIntervalOverrideSeconds: number | undefined;
+  if (values['report-interval-seconds'] !== undefined) {
+    reportIntervalOverrideSeconds = Number(values['report-interval-seconds']);
+    if (!Number.isInteger(reportIntervalOverrideSeconds) || reportIntervalOverrideSeconds < 1 || reportIntervalOverrideSeconds > 86_400) {
+      throw new UsageError('--report-interval-seconds: must be an integer from 1 to 86400');
+    }
+  }
   const logger = createLogger(level ? { level: level as LevelWithSilent } : {});
-  const agent = new Agent({ socketPath: env.socketPath, authToken: env.authToken, thingName, bootstrapStateDir: values['state-dir']!, logger });
+  const agent = new Agent({ socketPath: env.socketPath, authToken: env.authToken, thingName, bootstrapStateDir: values['state-dir']!, logger, ...(reportIntervalOverrideSeconds !== undefined ? { reportIntervalOverrideSeconds } : {}) });
 
   let stopping: Promise<void> | undefined;
   const stop = (signal: string) => {

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 // The client layer survives the nucleus going away: the emulator runs as a child process, is killed
 // with SIGKILL (stale socket file left behind) and restarted; the client reconnects with backoff and
 // re-establishes every subscription (issue 2 "Done when").
@@ -22,7 +23,8 @@ describe('reconnect', () => {
     const tmp = tempDir();
     cleanups.push(tmp.cleanup);
     const socket = join(tmp.dir, 'ipc.sock');
-    const args = ['--socket', socket, '--token', TOKEN, '--thing', 'gw1'];
+    // An explicit recipe: the emulator would otherwise pick up the project's own recipe.yaml from the cwd.
+    const args = ['--socket', socket, '--token', TOKEN, '--thing', 'gw1', '--recipe', fileURLToPath(new URL('../fixtures/recipe.test-component.yaml', import.meta.url))];
     const first = spawnEmulator(args);
     procs.push(first);
     await first.ready;

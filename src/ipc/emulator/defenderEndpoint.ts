@@ -2,6 +2,7 @@
 // to `$aws/things/<thing>/defender/metrics/<json|cbor>` is answered on `…/accepted` or `…/rejected`,
 // encoded like the request. The validator is pluggable so the report module can hook its own in.
 import { decode as decodeCbor, encode as encodeCbor } from 'cbor-x';
+import { checkReportMessage } from '../../report/checkMessage.ts';
 
 export type ReportVerdict = { accepted: true } | { accepted: false; errorCode: string; errorMessage: string };
 export type ReportValidator = (topic: string, payload: Buffer) => ReportVerdict;
@@ -26,7 +27,18 @@ export function decodeReport(format: 'json' | 'cbor', payload: Buffer): { ok: tr
   }
 }
 
-/** Until the report module lands: any well-formed JSON/CBOR is accepted (issue 2). */
+/**
+ * The service's rules, from the report module (issue 3: the emulator's endpoint and `validate-report` use
+ * the same validator). The verdict carries the service-style ErrorCode/ErrorMessage.
+ */
+export const serviceReportValidator: ReportValidator = (topic, payload) => {
+  const r = checkReportMessage({ topic, payload, nowMs: Date.now() });
+  if (r.status === 'ACCEPTED') return { accepted: true };
+  if (r.status === 'NOT_A_REPORT_TOPIC') return { accepted: false, errorCode: 'InvalidPayload', errorMessage: r.error };
+  return { accepted: false, errorCode: r.response.statusDetails.ErrorCode, errorMessage: r.response.statusDetails.ErrorMessage };
+};
+
+/** Any well-formed JSON/CBOR is accepted: for tests of the emulator itself. */
 export const wellFormedValidator: ReportValidator = (topic, payload) => {
   const t = parseReportTopic(topic);
   if (t && decodeReport(t.format, payload).ok) return { accepted: true };

@@ -5,7 +5,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
 import { topicMatchesFilter } from './mqttTopic.ts';
-import { replyToReport, wellFormedValidator, type ReportValidator } from './defenderEndpoint.ts';
+import { replyToReport, serviceReportValidator, type ReportValidator } from './defenderEndpoint.ts';
 
 export interface MqttProperties {
   retain?: boolean;
@@ -68,7 +68,7 @@ export class SimulatedIoTCore {
     this.maxMessageSize = options.maxMessageSizeBytes ?? 131_072;
     this.spoolMaxBytes = options.spoolMaxBytes ?? 2_621_440;
     this.keepQos0 = options.keepQos0WhenOffline ?? false;
-    this.validator = options.reportValidator ?? wellFormedValidator;
+    this.validator = options.reportValidator ?? serviceReportValidator;
     this.now = options.now ?? Date.now;
     this.recordFd = options.recordFile ? openSync(options.recordFile, 'a', 0o600) : null;
   }

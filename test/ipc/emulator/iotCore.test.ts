@@ -62,7 +62,7 @@ describe('SimulatedIoTCore', () => {
     core.subscribe('$aws/things/+/defender/metrics/json/+', (m) => seen.push(`${m.topic} ${m.payload.toString()}`));
     core.subscribe('down/#', (m) => seen.push(`${m.topic} ${m.payload.toString()}`));
     expect(core.cloudPublish('down/x', Buffer.from('hi'))).toBe(1);
-    core.publish(msg('$aws/things/gw/defender/metrics/json', 1, '{"header":{"report_id":1,"version":"1.0"}}'));
+    core.publish(msg('$aws/things/gw/defender/metrics/json', 1, '{"header":{"report_id":1,"version":"1.0"},"metrics":{}}'));
     core.setOnline(false);
     expect(core.cloudPublish('down/x', Buffer.from('lost'))).toBe(0);
     expect(seen).toEqual(['down/x hi', '$aws/things/gw/defender/metrics/json/accepted {"thingName":"gw","reportId":1,"status":"ACCEPTED","timestamp":99}']);
