@@ -1,0 +1,179 @@
+// The agent end to end against the emulator over a real socket, in one process: configuration lifecycle
+// (refused / applied / survives a restart offline), reports reaching the cloud record, downstream reports
+// (valid, invalid, spoofed, CBOR) answered and forwarded.
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { encode as encodeCbor, decode as decodeCbor } from 'cbor-x';
+import { Agent } from '../../src/agent.ts';
+import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
+import { silentLogger } from '../../src/log.ts';
+import type { LocalMessage } from '../../src/ipc/emulator/localPubSub.ts';
+
+const RECIPE = fileURLToPath(new URL('../../recipe.yaml', import.meta.url));
+const TOKEN = 'AGENTTESTTOKEN01';
+const GW = 'GatewayThing';
+
+interface Rig {
+  dir: string;
+  socket: string;
+  record: string;
+  emulator: GreengrassEmulator;
+  agent?: Agent;
+}
+const rigs: Rig[] = [];
+
+afterEach(async () => {
+  for (const r of rigs.splice(0)) {
+    await r.agent?.stop();
+    await r.emulator.stop().catch(() => undefined);
+    rmSync(r.dir, { recursive: true, force: true });
+  }
+});
+
+const baseOverrides = (dir: string) => ({
+  stateDir: join(dir, 'state'),
+  sampling: { intervalMs: 200 },
+  heartbeat: { enabled: false },
+  downstream: { devices: [{ thingName: 'Dev1', addresses: ['192.0.2.10'] }], thingNamePattern: 'sensor-[0-9]+' },
+});
+
+function makeEmulator(dir: string, overrides: Record<string, unknown>): GreengrassEmulator {
+  return new GreengrassEmulator({ socketPath: join(dir, 'ipc.sock'), recipe: RECIPE, overrides, thingName: GW, token: TOKEN, recordFile: join(dir, 'cloud.jsonl'), validationTimeoutMs: 3000 });
+}
+
+async function rig(extra: Record<string, unknown> = {}): Promise<Rig> {
+  const dir = mkdtempSync(join(tmpdir(), 'dedge-agent-'));
+  const emulator = makeEmulator(dir, { ...baseOverrides(dir), ...extra });
+  await emulator.start();
+  const r: Rig = { dir, socket: join(dir, 'ipc.sock'), record: join(dir, 'cloud.jsonl'), emulator };
+  rigs.push(r);
+  return r;
+}
+
+function startAgent(r: Rig, reportEvery = 1): Agent {
+  const agent = new Agent({ socketPath: r.socket, authToken: TOKEN, thingName: GW, bootstrapStateDir: join(r.dir, 'boot'), logger: silentLogger(), reportIntervalOverrideSeconds: reportEvery, connectWaitMs: 2000 });
+  r.agent = agent;
+  return agent;
+}
+
+async function until<T>(fn: () => T | undefined | false, ms = 10_000, what = 'condition'): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((res) => setTimeout(res, 25));
+  }
+}
+
+function cloud(r: Rig): Array<{ topic: string; qos: number; payload: string }> {
+  if (!existsSync(r.record)) return [];
+  return readFileSync(r.record, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { topic: string; qos: number; payload: string });
+}
+
+const deviceReport = (rid: number) => ({
+  header: { report_id: rid, version: '1.0' },
+  metrics: { network_stats: { bytes_in: 100, bytes_out: 200, packets_in: 1, packets_out: 2 }, listening_tcp_ports: { ports: [{ port: 22 }], total: 1 } },
+});
+
+describe('agent against the emulator', () => {
+  it('starts RUNNING, sends a host report at QoS 1 that the endpoint accepts', async () => {
+    const r = await rig();
+    const agent = startAgent(r);
+    await agent.start();
+    expect(r.emulator.componentState()).toBe('RUNNING');
+    const report = await until(() => cloud(r).find((m) => m.topic === `$aws/things/${GW}/defender/metrics/json`), 10_000, 'a host report');
+    expect(report.qos).toBe(1);
+    const doc = JSON.parse(report.payload) as { header: { report_id: number; version: string }; metrics: Record<string, unknown> };
+    expect(doc.header.version).toBe('1.0');
+    expect(doc.header.report_id).toBeGreaterThan(0);
+    await until(() => agent.snapshot().reports.accepted > 0, 5000, 'the accepted answer');
+    expect(agent.snapshot().reports.rejected).toBe(0);
+  });
+
+  it('refuses a bad configuration with path: message errors, applies a good one without restart, and restarts offline on it', async () => {
+    const r = await rig();
+    const agent = startAgent(r);
+    const configured: string[] = [];
+    agent.on('configured', (c, source) => configured.push(`${source}:${c.sampling.intervalMs}`));
+    await agent.start();
+
+    const bad = await r.emulator.changeConfig({ sampling: { intervalMs: 5 } });
+    expect(bad.applied).toBe(false);
+    expect(JSON.stringify(bad)).toContain('sampling.intervalMs: must be >= 100');
+    const badBehavior = await r.emulator.changeConfig({ behaviors: [{ name: 'x', metric: 'aws:all-bytes-out', criteria: { comparisonOperator: 'less-than' } }] });
+    expect(badBehavior.applied).toBe(false);
+    expect(JSON.stringify(badBehavior)).toMatch(/behaviors\[0\]\.criteria/);
+    expect(agent.currentConfig().sampling.intervalMs).toBe(200);
+
+    const good = await r.emulator.changeConfig({ sampling: { intervalMs: 300 }, enforcement: { protectedProcesses: ['sshd', 'systemd'] } });
+    expect(good.applied).toBe(true);
+    await until(() => agent.currentConfig().sampling.intervalMs === 300, 5000, 'the good config applied');
+    expect(agent.currentConfig().enforcement.protectedProcesses).toEqual(['sshd', 'systemd']);
+    expect(configured.at(-1)).toBe('nucleus:300');
+    await agent.stop();
+    await r.emulator.stop();
+
+    // Nucleus gone: a new agent starts on the last good configuration from disk.
+    const offline = startAgent(r);
+    const sources: string[] = [];
+    offline.on('configured', (c, source) => sources.push(`${source}:${c.sampling.intervalMs}`));
+    await offline.start();
+    expect(sources[0]).toBe('last-good:300');
+    expect(offline.currentConfig().enforcement.protectedProcesses).toEqual(['sshd', 'systemd']);
+  });
+
+  it('answers downstream reports like the service and forwards only valid reports from known devices', async () => {
+    const r = await rig();
+    const answers: Array<{ topic: string; body: unknown }> = [];
+    r.emulator.subscribeLocal('$aws/things/+/defender/metrics/+/+', (topic: string, m: LocalMessage) => {
+      const raw = m.kind === 'binary' ? m.value : Buffer.from(JSON.stringify(m.value));
+      answers.push({ topic, body: topic.includes('/cbor/') ? decodeCbor(raw) : JSON.parse(raw.toString()) });
+    });
+    const agent = startAgent(r, 3600);
+    await agent.start();
+    await until(() => agent.snapshot().downstream !== undefined && r.emulator.status().openStreams > 3, 5000, 'subscriptions');
+
+    r.emulator.publishLocal('$aws/things/Dev1/defender/metrics/json', Buffer.from(JSON.stringify(deviceReport(1001))));
+    r.emulator.publishLocal('$aws/things/sensor-7/defender/metrics/cbor', Buffer.from(encodeCbor(deviceReport(1002))));
+    r.emulator.publishLocal('$aws/things/Dev1/defender/metrics/json', Buffer.from('{"header":{"report_id":-3,"version":"1.0"},"metrics":{}}'));
+    r.emulator.publishLocal('$aws/things/Intruder/defender/metrics/json', Buffer.from(JSON.stringify(deviceReport(1003))));
+
+    await until(() => answers.length >= 4, 5000, 'four answers');
+    const byTopic = (t: string) => answers.filter((a) => a.topic === t).map((a) => a.body as Record<string, unknown>);
+    expect(byTopic('$aws/things/Dev1/defender/metrics/json/accepted')[0]).toMatchObject({ thingName: 'Dev1', reportId: 1001, status: 'ACCEPTED' });
+    expect(byTopic('$aws/things/sensor-7/defender/metrics/cbor/accepted')[0]).toMatchObject({ thingName: 'sensor-7', reportId: 1002, status: 'ACCEPTED' });
+    const invalid = byTopic('$aws/things/Dev1/defender/metrics/json/rejected')[0]!;
+    expect(invalid).toMatchObject({ status: 'REJECTED', statusDetails: { ErrorCode: 'InvalidPayload' } });
+    expect(JSON.stringify(invalid)).toContain('report_id');
+    expect(byTopic('$aws/things/Intruder/defender/metrics/json/rejected')[0]).toMatchObject({ status: 'REJECTED', reportId: 1003 });
+
+    const forwarded = await until(() => {
+      const c = cloud(r).filter((m) => m.topic.includes('/defender/metrics/') && !m.topic.includes(GW));
+      return c.length >= 2 ? c : undefined;
+    }, 5000, 'forwarded reports');
+    expect(forwarded.map((m) => m.topic).sort()).toEqual(['$aws/things/Dev1/defender/metrics/json', '$aws/things/sensor-7/defender/metrics/cbor']);
+    expect(JSON.parse(forwarded.find((m) => m.topic.endsWith('json'))!.payload)).toEqual(deviceReport(1001));
+    expect(cloud(r).some((m) => m.topic.includes('Intruder'))).toBe(false);
+    expect(agent.snapshot().downstream).toMatchObject({ accepted: 2, rejected: 1, spoofed: 1 });
+  });
+
+  it('raises a violation from a downstream report, publishes it locally and to the cloud violations topic', async () => {
+    const r = await rig({
+      behaviors: [{ name: 'noSsh', metric: 'aws:listening-tcp-ports', criteria: { comparisonOperator: 'not-in-port-set', value: { ports: [22] } } }],
+    });
+    const local: unknown[] = [];
+    r.emulator.subscribeLocal('defender-edge/violations', (_topic: string, m: LocalMessage) => local.push(m.kind === 'json' ? m.value : null));
+    const agent = startAgent(r, 3600);
+    await agent.start();
+    await until(() => r.emulator.status().openStreams > 3, 5000, 'subscriptions');
+    r.emulator.publishLocal('$aws/things/Dev1/defender/metrics/json', Buffer.from(JSON.stringify(deviceReport(2001))));
+    const v = await until(() => cloud(r).find((m) => m.topic === 'defender-edge/Dev1/violations'), 5000, 'the cloud violation');
+    expect(JSON.parse(v.payload)).toMatchObject({ record: 'violation', thingName: 'Dev1', behavior: 'noSsh', event: 'in-alarm', offender: { kind: 'device', thingName: 'Dev1', addresses: ['192.0.2.10'] } });
+    await until(() => local.length > 0, 5000, 'the local violation');
+    expect(local[0]).toMatchObject({ record: 'violation', behavior: 'noSsh' });
+  });
+});
