@@ -1,0 +1,97 @@
+// Issue 7 "Done when": the built binaries run the real thing — `emulator` and `run` from the same
+// executable, as separate processes over a Unix socket, until a Defender report reaches the emulator's
+// cloud record and is accepted. x64 natively; arm64 under qemu-user. Skipped (reason in the title) when
+// `npm run build:binaries` has not run.
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const root = path.resolve(new URL('../../', import.meta.url).pathname);
+const bin = (arch: string) => path.join(root, 'artifacts', arch, 'defender-edge');
+const ARM_SYSROOT = '/usr/aarch64-linux-gnu';
+const QEMU = '/usr/bin/qemu-aarch64-static';
+const x64Built = existsSync(bin('amd64'));
+const armReady = existsSync(bin('aarch64')) && existsSync(QEMU) && existsSync(path.join(ARM_SYSROOT, 'lib', 'ld-linux-aarch64.so.1'));
+
+const procs: ChildProcess[] = [];
+const dirs: string[] = [];
+afterEach(() => {
+  for (const p of procs.splice(0)) if (p.exitCode === null) p.kill('SIGKILL');
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function command(arch: 'amd64' | 'aarch64', args: string[]): [string, string[]] {
+  return arch === 'amd64' ? [bin(arch), args] : [QEMU, ['-L', ARM_SYSROOT, bin(arch), ...args]];
+}
+
+async function waitFor<T>(fn: () => T | undefined, ms: number, what: string): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function emulatorPlusRun(arch: 'amd64' | 'aarch64', timeoutMs: number): Promise<void> {
+  const dir = mkdtempSync(path.join(tmpdir(), `dedge-bin-${arch}-`));
+  dirs.push(dir);
+  const socket = path.join(dir, 'ipc.sock');
+  const record = path.join(dir, 'cloud.jsonl');
+  const [emuCmd, emuArgs] = command(arch, ['emulator', '--socket', socket, '--record', record, '--thing', 'BinThing', '--recipe', path.join(root, 'recipe.yaml'), '--log-level', 'warn']);
+  const emu = spawn(emuCmd, emuArgs, { cwd: dir, stdio: ['pipe', 'pipe', 'inherit'] });
+  procs.push(emu);
+  const ready = await new Promise<{ components: Record<string, string> }>((resolve, reject) => {
+    const rl = createInterface({ input: emu.stdout! });
+    rl.once('line', (line) => resolve(JSON.parse(line) as { components: Record<string, string> }));
+    emu.once('exit', (code) => reject(new Error(`emulator exited ${code}`)));
+  });
+  const token = Object.values(ready.components)[0]!;
+  const [runCmd, runArgs] = command(arch, ['run', '--report-interval-seconds', '2', '--log-level', 'warn']);
+  const agent = spawn(runCmd, runArgs, {
+    cwd: dir,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT: socket, SVCUID: token, AWS_IOT_THING_NAME: 'BinThing' },
+  });
+  procs.push(agent);
+  const report = await waitFor(() => {
+    if (!existsSync(record)) return undefined;
+    return readFileSync(record, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { topic: string; payload: string }).find((m) => m.topic === '$aws/things/BinThing/defender/metrics/json');
+  }, timeoutMs, 'a report in the cloud record');
+  const doc = JSON.parse(report.payload) as { header: { version: string; report_id: number } };
+  expect(doc.header.version).toBe('1.0');
+  expect(doc.header.report_id).toBeGreaterThan(0);
+  // The emulator's Device Defender endpoint validated it like the service: the agent counts no rejection.
+  const stopped = new Promise<number | null>((r) => agent.once('exit', (code) => r(code)));
+  agent.kill('SIGTERM');
+  expect(await stopped).toBe(0);
+  emu.stdin!.end();
+  await new Promise((r) => emu.once('exit', r));
+  expect(existsSync(socket)).toBe(false);
+}
+
+describe.skipIf(!x64Built)(`x64 binary end to end${x64Built ? '' : ' (skipped: run npm run build:binaries)'}`, () => {
+  it('emulator + run from the binary: a report reaches the cloud record, both stop cleanly', async () => {
+    await emulatorPlusRun('amd64', 20_000);
+  }, 40_000);
+});
+
+describe.skipIf(!armReady)(`arm64 binary under qemu-user${armReady ? '' : ' (skipped: needs the build, qemu-user-static, libc6-arm64-cross)'}`, () => {
+  it('--version and validate-report run under qemu', async () => {
+    const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
+    const [cmd, args] = command('aarch64', ['--version']);
+    const out = await new Promise<string>((res, rej) => execFile(cmd, args, { timeout: 60_000 }, (e, so) => (e ? rej(e) : res(so))));
+    expect(out.trim()).toBe(pkg.version);
+    const [vcmd, vargs] = command('aarch64', ['validate-report', path.join(root, 'test', 'fixtures', 'python-agent-report.json')]);
+    const verdict = await new Promise<string>((res, rej) => execFile(vcmd, vargs, { timeout: 60_000 }, (e, so) => (e ? rej(e) : res(so))));
+    expect(JSON.parse(verdict)).toMatchObject({ status: 'ACCEPTED' });
+  }, 120_000);
+
+  it('emulator + run under qemu: a report reaches the cloud record', async () => {
+    await emulatorPlusRun('aarch64', 90_000);
+  }, 150_000);
+});
