@@ -30,6 +30,15 @@ export interface Route {
   mapping: string;
 }
 
+export class BridgeConfigError extends Error {
+  override name = 'BridgeConfigError';
+  readonly errors: string[];
+  constructor(errors: string[]) {
+    super(errors.join('; '));
+    this.errors = errors;
+  }
+}
+
 export type MappingParse = { ok: true; mapping: TopicMapping } | { ok: false; errors: string[] };
 
 /**
