@@ -19,7 +19,7 @@ export interface BridgeEndpoints {
 
 export interface BridgeStatus {
   mappings: number;
-  /** Messages forwarded, keyed `Source->Target`. */
+  /** Messages handed to their target, keyed `Source->Target`. */
   forwarded: Record<string, number>;
   /** Device publishes that matched no LocalMqtt mapping. */
   unroutedFromLocalMqtt: number;
@@ -128,10 +128,10 @@ export class MqttBridge {
       }
       case 'LocalMqtt':
         // QoS 1 like the bridge's Paho client (MqttMessage default); subscribers get min(1, their QoS).
-        this.ends.broker.publish(topic, payload, 1).then(
-          () => this.count(key),
-          (err: unknown) => this.fail(key, topic, err),
-        );
+        // Counted when handed to the broker (a device may see the message before aedes completes the
+        // publish); a failure later is counted in errors as well.
+        this.count(key);
+        this.ends.broker.publish(topic, payload, 1).catch((err: unknown) => this.fail(key, topic, err));
         return;
     }
   }
