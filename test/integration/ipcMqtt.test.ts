@@ -8,7 +8,7 @@ import { EmulatorStartError, GreengrassEmulator, type GreengrassEmulatorOptions 
 import { BridgeConfigError } from '../../src/ipc/emulator/bridgeMapping.ts';
 import { GreengrassIpcClient } from '../../src/ipc/ipcClient.ts';
 import type { LocalMessage } from '../../src/ipc/ipcTypes.ts';
-import { closeDevices, connectDevice, connectPacket, publishPacket, rawSocket, refusedConnect, type Device } from '../fixtures/mqttDevice.ts';
+import { assertPortFree, closeDevices, connectDevice, connectPacket, publishPacket, rawSocket, refusedConnect, type Device } from '../fixtures/mqttDevice.ts';
 import { tempDir, waitFor } from './ipcTestSupport.ts';
 
 const TOKEN = 'MQTTBRIDGETEST01';
@@ -176,12 +176,7 @@ describe('client-device broker and MQTT bridge with the real IPC client', () => 
     await closed;
     await idle.closed;
     expect(existsSync(emu.socketPath)).toBe(false);
-    const s = createServer();
-    servers.push(s);
-    await new Promise<void>((resolve, reject) => {
-      s.once('error', reject);
-      s.listen(port, '127.0.0.1', () => resolve());
-    });
+    await assertPortFree(port); // the port is free again: we can listen on it ourselves
   });
 
   it('bad options: invalid bridge, bridge without broker, busy port', async () => {

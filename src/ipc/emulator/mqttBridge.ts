@@ -141,9 +141,10 @@ export class MqttBridge {
   }
 
   private fail(key: string, topic: string, err: unknown): void {
+    const message = err instanceof Error ? err.message : String(err);
     this.errors++;
-    this.lastError = `${key} ${topic}: ${(err as Error).message}`;
-    this.log.warn({ route: key, topic, err: (err as Error).message }, 'bridge could not forward a message');
+    this.lastError = `${key} ${topic}: ${message}`;
+    this.log.warn({ route: key, topic, err: message }, 'bridge could not forward a message');
   }
 }
 

@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { BrokerStartError, ClientDeviceBroker, type DeviceMessage } from '../../../src/ipc/emulator/clientDeviceBroker.ts';
-import { closeDevices, connectDevice, connectPacket, publishPacket, rawSocket, refusedConnect, type Device } from '../../fixtures/mqttDevice.ts';
+import { assertPortFree, closeDevices, connectDevice, connectPacket, publishPacket, rawSocket, refusedConnect, type Device } from '../../fixtures/mqttDevice.ts';
 import { waitFor } from '../../integration/ipcTestSupport.ts';
 
 const brokers: ClientDeviceBroker[] = [];
@@ -130,13 +130,7 @@ describe('ClientDeviceBroker', () => {
     await idle.closed;
     await b.stop();
     await new ClientDeviceBroker({ port: 0 }).stop();
-    // The port is free again: we can listen on it ourselves.
-    const s = createServer();
-    servers.push(s);
-    await new Promise<void>((resolve, reject) => {
-      s.once('error', reject);
-      s.listen(port, '127.0.0.1', () => resolve());
-    });
+    await assertPortFree(port); // the port is free again: we can listen on it ourselves
   });
 
   it('refuses a bad port and reports a busy one as BrokerStartError', async () => {
