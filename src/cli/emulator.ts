@@ -10,9 +10,11 @@ import { GreengrassEmulator, DEFAULT_THING_NAME, EmulatorStartError } from '../i
 import { CONTROL_HELP, parseControlLine, runControlCommand } from '../ipc/emulator/controlChannel.ts';
 import { isJsonObject, type JsonObject } from '../ipc/emulator/componentConfig.ts';
 import { RecipeError } from '../ipc/emulator/recipe.ts';
+import { BridgeConfigError } from '../ipc/emulator/bridgeMapping.ts';
 
 const USAGE = `usage: defender-edge emulator [--socket PATH] [--recipe recipe.yaml] [--config overrides.json]
                               [--thing NAME] [--record FILE] [--offline] [--token SVCUID] [--log-level LEVEL]
+                              [--mqtt PORT [--bridge bridge.json] [--mqtt-auth ID,ID...]]
 
   --socket   Unix socket to listen on (default ./ipc.socket; under 108 bytes)
   --recipe   component recipe, YAML or JSON (default ./recipe.yaml if present, else an embedded
@@ -22,6 +24,13 @@ const USAGE = `usage: defender-edge emulator [--socket PATH] [--recipe recipe.ya
   --record   append every message that reaches the simulated cloud to this JSON-lines file
   --offline  start with the simulated IoT Core disconnected
   --token    fixed SVCUID for the recipe's component (default random)
+  --mqtt     run the client-device MQTT broker for downstream devices on 127.0.0.1:PORT (0 = a free
+             port; the ready line then carries "mqtt":"mqtt://127.0.0.1:<port>"), bridged like
+             aws.greengrass.clientdevices.mqtt.Bridge
+  --bridge   JSON file {"mqttTopicMapping": {"<name>": {"topic", "source", "target"}}}, source/target
+             one of LocalMqtt, Pubsub, IotCore (default: Device Defender reports and devices/# from
+             LocalMqtt to Pubsub, their accepted/rejected answers and devices/# back)
+  --mqtt-auth comma-separated client ids allowed to connect (default: every client on loopback)
 
 stdin control commands (one per line, each answered by one JSON line on stdout):
 ${CONTROL_HELP.replace(/^/gm, '  ')}`;
@@ -39,6 +48,26 @@ function readOverrides(path: string): JsonObject {
   return value;
 }
 
+function readBridge(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`--bridge: ${path}: ${(err as Error).message}`);
+  }
+}
+
+function parsePort(text: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new UsageError('--mqtt: must be a port number 0-65535');
+  return Number(text);
+}
+
+/** MQTT 3.1.1 client ids: 1-65535 bytes of UTF-8 (§3.1.3.1); commas separate the list here. */
+function parseClientIds(text: string): string[] {
+  const ids = text.split(',').map((s) => s.trim());
+  if (ids.some((id) => id.length === 0 || Buffer.byteLength(id) > 65535)) throw new UsageError('--mqtt-auth: must be a comma-separated list of non-empty client ids');
+  return ids;
+}
+
 export async function emulatorCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(
     argv,
@@ -50,6 +79,9 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
       record: { type: 'string' },
       offline: { type: 'boolean' },
       token: { type: 'string' },
+      mqtt: { type: 'string' },
+      bridge: { type: 'string' },
+      'mqtt-auth': { type: 'string' },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -69,14 +101,24 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
   if (values.token !== undefined && !/^[A-Za-z0-9]{1,64}$/.test(values.token)) throw new UsageError('--token: must be 1-64 letters or digits');
   const recipe = values.recipe ?? (existsSync('recipe.yaml') ? resolve('recipe.yaml') : undefined);
   const overrides = values.config ? readOverrides(values.config) : undefined;
+  const mqttPort = values.mqtt !== undefined ? parsePort(values.mqtt) : undefined;
+  if (mqttPort === undefined && (values.bridge !== undefined || values['mqtt-auth'] !== undefined)) {
+    throw new UsageError('--bridge and --mqtt-auth need --mqtt PORT');
+  }
+  const bridge = values.bridge !== undefined ? readBridge(values.bridge) : undefined;
+  const mqttAllowedClientIds = values['mqtt-auth'] !== undefined ? parseClientIds(values['mqtt-auth']) : undefined;
   // stdout carries the ready line and command answers; logs go to stderr.
   const logger = createLogger({ level: level as LevelWithSilent, fd: 2, name: 'defender-edge-emulator' });
 
   let emulator: GreengrassEmulator;
   try {
-    emulator = new GreengrassEmulator({ socketPath, recipe, overrides, thingName: values.thing, recordFile: values.record, offline: values.offline, token: values.token, logger });
+    emulator = new GreengrassEmulator({
+      socketPath, recipe, overrides, thingName: values.thing, recordFile: values.record, offline: values.offline, token: values.token,
+      mqttPort, bridge, mqttAllowedClientIds, logger,
+    });
   } catch (err) {
     if (err instanceof RecipeError) throw new UsageError(`--recipe: ${err.message}`);
+    if (err instanceof BridgeConfigError) throw new UsageError(`--bridge: ${err.errors.join('; ')}`);
     throw err;
   }
   try {
@@ -132,6 +174,7 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
       void chain.then(() => stop('stdin closed'));
     });
     // Last: whoever reads this line may signal us at once, so every handler must already be in place.
-    print({ ready: true, socket: socketPath, thingName: emulator.thingName, components: emulator.tokens() });
+    const mqtt = emulator.mqttUrl;
+    print({ ready: true, socket: socketPath, thingName: emulator.thingName, components: emulator.tokens(), ...(mqtt ? { mqtt } : {}) });
   });
 }

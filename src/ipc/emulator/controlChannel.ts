@@ -14,7 +14,7 @@ export type ControlCommand =
 
 export const CONTROL_HELP = [
   'offline | online                     simulated IoT Core connection',
-  'status                               online, clients, spool depth, records written',
+  'status                               online, clients, spool depth, records written; with --mqtt: per-client MQTT stats and bridge counters',
   'config <json merge>                  merge into the component configuration (validators first)',
   'component <name> <accessControl json> add an identity; prints its token',
   'cloud-publish <topic> <json>         cloud → device message to SubscribeToIoTCore subscribers',

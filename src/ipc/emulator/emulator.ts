@@ -13,6 +13,9 @@ import { LocalPubSub, type LocalListener, type LocalMessage } from './localPubSu
 import { dispatchOperation, type OperationDeps } from './operations.ts';
 import { embeddedRecipe, loadRecipeFile, type RecipeIdentity } from './recipe.ts';
 import type { ReportValidator } from './defenderEndpoint.ts';
+import { BridgeConfigError, DEFAULT_TOPIC_MAPPING, parseBridgeConfig, type TopicMapping } from './bridgeMapping.ts';
+import { BrokerStartError, ClientDeviceBroker, type ClientDeviceBrokerStatus } from './clientDeviceBroker.ts';
+import { MqttBridge, type BridgeStatus } from './mqttBridge.ts';
 
 export interface GreengrassEmulatorOptions {
   /** Unix socket path; keep it under 108 bytes (sun_path). */
@@ -35,7 +38,23 @@ export interface GreengrassEmulatorOptions {
   reportValidator?: ReportValidator;
   /** How long a configuration change waits for validity reports (default 10 s). */
   validationTimeoutMs?: number;
+  /**
+   * Start the client-device MQTT broker (downstream devices) on 127.0.0.1:<mqttPort>; 0 = a free port.
+   * Absent: no broker, no bridge.
+   */
+  mqttPort?: number;
+  /**
+   * The MQTT bridge's configuration, `{ mqttTopicMapping: {...} }` as for aws.greengrass.clientdevices.mqtt.Bridge
+   * (bridgeMapping.ts); default DEFAULT_TOPIC_MAPPING. Invalid → BridgeConfigError from the constructor.
+   */
+  bridge?: unknown;
+  /** Client ids allowed on the broker (default: every client on loopback). */
+  mqttAllowedClientIds?: readonly string[];
   logger?: Logger;
+}
+
+export interface EmulatorMqttStatus extends ClientDeviceBrokerStatus {
+  bridge: BridgeStatus;
 }
 
 export interface EmulatorStatus {
@@ -47,6 +66,8 @@ export interface EmulatorStatus {
   protocolErrors: number;
   connectionsAccepted: number;
   openStreams: number;
+  /** Present when the client-device broker runs. */
+  mqtt?: EmulatorMqttStatus;
 }
 
 export interface EmulatorEvents {
@@ -72,6 +93,8 @@ export class GreengrassEmulator extends EventEmitter<EmulatorEvents> {
   private readonly connections = new Set<IpcConnection>();
   private readonly streamingOps = new Set<ServerStream>();
   private server: Server | null = null;
+  private readonly broker: ClientDeviceBroker | null = null;
+  private readonly bridge: MqttBridge | null = null;
   private stopped = false;
   private protocolErrors = 0;
   private accepted = 0;
@@ -96,6 +119,26 @@ export class GreengrassEmulator extends EventEmitter<EmulatorEvents> {
       keepQos0WhenOffline: options.keepQos0WhenOffline,
       reportValidator: options.reportValidator,
     });
+    if (options.bridge !== undefined && options.mqttPort === undefined) {
+      throw new BridgeConfigError(['bridge: needs mqttPort (the bridge connects the client-device broker)']);
+    }
+    if (options.mqttPort !== undefined) {
+      let mapping: TopicMapping = DEFAULT_TOPIC_MAPPING;
+      if (options.bridge !== undefined) {
+        const parsed = parseBridgeConfig(options.bridge);
+        if (!parsed.ok) throw new BridgeConfigError(parsed.errors);
+        mapping = parsed.mapping;
+      }
+      const broker = new ClientDeviceBroker({
+        port: options.mqttPort,
+        allowedClientIds: options.mqttAllowedClientIds,
+        logger: this.log,
+        onDevicePublish: (m) => bridge.fromLocalMqtt(m),
+      });
+      const bridge = new MqttBridge(mapping, { broker, pubsub: this.pubsub, iotCore: this.iotCore }, this.log);
+      this.broker = broker;
+      this.bridge = bridge;
+    }
     this.deps = {
       components: this.components,
       iotCore: this.iotCore,
@@ -121,7 +164,16 @@ export class GreengrassEmulator extends EventEmitter<EmulatorEvents> {
     });
     server.on('error', (err) => this.log.error({ err: err.message }, 'server error'));
     this.server = server;
-    this.log.info({ socket: this.socketPath, component: this.componentName }, 'emulator listening');
+    if (this.broker && this.bridge) {
+      try {
+        await this.broker.start();
+      } catch (err) {
+        await this.stop();
+        throw err instanceof BrokerStartError ? new EmulatorStartError(err.message) : err;
+      }
+      this.bridge.start();
+    }
+    this.log.info({ socket: this.socketPath, component: this.componentName, mqtt: this.mqttUrl }, 'emulator listening');
   }
 
   /** Stops listening, drops every client, removes the socket file. Safe to call twice. */
@@ -130,6 +182,8 @@ export class GreengrassEmulator extends EventEmitter<EmulatorEvents> {
     this.stopped = true;
     const server = this.server;
     this.server = null;
+    this.bridge?.stop();
+    await this.broker?.stop();
     for (const c of this.connections) c.destroy();
     this.connections.clear();
     if (server) {
@@ -146,6 +200,11 @@ export class GreengrassEmulator extends EventEmitter<EmulatorEvents> {
 
   get listening(): boolean {
     return this.server !== null;
+  }
+
+  /** `mqtt://127.0.0.1:<port>` of the client-device broker once started; undefined without one. */
+  get mqttUrl(): string | undefined {
+    return this.broker && this.broker.port !== 0 ? this.broker.url : undefined;
   }
 
   /** Component name → SVCUID of every identity. */
@@ -229,6 +288,7 @@ export class GreengrassEmulator extends EventEmitter<EmulatorEvents> {
       protocolErrors: this.protocolErrors,
       connectionsAccepted: this.accepted,
       openStreams: this.streamingOps.size,
+      ...(this.broker && this.bridge ? { mqtt: { ...this.broker.status(), bridge: this.bridge.status() } } : {}),
     };
   }
 
