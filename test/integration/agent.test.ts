@@ -11,6 +11,7 @@ import { Agent } from '../../src/agent.ts';
 import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
 import { silentLogger } from '../../src/log.ts';
 import type { LocalMessage } from '../../src/ipc/emulator/localPubSub.ts';
+import { connectDevice, type Device } from '../fixtures/mqttDevice.ts';
 
 const RECIPE = fileURLToPath(new URL('../../recipe.yaml', import.meta.url));
 const TOKEN = 'AGENTTESTTOKEN01';
@@ -40,13 +41,13 @@ const baseOverrides = (dir: string) => ({
   downstream: { devices: [{ thingName: 'Dev1', addresses: ['192.0.2.10'] }], thingNamePattern: 'sensor-[0-9]+' },
 });
 
-function makeEmulator(dir: string, overrides: Record<string, unknown>): GreengrassEmulator {
-  return new GreengrassEmulator({ socketPath: join(dir, 'ipc.sock'), recipe: RECIPE, overrides, thingName: GW, token: TOKEN, recordFile: join(dir, 'cloud.jsonl'), validationTimeoutMs: 3000 });
+function makeEmulator(dir: string, overrides: Record<string, unknown>, mqtt = false): GreengrassEmulator {
+  return new GreengrassEmulator({ socketPath: join(dir, 'ipc.sock'), recipe: RECIPE, overrides, thingName: GW, token: TOKEN, recordFile: join(dir, 'cloud.jsonl'), validationTimeoutMs: 3000, ...(mqtt ? { mqttPort: 0 } : {}) });
 }
 
-async function rig(extra: Record<string, unknown> = {}): Promise<Rig> {
+async function rig(extra: Record<string, unknown> = {}, mqtt = false): Promise<Rig> {
   const dir = mkdtempSync(join(tmpdir(), 'dedge-agent-'));
-  const emulator = makeEmulator(dir, { ...baseOverrides(dir), ...extra });
+  const emulator = makeEmulator(dir, { ...baseOverrides(dir), ...extra }, mqtt);
   await emulator.start();
   const r: Rig = { dir, socket: join(dir, 'ipc.sock'), record: join(dir, 'cloud.jsonl'), emulator };
   rigs.push(r);
@@ -175,5 +176,41 @@ describe('agent against the emulator', () => {
     expect(JSON.parse(v.payload)).toMatchObject({ record: 'violation', thingName: 'Dev1', behavior: 'noSsh', event: 'in-alarm', offender: { kind: 'device', thingName: 'Dev1', addresses: ['192.0.2.10'] } });
     await until(() => local.length > 0, 5000, 'the local violation');
     expect(local[0]).toMatchObject({ record: 'violation', behavior: 'noSsh' });
+  });
+
+  it('serves real MQTT devices through the client-device broker and bridge: answers on MQTT, valid reports forwarded', async () => {
+    const r = await rig({}, true);
+    const agent = startAgent(r, 3600);
+    await agent.start();
+    await until(() => r.emulator.status().openStreams > 3, 5000, 'subscriptions');
+    const devices: Device[] = [];
+    try {
+      const dev1 = await connectDevice(r.emulator.mqttUrl!, 'Dev1');
+      const intruder = await connectDevice(r.emulator.mqttUrl!, 'Intruder');
+      devices.push(dev1, intruder);
+      await dev1.client.subscribeAsync('$aws/things/Dev1/defender/metrics/+/+', { qos: 1 });
+      await intruder.client.subscribeAsync('$aws/things/Intruder/defender/metrics/+/+', { qos: 1 });
+      await dev1.client.publishAsync('$aws/things/Dev1/defender/metrics/json', JSON.stringify(deviceReport(3001)), { qos: 1 });
+      await dev1.client.publishAsync('$aws/things/Dev1/defender/metrics/cbor', Buffer.from(encodeCbor(deviceReport(3002))), { qos: 1 });
+      await dev1.client.publishAsync('$aws/things/Dev1/defender/metrics/json', '{"header":{"report_id":3003}}', { qos: 1 });
+      await intruder.client.publishAsync('$aws/things/Intruder/defender/metrics/json', JSON.stringify(deviceReport(3004)), { qos: 1 });
+
+      await until(() => dev1.received.length >= 3 && intruder.received.length >= 1, 5000, 'answers over MQTT');
+      const told = (d: Device) => d.received.map((m) => ({ topic: m.topic, body: (m.topic.includes('/cbor/') ? decodeCbor(m.payload) : JSON.parse(m.payload.toString())) as Record<string, unknown> }));
+      const d1 = told(dev1);
+      expect(d1.find((m) => m.topic.endsWith('json/accepted'))!.body).toMatchObject({ reportId: 3001, status: 'ACCEPTED' });
+      expect(d1.find((m) => m.topic.endsWith('cbor/accepted'))!.body).toMatchObject({ reportId: 3002, status: 'ACCEPTED' });
+      expect(d1.find((m) => m.topic.endsWith('json/rejected'))!.body).toMatchObject({ reportId: 3003, status: 'REJECTED', statusDetails: { ErrorCode: 'InvalidPayload' } });
+      expect(told(intruder)[0]).toMatchObject({ topic: '$aws/things/Intruder/defender/metrics/json/rejected', body: { status: 'REJECTED' } });
+
+      const forwarded = await until(() => {
+        const c = cloud(r).filter((m) => m.topic.startsWith('$aws/things/Dev1/'));
+        return c.length >= 2 ? c : undefined;
+      }, 5000, 'forwarded reports');
+      expect(forwarded.map((m) => m.topic).sort()).toEqual(['$aws/things/Dev1/defender/metrics/cbor', '$aws/things/Dev1/defender/metrics/json']);
+      expect(cloud(r).some((m) => m.topic.includes('Intruder'))).toBe(false);
+    } finally {
+      await Promise.all(devices.map((d) => d.client.endAsync(true)));
+    }
   });
 });
