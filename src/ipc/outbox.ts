@@ -1,5 +1,6 @@
 import type { Logger } from '../log.ts';
 import { DiskQueue, type RecoveryInfo } from '../store/diskQueue.ts';
+import { IpcError } from './ipcError.ts';
 
 /** What reaches IoT Core: a report, a violation, an enforcement action record, a heartbeat. */
 export interface OutboxMessage {
@@ -25,6 +26,8 @@ export interface OutboxOptions {
   /** first retry delay after a failed publish; doubles up to maxBackoffMs, with ±20 % jitter */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
+  /** publishes in flight at once (default 32); 1 = strictly one after the other */
+  window?: number;
   /** how often the cursor and segments are synced to disk */
   syncIntervalMs?: number;
   random?: () => number;
@@ -35,6 +38,8 @@ export interface OutboxStats {
   bytes: number;
   published: number;
   failures: number;
+  /** refused for good by IoT Core (too large, unauthorized) and dropped */
+  rejected: number;
   droppedTotal: number;
   diskError?: string;
   lastError?: string;
@@ -52,7 +57,9 @@ export class Outbox {
   private readonly log: Logger;
   private readonly opts: Required<Omit<OutboxOptions, 'logger' | 'publish' | 'dir' | 'maxEntries' | 'maxBytes'>>;
   private running = false;
-  private pumping = false;
+  /** seq → in flight, or published but not yet acked (an earlier one is still in flight) */
+  private readonly state = new Map<number, 'inflight' | 'done'>();
+  private rejected = 0;
   private timer: NodeJS.Timeout | undefined;
   private syncTimer: NodeJS.Timeout | undefined;
   private backoffMs = 0;
@@ -70,6 +77,7 @@ export class Outbox {
       initialBackoffMs: options.initialBackoffMs ?? 200,
       maxBackoffMs: options.maxBackoffMs ?? 30_000,
       syncIntervalMs: options.syncIntervalMs ?? 1000,
+      window: options.window ?? 32,
       random: options.random ?? Math.random,
     };
   }
@@ -108,6 +116,7 @@ export class Outbox {
       bytes: this.queue.byteLength,
       published: this.published,
       failures: this.failures,
+      rejected: this.rejected,
       droppedTotal: this.queue.droppedTotal,
       ...(this.queue.diskError ? { diskError: this.queue.diskError } : {}),
       ...(this.lastError ? { lastError: this.lastError } : {}),
@@ -144,40 +153,80 @@ export class Outbox {
   }
 
   private kick(): void {
-    if (!this.running || this.pumping || this.timer) return;
-    this.pumping = true;
-    void this.pump().finally(() => {
-      this.pumping = false;
-      // Something may have been enqueued between the pump's last look and now.
-      if (this.queue.length > 0 && !this.timer) this.kick();
-    });
+    if (!this.running || this.timer) return;
+    this.fill();
   }
 
-  private async pump(): Promise<void> {
-    while (this.running) {
-      const [next] = this.queue.peek(1);
-      if (!next) {
-        for (const w of this.idleWaiters.splice(0)) w();
-        return;
-      }
-      const m = next.value;
-      try {
-        await this.options.publish(m.topic, Buffer.from(m.payload, m.encoding), 1);
-        this.queue.ack(next.seq);
-        this.published++;
-        this.backoffMs = 0;
-      } catch (err) {
-        this.failures++;
-        this.lastError = (err as Error).message;
-        this.backoffMs = Math.min(this.opts.maxBackoffMs, this.backoffMs === 0 ? this.opts.initialBackoffMs : this.backoffMs * 2);
-        const delay = Math.round(this.backoffMs * (0.8 + 0.4 * this.opts.random()));
-        this.log.warn({ err: this.lastError, topic: m.topic, kind: m.kind, retryInMs: delay, depth: this.queue.length }, 'publish to IoT Core failed; will retry');
-        this.timer = setTimeout(() => {
-          this.timer = undefined;
-          this.kick();
-        }, delay);
-        return;
-      }
+  /**
+   * Keep up to `window` publishes in flight, in queue order. Acks stay contiguous from the head, so a restart
+   * resends at most what was in flight (at-least-once). With a window above 1, a message that fails while a
+   * later one succeeds arrives after it; disconnections fail everything in flight at once, so the usual
+   * offline → online path keeps the order. `window: 1` gives strict order always.
+   */
+  private fill(): void {
+    if (!this.running || this.timer) return;
+    const candidates = this.queue.peek(this.opts.window);
+    if (candidates.length === 0) {
+      for (const w of this.idleWaiters.splice(0)) w();
+      return;
+    }
+    for (const entry of candidates) {
+      if (this.state.size >= this.opts.window) break;
+      if (this.state.has(entry.seq)) continue;
+      this.state.set(entry.seq, 'inflight');
+      void this.send(entry.seq, entry.value);
     }
   }
+
+  private async send(seq: number, m: OutboxMessage): Promise<void> {
+    try {
+      await this.options.publish(m.topic, Buffer.from(m.payload, m.encoding), 1);
+      this.published++;
+      this.backoffMs = 0;
+      this.state.set(seq, 'done');
+    } catch (err) {
+      const reason = permanentFailure(err);
+      if (reason !== undefined) {
+        // Retrying cannot help (too large, not authorized, invalid): drop it loudly rather than block the queue.
+        this.rejected++;
+        this.lastError = (err as Error).message;
+        this.log.error({ err: this.lastError, reason, topic: m.topic, kind: m.kind, reportId: m.reportId }, 'IoT Core refused a message for good; dropped from the outbox');
+        this.state.set(seq, 'done');
+      } else {
+        this.failures++;
+        this.lastError = (err as Error).message;
+        this.state.delete(seq);
+        if (!this.timer) {
+          this.backoffMs = Math.min(this.opts.maxBackoffMs, this.backoffMs === 0 ? this.opts.initialBackoffMs : this.backoffMs * 2);
+          const delay = Math.round(this.backoffMs * (0.8 + 0.4 * this.opts.random()));
+          this.log.warn({ err: this.lastError, topic: m.topic, kind: m.kind, retryInMs: delay, depth: this.queue.length }, 'publish to IoT Core failed; will retry');
+          this.timer = setTimeout(() => {
+            this.timer = undefined;
+            this.fill();
+          }, delay);
+        }
+      }
+    }
+    this.ackDone();
+    this.fill();
+  }
+
+  private ackDone(): void {
+    let last: number | undefined;
+    for (const entry of this.queue.peek(this.opts.window)) {
+      if (this.state.get(entry.seq) !== 'done') break;
+      this.state.delete(entry.seq);
+      last = entry.seq;
+    }
+    if (last !== undefined) this.queue.ack(last);
+  }
+}
+
+/** Errors that no retry can fix (greengrass.md §2, §3.3); anything else (offline, spool full, timeouts) is retried. */
+export function permanentFailure(err: unknown): string | undefined {
+  if (!(err instanceof IpcError)) return undefined;
+  if (err.errorCode === 'UnauthorizedError') return 'not authorized';
+  if (err.errorCode === 'InvalidArgumentsError') return 'invalid arguments';
+  if (err.kind === 'service' && /exceeds the configured limit|larger than the size of message spool/i.test(err.message)) return 'too large';
+  return undefined;
 }
