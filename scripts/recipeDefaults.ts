@@ -52,7 +52,7 @@ const REPORT_FORMATS = ['json', 'cbor'] as const;
  * - pubsub SubscribeToTopic: the local topic filter downstream devices publish their own reports on
  *   (STANDARD matching: the filter string is matched literally, so the policy names it as subscribed),
  *   plus the per-device message topics counted for aws:num-messages-*;
- * - pubsub PublishToTopic: the local violations topic and the local accepted/rejected answers to
+ * - pubsub PublishToTopic: the local violations and health topics and the local accepted/rejected answers to
  *   downstream reports (`*` is the only wildcard pubsub policies know; a published topic has none).
  * Policy ids start with the component name: they must be unique across all components.
  */
@@ -84,9 +84,9 @@ export function accessControlFor(config: ComponentConfig): Record<string, unknow
         resources: [config.downstream.reportTopic, ...config.downstream.messageTopics.map(anyThingFilter)],
       },
       [`${COMPONENT_NAME}:pubsub:publish`]: {
-        policyDescription: 'Publish local violations and answer downstream reports (accepted/rejected)',
+        policyDescription: 'Publish local violations and health records, and answer downstream reports (accepted/rejected)',
         operations: ['aws.greengrass#PublishToTopic'],
-        resources: [config.violations.localTopic, ...downstreamAnswers],
+        resources: [config.violations.localTopic, config.heartbeat.localTopic, ...downstreamAnswers],
       },
     },
   };

@@ -139,7 +139,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       ...(this.o.reportIntervalOverrideSeconds !== undefined ? { intervalOverrideSeconds: this.o.reportIntervalOverrideSeconds } : {}),
       extraHostMetrics: () => this.health.reportMetrics(this.outbox.takeDropped()),
     });
-    this.health = new HealthMonitor({ agent: this, now: this.now });
+    this.health = new HealthMonitor({ agent: this, now: this.now, onShed: (shed, why) => this.shed(shed, why) });
 
     this.collector = this.makeCollector(this.config);
     await this.collector.start();
@@ -235,7 +235,23 @@ export class Agent extends EventEmitter<AgentEvents> {
   }
 
   private makeCollector(config: ComponentConfig): Collector {
-    return new Collector({ config, logger: this.o.logger, ...(this.o.netns !== undefined ? { netns: this.o.netns } : {}) });
+    // Shedding drops the optional, costly part: per-process attribution and per-socket TCP counters.
+    const effective = this.shedding ? { ...config, collector: { ...config.collector, perProcess: false, tcpBytes: false } } : config;
+    return new Collector({ config: effective, logger: this.o.logger, ...(this.o.netns !== undefined ? { netns: this.o.netns } : {}) });
+  }
+
+  private shedding = false;
+
+  /** The self-limit's decision: rebuild the collector without (or with again) per-process detail. */
+  private shed(on: boolean, why: string): void {
+    this.shedding = on;
+    if (on) this.log.error({ why }, 'SELF-LIMIT: the agent exceeds its resource bounds; shedding per-process detail (per-process behaviors pause)');
+    else this.log.warn({ why }, 'self-limit: back within bounds; per-process detail resumes');
+    this.busy = this.busy.then(async () => {
+      await this.collector.stop();
+      this.collector = this.makeCollector(this.config);
+      await this.collector.start();
+    }).catch((err: Error) => this.log.error({ err: err.message }, 'could not rebuild the collector'));
   }
 
   private subscribeMessages(config: ComponentConfig): void {
@@ -261,7 +277,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     const start = this.now();
     try {
       const sample = await this.collector.sample(start);
-      const points: Datapoint[] = datapointsFromHostSample(sample.host, this.o.thingName, { perProcess: this.config.collector.perProcess });
+      const points: Datapoint[] = datapointsFromHostSample(sample.host, this.o.thingName, { perProcess: this.config.collector.perProcess && !this.shedding });
       for (const d of sample.devices) points.push(...datapointsFromDeviceSample(d, this.deviceInfo(d.thingName)));
       this.evaluate(points);
       if (start - this.lastExpire >= EXPIRE_EVERY_MS) {
@@ -277,6 +293,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       }
       const durationMs = this.now() - start;
       this.health.recordSample(durationMs, sample.host.degraded);
+      this.health.checkSelfLimit(this.now());
       this.emit('sample', sample, durationMs);
     } finally {
       this.sampling = false;

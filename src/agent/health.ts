@@ -19,11 +19,17 @@ export interface HealthRecord {
   rejectedInputs: number;
   configSource: string;
   mode: string;
+  /** the self-limit is shedding optional work */
+  shedding: boolean;
 }
 
 export interface HealthMonitorOptions {
   agent: Agent;
   now: () => number;
+  /** called when the self-limit starts (true) or stops (false) shedding optional work */
+  onShed: (shed: boolean, why: string) => void;
+  /** tests: RSS and CPU readings */
+  readRss?: () => number;
 }
 
 const RECENT = 60;
@@ -38,11 +44,56 @@ export class HealthMonitor {
   private cpuAt = process.cpuUsage();
   private cpuT: number;
   private cpuPercent = 0;
+  private readonly onShed: (shed: boolean, why: string) => void;
+  private readonly readRss: () => number;
+  private limitCpuAt = process.cpuUsage();
+  private limitT: number;
+  private overSince: number | undefined;
+  private underSince: number | undefined;
+  shedding = false;
 
   constructor(options: HealthMonitorOptions) {
     this.agent = options.agent;
     this.now = options.now;
     this.cpuT = this.now();
+    this.limitT = this.cpuT;
+    this.onShed = options.onShed;
+    this.readRss = options.readRss ?? (() => process.memoryUsage.rss());
+  }
+
+  /**
+   * The self-limit (issue 9): when RSS or CPU stays above its bound for `sustainSeconds`, say so loudly and
+   * shed optional work (per-process detail); resume once both stayed below for as long. CPU is measured
+   * over at least one second between checks.
+   */
+  checkSelfLimit(t: number, cpuPercentOverride?: number): void {
+    const { maxRssBytes, maxCpuPercent, sustainSeconds } = this.agent.currentConfig().selfLimit;
+    let cpu = cpuPercentOverride;
+    if (cpu === undefined) {
+      if (t - this.limitT < 1000) return;
+      const used = process.cpuUsage(this.limitCpuAt);
+      cpu = ((used.user + used.system) / 1000 / (t - this.limitT)) * 100;
+      this.limitCpuAt = process.cpuUsage();
+      this.limitT = t;
+    }
+    const rss = this.readRss();
+    const over = rss > maxRssBytes || cpu > maxCpuPercent;
+    const sustainMs = sustainSeconds * 1000;
+    if (over) {
+      this.underSince = undefined;
+      this.overSince ??= t;
+      if (!this.shedding && t - this.overSince >= sustainMs) {
+        this.shedding = true;
+        this.onShed(true, `rss ${rss} bytes (bound ${maxRssBytes}), cpu ${cpu.toFixed(1)} % (bound ${maxCpuPercent}) for ${sustainSeconds} s`);
+      }
+    } else {
+      this.overSince = undefined;
+      this.underSince ??= t;
+      if (this.shedding && t - this.underSince >= sustainMs) {
+        this.shedding = false;
+        this.onShed(false, `rss ${rss} bytes, cpu ${cpu.toFixed(1)} % back within bounds for ${sustainSeconds} s`);
+      }
+    }
   }
 
   start(): void {
@@ -90,6 +141,7 @@ export class HealthMonitor {
       rejectedInputs: snap.downstream.rejected + snap.downstream.spoofed + snap.config.rejected,
       configSource: snap.config.source,
       mode: snap.config.mode,
+      shedding: this.shedding,
     };
   }
 
@@ -106,6 +158,7 @@ export class HealthMonitor {
       'defender-edge:actions': r.actions,
       'defender-edge:rejected-inputs': r.rejectedInputs,
       'defender-edge:degraded-sources': r.degraded.length,
+      'defender-edge:shedding': r.shedding ? 1 : 0,
     };
   }
 

@@ -67,6 +67,7 @@ export interface ComponentConfig {
   };
   outbox: { maxEntries: number; maxBytes: number };
   thresholdCache: { maxThings: number; maxBytes: number };
+  selfLimit: { maxRssBytes: number; maxCpuPercent: number; sustainSeconds: number };
   accessControl?: Record<string, unknown>;
 }
 
@@ -217,6 +218,17 @@ export const configSchema: SchemaObject = {
       properties: {
         maxThings: { type: 'integer', minimum: 1, maximum: 10_000_000, default: 10_000 },
         maxBytes: { type: 'integer', minimum: 1024, maximum: 2 ** 31, default: 16 * 2 ** 20 },
+      },
+      required: [],
+    },
+    selfLimit: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        maxRssBytes: { type: 'integer', minimum: 16 * 2 ** 20, maximum: 2 ** 40, default: 256 * 2 ** 20 },
+        maxCpuPercent: { type: 'number', minimum: 1, maximum: 400, default: 25 },
+        sustainSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 30 },
       },
       required: [],
     },

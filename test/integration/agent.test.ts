@@ -213,4 +213,17 @@ describe('agent against the emulator', () => {
       await Promise.all(devices.map((d) => d.client.endAsync(true)));
     }
   });
+
+  it('self-limit: above its RSS bound for sustainSeconds, the agent says so and sheds per-process detail', async () => {
+    const r = await rig({ heartbeat: { enabled: true, intervalSeconds: 1 }, selfLimit: { maxRssBytes: 16 * 2 ** 20, sustainSeconds: 1 } });
+    const agent = startAgent(r, 3600);
+    const health: Array<{ shedding: boolean; rssBytes: number }> = [];
+    agent.on('health', (h) => health.push(h));
+    const healthLocal: unknown[] = [];
+    r.emulator.subscribeLocal('defender-edge/health', (_t: string, m: LocalMessage) => healthLocal.push(m.kind === 'json' ? m.value : null));
+    await agent.start();
+    const shed = await until(() => health.find((h) => h.shedding), 10_000, 'a health record saying it sheds');
+    expect(shed.rssBytes).toBeGreaterThan(16 * 2 ** 20);
+    await until(() => healthLocal.some((h) => (h as { shedding?: boolean }).shedding === true), 5000, 'the health record on local pub/sub');
+  });
 });

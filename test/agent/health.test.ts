@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import type { Agent } from '../../src/agent.ts';
+import { HealthMonitor } from '../../src/agent/health.ts';
+import { defaultConfig } from '../../src/config/validate.ts';
+
+function monitor(rss: () => number) {
+  const config = { ...defaultConfig(), selfLimit: { maxRssBytes: 100, maxCpuPercent: 50, sustainSeconds: 2 } };
+  // Only currentConfig() is read by the self-limit.
+  const agent = { currentConfig: () => config } as unknown as Agent;
+  const calls: Array<[boolean, string]> = [];
+  const m = new HealthMonitor({ agent, now: () => 0, onShed: (shed, why) => calls.push([shed, why]), readRss: rss });
+  return { m, calls };
+}
+
+describe('self-limit', () => {
+  it('sheds only after the bound is exceeded for sustainSeconds, and resumes only after as long within it', () => {
+    let rss = 50;
+    const { m, calls } = monitor(() => rss);
+    m.checkSelfLimit(0, 10);
+    rss = 500;
+    m.checkSelfLimit(1000, 10);
+    m.checkSelfLimit(2000, 10);
+    expect(calls).toEqual([]);
+    m.checkSelfLimit(3000, 10);
+    expect(calls.map((c) => c[0])).toEqual([true]);
+    expect(calls[0]![1]).toMatch(/rss 500 bytes \(bound 100\)/);
+    rss = 50;
+    m.checkSelfLimit(4000, 10);
+    m.checkSelfLimit(5000, 10);
+    rss = 500; // a blip resets the quiet period
+    m.checkSelfLimit(5500, 10);
+    rss = 50;
+    m.checkSelfLimit(6000, 10);
+    m.checkSelfLimit(7000, 10);
+    expect(calls.map((c) => c[0])).toEqual([true]);
+    m.checkSelfLimit(8000, 10);
+    expect(calls.map((c) => c[0])).toEqual([true, false]);
+    expect(m.shedding).toBe(false);
+  });
+
+  it('counts CPU above its bound the same way', () => {
+    const { m, calls } = monitor(() => 10);
+    m.checkSelfLimit(0, 80);
+    m.checkSelfLimit(2500, 80);
+    expect(calls.map((c) => c[0])).toEqual([true]);
+    expect(calls[0]![1]).toMatch(/cpu 80\.0 % \(bound 50\)/);
+  });
+});
