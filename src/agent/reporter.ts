@@ -112,6 +112,10 @@ export class Reporter {
 
   /** Forward a downstream device's own (already validated) report unchanged, keeping its report_id. */
   forwardDeviceReport(thingName: string, format: 'json' | 'cbor', payload: Buffer, reportId: number): void {
+    this.enqueue(thingName, format, payload, reportId);
+  }
+
+  private enqueue(thingName: string, format: 'json' | 'cbor', payload: Buffer, reportId: number): void {
     this.o.outbox.enqueue({
       kind: 'report',
       topic: reportTopic(thingName, format),
@@ -171,16 +175,7 @@ export class Reporter {
       return;
     }
     if (encoded.sampled.length > 0) this.log.info({ thingName, reportId, sampled: encoded.sampled }, 'report lists sampled to fit');
-    const payload = Buffer.from(encoded.payload);
-    this.o.outbox.enqueue({
-      kind: 'report',
-      topic: reportTopic(thingName, format),
-      payload: format === 'json' ? payload.toString('utf8') : payload.toString('base64'),
-      encoding: format === 'json' ? 'utf8' : 'base64',
-      reportId,
-    });
-    this.remember(thingName, reportId);
-    this.stats.reportsQueued++;
+    this.enqueue(thingName, format, Buffer.from(encoded.payload), reportId);
   }
 
   private remember(thingName: string, reportId: number): void {
