@@ -11,7 +11,7 @@ import { parseCommandArgs, UsageError } from './args.ts';
 
 const USAGE = `usage: defender-edge demo [--json] [--dry-run] [--action terminate|suspend] [--streamer]
                           [--sampling-ms N] [--report-every N] [--rogue-interval-ms N] [--timeout-seconds N]
-                          [--log-level LEVEL]
+                          [--log-level LEVEL] [--keep]
 
 Runs the rogue-agent scenario on this machine: the Greengrass IPC emulator (with an MQTT broker and a
 simulated cloud), the agent with the walkthrough's profile (msgReceive, bytesOut) per process in enforce
@@ -28,7 +28,9 @@ Only processes the demo starts are judged and acted on.
   --rogue-interval-ms N  pause between the rogue's messages (default 40 = 25 messages/s; the walkthrough's 1000
                        would cross bytesOut after ~67 s)
   --timeout-seconds N  give up after N seconds (default 60)
-  --log-level LEVEL    the agent's own logs on stderr (default silent)`;
+  --log-level LEVEL    the agent's own logs on stderr (default silent)
+  --keep               keep the work dir (agent state, enforcement audit log, cloud record); --json adds
+                       its path as workDir`;
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -50,6 +52,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
     'rogue-interval-ms': { type: 'string' },
     'timeout-seconds': { type: 'string' },
     'log-level': { type: 'string', default: 'silent' },
+    keep: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
   }, false);
   if (values.help) {
@@ -70,7 +73,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
     if (!json) process.stdout.write(line + '\n');
   };
 
-  const scenario = new RogueScenario({ samplingMs, mode: values['dry-run'] ? 'dry-run' : 'enforce', action, rogueIntervalMs, reportEverySeconds, logger });
+  const scenario = new RogueScenario({ samplingMs, mode: values['dry-run'] ? 'dry-run' : 'enforce', action, rogueIntervalMs, reportEverySeconds, logger, keepWorkDir: values.keep! });
   let interrupted = false;
   const onSignal = () => {
     interrupted = true;
@@ -83,6 +86,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
   try {
     say(`defender-edge demo — the rogue-agent scenario on this machine, no AWS account (${values['dry-run'] ? 'DRY-RUN: nothing will be stopped' : 'enforce mode'})`);
     await scenario.start();
+    say(`  work dir: ${scenario.workDir} (${values.keep ? 'kept' : 'removed at the end'})`);
     say(`  emulator: Greengrass IPC socket, client-device MQTT broker ${scenario.mqttUrl}, simulated cloud record`);
     say(`  agent: thing ${scenario.gatewayThing}, sampling every ${samplingMs} ms, action ${action}, Defender reports every ${reportEverySeconds} s (compressed for the demo; deployments: ≥ 300 s)`);
     say('  profile (the walkthrough\'s, per process): msgReceive aws:num-messages-received less-than 100 per 300 s; bytesOut aws:all-bytes-out less-than 10000 per 300 s');
@@ -101,8 +105,8 @@ export async function demoCommand(argv: string[]): Promise<number> {
     const summary = await scenario.round({ streamer: values.streamer!, timeoutMs });
     await scenario.stop();
     if (interrupted) return 130;
-    if (json) process.stdout.write(JSON.stringify(summary) + '\n');
-    else say(renderSummary(summary));
+    if (json) process.stdout.write(JSON.stringify(values.keep ? { ...summary, workDir: scenario.workDir } : summary) + '\n');
+    else say(renderSummary(summary) + (values.keep ? `\n\nkept: ${scenario.workDir} (cloud.jsonl = what reached the cloud; state/enforcement/audit.jsonl = every action)` : ''));
     return summary.ok ? 0 : 1;
   } catch (err) {
     await scenario.stop();

@@ -38,6 +38,8 @@ export interface ScenarioOptions {
   deviceThing?: string;
   /** the agent's and the emulator's logger (default silent) */
   logger?: Logger;
+  /** leave the work dir (state, audit log, cloud record) in place on stop() instead of removing it */
+  keepWorkDir?: boolean;
   now?: () => number;
 }
 
@@ -123,6 +125,7 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
   readonly deviceThing: string;
   private readonly log: Logger;
   private readonly now: () => number;
+  private readonly keepWorkDir: boolean;
   private dir = '';
   private emulator: GreengrassEmulator | undefined;
   private agent: Agent | undefined;
@@ -139,6 +142,7 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
   private cloudSeen = 0;
   private cloudTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private stopping: Promise<void> | undefined;
 
   constructor(options: ScenarioOptions = {}) {
     super();
@@ -151,6 +155,14 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
     this.deviceThing = options.deviceThing ?? 'MyDevice';
     this.log = options.logger ?? silentLogger();
     this.now = options.now ?? Date.now;
+    this.keepWorkDir = options.keepWorkDir ?? false;
+  }
+
+  /** the TCP sink's port on 127.0.0.1 (what the streamer floods) */
+  get sinkPort(): number {
+    const a = this.sink?.address();
+    if (a === undefined || a === null || typeof a === 'string') throw new Error('the scenario is not started');
+    return a.port;
   }
 
   get stateDir(): string {
@@ -297,7 +309,7 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
         s.innocent ? this.startActor('innocent', ['--url', url, '--interval-ms', '5000'], true) : undefined,
       ]);
       for (const a of quiet) if (a) cast.push(a);
-      const sinkPort = (this.sink!.address() as { port: number }).port;
+      const sinkPort = this.sinkPort;
       const rogues = await Promise.all([
         s.rogue ? this.startActor('rogue-agent', ['--url', url, '--interval-ms', String(this.rogueIntervalMs)], true) : undefined,
         s.streamer ? this.startActor('tcp-streamer', ['--port', String(sinkPort), '--chunk', '1024', '--interval-ms', '50'], true) : undefined,
@@ -383,8 +395,12 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
   }
 
   /** Stops every process we started, the agent, the emulator and the sink, and removes the temp dir. Safe to call twice. */
-  async stop(): Promise<void> {
-    if (this.stopped) return;
+  stop(): Promise<void> {
+    this.stopping ??= this.stopAll();
+    return this.stopping;
+  }
+
+  private async stopAll(): Promise<void> {
     this.stopped = true;
     if (this.cloudTimer) clearInterval(this.cloudTimer);
     await Promise.all([...this.actors.values()].map((a) => stopActor(a)));
@@ -392,6 +408,6 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
     await this.emulator?.stop().catch((err: Error) => this.log.warn({ err: err.message }, 'emulator stop failed'));
     for (const s of this.sinkSockets) s.destroy();
     await new Promise<void>((resolve) => (this.sink ? this.sink.close(() => resolve()) : resolve()));
-    if (this.dir !== '') rmSync(this.dir, { recursive: true, force: true });
+    if (this.dir !== '' && !this.keepWorkDir) rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -78,6 +78,8 @@ export interface DemoSummary {
   action: string | null;
   offender: { pid: number; comm: string } | null;
   offenders: OffenderSummary[];
+  /** every process the round started */
+  cast: Array<{ role: ActorRole; pid: number }>;
   innocentSurvived: boolean | null;
   behaviorsFired: string[];
   behaviorsNotFired: Record<string, string>;
@@ -202,6 +204,7 @@ export function summarize(o: ScenarioObservation): DemoSummary {
     action: primary?.action ?? null,
     offender: primary ? { pid: primary.pid, comm: primary.comm } : null,
     offenders,
+    cast: o.actors.map((a) => ({ role: a.role, pid: a.pid })),
     innocentSurvived: innocents.length === 0 ? null : !innocentTouched,
     behaviorsFired: fired,
     behaviorsNotFired: notFired,
