@@ -27,6 +27,7 @@ export interface Actor {
   exitSignal?: NodeJS.Signals | null;
   /** first moment it was seen stopped: exited, or state T (SIGSTOP) in /proc */
   stoppedAt?: number;
+  stoppedHow?: 'exited' | 'suspended';
   /** JSON lines it printed (its announcements) */
   lines: Array<Record<string, unknown>>;
   /** its last stderr lines, for diagnostics */
@@ -72,14 +73,16 @@ export async function spawnActor(role: ActorRole, args: readonly string[], optio
   }
   const actor: Actor = { role, pid: child.pid, child, startedAt: now(), lines: [], stderr: [] };
   options.onSpawn?.(actor);
-  const stopped = (t: number) => {
-    actor.stoppedAt ??= t;
+  const stopped = (t: number, how: 'exited' | 'suspended') => {
+    if (actor.stoppedAt !== undefined) return;
+    actor.stoppedAt = t;
+    actor.stoppedHow = how;
   };
   child.once('exit', (code, signal) => {
     actor.exitedAt = now();
     actor.exitCode = code;
     actor.exitSignal = signal;
-    stopped(actor.exitedAt);
+    stopped(actor.exitedAt, 'exited');
   });
   createInterface({ input: child.stderr! }).on('line', (line) => {
     actor.stderr.push(line);
@@ -90,7 +93,7 @@ export async function spawnActor(role: ActorRole, args: readonly string[], optio
       if (actor.exitedAt !== undefined) return clearInterval(timer);
       const state = procState(actor.pid);
       if (state === 'T' || state === 't' || state === null) {
-        stopped(now());
+        stopped(now(), state === null ? 'exited' : 'suspended');
         clearInterval(timer);
       }
     }, options.stopPollMs);

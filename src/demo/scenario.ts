@@ -334,11 +334,12 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
         gatewayThing: this.gatewayThing,
         deviceThing: this.deviceThing,
         behaviors: ['msgReceive', 'bytesOut'],
-        actors: cast.map((a) => ({ role: a.role, pid: a.pid, comm: ROLE_TITLE[a.role], ...(a.stoppedAt !== undefined ? { stoppedAt: a.stoppedAt } : {}), runningAtEnd: runningAtEnd.get(a.pid) ?? false })),
+        actors: cast.map((a) => ({ role: a.role, pid: a.pid, comm: ROLE_TITLE[a.role], ...(a.stoppedAt !== undefined ? { stoppedAt: a.stoppedAt } : {}), ...(a.stoppedHow !== undefined ? { stoppedHow: a.stoppedHow } : {}), runningAtEnd: runningAtEnd.get(a.pid) ?? false })),
         violations: this.violations,
         actions: this.actions,
         cloud: this.cloudRecord().filter((l) => l.ts >= startedAt),
         perProcessMessages: this.perProcessMessages,
+        requireReport: s.waitForReport,
         deviceAnswers: { accepted: answers.filter((l) => l.answer === 'accepted').length, rejected: answers.filter((l) => l.answer === 'rejected').length },
         startedAt,
         endedAt: this.now(),
@@ -387,9 +388,11 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
       if (!docs.some((d) => d.record === 'action' && d.violation?.offender?.pid === a.pid)) left.push(`${a.role} (pid ${a.pid}): its action in the cloud record`);
     }
     if (waitForReport && rogues.length > 0) {
-      const first = rogues.map((a) => alarmOf(a.pid)?.t).filter((t): t is number => t !== undefined).sort((x, y) => x - y)[0];
+      // The next report after the last rogue's violation: reporting goes on while enforcement acts.
+      const times = rogues.map((a) => alarmOf(a.pid)?.t);
+      const last = times.some((t) => t === undefined) ? undefined : Math.max(...(times as number[]));
       const report = new RegExp(`^\\$aws/things/${this.gatewayThing}/defender/metrics/(json|cbor)$`);
-      if (first === undefined || !cloud.some((l) => report.test(l.topic) && l.ts > first)) left.push('a gateway report after the violation in the cloud record');
+      if (last === undefined || !cloud.some((l) => report.test(l.topic) && l.ts > last)) left.push('a gateway report after the violations in the cloud record');
     }
     return left;
   }

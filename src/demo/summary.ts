@@ -20,6 +20,7 @@ export interface ObservedActor {
   comm: string;
   /** first moment seen stopped (exit, or state T), ms since the epoch */
   stoppedAt?: number;
+  stoppedHow?: 'exited' | 'suspended';
   runningAtEnd: boolean;
 }
 
@@ -40,6 +41,8 @@ export interface ScenarioObservation {
   deviceAnswers: { accepted: number; rejected: number };
   startedAt: number;
   endedAt: number;
+  /** a gateway report after the violations is part of the story (the bench's quick rounds skip it) */
+  requireReport: boolean;
   /** problems that made the run fail (timeouts …) */
   problems: string[];
 }
@@ -59,6 +62,7 @@ export interface OffenderSummary {
   dryRun?: boolean;
   /** when the process was first seen stopped (exit or state T) */
   stoppedAt?: number;
+  stoppedHow?: 'exited' | 'suspended';
   /** stoppedAt − crossedAt: from the crossing sample to the process observed stopped; null when not stopped */
   detectedAfterMs: number | null;
   /** action record t − crossedAt: enforcement's decision (also in dry-run) */
@@ -88,7 +92,7 @@ export interface DemoSummary {
     deviceReports: number;
     violations: number;
     actions: number;
-    /** a gateway report recorded after the first violation: reporting goes on */
+    /** a gateway report recorded after the last violation: reporting goes on */
     reportAfterViolation: boolean;
   };
   device: { accepted: number; rejected: number };
@@ -115,7 +119,7 @@ function parsePayload(line: CloudLine): CloudDoc | undefined {
   }
 }
 
-export function classifyCloud(cloud: readonly CloudLine[], gatewayThing: string, deviceThing: string, firstViolationAt: number | undefined): DemoSummary['cloud'] {
+export function classifyCloud(cloud: readonly CloudLine[], gatewayThing: string, deviceThing: string, lastViolationAt: number | undefined): DemoSummary['cloud'] {
   const reportTopic = (thing: string) => new RegExp(`^\\$aws/things/${thing}/defender/metrics/(json|cbor)$`);
   const gw = reportTopic(gatewayThing);
   const dev = reportTopic(deviceThing);
@@ -123,7 +127,7 @@ export function classifyCloud(cloud: readonly CloudLine[], gatewayThing: string,
   for (const line of cloud) {
     if (gw.test(line.topic)) {
       out.gatewayReports++;
-      if (firstViolationAt !== undefined && line.ts > firstViolationAt) out.reportAfterViolation = true;
+      if (lastViolationAt !== undefined && line.ts > lastViolationAt) out.reportAfterViolation = true;
       continue;
     }
     if (dev.test(line.topic)) {
@@ -162,6 +166,7 @@ function offenderSummary(actor: ObservedActor, violations: readonly ViolationEve
     s.dryRun = act.dryRun;
   }
   if (actor.stoppedAt !== undefined) s.stoppedAt = actor.stoppedAt;
+  if (actor.stoppedHow !== undefined) s.stoppedHow = actor.stoppedHow;
   return s;
 }
 
@@ -179,8 +184,8 @@ export function summarize(o: ScenarioObservation): DemoSummary {
   const innocents = o.actors.filter((a) => a.role === 'innocent');
   const innocentTouched = innocents.some((a) => !a.runningAtEnd || o.actions.some((r) => r.target?.kind === 'process' && r.target.pid === a.pid));
   const primary = offenders.find((x) => x.role === 'rogue-agent') ?? offenders[0];
-  const firstViolation = o.violations.filter((v) => v.event === 'in-alarm').map((v) => v.t).sort((a, b) => a - b)[0];
-  const cloud = classifyCloud(o.cloud, o.gatewayThing, o.deviceThing, firstViolation);
+  const lastViolation = o.violations.filter((v) => v.event === 'in-alarm').map((v) => v.t).sort((a, b) => b - a)[0];
+  const cloud = classifyCloud(o.cloud, o.gatewayThing, o.deviceThing, lastViolation);
   const problems = [...o.problems];
   for (const x of offenders) {
     if (x.crossedAt === undefined) problems.push(`${x.role} (pid ${x.pid}): no violation`);
@@ -189,7 +194,7 @@ export function summarize(o: ScenarioObservation): DemoSummary {
   }
   if (innocentTouched) problems.push('the innocent process was touched');
   if (cloud.violations === 0) problems.push('no violation reached the cloud record');
-  if (cloud.gatewayReports === 0) problems.push('no gateway report reached the cloud record');
+  if (o.requireReport && !cloud.reportAfterViolation) problems.push('no gateway report after the violations reached the cloud record');
   const stoppedIn = primary?.detectedAfterMs ?? null;
   const contrast = o.mode === 'dry-run'
     ? `${CLOUD_DETECT_NOTE}; in dry-run defender-edge decided to act ${primary?.actedAfterMs ?? '?'} ms after the crossing and changed nothing.`
