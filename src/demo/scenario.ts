@@ -139,6 +139,7 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
   private violations: ViolationEvent[] = [];
   private actions: ActionRecord[] = [];
   private perProcessMessages = false;
+  private readonly degraded = new Set<string>();
   private cloudSeen = 0;
   private cloudTimer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -267,6 +268,7 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
       if (p.messagesReceived !== undefined) view.messagesReceived = p.messagesReceived;
       processes.push(view);
     }
+    for (const d of sample.host.degraded) this.degraded.add(d);
     this.emit('sample', { t: sample.host.t, durationMs, processes, degraded: sample.host.degraded });
   }
 
@@ -300,6 +302,7 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
     const startedAt = this.now();
     this.violations = [];
     this.actions = [];
+    this.degraded.clear();
     const cast: Actor[] = [];
     const problems: string[] = [];
     try {
@@ -340,6 +343,7 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
         cloud: this.cloudRecord().filter((l) => l.ts >= startedAt),
         perProcessMessages: this.perProcessMessages,
         requireReport: s.waitForReport,
+        degraded: [...this.degraded],
         deviceAnswers: { accepted: answers.filter((l) => l.answer === 'accepted').length, rejected: answers.filter((l) => l.answer === 'rejected').length },
         startedAt,
         endedAt: this.now(),

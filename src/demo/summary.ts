@@ -38,6 +38,8 @@ export interface ScenarioObservation {
   cloud: CloudLine[];
   /** did any sample carry per-process message counts (messagesReceived) for the cast? */
   perProcessMessages: boolean;
+  /** collector sources that failed during the round (`tcp-bytes: ss not found` …) */
+  degraded: string[];
   deviceAnswers: { accepted: number; rejected: number };
   startedAt: number;
   endedAt: number;
@@ -96,6 +98,8 @@ export interface DemoSummary {
     reportAfterViolation: boolean;
   };
   device: { accepted: number; rejected: number };
+  /** collector sources that failed during the run: per-process bytes need `ss` (iproute2) */
+  degradedCollectors: string[];
   durationMs: number;
   contrast: string;
   problems: string[];
@@ -188,7 +192,10 @@ export function summarize(o: ScenarioObservation): DemoSummary {
   const cloud = classifyCloud(o.cloud, o.gatewayThing, o.deviceThing, lastViolation);
   const problems = [...o.problems];
   for (const x of offenders) {
-    if (x.crossedAt === undefined) problems.push(`${x.role} (pid ${x.pid}): no violation`);
+    if (x.crossedAt === undefined) {
+      const why = o.degraded.filter((d) => d.startsWith('tcp-bytes') || d.startsWith('processes') || d.startsWith('sockets'));
+      problems.push(`${x.role} (pid ${x.pid}): no violation${why.length > 0 ? ` (per-process traffic unavailable: ${why.join('; ')})` : ''}`);
+    }
     else if (x.action === undefined) problems.push(`${x.role} (pid ${x.pid}): no enforcement action`);
     else if (o.mode === 'enforce' && x.stillRunning) problems.push(`${x.role} (pid ${x.pid}): still running after ${x.action} (${x.outcome})`);
   }
@@ -215,6 +222,7 @@ export function summarize(o: ScenarioObservation): DemoSummary {
     behaviorsNotFired: notFired,
     cloud,
     device: { ...o.deviceAnswers },
+    degradedCollectors: [...o.degraded],
     durationMs: o.endedAt - o.startedAt,
     contrast,
     problems,
@@ -250,6 +258,7 @@ export function renderSummary(s: DemoSummary): string {
     '',
     s.contrast,
   ];
+  if (s.degradedCollectors.length > 0) lines.push(`degraded collectors: ${s.degradedCollectors.join('; ')}`);
   if (s.problems.length > 0) lines.push('', 'PROBLEMS:', ...s.problems.map((p) => `  - ${p}`));
   return lines.join('\n');
 }

@@ -43,6 +43,7 @@ function observation(over: Partial<ScenarioObservation> = {}): ScenarioObservati
       cloudLine(T0 + 5000, '$aws/things/GW/defender/metrics/json', { header: { report_id: 2 } }),
     ],
     perProcessMessages: false,
+    degraded: [],
     deviceAnswers: { accepted: 1, rejected: 0 },
     startedAt: T0, endedAt: T0 + 6000, requireReport: true, problems: [],
     ...over,
@@ -106,6 +107,13 @@ describe('summarize', () => {
     const s = summarize(observation({ violations: [], actions: [], problems: ['timed out after 100 ms waiting for: x'] }));
     expect(s.problems).toContain(`rogue-agent (pid ${ROGUE}): no violation`);
     expect(s.problems[0]).toMatch(/^timed out/);
+  });
+
+  it('a missing violation names the failed collector source that explains it', () => {
+    const s = summarize(observation({ violations: [], actions: [], degraded: ['tcp-bytes: spawn ss ENOENT', 'custom:disk: EACCES'] }));
+    expect(s.problems).toContain(`rogue-agent (pid ${ROGUE}): no violation (per-process traffic unavailable: tcp-bytes: spawn ss ENOENT)`);
+    expect(s.degradedCollectors).toEqual(['tcp-bytes: spawn ss ENOENT', 'custom:disk: EACCES']);
+    expect(renderSummary(s)).toContain('degraded collectors: tcp-bytes: spawn ss ENOENT; custom:disk: EACCES');
   });
 
   it('dry-run: nothing stopped, the decision time is reported and the contrast says nothing changed', () => {
