@@ -2,8 +2,8 @@
 // (selfCommand.ts), each watched until it stops: exit seen by the parent, or — for a suspended process —
 // state T in /proc/PID/stat. Only processes started here are ever signalled, by pid.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { readStat } from '../localrules/enforce/procfs.ts';
 import { selfCommand } from './selfCommand.ts';
 
 export type ActorRole = 'rogue-agent' | 'tcp-streamer' | 'innocent' | 'device';
@@ -36,12 +36,7 @@ export interface Actor {
 
 /** /proc/PID/stat state letter, or null when the process is gone. */
 export function procState(pid: number): string | null {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return s.slice(s.lastIndexOf(')') + 2, s.lastIndexOf(')') + 3);
-  } catch {
-    return null;
-  }
+  return readStat(pid)?.state ?? null;
 }
 
 export function isRunning(actor: Actor): boolean {
