@@ -70,18 +70,25 @@ export async function demoCommand(argv: string[]): Promise<number> {
   const logger = level === 'silent' ? silentLogger() : createLogger({ level, fd: 2 });
   const json = values.json!;
   const say = (line: string) => {
-    if (!json) process.stdout.write(line + '\n');
+    if (!json && !readerGone) process.stdout.write(line + '\n');
   };
 
   const scenario = new RogueScenario({ samplingMs, mode: values['dry-run'] ? 'dry-run' : 'enforce', action, rogueIntervalMs, reportEverySeconds, logger, keepWorkDir: values.keep! });
   let interrupted = false;
+  let readerGone = false;
   const onSignal = () => {
     interrupted = true;
     say('\ninterrupted: stopping every process the demo started…');
     void scenario.stop();
   };
+  // `demo | head`: the reader went away (EPIPE). Stop like on Ctrl-C instead of dying without cleanup.
+  const onStdoutError = () => {
+    readerGone = true;
+    onSignal();
+  };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  process.stdout.on('error', onStdoutError);
   const t0 = Date.now();
   try {
     say(`defender-edge demo — the rogue-agent scenario on this machine, no AWS account (${values['dry-run'] ? 'DRY-RUN: nothing will be stopped' : 'enforce mode'})`);
@@ -105,7 +112,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
     const summary = await scenario.round({ streamer: values.streamer!, timeoutMs });
     await scenario.stop();
     if (interrupted) return 130;
-    if (json) process.stdout.write(JSON.stringify(values.keep ? { ...summary, workDir: scenario.workDir } : summary) + '\n');
+    if (json && !readerGone) process.stdout.write(JSON.stringify(values.keep ? { ...summary, workDir: scenario.workDir } : summary) + '\n');
     else say(renderSummary(summary) + (values.keep ? `\n\nkept: ${scenario.workDir} (cloud.jsonl = what reached the cloud; state/enforcement/audit.jsonl = every action)` : ''));
     return summary.ok ? 0 : 1;
   } catch (err) {
@@ -115,5 +122,6 @@ export async function demoCommand(argv: string[]): Promise<number> {
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
+    process.stdout.removeListener('error', onStdoutError);
   }
 }

@@ -131,7 +131,6 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
   private agent: Agent | undefined;
   private sink: Server | undefined;
   private sinkSockets = new Set<Socket>();
-  sinkBytes = 0;
   /** pids of the cast the agent evaluates per process (Agent processFilter): nothing else on the machine is judged */
   private readonly judged = new Set<number>();
   private readonly actors = new Map<number, Actor>();
@@ -144,6 +143,8 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
   private cloudTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private stopping: Promise<void> | undefined;
+  private starting: Promise<void> | undefined;
+  private inRound = false;
 
   constructor(options: ScenarioOptions = {}) {
     super();
@@ -194,8 +195,9 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
 
   async start(): Promise<void> {
     this.dir = mkdtempSync(join(tmpdir(), 'dedge-demo-'));
+    this.starting = this.startParts();
     try {
-      await this.startParts();
+      await this.starting;
     } catch (err) {
       await this.stop();
       throw err;
@@ -205,7 +207,7 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
   private async startParts(): Promise<void> {
     this.sink = createServer((socket) => {
       this.sinkSockets.add(socket);
-      socket.on('data', (d) => { this.sinkBytes += d.length; });
+      socket.resume(); // a sink: read and drop
       socket.on('error', () => undefined);
       socket.on('close', () => this.sinkSockets.delete(socket));
     });
@@ -298,6 +300,8 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
    */
   async round(spec: RoundSpec = {}): Promise<DemoSummary> {
     if (!this.agent || this.stopped) throw new Error('the scenario is not running');
+    if (this.inRound) throw new Error('a round is already running');
+    this.inRound = true;
     const s = { rogue: true, streamer: false, innocent: true, device: true, timeoutMs: 45_000, waitForReport: true, ...spec };
     const startedAt = this.now();
     this.violations = [];
@@ -350,12 +354,13 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
         problems,
       });
     } finally {
-      await Promise.all(cast.map((a) => stopActor(a)));
-      for (const a of cast) {
-        this.judged.delete(a.pid);
-        this.actors.delete(a.pid);
-        this.windows.delete(a.pid);
-      }
+      // Rounds do not overlap: every actor alive now is this round's, including one whose sibling failed to start.
+      const all = [...this.actors.values()];
+      await Promise.all(all.map((a) => stopActor(a)));
+      this.judged.clear();
+      this.actors.clear();
+      this.windows.clear();
+      this.inRound = false;
     }
   }
 
@@ -409,6 +414,8 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
 
   private async stopAll(): Promise<void> {
     this.stopped = true;
+    // Ctrl-C during start(): let it finish (or fail), then tear down whatever it built.
+    await this.starting?.catch(() => undefined);
     if (this.cloudTimer) clearInterval(this.cloudTimer);
     await Promise.all([...this.actors.values()].map((a) => stopActor(a)));
     await this.agent?.stop().catch((err: Error) => this.log.warn({ err: err.message }, 'agent stop failed'));

@@ -156,6 +156,26 @@ describe('defender-edge demo', () => {
     expect(existsSync(workDir)).toBe(false);
   }, 60_000);
 
+  it('`demo | head`: when the reader goes away it still stops everything and removes its work dir', async () => {
+    const child = spawn(process.execPath, [cli, 'demo'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    procs.push(child);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const workDir = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no work dir line')), 30_000);
+      const rl = createInterface({ input: child.stdout });
+      rl.on('line', (line) => {
+        const m = /work dir: (\S+)/.exec(line);
+        if (!m) return;
+        clearTimeout(timer);
+        rl.close();
+        child.stdout.destroy(); // the read end closes: the next write gets EPIPE
+        resolve(m[1]!);
+      });
+    });
+    expect(await exited).toBe(130);
+    expect(existsSync(workDir)).toBe(false);
+  }, 60_000);
+
   it('a bad option is a usage error naming it (exit 2)', async () => {
     const r = await run(process.execPath, [cli, 'demo', '--action', 'explode']);
     expect(r.code).toBe(2);
