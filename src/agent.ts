@@ -10,6 +10,7 @@ import { Reporter } from './agent/reporter.ts';
 import { ViolationPublisher } from './agent/violationPublisher.ts';
 import { Collector } from './collector/collector.ts';
 import type { CollectorSample } from './collector/collector.ts';
+import type { ProcessRef } from './collector/sample.ts';
 import type { ComponentConfig } from './config/schema.ts';
 import { GreengrassIpcClient } from './ipc/ipcClient.ts';
 import type { IpcSubscription } from './ipc/ipcTypes.ts';
@@ -39,6 +40,11 @@ export interface AgentOptions {
   reportIntervalOverrideSeconds?: number;
   /** how long start() waits for the nucleus before running on the last good configuration */
   connectWaitMs?: number;
+  /**
+   * Demos and tests: only processes this accepts are evaluated per process (default: every process).
+   * The demo limits per-process behaviors — and so enforcement — to the processes it started itself.
+   */
+  processFilter?: (p: ProcessRef) => boolean;
   now?: () => number;
 }
 
@@ -277,7 +283,9 @@ export class Agent extends EventEmitter<AgentEvents> {
     const start = this.now();
     try {
       const sample = await this.collector.sample(start);
-      const points: Datapoint[] = datapointsFromHostSample(sample.host, this.o.thingName, { perProcess: this.config.collector.perProcess && !this.shedding });
+      const filter = this.o.processFilter;
+      const host = filter ? { ...sample.host, processes: sample.host.processes.filter((p) => filter(p)) } : sample.host;
+      const points: Datapoint[] = datapointsFromHostSample(host, this.o.thingName, { perProcess: this.config.collector.perProcess && !this.shedding });
       for (const d of sample.devices) points.push(...datapointsFromDeviceSample(d, this.deviceInfo(d.thingName)));
       this.evaluate(points);
       if (start - this.lastExpire >= EXPIRE_EVERY_MS) {

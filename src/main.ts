@@ -26,6 +26,7 @@ const hiddenCommands: Record<string, () => Promise<Command>> = {
   '_rogue-agent': async () => (await import('./demo/actors.ts')).rogueAgentCommand,
   '_tcp-streamer': async () => (await import('./demo/actors.ts')).tcpStreamerCommand,
   '_innocent': async () => (await import('./demo/actors.ts')).innocentCommand,
+  '_device': async () => (await import('./demo/actors.ts')).deviceCommand,
 };
 
 export function helpText(): string {
