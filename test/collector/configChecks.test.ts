@@ -34,7 +34,16 @@ describe('collector configuration checks', () => {
     const r = validateConfig({ downstream: { devices: [{ thingName: 'a', addresses: ['10.0.0.2', 'fd00::2'] }], messageTopics: ['d/{thingName}'] } }, collectorConfigChecks);
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    expect(r.config.collector).toEqual({ includeLoopback: false, perProcess: true, customMetrics: true, tcpBytes: true, downstreamNftTable: 'defender_edge_downstream', diskPath: '/' });
+    expect(r.config.collector).toEqual({
+      includeLoopback: false,
+      perProcess: true,
+      customMetrics: true,
+      tcpBytes: true,
+      perProcessIncludeLoopback: true,
+      mqttPorts: [1883, 8883],
+      downstreamNftTable: 'defender_edge_downstream',
+      diskPath: '/',
+    });
     expect(validateConfig({ collector: { downstreamNftTable: 'x; flush ruleset' } }).ok).toBe(false);
   });
 });
