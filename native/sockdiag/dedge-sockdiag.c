@@ -8,10 +8,17 @@
  * then one end record. It exits when stdin ends (the agent went away) or on "quit".
  *
  * Requests (one line each, at most 127 bytes):
- *   dump <seq> [<tcp-states-hex> [<udp-states-hex>]]   seq: decimal, echoed in the end record;
- *                                                      states: inet_diag idiag_states bit masks
- *                                                      (bit N = kernel state N), default all
+ *   dump <seq> [<tcp-states-hex> [<udp-states-hex> [<flags-hex>]]]
+ *        seq: decimal, echoed in the end record; states: inet_diag idiag_states bit masks (bit N =
+ *        kernel state N), default all; flags: 1 = dump TCP per family (see below), default 0
  *   quit
+ *
+ * Cost: a TCP dump of any state but LISTEN walks the kernel's whole established-connections hash table,
+ * empty buckets included — 262,144 buckets on a 24 GiB machine, ~1 ms per walk; far fewer on a small
+ * gateway (the table is sized from RAM). A v2 request (inet_diag_req_v2) names one family, so IPv4 and
+ * IPv6 would cost two walks; the older TCPDIAG_GETSOCK request (struct inet_diag_req) dumps with family
+ * AF_UNSPEC, i.e. both families in ONE walk (net/ipv4/inet_diag.c, inet_diag_dump_compat). So TCP is
+ * dumped that way, and per family with v2 requests only if the kernel refuses it (or flag 1 asks).
  * A line that is not a valid request is answered by an end record with every status EINVAL.
  *
  * Response: RECORD_SIZE-byte records, little-endian integers, addresses in network byte order.
@@ -19,7 +26,7 @@
  *   0  u8  'S'                                 0  u8  'E'
  *   1  u8  family 4 | 6                        1  u8  protocol version (1)
  *   2  u8  protocol 6 (TCP) | 17 (UDP)         2  u8  bit i: dump i was interrupted (NLM_F_DUMP_INTR)
- *   3  u8  kernel state (TCP_LISTEN = 10 …)    3  u8  0
+ *   3  u8  kernel state (TCP_LISTEN = 10 …)    3  u8  1 if TCP came from one AF_UNSPEC dump
  *   4  u8  flags: 1 bytes_acked/received,      4  u32 socket records in this response
  *              2 segs_out/in, 4 data_segs      8  i32 errno of the TCP/IPv4 dump (0 = ok)
  *   5  u8  0                                   12 i32 errno of the TCP/IPv6 dump
@@ -33,7 +40,8 @@
  *   52 u64 tcpi_bytes_acked    60 u64 tcpi_bytes_received
  *   68 u32 tcpi_segs_out       72 u32 tcpi_segs_in
  *   76 u32 tcpi_data_segs_out  80 u32 tcpi_data_segs_in     84 u32 0
- * A counter whose flag bit is clear is 0 (UDP, or a kernel whose tcp_info is shorter).
+ * A counter whose flag bit is clear is 0 (UDP, or a kernel whose tcp_info is shorter). With one AF_UNSPEC
+ * TCP dump, its status is reported for both TCP parts.
  *
  * Facts used: sock_diag(7) (SOCK_DIAG_BY_FAMILY, inet_diag_req_v2, inet_diag_msg, INET_DIAG_INFO);
  * netlink(7) (NLM_F_DUMP, NLMSG_DONE / NLMSG_ERROR, NLM_F_DUMP_INTR); struct tcp_info from <linux/tcp.h>.
@@ -151,29 +159,27 @@ static void emit_socket(const struct nlmsghdr *nlh, uint8_t protocol) {
 }
 
 /*
- * One dump: returns 0 or a positive errno. Messages carrying another sequence number (left over from a
- * dump a failed recv abandoned) are skipped.
+ * Sends one dump request and emits its sockets: returns 0 or a positive errno. Messages carrying another
+ * sequence number (left over from a dump a failed recv abandoned) are skipped. The answer's messages
+ * carry the request's type (SOCK_DIAG_BY_FAMILY, or TCPDIAG_GETSOCK for the compat request).
  */
-static int dump(int fd, uint8_t family, uint8_t protocol, uint32_t states, uint32_t seq, uint32_t *count, int *interrupted) {
-  struct {
-    struct nlmsghdr nlh;
-    struct inet_diag_req_v2 req;
-  } msg;
-  memset(&msg, 0, sizeof msg);
-  msg.nlh.nlmsg_len = sizeof msg;
-  msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-  msg.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  msg.nlh.nlmsg_seq = seq;
-  msg.req.sdiag_family = family;
-  msg.req.sdiag_protocol = protocol;
-  msg.req.idiag_states = states;
-  if (protocol == IPPROTO_TCP) msg.req.idiag_ext = 1u << (INET_DIAG_INFO - 1);
+static int run_dump(int fd, uint16_t type, const void *payload, size_t payload_len, uint8_t protocol, uint32_t seq, uint32_t *count,
+                    int *interrupted) {
+  unsigned char msg[NLMSG_SPACE(sizeof(struct inet_diag_req_v2) > sizeof(struct inet_diag_req) ? sizeof(struct inet_diag_req_v2)
+                                                                                                  : sizeof(struct inet_diag_req))];
+  memset(msg, 0, sizeof msg);
+  struct nlmsghdr *nlh = (struct nlmsghdr *)msg;
+  nlh->nlmsg_len = NLMSG_LENGTH(payload_len);
+  nlh->nlmsg_type = type;
+  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  nlh->nlmsg_seq = seq;
+  memcpy(NLMSG_DATA(nlh), payload, payload_len);
 
   struct sockaddr_nl kernel;
   memset(&kernel, 0, sizeof kernel);
   kernel.nl_family = AF_NETLINK;
   for (;;) {
-    if (sendto(fd, &msg, sizeof msg, 0, (struct sockaddr *)&kernel, sizeof kernel) >= 0) break;
+    if (sendto(fd, msg, nlh->nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) >= 0) break;
     if (errno != EINTR) return errno;
   }
 
@@ -202,7 +208,7 @@ static int dump(int fd, uint8_t family, uint8_t protocol, uint32_t states, uint3
         const struct nlmsgerr *e = NLMSG_DATA(h);
         return e->error < 0 ? -e->error : 0;
       }
-      if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY) {
+      if (h->nlmsg_type == type) {
         emit_socket(h, protocol);
         (*count)++;
       }
@@ -210,11 +216,33 @@ static int dump(int fd, uint8_t family, uint8_t protocol, uint32_t states, uint3
   }
 }
 
-static void emit_end(uint32_t seq, uint32_t count, const int status[4], unsigned interrupted) {
+/* sock_diag(7) request for one family and protocol. */
+static int dump_v2(int fd, uint8_t family, uint8_t protocol, uint32_t states, uint32_t seq, uint32_t *count, int *interrupted) {
+  struct inet_diag_req_v2 req;
+  memset(&req, 0, sizeof req);
+  req.sdiag_family = family;
+  req.sdiag_protocol = protocol;
+  req.idiag_states = states;
+  if (protocol == IPPROTO_TCP) req.idiag_ext = 1u << (INET_DIAG_INFO - 1);
+  return run_dump(fd, SOCK_DIAG_BY_FAMILY, &req, sizeof req, protocol, seq, count, interrupted);
+}
+
+/* TCP over both families in one hash-table walk (see the top of this file). */
+static int dump_tcp_any_family(int fd, uint32_t states, uint32_t seq, uint32_t *count, int *interrupted) {
+  struct inet_diag_req req;
+  memset(&req, 0, sizeof req);
+  req.idiag_family = AF_INET; /* ignored by the kernel for this request: it dumps AF_UNSPEC */
+  req.idiag_ext = 1u << (INET_DIAG_INFO - 1);
+  req.idiag_states = states;
+  return run_dump(fd, TCPDIAG_GETSOCK, &req, sizeof req, IPPROTO_TCP, seq, count, interrupted);
+}
+
+static void emit_end(uint32_t seq, uint32_t count, const int status[4], unsigned interrupted, int one_tcp_dump) {
   unsigned char *r = next_record();
   r[0] = 'E';
   r[1] = PROTOCOL_VERSION;
   r[2] = (unsigned char)interrupted;
+  r[3] = (unsigned char)one_tcp_dump;
   put32(r + 4, count);
   for (int i = 0; i < 4; i++) put32(r + 8 + 4 * i, (uint32_t)status[i]);
   put32(r + 24, seq);
@@ -249,18 +277,20 @@ int main(void) {
     }
     line[strcspn(line, "\r\n")] = '\0';
 
-    char *words[5];
+    char *words[6];
     int nwords = 0;
-    for (char *tok = strtok(line, " \t"); tok != NULL && nwords < 5; tok = strtok(NULL, " \t")) words[nwords++] = tok;
+    for (char *tok = strtok(line, " \t"); tok != NULL && nwords < 6; tok = strtok(NULL, " \t")) words[nwords++] = tok;
 
     if (nwords == 1 && strcmp(words[0], "quit") == 0) break;
 
-    uint32_t seq = 0, tcp_states = 0xffffffffu, udp_states = 0xffffffffu;
-    int valid = nwords >= 2 && nwords <= 4 && strcmp(words[0], "dump") == 0 && parse_u32(words[1], 10, &seq) &&
-                (nwords < 3 || parse_u32(words[2], 16, &tcp_states)) && (nwords < 4 || parse_u32(words[3], 16, &udp_states));
+    uint32_t seq = 0, tcp_states = 0xffffffffu, udp_states = 0xffffffffu, flags = 0;
+    int valid = nwords >= 2 && nwords <= 5 && strcmp(words[0], "dump") == 0 && parse_u32(words[1], 10, &seq) &&
+                (nwords < 3 || parse_u32(words[2], 16, &tcp_states)) && (nwords < 4 || parse_u32(words[3], 16, &udp_states)) &&
+                (nwords < 5 || (parse_u32(words[4], 16, &flags) && flags <= 1));
     int status[4] = {EINVAL, EINVAL, EINVAL, EINVAL};
     uint32_t count = 0;
     unsigned interrupted = 0;
+    int one_tcp_dump = 0;
     if (valid) {
       if (fd < 0 && open_error == 0) {
         fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
@@ -269,20 +299,33 @@ int main(void) {
       static const struct {
         uint8_t family, protocol;
       } parts[4] = {{AF_INET, IPPROTO_TCP}, {AF_INET6, IPPROTO_TCP}, {AF_INET, IPPROTO_UDP}, {AF_INET6, IPPROTO_UDP}};
-      for (int i = 0; i < 4; i++) {
+      /* A distinct netlink sequence number per dump, so leftovers of an earlier dump are recognised. */
+      uint32_t nlseq = seq * 8u;
+      int first = 0;
+      if (fd >= 0 && tcp_states != 0 && !(flags & 1u)) {
+        int intr = 0;
+        uint32_t before = count;
+        int st = dump_tcp_any_family(fd, tcp_states, ++nlseq, &count, &intr);
+        /* Refused before any socket (a kernel without the compat request): per family instead. */
+        if (st == 0 || count != before) {
+          status[0] = status[1] = st;
+          if (intr) interrupted |= 3u;
+          one_tcp_dump = 1;
+          first = 2;
+        }
+      }
+      for (int i = first; i < 4; i++) {
         if (fd < 0) {
           status[i] = open_error;
           continue;
         }
         int intr = 0;
         uint32_t states = parts[i].protocol == IPPROTO_TCP ? tcp_states : udp_states;
-        /* A distinct netlink sequence number per dump, so leftovers of an earlier dump are recognised. */
-        uint32_t nlseq = seq * 4u + (uint32_t)i + 1u;
-        status[i] = states == 0 ? 0 : dump(fd, parts[i].family, parts[i].protocol, states, nlseq, &count, &intr);
+        status[i] = states == 0 ? 0 : dump_v2(fd, parts[i].family, parts[i].protocol, states, ++nlseq, &count, &intr);
         if (intr) interrupted |= 1u << i;
       }
     }
-    emit_end(seq, count, status, interrupted);
+    emit_end(seq, count, status, interrupted, one_tcp_dump);
   }
   return 0;
 }

@@ -40,14 +40,20 @@ export interface SockDiagResponse {
   status: Record<DumpPart, number>;
   /** dumps the kernel marked as interrupted (the socket table changed while dumping: entries may be missing) */
   interrupted: DumpPart[];
+  /** TCP of both families came from one AF_UNSPEC dump (one hash-table walk), not one dump per family */
+  tcpOneDump: boolean;
 }
 
-/** `dump <seq> <tcp-states> <udp-states>`: the helper's request line (with its newline). */
-export function dumpRequest(seq: number, tcpStates = DEFAULT_TCP_STATES, udpStates = ALL_STATES): string {
+/** Request flag: dump TCP per family with sock_diag v2 requests instead of one AF_UNSPEC dump. */
+export const FLAG_TCP_PER_FAMILY = 1;
+
+/** `dump <seq> <tcp-states> <udp-states> [<flags>]`: the helper's request line (with its newline). */
+export function dumpRequest(seq: number, tcpStates = DEFAULT_TCP_STATES, udpStates = ALL_STATES, flags = 0): string {
   for (const [name, v] of [['seq', seq], ['tcpStates', tcpStates], ['udpStates', udpStates]] as const) {
     if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`${name}: must be an integer 0..2^32-1, got ${v}`);
   }
-  return `dump ${seq} ${tcpStates.toString(16)} ${udpStates.toString(16)}\n`;
+  if (flags !== 0 && flags !== FLAG_TCP_PER_FAMILY) throw new RangeError(`flags: must be 0 or ${FLAG_TCP_PER_FAMILY}, got ${flags}`);
+  return `dump ${seq} ${tcpStates.toString(16)} ${udpStates.toString(16)}${flags === 0 ? '' : ` ${flags.toString(16)}`}\n`;
 }
 
 /**
@@ -166,7 +172,7 @@ export class SockDiagDecoder {
         tcp.set(inode, c);
       }
     }
-    return { seq: buf.readUInt32LE(end + 24), sockets, tcp, status, interrupted };
+    return { seq: buf.readUInt32LE(end + 24), sockets, tcp, status, interrupted, tcpOneDump: buf[end + 3] === 1 };
   }
 
   private ipv4(buf: Buffer, at: number): string {

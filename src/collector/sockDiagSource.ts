@@ -146,6 +146,7 @@ export class SockDiagSource {
     const child = spawn(argv[0], argv[1], { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' } });
     this.stats.spawns++;
     this.child = child;
+    this.o.logger.debug({ pid: child.pid, path: file, netns: this.o.netns }, 'dedge-sockdiag helper started');
     this.stderrTail = '';
     this.assembler.reset();
     child.stdin!.on('error', () => {}); // EPIPE when it died: the exit handler reports it

@@ -47,11 +47,12 @@ function socketRecord(r: Rec): Buffer {
   return b;
 }
 
-function endRecord(count: number, status: [number, number, number, number] = [0, 0, 0, 0], seq = 1, version = 1, interrupted = 0): Buffer {
+function endRecord(count: number, status: [number, number, number, number] = [0, 0, 0, 0], seq = 1, version = 1, interrupted = 0, oneTcpDump = 0): Buffer {
   const b = Buffer.alloc(RECORD_SIZE);
   b[0] = 0x45;
   b[1] = version;
   b[2] = interrupted;
+  b[3] = oneTcpDump;
   b.writeUInt32LE(count, 4);
   status.forEach((s, i) => b.writeInt32LE(s, 8 + 4 * i));
   b.writeUInt32LE(seq, 24);
@@ -83,6 +84,8 @@ describe('sockdiag request line', () => {
     expect(dumpRequest(0, 1 << 10, ALL_STATES)).toBe('dump 0 400 ffffffff\n');
     expect(() => dumpRequest(-1)).toThrow(/seq: must be an integer/);
     expect(() => dumpRequest(1, 2 ** 32)).toThrow(/tcpStates/);
+    expect(dumpRequest(3, 2, 4, 1)).toBe('dump 3 2 4 1\n');
+    expect(() => dumpRequest(3, 2, 4, 2)).toThrow(/flags: must be 0 or 1/);
   });
 });
 
@@ -94,6 +97,7 @@ describe('sockdiag response decoding', () => {
     expect(r.seq).toBe(42);
     expect(r.status).toEqual({ tcp4: 0, tcp6: 0, udp4: 2, udp6: 0 });
     expect(r.interrupted).toEqual([]);
+    expect(r.tcpOneDump).toBe(false);
     expect(r.sockets).toEqual([
       { protocol: 'tcp', localAddress: '0.0.0.0', localPort: 1883, remoteAddress: '0.0.0.0', remotePort: 0, state: 10, uid: 0, inode: 1001 },
       { protocol: 'tcp', localAddress: '127.0.0.1', localPort: 40000, remoteAddress: '127.0.0.1', remotePort: 1883, state: 1, uid: 1000, inode: 1002 },
@@ -144,7 +148,8 @@ describe('sockdiag response decoding', () => {
     expect(() => d.decode(socketRecord(RECORDS[0]!))).toThrow(/does not close with an end record/);
   });
 
-  it('names interrupted dumps', () => {
+  it('names interrupted dumps, and says whether TCP came from one dump', () => {
     expect(new SockDiagDecoder().decode(endRecord(0, [0, 0, 0, 0], 1, 1, 0b1010)).interrupted).toEqual(['tcp6', 'udp6']);
+    expect(new SockDiagDecoder().decode(endRecord(0, [0, 0, 0, 0], 1, 1, 0, 1)).tcpOneDump).toBe(true);
   });
 });

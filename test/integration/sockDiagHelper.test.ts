@@ -9,7 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { parseProcNetSockets, type SocketEntry } from '../../src/collector/procNetSockets.ts';
-import { dumpRequest, RECORD_SIZE, SockDiagDecoder } from '../../src/collector/sockDiagProtocol.ts';
+import { dumpRequest, FLAG_TCP_PER_FAMILY, RECORD_SIZE, SockDiagDecoder } from '../../src/collector/sockDiagProtocol.ts';
 import { errnoName } from '../../src/collector/sockDiagSource.ts';
 import { canBuild, ensureHelper, hasProgram, RawHelper } from '../collector/helpers/sockDiagHelper.ts';
 
@@ -95,16 +95,22 @@ describe('dedge-sockdiag (x64, this host) against sockets this test opened', () 
     for (const s of udp) s.close();
   });
 
-  it('lists exactly the sockets /proc/net lists for our inodes, with the same fields', async () => {
-    const r = new SockDiagDecoder().decode(await helper!.request(dumpRequest(5)));
+  it.each([
+    ['one AF_UNSPEC TCP dump (default)', 0, true],
+    ['TCP per family (sock_diag v2)', FLAG_TCP_PER_FAMILY, false],
+  ] as const)('lists exactly the sockets /proc/net lists for our inodes, with the same fields: %s', async (_name, flags, oneDump) => {
+    const r = new SockDiagDecoder().decode(await helper!.request(dumpRequest(5, undefined, undefined, flags)));
     expect(r.seq).toBe(5);
     expect(r.status).toEqual({ tcp4: 0, tcp6: 0, udp4: 0, udp6: 0 });
+    expect(r.tcpOneDump).toBe(oneDump);
     const ours = ourSocketInodes();
     const fromHelper = r.sockets.filter((s) => ours.has(s.inode)).map(key).sort();
     const fromProc = procEntries(ourSocketInodes()).map(key).sort();
     expect(fromHelper).toEqual(fromProc);
     // 2 listeners, client + accepted end, 3 UDP sockets (at least: vitest's own IPC may add more)
     expect(fromHelper.length).toBeGreaterThanOrEqual(7);
+    // no socket twice
+    expect(new Set(r.sockets.map(key)).size).toBe(r.sockets.length);
   });
 
   it('reports listening TCP/UDP on IPv4 and IPv6, the connection, the connected UDP socket, and our uid', async () => {
@@ -151,7 +157,7 @@ describe('dedge-sockdiag (x64, this host) against sockets this test opened', () 
 
   it('answers bad and over-long lines with EINVAL and keeps serving; exits 0 on quit', async () => {
     const d = new SockDiagDecoder();
-    for (const bad of ['hello\n', 'dump\n', 'dump x\n', 'dump 1 zz\n', 'dump -1\n', 'dump 1 1 1 1\n', `dump 1 ${'f'.repeat(300)}\n`, 'dump 99999999999\n']) {
+    for (const bad of ['hello\n', 'dump\n', 'dump x\n', 'dump 1 zz\n', 'dump -1\n', 'dump 1 1 1 2\n', 'dump 1 1 1 1 1\n', `dump 1 ${'f'.repeat(300)}\n`, 'dump 99999999999\n']) {
       const buf = await helper!.request(bad);
       expect(buf.length).toBe(RECORD_SIZE);
       const r = d.decode(buf);
