@@ -53,6 +53,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <grp.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <linux/netlink.h>
@@ -260,7 +262,26 @@ static int parse_u32(const char *s, int base, uint32_t *out) {
   return 1;
 }
 
+/*
+ * Reading the socket tables needs no privilege (sock_diag dumps are open to every user; only extras such
+ * as the socket mark are limited to CAP_NET_ADMIN, and we ask for none). The agent runs as root
+ * (recipe.yaml), so give root up before the netlink socket is opened — the socket keeps its opener's
+ * credentials — and never regain it. Where that is not allowed (a user namespace without setgroups), carry
+ * on as we are: the helper only reads.
+ */
+#define UNPRIVILEGED_ID 65534 /* nobody / nogroup */
+static void drop_privileges(void) {
+  prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  if (geteuid() != 0 && getuid() != 0) return;
+  if (setgroups(0, NULL) != 0 || setgid(UNPRIVILEGED_ID) != 0 || setuid(UNPRIVILEGED_ID) != 0) {
+    static const char msg[] = "dedge-sockdiag: cannot drop root privileges; continuing\n";
+    ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)ignored;
+  }
+}
+
 int main(void) {
+  drop_privileges();
   /* Opened lazily so a request can report the failure (e.g. EPROTONOSUPPORT) instead of exiting. */
   int fd = -1;
   int open_error = 0;

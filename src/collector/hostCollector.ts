@@ -79,6 +79,7 @@ export class HostCollector {
   private readonly partFallbackLogged = new Set<DumpPart>();
   private previousCpu: CpuTimes | undefined;
   private lastSocketSource: 'sockdiag' | 'proc' = 'proc';
+  private lastSocketCount = 0;
 
   constructor(options: HostCollectorOptions) {
     this.o = options;
@@ -104,6 +105,11 @@ export class HostCollector {
     return this.lastSocketSource;
   }
 
+  /** How many sockets (all of the namespace's TCP and UDP sockets) the last sample read. */
+  get socketCount(): number {
+    return this.lastSocketCount;
+  }
+
   /** Stops the helper (it also exits by itself when this process goes away). */
   async stop(): Promise<void> {
     await this.sockDiag?.stop();
@@ -122,6 +128,7 @@ export class HostCollector {
     const tcpPromise = !diag && wantTcp ? this.tcpCounters(ifaces) : Promise.resolve(undefined);
 
     const sockets = diag ? this.socketsFromDump(diag.sockets, diag.status) : this.readSockets();
+    this.lastSocketCount = sockets?.length ?? 0;
     const owners = this.o.perProcess && sockets ? this.attribute(sockets, now) : new Map<number, ProcessRef>();
     const { network, perInterface, devNames } = this.readNetwork();
     let tcp = await tcpPromise;
