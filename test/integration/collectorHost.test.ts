@@ -218,3 +218,64 @@ describe('HostCollector: the same HostSample through either socket source', () =
     }
   });
 });
+
+describe('HostCollector: the helper missing, or killed between samples', () => {
+  it('a missing helper: every sample from /proc + ss, complete, nothing degraded', async () => {
+    const server = net.createServer();
+    const port = await listen(server, '127.0.0.1');
+    const c = new HostCollector({ includeLoopback: true, perProcess: true, customMetrics: false, tcpBytes: true, logger: silentLogger(), sockDiagHelper: '/nonexistent/dedge-sockdiag' });
+    try {
+      for (let i = 0; i < 2; i++) {
+        const s = await c.sample(Date.now());
+        expect(c.socketSource).toBe('proc');
+        expect(s.listening.find((l) => l.port === port)).toMatchObject({ protocol: 'tcp', pid: process.pid });
+        expect(s.degraded).toEqual([]);
+      }
+      expect(c.sockDiagPid).toBeUndefined();
+    } finally {
+      await c.stop();
+      server.close();
+    }
+  });
+
+  it('a killed helper: the next sample restarts it and counts bytes across the restart', async () => {
+    const received = new Map<number, number>();
+    const server = net.createServer((s) => {
+      s.on('data', (d) => received.set(s.remotePort!, (received.get(s.remotePort!) ?? 0) + d.length));
+      s.on('error', () => {});
+    });
+    const port = await listen(server, '127.0.0.1');
+    const c = new HostCollector({ includeLoopback: true, perProcess: true, customMetrics: false, tcpBytes: true, logger: silentLogger(), sockDiagHelper: helperPath });
+    const sender = startHelper('traffic.ts', ['send', '127.0.0.1', String(port), '40000'], { env: { WAIT: '1', KEEP: '1' } });
+    try {
+      const senderPort = Number((await sender.next()).connected);
+      await c.sample(Date.now());
+      const first = c.sockDiagPid!;
+      expect(first).toBeGreaterThan(0);
+      process.kill(first, 'SIGKILL'); // the helper this collector started
+      for (let i = 0; i < 500; i++) {
+        try {
+          process.kill(first, 0);
+        } catch {
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await new Promise((r) => setImmediate(r));
+      sender.send('go');
+      expect(await sender.next()).toEqual({ sent: 40000 });
+      for (let i = 0; i < 200 && (received.get(senderPort) ?? 0) < 40000; i++) await new Promise((r) => setTimeout(r, 10));
+      const s = await c.sample(Date.now());
+      expect(c.socketSource).toBe('sockdiag');
+      expect(c.sockDiagPid).not.toBe(first);
+      const out = s.processes.find((p) => p.pid === sender.pid)!.traffic.bytesOut;
+      expect(out).toBeGreaterThanOrEqual(40000);
+      expect(out).toBeLessThanOrEqual(40001);
+    } finally {
+      await c.stop();
+      await sender.stop();
+      server.close();
+      (server as net.Server & { closeAllConnections?: () => void }).closeAllConnections?.();
+    }
+  });
+});
