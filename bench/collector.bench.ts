@@ -119,7 +119,10 @@ export const suite: BenchSuite = {
     const out: Record<string, unknown> = {};
     const helperPath = (await buildSockDiag({ root: new URL('..', import.meta.url).pathname, arch: process.arch as 'x64' | 'arm64' })).path;
     // The helper path is cheap, so it gets more samples: its CPU is read in 10 ms clock ticks.
-    for (const [n, iterations, helperIterations] of [[100, 20, 300], [2000, 12, 200], [10000, 5, 40]] as const) {
+    // BENCH_COLLECTOR_SOCKETS=2000 (comma list) runs only those sizes.
+    const only = process.env.BENCH_COLLECTOR_SOCKETS?.split(',').map(Number);
+    const sizes = ([[100, 20, 300], [2000, 12, 200], [10000, 5, 40]] as const).filter(([n]) => !only || only.includes(n));
+    for (const [n, iterations, helperIterations] of sizes) {
       const holder = await holdSockets(n);
       try {
         const row: Record<string, unknown> = {};

@@ -13,13 +13,14 @@ import type { Logger } from '../log.ts';
 import type { CustomMetricValue, HostSample, ListeningPort, ProcessRef, ProcessSample, TcpConnection, TrafficDelta } from './sample.ts';
 import { runCommand, type CommandRunner } from './commandRunner.ts';
 import { interfaceMapFromIpJson, interfaceMapFromOs, interfaceOf, type InterfaceMap } from './interfaceAddresses.ts';
-import { networkDeltas, counterDelta, parseProcNetDev, type InterfaceCounters } from './procNetDev.ts';
+import { networkDeltas, parseProcNetDev, type InterfaceCounters } from './procNetDev.ts';
 import { parseProcNetSockets, TCP_ESTABLISHED, TCP_LISTEN, UDP_UNCONNECTED, type Endianness, type SocketEntry } from './procNetSockets.ts';
 import { ProcReader } from './procReader.ts';
 import { SocketOwners } from './socketOwners.ts';
 import { SourceHealth } from './sourceHealth.ts';
 import { defaultSockDiagPath } from './sockDiagLocation.ts';
 import { DUMP_PARTS, type DumpPart } from './sockDiagProtocol.ts';
+import { addTrafficDeltas, isLocalPeer } from './processTraffic.ts';
 import { errnoName, SockDiagSource } from './sockDiagSource.ts';
 import { parseSsTcpInfo, ssTcpInfoArgs, type TcpSocketCounters } from './ssTcpInfo.ts';
 import { cpuUsagePercent, diskUsedPercent, parseMemUsedBytes, parseProcStatCpu, type CpuTimes } from './systemStats.ts';
@@ -292,23 +293,10 @@ export class HostCollector {
   }
 
   /**
-   * Per-process TCP bytes over the interval: per socket, the change of tcp_info counters since the last
-   * sample; a socket first seen now was opened during the interval and counts from zero. Sockets that
-   * closed between two samples lose their last interval's bytes (known limit). The first sample has no
-   * previous counters, so its per-process traffic stays 0 like network_stats (device-defender.md §2.1);
-   * so does a sample whose counters come from another source than the previous one's (helper ↔ ss: ss
-   * may have filtered sockets out, which would then look new and count their whole life).
-   *
-   * Bytes leave out sockets whose peer is a loopback or own address unless perProcessIncludeLoopback.
-   *
-   * MQTT message estimates (messagesSent / messagesReceived / messageBytes): over TCP sockets whose
-   * remote port (clients) or local port (a broker's accepted connections) is a configured MQTT port,
-   * the change of tcp_info data_segs_out / data_segs_in, i.e. payload-carrying segments. An ESTIMATE:
-   * one MQTT PUBLISH ≈ one data segment because MQTT clients set TCP_NODELAY and publish one packet per
-   * write; batched small messages (Nagle, or several in one write) count as one, a message over the MSS
-   * as several, and CONNECT/SUBSCRIBE/PINGREQ and QoS acks count too. Loopback sockets always count here
-   * (the local broker is the case this is for) whatever perProcessIncludeLoopback says; messageBytes is
-   * the TCP payload bytes on those sockets (MQTT headers included).
+   * Per-process TCP bytes and MQTT message estimates over the interval (processTraffic.ts). Deltas are
+   * never taken across a change of source: ss may have filtered out sockets the helper reports, which
+   * would then look new and count their whole life; that sample has zero per-process traffic, like the
+   * first one (device-defender.md §2.1).
    */
   private addProcessTraffic(
     tcp: Map<number, TcpSocketCounters>,
@@ -322,31 +310,7 @@ export class HostCollector {
     this.previousTcp = tcp;
     this.previousTcpFrom = from;
     if (!previous) return;
-    for (const [inode, now] of tcp) {
-      if (!owners.has(inode)) continue;
-      const before = previous.get(inode);
-      const entry = tcpByInode.get(inode);
-      const p = procOf(inode)!;
-      if (entry && this.mqttPorts.size > 0 && entry.state !== TCP_LISTEN && (this.mqttPorts.has(entry.remotePort) || this.mqttPorts.has(entry.localPort))) {
-        if (now.dataSegsOut !== undefined && now.dataSegsIn !== undefined) {
-          p.messagesSent = (p.messagesSent ?? 0) + counterDelta(before?.dataSegsOut ?? 0, now.dataSegsOut);
-          p.messagesReceived = (p.messagesReceived ?? 0) + counterDelta(before?.dataSegsIn ?? 0, now.dataSegsIn);
-          p.messageBytes =
-            (p.messageBytes ?? 0) + counterDelta(before?.bytesAcked ?? 0, now.bytesAcked) + counterDelta(before?.bytesReceived ?? 0, now.bytesReceived);
-        }
-      }
-      if (!this.perProcessLoopback && (!entry || isLocalPeer(entry.remoteAddress, ifaces))) continue;
-      const d: TrafficDelta = {
-        bytesOut: counterDelta(before?.bytesAcked ?? 0, now.bytesAcked),
-        bytesIn: counterDelta(before?.bytesReceived ?? 0, now.bytesReceived),
-        packetsOut: counterDelta(before?.segsOut ?? 0, now.segsOut),
-        packetsIn: counterDelta(before?.segsIn ?? 0, now.segsIn),
-      };
-      p.traffic.bytesIn += d.bytesIn;
-      p.traffic.bytesOut += d.bytesOut;
-      p.traffic.packetsIn += d.packetsIn;
-      p.traffic.packetsOut += d.packetsOut;
-    }
+    addTrafficDeltas({ current: tcp, previous, sockets: tcpByInode, owners, procOf, isLocalPeer: (a) => isLocalPeer(a, ifaces), perProcessLoopback: this.perProcessLoopback, mqttPorts: this.mqttPorts });
   }
 
   private readNetwork(): { network?: TrafficDelta; perInterface?: Record<string, TrafficDelta>; devNames?: string[] } {
@@ -408,14 +372,6 @@ export class HostCollector {
 
 type ProcSocketFile = 'tcp' | 'tcp6' | 'udp' | 'udp6';
 const PROC_FILE: Record<DumpPart, ProcSocketFile> = { tcp4: 'tcp', tcp6: 'tcp6', udp4: 'udp', udp6: 'udp6' };
-
-/**
- * A peer on this host: loopback, or one of our own addresses (that traffic goes over lo too). Without an
- * interface map only loopback is known. The same set ss's kernel filter excludes (ssTcpInfo.ts).
- */
-function isLocalPeer(address: string, ifaces: InterfaceMap | undefined): boolean {
-  return address.startsWith('127.') || address === '::1' || (ifaces?.byAddress.has(address) ?? false);
-}
 
 function countPids(procRoot: string): number {
   let count = 0;
