@@ -109,6 +109,7 @@ export class SockDiagSource {
     const child = this.child;
     if (!child) return;
     this.rejectPending(new SockDiagError('stopped'));
+    if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     // The helper exits by itself when its stdin ends; a stuck one is killed.
     child.stdin?.end();
