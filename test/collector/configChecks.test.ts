@@ -46,4 +46,20 @@ describe('collector configuration checks', () => {
     });
     expect(validateConfig({ collector: { downstreamNftTable: 'x; flush ruleset' } }).ok).toBe(false);
   });
+
+  it('names bad MQTT ports and a non-boolean perProcessIncludeLoopback', () => {
+    const r = validateConfig({ collector: { mqttPorts: [1883, 70000, 0, 1883], perProcessIncludeLoopback: 'yes' } });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.errors).toEqual(
+      expect.arrayContaining([
+        'collector.perProcessIncludeLoopback: must be boolean',
+        'collector.mqttPorts[1]: must be <= 65535',
+        'collector.mqttPorts[2]: must be >= 1',
+        expect.stringMatching(/^collector\.mqttPorts: must NOT have duplicate items/),
+      ]),
+    );
+    const empty = validateConfig({ collector: { mqttPorts: [] } });
+    expect(empty.ok && empty.config.collector.mqttPorts).toEqual([]);
+  });
 });
