@@ -1,5 +1,5 @@
 // The standalone binaries (issue 7): bundle → registry base binaries → pkg SEA → artifacts/<arch>/
-// {defender-edge, aws-crt-nodejs.node} → artifacts/defender-edge-<arch>.zip, plus
+// {defender-edge, aws-crt-nodejs.node, dedge-sockdiag} → artifacts/defender-edge-<arch>.zip, plus
 // artifacts/build-info.json (sizes and SHA-256 of every output, no timestamps). Incremental: when the
 // fingerprint of every input (bundle bytes, base binaries, addons, build scripts, pkg and Node versions)
 // equals the recorded one and the outputs still hash as recorded, nothing is rebuilt.
@@ -11,6 +11,8 @@ import { BINARY_NAME, BUILD_TARGETS, CRT_ADDON_NAME, NODE_VERSION, zipName, type
 import { bundle } from './bundle.ts';
 import { buildSeaExecutables } from './pkgSea.ts';
 import { buildZip } from './zipArchive.ts';
+import { buildSockDiag, type BuiltSockDiag } from './buildSockDiag.ts';
+import { SOCKDIAG_NAME } from '../src/collector/sockDiagLocation.ts';
 
 export interface BuildBinariesOptions {
   /** Project root (package.json, src/, node_modules/). */
@@ -30,6 +32,8 @@ export interface BuiltTarget {
   arch: string;
   binary: { path: string; bytes: number; sha256: string };
   addon: { path: string; bytes: number; sha256: string };
+  /** the collector's socket-diagnostics helper (native/sockdiag/), static, beside the executable */
+  helper: { path: string; bytes: number; sha256: string };
   zip: { path: string; bytes: number; sha256: string };
   stripped: boolean;
 }
@@ -66,7 +70,8 @@ async function readBuildInfo(file: string): Promise<BuildInfo | null> {
 /** True when every output recorded in `info` still exists with the recorded hash. */
 async function outputsIntact(outDir: string, info: BuildInfo): Promise<boolean> {
   for (const t of info.targets) {
-    for (const f of [t.binary, t.addon, t.zip]) {
+    if (!t.helper) return false; // built before the helper was part of the artifacts
+    for (const f of [t.binary, t.addon, t.helper, t.zip]) {
       try {
         if ((await sha256File(path.join(outDir, f.path))) !== f.sha256) return false;
       } catch {
@@ -109,6 +114,13 @@ export async function buildBinaries(opts: BuildBinariesOptions): Promise<BuildRe
   const bases: BaseBinary[] = [];
   for (const target of targets) bases.push(await prepareBaseBinary(cacheDir, target, log));
   const addonSource = (t: BuildTarget) => path.join(root, 'node_modules', 'aws-crt', 'dist', 'bin', t.crtDir, CRT_ADDON_NAME);
+  // The helper is compiled (cached by source, flags and compiler) into the dev build folder and copied from there.
+  const helpers = new Map<string, BuiltSockDiag>();
+  for (const target of targets) {
+    const h = await buildSockDiag({ root, arch: target.nodeArch });
+    log(`${SOCKDIAG_NAME} ${target.arch}: ${h.bytes} bytes${h.upToDate ? ' (cached)' : ''}`);
+    helpers.set(target.arch, h);
+  }
 
   const fingerprint = createHash('sha256')
     .update(
@@ -116,6 +128,7 @@ export async function buildBinaries(opts: BuildBinariesOptions): Promise<BuildRe
         bundle: await sha256File(bundleFile),
         bases: bases.map((b) => [b.target.arch, b.sha256, b.stripped]),
         addons: await Promise.all(targets.map(async (t) => [t.arch, await sha256File(addonSource(t))])),
+        helpers: targets.map((t) => [t.arch, helpers.get(t.arch)!.sha256]),
         scripts: await buildScriptsDigest(root),
         pkg: pkgVersion,
         node: NODE_VERSION,
@@ -145,16 +158,20 @@ export async function buildBinaries(opts: BuildBinariesOptions): Promise<BuildRe
       await mkdir(archDir, { recursive: true });
       const binary = path.join(archDir, BINARY_NAME);
       const addon = path.join(archDir, CRT_ADDON_NAME);
+      const helper = path.join(archDir, SOCKDIAG_NAME);
       await rename(exe, binary);
       await chmod(binary, 0o755);
       await copyFile(addonSource(base.target), addon);
       await chmod(addon, 0o644);
+      await copyFile(helpers.get(arch)!.path, helper);
+      await chmod(helper, 0o755);
 
       const zipFile = path.join(outDir, zipName(arch));
       log(`zip ${relativeTo(root, zipFile)}`);
       const zip = buildZip([
         { name: BINARY_NAME, data: await readFile(binary), mode: 0o755 },
         { name: CRT_ADDON_NAME, data: await readFile(addon), mode: 0o644 },
+        { name: SOCKDIAG_NAME, data: await readFile(helper), mode: 0o755 },
       ]);
       await writeFile(`${zipFile}.tmp`, zip);
       await rename(`${zipFile}.tmp`, zipFile);
@@ -162,6 +179,7 @@ export async function buildBinaries(opts: BuildBinariesOptions): Promise<BuildRe
         arch,
         binary: { path: relativeTo(outDir, binary), ...(await fileFacts(binary)) },
         addon: { path: relativeTo(outDir, addon), ...(await fileFacts(addon)) },
+        helper: { path: relativeTo(outDir, helper), ...(await fileFacts(helper)) },
         zip: { path: relativeTo(outDir, zipFile), ...(await fileFacts(zipFile)) },
         stripped: base.stripped,
       });

@@ -53,7 +53,9 @@ export function formatSample(s: CollectorSample): string {
     `  listening: ${h.listening.map((l) => `${l.protocol}/${l.port}${l.interface ? `@${l.interface}` : ''}${l.pid ? `(pid ${l.pid})` : ''}`).join(' ') || 'none'}`,
     `  established tcp: ${h.established.length}`,
     ...h.processes.map(
-      (p) => `  pid ${p.pid} ${p.comm}: tcp ${p.listeningTcpPorts.join(',') || '-'} udp ${p.listeningUdpPorts.join(',') || '-'} conns ${p.establishedConnections} bytes in ${p.traffic.bytesIn} out ${p.traffic.bytesOut}`,
+      (p) =>
+        `  pid ${p.pid} ${p.comm}: tcp ${p.listeningTcpPorts.join(',') || '-'} udp ${p.listeningUdpPorts.join(',') || '-'} conns ${p.establishedConnections} bytes in ${p.traffic.bytesIn} out ${p.traffic.bytesOut}` +
+        (p.messagesSent !== undefined ? ` mqtt msgs sent ~${p.messagesSent} received ~${p.messagesReceived ?? 0}` : ''),
     ),
     `  custom: ${Object.entries(h.custom).map(([k, v]) => `${k}=${'number' in v ? v.number : JSON.stringify(v)}`).join(' ')}`,
     ...s.devices.map((d) => `  device ${d.thingName}: ${fmtTraffic(d.traffic)}; destinations ${d.destinations.join(',') || '-'}; messages sent ${d.messagesSent} received ${d.messagesReceived} bytes ${d.messageBytes}`),

@@ -1,6 +1,7 @@
 // The collector the agent owns: host metrics, downstream-device traffic and messages, one sample per
 // sampling interval. Constructors only store; start() creates the nft accounting table; sample(now) is
-// called by the agent every `sampling.intervalMs`; stop() removes the table. The agent feeds local
+// called by the agent every `sampling.intervalMs`; stop() removes the table and stops the dedge-sockdiag
+// helper (started by the first sample). The agent feeds local
 // pub/sub messages into `messages.record(topic, bytes, direction, t)`.
 import type { ComponentConfig } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
@@ -41,6 +42,8 @@ export class Collector {
       perProcess: c.perProcess,
       customMetrics: c.customMetrics,
       tcpBytes: c.tcpBytes,
+      perProcessIncludeLoopback: c.perProcessIncludeLoopback,
+      mqttPorts: c.mqttPorts,
       diskPath: c.diskPath,
       logger: log,
       netns: options.netns,
@@ -95,6 +98,6 @@ export class Collector {
   }
 
   async stop(): Promise<void> {
-    await this.downstream.stop();
+    await Promise.all([this.downstream.stop(), this.host.stop()]);
   }
 }

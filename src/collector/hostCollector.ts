@@ -1,6 +1,11 @@
 // Host metrics for one sample: network_stats deltas, listening TCP/UDP ports and established TCP
 // connections with their interface (IPv4 and IPv6), per-process attribution and per-process TCP bytes,
-// custom metrics. Each source fails alone (SourceHealth); parsing lives in pure modules beside this one.
+// per-process MQTT message estimates, custom metrics. Each source fails alone (SourceHealth); parsing
+// lives in pure modules beside this one.
+//
+// Sockets and their tcp_info come from ONE source per sample: the dedge-sockdiag helper (a netlink
+// sock_diag dump, sockDiagSource.ts) when it is available, else /proc/net/{tcp,tcp6,udp,udp6} plus an
+// `ss` child process (the fallback, selected automatically for any sample the helper cannot serve).
 import os from 'node:os';
 import { readdirSync, statfsSync } from 'node:fs';
 import ipaddr from 'ipaddr.js';
@@ -8,11 +13,15 @@ import type { Logger } from '../log.ts';
 import type { CustomMetricValue, HostSample, ListeningPort, ProcessRef, ProcessSample, TcpConnection, TrafficDelta } from './sample.ts';
 import { runCommand, type CommandRunner } from './commandRunner.ts';
 import { interfaceMapFromIpJson, interfaceMapFromOs, interfaceOf, type InterfaceMap } from './interfaceAddresses.ts';
-import { networkDeltas, counterDelta, parseProcNetDev, type InterfaceCounters } from './procNetDev.ts';
+import { networkDeltas, parseProcNetDev, type InterfaceCounters } from './procNetDev.ts';
 import { parseProcNetSockets, TCP_ESTABLISHED, TCP_LISTEN, UDP_UNCONNECTED, type Endianness, type SocketEntry } from './procNetSockets.ts';
 import { ProcReader } from './procReader.ts';
 import { SocketOwners } from './socketOwners.ts';
 import { SourceHealth } from './sourceHealth.ts';
+import { defaultSockDiagPath } from './sockDiagLocation.ts';
+import { DUMP_PARTS, type DumpPart } from './sockDiagProtocol.ts';
+import { addTrafficDeltas, isLocalPeer } from './processTraffic.ts';
+import { errnoName, SockDiagSource } from './sockDiagSource.ts';
 import { parseSsTcpInfo, ssTcpInfoArgs, type TcpSocketCounters } from './ssTcpInfo.ts';
 import { cpuUsagePercent, diskUsedPercent, parseMemUsedBytes, parseProcStatCpu, type CpuTimes } from './systemStats.ts';
 
@@ -30,8 +39,17 @@ export interface HostCollectorOptions {
   includeLoopback: boolean;
   perProcess: boolean;
   customMetrics: boolean;
-  /** per-socket TCP byte counters via ss (costs a child process per sample) */
+  /** per-socket TCP byte counters (tcp_info): from the helper's dump, or one `ss` child process per sample */
   tcpBytes: boolean;
+  /**
+   * Per-process TCP bytes include connections to loopback and the host's own addresses
+   * (collector.perProcessIncludeLoopback). Default: includeLoopback.
+   */
+  perProcessIncludeLoopback?: boolean;
+  /** TCP ports of MQTT brokers, for per-process message estimates (collector.mqttPorts). Default: none. */
+  mqttPorts?: readonly number[];
+  /** the dedge-sockdiag executable (absolute), or false for /proc/net + ss only. Default: defaultSockDiagPath(). */
+  sockDiagHelper?: string | false;
   logger: Logger;
   /** run ss / ip inside this network namespace (tests); the component runs in its own namespace */
   netns?: string;
@@ -54,7 +72,15 @@ export class HostCollector {
   private previousT: number | undefined;
   private previousDev: Map<string, InterfaceCounters> | undefined;
   private previousTcp: Map<number, TcpSocketCounters> | undefined;
+  /** which source gave previousTcp: ss may have filtered sockets out that the helper reports */
+  private previousTcpFrom: 'sockdiag' | 'ss' | undefined;
+  private readonly sockDiag: SockDiagSource | undefined;
+  private readonly perProcessLoopback: boolean;
+  private readonly mqttPorts: ReadonlySet<number>;
+  private readonly partFallbackLogged = new Set<DumpPart>();
   private previousCpu: CpuTimes | undefined;
+  private lastSocketSource: 'sockdiag' | 'proc' = 'proc';
+  private lastSocketCount = 0;
 
   constructor(options: HostCollectorOptions) {
     this.o = options;
@@ -63,6 +89,31 @@ export class HostCollector {
     this.runner = options.runner ?? runCommand;
     this.procNet = options.procNetDir ?? '/proc/self/net';
     this.endianness = options.endianness ?? os.endianness();
+    this.perProcessLoopback = options.perProcessIncludeLoopback ?? options.includeLoopback;
+    this.mqttPorts = new Set(options.mqttPorts ?? []);
+    if (options.sockDiagHelper !== false) {
+      this.sockDiag = new SockDiagSource({ helperPath: options.sockDiagHelper ?? defaultSockDiagPath(), logger: options.logger, netns: options.netns });
+    }
+  }
+
+  /** pid of the running dedge-sockdiag helper, if any (benchmarks read its CPU time). */
+  get sockDiagPid(): number | undefined {
+    return this.sockDiag?.pid;
+  }
+
+  /** Which source served the last sample's sockets. */
+  get socketSource(): 'sockdiag' | 'proc' {
+    return this.lastSocketSource;
+  }
+
+  /** How many sockets (all of the namespace's TCP and UDP sockets) the last sample read. */
+  get socketCount(): number {
+    return this.lastSocketCount;
+  }
+
+  /** Stops the helper (it also exits by itself when this process goes away). */
+  async stop(): Promise<void> {
+    await this.sockDiag?.stop();
   }
 
   async sample(now: number): Promise<HostSample> {
@@ -71,13 +122,22 @@ export class HostCollector {
     this.previousT = now;
 
     const ifaces = await this.interfaceMap();
-    // ss runs as a child process while we read /proc, so its wall time overlaps ours.
-    const tcpPromise = this.o.perProcess && this.o.tcpBytes ? this.tcpCounters(ifaces) : Promise.resolve(undefined);
+    const wantTcp = this.o.perProcess && this.o.tcpBytes;
+    const diag = this.sockDiag ? await this.sockDiag.dump(now) : undefined;
+    this.lastSocketSource = diag ? 'sockdiag' : 'proc';
+    // Fallback: ss runs as a child process while we read /proc, so its wall time overlaps ours.
+    const tcpPromise = !diag && wantTcp ? this.tcpCounters(ifaces) : Promise.resolve(undefined);
 
-    const sockets = this.readSockets();
+    const sockets = diag ? this.socketsFromDump(diag.sockets, diag.status) : this.readSockets();
+    this.lastSocketCount = sockets?.length ?? 0;
     const owners = this.o.perProcess && sockets ? this.attribute(sockets, now) : new Map<number, ProcessRef>();
     const { network, perInterface, devNames } = this.readNetwork();
-    const tcp = await tcpPromise;
+    let tcp = await tcpPromise;
+    if (diag && wantTcp) {
+      tcp = diag.tcp;
+      this.health.ok('tcp-bytes');
+    }
+    const tcpFrom = diag ? 'sockdiag' : 'ss';
 
     const listening: ListeningPort[] = [];
     const established: TcpConnection[] = [];
@@ -93,8 +153,10 @@ export class HostCollector {
       return p;
     };
     const remoteSets = new Map<number, Set<string>>();
+    const tcpByInode = new Map<number, SocketEntry>();
 
     for (const s of sockets ?? []) {
+      if (s.protocol === 'tcp' && s.inode !== 0) tcpByInode.set(s.inode, s);
       const isListen = (s.protocol === 'tcp' && s.state === TCP_LISTEN) || (s.protocol === 'udp' && s.state === UDP_UNCONNECTED && s.localPort > 0);
       if (isListen) {
         const lp: ListeningPort = { protocol: s.protocol, address: s.localAddress, port: s.localPort };
@@ -122,7 +184,7 @@ export class HostCollector {
       }
     }
     for (const [pid, set] of remoteSets) procs.get(pid)!.remoteAddresses = [...set];
-    if (tcp) this.addProcessTraffic(tcp, owners, procOf);
+    if (tcp) this.addProcessTraffic(tcp, tcpFrom, tcpByInode, ifaces, owners, procOf);
 
     const sample: HostSample = {
       t: now,
@@ -153,11 +215,31 @@ export class HostCollector {
     }
   }
 
-  private readSockets(): SocketEntry[] | undefined {
+  /**
+   * The helper's sockets; a dump part the kernel refused (no IPv6, no udp_diag module: ENOENT) is read
+   * from its /proc/net file instead, and said once. TCP/IPv4 never fails here (sockDiagSource.ts).
+   */
+  private socketsFromDump(sockets: SocketEntry[], status: Record<DumpPart, number>): SocketEntry[] | undefined {
+    const failed = DUMP_PARTS.filter((p) => status[p] !== 0);
+    if (failed.length === 0) {
+      this.health.ok('sockets');
+      return sockets;
+    }
+    for (const part of failed) {
+      if (this.partFallbackLogged.has(part)) continue;
+      this.partFallbackLogged.add(part);
+      this.o.logger.info({ part, reason: errnoName(status[part]) }, `sock_diag cannot dump ${part}; reading ${this.procNet}/${PROC_FILE[part]} for it`);
+    }
+    const rest = this.readSockets(failed.map((p) => PROC_FILE[p]));
+    return rest ? [...sockets, ...rest] : undefined;
+  }
+
+  private readSockets(files: readonly ProcSocketFile[] = ['tcp', 'tcp6', 'udp', 'udp6']): SocketEntry[] | undefined {
     const all: SocketEntry[] = [];
     let bad = 0;
     try {
-      for (const [file, proto] of [['tcp', 'tcp'], ['tcp6', 'tcp'], ['udp', 'udp'], ['udp6', 'udp']] as const) {
+      for (const file of files) {
+        const proto = file.startsWith('tcp') ? 'tcp' : 'udp';
         let text: string;
         try {
           text = this.reader.read(`${this.procNet}/${file}`);
@@ -194,7 +276,11 @@ export class HostCollector {
 
   private async tcpCounters(ifaces: InterfaceMap | undefined): Promise<Map<number, TcpSocketCounters> | undefined> {
     try {
-      const exclude = this.o.includeLoopback ? [] : ['127.0.0.0/8', '::1', ...[...(ifaces?.byAddress.keys() ?? [])].filter(isUnicastHostAddress)];
+      // The kernel-side filter saves ss most of its formatting work, but MQTT message estimates need the
+      // loopback sockets too (a local broker), so with MQTT ports configured ss dumps everything and
+      // addProcessTraffic filters the bytes.
+      const filter = !this.perProcessLoopback && this.mqttPorts.size === 0;
+      const exclude = filter ? ['127.0.0.0/8', '::1', ...[...(ifaces?.byAddress.keys() ?? [])].filter(isUnicastHostAddress)] : [];
       const text = await this.runner('ss', ssTcpInfoArgs(exclude), { netns: this.o.netns });
       const parsed = parseSsTcpInfo(text);
       if (parsed.badLines.length > 0) this.health.fail('tcp-bytes', new Error(`${parsed.badLines.length} unparsable ss lines skipped`));
@@ -207,34 +293,24 @@ export class HostCollector {
   }
 
   /**
-   * Per-process TCP bytes over the interval: per socket, the change of tcp_info counters since the last
-   * sample; a socket first seen now was opened during the interval and counts from zero. Sockets that
-   * closed between two samples lose their last interval's bytes (known limit). The first sample has no
-   * previous counters, so its per-process traffic stays 0 like network_stats (device-defender.md §2.1).
+   * Per-process TCP bytes and MQTT message estimates over the interval (processTraffic.ts). Deltas are
+   * never taken across a change of source: ss may have filtered out sockets the helper reports, which
+   * would then look new and count their whole life; that sample has zero per-process traffic, like the
+   * first one (device-defender.md §2.1).
    */
   private addProcessTraffic(
     tcp: Map<number, TcpSocketCounters>,
+    from: 'sockdiag' | 'ss',
+    tcpByInode: Map<number, SocketEntry>,
+    ifaces: InterfaceMap | undefined,
     owners: Map<number, ProcessRef>,
     procOf: (inode: number) => ProcessSample | undefined,
   ): void {
-    const previous = this.previousTcp;
+    const previous = this.previousTcpFrom === from ? this.previousTcp : undefined;
     this.previousTcp = tcp;
+    this.previousTcpFrom = from;
     if (!previous) return;
-    for (const [inode, now] of tcp) {
-      if (!owners.has(inode)) continue;
-      const before = previous.get(inode);
-      const d: TrafficDelta = {
-        bytesOut: counterDelta(before?.bytesAcked ?? 0, now.bytesAcked),
-        bytesIn: counterDelta(before?.bytesReceived ?? 0, now.bytesReceived),
-        packetsOut: counterDelta(before?.segsOut ?? 0, now.segsOut),
-        packetsIn: counterDelta(before?.segsIn ?? 0, now.segsIn),
-      };
-      const p = procOf(inode)!;
-      p.traffic.bytesIn += d.bytesIn;
-      p.traffic.bytesOut += d.bytesOut;
-      p.traffic.packetsIn += d.packetsIn;
-      p.traffic.packetsOut += d.packetsOut;
-    }
+    addTrafficDeltas({ current: tcp, previous, sockets: tcpByInode, owners, procOf, isLocalPeer: (a) => isLocalPeer(a, ifaces), perProcessLoopback: this.perProcessLoopback, mqttPorts: this.mqttPorts });
   }
 
   private readNetwork(): { network?: TrafficDelta; perInterface?: Record<string, TrafficDelta>; devNames?: string[] } {
@@ -293,6 +369,9 @@ export class HostCollector {
     return out;
   }
 }
+
+type ProcSocketFile = 'tcp' | 'tcp6' | 'udp' | 'udp6';
+const PROC_FILE: Record<DumpPart, ProcSocketFile> = { tcp4: 'tcp', tcp6: 'tcp6', udp4: 'udp', udp6: 'udp6' };
 
 function countPids(procRoot: string): number {
   let count = 0;

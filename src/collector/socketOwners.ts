@@ -58,10 +58,18 @@ export class SocketOwners {
     }
     if (unknown.size > 0) this.search(unknown, now);
 
+    // One ProcessRef per process, shared by all its sockets (a process may hold thousands).
     const result = new Map<number, ProcessRef>();
+    const refs = new Map<number, ProcessRef>();
     for (const [inode, pid] of this.owners) {
-      const p = this.processes.get(pid);
-      if (p) result.set(inode, { pid: p.pid, comm: p.comm, exe: p.exe, cgroup: p.cgroup, startTime: p.startTime });
+      let ref = refs.get(pid);
+      if (ref === undefined) {
+        const p = this.processes.get(pid);
+        if (!p) continue;
+        ref = { pid: p.pid, comm: p.comm, exe: p.exe, cgroup: p.cgroup, startTime: p.startTime };
+        refs.set(pid, ref);
+      }
+      result.set(inode, ref);
     }
     return result;
   }

@@ -10,6 +10,9 @@ export interface TcpSocketCounters {
   bytesReceived: number;
   segsOut: number;
   segsIn: number;
+  /** tcp_info.tcpi_data_segs_out / _in: segments carrying payload (Linux ≥ 4.6); absent when unknown */
+  dataSegsOut?: number;
+  dataSegsIn?: number;
 }
 
 export interface SsParse {
@@ -23,6 +26,8 @@ const FIELDS: Record<string, keyof TcpSocketCounters> = {
   bytes_received: 'bytesReceived',
   segs_out: 'segsOut',
   segs_in: 'segsIn',
+  data_segs_out: 'dataSegsOut',
+  data_segs_in: 'dataSegsIn',
 };
 
 export function parseSsTcpInfo(text: string): SsParse {
@@ -34,7 +39,8 @@ export function parseSsTcpInfo(text: string): SsParse {
     if (line.trim() === '') continue;
     const tokens = line.trim().split(/\s+/);
     let inode = -1;
-    const c: TcpSocketCounters = { bytesAcked: 0, bytesReceived: 0, segsOut: 0, segsIn: 0 };
+    // ss prints data_segs_* only when non-zero, like the others (kernels before 4.6 never have them).
+    const c: TcpSocketCounters = { bytesAcked: 0, bytesReceived: 0, segsOut: 0, segsIn: 0, dataSegsOut: 0, dataSegsIn: 0 };
     for (const tok of tokens) {
       const colon = tok.indexOf(':');
       if (colon <= 0) continue;

@@ -27,8 +27,23 @@ export interface ComponentConfig {
     includeLoopback: boolean;
     perProcess: boolean;
     customMetrics: boolean;
-    /** per-socket TCP byte counters (tcp_info) via `ss` for per-process traffic; costs a child process per sample */
+    /**
+     * per-socket TCP byte counters (tcp_info) for per-process traffic: from the dedge-sockdiag helper's
+     * netlink dump, or (fallback, helper unavailable) from one `ss` child process per sample
+     */
     tcpBytes: boolean;
+    /**
+     * Per-process TCP bytes include connections to loopback and the host's own addresses, independently of
+     * `includeLoopback` (which governs the host's network_stats): a process talking to a local broker on
+     * 127.0.0.1 is exactly what per-process behaviors must see (scenario/rogue-agent.md).
+     */
+    perProcessIncludeLoopback: boolean;
+    /**
+     * TCP ports of MQTT brokers: per-process messagesSent/messagesReceived are ESTIMATED from tcp_info
+     * data segments on TCP connections to (or, for a local broker, accepted on) these ports, loopback
+     * included (src/collector/hostCollector.ts addProcessTraffic). Empty = no per-process message metrics.
+     */
+    mqttPorts: number[];
     /** nft table (family inet) the collector owns for downstream-device traffic counters */
     downstreamNftTable: string;
     /** file system whose use the disk_used_percent custom metric reports */
@@ -124,6 +139,8 @@ export const configSchema: SchemaObject = {
         perProcess: { type: 'boolean', default: true },
         customMetrics: { type: 'boolean', default: true },
         tcpBytes: { type: 'boolean', default: true },
+        perProcessIncludeLoopback: { type: 'boolean', default: true },
+        mqttPorts: { type: 'array', items: { type: 'integer', minimum: 1, maximum: 65_535 }, uniqueItems: true, maxItems: 32, default: [1883, 8883] },
         downstreamNftTable: { type: 'string', pattern: '^[a-zA-Z0-9_]{1,32}$', default: 'defender_edge_downstream' },
         diskPath: { type: 'string', minLength: 1, maxLength: 4096, default: '/' },
       },

@@ -34,7 +34,32 @@ describe('collector configuration checks', () => {
     const r = validateConfig({ downstream: { devices: [{ thingName: 'a', addresses: ['10.0.0.2', 'fd00::2'] }], messageTopics: ['d/{thingName}'] } }, collectorConfigChecks);
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    expect(r.config.collector).toEqual({ includeLoopback: false, perProcess: true, customMetrics: true, tcpBytes: true, downstreamNftTable: 'defender_edge_downstream', diskPath: '/' });
+    expect(r.config.collector).toEqual({
+      includeLoopback: false,
+      perProcess: true,
+      customMetrics: true,
+      tcpBytes: true,
+      perProcessIncludeLoopback: true,
+      mqttPorts: [1883, 8883],
+      downstreamNftTable: 'defender_edge_downstream',
+      diskPath: '/',
+    });
     expect(validateConfig({ collector: { downstreamNftTable: 'x; flush ruleset' } }).ok).toBe(false);
+  });
+
+  it('names bad MQTT ports and a non-boolean perProcessIncludeLoopback', () => {
+    const r = validateConfig({ collector: { mqttPorts: [1883, 70000, 0, 1883], perProcessIncludeLoopback: 'yes' } });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.errors).toEqual(
+      expect.arrayContaining([
+        'collector.perProcessIncludeLoopback: must be boolean',
+        'collector.mqttPorts[1]: must be <= 65535',
+        'collector.mqttPorts[2]: must be >= 1',
+        expect.stringMatching(/^collector\.mqttPorts: must NOT have duplicate items/),
+      ]),
+    );
+    const empty = validateConfig({ collector: { mqttPorts: [] } });
+    expect(empty.ok && empty.config.collector.mqttPorts).toEqual([]);
   });
 });

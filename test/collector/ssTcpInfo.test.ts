@@ -13,8 +13,8 @@ describe('ss tcp_info parsing', () => {
   it('reads per-socket counters by inode; absent counters are 0; inode 0 is skipped', () => {
     const r = parseSsTcpInfo(SS);
     expect([...r.sockets.keys()]).toEqual([17437, 38893]);
-    expect(r.sockets.get(17437)).toEqual({ bytesAcked: 4001, bytesReceived: 1200, segsOut: 12, segsIn: 9 });
-    expect(r.sockets.get(38893)).toEqual({ bytesAcked: 0, bytesReceived: 0, segsOut: 0, segsIn: 2 });
+    expect(r.sockets.get(17437)).toEqual({ bytesAcked: 4001, bytesReceived: 1200, segsOut: 12, segsIn: 9, dataSegsOut: 10, dataSegsIn: 0 });
+    expect(r.sockets.get(38893)).toEqual({ bytesAcked: 0, bytesReceived: 0, segsOut: 0, segsIn: 2, dataSegsOut: 0, dataSegsIn: 0 });
     expect(r.badLines).toEqual(['line 4: no ino: field (was ss run with -e?)']);
   });
 

@@ -1,18 +1,38 @@
 // Host collector against ground truth this test creates in the host namespace: ports it opens (TCP and
 // UDP, IPv4 and IPv6), connections it makes, a child process it spawns named as the owner, and the bytes
 // that child sends (per-process TCP bytes from tcp_info). Only our own ports/pids are asserted, so other
-// sockets on the machine (concurrent test runs) do not matter.
+// sockets on the machine (concurrent test runs) do not matter. Every test runs through both socket
+// sources: the dedge-sockdiag helper and the /proc/net + ss fallback.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import dgram from 'node:dgram';
-import { HostCollector } from '../../src/collector/hostCollector.ts';
+import { HostCollector, type HostCollectorOptions } from '../../src/collector/hostCollector.ts';
 import { silentLogger } from '../../src/log.ts';
 import { startHelper, waitExit, type Helper } from '../collector/helpers/childProcess.ts';
+import { ensureHelper } from '../collector/helpers/sockDiagHelper.ts';
+
+const helperPath = await ensureHelper();
+const PATHS = [
+  { source: 'sockdiag', sockDiagHelper: helperPath },
+  { source: 'proc', sockDiagHelper: false },
+] as const;
 
 const listen = (server: net.Server, host: string) =>
   new Promise<number>((resolve) => server.listen({ host, port: 0 }, () => resolve((server.address() as net.AddressInfo).port)));
 
-describe('HostCollector on this host (loopback ground truth)', () => {
+describe.each(PATHS)('HostCollector on this host (loopback ground truth), sockets via $source', ({ source, sockDiagHelper }) => {
+  const collectors: HostCollector[] = [];
+  /** a collector on this test's socket source; stopped in afterAll */
+  const collector = (o: Omit<HostCollectorOptions, 'logger'>) => {
+    const c = new HostCollector({ ...o, logger: silentLogger(), sockDiagHelper });
+    collectors.push(c);
+    return c;
+  };
+  const sample = async (c: HostCollector) => {
+    const s = await c.sample(Date.now());
+    expect(c.socketSource).toBe(source);
+    return s;
+  };
   const servers: net.Server[] = [];
   const udp: dgram.Socket[] = [];
   const helpers: Helper[] = [];
@@ -44,6 +64,7 @@ describe('HostCollector on this host (loopback ground truth)', () => {
   });
 
   afterAll(async () => {
+    for (const c of collectors) await c.stop();
     for (const h of helpers) await h.stop();
     for (const s of servers) {
       s.close();
@@ -53,8 +74,8 @@ describe('HostCollector on this host (loopback ground truth)', () => {
   });
 
   it('lists our TCP/UDP listening ports on IPv4 and IPv6 with interface lo and this process as owner', async () => {
-    const c = new HostCollector({ includeLoopback: true, perProcess: true, customMetrics: false, tcpBytes: false, logger: silentLogger() });
-    const s = await c.sample(Date.now());
+    const c = collector({ includeLoopback: true, perProcess: true, customMetrics: false, tcpBytes: false });
+    const s = await sample(c);
     const find = (protocol: string, port: number) => s.listening.find((l) => l.protocol === protocol && l.port === port);
     expect(find('tcp', tcp4)).toEqual({ protocol: 'tcp', address: '127.0.0.1', port: tcp4, interface: 'lo', pid: process.pid });
     expect(find('tcp', tcp6)).toEqual({ protocol: 'tcp', address: '::1', port: tcp6, interface: 'lo', pid: process.pid });
@@ -68,14 +89,14 @@ describe('HostCollector on this host (loopback ground truth)', () => {
   });
 
   it('names a spawned child as owner of its IPv4 and IPv6 connections and counts the bytes it sends', async () => {
-    const c = new HostCollector({ includeLoopback: true, perProcess: true, customMetrics: false, tcpBytes: true, logger: silentLogger() });
+    const c = collector({ includeLoopback: true, perProcess: true, customMetrics: false, tcpBytes: true });
     const a = startHelper('traffic.ts', ['send', '127.0.0.1', String(tcp4), '100000'], { env: { WAIT: '1', KEEP: '1', COMM: 'dedge-sender4' } });
     const b = startHelper('traffic.ts', ['send', '::1', String(tcp6), '30000'], { env: { WAIT: '1', KEEP: '1' } });
     helpers.push(a, b);
     const aPort = Number((await a.next()).connected);
     const bPort = Number((await b.next()).connected);
 
-    const first = await c.sample(Date.now());
+    const first = await sample(c);
     const conn4 = first.established.find((e) => e.localPort === aPort && e.remotePort === tcp4);
     expect(conn4).toEqual({ localAddress: '127.0.0.1', localPort: aPort, remoteAddress: '127.0.0.1', remotePort: tcp4, localInterface: 'lo', pid: a.pid });
     const conn6 = first.established.find((e) => e.localPort === bPort && e.remotePort === tcp6);
@@ -96,7 +117,7 @@ describe('HostCollector on this host (loopback ground truth)', () => {
     // wait until the server has read everything (the bytes are acked once they are in its receive queue)
     for (let i = 0; i < 200 && ((received.get(aPort) ?? 0) < 100000 || (received.get(bPort) ?? 0) < 30000); i++) await new Promise((r) => setTimeout(r, 10));
 
-    const second = await c.sample(Date.now());
+    const second = await sample(c);
     // Both ends are still open, so tcp_info holds the exact payload counts. Tolerance +1: tcp_info counts
     // the SYN/FIN sequence numbers for a socket first seen in this interval (not the case here).
     const trafficA = second.processes.find((p) => p.pid === a.pid)!.traffic;
@@ -117,15 +138,15 @@ describe('HostCollector on this host (loopback ground truth)', () => {
   });
 
   it('excludes loopback sockets from per-process bytes unless includeLoopback', async () => {
-    const c = new HostCollector({ includeLoopback: false, perProcess: true, customMetrics: false, tcpBytes: true, logger: silentLogger() });
+    const c = collector({ includeLoopback: false, perProcess: true, customMetrics: false, tcpBytes: true });
     const a = startHelper('traffic.ts', ['send', '127.0.0.1', String(tcp4), '50000'], { env: { WAIT: '1', KEEP: '1' } });
     helpers.push(a);
     const aPort = Number((await a.next()).connected);
-    await c.sample(Date.now());
+    await sample(c);
     a.send('go');
     await a.next();
     for (let i = 0; i < 200 && (received.get(aPort) ?? 0) < 50000; i++) await new Promise((r) => setTimeout(r, 10));
-    const s = await c.sample(Date.now());
+    const s = await sample(c);
     expect(s.processes.find((p) => p.pid === a.pid)?.traffic.bytesOut).toBe(0);
     expect(s.processes.find((p) => p.pid === process.pid)?.traffic.bytesIn).toBe(0);
     expect(s.degraded).toEqual([]);
@@ -134,11 +155,11 @@ describe('HostCollector on this host (loopback ground truth)', () => {
   });
 
   it('reports custom metrics with sane values', async () => {
-    const c = new HostCollector({ includeLoopback: false, perProcess: false, customMetrics: true, tcpBytes: false, logger: silentLogger() });
-    const first = await c.sample(Date.now());
+    const c = collector({ includeLoopback: false, perProcess: false, customMetrics: true, tcpBytes: false });
+    const first = await sample(c);
     expect(first.custom.cpu_usage).toBeUndefined(); // needs two samples
     await new Promise((r) => setTimeout(r, 100));
-    const s = await c.sample(Date.now());
+    const s = await sample(c);
     const n = (k: string) => (s.custom[k] as { number: number }).number;
     expect(n('cpu_usage')).toBeGreaterThanOrEqual(0);
     expect(n('cpu_usage')).toBeLessThanOrEqual(100);
@@ -148,5 +169,113 @@ describe('HostCollector on this host (loopback ground truth)', () => {
     expect(n('agent_rss_bytes')).toBeGreaterThan(10 * 2 ** 20);
     expect(n('network_interfaces')).toBeGreaterThanOrEqual(0);
     expect(s.processes).toEqual([]);
+  });
+});
+
+describe('HostCollector: the same HostSample through either socket source', () => {
+  it('lists the same ports, connections and processes for what this test holds open', async () => {
+    const server = net.createServer((c) => c.on('error', () => {}));
+    const port = await listen(server, '127.0.0.1');
+    const u = dgram.createSocket('udp6');
+    await new Promise<void>((r) => u.bind({ address: '::1', port: 0 }, () => r()));
+    const child = startHelper('traffic.ts', ['send', '127.0.0.1', String(port), '0'], { env: { WAIT: '1', KEEP: '1' } });
+    const viaHelper = new HostCollector({ includeLoopback: true, perProcess: true, customMetrics: false, tcpBytes: true, logger: silentLogger(), sockDiagHelper: helperPath });
+    const viaProc = new HostCollector({ includeLoopback: true, perProcess: true, customMetrics: false, tcpBytes: true, logger: silentLogger(), sockDiagHelper: false });
+    try {
+      const childPort = Number((await child.next()).connected);
+      // The child is entirely ours: compared whole. This process may hold other connections (earlier
+      // tests' sockets closing), so only what this test opened is compared for it.
+      const ours = (s: Awaited<ReturnType<HostCollector['sample']>>) => {
+        const me = s.processes.find((p) => p.pid === process.pid)!;
+        return {
+          keys: Object.keys(s).sort(),
+          listening: s.listening.filter((l) => l.port === port || l.port === u.address().port).sort((a, b) => a.port - b.port),
+          established: s.established.filter((e) => e.localPort === childPort || e.remotePort === childPort).sort((a, b) => a.localPort - b.localPort),
+          child: s.processes.find((p) => p.pid === child.pid),
+          me: { comm: me.comm, exe: me.exe, tcp: me.listeningTcpPorts.filter((x) => x === port), udp: me.listeningUdpPorts.filter((x) => x === u.address().port), keys: Object.keys(me).sort() },
+          degraded: s.degraded,
+        };
+      };
+      await viaHelper.sample(Date.now());
+      await viaProc.sample(Date.now());
+      const a = await viaHelper.sample(Date.now());
+      const b = await viaProc.sample(Date.now());
+      expect(viaHelper.socketSource).toBe('sockdiag');
+      expect(viaProc.socketSource).toBe('proc');
+      expect(ours(a)).toEqual(ours(b));
+      // and it is not vacuous: both connection ends, both listeners, both processes
+      expect(ours(a).established).toHaveLength(2);
+      expect(ours(a).listening).toHaveLength(2);
+      expect(ours(a).child).toMatchObject({ pid: child.pid, establishedConnections: 1, remoteAddresses: ['127.0.0.1'] });
+      expect(ours(a).me.tcp).toEqual([port]);
+    } finally {
+      await viaHelper.stop();
+      await viaProc.stop();
+      await child.stop();
+      u.close();
+      server.close();
+      (server as net.Server & { closeAllConnections?: () => void }).closeAllConnections?.();
+    }
+  });
+});
+
+describe('HostCollector: the helper missing, or killed between samples', () => {
+  it('a missing helper: every sample from /proc + ss, complete, nothing degraded', async () => {
+    const server = net.createServer();
+    const port = await listen(server, '127.0.0.1');
+    const c = new HostCollector({ includeLoopback: true, perProcess: true, customMetrics: false, tcpBytes: true, logger: silentLogger(), sockDiagHelper: '/nonexistent/dedge-sockdiag' });
+    try {
+      for (let i = 0; i < 2; i++) {
+        const s = await c.sample(Date.now());
+        expect(c.socketSource).toBe('proc');
+        expect(s.listening.find((l) => l.port === port)).toMatchObject({ protocol: 'tcp', pid: process.pid });
+        expect(s.degraded).toEqual([]);
+      }
+      expect(c.sockDiagPid).toBeUndefined();
+    } finally {
+      await c.stop();
+      server.close();
+    }
+  });
+
+  it('a killed helper: the next sample restarts it and counts bytes across the restart', async () => {
+    const received = new Map<number, number>();
+    const server = net.createServer((s) => {
+      s.on('data', (d) => received.set(s.remotePort!, (received.get(s.remotePort!) ?? 0) + d.length));
+      s.on('error', () => {});
+    });
+    const port = await listen(server, '127.0.0.1');
+    const c = new HostCollector({ includeLoopback: true, perProcess: true, customMetrics: false, tcpBytes: true, logger: silentLogger(), sockDiagHelper: helperPath });
+    const sender = startHelper('traffic.ts', ['send', '127.0.0.1', String(port), '40000'], { env: { WAIT: '1', KEEP: '1' } });
+    try {
+      const senderPort = Number((await sender.next()).connected);
+      await c.sample(Date.now());
+      const first = c.sockDiagPid!;
+      expect(first).toBeGreaterThan(0);
+      process.kill(first, 'SIGKILL'); // the helper this collector started
+      for (let i = 0; i < 500; i++) {
+        try {
+          process.kill(first, 0);
+        } catch {
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await new Promise((r) => setImmediate(r));
+      sender.send('go');
+      expect(await sender.next()).toEqual({ sent: 40000 });
+      for (let i = 0; i < 200 && (received.get(senderPort) ?? 0) < 40000; i++) await new Promise((r) => setTimeout(r, 10));
+      const s = await c.sample(Date.now());
+      expect(c.socketSource).toBe('sockdiag');
+      expect(c.sockDiagPid).not.toBe(first);
+      const out = s.processes.find((p) => p.pid === sender.pid)!.traffic.bytesOut;
+      expect(out).toBeGreaterThanOrEqual(40000);
+      expect(out).toBeLessThanOrEqual(40001);
+    } finally {
+      await c.stop();
+      await sender.stop();
+      server.close();
+      (server as net.Server & { closeAllConnections?: () => void }).closeAllConnections?.();
+    }
   });
 });

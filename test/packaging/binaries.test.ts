@@ -1,7 +1,9 @@
 // The built standalone binaries (artifacts/, from `npm run build:binaries`): each matches build-info,
 // is the right architecture, fits the size target, unpacks from its zip the way Greengrass does it, and
 // behaves exactly like the TypeScript sources for every command line tried — the x64 one natively, the
-// arm64 one under qemu-user. Skipped, with the reason in the title, when nothing is built.
+// arm64 one under qemu-user — and runs the dedge-sockdiag helper shipped beside it (the arm64 one falls
+// back to /proc + ss under qemu-user, which cannot run sock_diag). Skipped, with the reason in the title,
+// when nothing is built.
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, open, rm, stat, writeFile, mkdir } from 'node:fs/promises';
@@ -12,6 +14,7 @@ import { sha256File } from '../../scripts/baseBinaries.ts';
 import type { BuildInfo } from '../../scripts/buildBinaries.ts';
 import { BINARY_NAME, CRT_ADDON_NAME, zipName } from '../../scripts/buildTargets.ts';
 import { recipeDefaultConfiguration } from '../../scripts/recipeDefaults.ts';
+import { SOCKDIAG_NAME } from '../../src/collector/sockDiagLocation.ts';
 
 const root = path.resolve(new URL('../../', import.meta.url).pathname);
 const artifacts = path.join(root, 'artifacts');
@@ -38,7 +41,7 @@ interface Outcome {
 
 function runFile(file: string, args: string[], cwd: string): Promise<Outcome> {
   return new Promise((resolve) => {
-    execFile(file, args, { cwd, timeout: 20_000, maxBuffer: 8 * 2 ** 20 }, (err, stdout, stderr) => {
+    execFile(file, args, { cwd, timeout: 50_000, maxBuffer: 8 * 2 ** 20 }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : null;
       resolve({ code, stdout, stderr });
     });
@@ -82,16 +85,21 @@ describe.skipIf(!built)('standalone binaries (skipped until `npm run build:binar
     expect(info!.version).toBe(pkg.version);
     expect(info!.targets.map((t) => t.arch).sort()).toEqual(['aarch64', 'amd64']);
     for (const t of info!.targets) {
-      for (const f of [t.binary, t.addon, t.zip]) {
+      for (const f of [t.binary, t.addon, t.helper, t.zip]) {
         expect({ file: f.path, sha256: await sha256File(path.join(artifacts, f.path)) }).toEqual({ file: f.path, sha256: f.sha256 });
       }
       expect(t.binary.path).toBe(`${t.arch}/${BINARY_NAME}`);
       expect(t.addon.path).toBe(`${t.arch}/${CRT_ADDON_NAME}`);
+      expect(t.helper.path).toBe(`${t.arch}/${SOCKDIAG_NAME}`);
       expect(t.zip.path).toBe(zipName(t.arch as 'amd64' | 'aarch64'));
       const machine = ELF_MACHINE[t.arch as keyof typeof ELF_MACHINE];
       expect(await elfMachine(path.join(artifacts, t.binary.path))).toBe(machine);
       expect(await elfMachine(path.join(artifacts, t.addon.path))).toBe(machine);
+      expect(await elfMachine(path.join(artifacts, t.helper.path))).toBe(machine);
       expect((await stat(path.join(artifacts, t.binary.path))).mode & 0o111).not.toBe(0);
+      expect((await stat(path.join(artifacts, t.helper.path))).mode & 0o111).not.toBe(0);
+      // static: no program interpreter, so it runs whatever the gateway's libc
+      expect(readFileSync(path.join(artifacts, t.helper.path)).includes(Buffer.from('/ld-linux'))).toBe(false);
       expect(t.zip.bytes).toBeLessThanOrEqual(MAX_ZIP_BYTES);
     }
   });
@@ -123,6 +131,18 @@ describe.skipIf(!built)('standalone binaries (skipped until `npm run build:binar
     const out = await runFile(path.join(decompressed, BINARY_NAME), ['--version'], scratch);
     expect(out).toEqual({ code: 0, stdout: `${pkg.version}\n`, stderr: '' });
     expect(existsSync(path.join(decompressed, CRT_ADDON_NAME))).toBe(true);
+    expect((await stat(path.join(decompressed, SOCKDIAG_NAME))).mode & 0o755).toBe(0o755);
+
+    // The collector runs the helper from beside the executable (debug log names it), and nothing degrades.
+    const debugConfig = path.join(scratch, 'debug.json');
+    await writeFile(debugConfig, JSON.stringify({ ...recipeDefaultConfiguration(), logLevel: 'debug' }));
+    const collect = await runFile(path.join(decompressed, BINARY_NAME), ['collect', '--once', '--json', '--interval', '100', '--config', debugConfig], scratch);
+    expect(collect.code).toBe(0);
+    const logs = collect.stderr.trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string; path?: string });
+    expect(logs.filter((l) => l.msg === 'dedge-sockdiag helper started').map((l) => l.path)).toEqual([path.join(decompressed, SOCKDIAG_NAME)]);
+    expect(logs.filter((l) => l.level >= 40)).toEqual([]);
+    const sample = JSON.parse(collect.stdout) as { host: { listening: unknown[]; degraded: string[] } };
+    expect(sample.host.degraded).toEqual([]);
   });
 
   describe.skipIf(!qemuReady)(`arm64 under ${QEMU} -L ${ARM_SYSROOT} (skipped without qemu-user-static and libc6-arm64-cross)`, () => {
@@ -131,6 +151,15 @@ describe.skipIf(!built)('standalone binaries (skipped until `npm run build:binar
     it('--version prints the package version', async () => {
       expect(await underQemu(['--version'])).toEqual({ code: 0, stdout: `${pkg.version}\n`, stderr: '' });
     });
+
+    it('collect: the helper cannot run under qemu-user, so the collector falls back to /proc + ss and still samples', async () => {
+      const out = await underQemu(['collect', '--once', '--json', '--interval', '100']);
+      expect(out.code).toBe(0);
+      const warnings = out.stderr.trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string; reason: string }).filter((l) => l.level === 40);
+      expect(warnings.map((w) => w.msg)).toContain('dedge-sockdiag helper failed; this sample reads /proc/net and ss instead, the next restarts it');
+      const sample = JSON.parse(out.stdout) as { host: { listening: unknown[]; degraded: string[] } };
+      expect(sample.host.degraded).toEqual([]);
+    }, 60_000);
 
     it('validate-report and check-config behave as the sources do', async () => {
       for (const args of [['validate-report', '--help'], ['check-config', configFile]]) {
