@@ -5,7 +5,7 @@
 // start() once, round() as often as wanted (each round starts a fresh cast), stop() cleans up everything.
 import { EventEmitter } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from '../agent.ts';
@@ -86,19 +86,32 @@ export function seedBehaviors(action: ActionSpec): unknown[] {
 }
 
 /** The component configuration of the scenario (merged by the emulator over the recipe like a deployment). */
-export function scenarioConfig(o: { stateDir: string; samplingMs: number; mode: 'enforce' | 'dry-run'; action: DemoAction; deviceThing: string }): Record<string, unknown> {
+export function scenarioConfig(o: { stateDir: string; samplingMs: number; mode: 'enforce' | 'dry-run'; action: DemoAction; deviceThing: string; mqttPort?: number }): Record<string, unknown> {
   return {
     stateDir: o.stateDir,
     sampling: { intervalMs: o.samplingMs },
     // The rogue talks to the broker on 127.0.0.1: without includeLoopback the collector's ss filter drops
     // loopback sockets and the rogue's bytes are not counted at all (hostCollector tcpCounters).
-    collector: { includeLoopback: true, perProcess: true, tcpBytes: true },
+    // mqttPorts: the demo broker's port, so per-process message estimates (msgReceive) see the rogue's MQTT.
+    collector: { includeLoopback: true, perProcess: true, tcpBytes: true, ...(o.mqttPort !== undefined ? { mqttPorts: [o.mqttPort] } : {}) },
     // Known by pattern, not by address: no nft accounting table is needed (and none is created).
     downstream: { thingNamePattern: `^${o.deviceThing}$` },
     behaviors: seedBehaviors({ type: o.action, ttlSeconds: 600 }),
     // Rounds of the bench stop two processes every few seconds: above the default 10 actions/minute.
     enforcement: { mode: o.mode, maxActionsPerMinute: 120, stopGraceMs: 2000 },
   };
+}
+
+/** A loopback port free right now (the kernel picks it; the broker binds it a moment later). */
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 function readCloud(path: string): CloudLine[] {
@@ -216,13 +229,15 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
       this.sink!.listen(0, '127.0.0.1', () => resolve());
     });
     const token = 'DEMOTOKEN' + String(process.pid).padStart(8, '0');
+    // The broker's port is chosen up front: the collector must know it to estimate MQTT messages per process.
+    const mqttPort = await freeLoopbackPort();
     this.emulator = new GreengrassEmulator({
       socketPath: join(this.dir, 'ipc.sock'),
-      overrides: scenarioConfig({ stateDir: this.stateDir, samplingMs: this.samplingMs, mode: this.mode, action: this.action, deviceThing: this.deviceThing }),
+      overrides: scenarioConfig({ stateDir: this.stateDir, samplingMs: this.samplingMs, mode: this.mode, action: this.action, deviceThing: this.deviceThing, mqttPort }),
       thingName: this.gatewayThing,
       token,
       recordFile: this.recordPath,
-      mqttPort: 0,
+      mqttPort,
       logger: this.log,
     });
     await this.emulator.start();

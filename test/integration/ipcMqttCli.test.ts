@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 // `defender-edge emulator --mqtt …` as a process: ready line with the broker URL, a device and a component
 // talking through the bridge, per-client stats in `status`, clean exit with clients still connected.
 import { afterEach, describe, expect, it } from 'vitest';
@@ -39,8 +38,9 @@ describe('defender-edge emulator --mqtt', () => {
         down: { topic: 'devices/+/cmd', source: 'Pubsub', target: 'LocalMqtt' },
       },
     }));
-    // An explicit recipe: the emulator would otherwise load the project's own recipe.yaml from the cwd.
-    const emu = spawnEmulator(['--socket', socket, '--recipe', fileURLToPath(new URL('../fixtures/recipe.test-component.yaml', import.meta.url)), '--mqtt', '0', '--bridge', join(dir, 'bridge.json'), '--mqtt-auth', 'dev-1, dev-2']);
+    // Started in the temp dir: no recipe.yaml there, so the embedded identity (all local pub/sub) applies,
+    // not the project's own recipe.yaml with its exact topics.
+    const emu = spawnEmulator(['--socket', socket, '--mqtt', '0', '--bridge', join(dir, 'bridge.json'), '--mqtt-auth', 'dev-1, dev-2'], dir);
     procs.push(emu);
     const ready = (await emu.ready) as Awaited<EmulatorProcess['ready']> & { mqtt: string };
     expect(ready.mqtt).toMatch(/^mqtt:\/\/127\.0\.0\.1:\d+$/);
