@@ -78,7 +78,10 @@ export class OffenceBook {
  * gets a new pid but is the same repeat offender), a device by thing name, otherwise the target itself.
  */
 export function offenceKey(offender: Offender, target: ActionTarget): string {
-  if (offender.kind === 'process') return `process:${offender.exe ?? offender.comm}`;
+  // Program + name + cgroup: interpreters share one exe (every Python script is /usr/bin/python3), so the
+  // exe alone would make unrelated scripts repeat offenders of each other; a restarted copy of the same
+  // program in the same service still is one.
+  if (offender.kind === 'process') return `process:${offender.exe ?? ''}|${offender.comm}|${offender.cgroup ?? ''}`;
   if (offender.kind === 'device') return `device:${offender.thingName}`;
   return targetKey(target);
 }
