@@ -23,6 +23,8 @@ export const settingDescriptions: Record<string, string> = {
   'collector.customMetrics': 'Add cpu, memory, disk, process count, interfaces and agent RSS as custom metrics.',
   'collector.tcpBytes': 'Read per-socket TCP byte counters for per-process traffic.',
   'collector.downstreamNftTable': 'nftables table (family inet) the component owns for per-device traffic counters.',
+  'collector.perProcessIncludeLoopback': 'Count per-process TCP traffic to loopback and the gateway\'s own addresses (a local broker, for instance), whatever `includeLoopback` says.',
+  'collector.mqttPorts': 'TCP ports whose data segments estimate MQTT messages per process (one PUBLISH ≈ one segment).',
   'collector.diskPath': 'Filesystem whose use is reported as `disk_used_percent`.',
   downstream: 'Downstream (client) devices behind the gateway.',
   'downstream.devices': 'Known downstream devices: `{thingName, addresses, mac?, interface?}`.',

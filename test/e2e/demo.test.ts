@@ -59,6 +59,12 @@ function jsonLines(file: string): Array<Record<string, unknown>> {
   return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
+/** The walkthrough's profile (rogue-agent.md). */
+const SEED: Record<string, { metric: string; threshold: number }> = {
+  msgReceive: { metric: 'aws:num-messages-received', threshold: 100 },
+  bytesOut: { metric: 'aws:all-bytes-out', threshold: 10_000 },
+};
+
 function checkEnforced(s: DemoSummary): void {
   expect(s.problems).toEqual([]);
   expect(s.ok).toBe(true);
@@ -66,14 +72,17 @@ function checkEnforced(s: DemoSummary): void {
   expect(s.action).toBe('process-terminate');
   const rogue = s.offenders.find((o) => o.role === 'rogue-agent')!;
   expect(s.offender).toEqual({ pid: rogue.pid, comm: 'rogue-agent' });
-  expect(rogue.behaviors).toContain('bytesOut');
+  // Whichever seed behavior the flood crosses first stops it: msgReceive (> 100 messages, from the per-process
+  // MQTT estimate) or bytesOut (> 10000 bytes).
+  const fired = rogue.behaviors[0]!;
+  expect(Object.keys(SEED)).toContain(fired);
   expect(rogue.outcome).toBe('applied');
   expect(rogue.stillRunning).toBe(false);
   expect(rogue.detectedAfterMs).not.toBeNull();
   expect(rogue.detectedAfterMs).toBe(s.detectedAfterMs);
-  expect((rogue.value as { count: number }).count).toBeGreaterThanOrEqual(10_000);
+  expect((rogue.value as { count: number }).count).toBeGreaterThanOrEqual(SEED[fired]!.threshold);
   expect(s.innocentSurvived).toBe(true);
-  expect(s.behaviorsFired).toContain('bytesOut');
+  expect(s.behaviorsFired).toContain(fired);
   expect(s.cloud.violations).toBeGreaterThanOrEqual(1);
   expect(s.cloud.actions).toBeGreaterThanOrEqual(1);
   expect(s.cloud.gatewayReports).toBeGreaterThanOrEqual(1);
@@ -99,7 +108,8 @@ describe('defender-edge demo', () => {
     const docs = cloud.map((l) => ({ ...l, doc: JSON.parse(l.payload) as Record<string, unknown> }));
     const violation = docs.find((l) => l.doc.record === 'violation' && (l.doc.offender as { pid?: number }).pid === rogue.pid)!;
     expect(violation.topic).toBe('defender-edge/DemoGateway/violations');
-    expect(violation.doc).toMatchObject({ behavior: 'bytesOut', metric: 'aws:all-bytes-out', event: 'in-alarm', offender: { kind: 'process', comm: 'rogue-agent' }, threshold: { count: 10000 } });
+    const seed = SEED[violation.doc.behavior as string]!;
+    expect(violation.doc).toMatchObject({ metric: seed.metric, event: 'in-alarm', offender: { kind: 'process', comm: 'rogue-agent' }, threshold: { count: seed.threshold } });
     const action = docs.find((l) => l.doc.record === 'action' && (l.doc.target as { pid?: number } | undefined)?.pid === rogue.pid)!;
     expect(action.doc).toMatchObject({ type: 'process-terminate', outcome: 'applied', dryRun: false });
     expect(docs.some((l) => l.topic === '$aws/things/DemoGateway/defender/metrics/json' && l.ts > violation.ts)).toBe(true);
