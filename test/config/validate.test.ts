@@ -43,3 +43,13 @@ describe('component configuration', () => {
     expect(r).toEqual({ ok: false, errors: ['behaviors[0].name: is required'] });
   });
 });
+
+describe('hostile nesting (issue 8 fuzz finding)', () => {
+  it('refuses a configuration nested thousands deep with a path: message instead of overflowing the stack', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 20_000; i++) deep = { a: deep };
+    const r = validateConfig({ sampling: deep });
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.errors[0]).toMatch(/^sampling(\.a)+: nests deeper than 32 levels$/);
+  });
+});
