@@ -65,7 +65,7 @@ export interface ComponentConfig {
     stopGraceMs: number;
     nftTable: string;
   };
-  outbox: { maxEntries: number; maxBytes: number };
+  outbox: { maxEntries: number; maxBytes: number; maxBackoffMs: number };
   thresholdCache: { maxThings: number; maxBytes: number };
   accessControl?: Record<string, unknown>;
 }
@@ -207,6 +207,9 @@ export const configSchema: SchemaObject = {
       properties: {
         maxEntries: { type: 'integer', minimum: 1, maximum: 10_000_000, default: 100_000 },
         maxBytes: { type: 'integer', minimum: 1024, maximum: 10 * 2 ** 30, default: 64 * 2 ** 20 },
+        // Cap of the retry backoff after a refused publish (e.g. the nucleus spool is full while the cloud is
+        // away): nothing tells a component that the cloud is back, so this is the longest the backlog waits.
+        maxBackoffMs: { type: 'integer', minimum: 100, maximum: 300_000, default: 30_000 },
       },
       required: [],
     },
