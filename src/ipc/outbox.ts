@@ -60,6 +60,8 @@ export class Outbox {
   private failures = 0;
   private lastError: string | undefined;
   private idleWaiters: Array<() => void> = [];
+  /** Ends the wait for the publish in flight (retryNow after a reconnect). */
+  private abandonInFlight: (() => void) | undefined;
   private readonly options: OutboxOptions;
 
   constructor(options: OutboxOptions) {
@@ -114,8 +116,14 @@ export class Outbox {
     };
   }
 
-  /** Try now (e.g. after the IPC connection came back), forgetting the current backoff. */
+  /**
+   * Try now (e.g. after the IPC connection came back), forgetting the current backoff. A publish still in
+   * flight on the old connection is abandoned and the head sent again at once: the SDK may never answer
+   * a call whose connection died (it then waits for its call timeout), and a duplicate is what QoS 1
+   * allows anyway (issue 8: carry on within 5 s of the nucleus coming back).
+   */
   retryNow(): void {
+    this.abandonInFlight?.();
     this.backoffMs = 0;
     if (this.timer) {
       clearTimeout(this.timer);
@@ -162,11 +170,16 @@ export class Outbox {
       }
       const m = next.value;
       try {
-        await this.options.publish(m.topic, Buffer.from(m.payload, m.encoding), 1);
+        const abandoned = new Promise<'abandoned'>((resolve) => { this.abandonInFlight = () => resolve('abandoned'); });
+        // Promise.race also handles a late rejection of an abandoned publish.
+        const outcome = await Promise.race([this.options.publish(m.topic, Buffer.from(m.payload, m.encoding), 1).then(() => 'sent' as const), abandoned]);
+        this.abandonInFlight = undefined;
+        if (outcome === 'abandoned') continue; // the head again, on the new connection
         this.queue.ack(next.seq);
         this.published++;
         this.backoffMs = 0;
       } catch (err) {
+        this.abandonInFlight = undefined;
         this.failures++;
         this.lastError = (err as Error).message;
         this.backoffMs = Math.min(this.opts.maxBackoffMs, this.backoffMs === 0 ? this.opts.initialBackoffMs : this.backoffMs * 2);

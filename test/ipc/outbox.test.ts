@@ -76,4 +76,22 @@ describe('Outbox', () => {
     expect(await box.drained(2000)).toBe(true);
     expect(got[0]!.equals(bytes)).toBe(true);
   });
+
+  it('retryNow abandons a publish that never answers (connection died under it) and sends the head again', async () => {
+    const calls: string[] = [];
+    const box = make((topic) => {
+      calls.push(topic);
+      // The first attempt hangs like a call on a dead connection; later ones succeed.
+      return calls.length === 1 ? new Promise<void>(() => undefined) : Promise.resolve();
+    });
+    box.start();
+    box.enqueue(msg(1));
+    box.enqueue(msg(2));
+    await new Promise((res) => setTimeout(res, 20));
+    expect(calls).toEqual(['t/1']);
+    expect(box.stats().depth).toBe(2);
+    box.retryNow();
+    expect(await box.drained(2000)).toBe(true);
+    expect(calls).toEqual(['t/1', 't/1', 't/2']);
+  });
 });
