@@ -115,6 +115,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       maxEntries: this.config.outbox.maxEntries,
       maxBytes: this.config.outbox.maxBytes,
       maxBackoffMs: this.config.outbox.maxBackoffMs,
+      replayBytes: this.config.outbox.replayBytes,
       publish: (topic, payload, qos) => this.ipc.publishToIoTCore(topic, payload, qos),
       logger: this.o.logger.child({ module: 'outbox' }),
     });

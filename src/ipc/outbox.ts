@@ -27,11 +27,21 @@ export interface OutboxOptions {
   maxBackoffMs?: number;
   /** how often the cursor and segments are synced to disk */
   syncIntervalMs?: number;
+  /**
+   * Payload bytes of sent messages kept for replay until the cloud is known to have them: set it to the
+   * nucleus's `mqtt.spooler.maxSizeInBytes` (default 2,621,440; 0 = trust the nucleus, no replay).
+   */
+  replayBytes?: number;
   random?: () => number;
 }
 
 export interface OutboxStats {
+  /** messages not yet handed to the nucleus */
   depth: number;
+  /** handed to the nucleus but not known to be in the cloud yet (kept on disk for replay) */
+  unconfirmed: number;
+  /** messages sent again after a reconnect (the nucleus may have lost its in-memory spool) */
+  replayed: number;
   bytes: number;
   published: number;
   failures: number;
@@ -42,10 +52,18 @@ export interface OutboxStats {
 
 /**
  * Everything bound for IoT Core goes through here (issue 8): a disk-backed, bounded queue drained in
- * order, one message in flight, QoS 1. The nucleus spooler is memory-only, bounded (2.5 MiB by default)
- * and drops QoS 0 (greengrass.md §3.3), so we keep our own copy until PublishToIoTCore has answered.
- * While the cloud is away the nucleus takes QoS 1 messages until its spool is full, then refuses
- * ("Message spool is full"); from then on the backlog waits here, on disk, in order.
+ * order, one message in flight, QoS 1. While the cloud is away the nucleus takes QoS 1 messages until its
+ * spool is full, then refuses ("Message spool is full"); from then on the backlog waits here, on disk,
+ * in order. Ordering: the nucleus holds the oldest messages, we hold everything after them, and our head
+ * is only retried after a refusal, so when the cloud returns the spool goes first and nothing overtakes.
+ *
+ * We do not rely on the spooler: it is memory-only (greengrass.md §3.3) and PublishToIoTCore answers as
+ * soon as a message is spooled, not when the cloud has it. So a sent message stays on disk, unconfirmed,
+ * until either (a) Device Defender answers a report sent after it (confirmReport: the cloud had
+ * everything before it), or (b) more than `replayBytes` (the spool size) of newer payload was sent after
+ * it — the FIFO spool cannot hold both, so it has left the nucleus. After a reconnect (retryNow: the
+ * nucleus may have restarted and lost its spool) and after our own restart, every unconfirmed message is
+ * sent again, in order. Duplicates are what QoS 1 allows; receivers dedupe by report_id.
  */
 export class Outbox {
   private readonly queue: DiskQueue<OutboxMessage>;
@@ -62,6 +80,12 @@ export class Outbox {
   private idleWaiters: Array<() => void> = [];
   /** Ends the wait for the publish in flight (retryNow after a reconnect). */
   private abandonInFlight: (() => void) | undefined;
+  /** highest sequence number handed to the nucleus since the last (re)connect */
+  private sentThrough = 0;
+  /** sent, not confirmed: oldest first, contiguous up to sentThrough */
+  private window: Array<{ seq: number; bytes: number; reportId?: number }> = [];
+  private windowBytes = 0;
+  private replayed = 0;
   private readonly options: OutboxOptions;
 
   constructor(options: OutboxOptions) {
@@ -72,6 +96,7 @@ export class Outbox {
       initialBackoffMs: options.initialBackoffMs ?? 200,
       maxBackoffMs: options.maxBackoffMs ?? 30_000,
       syncIntervalMs: options.syncIntervalMs ?? 1000,
+      replayBytes: options.replayBytes ?? 2_621_440,
       random: options.random ?? Math.random,
     };
   }
@@ -90,8 +115,19 @@ export class Outbox {
   /** Queue a message; returns at once. Never throws for a full queue (oldest dropped and counted). */
   enqueue(message: Omit<OutboxMessage, 'enqueuedAt'> & { enqueuedAt?: number }): void {
     const full: OutboxMessage = { ...message, enqueuedAt: message.enqueuedAt ?? Date.now() };
+    // Room is made from sent-but-unconfirmed messages first (most likely in the cloud already), before
+    // the queue has to drop — and count — anything.
+    const lineBytes = Buffer.byteLength(JSON.stringify(full)) + 32;
+    while (this.window.length > 0 && (this.queue.length + 1 > this.options.maxEntries || this.queue.byteLength + lineBytes > this.options.maxBytes)) {
+      const w = this.window.shift()!;
+      this.windowBytes -= w.bytes;
+      this.queue.ack(w.seq);
+    }
     const before = this.queue.droppedTotal;
     this.queue.push(full);
+    // Dropping the oldest may have taken unconfirmed ones: forget them here too.
+    const head = this.queue.headSeq ?? Number.POSITIVE_INFINITY;
+    while (this.window.length > 0 && this.window[0]!.seq < head) this.windowBytes -= this.window.shift()!.bytes;
     if (this.queue.droppedTotal > before) {
       this.log.warn({ dropped: this.queue.droppedTotal - before, droppedTotal: this.queue.droppedTotal }, 'outbox full: dropped the oldest messages');
     }
@@ -106,7 +142,9 @@ export class Outbox {
 
   stats(): OutboxStats {
     return {
-      depth: this.queue.length,
+      depth: this.unsent(),
+      unconfirmed: this.window.length,
+      replayed: this.replayed,
       bytes: this.queue.byteLength,
       published: this.published,
       failures: this.failures,
@@ -124,6 +162,13 @@ export class Outbox {
    */
   retryNow(): void {
     this.abandonInFlight?.();
+    if (this.window.length > 0) {
+      // The nucleus may have restarted: what it may still have held goes again, oldest first.
+      this.replayed += this.window.length;
+      this.sentThrough = this.window[0]!.seq - 1;
+      this.window = [];
+      this.windowBytes = 0;
+    }
     this.backoffMs = 0;
     if (this.timer) {
       clearTimeout(this.timer);
@@ -132,11 +177,24 @@ export class Outbox {
     this.kick();
   }
 
-  /** Resolves when the queue is empty (or after `timeoutMs`); for shutdown and tests. */
+  /**
+   * Device Defender answered report `reportId` (accepted or rejected): the cloud has it, and, the nucleus
+   * sending in order, everything sent before it. Returns how many messages this confirmed.
+   */
+  confirmReport(reportId: number): number {
+    const i = this.window.findIndex((w) => w.reportId === reportId);
+    if (i < 0) return 0;
+    const done = this.window.splice(0, i + 1);
+    for (const w of done) this.windowBytes -= w.bytes;
+    this.queue.ack(done.at(-1)!.seq);
+    return done.length;
+  }
+
+  /** Resolves when nothing is left to hand to the nucleus (or after `timeoutMs`); for shutdown and tests. */
   async drained(timeoutMs: number): Promise<boolean> {
-    if (this.queue.length === 0) return true;
+    if (this.unsent() === 0) return true;
     return new Promise<boolean>((resolve) => {
-      const t = setTimeout(() => resolve(this.queue.length === 0), timeoutMs);
+      const t = setTimeout(() => resolve(this.unsent() === 0), timeoutMs);
       this.idleWaiters.push(() => {
         clearTimeout(t);
         resolve(true);
@@ -151,19 +209,42 @@ export class Outbox {
     this.queue.close();
   }
 
+  private unsent(): number {
+    return this.queue.length - this.window.length;
+  }
+
+  /** A message the nucleus took: keep it for replay while the nucleus could still be holding it. */
+  private sent(seq: number, bytes: number, reportId: number | undefined): void {
+    this.sentThrough = seq;
+    if (this.opts.replayBytes === 0) {
+      this.queue.ack(seq);
+      return;
+    }
+    this.window.push({ seq, bytes, ...(reportId !== undefined ? { reportId } : {}) });
+    this.windowBytes += bytes;
+    let through = 0;
+    // Older than `replayBytes` of newer payload: the FIFO spool cannot still hold it (class comment).
+    while (this.window.length > 0 && this.windowBytes > this.opts.replayBytes) {
+      const w = this.window.shift()!;
+      this.windowBytes -= w.bytes;
+      through = w.seq;
+    }
+    if (through > 0) this.queue.ack(through);
+  }
+
   private kick(): void {
     if (!this.running || this.pumping || this.timer) return;
     this.pumping = true;
     void this.pump().finally(() => {
       this.pumping = false;
       // Something may have been enqueued between the pump's last look and now.
-      if (this.queue.length > 0 && !this.timer) this.kick();
+      if (this.unsent() > 0 && !this.timer) this.kick();
     });
   }
 
   private async pump(): Promise<void> {
     while (this.running) {
-      const [next] = this.queue.peek(1);
+      const [next] = this.queue.peekAfter(this.sentThrough, 1);
       if (!next) {
         for (const w of this.idleWaiters.splice(0)) w();
         return;
@@ -175,7 +256,7 @@ export class Outbox {
         const outcome = await Promise.race([this.options.publish(m.topic, Buffer.from(m.payload, m.encoding), 1).then(() => 'sent' as const), abandoned]);
         this.abandonInFlight = undefined;
         if (outcome === 'abandoned') continue; // the head again, on the new connection
-        this.queue.ack(next.seq);
+        this.sent(next.seq, Buffer.byteLength(m.payload, m.encoding), m.reportId);
         this.published++;
         this.backoffMs = 0;
       } catch (err) {

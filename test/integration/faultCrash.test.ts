@@ -116,7 +116,7 @@ describe('the agent itself SIGKILLed while running', () => {
     for (let i = 0; i < KILLS_AGENT; i++) {
       const before = running;
       const reportsBefore = reportIds().length;
-      const child = spawn(process.execPath, [CLI, 'run', '--state-dir', join(dir, 'boot'), '--report-interval-seconds', '1', '--log-level', 'warn'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(process.execPath, [CLI, 'run', '--state-dir', join(dir, 'boot'), '--report-interval-seconds', '1', '--log-level', 'warn'], { env, stdio: ['ignore', 'ignore', 'pipe'], cwd: dir });
       children.push(child);
       const deadline = Date.now() + 20_000;
       // Up and reporting again: RUNNING and at least one new report reached the cloud.

@@ -101,7 +101,7 @@ describe('disk full', () => {
       },
     });
     await emulator.start();
-    agent = new Agent({ socketPath: join(work, 'ipc.sock'), authToken: TOKEN, thingName: GW, bootstrapStateDir: join(mnt, 'boot'), logger: silentLogger(), reportIntervalOverrideSeconds: 1, connectWaitMs: 5000, netns: topo!.gw });
+    agent = new Agent({ socketPath: join(work, 'ipc.sock'), authToken: TOKEN, thingName: GW, bootstrapStateDir: join(mnt, 'boot'), logger: silentLogger(), reportIntervalOverrideSeconds: 1, connectWaitMs: 30_000, netns: topo!.gw });
     const actions: ActionRecord[] = [];
     agent.on('action', (r) => actions.push(r));
     await agent.start();

@@ -64,7 +64,7 @@ describe('cloud offline for a simulated day', () => {
     await emulator.start();
     cleanup.push(() => emulator.stop());
     // 0.1 s stands for the 300 s default cadence: 288 intervals are a day.
-    const agent = new Agent({ socketPath: join(dir, 'ipc.sock'), authToken: TOKEN, thingName: GW, bootstrapStateDir: join(dir, 'boot'), logger: silentLogger(), reportIntervalOverrideSeconds: 0.1, connectWaitMs: 5000 });
+    const agent = new Agent({ socketPath: join(dir, 'ipc.sock'), authToken: TOKEN, thingName: GW, bootstrapStateDir: join(dir, 'boot'), logger: silentLogger(), reportIntervalOverrideSeconds: 0.1, connectWaitMs: 30_000 });
     cleanup.push(() => agent.stop());
     await agent.start();
 

@@ -10,8 +10,8 @@ let boxes: Outbox[] = [];
 beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'dedge-ob-')); });
 afterEach(() => { for (const b of boxes) b.stop(); boxes = []; rmSync(dir, { recursive: true, force: true }); });
 
-function make(publish: PublishFn, maxEntries = 1000) {
-  const box = new Outbox({ dir, maxEntries, maxBytes: 1 << 20, publish, logger: silentLogger(), initialBackoffMs: 5, maxBackoffMs: 20, random: () => 0.5 });
+function make(publish: PublishFn, maxEntries = 1000, replayBytes?: number) {
+  const box = new Outbox({ dir, maxEntries, maxBytes: 1 << 20, publish, logger: silentLogger(), initialBackoffMs: 5, maxBackoffMs: 20, random: () => 0.5, ...(replayBytes !== undefined ? { replayBytes } : {}) });
   boxes.push(box);
   return box;
 }
@@ -93,5 +93,68 @@ describe('Outbox', () => {
     box.retryNow();
     expect(await box.drained(2000)).toBe(true);
     expect(calls).toEqual(['t/1', 't/1', 't/2']);
+  });
+
+  describe('not relying on the nucleus spool (sent ≠ in the cloud)', () => {
+    it('keeps sent messages unconfirmed and sends them again, in order, after a reconnect', async () => {
+      const seen: string[] = [];
+      const box = make(async (topic) => { seen.push(topic); });
+      box.start();
+      for (let n = 1; n <= 3; n++) box.enqueue(msg(n));
+      expect(await box.drained(2000)).toBe(true);
+      expect(box.stats()).toMatchObject({ depth: 0, unconfirmed: 3, published: 3 });
+      box.retryNow(); // the IPC connection came back: the nucleus may have restarted and lost its spool
+      box.enqueue(msg(4));
+      expect(await box.drained(2000)).toBe(true);
+      expect(seen).toEqual(['t/1', 't/2', 't/3', 't/1', 't/2', 't/3', 't/4']);
+      expect(box.stats().replayed).toBe(3);
+    });
+
+    it('an answer for a report confirms it and everything before it', async () => {
+      const seen: string[] = [];
+      const box = make(async (topic) => { seen.push(topic); });
+      box.start();
+      for (let n = 1; n <= 5; n++) box.enqueue(msg(n));
+      expect(await box.drained(2000)).toBe(true);
+      expect(box.confirmReport(3)).toBe(3);
+      expect(box.confirmReport(99)).toBe(0);
+      expect(box.stats().unconfirmed).toBe(2);
+      box.retryNow();
+      expect(await box.drained(2000)).toBe(true);
+      expect(seen.slice(5)).toEqual(['t/4', 't/5']);
+    });
+
+    it('keeps no more than the spool size of sent payload: older ones cannot still be in the spool', async () => {
+      const box = make(async () => undefined, 1000, 3 * Buffer.byteLength(JSON.stringify({ n: 1 })));
+      box.start();
+      for (let n = 1; n <= 9; n++) box.enqueue(msg(n));
+      expect(await box.drained(2000)).toBe(true);
+      expect(box.stats().unconfirmed).toBe(3);
+      expect(make(async () => undefined, 1000, 0).stats().unconfirmed).toBe(0);
+    });
+
+    it('sends unconfirmed messages again after a restart of our own process', async () => {
+      const first = make(async () => undefined);
+      first.start();
+      first.enqueue(msg(1));
+      first.enqueue(msg(2));
+      expect(await first.drained(2000)).toBe(true);
+      first.stop();
+      const seen: string[] = [];
+      const second = make(async (topic) => { seen.push(topic); });
+      expect(second.start().entries).toBe(2);
+      expect(await second.drained(2000)).toBe(true);
+      expect(seen).toEqual(['t/1', 't/2']);
+    });
+
+    it('makes room from unconfirmed messages before dropping (and counting) anything', async () => {
+      const box = make(async () => undefined, 3);
+      box.start();
+      for (let n = 1; n <= 3; n++) box.enqueue(msg(n));
+      expect(await box.drained(2000)).toBe(true);
+      box.enqueue(msg(4));
+      expect(box.stats()).toMatchObject({ droppedTotal: 0 });
+      expect(box.takeDropped()).toBe(0);
+    });
   });
 });
