@@ -24,7 +24,7 @@ describe('component configuration', () => {
     const r = validateConfig({ downstream: { devices: [{ thingName: 'ok' }, { addresses: [] }] } });
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.errors).toContain("downstream.devices[1]: must have required property 'thingName'");
-    expect(jsonPointerToPath('/a/0/b~1c')).toBe('a[0].b/c');
+    expect(jsonPointerToPath('/a/0/b~1c')).toBe('a[0]["b/c"]'); // not a plain name: quoted (issue 8)
   });
 
   it('rejects a non-object without throwing and leaves the input untouched', () => {
