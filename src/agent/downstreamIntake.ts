@@ -110,7 +110,8 @@ export class DownstreamIntake {
       this.stats.spoofed++;
       this.log.warn({ thingName: thingName.slice(0, 128), reportId: result.response.reportId }, 'report for a thing that is not a known downstream device: refused as spoofed');
       const response = rejectedResponse(thingName, result.response.reportId, [SPOOF_MESSAGE], nowMs);
-      this.answer(`${m.topic}/rejected`, Buffer.from(encodeDocument(response, result.format)));
+      // Answered only where the report check would answer: a topic that can be published to.
+      if (result.reply) this.answer(`${m.topic}/rejected`, Buffer.from(encodeDocument(response, result.format)));
       return;
     }
     this.stats.accepted++;

@@ -29,9 +29,9 @@ export type ReportCheck =
   /** the topic is not a Defender report topic at all: there is nobody to answer (a usage error for the CLI) */
   | { status: 'NOT_A_REPORT_TOPIC'; error: string };
 
-/** A topic a client may publish on: no wildcards, no U+0000, encodable as UTF-8. */
+/** A topic a client may publish on, locally and to IoT Core: no wildcards, no U+0000, encodable as UTF-8. */
 function publishableTopic(topic: string): boolean {
-  return !/[+#\u0000]/.test(topic) && isWellFormedString(topic);
+  return !/[+#*\u0000]/.test(topic) && isWellFormedString(topic);
 }
 
 /** Validate one report message like the service. Never throws. */
@@ -52,9 +52,9 @@ export function checkReportMessage(message: ReportMessage): ReportCheck {
   }
 
   // The answer topic is the request topic + `/accepted|/rejected`, only when that is a topic anyone can
-  // publish on: a thing segment with `+`/`#` (wildcards, MQTT 3.1.1 §4.7.1), U+0000 or a lone surrogate
-  // cannot be published to, so such a report is rejected without an answer (issue 8: topics only from
-  // validated parts).
+  // publish on: a thing segment with `+`/`#` (wildcards, MQTT 3.1.1 §4.7.1), `*` (local PublishToTopic
+  // refuses it, greengrass.md §2), U+0000 or a lone surrogate cannot be published to, so such a report
+  // gets no answer (issue 8: topics only from validated parts).
   const answerable = message.topic !== undefined && publishableTopic(message.topic);
   const reply = (doc: AcceptedResponse | RejectedResponse): ReportReply | undefined =>
     !answerable ? undefined : { topic: `${message.topic}/${doc.status === 'ACCEPTED' ? 'accepted' : 'rejected'}`, payload: encodeDocument(doc, format) };

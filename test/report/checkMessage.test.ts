@@ -124,6 +124,10 @@ describe('answer topics only from publishable parts (issue 8)', () => {
       expect(r.reply).toBeUndefined();
       expect(r.errors[0]).toMatch(/^thingName: /);
     }
+    // `*` is a valid thing-name character, but local PublishToTopic refuses it: judged, not answered.
+    const star = checkReportMessage({ topic: '$aws/things/a*b/defender/metrics/json', payload, nowMs: 1 });
+    expect(star.status).toBe('ACCEPTED');
+    expect(star.status === 'ACCEPTED' && star.reply).toBeUndefined();
     const ok = checkReportMessage({ topic: '$aws/things/a\u0001b/defender/metrics/json', payload, nowMs: 1 });
     expect(ok.status === 'REJECTED' && ok.reply?.topic).toBe('$aws/things/a\u0001b/defender/metrics/json/rejected');
   });
