@@ -93,7 +93,9 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.o = options;
     this.log = options.logger.child({ module: 'agent' });
     this.now = options.now ?? Date.now;
-    this.ipc = new GreengrassIpcClient({ socketPath: options.socketPath, authToken: options.authToken, logger: options.logger });
+    // Reconnect at most 2 s apart: the nucleus is a local socket (an attempt costs microseconds), and the
+    // agent must carry on within 5 s of the nucleus coming back (issue 8).
+    this.ipc = new GreengrassIpcClient({ socketPath: options.socketPath, authToken: options.authToken, logger: options.logger, backoff: { maxMs: 2000 } });
     this.configs = new ConfigManager({ ipc: this.ipc, lastGoodPath: join(options.bootstrapStateDir, 'last-good-config.json'), logger: options.logger, now: this.now });
   }
 
@@ -118,6 +120,8 @@ export class Agent extends EventEmitter<AgentEvents> {
       dir: join(this.stateDir, 'outbox'),
       maxEntries: this.config.outbox.maxEntries,
       maxBytes: this.config.outbox.maxBytes,
+      maxBackoffMs: this.config.outbox.maxBackoffMs,
+      replayBytes: this.config.outbox.replayBytes,
       publish: (topic, payload, qos) => this.ipc.publishToIoTCore(topic, payload, qos),
       logger: this.o.logger.child({ module: 'outbox' }),
     });

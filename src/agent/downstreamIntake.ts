@@ -30,10 +30,20 @@ export interface DownstreamIntakeStats {
   spoofed: number;
   notReports: number;
   answerFailures: number;
+  /** answers not sent because MAX_ANSWERS_IN_FLIGHT were already on their way (a flooding device) */
+  answersShed: number;
 }
 
 /** The service rejects a report for a thing it does not know with its only documented code (§1.5). */
 const SPOOF_MESSAGE = 'thing is not a known downstream device of this gateway';
+
+/**
+ * Answers on their way over IPC at most. A flooding device would otherwise pile up thousands of
+ * PublishToTopic calls that time out, and the SDK rejects a cancelled activation with nobody listening
+ * (an unhandled rejection ends the process) — issue 8 fuzz finding. Past the cap an answer is shed and
+ * counted; the report itself is still judged, evaluated and forwarded.
+ */
+export const MAX_ANSWERS_IN_FLIGHT = 32;
 
 export class DownstreamIntake {
   private readonly o: DownstreamIntakeOptions;
@@ -44,7 +54,8 @@ export class DownstreamIntake {
   private pattern: RegExp | undefined;
   private subscription: IpcSubscription | undefined;
   private topic = '';
-  readonly stats: DownstreamIntakeStats = { received: 0, accepted: 0, rejected: 0, spoofed: 0, notReports: 0, answerFailures: 0 };
+  private inFlight = 0;
+  readonly stats: DownstreamIntakeStats = { received: 0, accepted: 0, rejected: 0, spoofed: 0, notReports: 0, answerFailures: 0, answersShed: 0 };
 
   constructor(options: DownstreamIntakeOptions) {
     this.o = options;
@@ -99,7 +110,8 @@ export class DownstreamIntake {
       this.stats.spoofed++;
       this.log.warn({ thingName: thingName.slice(0, 128), reportId: result.response.reportId }, 'report for a thing that is not a known downstream device: refused as spoofed');
       const response = rejectedResponse(thingName, result.response.reportId, [SPOOF_MESSAGE], nowMs);
-      this.answer(`${m.topic}/rejected`, Buffer.from(encodeDocument(response, result.format)));
+      // Answered only where the report check would answer: a topic that can be published to.
+      if (result.reply) this.answer(`${m.topic}/rejected`, Buffer.from(encodeDocument(response, result.format)));
       return;
     }
     this.stats.accepted++;
@@ -112,10 +124,22 @@ export class DownstreamIntake {
     }
   }
 
+  /** Answers not yet acknowledged by the nucleus. */
+  get answersInFlight(): number {
+    return this.inFlight;
+  }
+
   private answer(topic: string, payload: Uint8Array): void {
-    this.o.ipc.publishToTopic(topic, Buffer.from(payload)).catch((err: Error) => {
-      this.stats.answerFailures++;
-      this.log.warn({ topic, err: err.message }, 'could not answer a downstream device');
-    });
+    if (this.inFlight >= MAX_ANSWERS_IN_FLIGHT) {
+      if (this.stats.answersShed++ % 1000 === 0) this.log.warn({ topic: topic.slice(0, 256), shed: this.stats.answersShed }, 'too many answers in flight: answer shed');
+      return;
+    }
+    this.inFlight++;
+    this.o.ipc.publishToTopic(topic, Buffer.from(payload))
+      .catch((err: Error) => {
+        this.stats.answerFailures++;
+        this.log.warn({ topic: topic.slice(0, 256), err: err.message }, 'could not answer a downstream device');
+      })
+      .finally(() => { this.inFlight--; });
   }
 }

@@ -80,7 +80,7 @@ export interface ComponentConfig {
     stopGraceMs: number;
     nftTable: string;
   };
-  outbox: { maxEntries: number; maxBytes: number };
+  outbox: { maxEntries: number; maxBytes: number; maxBackoffMs: number; replayBytes: number };
   thresholdCache: { maxThings: number; maxBytes: number };
   selfLimit: { maxRssBytes: number; maxCpuPercent: number; sustainSeconds: number };
   accessControl?: Record<string, unknown>;
@@ -225,6 +225,12 @@ export const configSchema: SchemaObject = {
       properties: {
         maxEntries: { type: 'integer', minimum: 1, maximum: 10_000_000, default: 100_000 },
         maxBytes: { type: 'integer', minimum: 1024, maximum: 10 * 2 ** 30, default: 64 * 2 ** 20 },
+        // Cap of the retry backoff after a refused publish (e.g. the nucleus spool is full while the cloud is
+        // away): nothing tells a component that the cloud is back, so this is the longest the backlog waits.
+        maxBackoffMs: { type: 'integer', minimum: 100, maximum: 300_000, default: 30_000 },
+        // Sent messages kept for replay until the cloud is known to have them (ipc/outbox.ts): the nucleus's
+        // mqtt.spooler.maxSizeInBytes (greengrass.md §3.3). 0 trusts the nucleus's memory spool.
+        replayBytes: { type: 'integer', minimum: 0, maximum: 256 * 2 ** 20, default: 2_621_440 },
       },
       required: [],
     },

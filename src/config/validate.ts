@@ -16,7 +16,17 @@ export function jsonPointerToPath(pointer: string): string {
     .split('/')
     .slice(1)
     .map((seg) => seg.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .reduce((acc, seg) => (/^\d+$/.test(seg) ? `${acc}[${seg}]` : acc === '' ? seg : `${acc}.${seg}`), '');
+    .reduce((acc, seg) => (/^\d+$/.test(seg) ? `${acc}[${seg}]` : joinKey(acc, seg)), '');
+}
+
+/**
+ * `a` + `b` → `a.b`; a key that is not a plain name (spaces, `: `, newlines, quotes, empty) is shown
+ * JSON-quoted, `a["x: y"]`, so a hostile key cannot blur the `path: message` (issue 8 fuzz finding).
+ */
+function joinKey(parent: string, key: string): string {
+  const cut = key.length > 64 ? `${key.slice(0, 64)}…` : key;
+  if (!/^[A-Za-z0-9_$-]+$/.test(key)) return `${parent}[${JSON.stringify(cut)}]`;
+  return parent === '' ? cut : `${parent}.${cut}`;
 }
 
 function formatAjvError(e: ErrorObject): string {
@@ -24,7 +34,7 @@ function formatAjvError(e: ErrorObject): string {
   let message = e.message ?? 'is invalid';
   if (e.keyword === 'additionalProperties') {
     const extra = (e.params as { additionalProperty: string }).additionalProperty;
-    path = path === '' ? extra : `${path}.${extra}`;
+    path = joinKey(path, extra);
     message = 'is not a known setting';
   } else if (e.keyword === 'enum') {
     message = `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
@@ -40,13 +50,39 @@ export function validateConfig(raw: unknown, checks: readonly ConfigCheck[] = []
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return { ok: false, errors: ['(root): must be an object'] };
   }
-  const copy = structuredClone(raw) as Record<string, unknown>;
+  // structuredClone (and Ajv) recurse: a hostile configuration nested thousands deep would overflow the
+  // stack and throw out of the validation hook (issue 8 fuzz finding). Measured without recursion first.
+  const deep = tooDeepAt(raw, MAX_CONFIG_DEPTH);
+  if (deep !== null) return { ok: false, errors: [`${deep === '' ? '(root)' : deep}: nests deeper than ${MAX_CONFIG_DEPTH} levels`] };
+  let copy: Record<string, unknown>;
+  try {
+    copy = structuredClone(raw) as Record<string, unknown>;
+  } catch (err) {
+    return { ok: false, errors: [`(root): is not plain JSON data (${(err as Error).message})`] };
+  }
   if (!validateSchema(copy)) {
     return { ok: false, errors: (validateSchema.errors ?? []).map(formatAjvError) };
   }
   const config = copy as unknown as ComponentConfig;
   const errors = checks.flatMap((check) => check(config));
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config };
+}
+
+/** Far deeper than the schema goes (behaviors[i].criteria.value.ports[j] is 5 levels). */
+export const MAX_CONFIG_DEPTH = 32;
+
+/** The path of the first value nested deeper than `max`, or null; iterative, so any depth is safe. */
+function tooDeepAt(root: unknown, max: number): string | null {
+  const stack: Array<{ v: unknown; depth: number; path: string }> = [{ v: root, depth: 0, path: '' }];
+  while (stack.length > 0) {
+    const { v, depth, path } = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > max) return path;
+    for (const [k, child] of Object.entries(v)) {
+      if (typeof child === 'object' && child !== null) stack.push({ v: child, depth: depth + 1, path: Array.isArray(v) ? `${path}[${k}]` : joinKey(path, k) });
+    }
+  }
+  return null;
 }
 
 /** The configuration with every default filled in: what an empty DefaultConfiguration means. */

@@ -1,6 +1,6 @@
 import type { Logger } from '../log.ts';
-import { DiskQueue, type RecoveryInfo } from '../store/diskQueue.ts';
 import { IpcError } from './ipcError.ts';
+import { DiskQueue, type RecoveryInfo } from '../store/diskQueue.ts';
 
 /** What reaches IoT Core: a report, a violation, an enforcement action record, a heartbeat. */
 export interface OutboxMessage {
@@ -26,19 +26,29 @@ export interface OutboxOptions {
   /** first retry delay after a failed publish; doubles up to maxBackoffMs, with ±20 % jitter */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
-  /** publishes in flight at once (default 32); 1 = strictly one after the other */
-  window?: number;
   /** how often the cursor and segments are synced to disk */
   syncIntervalMs?: number;
+  /**
+   * Payload bytes of sent messages kept for replay until the cloud is known to have them: set it to the
+   * nucleus's `mqtt.spooler.maxSizeInBytes` (default 2,621,440; 0 = trust the nucleus, no replay).
+   */
+  replayBytes?: number;
+  /** publishes handed to the nucleus at once (default 32); 1 = strictly one after the other */
+  inflight?: number;
   random?: () => number;
 }
 
 export interface OutboxStats {
+  /** messages not yet handed to the nucleus */
   depth: number;
+  /** handed to the nucleus but not known to be in the cloud yet (kept on disk for replay) */
+  unconfirmed: number;
+  /** messages sent again after a reconnect (the nucleus may have lost its in-memory spool) */
+  replayed: number;
   bytes: number;
   published: number;
   failures: number;
-  /** refused for good by IoT Core (too large, unauthorized) and dropped */
+  /** refused for good by IoT Core (too large, unauthorized, invalid) and dropped */
   rejected: number;
   droppedTotal: number;
   diskError?: string;
@@ -47,19 +57,25 @@ export interface OutboxStats {
 
 /**
  * Everything bound for IoT Core goes through here (issue 8): a disk-backed, bounded queue drained in
- * order, one message in flight, QoS 1. The nucleus spooler is memory-only, bounded (2.5 MiB by default)
- * and drops QoS 0 (greengrass.md §3.3), so we keep our own copy until PublishToIoTCore has answered.
- * While the cloud is away the nucleus takes QoS 1 messages until its spool is full, then refuses
- * ("Message spool is full"); from then on the backlog waits here, on disk, in order.
+ * order, one message in flight, QoS 1. While the cloud is away the nucleus takes QoS 1 messages until its
+ * spool is full, then refuses ("Message spool is full"); from then on the backlog waits here, on disk,
+ * in order. Ordering: the nucleus holds the oldest messages, we hold everything after them, and our head
+ * is only retried after a refusal, so when the cloud returns the spool goes first and nothing overtakes.
+ *
+ * We do not rely on the spooler: it is memory-only (greengrass.md §3.3) and PublishToIoTCore answers as
+ * soon as a message is spooled, not when the cloud has it. So a sent message stays on disk, unconfirmed,
+ * until either (a) Device Defender answers a report sent after it (confirmReport: the cloud had
+ * everything before it), or (b) more than `replayBytes` (the spool size) of newer payload was sent after
+ * it — the FIFO spool cannot hold both, so it has left the nucleus. After a reconnect (retryNow: the
+ * nucleus may have restarted and lost its spool) and after our own restart, every unconfirmed message is
+ * sent again, in order. Duplicates are what QoS 1 allows; receivers dedupe by report_id.
  */
 export class Outbox {
   private readonly queue: DiskQueue<OutboxMessage>;
   private readonly log: Logger;
   private readonly opts: Required<Omit<OutboxOptions, 'logger' | 'publish' | 'dir' | 'maxEntries' | 'maxBytes'>>;
   private running = false;
-  /** seq → in flight, or published but not yet acked (an earlier one is still in flight) */
-  private readonly state = new Map<number, 'inflight' | 'done'>();
-  private rejected = 0;
+  private pumping = false;
   private timer: NodeJS.Timeout | undefined;
   private syncTimer: NodeJS.Timeout | undefined;
   private backoffMs = 0;
@@ -67,6 +83,15 @@ export class Outbox {
   private failures = 0;
   private lastError: string | undefined;
   private idleWaiters: Array<() => void> = [];
+  /** Ends the wait for the publish in flight (retryNow after a reconnect). */
+  private abandonInFlight: (() => void) | undefined;
+  /** highest sequence number handed to the nucleus since the last (re)connect */
+  private sentThrough = 0;
+  /** sent, not confirmed: oldest first, contiguous up to sentThrough */
+  private window: Array<{ seq: number; bytes: number; reportId?: number }> = [];
+  private windowBytes = 0;
+  private replayed = 0;
+  private rejected = 0;
   private readonly options: OutboxOptions;
 
   constructor(options: OutboxOptions) {
@@ -77,7 +102,8 @@ export class Outbox {
       initialBackoffMs: options.initialBackoffMs ?? 200,
       maxBackoffMs: options.maxBackoffMs ?? 30_000,
       syncIntervalMs: options.syncIntervalMs ?? 1000,
-      window: options.window ?? 32,
+      replayBytes: options.replayBytes ?? 2_621_440,
+      inflight: options.inflight ?? 32,
       random: options.random ?? Math.random,
     };
   }
@@ -96,8 +122,19 @@ export class Outbox {
   /** Queue a message; returns at once. Never throws for a full queue (oldest dropped and counted). */
   enqueue(message: Omit<OutboxMessage, 'enqueuedAt'> & { enqueuedAt?: number }): void {
     const full: OutboxMessage = { ...message, enqueuedAt: message.enqueuedAt ?? Date.now() };
+    // Room is made from sent-but-unconfirmed messages first (most likely in the cloud already), before
+    // the queue has to drop — and count — anything.
+    const lineBytes = Buffer.byteLength(JSON.stringify(full)) + 32;
+    while (this.window.length > 0 && (this.queue.length + 1 > this.options.maxEntries || this.queue.byteLength + lineBytes > this.options.maxBytes)) {
+      const w = this.window.shift()!;
+      this.windowBytes -= w.bytes;
+      this.queue.ack(w.seq);
+    }
     const before = this.queue.droppedTotal;
     this.queue.push(full);
+    // Dropping the oldest may have taken unconfirmed ones: forget them here too.
+    const head = this.queue.headSeq ?? Number.POSITIVE_INFINITY;
+    while (this.window.length > 0 && this.window[0]!.seq < head) this.windowBytes -= this.window.shift()!.bytes;
     if (this.queue.droppedTotal > before) {
       this.log.warn({ dropped: this.queue.droppedTotal - before, droppedTotal: this.queue.droppedTotal }, 'outbox full: dropped the oldest messages');
     }
@@ -112,7 +149,9 @@ export class Outbox {
 
   stats(): OutboxStats {
     return {
-      depth: this.queue.length,
+      depth: this.unsent(),
+      unconfirmed: this.window.length,
+      replayed: this.replayed,
       bytes: this.queue.byteLength,
       published: this.published,
       failures: this.failures,
@@ -123,8 +162,21 @@ export class Outbox {
     };
   }
 
-  /** Try now (e.g. after the IPC connection came back), forgetting the current backoff. */
+  /**
+   * Try now (e.g. after the IPC connection came back), forgetting the current backoff. A publish still in
+   * flight on the old connection is abandoned and the head sent again at once: the SDK may never answer
+   * a call whose connection died (it then waits for its call timeout), and a duplicate is what QoS 1
+   * allows anyway (issue 8: carry on within 5 s of the nucleus coming back).
+   */
   retryNow(): void {
+    this.abandonInFlight?.();
+    if (this.window.length > 0) {
+      // The nucleus may have restarted: what it may still have held goes again, oldest first.
+      this.replayed += this.window.length;
+      this.sentThrough = this.window[0]!.seq - 1;
+      this.window = [];
+      this.windowBytes = 0;
+    }
     this.backoffMs = 0;
     if (this.timer) {
       clearTimeout(this.timer);
@@ -133,11 +185,24 @@ export class Outbox {
     this.kick();
   }
 
-  /** Resolves when the queue is empty (or after `timeoutMs`); for shutdown and tests. */
+  /**
+   * Device Defender answered report `reportId` (accepted or rejected): the cloud has it, and, the nucleus
+   * sending in order, everything sent before it. Returns how many messages this confirmed.
+   */
+  confirmReport(reportId: number): number {
+    const i = this.window.findIndex((w) => w.reportId === reportId);
+    if (i < 0) return 0;
+    const done = this.window.splice(0, i + 1);
+    for (const w of done) this.windowBytes -= w.bytes;
+    this.queue.ack(done.at(-1)!.seq);
+    return done.length;
+  }
+
+  /** Resolves when nothing is left to hand to the nucleus (or after `timeoutMs`); for shutdown and tests. */
   async drained(timeoutMs: number): Promise<boolean> {
-    if (this.queue.length === 0) return true;
+    if (this.unsent() === 0) return true;
     return new Promise<boolean>((resolve) => {
-      const t = setTimeout(() => resolve(this.queue.length === 0), timeoutMs);
+      const t = setTimeout(() => resolve(this.unsent() === 0), timeoutMs);
       this.idleWaiters.push(() => {
         clearTimeout(t);
         resolve(true);
@@ -152,73 +217,91 @@ export class Outbox {
     this.queue.close();
   }
 
+  private unsent(): number {
+    return this.queue.length - this.window.length;
+  }
+
+  /** A message the nucleus took: keep it for replay while the nucleus could still be holding it. */
+  private sent(seq: number, bytes: number, reportId: number | undefined): void {
+    this.sentThrough = seq;
+    if (this.opts.replayBytes === 0) {
+      this.queue.ack(seq);
+      return;
+    }
+    this.window.push({ seq, bytes, ...(reportId !== undefined ? { reportId } : {}) });
+    this.windowBytes += bytes;
+    let through = 0;
+    // Older than `replayBytes` of newer payload: the FIFO spool cannot still hold it (class comment).
+    while (this.window.length > 0 && this.windowBytes > this.opts.replayBytes) {
+      const w = this.window.shift()!;
+      this.windowBytes -= w.bytes;
+      through = w.seq;
+    }
+    if (through > 0) this.queue.ack(through);
+  }
+
   private kick(): void {
-    if (!this.running || this.timer) return;
-    this.fill();
+    if (!this.running || this.pumping || this.timer) return;
+    this.pumping = true;
+    void this.pump().finally(() => {
+      this.pumping = false;
+      // Something may have been enqueued between the pump's last look and now.
+      if (this.unsent() > 0 && !this.timer) this.kick();
+    });
   }
 
   /**
-   * Keep up to `window` publishes in flight, in queue order. Acks stay contiguous from the head, so a restart
-   * resends at most what was in flight (at-least-once). With a window above 1, a message that fails while a
-   * later one succeeds arrives after it; disconnections fail everything in flight at once, so the usual
-   * offline → online path keeps the order. `window: 1` gives strict order always.
+   * Hand messages to the nucleus in order, up to `inflight` at a time: a batch is published concurrently
+   * (one IPC round trip each, so this is what gives throughput), then its outcomes are applied in order.
+   * The first failure ends the batch: messages after it that did get through are sent again later
+   * (duplicates are what QoS 1 allows), so what the nucleus received first stays in order.
    */
-  private fill(): void {
-    if (!this.running || this.timer) return;
-    const candidates = this.queue.peek(this.opts.window);
-    if (candidates.length === 0) {
-      for (const w of this.idleWaiters.splice(0)) w();
-      return;
-    }
-    for (const entry of candidates) {
-      if (this.state.size >= this.opts.window) break;
-      if (this.state.has(entry.seq)) continue;
-      this.state.set(entry.seq, 'inflight');
-      void this.send(entry.seq, entry.value);
-    }
-  }
-
-  private async send(seq: number, m: OutboxMessage): Promise<void> {
-    try {
-      await this.options.publish(m.topic, Buffer.from(m.payload, m.encoding), 1);
-      this.published++;
-      this.backoffMs = 0;
-      this.state.set(seq, 'done');
-    } catch (err) {
-      const reason = permanentFailure(err);
-      if (reason !== undefined) {
-        // Retrying cannot help (too large, not authorized, invalid): drop it loudly rather than block the queue.
-        this.rejected++;
-        this.lastError = (err as Error).message;
-        this.log.error({ err: this.lastError, reason, topic: m.topic, kind: m.kind, reportId: m.reportId }, 'IoT Core refused a message for good; dropped from the outbox');
-        this.state.set(seq, 'done');
-      } else {
-        this.failures++;
-        this.lastError = (err as Error).message;
-        this.state.delete(seq);
-        if (!this.timer) {
-          this.backoffMs = Math.min(this.opts.maxBackoffMs, this.backoffMs === 0 ? this.opts.initialBackoffMs : this.backoffMs * 2);
-          const delay = Math.round(this.backoffMs * (0.8 + 0.4 * this.opts.random()));
-          this.log.warn({ err: this.lastError, topic: m.topic, kind: m.kind, retryInMs: delay, depth: this.queue.length }, 'publish to IoT Core failed; will retry');
-          this.timer = setTimeout(() => {
-            this.timer = undefined;
-            this.fill();
-          }, delay);
+  private async pump(): Promise<void> {
+    while (this.running) {
+      const batch = this.queue.peekAfter(this.sentThrough, this.opts.inflight);
+      if (batch.length === 0) {
+        for (const w of this.idleWaiters.splice(0)) w();
+        return;
+      }
+      const abandoned = new Promise<'abandoned'>((resolve) => { this.abandonInFlight = () => resolve('abandoned'); });
+      const settled = Promise.allSettled(batch.map((e) => this.options.publish(e.value.topic, Buffer.from(e.value.payload, e.value.encoding), 1)));
+      // Promise.race also handles a late rejection of an abandoned publish.
+      const outcome = await Promise.race([settled, abandoned]);
+      this.abandonInFlight = undefined;
+      if (outcome === 'abandoned') continue; // the head again, on the new connection
+      for (let i = 0; i < batch.length; i++) {
+        const { seq, value: m } = batch[i]!;
+        const r = outcome[i]!;
+        if (r.status === 'fulfilled') {
+          this.sent(seq, Buffer.byteLength(m.payload, m.encoding), m.reportId);
+          this.published++;
+          this.backoffMs = 0;
+          continue;
         }
+        const err = r.reason as Error;
+        const permanent = permanentFailure(err);
+        if (permanent !== undefined) {
+          // Retrying cannot help (too large, not authorized, invalid): drop it loudly rather than block the queue.
+          this.rejected++;
+          this.lastError = err.message;
+          this.log.error({ err: err.message, reason: permanent, topic: m.topic, kind: m.kind, reportId: m.reportId }, 'IoT Core refused a message for good; dropped from the outbox');
+          // Counted as handed over (zero bytes) so acknowledgement stays contiguous; a replay after a reconnect
+          // would meet the same refusal and drop it again.
+          this.sent(seq, 0, undefined);
+          continue;
+        }
+        this.failures++;
+        this.lastError = err.message;
+        this.backoffMs = Math.min(this.opts.maxBackoffMs, this.backoffMs === 0 ? this.opts.initialBackoffMs : this.backoffMs * 2);
+        const delay = Math.round(this.backoffMs * (0.8 + 0.4 * this.opts.random()));
+        this.log.warn({ err: this.lastError, topic: m.topic, kind: m.kind, retryInMs: delay, depth: this.unsent() }, 'publish to IoT Core failed; will retry');
+        this.timer = setTimeout(() => {
+          this.timer = undefined;
+          this.kick();
+        }, delay);
+        return;
       }
     }
-    this.ackDone();
-    this.fill();
-  }
-
-  private ackDone(): void {
-    let last: number | undefined;
-    for (const entry of this.queue.peek(this.opts.window)) {
-      if (this.state.get(entry.seq) !== 'done') break;
-      this.state.delete(entry.seq);
-      last = entry.seq;
-    }
-    if (last !== undefined) this.queue.ack(last);
   }
 }
 

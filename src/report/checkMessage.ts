@@ -7,6 +7,7 @@ import type { DefenderReport, NameStyle, ReportFormat } from './model.ts';
 import { acceptedResponse, rejectedResponse, type AcceptedResponse, type RejectedResponse } from './response.ts';
 import { parseReportTopic } from './topics.ts';
 import { validateReportDocument } from './validate.ts';
+import { isWellFormedString } from './validationIssues.ts';
 
 export interface ReportMessage {
   /** the publish topic; without it the format is detected from the content and no thing is named */
@@ -28,6 +29,11 @@ export type ReportCheck =
   /** the topic is not a Defender report topic at all: there is nobody to answer (a usage error for the CLI) */
   | { status: 'NOT_A_REPORT_TOPIC'; error: string };
 
+/** A topic a client may publish on, locally and to IoT Core: no wildcards, no U+0000, encodable as UTF-8. */
+function publishableTopic(topic: string): boolean {
+  return !/[+#*\u0000]/.test(topic) && isWellFormedString(topic);
+}
+
 /** Validate one report message like the service. Never throws. */
 export function checkReportMessage(message: ReportMessage): ReportCheck {
   let thingName: string | undefined;
@@ -45,8 +51,13 @@ export function checkReportMessage(message: ReportMessage): ReportCheck {
     format = detectFormat(message.payload);
   }
 
+  // The answer topic is the request topic + `/accepted|/rejected`, only when that is a topic anyone can
+  // publish on: a thing segment with `+`/`#` (wildcards, MQTT 3.1.1 §4.7.1), `*` (local PublishToTopic
+  // refuses it, greengrass.md §2), U+0000 or a lone surrogate cannot be published to, so such a report
+  // gets no answer (issue 8: topics only from validated parts).
+  const answerable = message.topic !== undefined && publishableTopic(message.topic);
   const reply = (doc: AcceptedResponse | RejectedResponse): ReportReply | undefined =>
-    message.topic === undefined ? undefined : { topic: `${message.topic}/${doc.status === 'ACCEPTED' ? 'accepted' : 'rejected'}`, payload: encodeDocument(doc, format) };
+    !answerable ? undefined : { topic: `${message.topic}/${doc.status === 'ACCEPTED' ? 'accepted' : 'rejected'}`, payload: encodeDocument(doc, format) };
   const reject = (all: string[], reportId?: number): ReportCheck => {
     const response = rejectedResponse(thingName, reportId, all, message.nowMs);
     const r = reply(response);

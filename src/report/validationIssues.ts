@@ -25,12 +25,20 @@ export class ValidationIssues {
   }
 }
 
-/** `a` + `b` → `a.b`, with the root written `(root)` only when it stands alone. */
+/**
+ * `a` + `b` → `a.b`, with the root written `(root)` only when it stands alone. A key that is not a plain
+ * name (empty, spaces, `: `, newlines, quotes, control characters — anything a hostile device may send)
+ * is shown JSON-quoted in brackets, `a[" x: y"]`, so the error stays one unambiguous `path: message`.
+ */
 export function childPath(parent: string, key: string): string {
   // A hostile key can be 100 KB long; an error message only needs enough of it to be recognised.
-  const shown = key.length > MAX_KEY_SHOWN ? `${key.slice(0, MAX_KEY_SHOWN)}…` : key;
-  return parent === '' ? shown : `${parent}.${shown}`;
+  const cut = key.length > MAX_KEY_SHOWN ? `${key.slice(0, MAX_KEY_SHOWN)}…` : key;
+  if (!PLAIN_KEY.test(key)) return `${parent}[${JSON.stringify(cut)}]`;
+  return parent === '' ? cut : `${parent}.${cut}`;
 }
+
+// Field names, custom metric names (device-defender.md §1.2: letters, digits, `:`, `_`, `-`) and ports.
+const PLAIN_KEY = /^[A-Za-z0-9_:$-]+$/;
 
 const MAX_KEY_SHOWN = 64;
 

@@ -203,6 +203,26 @@ export class DiskQueue<T> {
     return out;
   }
 
+  /** Up to `max` entries with a sequence number above `seq`, oldest first, without removing them. */
+  peekAfter(seq: number, max: number): QueuedEntry<T>[] {
+    // Live slots are sorted by seq: binary search for the first one above `seq`.
+    let lo = this.head;
+    let hi = this.slots.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.slots[mid]!.seq <= seq) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: QueuedEntry<T>[] = [];
+    for (let i = lo; i < this.slots.length && out.length < max; i++) out.push({ seq: this.slots[i]!.seq, value: this.slots[i]!.value });
+    return out;
+  }
+
+  /** Sequence number of the oldest live entry, or undefined when empty. */
+  get headSeq(): number | undefined {
+    return this.slots[this.head]?.seq;
+  }
+
   /** Everything up to and including `seq` was delivered. */
   ack(seq: number): void {
     while (this.head < this.slots.length && this.slots[this.head]!.seq <= seq) this.removeHead();

@@ -24,7 +24,7 @@ describe('component configuration', () => {
     const r = validateConfig({ downstream: { devices: [{ thingName: 'ok' }, { addresses: [] }] } });
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.errors).toContain("downstream.devices[1]: must have required property 'thingName'");
-    expect(jsonPointerToPath('/a/0/b~1c')).toBe('a[0].b/c');
+    expect(jsonPointerToPath('/a/0/b~1c')).toBe('a[0]["b/c"]'); // not a plain name: quoted (issue 8)
   });
 
   it('rejects a non-object without throwing and leaves the input untouched', () => {
@@ -41,5 +41,15 @@ describe('component configuration', () => {
     expect(called).toBe(0);
     const r = validateConfig({}, [check]);
     expect(r).toEqual({ ok: false, errors: ['behaviors[0].name: is required'] });
+  });
+});
+
+describe('hostile nesting (issue 8 fuzz finding)', () => {
+  it('refuses a configuration nested thousands deep with a path: message instead of overflowing the stack', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 20_000; i++) deep = { a: deep };
+    const r = validateConfig({ sampling: deep });
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.errors[0]).toMatch(/^sampling(\.a)+: nests deeper than 32 levels$/);
   });
 });

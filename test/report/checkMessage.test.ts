@@ -113,3 +113,22 @@ describe('parseReportResponse: answers from the service', () => {
     expect(parseReportResponse(Buffer.from('nope'), 'json')).toMatchObject({ ok: false });
   });
 });
+
+describe('answer topics only from publishable parts (issue 8)', () => {
+  it('rejects a report whose thing segment holds a wildcard or U+0000 without an answer topic', () => {
+    const payload = Buffer.from(JSON.stringify({ header: { report_id: 5, version: '1.0' }, metrics: {} }));
+    for (const thing of ['a+b', 'a#', 'x\u0000y', 'x\ud800']) {
+      const r = checkReportMessage({ topic: `$aws/things/${thing}/defender/metrics/json`, payload, nowMs: 1 });
+      expect(r.status).toBe('REJECTED');
+      if (r.status !== 'REJECTED') continue;
+      expect(r.reply).toBeUndefined();
+      expect(r.errors[0]).toMatch(/^thingName: /);
+    }
+    // `*` is a valid thing-name character, but local PublishToTopic refuses it: judged, not answered.
+    const star = checkReportMessage({ topic: '$aws/things/a*b/defender/metrics/json', payload, nowMs: 1 });
+    expect(star.status).toBe('ACCEPTED');
+    expect(star.status === 'ACCEPTED' && star.reply).toBeUndefined();
+    const ok = checkReportMessage({ topic: '$aws/things/a\u0001b/defender/metrics/json', payload, nowMs: 1 });
+    expect(ok.status === 'REJECTED' && ok.reply?.topic).toBe('$aws/things/a\u0001b/defender/metrics/json/rejected');
+  });
+});

@@ -264,8 +264,10 @@ describe('custom metrics (§1.2, CM, CPPV2)', () => {
   it('applies the name rules: 1–128 of [a-zA-Z0-9:_-], not aws:', () => {
     accepted(custom({ ['a'.repeat(128)]: [{ number: 1 }], 'x:y_z-0': [{ number: 1 }] }));
     expect(errorsOf(custom({ ['a'.repeat(129)]: [{ number: 1 }] }))[0]).toMatch(/: must be 1–128 characters of letters, digits, ":", "_" or "-"$/);
-    expect(errorsOf(custom({ '': [{ number: 1 }] }))).toEqual(['custom_metrics.: must be 1–128 characters of letters, digits, ":", "_" or "-"']);
-    expect(errorsOf(custom({ 'my metric': [{ number: 1 }] }))).toEqual(['custom_metrics.my metric: must be 1–128 characters of letters, digits, ":", "_" or "-"']);
+    expect(errorsOf(custom({ '': [{ number: 1 }] }))).toEqual(['custom_metrics[""]: must be 1–128 characters of letters, digits, ":", "_" or "-"']);
+    expect(errorsOf(custom({ 'my metric': [{ number: 1 }] }))).toEqual(['custom_metrics["my metric"]: must be 1–128 characters of letters, digits, ":", "_" or "-"']);
+    // A hostile name cannot blur the path: it is quoted (issue 8 fuzz finding).
+    expect(errorsOf(custom({ 'x: y\n': [{ number: 1 }] }))).toEqual(['custom_metrics["x: y\\n"]: must be 1–128 characters of letters, digits, ":", "_" or "-"']);
     expect(errorsOf(custom({ 'aws:cpu': [{ number: 1 }] }))).toEqual(['custom_metrics.aws:cpu: must not begin with "aws:" (reserved for AWS metrics)']);
   });
 

@@ -9,29 +9,37 @@ export class TargetValidationError extends Error {
 /** Linux PID_MAX_LIMIT (2^22). */
 const PID_MAX = 4_194_304;
 
+/** A refused value, short and safe to print (a hostile one can be huge or nested too deep to stringify). */
+function shown(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value);
+  return Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+}
+
 export function validatePid(pid: unknown, field = 'pid'): number {
   if (typeof pid !== 'number' || !Number.isInteger(pid) || pid < 1 || pid > PID_MAX) {
-    throw new TargetValidationError(`${field}: must be an integer in 1..${PID_MAX}, got ${JSON.stringify(pid)}`);
+    throw new TargetValidationError(`${field}: must be an integer in 1..${PID_MAX}, got ${shown(pid)}`);
   }
   return pid;
 }
 
 // IFNAMSIZ is 16 incl. NUL; `/`, whitespace and `:` are not allowed by the kernel (dev_valid_name), we
 // keep to the conservative set the config schema uses for downstream interfaces.
-const IFNAME = /^[a-zA-Z0-9_.-]{1,15}$/;
+// Never a leading `-`: after `dev`/`netns exec` a tool could still read it as an option (issue 8).
+const IFNAME = /^[a-zA-Z0-9_.][a-zA-Z0-9_.-]{0,14}$/;
 
 export function validateInterfaceName(name: unknown, field = 'interface'): string {
   if (typeof name !== 'string' || !IFNAME.test(name) || name === '.' || name === '..') {
-    throw new TargetValidationError(`${field}: must be an interface name of 1-15 characters [a-zA-Z0-9_.-], got ${JSON.stringify(name)}`);
+    throw new TargetValidationError(`${field}: must be an interface name of 1-15 characters [a-zA-Z0-9_.-], not starting with '-', got ${shown(name)}`);
   }
   return name;
 }
 
-const NETNS = /^[a-zA-Z0-9_.-]{1,64}$/;
+const NETNS = /^[a-zA-Z0-9_.][a-zA-Z0-9_.-]{0,63}$/;
 
 export function validateNetnsName(name: unknown, field = 'netns'): string {
   if (typeof name !== 'string' || !NETNS.test(name) || name === '.' || name === '..') {
-    throw new TargetValidationError(`${field}: must be a network namespace name [a-zA-Z0-9_.-]{1,64}, got ${JSON.stringify(name)}`);
+    throw new TargetValidationError(`${field}: must be a network namespace name [a-zA-Z0-9_.-]{1,64}, not starting with '-', got ${shown(name)}`);
   }
   return name;
 }
@@ -49,16 +57,16 @@ export interface ParsedAddress {
  */
 export function parseAddress(text: unknown, field = 'address'): ParsedAddress {
   if (typeof text !== 'string' || text.length < 2 || text.length > 45) {
-    throw new TargetValidationError(`${field}: must be an IPv4 or IPv6 address, got ${JSON.stringify(text)}`);
+    throw new TargetValidationError(`${field}: must be an IPv4 or IPv6 address, got ${shown(text)}`);
   }
   if (text.includes('.') && !text.includes(':')) {
     // ipaddr.js also accepts `1.2.3` or octal forms; only the four-part decimal form is unambiguous.
-    if (!ipaddr.IPv4.isValidFourPartDecimal(text)) throw new TargetValidationError(`${field}: must be a dotted-quad IPv4 address, got ${JSON.stringify(text)}`);
+    if (!ipaddr.IPv4.isValidFourPartDecimal(text)) throw new TargetValidationError(`${field}: must be a dotted-quad IPv4 address, got ${shown(text)}`);
     const ip = ipaddr.IPv4.parse(text);
     return { family: 4, text: ip.toString(), ip };
   }
   if (!ipaddr.IPv6.isValid(text) || text.includes('%')) {
-    throw new TargetValidationError(`${field}: must be an IPv4 or IPv6 address without zone, got ${JSON.stringify(text)}`);
+    throw new TargetValidationError(`${field}: must be an IPv4 or IPv6 address without zone, got ${shown(text)}`);
   }
   const ip6 = ipaddr.IPv6.parse(text);
   if (ip6.isIPv4MappedAddress()) {
@@ -72,17 +80,17 @@ export type ParsedCidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
 /** `a.b.c.d/n` or `x::/n`; a bare address means the single host. */
 export function parseCidr(text: unknown, field = 'cidr'): ParsedCidr {
-  if (typeof text !== 'string') throw new TargetValidationError(`${field}: must be a CIDR string, got ${JSON.stringify(text)}`);
+  if (typeof text !== 'string') throw new TargetValidationError(`${field}: must be a CIDR string, got ${shown(text)}`);
   if (!text.includes('/')) {
     const a = parseAddress(text, field);
     return [a.ip, a.family === 4 ? 32 : 128];
   }
   const [addr = '', bits = ''] = text.split('/', 2);
-  if (!/^\d{1,3}$/.test(bits)) throw new TargetValidationError(`${field}: prefix length must be a number, got ${JSON.stringify(text)}`);
+  if (!/^\d{1,3}$/.test(bits)) throw new TargetValidationError(`${field}: prefix length must be a number, got ${shown(text)}`);
   const a = parseAddress(addr, field);
   const n = Number(bits);
   const max = a.family === 4 ? 32 : 128;
-  if (n > max) throw new TargetValidationError(`${field}: prefix length must be at most ${max}, got ${JSON.stringify(text)}`);
+  if (n > max) throw new TargetValidationError(`${field}: prefix length must be at most ${max}, got ${shown(text)}`);
   return [a.ip, n];
 }
 
