@@ -92,6 +92,8 @@ export class Outbox {
   private windowBytes = 0;
   private replayed = 0;
   private rejected = 0;
+  /** since a failure and until caught up: one publish at a time (see pump) */
+  private recovering = false;
   private readonly options: OutboxOptions;
 
   constructor(options: OutboxOptions) {
@@ -170,6 +172,7 @@ export class Outbox {
    */
   retryNow(): void {
     this.abandonInFlight?.();
+    this.recovering = true;
     if (this.window.length > 0) {
       // The nucleus may have restarted: what it may still have held goes again, oldest first.
       this.replayed += this.window.length;
@@ -253,12 +256,15 @@ export class Outbox {
   /**
    * Hand messages to the nucleus in order, up to `inflight` at a time: a batch is published concurrently
    * (one IPC round trip each, so this is what gives throughput), then its outcomes are applied in order.
-   * The first failure ends the batch: messages after it that did get through are sent again later
-   * (duplicates are what QoS 1 allows), so what the nucleus received first stays in order.
+   * After any failure the outbox goes one at a time until it has caught up: a nucleus whose spool is full
+   * while it drains can refuse message k and take k+1 a moment later, which would put k+1 in the cloud
+   * first; one at a time, what arrives keeps the queue's order (issue 8). Batches resume once nothing is
+   * left to send.
    */
   private async pump(): Promise<void> {
     while (this.running) {
-      const batch = this.queue.peekAfter(this.sentThrough, this.opts.inflight);
+      if (this.unsent() === 0) this.recovering = false;
+      const batch = this.queue.peekAfter(this.sentThrough, this.recovering ? 1 : this.opts.inflight);
       if (batch.length === 0) {
         for (const w of this.idleWaiters.splice(0)) w();
         return;
@@ -291,6 +297,7 @@ export class Outbox {
           continue;
         }
         this.failures++;
+        this.recovering = true;
         this.lastError = err.message;
         this.backoffMs = Math.min(this.opts.maxBackoffMs, this.backoffMs === 0 ? this.opts.initialBackoffMs : this.backoffMs * 2);
         const delay = Math.round(this.backoffMs * (0.8 + 0.4 * this.opts.random()));
