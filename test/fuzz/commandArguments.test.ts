@@ -30,6 +30,9 @@ const MAY_SPAWN: Record<string, string> = {
   'src/localrules/enforce/commandRunner.ts': 'nft/ip for enforcement; tool is a fixed union, netns validated',
   'scripts/pkgSea.ts': 'build time only: the packaging tool',
   'scripts/baseBinaries.ts': 'build time only: strip/unzip of base binaries',
+  'scripts/buildSockDiag.ts': 'build time only: the C compiler for dedge-sockdiag',
+  'src/collector/sockDiagSource.ts': 'the dedge-sockdiag helper by absolute path beside the executable, no arguments',
+  'src/demo/cast.ts': 'the demo cast: this same executable with fixed hidden subcommands',
 };
 
 describe('no shell strings anywhere', () => {
