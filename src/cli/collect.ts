@@ -1,9 +1,7 @@
-// `defender-edge collect [--once] [--json] [--interval MS] [--count N] [--config FILE]`: take samples with
-// the same collector the agent runs and print them — for operators checking what the collector sees on
-// a given host. Logs go to stderr; stdout is only samples.
-//
-// TODO(lead): once src/report/ lands, also build and print the Device Defender report from the samples
-// (the report builder aggregates samples; with --once print the report of that single sample).
+// `defender-edge collect [--once] [--json] [--report] [--interval MS] [--count N] [--config FILE]`: take
+// samples with the same collector the agent runs and print them — for operators checking what the
+// collector sees on a given host. With --report, each printed sample is followed by the Device Defender
+// report built from it (the wire document, as the agent would publish it). Logs go to stderr.
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { parseCommandArgs, UsageError } from './args.ts';
@@ -12,14 +10,18 @@ import type { ComponentConfig } from '../config/schema.ts';
 import { createLogger } from '../log.ts';
 import { Collector, type CollectorSample } from '../collector/collector.ts';
 import { componentConfigChecks } from '../config/componentConfig.ts';
+import { buildHostReport } from '../report/buildReport.ts';
+import { encodeWithinLimit } from '../report/sizeLimit.ts';
 
-const HELP = `usage: defender-edge collect [--once] [--json] [--interval MS] [--count N] [--config FILE]
+const HELP = `usage: defender-edge collect [--once] [--json] [--report] [--interval MS] [--count N] [--config FILE]
 
 Print host and downstream-device metric samples.
   --once          take two samples one interval apart (deltas need two) and print the second
+                  (without --once the first sample is printed too, with no traffic deltas yet)
   --json          one JSON object per line: {"host": HostSample, "devices": [DeviceSample]}
   --interval MS   sampling interval, 100..60000 (default: config sampling.intervalMs, 1000)
   --count N       stop after N printed samples (default: until interrupted)
+  --report        after each sample, the Device Defender report built from it (JSON, as published)
   --config FILE   component configuration (JSON or YAML); default: all defaults
 `;
 
@@ -73,6 +75,7 @@ export async function collectCommand(argv: string[]): Promise<number> {
       interval: { type: 'string' },
       count: { type: 'string' },
       config: { type: 'string' },
+      report: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     false,
@@ -86,6 +89,14 @@ export async function collectCommand(argv: string[]): Promise<number> {
   const count = values.once ? 1 : intOption('count', values.count, 1, Number.MAX_SAFE_INTEGER);
   const logger = createLogger({ level: config.logLevel, fd: 2 });
   const collector = new Collector({ config, logger });
+  const print = (s: CollectorSample) => {
+    process.stdout.write((values.json ? JSON.stringify(s) : formatSample(s)) + '\n');
+    if (!values.report) return;
+    const built = buildHostReport(s.host, { reportId: s.host.t, maxListSize: config.reporting.maxListSize });
+    const encoded = built.report ? encodeWithinLimit(built.report, { format: 'json', style: config.reporting.names }) : undefined;
+    const text = encoded?.ok ? Buffer.from(encoded.payload).toString('utf8') : JSON.stringify({ report: null, problems: built.problems });
+    process.stdout.write((values.json ? text : `  report: ${text}`) + '\n');
+  };
 
   let stopping = false;
   let wake: (() => void) | undefined;
@@ -105,17 +116,21 @@ export async function collectCommand(argv: string[]): Promise<number> {
 
   await collector.start();
   try {
-    // The first sample only primes the deltas (device-defender.md §2.1: no network_stats without a
-    // previous sample), so it is not printed.
+    // The first sample has no traffic deltas yet (device-defender.md §2.1: no network_stats without a
+    // previous sample). `--once` waits for the second; otherwise it is printed at once, as it is: the
+    // ports, connections and processes are already real (and it shows how soon the agent sees the host).
     let next = Date.now();
-    await collector.sample(next);
+    const first = await collector.sample(next);
     let printed = 0;
+    if (!values.once) {
+      print(first);
+      printed++;
+    }
     while (!stopping && (count === undefined || printed < count)) {
       next += intervalMs;
       await sleep(Math.max(0, next - Date.now()));
       if (stopping) break;
-      const s = await collector.sample(Date.now());
-      process.stdout.write((values.json ? JSON.stringify(s) : formatSample(s)) + '\n');
+      print(await collector.sample(Date.now()));
       printed++;
     }
   } finally {
