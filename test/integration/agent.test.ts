@@ -12,6 +12,7 @@ import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
 import { silentLogger } from '../../src/log.ts';
 import type { LocalMessage } from '../../src/ipc/emulator/localPubSub.ts';
 import { connectDevice, type Device } from '../fixtures/mqttDevice.ts';
+import { until } from '../support/until.ts';
 
 const RECIPE = fileURLToPath(new URL('../../recipe.yaml', import.meta.url));
 const TOKEN = 'AGENTTESTTOKEN01';
@@ -60,15 +61,6 @@ function startAgent(r: Rig, reportEvery = 1): Agent {
   return agent;
 }
 
-async function until<T>(fn: () => T | undefined | false, ms = 10_000, what = 'condition'): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((res) => setTimeout(res, 25));
-  }
-}
 
 function cloud(r: Rig): Array<{ topic: string; qos: number; payload: string }> {
   if (!existsSync(r.record)) return [];

@@ -14,6 +14,7 @@ import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
 import type { ActionRecord } from '../../src/localrules/enforce/actionModel.ts';
 import { silentLogger } from '../../src/log.ts';
 import { inNs, nftRuleset } from '../localrules/enforce/fixtures/netns.ts';
+import { until } from '../support/until.ts';
 
 const RECIPE = fileURLToPath(new URL('../../recipe.yaml', import.meta.url));
 const TOKEN = 'DISKFULLTESTTOKN';
@@ -74,15 +75,6 @@ function fillDisk(dir: string): string[] {
   return files;
 }
 
-async function until<T>(fn: () => T | undefined | false, ms: number, what: string): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((res) => setTimeout(res, 25));
-  }
-}
 
 const report = (rid: number, ports: number[]) => Buffer.from(JSON.stringify({ header: { report_id: rid, version: '1.0' }, metrics: { listening_tcp_ports: { ports: ports.map((port) => ({ port })), total: ports.length } } }));
 

@@ -18,6 +18,7 @@ import { Agent } from '../../src/agent.ts';
 import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
 import type { Outbox, OutboxMessage } from '../../src/ipc/outbox.ts';
 import { silentLogger } from '../../src/log.ts';
+import { until } from '../support/until.ts';
 
 const RECIPE = fileURLToPath(new URL('../../recipe.yaml', import.meta.url));
 const TOKEN = 'OFFLINETESTTOKEN';
@@ -31,15 +32,6 @@ afterEach(async () => {
   cleanup = [];
 });
 
-async function until<T>(fn: () => T | undefined | false, ms: number, what: string): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((res) => setTimeout(res, 25));
-  }
-}
 
 interface Recorded { topic: string; payload: string }
 
