@@ -57,8 +57,8 @@ export interface OutboxStats {
 
 /**
  * Everything bound for IoT Core goes through here (issue 8): a disk-backed, bounded queue drained in
- * order, one message in flight, QoS 1. While the cloud is away the nucleus takes QoS 1 messages until its
- * spool is full, then refuses ("Message spool is full"); from then on the backlog waits here, on disk,
+ * order, a window of messages in flight, QoS 1. While the cloud is away the nucleus takes QoS 1 messages
+ * until its spool is full, then refuses ("Message spool is full"); from then on the backlog waits here, on disk,
  * in order. Ordering: the nucleus holds the oldest messages, we hold everything after them, and our head
  * is only retried after a refusal, so when the cloud returns the spool goes first and nothing overtakes.
  *
@@ -126,14 +126,15 @@ export class Outbox {
     const full: OutboxMessage = { ...message, enqueuedAt: message.enqueuedAt ?? Date.now() };
     // Room is made from sent-but-unconfirmed messages first (most likely in the cloud already), before
     // the queue has to drop — and count — anything.
-    const lineBytes = Buffer.byteLength(JSON.stringify(full)) + 32;
+    const json = JSON.stringify(full);
+    const lineBytes = Buffer.byteLength(json) + 32;
     while (this.window.length > 0 && (this.queue.length + 1 > this.options.maxEntries || this.queue.byteLength + lineBytes > this.options.maxBytes)) {
       const w = this.window.shift()!;
       this.windowBytes -= w.bytes;
       this.queue.ack(w.seq);
     }
     const before = this.queue.droppedTotal;
-    this.queue.push(full);
+    this.queue.push(full, json);
     // Dropping the oldest may have taken unconfirmed ones: forget them here too.
     const head = this.queue.headSeq ?? Number.POSITIVE_INFINITY;
     while (this.window.length > 0 && this.window[0]!.seq < head) this.windowBytes -= this.window.shift()!.bytes;
@@ -254,51 +255,72 @@ export class Outbox {
   }
 
   /**
-   * Hand messages to the nucleus in order, up to `inflight` at a time: a batch is published concurrently
-   * (one IPC round trip each, so this is what gives throughput), then its outcomes are applied in order.
-   * After any failure the outbox goes one at a time until it has caught up: a nucleus whose spool is full
-   * while it drains can refuse message k and take k+1 a moment later, which would put k+1 in the cloud
-   * first; one at a time, what arrives keeps the queue's order (issue 8). Batches resume once nothing is
-   * left to send.
+   * Hand messages to the nucleus in order, up to `inflight` at a time: a sliding window of concurrent
+   * publishes (one IPC round trip each, so this is what gives throughput), whose outcomes are applied in
+   * queue order as the oldest settles; a new publish starts as soon as there is room, not when a whole
+   * batch is done. After any failure the outbox waits for what is still in flight, then goes one at a
+   * time until it has caught up: a nucleus whose spool is full while it drains can refuse message k and
+   * take k+1 a moment later, which would put k+1 in the cloud first; one at a time, what arrives keeps
+   * the queue's order (issue 8). The window opens again once nothing is left to send.
    */
   private async pump(): Promise<void> {
+    let flight: InFlight[] = [];
+    let launchedThrough = this.sentThrough;
+    let abandoned = this.abandonment();
     while (this.running) {
       if (this.unsent() === 0) this.recovering = false;
-      const batch = this.queue.peekAfter(this.sentThrough, this.recovering ? 1 : this.opts.inflight);
-      if (batch.length === 0) {
+      const room = (this.recovering ? 1 : this.opts.inflight) - flight.length;
+      if (room > 0) {
+        for (const e of this.queue.peekAfter(launchedThrough, room)) {
+          flight.push(this.launch(e.seq, e.value));
+          launchedThrough = e.seq;
+        }
+      }
+      const head = flight[0];
+      if (head === undefined) {
+        this.abandonInFlight = undefined;
         for (const w of this.idleWaiters.splice(0)) w();
         return;
       }
-      const abandoned = new Promise<'abandoned'>((resolve) => { this.abandonInFlight = () => resolve('abandoned'); });
-      const settled = Promise.allSettled(batch.map((e) => this.options.publish(e.value.topic, Buffer.from(e.value.payload, e.value.encoding), 1)));
-      // Promise.race also handles a late rejection of an abandoned publish.
-      const outcome = await Promise.race([settled, abandoned]);
-      this.abandonInFlight = undefined;
-      if (outcome === 'abandoned') continue; // the head again, on the new connection
-      for (let i = 0; i < batch.length; i++) {
-        const { seq, value: m } = batch[i]!;
-        const r = outcome[i]!;
-        if (r.status === 'fulfilled') {
+      // Promise.race also covers a publish that settles after it was abandoned.
+      if ((await Promise.race([head.done, abandoned])) === 'abandoned') {
+        // retryNow: the head again, on the new connection; late outcomes of the old flight are ignored.
+        flight = [];
+        launchedThrough = this.sentThrough;
+        abandoned = this.abandonment();
+        continue;
+      }
+      while (flight[0]?.outcome !== undefined) {
+        const { seq, message: m, outcome } = flight.shift()!;
+        if (outcome === undefined || outcome.ok) {
           this.sent(seq, Buffer.byteLength(m.payload, m.encoding), m.reportId);
           this.published++;
           this.backoffMs = 0;
           continue;
         }
-        const err = r.reason as Error;
-        const permanent = permanentFailure(err);
+        const permanent = permanentFailure(outcome.err);
         if (permanent !== undefined) {
           // Retrying cannot help (too large, not authorized, invalid): drop it loudly rather than block the queue.
           this.rejected++;
-          this.lastError = err.message;
-          this.log.error({ err: err.message, reason: permanent, topic: m.topic, kind: m.kind, reportId: m.reportId }, 'IoT Core refused a message for good; dropped from the outbox');
+          this.lastError = outcome.err.message;
+          this.log.error({ err: outcome.err.message, reason: permanent, topic: m.topic, kind: m.kind, reportId: m.reportId }, 'IoT Core refused a message for good; dropped from the outbox');
           // Counted as handed over (zero bytes) so acknowledgement stays contiguous; a replay after a reconnect
           // would meet the same refusal and drop it again.
           this.sent(seq, 0, undefined);
           continue;
         }
+        // Let what was launched after it settle first, so the retry cannot overtake it (their outcomes are
+        // not applied: they go again after the head, duplicates being what QoS 1 allows).
+        if ((await Promise.race([Promise.all(flight.map((f) => f.done)), abandoned])) === 'abandoned') {
+          flight = [];
+          launchedThrough = this.sentThrough;
+          abandoned = this.abandonment();
+          break;
+        }
+        this.abandonInFlight = undefined;
         this.failures++;
         this.recovering = true;
-        this.lastError = err.message;
+        this.lastError = outcome.err.message;
         this.backoffMs = Math.min(this.opts.maxBackoffMs, this.backoffMs === 0 ? this.opts.initialBackoffMs : this.backoffMs * 2);
         const delay = Math.round(this.backoffMs * (0.8 + 0.4 * this.opts.random()));
         this.log.warn({ err: this.lastError, topic: m.topic, kind: m.kind, retryInMs: delay, depth: this.unsent() }, 'publish to IoT Core failed; will retry');
@@ -309,7 +331,30 @@ export class Outbox {
         return;
       }
     }
+    this.abandonInFlight = undefined;
   }
+
+  private launch(seq: number, message: OutboxMessage): InFlight {
+    const f: InFlight = { seq, message, done: Promise.resolve() };
+    f.done = this.options.publish(message.topic, Buffer.from(message.payload, message.encoding), 1).then(
+      () => { f.outcome = { ok: true }; },
+      (err: unknown) => { f.outcome = { ok: false, err: err instanceof Error ? err : new Error(String(err)) }; },
+    );
+    return f;
+  }
+
+  /** A promise that retryNow resolves, ending the wait for whatever is in flight. */
+  private abandonment(): Promise<'abandoned'> {
+    return new Promise<'abandoned'>((resolve) => { this.abandonInFlight = () => resolve('abandoned'); });
+  }
+}
+
+interface InFlight {
+  seq: number;
+  message: OutboxMessage;
+  /** settles (never rejects) once the publish has an outcome */
+  done: Promise<void>;
+  outcome?: { ok: true } | { ok: false; err: Error };
 }
 
 /** Errors that no retry can fix (greengrass.md §2, §3.3); anything else (offline, spool full, timeouts) is retried. */

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Outbox, type PublishFn } from '../../src/ipc/outbox.ts';
 import { silentLogger } from '../../src/log.ts';
+import { until } from '../support/until.ts';
 
 let dir: string;
 let boxes: Outbox[] = [];
@@ -179,6 +180,34 @@ describe('Outbox', () => {
     const firstAfterRetry = seen.lastIndexOf('t/3');
     expect(seen.slice(firstAfterRetry)).toEqual(Array.from({ length: 10 }, (_, i) => `t/${i + 3}`));
     expect(box.stats()).toMatchObject({ depth: 0, failures: 1 });
+  });
+
+  it('slides its window: a new publish starts as soon as the oldest settles, not when a whole batch is done', async () => {
+    const started: string[] = [];
+    const release = new Map<string, () => void>();
+    const box = make((topic) => {
+      started.push(topic);
+      return new Promise<void>((r) => release.set(topic, r));
+    }, 1000, undefined, 2);
+    box.start();
+    for (let n = 1; n <= 4; n++) box.enqueue(msg(n));
+    await until(() => started.length === 2, 2000, 'two publishes', 2);
+    expect(started).toEqual(['t/1', 't/2']);
+    release.get('t/1')!();
+    // t/2 is still with the nucleus; a batch-at-a-time outbox would wait for it before starting t/3.
+    await until(() => started.length === 3, 2000, 'the third publish', 2);
+    expect(started[2]).toBe('t/3');
+    expect(box.stats()).toMatchObject({ published: 1 });
+    // A settled publish behind a slow head keeps its place: no room is made until the head settles.
+    release.get('t/3')!();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(started).toEqual(['t/1', 't/2', 't/3']);
+    expect(box.stats()).toMatchObject({ published: 1 });
+    release.get('t/2')!();
+    await until(() => started.length === 4, 2000, 'the fourth publish', 2);
+    release.get('t/4')!();
+    expect(await box.drained(2000)).toBe(true);
+    expect(box.stats()).toMatchObject({ published: 4, depth: 0 });
   });
 
   it('drops a message IoT Core refuses for good (too large, unauthorized) instead of blocking the queue', async () => {

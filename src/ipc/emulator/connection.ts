@@ -53,6 +53,7 @@ export class IpcConnection {
   private component = '';
   private lastStreamId = 0;
   private readonly streams = new Map<number, StreamImpl>();
+  private corked = false;
 
   private readonly socket: Socket;
   private readonly host: ConnectionHost;
@@ -86,6 +87,16 @@ export class IpcConnection {
 
   write(frame: Buffer): void {
     if (this.state === 'closed' || this.socket.destroyed) return;
+    // Frames written in one turn of the event loop leave in one writev, as the nucleus's Netty flushes
+    // per read batch: a write syscall per frame was the emulator's largest cost under a report flood.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      setImmediate(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
     this.socket.write(frame);
   }
 
