@@ -162,9 +162,14 @@ export class Agent extends EventEmitter<AgentEvents> {
     });
     await this.downstream.configure(this.config);
     this.subscribeMessages(this.config);
-    this.replySubs = (['accepted', 'rejected'] as const).map((kind) =>
-      this.ipc.subscribeToIoTCore(`$aws/things/+/defender/metrics/+/${kind}`, 1, (m) => this.reporter.onReply(m.topic, m.payload)),
-    );
+    // Rejections for every thing we report for; acceptances only for the gateway's own reports. A
+    // forwarded flood would otherwise bring one more inbound IPC message per report (as costly to the
+    // agent as the inbound report itself), only to count it; the gateway's own accepted reports confirm
+    // the outbox's replay window (ipc/outbox.ts), and its size bound does the rest.
+    this.replySubs = [
+      this.ipc.subscribeToIoTCore(`$aws/things/${this.o.thingName}/defender/metrics/+/accepted`, 1, (m) => this.reporter.onReply(m.topic, m.payload)),
+      this.ipc.subscribeToIoTCore('$aws/things/+/defender/metrics/+/rejected', 1, (m) => this.reporter.onReply(m.topic, m.payload)),
+    ];
 
     this.configs.on('changed', (c, source) => {
       this.busy = this.busy.then(() => this.reconfigure(c, source)).catch((err: Error) => this.log.error({ err: err.message }, 'reconfiguration failed'));

@@ -115,13 +115,14 @@ export class DownstreamIntake {
       return;
     }
     this.stats.accepted++;
-    if (result.reply) this.answer(result.reply.topic, result.reply.payload);
     try {
-      this.o.onDatapoints(datapointsFromReport(result.report, thingName, this.offenderFor(thingName), nowMs));
+      // On disk (the outbox) before the device hears "accepted" and may discard its copy.
       this.o.onForward(thingName, result.format, payload, result.response.reportId);
+      this.o.onDatapoints(datapointsFromReport(result.report, thingName, this.offenderFor(thingName), nowMs));
     } catch (err) {
       this.log.error({ err: (err as Error).message, thingName }, 'could not hand an accepted downstream report on');
     }
+    if (result.reply) this.answer(result.reply.topic, result.reply.payload);
   }
 
   /** Answers not yet acknowledged by the nucleus. */

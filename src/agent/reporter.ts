@@ -35,7 +35,10 @@ export interface ReporterStats {
   accepted: number;
   rejected: number;
   lastRejection?: { thingName?: string; reportId?: number; errorCode: string; errorMessage: string };
-  /** sent but not answered yet, by thing */
+  /**
+   * the gateway's own reports sent but not answered yet (acceptances are only subscribed for the gateway's
+   * own thing, agent.ts; for other things only rejections come back)
+   */
   awaiting: number;
 }
 
@@ -153,9 +156,7 @@ export class Reporter {
   }
 
   statsNow(): ReporterStats {
-    let awaiting = 0;
-    for (const s of this.awaiting.values()) awaiting += s.size;
-    return { ...this.stats, awaiting };
+    return { ...this.stats, awaiting: this.awaiting.get(this.o.thingName)?.size ?? 0 };
   }
 
   private queue(thingName: string, build: (reportId: number) => BuiltReport, nowMs: number): void {

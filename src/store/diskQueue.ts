@@ -47,6 +47,8 @@ interface Slot<T> {
   bytes: number;
   /** undefined until the line is on disk */
   segment?: number;
+  /** the line to write, kept only until it is on disk */
+  line?: string;
   value: T;
 }
 
@@ -178,15 +180,19 @@ export class DiskQueue<T> {
     return n;
   }
 
-  /** Append an entry; returns its sequence number. Drops the oldest entries if the bounds require it. */
-  push(value: T): number {
+  /**
+   * Append an entry; returns its sequence number. Drops the oldest entries if the bounds require it.
+   * `json` is `JSON.stringify(value)` when the caller already has it (a report's payload is the bulk of
+   * an entry, and serializing it is the queue's main cost).
+   */
+  push(value: T, json: string = JSON.stringify(value)): number {
     const seq = this.nextSeq;
-    const line = JSON.stringify({ seq, v: value }) + '\n';
+    const line = `{"seq":${seq},"v":${json}}\n`;
     const bytes = Buffer.byteLength(line);
     if (bytes > this.opts.maxBytes) throw new DiskQueueError(`entry of ${bytes} bytes exceeds the queue limit of ${this.opts.maxBytes} bytes`);
     this.nextSeq++;
     this.enforceBounds(bytes);
-    const slot: Slot<T> = { seq, bytes, value };
+    const slot: Slot<T> = { seq, bytes, line, value };
     this.slots.push(slot);
     this.bytes += bytes;
     this.flushPending();
@@ -315,10 +321,11 @@ export class DiskQueue<T> {
       const s = this.slots[i]!;
       try {
         this.ensureSegment(s.seq);
-        const buf = Buffer.from(JSON.stringify({ seq: s.seq, v: s.value }) + '\n', 'utf8');
+        const buf = Buffer.from(s.line ?? JSON.stringify({ seq: s.seq, v: s.value }) + '\n', 'utf8');
         writeSync(this.segmentFd!, buf);
         this.segmentSize += buf.length;
         s.segment = this.segmentId;
+        s.line = undefined;
         this.live.set(this.segmentId, (this.live.get(this.segmentId) ?? 0) + 1);
         this.unsynced = true;
         this.diskError = undefined;

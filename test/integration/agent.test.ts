@@ -154,6 +154,26 @@ describe('agent against the emulator', () => {
     expect(agent.snapshot().downstream).toMatchObject({ accepted: 2, rejected: 1, spoofed: 1 });
   });
 
+  it('hears the cloud\'s rejections for every thing, its acceptances only for the gateway\'s own reports', async () => {
+    const r = await rig();
+    const agent = startAgent(r, 3600);
+    await agent.start();
+    await until(() => r.emulator.status().openStreams > 3, 5000, 'subscriptions');
+    r.emulator.publishLocal('$aws/things/Dev1/defender/metrics/json', Buffer.from(JSON.stringify(deviceReport(4001))));
+    await until(() => cloud(r).find((m) => m.topic === '$aws/things/Dev1/defender/metrics/json'), 5000, 'the forwarded report');
+    const answer = (thingName: string, reportId: number, status: 'ACCEPTED' | 'REJECTED') => JSON.stringify({
+      thingName, reportId, timestamp: Date.now(), status,
+      ...(status === 'REJECTED' ? { statusDetails: { ErrorCode: 'InvalidPayload', ErrorMessage: 'cloud says no' } } : {}),
+    });
+    // Nobody is subscribed to a downstream thing's acceptances: the endpoint's own answer to the forwarded
+    // report and this one reach no one.
+    expect(r.emulator.cloudPublish('$aws/things/Dev1/defender/metrics/json/accepted', answer('Dev1', 4001, 'ACCEPTED'))).toBe(0);
+    expect(r.emulator.cloudPublish('$aws/things/Dev1/defender/metrics/json/rejected', answer('Dev1', 4002, 'REJECTED'))).toBe(1);
+    expect(r.emulator.cloudPublish(`$aws/things/${GW}/defender/metrics/json/accepted`, answer(GW, 7, 'ACCEPTED'))).toBe(1);
+    await until(() => agent.snapshot().reports.rejected === 1 && agent.snapshot().reports.accepted === 1, 5000, 'the answers counted');
+    expect(agent.snapshot().reports).toMatchObject({ accepted: 1, rejected: 1, lastRejection: { thingName: 'Dev1', reportId: 4002, errorCode: 'InvalidPayload' } });
+  });
+
   it('raises a violation from a downstream report, publishes it locally and to the cloud violations topic', async () => {
     const r = await rig({
       behaviors: [{ name: 'noSsh', metric: 'aws:listening-tcp-ports', criteria: { comparisonOperator: 'not-in-port-set', value: { ports: [22] } } }],
