@@ -30,7 +30,7 @@ export interface DownstreamIntakeStats {
   spoofed: number;
   notReports: number;
   answerFailures: number;
-  /** answers not sent because MAX_ANSWERS_IN_FLIGHT were already on their way (a flooding device) */
+  /** answers not sent because MAX_ANSWERS_IN_FLIGHT were on their way and MAX_ANSWERS_QUEUED waiting (a flood) */
   answersShed: number;
 }
 
@@ -38,12 +38,14 @@ export interface DownstreamIntakeStats {
 const SPOOF_MESSAGE = 'thing is not a known downstream device of this gateway';
 
 /**
- * Answers on their way over IPC at most. A flooding device would otherwise pile up thousands of
- * PublishToTopic calls that time out, and the SDK rejects a cancelled activation with nobody listening
- * (an unhandled rejection ends the process) — issue 8 fuzz finding. Past the cap an answer is shed and
- * counted; the report itself is still judged, evaluated and forwarded.
+ * Answers on their way over IPC at most, and answers waiting behind them. A flooding device would
+ * otherwise pile up thousands of PublishToTopic calls that time out, and the SDK rejects a cancelled
+ * activation with nobody listening (an unhandled rejection ends the process) — issue 8 fuzz finding.
+ * The short queue absorbs the bursts of a steady load (a poll cycle of many devices); past it an answer is
+ * shed and counted, the report itself is still judged, evaluated and forwarded.
  */
 export const MAX_ANSWERS_IN_FLIGHT = 32;
+export const MAX_ANSWERS_QUEUED = 256;
 
 export class DownstreamIntake {
   private readonly o: DownstreamIntakeOptions;
@@ -55,6 +57,7 @@ export class DownstreamIntake {
   private subscription: IpcSubscription | undefined;
   private topic = '';
   private inFlight = 0;
+  private readonly waiting: Array<{ topic: string; payload: Uint8Array }> = [];
   readonly stats: DownstreamIntakeStats = { received: 0, accepted: 0, rejected: 0, spoofed: 0, notReports: 0, answerFailures: 0, answersShed: 0 };
 
   constructor(options: DownstreamIntakeOptions) {
@@ -86,6 +89,7 @@ export class DownstreamIntake {
   }
 
   async close(): Promise<void> {
+    this.waiting.length = 0;
     await this.subscription?.close();
     this.subscription = undefined;
   }
@@ -130,17 +134,34 @@ export class DownstreamIntake {
     return this.inFlight;
   }
 
+  /** Answers waiting for room in flight. */
+  get answersQueued(): number {
+    return this.waiting.length;
+  }
+
   private answer(topic: string, payload: Uint8Array): void {
-    if (this.inFlight >= MAX_ANSWERS_IN_FLIGHT) {
-      if (this.stats.answersShed++ % 1000 === 0) this.log.warn({ topic: topic.slice(0, 256), shed: this.stats.answersShed }, 'too many answers in flight: answer shed');
+    if (this.inFlight < MAX_ANSWERS_IN_FLIGHT) {
+      this.send(topic, payload);
       return;
     }
+    if (this.waiting.length < MAX_ANSWERS_QUEUED) {
+      this.waiting.push({ topic, payload });
+      return;
+    }
+    if (this.stats.answersShed++ % 1000 === 0) this.log.warn({ topic: topic.slice(0, 256), shed: this.stats.answersShed }, 'too many answers waiting: answer shed');
+  }
+
+  private send(topic: string, payload: Uint8Array): void {
     this.inFlight++;
     this.o.ipc.publishToTopic(topic, Buffer.from(payload))
       .catch((err: Error) => {
         this.stats.answerFailures++;
         this.log.warn({ topic: topic.slice(0, 256), err: err.message }, 'could not answer a downstream device');
       })
-      .finally(() => { this.inFlight--; });
+      .finally(() => {
+        this.inFlight--;
+        const next = this.waiting.shift();
+        if (next) this.send(next.topic, next.payload);
+      });
   }
 }
