@@ -143,7 +143,7 @@ export class Reporter {
     const thing = t.thingName ?? r.thingName;
     const known = thing !== undefined && r.reportId !== undefined && this.awaiting.get(thing)?.delete(r.reportId);
     // Either answer proves the cloud has this report and everything sent before it (ipc/outbox.ts).
-    if (r.reportId !== undefined) this.o.outbox.confirmReport(r.reportId);
+    if (r.reportId !== undefined) this.o.outbox.confirmReport(topic.slice(0, topic.lastIndexOf('/')), r.reportId);
     if (r.status === 'ACCEPTED') {
       this.stats.accepted++;
       this.log.debug({ thingName: thing, reportId: r.reportId, known }, 'report accepted');

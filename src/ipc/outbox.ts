@@ -88,7 +88,7 @@ export class Outbox {
   /** highest sequence number handed to the nucleus since the last (re)connect */
   private sentThrough = 0;
   /** sent, not confirmed: oldest first, contiguous up to sentThrough */
-  private window: Array<{ seq: number; bytes: number; reportId?: number }> = [];
+  private window: Array<{ seq: number; bytes: number; reportId?: number; topic?: string }> = [];
   private windowBytes = 0;
   private replayed = 0;
   private rejected = 0;
@@ -190,11 +190,13 @@ export class Outbox {
   }
 
   /**
-   * Device Defender answered report `reportId` (accepted or rejected): the cloud has it, and, the nucleus
-   * sending in order, everything sent before it. Returns how many messages this confirmed.
+   * Device Defender answered report `reportId` sent on `topic` (accepted or rejected): the cloud has it,
+   * and, the nucleus sending in order, everything sent before it. Returns how many messages this
+   * confirmed. The topic is part of the key: report_ids are only unique per thing, and downstream devices
+   * choose their own.
    */
-  confirmReport(reportId: number): number {
-    const i = this.window.findIndex((w) => w.reportId === reportId);
+  confirmReport(topic: string, reportId: number): number {
+    const i = this.window.findIndex((w) => w.reportId === reportId && w.topic === topic);
     if (i < 0) return 0;
     const done = this.window.splice(0, i + 1);
     for (const w of done) this.windowBytes -= w.bytes;
@@ -226,13 +228,13 @@ export class Outbox {
   }
 
   /** A message the nucleus took: keep it for replay while the nucleus could still be holding it. */
-  private sent(seq: number, bytes: number, reportId: number | undefined): void {
+  private sent(seq: number, bytes: number, reportId: number | undefined, topic?: string): void {
     this.sentThrough = seq;
     if (this.opts.replayBytes === 0) {
       this.queue.ack(seq);
       return;
     }
-    this.window.push({ seq, bytes, ...(reportId !== undefined ? { reportId } : {}) });
+    this.window.push({ seq, bytes, ...(reportId !== undefined ? { reportId, topic } : {}) });
     this.windowBytes += bytes;
     let through = 0;
     // Older than `replayBytes` of newer payload: the FIFO spool cannot still hold it (class comment).
@@ -293,7 +295,7 @@ export class Outbox {
       while (flight[0]?.outcome !== undefined) {
         const { seq, message: m, outcome } = flight.shift()!;
         if (outcome === undefined || outcome.ok) {
-          this.sent(seq, Buffer.byteLength(m.payload, m.encoding), m.reportId);
+          this.sent(seq, Buffer.byteLength(m.payload, m.encoding), m.reportId, m.topic);
           this.published++;
           this.backoffMs = 0;
           continue;

@@ -172,6 +172,11 @@ describe('agent against the emulator', () => {
     expect(r.emulator.cloudPublish(`$aws/things/${GW}/defender/metrics/json/accepted`, answer(GW, 7, 'ACCEPTED'))).toBe(1);
     await until(() => agent.snapshot().reports.rejected === 1 && agent.snapshot().reports.accepted === 1, 5000, 'the answers counted');
     expect(agent.snapshot().reports).toMatchObject({ accepted: 1, rejected: 1, lastRejection: { thingName: 'Dev1', reportId: 4002, errorCode: 'InvalidPayload' } });
+    // Neither answer was for the forwarded report: it stays kept for replay until one is.
+    expect(agent.snapshot().outbox.unconfirmed).toBe(1);
+    r.emulator.cloudPublish('$aws/things/Dev1/defender/metrics/json/rejected', answer('Dev1', 4001, 'REJECTED'));
+    await until(() => agent.snapshot().outbox.unconfirmed === 0, 5000, 'the forwarded report confirmed');
+    expect(agent.snapshot().reports.rejected).toBe(2);
   });
 
   it('raises a violation from a downstream report, publishes it locally and to the cloud violations topic', async () => {

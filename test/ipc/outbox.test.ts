@@ -111,14 +111,31 @@ describe('Outbox', () => {
       expect(box.stats().replayed).toBe(3);
     });
 
+    it('report_ids are per thing: an answer confirms only the report sent on its own topic', async () => {
+      const box = make(async () => undefined);
+      box.start();
+      const report = (thing: string, reportId: number) => ({ kind: 'report' as const, topic: `$aws/things/${thing}/defender/metrics/json`, payload: '{}', encoding: 'utf8' as const, reportId });
+      box.enqueue(report('devA', 7));
+      box.enqueue(report('devB', 1));
+      box.enqueue(report('devB', 7));
+      box.enqueue(report('devC', 2));
+      expect(await box.drained(2000)).toBe(true);
+      // devB's report 7 is the third message: the answer for it must not stop at devA's report 7.
+      expect(box.confirmReport('$aws/things/devB/defender/metrics/json', 7)).toBe(3);
+      expect(box.stats().unconfirmed).toBe(1);
+      expect(box.confirmReport('$aws/things/devA/defender/metrics/json', 7)).toBe(0);
+      expect(box.confirmReport('$aws/things/devC/defender/metrics/cbor', 2)).toBe(0);
+      expect(box.stats().unconfirmed).toBe(1);
+    });
+
     it('an answer for a report confirms it and everything before it', async () => {
       const seen: string[] = [];
       const box = make(async (topic) => { seen.push(topic); });
       box.start();
       for (let n = 1; n <= 5; n++) box.enqueue(msg(n));
       expect(await box.drained(2000)).toBe(true);
-      expect(box.confirmReport(3)).toBe(3);
-      expect(box.confirmReport(99)).toBe(0);
+      expect(box.confirmReport('t/3', 3)).toBe(3);
+      expect(box.confirmReport('t/4', 99)).toBe(0);
       expect(box.stats().unconfirmed).toBe(2);
       box.retryNow();
       expect(await box.drained(2000)).toBe(true);
