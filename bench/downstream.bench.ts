@@ -188,7 +188,7 @@ function forwardedAndSent(agent: Agent): number {
   return s.outbox.depth === 0 ? (s.downstream as { accepted: number }).accepted : 0;
 }
 
-const PACED_PER_SEC = Number(process.env.BENCH_DS_PACED ?? 2000);
+const PACED_PER_SEC = Number(process.env.BENCH_DS_PACED ?? 3000);
 const PACED_SECONDS = 3;
 
 /**
