@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent } from '../src/agent.ts';
 import { GreengrassIpcClient } from '../src/ipc/ipcClient.ts';
+import type { LocalMessage } from '../src/ipc/ipcTypes.ts';
 import { silentLogger } from '../src/log.ts';
 import type { BenchSuite } from './run.ts';
 import { median, percentile, round } from './stats.ts';
@@ -148,36 +149,36 @@ async function rounds(emu: EmulatorProcess, done: () => number): Promise<Rounds>
   };
 }
 
-async function transportBaseline(): Promise<Rounds> {
+/** A plain SDK client subscribed to the device report topic; `handle` returns the count of finished messages. */
+async function withSubscriber(handle: (ipc: GreengrassIpcClient) => { onMessage: (m: LocalMessage) => void; done: () => number }): Promise<Rounds> {
   return withEmulator(async (emu) => {
     const ipc = new GreengrassIpcClient({ socketPath: emu.socketPath, authToken: TOKEN });
     ipc.start();
     await ipc.whenConnected(5000);
-    let got = 0;
-    ipc.subscribeToTopic('$aws/things/+/defender/metrics/+', () => { got++; });
+    const h = handle(ipc);
+    ipc.subscribeToTopic('$aws/things/+/defender/metrics/+', h.onMessage);
     await new Promise((r) => setTimeout(r, 300));
-    const result = await rounds(emu, () => got);
+    const result = await rounds(emu, h.done);
     await ipc.stop();
     return result;
   });
 }
 
-async function bareSdkForwarder(): Promise<Rounds> {
-  return withEmulator(async (emu) => {
-    const ipc = new GreengrassIpcClient({ socketPath: emu.socketPath, authToken: TOKEN });
-    ipc.start();
-    await ipc.whenConnected(5000);
-    let published = 0;
-    ipc.subscribeToTopic('$aws/things/+/defender/metrics/+', (m) => {
+const transportBaseline = (): Promise<Rounds> => withSubscriber(() => {
+  let got = 0;
+  return { onMessage: () => { got++; }, done: () => got };
+});
+
+const bareSdkForwarder = (): Promise<Rounds> => withSubscriber((ipc) => {
+  let published = 0;
+  return {
+    onMessage: (m) => {
       const payload = m.kind === 'binary' ? m.value : Buffer.from(JSON.stringify(m.value));
       void ipc.publishToIoTCore(m.topic, payload, 1).then(() => { published++; }, () => { published++; });
-    });
-    await new Promise((r) => setTimeout(r, 300));
-    const result = await rounds(emu, () => published);
-    await ipc.stop();
-    return result;
-  });
-}
+    },
+    done: () => published,
+  };
+});
 
 /**
  * Device reports accepted, counted once the outbox has handed everything to the nucleus (it also carries
