@@ -239,7 +239,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private makeEnforcer(config: ComponentConfig): Enforcer {
     return createEnforcer({
       config: config.enforcement,
-      stateDir: resolve(config.stateDir),
+      stateDir: this.stateDir,
       logger: this.o.logger,
       onAction: (record) => {
         this.violations?.publishAction(record);
@@ -349,7 +349,12 @@ export class Agent extends EventEmitter<AgentEvents> {
     await this.downstream.configure(config);
     this.reporter.forgetDevicesExcept(new Set(config.downstream.devices.map((d) => d.thingName)));
     const changed = (k: keyof ComponentConfig) => JSON.stringify(old[k]) !== JSON.stringify(config[k]);
-    if (changed('enforcement') || changed('stateDir')) {
+    if (changed('stateDir')) {
+      // The outbox, report ids, threshold cache and enforcement state must stay together: moving only some
+      // of them while running would split the state, so all of it moves at the next start.
+      this.log.warn({ stateDir: this.stateDir, next: resolve(config.stateDir) }, 'stateDir changed: takes effect at the next start');
+    }
+    if (changed('enforcement')) {
       await this.enforcer.stop();
       this.enforcer = this.makeEnforcer(config);
       await this.enforcer.start();

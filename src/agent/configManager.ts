@@ -130,7 +130,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     const r = validateConfig(raw, componentConfigChecks);
     if (r.ok) {
       try {
-        this.store.saveIfValid(raw, this.now());
+        this.store.saveValidated(raw as Record<string, unknown>, this.now());
       } catch (err) {
         // Disk full or read-only: the configuration still applies; only the offline fallback is stale.
         this.log.error({ err: (err as Error).message }, 'could not persist the last good configuration');

@@ -2,7 +2,7 @@
 // `npm run docs:sync`; a test fails when a setting has no sentence or the README is stale).
 export const settingDescriptions: Record<string, string> = {
   thingName: 'The gateway thing name, when `AWS_IOT_THING_NAME` is not set.',
-  stateDir: 'Where state lives (outbox, report ids, thresholds, active actions, audit log); relative to the component work folder.',
+  stateDir: 'Where state lives (outbox, report ids, thresholds, active actions, audit log); relative to the component work folder. A change takes effect at the next start.',
   logLevel: 'pino log level.',
   sampling: 'Local sampling: every sample is evaluated at once.',
   'sampling.intervalMs': 'Time between samples of the host and downstream devices (ms).',

@@ -34,11 +34,14 @@ export class LastGoodConfigStore {
    */
   saveIfValid(raw: unknown, nowMs: number): ReturnType<typeof validateConfig> {
     const r = validateConfig(raw, this.checks);
-    if (r.ok) {
-      const saved: Saved = { savedAt: nowMs, config: raw as Record<string, unknown> };
-      writeFileAtomic(this.path, JSON.stringify(saved));
-    }
+    if (r.ok) this.saveValidated(raw as Record<string, unknown>, nowMs);
     return r;
+  }
+
+  /** Persist a raw configuration the caller has just validated with the same checks. Throws like saveIfValid. */
+  saveValidated(raw: Record<string, unknown>, nowMs: number): void {
+    const saved: Saved = { savedAt: nowMs, config: raw };
+    writeFileAtomic(this.path, JSON.stringify(saved));
   }
 
   load(): LastGoodLoad {

@@ -179,6 +179,20 @@ describe('agent against the emulator', () => {
     expect(agent.snapshot().reports.rejected).toBe(2);
   });
 
+  it('keeps all its state in the start-up stateDir when the configuration moves it (until the next start)', async () => {
+    const r = await rig();
+    const agent = startAgent(r, 3600);
+    await agent.start();
+    const moved = join(r.dir, 'moved-state');
+    const changed = await r.emulator.changeConfig({ stateDir: moved });
+    expect(changed.applied).toBe(true);
+    await until(() => agent.currentConfig().stateDir === moved, 5000, 'the new configuration');
+    r.emulator.publishLocal('$aws/things/Dev1/defender/metrics/json', Buffer.from(JSON.stringify(deviceReport(5001))));
+    await until(() => cloud(r).find((m) => m.topic === '$aws/things/Dev1/defender/metrics/json'), 5000, 'the forwarded report');
+    expect(existsSync(moved)).toBe(false);
+    expect(existsSync(join(r.dir, 'state', 'outbox'))).toBe(true);
+  });
+
   it('raises a violation from a downstream report, publishes it locally and to the cloud violations topic', async () => {
     const r = await rig({
       behaviors: [{ name: 'noSsh', metric: 'aws:listening-tcp-ports', criteria: { comparisonOperator: 'not-in-port-set', value: { ports: [22] } } }],
