@@ -6,24 +6,18 @@ import { fileURLToPath } from 'node:url';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { GreengrassIpcClient } from '../../src/ipc/ipcClient.ts';
-import { CLI, killEmulator, spawnEmulator, tempDir, type EmulatorProcess } from './ipcTestSupport.ts';
+import { CLI, CliTestResources, spawnEmulator } from './ipcTestSupport.ts';
 
 const recipe = fileURLToPath(new URL('../fixtures/recipe.test-component.yaml', import.meta.url));
-const procs: EmulatorProcess[] = [];
-const cleanups: (() => void)[] = [];
-const clients: GreengrassIpcClient[] = [];
+const res = new CliTestResources();
+const procs = res.procs;
+const clients = res.clients;
 
 afterEach(async () => {
-  for (const c of clients.splice(0)) await c.stop();
-  for (const p of procs.splice(0)) await killEmulator(p);
-  for (const c of cleanups.splice(0)) c();
+  await res.teardown();
 });
 
-function setup(): string {
-  const t = tempDir();
-  cleanups.push(t.cleanup);
-  return t.dir;
-}
+const setup = (): string => res.dir();
 
 describe('defender-edge emulator CLI', () => {
   it('prints the ready line, runs control commands, stops on EOF and removes the socket', async () => {

@@ -8,25 +8,19 @@ import { promisify } from 'node:util';
 import { GreengrassIpcClient } from '../../src/ipc/ipcClient.ts';
 import type { LocalMessage } from '../../src/ipc/ipcTypes.ts';
 import { closeDevices, connectDevice, refusedConnect, type Device } from '../fixtures/mqttDevice.ts';
-import { CLI, killEmulator, spawnEmulator, tempDir, waitFor, type EmulatorProcess } from './ipcTestSupport.ts';
+import { CLI, CliTestResources, spawnEmulator, waitFor, type EmulatorProcess } from './ipcTestSupport.ts';
 
-const procs: EmulatorProcess[] = [];
-const cleanups: (() => void)[] = [];
-const clients: GreengrassIpcClient[] = [];
+const res = new CliTestResources();
+const procs = res.procs;
+const clients = res.clients;
 const devices: Device[] = [];
 
 afterEach(async () => {
   await closeDevices(devices);
-  for (const c of clients.splice(0)) await c.stop();
-  for (const p of procs.splice(0)) await killEmulator(p);
-  for (const c of cleanups.splice(0)) c();
+  await res.teardown();
 });
 
-function setup(): string {
-  const t = tempDir();
-  cleanups.push(t.cleanup);
-  return t.dir;
-}
+const setup = (): string => res.dir();
 
 describe('defender-edge emulator --mqtt', () => {
   it('bridges a device and the component, reports per-client stats, exits 0 on EOF with clients connected', async () => {

@@ -109,3 +109,26 @@ export async function killEmulator(p: EmulatorProcess): Promise<void> {
   if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
   await p.exited;
 }
+
+/**
+ * What a CLI test starts and must stop: emulator processes, IPC clients, temp dirs. `teardown` (from an
+ * afterEach) stops clients first, then kills emulators, then removes the dirs.
+ */
+export class CliTestResources {
+  readonly procs: EmulatorProcess[] = [];
+  readonly clients: Array<{ stop(): Promise<void> }> = [];
+  private readonly cleanups: Array<() => void> = [];
+
+  /** A fresh temp dir removed at teardown. */
+  dir(): string {
+    const t = tempDir();
+    this.cleanups.push(t.cleanup);
+    return t.dir;
+  }
+
+  async teardown(): Promise<void> {
+    for (const c of this.clients.splice(0)) await c.stop();
+    for (const p of this.procs.splice(0)) await killEmulator(p);
+    for (const c of this.cleanups.splice(0)) c();
+  }
+}
