@@ -10,6 +10,7 @@ import { HostCollector, type HostCollectorOptions } from '../../src/collector/ho
 import { silentLogger } from '../../src/log.ts';
 import { startHelper, waitExit, type Helper } from '../collector/helpers/childProcess.ts';
 import { ensureHelper } from '../collector/helpers/sockDiagHelper.ts';
+import { bindUdpLoopbacks, listen } from '../support/loopbackSockets.ts';
 
 const helperPath = await ensureHelper();
 const PATHS = [
@@ -17,8 +18,6 @@ const PATHS = [
   { source: 'proc', sockDiagHelper: false },
 ] as const;
 
-const listen = (server: net.Server, host: string) =>
-  new Promise<number>((resolve) => server.listen({ host, port: 0 }, () => resolve((server.address() as net.AddressInfo).port)));
 
 describe.each(PATHS)('HostCollector on this host (loopback ground truth), sockets via $source', ({ source, sockDiagHelper }) => {
   const collectors: HostCollector[] = [];
@@ -54,13 +53,7 @@ describe.each(PATHS)('HostCollector on this host (loopback ground truth), socket
       if (host === '::1') tcp6 = port;
       else tcp4 = port;
     }
-    for (const type of ['udp4', 'udp6'] as const) {
-      const s = dgram.createSocket(type);
-      udp.push(s);
-      await new Promise<void>((r) => s.bind({ address: type === 'udp4' ? '127.0.0.1' : '::1', port: 0 }, () => r()));
-      if (type === 'udp4') udp4 = s.address().port;
-      else udp6 = s.address().port;
-    }
+    ({ udp4, udp6 } = await bindUdpLoopbacks(udp));
   });
 
   afterAll(async () => {

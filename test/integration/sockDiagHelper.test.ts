@@ -12,10 +12,9 @@ import { parseProcNetSockets, type SocketEntry } from '../../src/collector/procN
 import { dumpRequest, FLAG_TCP_PER_FAMILY, RECORD_SIZE, SockDiagDecoder } from '../../src/collector/sockDiagProtocol.ts';
 import { errnoName } from '../../src/collector/sockDiagSource.ts';
 import { canBuild, ensureHelper, hasProgram, RawHelper } from '../collector/helpers/sockDiagHelper.ts';
+import { bindUdpLoopbacks, listen } from '../support/loopbackSockets.ts';
 
 const SENT = 70_000;
-const listen = (server: net.Server, host: string) =>
-  new Promise<number>((resolve) => server.listen({ host, port: 0 }, () => resolve((server.address() as net.AddressInfo).port)));
 
 function ourSocketInodes(): Set<number> {
   const out = new Set<number>();
@@ -64,13 +63,7 @@ describe('dedge-sockdiag (x64, this host) against sockets this test opened', () 
       if (host === '::1') tcp6 = await listen(s, host);
       else tcp4 = await listen(s, host);
     }
-    for (const type of ['udp4', 'udp6'] as const) {
-      const s = dgram.createSocket(type);
-      udp.push(s);
-      await new Promise<void>((r) => s.bind({ address: type === 'udp4' ? '127.0.0.1' : '::1', port: 0 }, () => r()));
-      if (type === 'udp4') udp4 = s.address().port;
-      else udp6 = s.address().port;
-    }
+    ({ udp4, udp6 } = await bindUdpLoopbacks(udp));
     const connected = dgram.createSocket('udp4');
     udp.push(connected);
     await new Promise<void>((r) => connected.connect(udp4, '127.0.0.1', () => r()));
