@@ -3,6 +3,7 @@
 // devices (anything else is a spoofing attempt), answered service-style on local pub/sub, handed to local
 // evaluation, and forwarded unchanged to the thing's reserved topic through the outbox.
 import type { ComponentConfig, DownstreamDevice } from '../config/schema.ts';
+import { compileThingNamePattern } from '../config/thingNamePattern.ts';
 import type { GreengrassIpcClient } from '../ipc/ipcClient.ts';
 import type { IpcSubscription, LocalMessage } from '../ipc/ipcTypes.ts';
 import type { Offender } from '../localrules/contracts.ts';
@@ -70,7 +71,7 @@ export class DownstreamIntake {
   /** (Re)subscribe for a configuration; only resubscribes when the report topic changed. */
   async configure(config: ComponentConfig): Promise<void> {
     this.devices = new Map(config.downstream.devices.map((d) => [d.thingName, d]));
-    this.pattern = config.downstream.thingNamePattern ? new RegExp(`^(?:${config.downstream.thingNamePattern})$`) : undefined;
+    this.pattern = config.downstream.thingNamePattern ? compileThingNamePattern(config.downstream.thingNamePattern) : undefined;
     if (this.subscription && this.topic === config.downstream.reportTopic) return;
     await this.subscription?.close();
     this.topic = config.downstream.reportTopic;

@@ -10,6 +10,7 @@ import { DownstreamCollector } from './downstreamCollector.ts';
 import { HostCollector } from './hostCollector.ts';
 import { MessageCounter } from './messageCounter.ts';
 import type { DeviceSample, HostSample } from './sample.ts';
+import { compileThingNamePattern } from '../config/thingNamePattern.ts';
 
 export interface CollectorOptions {
   config: ComponentConfig;
@@ -58,7 +59,7 @@ export class Collector {
       runner: options.runner,
     });
     this.configured = new Set(config.downstream.devices.map((d) => d.thingName));
-    const pattern = config.downstream.thingNamePattern != null ? new RegExp(config.downstream.thingNamePattern) : undefined;
+    const pattern = config.downstream.thingNamePattern != null ? compileThingNamePattern(config.downstream.thingNamePattern) : undefined;
     this.messages = new MessageCounter(config.downstream.messageTopics, {
       isKnownThing: (name) => this.configured.has(name) || (pattern?.test(name) ?? false),
     });

@@ -3,6 +3,7 @@
 import ipaddr from 'ipaddr.js';
 import type { ConfigCheck } from '../config/validate.ts';
 import { compileTopicPattern } from './messageCounter.ts';
+import { thingNamePatternProblems } from '../config/thingNamePattern.ts';
 
 export const checkMessageTopics: ConfigCheck = (config) => {
   const errors: string[] = [];
@@ -38,13 +39,7 @@ export const checkDownstreamDevices: ConfigCheck = (config) => {
 
 export const checkThingNamePattern: ConfigCheck = (config) => {
   const p = config.downstream.thingNamePattern;
-  if (p == null) return [];
-  try {
-    new RegExp(p);
-    return [];
-  } catch (err) {
-    return [`downstream.thingNamePattern: is not a valid regular expression (${(err as Error).message})`];
-  }
+  return p == null ? [] : thingNamePatternProblems(p);
 };
 
 export const collectorConfigChecks: readonly ConfigCheck[] = [checkMessageTopics, checkDownstreamDevices, checkThingNamePattern];
