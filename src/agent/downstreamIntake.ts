@@ -2,6 +2,7 @@
 // client-device broker), are validated like the service would, checked against the known downstream
 // devices (anything else is a spoofing attempt), answered service-style on local pub/sub, handed to local
 // evaluation, and forwarded unchanged to the thing's reserved topic through the outbox.
+import { LRUCache } from 'lru-cache';
 import type { ComponentConfig, DownstreamDevice } from '../config/schema.ts';
 import { compileThingNamePattern } from '../config/thingNamePattern.ts';
 import type { GreengrassIpcClient } from '../ipc/ipcClient.ts';
@@ -33,7 +34,12 @@ export interface DownstreamIntakeStats {
   answerFailures: number;
   /** answers not sent because MAX_ANSWERS_IN_FLIGHT were on their way and MAX_ANSWERS_QUEUED waiting (a flood) */
   answersShed: number;
+  /** accepted reports not forwarded: within `downstream.forwardMinIntervalSeconds` of the device's last one */
+  notForwarded: number;
 }
+
+/** Devices whose last forwarding time is remembered at most (least recently forwarded forgotten first). */
+const MAX_FORWARD_CLOCKS = 100_000;
 
 /** The service rejects a report for a thing it does not know with its only documented code (§1.5). */
 const SPOOF_MESSAGE = 'thing is not a known downstream device of this gateway';
@@ -59,7 +65,9 @@ export class DownstreamIntake {
   private topic = '';
   private inFlight = 0;
   private readonly waiting: Array<{ topic: string; payload: Uint8Array }> = [];
-  readonly stats: DownstreamIntakeStats = { received: 0, accepted: 0, rejected: 0, spoofed: 0, notReports: 0, answerFailures: 0, answersShed: 0 };
+  private forwardIntervalMs = 0;
+  private readonly lastForwarded = new LRUCache<string, number>({ max: MAX_FORWARD_CLOCKS });
+  readonly stats: DownstreamIntakeStats = { received: 0, accepted: 0, rejected: 0, spoofed: 0, notReports: 0, answerFailures: 0, answersShed: 0, notForwarded: 0 };
 
   constructor(options: DownstreamIntakeOptions) {
     this.o = options;
@@ -72,6 +80,7 @@ export class DownstreamIntake {
   async configure(config: ComponentConfig): Promise<void> {
     this.devices = new Map(config.downstream.devices.map((d) => [d.thingName, d]));
     this.pattern = config.downstream.thingNamePattern ? compileThingNamePattern(config.downstream.thingNamePattern) : undefined;
+    this.forwardIntervalMs = config.downstream.forwardMinIntervalSeconds * 1000;
     if (this.subscription && this.topic === config.downstream.reportTopic) return;
     await this.subscription?.close();
     this.topic = config.downstream.reportTopic;
@@ -122,12 +131,27 @@ export class DownstreamIntake {
     this.stats.accepted++;
     try {
       // On disk (the outbox) before the device hears "accepted" and may discard its copy.
-      this.o.onForward(thingName, result.format, payload, result.response.reportId);
+      if (this.forwardDue(thingName, nowMs)) this.o.onForward(thingName, result.format, payload, result.response.reportId);
       this.o.onDatapoints(datapointsFromReport(result.report, thingName, this.offenderFor(thingName), nowMs));
     } catch (err) {
       this.log.error({ err: (err as Error).message, thingName }, 'could not hand an accepted downstream report on');
     }
     if (result.reply) this.answer(result.reply.topic, result.reply.payload);
+  }
+
+  /**
+   * Whether this device's report goes to the cloud: always, unless the configuration spaces them out (the
+   * service throttles a thing that reports too often, and a chatty device would crowd the outbox).
+   */
+  private forwardDue(thingName: string, nowMs: number): boolean {
+    if (this.forwardIntervalMs <= 0) return true;
+    const last = this.lastForwarded.get(thingName);
+    if (last !== undefined && nowMs - last < this.forwardIntervalMs && nowMs >= last) {
+      if (this.stats.notForwarded++ % 1000 === 0) this.log.info({ thingName, notForwarded: this.stats.notForwarded }, 'report not forwarded: the device reported again within downstream.forwardMinIntervalSeconds');
+      return false;
+    }
+    this.lastForwarded.set(thingName, nowMs);
+    return true;
   }
 
   /** Answers not yet acknowledged by the nucleus. */

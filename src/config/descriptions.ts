@@ -32,6 +32,7 @@ export const settingDescriptions: Record<string, string> = {
   'downstream.devices[].addresses': 'IPv4/IPv6 addresses of the device (traffic counting and address blocks).',
   'downstream.devices[].mac': 'MAC address of the device.',
   'downstream.devices[].interface': 'Gateway interface the device sits behind (interface actions).',
+  'downstream.forwardMinIntervalSeconds': 'Forward at most one of a device\'s own reports per this many seconds (0: every valid report). Device Defender may throttle a thing that reports more often than every 300 s; a report not forwarded is still answered and evaluated locally, and counted.',
   'downstream.thingNamePattern': 'Regular expression for further known thing names, matched against the whole name (reports from anything else are refused as spoofed); a group repeated without bound that itself repeats, like (a+)+, is refused.',
   'downstream.reportTopic': 'Local pub/sub topic filter on which devices publish their own Defender reports.',
   'downstream.messageTopics': 'Local pub/sub topic patterns counted per device; `{thingName}` marks the level with the thing name.',

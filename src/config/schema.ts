@@ -57,6 +57,8 @@ export interface ComponentConfig {
     reportTopic: string;
     /** Local pub/sub topic filters whose messages are counted per device; `{thingName}` marks the thing. */
     messageTopics: string[];
+    /** At most one of a device's own reports is forwarded to the cloud per this many seconds (0: all). */
+    forwardMinIntervalSeconds: number;
   };
   /** Device Defender behaviors (security profile `behaviors`) plus our `edge` extensions; validated by src/localrules/configCheck.ts. */
   behaviors: unknown[];
@@ -170,6 +172,7 @@ export const configSchema: SchemaObject = {
         thingNamePattern: { type: 'string', minLength: 1, maxLength: 256, nullable: true },
         reportTopic: { ...topic, default: '$aws/things/+/defender/metrics/+' },
         messageTopics: { type: 'array', items: topic, default: [] },
+        forwardMinIntervalSeconds: { type: 'integer', minimum: 0, maximum: 86400, default: 0 },
       },
       required: [],
     },

@@ -193,6 +193,23 @@ describe('agent against the emulator', () => {
     expect(existsSync(join(r.dir, 'state', 'outbox'))).toBe(true);
   });
 
+  it('with downstream.forwardMinIntervalSeconds, forwards one report per device per interval and still answers every one', async () => {
+    const r = await rig({ downstream: { ...baseOverrides('').downstream, forwardMinIntervalSeconds: 60 } });
+    const answers: string[] = [];
+    r.emulator.subscribeLocal('$aws/things/+/defender/metrics/+/+', (topic: string) => answers.push(topic));
+    const agent = startAgent(r, 3600);
+    await agent.start();
+    await until(() => r.emulator.status().openStreams > 3, 5000, 'subscriptions');
+    for (const rid of [6001, 6002, 6003]) r.emulator.publishLocal('$aws/things/Dev1/defender/metrics/json', Buffer.from(JSON.stringify(deviceReport(rid))));
+    r.emulator.publishLocal('$aws/things/sensor-9/defender/metrics/json', Buffer.from(JSON.stringify(deviceReport(6004))));
+    await until(() => answers.length === 4, 5000, 'four answers');
+    expect(answers.every((t) => t.endsWith('/json/accepted'))).toBe(true);
+    await until(() => agent.snapshot().outbox.depth === 0 && cloud(r).some((m) => m.topic.includes('sensor-9')), 5000, 'forwarding done');
+    const forwarded = cloud(r).filter((m) => /^\$aws\/things\/(Dev1|sensor-9)\/defender\/metrics\/json$/.test(m.topic));
+    expect(forwarded.map((m) => (JSON.parse(m.payload) as { header: { report_id: number } }).header.report_id).sort()).toEqual([6001, 6004]);
+    expect(agent.snapshot().downstream).toMatchObject({ accepted: 4, notForwarded: 2 });
+  });
+
   it('raises a violation from a downstream report, publishes it locally and to the cloud violations topic', async () => {
     const r = await rig({
       behaviors: [{ name: 'noSsh', metric: 'aws:listening-tcp-ports', criteria: { comparisonOperator: 'not-in-port-set', value: { ports: [22] } } }],
