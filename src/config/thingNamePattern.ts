@@ -15,6 +15,8 @@ export function compileThingNamePattern(pattern: string): RegExp {
 /** Why the pattern is refused (`path: message` lines), or [] when it is usable. */
 export function thingNamePatternProblems(pattern: string, path = 'downstream.thingNamePattern'): string[] {
   try {
+    // On its own first: `a)|(b` compiles once wrapped, and would then match far more than it says.
+    new RegExp(pattern);
     compileThingNamePattern(pattern);
   } catch (err) {
     return [`${path}: is not a valid regular expression (${(err as Error).message})`];
@@ -48,7 +50,7 @@ export function nestedRepetition(pattern: string): number | undefined {
       i++;
       continue;
     }
-    if (c === ')') {
+    if (c === ')' && frames.length > 1) {
       const inner = frames.pop()!;
       const q = quantifierAt(pattern, i + 1);
       if (q && q.unbounded && inner.repeats) return i;

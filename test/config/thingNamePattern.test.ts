@@ -50,8 +50,11 @@ describe('downstream.thingNamePattern', () => {
     expect(thingNamePatternProblems(pattern)).toEqual([]);
   });
 
-  it('names the field for a pattern that does not compile', () => {
+  it('names the field for a pattern that does not compile, also one that would only compile wrapped', () => {
     expect(thingNamePatternProblems('([')).toEqual([expect.stringMatching(/^downstream\.thingNamePattern: is not a valid regular expression/)]);
+    // `^(?:x)|(?:.*)$` would accept every name.
+    expect(thingNamePatternProblems('x)|(?:.*')).toEqual([expect.stringMatching(/^downstream\.thingNamePattern: is not a valid regular expression/)]);
+    expect(nestedRepetition('a)+(b+)+')).toBe(6);
   });
 
   it('is refused by the component configuration check, which keeps the last good configuration', () => {
