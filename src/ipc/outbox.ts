@@ -57,10 +57,11 @@ export interface OutboxStats {
 
 /**
  * Everything bound for IoT Core goes through here (issue 8): a disk-backed, bounded queue drained in
- * order, a window of messages in flight, QoS 1. While the cloud is away the nucleus takes QoS 1 messages
- * until its spool is full, then refuses ("Message spool is full"); from then on the backlog waits here, on disk,
- * in order. Ordering: the nucleus holds the oldest messages, we hold everything after them, and our head
- * is only retried after a refusal, so when the cloud returns the spool goes first and nothing overtakes.
+ * order, a window of messages in flight, QoS 1. While the cloud is away the nucleus takes QoS 1
+ * messages until its spool is full, then refuses ("Message spool is full"); from then on the backlog
+ * waits here, on disk, in order. Ordering: the nucleus holds the oldest messages, we hold everything
+ * after them, and our head is only retried after a refusal, so when the cloud returns the spool goes
+ * first and nothing overtakes.
  *
  * We do not rely on the spooler: it is memory-only (greengrass.md §3.3) and PublishToIoTCore answers as
  * soon as a message is spooled, not when the cloud has it. So a sent message stays on disk, unconfirmed,
