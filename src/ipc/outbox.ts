@@ -99,7 +99,7 @@ export class Outbox {
 
   constructor(options: OutboxOptions) {
     this.options = options;
-    this.queue = new DiskQueue<OutboxMessage>({ dir: options.dir, maxEntries: options.maxEntries, maxBytes: options.maxBytes });
+    this.queue = new DiskQueue<OutboxMessage>({ dir: options.dir, maxEntries: options.maxEntries, maxBytes: options.maxBytes, fsyncIntervalMs: options.syncIntervalMs ?? 1000 });
     this.log = options.logger;
     this.opts = {
       initialBackoffMs: options.initialBackoffMs ?? 200,
