@@ -20,13 +20,15 @@ const commands: Record<string, CommandEntry> = {
   collect: { summary: 'print host and downstream metric samples', load: async () => (await import('./cli/collect.ts')).collectCommand },
 };
 
-// Helper processes of the demo (its rogue agents and their innocent neighbour), hidden from --help: the demo
-// spawns them from this same executable so it works from the standalone binary too.
+// Helper processes, hidden from --help: the demo's actors (its rogue agents and their innocent neighbour)
+// and the interface watchdog, spawned from this same executable so they work from the standalone binary.
 const hiddenCommands: Record<string, () => Promise<Command>> = {
   '_rogue-agent': async () => (await import('./demo/actors.ts')).rogueAgentCommand,
   '_tcp-streamer': async () => (await import('./demo/actors.ts')).tcpStreamerCommand,
   '_innocent': async () => (await import('./demo/actors.ts')).innocentCommand,
   '_device': async () => (await import('./demo/actors.ts')).deviceCommand,
+  // Not a demo helper: the interface-down dead man's switch (src/localrules/enforce/linkWatchdog.ts).
+  '_link-watchdog': async () => (await import('./cli/linkWatchdog.ts')).linkWatchdogCommand,
 };
 
 export function helpText(): string {

@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { readStat } from '../localrules/enforce/procfs.ts';
-import { selfCommand } from './selfCommand.ts';
+import { selfCommand } from '../selfCommand.ts';
 
 export type ActorRole = 'rogue-agent' | 'tcp-streamer' | 'innocent' | 'device';
 

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isRunning, procState, spawnActor, stopActor, type Actor } from '../../src/demo/cast.ts';
-import { selfCommand } from '../../src/demo/selfCommand.ts';
+import { selfCommand } from '../../src/selfCommand.ts';
 
 const actors: Actor[] = [];
 const strays: number[] = [];

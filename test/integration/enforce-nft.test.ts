@@ -1,7 +1,7 @@
 // Address blocks, interface quarantine and interface down with real nftables and real traffic, inside
 // two network namespaces this file creates (`dedge…g` gateway, `dedge…d` device) and deletes.
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -11,6 +11,8 @@ import type { ActionRecord } from '../../src/localrules/enforce/actionModel.ts';
 import { createEnforcer } from '../../src/localrules/enforce/createEnforcer.ts';
 import type { EnforcementConfig, Enforcer } from '../../src/localrules/enforce/enforcer.ts';
 import type { NftBackend } from '../../src/localrules/enforce/nftBackend.ts';
+import { enforcementPaths } from '../../src/localrules/enforce/createEnforcer.ts';
+import { startWatchdog, WATCHDOG_GRACE_MS } from '../../src/localrules/enforce/linkWatchdog.ts';
 import { silentLogger } from '../../src/log.ts';
 import { uniqueId, waitFor } from '../localrules/enforce/fixtures/children.ts';
 import { canConnect, createTopology, destroyTopology, inNs, linkIsUp, nftRuleset, startTcpServer, type Topology } from '../localrules/enforce/fixtures/netns.ts';
@@ -43,12 +45,27 @@ afterEach(async () => {
   try { inNs(topo.gw, ['ip', 'route', 'del', 'default']); } catch { /* none */ }
   inNs(topo.gw, ['ip', 'link', 'set', topo.gwIf, 'up']);
   rmSync(stateDir, { recursive: true, force: true });
+  // Watchdogs whose state folder is gone exit by themselves: none outlives the test.
+  expect(await waitFor(() => watchdogsOf(stateDir).length === 0, 5000, 100)).toBe(true);
 });
 
 function enforcer(config: Partial<EnforcementConfig> = {}): Enforcer {
   const e = createEnforcer({ config: { ...defaultConfig().enforcement, mode: 'enforce', nftTable: table, ...config }, stateDir, logger: silentLogger(), netns: topo.gw, onAction: (r) => records.push(r) });
   enforcers.push(e);
   return e;
+}
+
+/** Watchdog processes started for this state folder (their command line names its state file). */
+function watchdogsOf(dir: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8');
+      if (cmd.includes('_link-watchdog') && cmd.includes(dir)) pids.push(Number(name));
+    } catch { /* gone meanwhile */ }
+  }
+  return pids;
 }
 
 let seq = 0;
@@ -166,6 +183,41 @@ describe('interface actions in a namespace', () => {
     expect(r).toMatchObject({ outcome: 'reverted', reason: 'alarm-cleared' });
     expect(linkIsUp(topo.gw, topo.gwIf)).toBe(true);
     expect(await waitFor(gwToDev, 8000, 200)).toBe(true);
+  });
+
+  it('an interface-down outlives an agent that stops for good: its watchdog brings the link up after the deadline', async () => {
+    const e = enforcer();
+    const applied = Date.now();
+    const [r] = await e.handle(deviceAlarm({ type: 'interface-down', ttlSeconds: 2 }, { interface: topo.gwIf }));
+    expect(r).toMatchObject({ outcome: 'applied' });
+    const watchdogs = watchdogsOf(stateDir);
+    expect(watchdogs).toHaveLength(1);
+    // The agent stops (as on a deployment that removes it) and never comes back: stop() never reverts.
+    await e.stop();
+    enforcers.splice(enforcers.indexOf(e), 1);
+    expect(linkIsUp(topo.gw, topo.gwIf)).toBe(false);
+    expect(await waitFor(() => linkIsUp(topo.gw, topo.gwIf), 2000 + WATCHDOG_GRACE_MS + 5000, 100)).toBe(true);
+    // Not before the action's deadline plus the grace left to the agent.
+    expect(Date.now() - applied).toBeGreaterThanOrEqual(2000 + WATCHDOG_GRACE_MS);
+    expect(await waitFor(() => watchdogsOf(stateDir).length === 0, 3000, 100)).toBe(true);
+    expect(await waitFor(gwToDev, 8000, 200)).toBe(true);
+  });
+
+  it('a watchdog left by an earlier run waits for a newer action on the same interface; a revert stops the agent\'s own', async () => {
+    const first = enforcer();
+    const ev = deviceAlarm({ type: 'interface-down', ttlSeconds: 1, revertOnClear: true }, { interface: topo.gwIf });
+    await first.handle(ev);
+    const [early] = watchdogsOf(stateDir);
+    // Reverted by the agent itself: its watchdog is stopped.
+    await first.handle({ ...ev, event: 'alarm-cleared' });
+    expect(await waitFor(() => !watchdogsOf(stateDir).includes(early!), 3000, 50)).toBe(true);
+    // An orphan from an "earlier run": a watchdog for a deadline that passes while a newer action is in force.
+    const orphan = startWatchdog({ statePath: enforcementPaths(stateDir).statePath, ifname: topo.gwIf, deadlineMs: Date.now(), netns: topo.gw });
+    const [newer] = await first.handle(deviceAlarm({ type: 'interface-down', ttlSeconds: 6 }, { interface: topo.gwIf }));
+    expect(newer).toMatchObject({ outcome: 'applied' });
+    await new Promise((res) => setTimeout(res, WATCHDOG_GRACE_MS + 1500));
+    expect(linkIsUp(topo.gw, topo.gwIf)).toBe(false);
+    expect(watchdogsOf(stateDir)).toContain(orphan.pid);
   });
 
   it('refuses an interface action for a device without an interface', async () => {

@@ -12,6 +12,7 @@ import { LinkBackend } from './linkBackend.ts';
 import { NftBackend } from './nftBackend.ts';
 import { ProcessBackend } from './processBackend.ts';
 import { findCgroup2Mount } from './procfs.ts';
+import { startWatchdog } from './linkWatchdog.ts';
 
 export interface CreateEnforcerOptions {
   config: EnforcementConfig;
@@ -53,7 +54,7 @@ export function createEnforcer(options: CreateEnforcerOptions): Enforcer {
     backends: {
       process: processBackend,
       nft: new NftBackend({ runner, table: options.config.nftTable, logger }),
-      link: new LinkBackend({ runner, logger }),
+      link: new LinkBackend({ runner, logger, watchdog: (ifname, deadlineMs) => startWatchdog({ statePath, ifname, deadlineMs, netns: runner.netns }) }),
       dryRun: new DryRunBackend(logger),
     },
     hostFacts: createHostFacts(runner),

@@ -1,13 +1,18 @@
 // interface-down: `ip link set dev DEV down`, reverted with `up`. Unlike nft elements a link state has
-// no kernel timeout: the Enforcer's timer (and the persisted state after a restart) brings it back.
+// no kernel timeout: the Enforcer's timer (and the persisted state after a restart) brings it back, and a
+// watchdog process that outlives the agent does if the agent never comes back (linkWatchdog.ts).
 import type { Logger } from '../../log.ts';
 import type { ApplyRequest, BackendEntry, BackendMetrics, EnforcementBackend } from './actionModel.ts';
 import type { CommandRunner } from './commandRunner.ts';
+import type { WatchdogHandle } from './linkWatchdog.ts';
 import { validateInterfaceName } from './targetValidation.ts';
 
 export interface LinkBackendOptions {
   runner: CommandRunner;
   logger: Logger;
+  /** starts the dead man's switch of an interface set down until `deadlineMs` */
+  watchdog?: (ifname: string, deadlineMs: number) => WatchdogHandle;
+  now?: () => number;
 }
 
 export class LinkBackend implements EnforcementBackend {
@@ -15,6 +20,7 @@ export class LinkBackend implements EnforcementBackend {
   readonly #o: LinkBackendOptions;
   readonly #counters: BackendMetrics = { applied: 0, reverted: 0, failed: 0 };
   readonly #down = new Map<string, BackendEntry>();
+  readonly #watchdogs = new Map<string, WatchdogHandle>();
 
   constructor(options: LinkBackendOptions) {
     this.#o = options;
@@ -41,12 +47,22 @@ export class LinkBackend implements EnforcementBackend {
     const ifname = this.#ifname(req);
     await this.#set(ifname, 'down', 'applied');
     this.#down.set(ifname, { type: req.type, target: req.target });
+    if (this.#o.watchdog) {
+      this.#watchdogs.get(ifname)?.stop();
+      try {
+        this.#watchdogs.set(ifname, this.#o.watchdog(ifname, (this.#o.now ?? Date.now)() + req.ttlMs));
+      } catch (err) {
+        this.#o.logger.warn({ err: (err as Error).message, ifname }, 'interface watchdog not started; the agent\'s own timer still brings the link up');
+      }
+    }
     return `interface ${ifname} set down`;
   }
 
   async revert(req: ApplyRequest): Promise<string> {
     const ifname = this.#ifname(req);
     this.#down.delete(ifname);
+    this.#watchdogs.get(ifname)?.stop();
+    this.#watchdogs.delete(ifname);
     await this.#set(ifname, 'up', 'reverted');
     return `interface ${ifname} set up`;
   }
@@ -55,6 +71,7 @@ export class LinkBackend implements EnforcementBackend {
     return [...this.#down.values()];
   }
 
+  /** Watchdogs keep running: they are for an agent that stopped and does not come back. */
   async shutdown(): Promise<void> {}
 
   metrics(): BackendMetrics {

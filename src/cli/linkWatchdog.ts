@@ -1,0 +1,36 @@
+// `defender-edge _link-watchdog --state FILE --ifname DEV --at-ms EPOCH_MS [--netns NS]` (hidden): the
+// dead man's switch of one interface-down (src/localrules/enforce/linkWatchdog.ts), started detached by
+// the link backend. Exits 0 when it restored the link or its state folder is gone, 1 if `ip` failed.
+import { isAbsolute } from 'node:path';
+import { createCommandRunner } from '../localrules/enforce/commandRunner.ts';
+import { runWatchdog } from '../localrules/enforce/linkWatchdog.ts';
+import { validateInterfaceName } from '../localrules/enforce/targetValidation.ts';
+import { parseCommandArgs, UsageError } from './args.ts';
+
+export async function linkWatchdogCommand(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs(argv, {
+    state: { type: 'string' },
+    ifname: { type: 'string' },
+    'at-ms': { type: 'string' },
+    netns: { type: 'string' },
+  }, false);
+  if (!values.state || !isAbsolute(values.state)) throw new UsageError('--state: an absolute path is required');
+  if (!values.ifname) throw new UsageError('--ifname is required');
+  const atMs = Number(values['at-ms']);
+  if (!Number.isSafeInteger(atMs) || atMs <= 0) throw new UsageError(`--at-ms: must be a positive integer (ms since the epoch), got ${JSON.stringify(values['at-ms'])}`);
+  let ifname: string;
+  try {
+    ifname = validateInterfaceName(values.ifname, '--ifname');
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  // The agent stopping its watchdog (it reverted by itself) is the normal end.
+  process.once('SIGTERM', () => process.exit(0));
+  const runner = createCommandRunner(values.netns !== undefined ? { netns: values.netns } : {});
+  try {
+    await runWatchdog({ statePath: values.state, ifname, atMs, runner });
+    return 0;
+  } catch {
+    return 1;
+  }
+}
