@@ -115,10 +115,12 @@ export class Reporter {
 
   /** Forward a downstream device's own (already validated) report unchanged, keeping its report_id. */
   forwardDeviceReport(thingName: string, format: 'json' | 'cbor', payload: Buffer, reportId: number): void {
-    this.enqueue(thingName, format, payload, reportId);
+    // Not remembered as awaiting an answer: acceptances for other things are not subscribed (agent.ts), and
+    // device names (thingNamePattern) are not a bounded set.
+    this.enqueue(thingName, format, payload, reportId, false);
   }
 
-  private enqueue(thingName: string, format: 'json' | 'cbor', payload: Buffer, reportId: number): void {
+  private enqueue(thingName: string, format: 'json' | 'cbor', payload: Buffer, reportId: number, remember = true): void {
     this.o.outbox.enqueue({
       kind: 'report',
       topic: reportTopic(thingName, format),
@@ -126,7 +128,7 @@ export class Reporter {
       encoding: format === 'json' ? 'utf8' : 'base64',
       reportId,
     });
-    this.remember(thingName, reportId);
+    if (remember) this.remember(thingName, reportId);
     this.stats.reportsQueued++;
   }
 
