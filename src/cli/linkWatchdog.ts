@@ -1,9 +1,10 @@
-// `defender-edge _link-watchdog --state FILE --ifname DEV --at-ms EPOCH_MS [--netns NS]` (hidden): the
-// dead man's switch of one interface-down (src/localrules/enforce/linkWatchdog.ts), started detached by
-// the link backend. Exits 0 when it restored the link or its state folder is gone, 1 if `ip` failed.
+// `defender-edge _link-watchdog --state FILE --ifname DEV --at-ms EPOCH_MS [--netns NS] [--detach]`
+// (hidden): the dead man's switch of one interface-down (src/localrules/enforce/linkWatchdog.ts). With
+// --detach it starts the watchdog outside the caller's process tree, prints its pid and exits. Exits 0
+// when it restored the link or its state folder is gone, 1 if `ip` failed.
 import { isAbsolute } from 'node:path';
 import { createCommandRunner } from '../localrules/enforce/commandRunner.ts';
-import { runWatchdog } from '../localrules/enforce/linkWatchdog.ts';
+import { launchDetached, runWatchdog } from '../localrules/enforce/linkWatchdog.ts';
 import { validateInterfaceName } from '../localrules/enforce/targetValidation.ts';
 import { parseCommandArgs, UsageError } from './args.ts';
 
@@ -13,6 +14,7 @@ export async function linkWatchdogCommand(argv: string[]): Promise<number> {
     ifname: { type: 'string' },
     'at-ms': { type: 'string' },
     netns: { type: 'string' },
+    detach: { type: 'boolean', default: false },
   }, false);
   if (!values.state || !isAbsolute(values.state)) throw new UsageError('--state: an absolute path is required');
   if (!values.ifname) throw new UsageError('--ifname is required');
@@ -23,6 +25,13 @@ export async function linkWatchdogCommand(argv: string[]): Promise<number> {
     ifname = validateInterfaceName(values.ifname, '--ifname');
   } catch (err) {
     throw new UsageError((err as Error).message);
+  }
+  if (values.detach) {
+    const args = ['--state', values.state, '--ifname', ifname, '--at-ms', String(atMs), ...(values.netns !== undefined ? ['--netns', values.netns] : [])];
+    const pid = launchDetached(args);
+    if (pid === undefined) return 1;
+    process.stdout.write(`${pid}\n`);
+    return 0;
   }
   // The agent stopping its watchdog (it reverted by itself) is the normal end.
   process.once('SIGTERM', () => process.exit(0));

@@ -62,10 +62,22 @@ function watchdogsOf(dir: string): number[] {
     if (!/^\d+$/.test(name)) continue;
     try {
       const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8');
-      if (cmd.includes('_link-watchdog') && cmd.includes(dir)) pids.push(Number(name));
+      if (cmd.includes('_link-watchdog') && cmd.includes(dir) && !cmd.includes('--detach')) pids.push(Number(name)); // not its launcher
     } catch { /* gone meanwhile */ }
   }
   return pids;
+}
+
+function ancestorsOf(pid: number): number[] {
+  const out: number[] = [];
+  try {
+    for (let p = pid; p > 1;) {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      p = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      out.push(p);
+    }
+  } catch { /* a process in the chain exited meanwhile */ }
+  return out;
 }
 
 let seq = 0;
@@ -190,8 +202,11 @@ describe('interface actions in a namespace', () => {
     const applied = Date.now();
     const [r] = await e.handle(deviceAlarm({ type: 'interface-down', ttlSeconds: 2 }, { interface: topo.gwIf }));
     expect(r).toMatchObject({ outcome: 'applied' });
-    const watchdogs = watchdogsOf(stateDir);
-    expect(watchdogs).toHaveLength(1);
+    expect(await waitFor(() => watchdogsOf(stateDir).length === 1, 3000, 50)).toBe(true);
+    // Out of the agent's process tree once its launcher has exited: the nucleus stops a component by
+    // killing its whole tree.
+    const [dog] = watchdogsOf(stateDir);
+    expect(await waitFor(() => !ancestorsOf(dog!).includes(process.pid), 3000, 50)).toBe(true);
     // The agent stops (as on a deployment that removes it) and never comes back: stop() never reverts.
     await e.stop();
     enforcers.splice(enforcers.indexOf(e), 1);
@@ -207,17 +222,20 @@ describe('interface actions in a namespace', () => {
     const first = enforcer();
     const ev = deviceAlarm({ type: 'interface-down', ttlSeconds: 1, revertOnClear: true }, { interface: topo.gwIf });
     await first.handle(ev);
+    expect(await waitFor(() => watchdogsOf(stateDir).length === 1, 3000, 50)).toBe(true);
     const [early] = watchdogsOf(stateDir);
     // Reverted by the agent itself: its watchdog is stopped.
     await first.handle({ ...ev, event: 'alarm-cleared' });
     expect(await waitFor(() => !watchdogsOf(stateDir).includes(early!), 3000, 50)).toBe(true);
     // An orphan from an "earlier run": a watchdog for a deadline that passes while a newer action is in force.
-    const orphan = startWatchdog({ statePath: enforcementPaths(stateDir).statePath, ifname: topo.gwIf, deadlineMs: Date.now(), netns: topo.gw });
+    startWatchdog({ statePath: enforcementPaths(stateDir).statePath, ifname: topo.gwIf, deadlineMs: Date.now(), netns: topo.gw });
+    expect(await waitFor(() => watchdogsOf(stateDir).length === 1, 3000, 50)).toBe(true);
+    const [orphan] = watchdogsOf(stateDir);
     const [newer] = await first.handle(deviceAlarm({ type: 'interface-down', ttlSeconds: 6 }, { interface: topo.gwIf }));
     expect(newer).toMatchObject({ outcome: 'applied' });
     await new Promise((res) => setTimeout(res, WATCHDOG_GRACE_MS + 1500));
     expect(linkIsUp(topo.gw, topo.gwIf)).toBe(false);
-    expect(watchdogsOf(stateDir)).toContain(orphan.pid);
+    expect(watchdogsOf(stateDir)).toContain(orphan);
   });
 
   it('refuses an interface action for a device without an interface', async () => {

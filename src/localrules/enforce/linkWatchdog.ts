@@ -7,9 +7,12 @@
 //
 // The persisted state is the source of truth, so a watchdog left over from an earlier run never undoes a
 // newer action: it waits for that one's deadline instead. A revert by the agent stops its own watchdog.
-// A watchdog whose state folder disappeared (the component removed, a test cleaned up) exits untouched.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+// A watchdog whose state folder disappeared (a test cleaned up) exits untouched. It runs outside the
+// agent's process tree (started through a launcher that exits), because the nucleus stops a component by
+// killing the tree; a nucleus whose service stop kills the whole cgroup takes it too, and then the
+// agent's next start restores or expires the action from the same state.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { selfCommand } from '../../selfCommand.ts';
 import type { EnforcementState } from './activeStore.ts';
@@ -72,24 +75,63 @@ export async function runWatchdog(o: WatchdogRun): Promise<'restored' | 'state-g
 }
 
 export interface WatchdogHandle {
-  readonly pid: number | undefined;
   /** the agent reverted by itself: the watchdog is not needed any more */
   stop(): void;
 }
 
-/** Start the watchdog of an interface the agent just set down; it does not keep the agent alive. */
+/**
+ * Start the watchdog of an interface the agent just set down. It is started through a short-lived
+ * launcher (`--detach`) so that it is not the agent's child: the nucleus stops a component by killing
+ * its process tree, and a watchdog in that tree would die with the agent it is there to outlive.
+ */
 export function startWatchdog(o: { statePath: string; ifname: string; deadlineMs: number; netns: string | undefined }): WatchdogHandle {
+  const args = watchdogArgs(o);
+  const cmd = selfCommand([...args, '--detach']);
+  const launcher = spawn(cmd.file, cmd.args, { stdio: ['ignore', 'pipe', 'ignore'] });
+  let pid: number | undefined;
+  let stopped = false;
+  let out = '';
+  launcher.on('error', () => { /* a watchdog that cannot start leaves the agent's own timers in charge */ });
+  launcher.stdout!.setEncoding('utf8');
+  launcher.stdout!.on('data', (chunk: string) => {
+    out += chunk;
+    const m = /^(\d+)\n/.exec(out);
+    if (!m || pid !== undefined) return;
+    pid = Number(m[1]);
+    if (stopped) stopWatchdog(pid, args);
+  });
+  launcher.unref();
+  return {
+    stop: () => {
+      stopped = true;
+      if (pid !== undefined) stopWatchdog(pid, args);
+    },
+  };
+}
+
+/** The watchdog's own arguments (after the program), as its command line shows them. */
+function watchdogArgs(o: { statePath: string; ifname: string; deadlineMs: number; netns: string | undefined }): string[] {
   const ifname = validateInterfaceName(o.ifname, 'target.ifname');
   const args = [WATCHDOG_COMMAND, '--state', resolve(o.statePath), '--ifname', ifname, '--at-ms', String(Math.round(o.deadlineMs + WATCHDOG_GRACE_MS))];
   if (o.netns !== undefined) args.push('--netns', validateNetnsName(o.netns));
-  const cmd = selfCommand(args);
-  const child: ChildProcess = spawn(cmd.file, cmd.args, { detached: true, stdio: 'ignore' });
-  child.on('error', () => { /* a watchdog that cannot start leaves the agent's own timers in charge */ });
+  return args;
+}
+
+/** SIGTERM to the watchdog we launched, after checking that the pid still runs exactly that command. */
+function stopWatchdog(pid: number, args: readonly string[]): void {
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    if (!args.every((a, i) => cmdline.at(-args.length - 1 + i) === a)) return; // gone, or the pid was reused
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    // already gone
+  }
+}
+
+/** `_link-watchdog … --detach`: start the real watchdog outside our process tree, print its pid, exit. */
+export function launchDetached(watchdogArgv: readonly string[]): number | undefined {
+  const cmd = selfCommand([WATCHDOG_COMMAND, ...watchdogArgv]);
+  const child = spawn(cmd.file, cmd.args, { detached: true, stdio: 'ignore' });
   child.unref();
-  return {
-    pid: child.pid,
-    stop: () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    },
-  };
+  return child.pid;
 }

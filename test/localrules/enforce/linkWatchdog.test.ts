@@ -76,7 +76,7 @@ describe('LinkBackend with a watchdog', () => {
       watchdog: (ifname, deadlineMs): WatchdogHandle => {
         const w = { ifname, deadlineMs, stopped: false };
         started.push(w);
-        return { pid: 1234, stop: () => { w.stopped = true; } };
+        return { stop: () => { w.stopped = true; } };
       },
     });
     const req = { type: 'interface-down' as const, target: { kind: 'interface' as const, ifname: 'eth1' }, ttlMs: 30_000 };
