@@ -5,7 +5,7 @@
 import { isAbsolute } from 'node:path';
 import { createCommandRunner } from '../localrules/enforce/commandRunner.ts';
 import { launchDetached, runWatchdog } from '../localrules/enforce/linkWatchdog.ts';
-import { validateInterfaceName } from '../localrules/enforce/targetValidation.ts';
+import { validateInterfaceName, validateNetnsName } from '../localrules/enforce/targetValidation.ts';
 import { parseCommandArgs, UsageError } from './args.ts';
 
 export async function linkWatchdogCommand(argv: string[]): Promise<number> {
@@ -21,13 +21,15 @@ export async function linkWatchdogCommand(argv: string[]): Promise<number> {
   const atMs = Number(values['at-ms']);
   if (!Number.isSafeInteger(atMs) || atMs <= 0) throw new UsageError(`--at-ms: must be a positive integer (ms since the epoch), got ${JSON.stringify(values['at-ms'])}`);
   let ifname: string;
+  let netns: string | undefined;
   try {
     ifname = validateInterfaceName(values.ifname, '--ifname');
+    netns = values.netns === undefined ? undefined : validateNetnsName(values.netns, '--netns');
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
   if (values.detach) {
-    const args = ['--state', values.state, '--ifname', ifname, '--at-ms', String(atMs), ...(values.netns !== undefined ? ['--netns', values.netns] : [])];
+    const args = ['--state', values.state, '--ifname', ifname, '--at-ms', String(atMs), ...(netns !== undefined ? ['--netns', netns] : [])];
     const pid = launchDetached(args);
     if (pid === undefined) return 1;
     process.stdout.write(`${pid}\n`);
@@ -35,7 +37,7 @@ export async function linkWatchdogCommand(argv: string[]): Promise<number> {
   }
   // The agent stopping its watchdog (it reverted by itself) is the normal end.
   process.once('SIGTERM', () => process.exit(0));
-  const runner = createCommandRunner(values.netns !== undefined ? { netns: values.netns } : {});
+  const runner = createCommandRunner(netns !== undefined ? { netns } : {});
   try {
     await runWatchdog({ statePath: values.state, ifname, atMs, runner });
     return 0;
