@@ -128,7 +128,6 @@ export async function innocentCommand(argv: string[]): Promise<number> {
   const client = values.url === undefined ? undefined : mqttConnect(values.url, { clientId: `innocent-${process.pid}`, clean: true, reconnectPeriod: 500 });
   let ticks = 0;
   if (client) client.on('connect', () => announce({ role: 'innocent', connected: true }));
-  else announce({ role: 'innocent', started: true });
   const timer = setInterval(() => {
     ticks++;
     if (client?.connected) client.publish('innocent/status', JSON.stringify({ ok: true, tick: ticks }), { qos: 0 });
@@ -140,6 +139,9 @@ export async function innocentCommand(argv: string[]): Promise<number> {
       if (client) client.end(true, () => resolve(0));
       else resolve(0);
     });
+    // Only once SIGTERM is handled: whoever reads "started" may stop us at once (stdout to a pipe is
+    // synchronous, so the line can be read before the next statement here runs).
+    if (!client) announce({ role: 'innocent', started: true });
   });
 }
 
