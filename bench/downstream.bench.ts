@@ -15,7 +15,7 @@ import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Agent } from '../src/agent.ts';
+import { Agent } from '../src/agent/agent.ts';
 import { GreengrassIpcClient } from '../src/ipc/ipcClient.ts';
 import type { LocalMessage } from '../src/ipc/ipcTypes.ts';
 import { silentLogger } from '../src/log.ts';

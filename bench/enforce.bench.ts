@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { defaultConfig } from '../src/config/validate.ts';
-import { createEnforcer } from '../src/localrules/enforce/createEnforcer.ts';
+import { createEnforcer } from '../src/enforce/createEnforcer.ts';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { BenchSuite } from './run.ts';

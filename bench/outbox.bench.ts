@@ -81,7 +81,7 @@ async function recovery(dir: string): Promise<Record<string, unknown>> {
   await emu.start();
   const ipc = new GreengrassIpcClient({ socketPath, authToken: TOKEN, backoff: { maxMs: 2000 } });
   const outbox = new Outbox({ dir: join(dir, 'recovery-outbox'), maxEntries: 10_000, maxBytes: 2 ** 26, logger: silentLogger(), publish: (t, p, q) => ipc.publishToIoTCore(t, p, q) });
-  ipc.on('connected', () => outbox.retryNow()); // as src/agent.ts wires it
+  ipc.on('connected', () => outbox.retryNow()); // as src/agent/agent.ts wires it
   ipc.start();
   await ipc.whenConnected(10_000);
   outbox.start();

@@ -27,7 +27,7 @@ const hiddenCommands: Record<string, () => Promise<Command>> = {
   '_tcp-streamer': async () => (await import('./demo/actors.ts')).tcpStreamerCommand,
   '_innocent': async () => (await import('./demo/actors.ts')).innocentCommand,
   '_device': async () => (await import('./demo/actors.ts')).deviceCommand,
-  // Not a demo helper: the interface-down dead man's switch (src/localrules/enforce/linkWatchdog.ts).
+  // Not a demo helper: the interface-down dead man's switch (src/enforce/linkWatchdog.ts).
   '_link-watchdog': async () => (await import('./cli/linkWatchdog.ts')).linkWatchdogCommand,
 };
 

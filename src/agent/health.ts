@@ -1,7 +1,7 @@
 // The agent's own health (issue 9 "Health"): a periodic record of RSS, CPU, sample duration, outbox
 // depth, violations, actions, rejected inputs and degraded collectors — on local pub/sub, as a heartbeat
 // to IoT Core while connected, and as custom metrics in the host report.
-import type { Agent } from '../agent.ts';
+import type { Agent } from './agent.ts';
 
 export interface HealthRecord {
   t: number;

@@ -6,7 +6,7 @@ import type { ComponentConfig } from '../config/schema.ts';
 import type { GreengrassIpcClient } from '../ipc/ipcClient.ts';
 import type { Outbox } from '../ipc/outbox.ts';
 import type { ViolationEvent } from '../localrules/contracts.ts';
-import type { ActionRecord } from '../localrules/enforce/actionModel.ts';
+import type { ActionRecord } from '../enforce/actionModel.ts';
 import type { Logger } from '../log.ts';
 import { thingNameProblem } from '../report/thingName.ts';
 

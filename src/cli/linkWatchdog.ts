@@ -1,11 +1,11 @@
 // `defender-edge _link-watchdog --state FILE --ifname DEV --at-ms EPOCH_MS [--netns NS] [--detach]`
-// (hidden): the dead man's switch of one interface-down (src/localrules/enforce/linkWatchdog.ts). With
+// (hidden): the dead man's switch of one interface-down (src/enforce/linkWatchdog.ts). With
 // --detach it starts the watchdog outside the caller's process tree, prints its pid and exits. Exits 0
 // when it restored the link or its state folder is gone, 1 if `ip` failed.
 import { isAbsolute } from 'node:path';
-import { createCommandRunner } from '../localrules/enforce/commandRunner.ts';
-import { launchDetached, runWatchdog } from '../localrules/enforce/linkWatchdog.ts';
-import { validateInterfaceName, validateNetnsName } from '../localrules/enforce/targetValidation.ts';
+import { createCommandRunner } from '../enforce/commandRunner.ts';
+import { launchDetached, runWatchdog } from '../enforce/linkWatchdog.ts';
+import { validateInterfaceName, validateNetnsName } from '../enforce/targetValidation.ts';
 import { parseCommandArgs, UsageError } from './args.ts';
 
 export async function linkWatchdogCommand(argv: string[]): Promise<number> {

@@ -16,6 +16,6 @@ export function sockDiagDevDir(arch: string): string {
 /** The helper this process should run: beside the executable in the standalone binary, else the dev build. */
 export function defaultSockDiagPath(): string {
   if (isSea()) return path.join(path.dirname(process.execPath), SOCKDIAG_NAME);
-  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const root = fileURLToPath(new URL('../..', import.meta.url));
   return path.join(root, sockDiagDevDir(process.arch), SOCKDIAG_NAME);
 }

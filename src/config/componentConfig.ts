@@ -3,7 +3,7 @@
 // so a configuration is judged the same way everywhere.
 import { collectorConfigChecks } from '../collector/configChecks.ts';
 import { behaviorsCheck } from '../localrules/configCheck.ts';
-import { checkEnforcementConfig } from '../localrules/enforce/configCheck.ts';
+import { checkEnforcementConfig } from '../enforce/configCheck.ts';
 import { validateConfig, type ConfigCheck, type ConfigResult } from './validate.ts';
 
 export const componentConfigChecks: readonly ConfigCheck[] = [behaviorsCheck, checkEnforcementConfig, ...collectorConfigChecks];

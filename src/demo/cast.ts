@@ -3,7 +3,7 @@
 // state T in /proc/PID/stat. Only processes started here are ever signalled, by pid.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { readStat } from '../localrules/enforce/procfs.ts';
+import { readStat } from '../enforce/procfs.ts';
 import { selfCommand } from '../selfCommand.ts';
 
 export type ActorRole = 'rogue-agent' | 'tcp-streamer' | 'innocent' | 'device';

@@ -1,7 +1,7 @@
 // The demo's compact live view: one short line per thing that happens, prefixed with the time since the
 // demo started. Pure formatting; the CLI wires it to the scenario's events.
 import type { ViolationEvent } from '../localrules/contracts.ts';
-import type { ActionRecord } from '../localrules/enforce/actionModel.ts';
+import type { ActionRecord } from '../enforce/actionModel.ts';
 import type { CastProcessView, ScenarioEvents } from './scenario.ts';
 import type { CloudLine } from './summary.ts';
 

@@ -1,7 +1,7 @@
 // What a run of the rogue-agent scenario (shared/scenario/rogue-agent.md) proved, as one JSON-able object,
 // and its human rendering. Pure: everything observed is passed in (no I/O, no clock).
 import type { ViolationEvent } from '../localrules/contracts.ts';
-import type { ActionRecord } from '../localrules/enforce/actionModel.ts';
+import type { ActionRecord } from '../enforce/actionModel.ts';
 import type { ActorRole } from './cast.ts';
 
 /** One line of the emulator's cloud record (src/ipc/emulator/iotCore.ts). */

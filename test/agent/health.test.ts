@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Agent } from '../../src/agent.ts';
+import type { Agent } from '../../src/agent/agent.ts';
 import { HealthMonitor } from '../../src/agent/health.ts';
 import { defaultConfig } from '../../src/config/validate.ts';
 

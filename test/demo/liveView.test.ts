@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { actionLine, cloudLine, sampleLine, stamp, violationLine } from '../../src/demo/liveView.ts';
 import type { ViolationEvent } from '../../src/localrules/contracts.ts';
-import type { ActionRecord } from '../../src/localrules/enforce/actionModel.ts';
+import type { ActionRecord } from '../../src/enforce/actionModel.ts';
 
 const T0 = 1_800_000_000_000;
 const ev: ViolationEvent = {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ViolationEvent } from '../../src/localrules/contracts.ts';
-import type { ActionRecord } from '../../src/localrules/enforce/actionModel.ts';
+import type { ActionRecord } from '../../src/enforce/actionModel.ts';
 import { classifyCloud, renderSummary, summarize, type CloudLine, type ScenarioObservation } from '../../src/demo/summary.ts';
 
 const T0 = 1_800_000_000_000;

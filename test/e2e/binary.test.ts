@@ -9,7 +9,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 
-const root = path.resolve(new URL('../../', import.meta.url).pathname);
+const root = path.resolve(new URL('../..', import.meta.url).pathname);
 const bin = (arch: string) => path.join(root, 'artifacts', arch, 'defender-edge');
 const ARM_SYSROOT = '/usr/aarch64-linux-gnu';
 const QEMU = '/usr/bin/qemu-aarch64-static';

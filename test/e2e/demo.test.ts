@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { procState } from '../../src/demo/cast.ts';
 import type { DemoSummary } from '../../src/demo/summary.ts';
 
-const root = path.resolve(new URL('../../', import.meta.url).pathname);
+const root = path.resolve(new URL('../..', import.meta.url).pathname);
 const cli = path.join(root, 'bin', 'defender-edge.js');
 const binary = path.join(root, 'artifacts', 'amd64', 'defender-edge');
 const built = existsSync(binary);

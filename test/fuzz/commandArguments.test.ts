@@ -10,12 +10,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCommand as collectorRun } from '../../src/collector/commandRunner.ts';
-import { createCommandRunner } from '../../src/localrules/enforce/commandRunner.ts';
-import { parseAddress, parseCidr, validateInterfaceName, validateNetnsName, validatePid } from '../../src/localrules/enforce/targetValidation.ts';
+import { createCommandRunner } from '../../src/enforce/commandRunner.ts';
+import { parseAddress, parseCidr, validateInterfaceName, validateNetnsName, validatePid } from '../../src/enforce/targetValidation.ts';
 import { hostileString, hostileValue } from './mutate.ts';
 import { forEachCase, PATH_MESSAGE, runSeed } from './prng.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CASES = Number(process.env.FUZZ_CASES ?? 10_000);
 
 function sources(dir: string): string[] {
@@ -27,13 +27,13 @@ function sources(dir: string): string[] {
 /** Files that may start processes, and why (each builds an argument array from validated parts). */
 const MAY_SPAWN: Record<string, string> = {
   'src/collector/commandRunner.ts': 'ss/nft/ip for the collector; program and netns validated',
-  'src/localrules/enforce/commandRunner.ts': 'nft/ip for enforcement; tool is a fixed union, netns validated',
+  'src/enforce/commandRunner.ts': 'nft/ip for enforcement; tool is a fixed union, netns validated',
   'scripts/pkgSea.ts': 'build time only: the packaging tool',
   'scripts/baseBinaries.ts': 'build time only: strip/unzip of base binaries',
   'scripts/buildSockDiag.ts': 'build time only: the C compiler for dedge-sockdiag',
   'src/collector/sockDiagSource.ts': 'the dedge-sockdiag helper by absolute path beside the executable, no arguments',
   'src/demo/cast.ts': 'the demo cast: this same executable with fixed hidden subcommands',
-  'src/localrules/enforce/linkWatchdog.ts': 'this same executable, the fixed hidden watchdog subcommand; interface and netns validated',
+  'src/enforce/linkWatchdog.ts': 'this same executable, the fixed hidden watchdog subcommand; interface and netns validated',
 };
 
 describe('no shell strings anywhere', () => {
@@ -41,7 +41,7 @@ describe('no shell strings anywhere', () => {
 
   it('scans a real tree', () => {
     expect(files.length).toBeGreaterThan(50);
-    expect(files).toContain('src/localrules/enforce/commandRunner.ts');
+    expect(files).toContain('src/enforce/commandRunner.ts');
   });
 
   it('starts processes only with execFile/spawn and argument arrays, only where allowed', () => {

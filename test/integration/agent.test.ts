@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encode as encodeCbor, decode as decodeCbor } from 'cbor-x';
-import { Agent } from '../../src/agent.ts';
+import { Agent } from '../../src/agent/agent.ts';
 import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
 import { silentLogger } from '../../src/log.ts';
 import type { LocalMessage } from '../../src/ipc/emulator/localPubSub.ts';

@@ -6,12 +6,12 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/config/validate.ts';
 import type { ActionSpec, ViolationEvent } from '../../src/localrules/contracts.ts';
-import type { ActionRecord } from '../../src/localrules/enforce/actionModel.ts';
-import { createEnforcer, enforcementPaths, type CreateEnforcerOptions } from '../../src/localrules/enforce/createEnforcer.ts';
-import type { EnforcementConfig, Enforcer } from '../../src/localrules/enforce/enforcer.ts';
-import type { ProcessBackend } from '../../src/localrules/enforce/processBackend.ts';
+import type { ActionRecord } from '../../src/enforce/actionModel.ts';
+import { createEnforcer, enforcementPaths, type CreateEnforcerOptions } from '../../src/enforce/createEnforcer.ts';
+import type { EnforcementConfig, Enforcer } from '../../src/enforce/enforcer.ts';
+import type { ProcessBackend } from '../../src/enforce/processBackend.ts';
 import { silentLogger } from '../../src/log.ts';
-import { Children, procState, sleep, startTimeOf, waitFor, type Child } from '../localrules/enforce/fixtures/children.ts';
+import { Children, procState, sleep, startTimeOf, waitFor, type Child } from '../enforce/fixtures/children.ts';
 
 const children = new Children();
 const enforcers: Enforcer[] = [];

@@ -11,7 +11,7 @@ import { appendFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LastGoodConfigStore } from '../../src/config/lastGoodStore.ts';
 import { Outbox } from '../../src/ipc/outbox.ts';
-import { loadEnforcementState, saveEnforcementState, type EnforcementState } from '../../src/localrules/enforce/activeStore.ts';
+import { loadEnforcementState, saveEnforcementState, type EnforcementState } from '../../src/enforce/activeStore.ts';
 import { silentLogger } from '../../src/log.ts';
 import { ReportIdStore } from '../../src/report/reportIdStore.ts';
 import { KeyedJsonStore } from '../../src/store/keyedJsonStore.ts';

@@ -9,11 +9,11 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Agent } from '../../src/agent.ts';
+import { Agent } from '../../src/agent/agent.ts';
 import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
-import type { ActionRecord } from '../../src/localrules/enforce/actionModel.ts';
+import type { ActionRecord } from '../../src/enforce/actionModel.ts';
 import { silentLogger } from '../../src/log.ts';
-import { inNs, nftRuleset } from '../localrules/enforce/fixtures/netns.ts';
+import { inNs, nftRuleset } from '../enforce/fixtures/netns.ts';
 import { until } from '../support/until.ts';
 
 const RECIPE = fileURLToPath(new URL('../../recipe.yaml', import.meta.url));

@@ -14,7 +14,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Agent } from '../../src/agent.ts';
+import { Agent } from '../../src/agent/agent.ts';
 import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
 import type { Outbox, OutboxMessage } from '../../src/ipc/outbox.ts';
 import { silentLogger } from '../../src/log.ts';

@@ -16,7 +16,7 @@ import { BINARY_NAME, CRT_ADDON_NAME, zipName } from '../../scripts/buildTargets
 import { recipeDefaultConfiguration } from '../../scripts/recipeDefaults.ts';
 import { SOCKDIAG_NAME } from '../../src/collector/sockDiagLocation.ts';
 
-const root = path.resolve(new URL('../../', import.meta.url).pathname);
+const root = path.resolve(new URL('../..', import.meta.url).pathname);
 const artifacts = path.join(root, 'artifacts');
 const infoFile = path.join(artifacts, 'build-info.json');
 const built = existsSync(infoFile);

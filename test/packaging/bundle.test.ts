@@ -12,7 +12,7 @@ import { bundle } from '../../scripts/bundle.ts';
 import { CRT_ADDON_NAME } from '../../scripts/buildTargets.ts';
 
 const run = promisify(execFile);
-const root = path.resolve(new URL('../../', import.meta.url).pathname);
+const root = path.resolve(new URL('../..', import.meta.url).pathname);
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
 const crtAddon = path.join(root, 'node_modules', 'aws-crt', 'dist', 'bin', `linux-${process.arch}-glibc`, CRT_ADDON_NAME);
 

@@ -4,7 +4,7 @@ import { parse } from 'yaml';
 import { S3_PLACEHOLDER_PREFIX, buildComponentRecipe, parseGdkConfig, type GdkComponent } from '../../scripts/componentRecipe.ts';
 import { recipeSchemaErrors } from './helpers/gdkSchemas.ts';
 
-const root = new URL('../../', import.meta.url);
+const root = new URL('../..', import.meta.url);
 const rootRecipe = readFileSync(new URL('recipe.yaml', root), 'utf8');
 const component: GdkComponent = { name: 'com.defender-edge.DefenderEdge', version: 'NEXT_PATCH', author: 'Jane', buildCommand: [] };
 

@@ -13,7 +13,7 @@ import { parse } from 'yaml';
 import { BUILD_TARGETS, zipName } from '../../scripts/buildTargets.ts';
 import { gdkConfigSchemaErrors, recipeSchemaErrors } from './helpers/gdkSchemas.ts';
 
-const root = path.resolve(new URL('../../', import.meta.url).pathname);
+const root = path.resolve(new URL('../..', import.meta.url).pathname);
 const gdkConfig = JSON.parse(readFileSync(path.join(root, 'gdk-config.json'), 'utf8')) as Record<string, any>;
 const componentName = Object.keys(gdkConfig.component)[0]!;
 const component = gdkConfig.component[componentName];

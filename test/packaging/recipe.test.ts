@@ -9,7 +9,7 @@ import { zipName } from '../../scripts/buildTargets.ts';
 import { recipeSchemaErrors } from './helpers/gdkSchemas.ts';
 import { isAuthorized, type AccessControl } from './helpers/ipcAuthorization.ts';
 
-const root = new URL('../../', import.meta.url);
+const root = new URL('../..', import.meta.url);
 const recipeText = readFileSync(new URL('recipe.yaml', root), 'utf8');
 const recipe = parse(recipeText) as Record<string, any>;
 const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { version: string };

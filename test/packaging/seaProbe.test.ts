@@ -17,7 +17,7 @@ import { buildSeaExecutables } from '../../scripts/pkgSea.ts';
 import type { BaseBinary } from '../../scripts/baseBinaries.ts';
 
 const run = promisify(execFile);
-const root = path.resolve(new URL('../../', import.meta.url).pathname);
+const root = path.resolve(new URL('../..', import.meta.url).pathname);
 const baseDir = path.join(root, 'node_modules', '.cache', 'defender-edge-build', 'base', 'amd64');
 const cached = process.arch === 'x64' && existsSync(path.join(baseDir, 'node')) && existsSync(path.join(baseDir, 'node.json'));
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { buildSockDiag, compilerFor, type SockDiagArch } from '../../../scripts/buildSockDiag.ts';
 import { ResponseAssembler } from '../../../src/collector/sockDiagProtocol.ts';
 
-export const ROOT = path.resolve(new URL('../../../', import.meta.url).pathname);
+export const ROOT = path.resolve(new URL('../../..', import.meta.url).pathname);
 
 export async function ensureHelper(arch: SockDiagArch = process.arch as SockDiagArch): Promise<string> {
   return (await buildSockDiag({ root: ROOT, arch })).path;

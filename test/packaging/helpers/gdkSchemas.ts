@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ValidateFunction } from 'ajv';
 
-const schemasDir = new URL('../../../../shared/schemas/', import.meta.url);
+const schemasDir = new URL('../../../../shared/schemas', import.meta.url);
 
 /**
  * The schemas use Python's inline `(?i)` flag (e.g. `(?i)^(ZIP|NONE)$`), which JavaScript rejects;

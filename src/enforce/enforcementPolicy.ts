@@ -1,6 +1,6 @@
 // Pure policy: rate limiting, escalation of repeat offenders (fail2ban bantime.increment habit),
 // ttl arithmetic and the keys that say "same target" / "same offender". No I/O; time is an argument.
-import type { Offender } from '../contracts.ts';
+import type { Offender } from '../localrules/contracts.ts';
 import type { ActionTarget, EnforceActionType } from './actionModel.ts';
 
 /** Sliding-window limiter: at most `max` actions in any `windowMs` (issue 6: maxActionsPerMinute). */

@@ -1,6 +1,6 @@
 // The data enforcement works with: what a backend is asked to do, what is active, and the record of
 // every decision (audit log line, onAction payload). Plain JSON-serializable data.
-import type { ActionType, MetricValue, Offender, ViolationEventType } from '../contracts.ts';
+import type { ActionType, MetricValue, Offender, ViolationEventType } from '../localrules/contracts.ts';
 
 export type EnforceActionType = Exclude<ActionType, 'none'>;
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { findCgroup2Mount, parseStat, readAncestry, readProcessInfo } from '../../../src/localrules/enforce/procfs.ts';
+import { findCgroup2Mount, parseStat, readAncestry, readProcessInfo } from '../../src/enforce/procfs.ts';
 import { Children } from './fixtures/children.ts';
 
 const children = new Children();

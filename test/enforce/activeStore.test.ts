@@ -2,8 +2,8 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ActiveAction } from '../../../src/localrules/enforce/actionModel.ts';
-import { loadEnforcementState, saveEnforcementState } from '../../../src/localrules/enforce/activeStore.ts';
+import type { ActiveAction } from '../../src/enforce/actionModel.ts';
+import { loadEnforcementState, saveEnforcementState } from '../../src/enforce/activeStore.ts';
 
 const action = (over: Partial<ActiveAction> = {}): ActiveAction => ({
   id: 'a1', type: 'address-block', target: { kind: 'addresses', addresses: ['10.0.0.2'] }, backend: 'nft', appliedAt: 1, expiresAt: 2,

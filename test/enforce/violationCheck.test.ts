@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkViolationEvent } from '../../../src/localrules/enforce/violationCheck.ts';
+import { checkViolationEvent } from '../../src/enforce/violationCheck.ts';
 
 const good = { violationId: 'v-1', thingName: 'gw', behavior: 'bytesOut', metric: 'aws:all-bytes-out', event: 'in-alarm', t: 1, offender: { kind: 'process', pid: 10, comm: 'x' }, action: { type: 'process-suspend' } };
 

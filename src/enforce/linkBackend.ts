@@ -1,7 +1,7 @@
 // interface-down: `ip link set dev DEV down`, reverted with `up`. Unlike nft elements a link state has
 // no kernel timeout: the Enforcer's timer (and the persisted state after a restart) brings it back, and a
 // watchdog process that outlives the agent does if the agent never comes back (linkWatchdog.ts).
-import type { Logger } from '../../log.ts';
+import type { Logger } from '../log.ts';
 import type { ApplyRequest, BackendEntry, BackendMetrics, EnforcementBackend } from './actionModel.ts';
 import type { CommandRunner } from './commandRunner.ts';
 import type { WatchdogHandle } from './linkWatchdog.ts';

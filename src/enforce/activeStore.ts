@@ -1,6 +1,6 @@
 // The active actions and offence counts on disk, written atomically after every change (temp file +
 // rename, src/store/atomicFile.ts) and read back on start so blocks survive a restart (fail2ban habit).
-import { readJsonFile, writeFileAtomic } from '../../store/atomicFile.ts';
+import { readJsonFile, writeFileAtomic } from '../store/atomicFile.ts';
 import { ENFORCE_ACTION_TYPES, type ActionTarget, type ActiveAction, type BackendName } from './actionModel.ts';
 import type { OffenceEntry } from './enforcementPolicy.ts';
 import { parseAddress, validateInterfaceName, validatePid } from './targetValidation.ts';

@@ -3,7 +3,7 @@
 // of detection). Every signal re-checks the pid's start time right before kill(2): no pid-reuse victims.
 import { writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Logger } from '../../log.ts';
+import type { Logger } from '../log.ts';
 import type { ActionTarget, ApplyRequest, BackendEntry, BackendMetrics, EnforcementBackend } from './actionModel.ts';
 import { hasExited, readStat } from './procfs.ts';
 import { validatePid } from './targetValidation.ts';

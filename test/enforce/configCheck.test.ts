@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { validateConfig } from '../../../src/config/validate.ts';
-import { checkEnforcementConfig } from '../../../src/localrules/enforce/configCheck.ts';
+import { validateConfig } from '../../src/config/validate.ts';
+import { checkEnforcementConfig } from '../../src/enforce/configCheck.ts';
 
 describe('enforcement config check', () => {
   it('accepts the defaults and valid CIDRs', () => {

@@ -3,9 +3,9 @@
 // escalation policy. State is persisted atomically after every change and restored on start; nothing
 // here depends on IPC or the cloud, so no block is ever lifted because the cloud is unreachable.
 import { randomUUID } from 'node:crypto';
-import type { ComponentConfig } from '../../config/schema.ts';
-import type { Logger } from '../../log.ts';
-import type { ViolationEvent } from '../contracts.ts';
+import type { ComponentConfig } from '../config/schema.ts';
+import type { Logger } from '../log.ts';
+import type { ViolationEvent } from '../localrules/contracts.ts';
 import {
   ENFORCE_ACTION_TYPES,
   type ActionRecord,

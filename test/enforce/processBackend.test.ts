@@ -2,10 +2,10 @@
 import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../src/log.ts';
-import type { ActionTarget } from '../../../src/localrules/enforce/actionModel.ts';
-import { ProcessBackend, ProcessIdentityError } from '../../../src/localrules/enforce/processBackend.ts';
-import { findCgroup2Mount } from '../../../src/localrules/enforce/procfs.ts';
+import { silentLogger } from '../../src/log.ts';
+import type { ActionTarget } from '../../src/enforce/actionModel.ts';
+import { ProcessBackend, ProcessIdentityError } from '../../src/enforce/processBackend.ts';
+import { findCgroup2Mount } from '../../src/enforce/procfs.ts';
 import { Children, procState, startTimeOf, uniqueId, waitFor } from './fixtures/children.ts';
 
 const children = new Children();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { activeKey, escalatedTtlMs, OffenceBook, offenceKey, RateLimiter } from '../../../src/localrules/enforce/enforcementPolicy.ts';
+import { activeKey, escalatedTtlMs, OffenceBook, offenceKey, RateLimiter } from '../../src/enforce/enforcementPolicy.ts';
 
 describe('rate limiter', () => {
   it('allows max actions in any 60 s window and frees slots as they age out', () => {

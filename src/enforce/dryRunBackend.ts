@@ -1,6 +1,6 @@
 // Simulation mode for free (CrowdSec bouncer habit): receives exactly what a real backend would, logs
 // it, changes nothing. Selected by `enforcement.mode: dry-run` or a behavior's `action.dryRun`.
-import type { Logger } from '../../log.ts';
+import type { Logger } from '../log.ts';
 import type { ApplyRequest, BackendEntry, BackendMetrics, EnforcementBackend } from './actionModel.ts';
 
 export function describeTarget(req: ApplyRequest): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cidrContains, parseAddress, parseCidr, validateInterfaceName, validateNetnsName, validatePid } from '../../../src/localrules/enforce/targetValidation.ts';
+import { cidrContains, parseAddress, parseCidr, validateInterfaceName, validateNetnsName, validatePid } from '../../src/enforce/targetValidation.ts';
 
 describe('target validation', () => {
   it('accepts integer pids in range and names the field otherwise', () => {

@@ -2,7 +2,7 @@
 // Used on every apply and, with `recheckTarget`, again on restore after a restart (fail2ban re-checks
 // its ignoreip list on restore; so do we with every rail).
 import { join } from 'node:path';
-import type { ViolationEvent } from '../contracts.ts';
+import type { ViolationEvent } from '../localrules/contracts.ts';
 import type { ActionTarget, EnforceActionType, Refusal } from './actionModel.ts';
 import type { HostFacts } from './hostFacts.ts';
 import { listCgroupSubtreePids, readProcessInfo, type ProcessInfo } from './procfs.ts';

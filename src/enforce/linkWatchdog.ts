@@ -14,7 +14,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { selfCommand } from '../../selfCommand.ts';
+import { selfCommand } from '../selfCommand.ts';
 import type { EnforcementState } from './activeStore.ts';
 import { loadEnforcementState } from './activeStore.ts';
 import type { CommandRunner } from './commandRunner.ts';

@@ -2,8 +2,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ActionRecord } from '../../../src/localrules/enforce/actionModel.ts';
-import { AuditLog } from '../../../src/localrules/enforce/auditLog.ts';
+import type { ActionRecord } from '../../src/enforce/actionModel.ts';
+import { AuditLog } from '../../src/enforce/auditLog.ts';
 
 const record = (behavior: string): ActionRecord => ({ t: 1, outcome: 'refused', type: 'process-suspend', dryRun: false, reason: 'pid-1', violation: { violationId: 'v', thingName: 'gw', behavior, metric: 'm', event: 'in-alarm', t: 1, offender: { kind: 'process', pid: 1, comm: 'init\n{"forged":true}' } } });
 

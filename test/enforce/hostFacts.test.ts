@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseDefaultRouteJson, parseIpAddrJson } from '../../../src/localrules/enforce/hostFacts.ts';
+import { parseDefaultRouteJson, parseIpAddrJson } from '../../src/enforce/hostFacts.ts';
 
 describe('ip -j parsing', () => {
   it('collects every local address of every link', () => {

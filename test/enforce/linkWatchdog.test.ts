@@ -2,12 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ActiveAction } from '../../../src/localrules/enforce/actionModel.ts';
-import { saveEnforcementState, type EnforcementState } from '../../../src/localrules/enforce/activeStore.ts';
-import type { CommandRunner } from '../../../src/localrules/enforce/commandRunner.ts';
-import { LinkBackend } from '../../../src/localrules/enforce/linkBackend.ts';
-import { runWatchdog, watchdogDecision, WATCHDOG_GRACE_MS, type WatchdogHandle } from '../../../src/localrules/enforce/linkWatchdog.ts';
-import { silentLogger } from '../../../src/log.ts';
+import type { ActiveAction } from '../../src/enforce/actionModel.ts';
+import { saveEnforcementState, type EnforcementState } from '../../src/enforce/activeStore.ts';
+import type { CommandRunner } from '../../src/enforce/commandRunner.ts';
+import { LinkBackend } from '../../src/enforce/linkBackend.ts';
+import { runWatchdog, watchdogDecision, WATCHDOG_GRACE_MS, type WatchdogHandle } from '../../src/enforce/linkWatchdog.ts';
+import { silentLogger } from '../../src/log.ts';
 
 const action = (ifname: string, expiresAt: number, over: Partial<ActiveAction> = {}): ActiveAction => ({
   id: `a-${ifname}-${expiresAt}`, type: 'interface-down', target: { kind: 'interface', ifname }, backend: 'link', appliedAt: expiresAt - 60_000, expiresAt,

@@ -1,7 +1,7 @@
 // Composition of the enforcement part: the one call the agent makes. Production uses the host
 // namespace; tests pass `netns` so nft/ip act inside namespaces they created.
 import { join } from 'node:path';
-import type { Logger } from '../../log.ts';
+import type { Logger } from '../log.ts';
 import type { ActionRecord } from './actionModel.ts';
 import { AuditLog } from './auditLog.ts';
 import { createCommandRunner } from './commandRunner.ts';

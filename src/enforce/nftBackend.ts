@@ -1,7 +1,7 @@
 // Address blocks and interface quarantine in an nftables table the component owns (`inet <nftTable>`).
 // Every element carries a kernel timeout (CrowdSec bouncer habit): if the agent dies, blocks still end
 // on time, and a crash never leaves a permanent block. Each change is one `nft -f -` transaction.
-import type { Logger } from '../../log.ts';
+import type { Logger } from '../log.ts';
 import type { ApplyRequest, BackendEntry, BackendMetrics, EnforcementBackend } from './actionModel.ts';
 import type { CommandRunner } from './commandRunner.ts';
 import { parseAddress, validateInterfaceName } from './targetValidation.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { ProcessInfo } from '../../../src/localrules/enforce/procfs.ts';
-import { checkAddress, checkCgroupMembers, checkInterface, checkProcessTarget, isGreengrassNucleus, type ProcessRailContext } from '../../../src/localrules/enforce/rails.ts';
-import { parseAddress, parseCidr } from '../../../src/localrules/enforce/targetValidation.ts';
+import type { ProcessInfo } from '../../src/enforce/procfs.ts';
+import { checkAddress, checkCgroupMembers, checkInterface, checkProcessTarget, isGreengrassNucleus, type ProcessRailContext } from '../../src/enforce/rails.ts';
+import { parseAddress, parseCidr } from '../../src/enforce/targetValidation.ts';
 
 const ctx: ProcessRailContext = { agentPid: 500, agentAncestors: new Set([400, 1]), protectedProcesses: new Set(['sshd', 'dropbear']) };
 const proc = (over: Partial<ProcessInfo> = {}): ProcessInfo => ({ pid: 1234, comm: 'rogue', exe: '/usr/bin/rogue', cmdline: 'rogue --loop', ppid: 600, state: 'S', startTime: 777, kernelThread: false, ...over });

@@ -1,6 +1,6 @@
 // Checks of the `enforcement` config section beyond what the JSON schema can say; pass it to
 // validateConfig(raw, [checkEnforcementConfig]) so bad values fail as `path: message` before start.
-import type { ComponentConfig } from '../../config/schema.ts';
+import type { ComponentConfig } from '../config/schema.ts';
 import { parseCidr } from './targetValidation.ts';
 
 export function checkEnforcementConfig(config: ComponentConfig): string[] {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyBatch, parseTableJson, revertBatch, tableBatch } from '../../../src/localrules/enforce/nftBackend.ts';
+import { applyBatch, parseTableJson, revertBatch, tableBatch } from '../../src/enforce/nftBackend.ts';
 
 describe('nft batches (pure)', () => {
   it('re-sets each element with a fresh kernel timeout in one transaction, per family', () => {
