@@ -18,7 +18,7 @@ import { HostCollector, type HostCollectorOptions } from '../src/collector/hostC
 import { silentLogger } from '../src/log.ts';
 import { buildSockDiag } from '../scripts/buildSockDiag.ts';
 
-const HOLDER = new URL('../test/collector/helpers/socketHolder.ts', import.meta.url).pathname;
+const HOLDER = new URL('../test/support/socketHolder.ts', import.meta.url).pathname;
 const TICK_MS = 1000 / 100; // USER_HZ is 100 on Linux
 
 function statFields(pid: number | 'self'): string[] {

@@ -15,7 +15,7 @@ import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
 import type { ActionRecord } from '../../src/enforce/actionModel.ts';
 import type { ViolationEvent } from '../../src/localrules/contracts.ts';
 import { silentLogger } from '../../src/log.ts';
-import { createNetns, deleteNetns, inNs, uniquePrefix, vethBetween } from '../collector/helpers/netns.ts';
+import { createNetns, deleteNetns, inNs, uniquePrefix, vethBetween } from '../support/netns.ts';
 
 const RECIPE = fileURLToPath(new URL('../../recipe.yaml', import.meta.url));
 const TOKEN = 'FLOODTESTTOKEN01';

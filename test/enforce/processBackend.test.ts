@@ -6,7 +6,7 @@ import { silentLogger } from '../../src/log.ts';
 import type { ActionTarget } from '../../src/enforce/actionModel.ts';
 import { ProcessBackend, ProcessIdentityError } from '../../src/enforce/processBackend.ts';
 import { findCgroup2Mount } from '../../src/enforce/procfs.ts';
-import { Children, procState, startTimeOf, uniqueId, waitFor } from './fixtures/children.ts';
+import { Children, procState, startTimeOf, uniqueId, waitFor } from '../support/children.ts';
 
 const children = new Children();
 const cleanups: Array<() => void> = [];

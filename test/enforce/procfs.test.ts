@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { findCgroup2Mount, parseStat, readAncestry, readProcessInfo } from '../../src/enforce/procfs.ts';
-import { Children } from './fixtures/children.ts';
+import { Children } from '../support/children.ts';
 
 const children = new Children();
 afterEach(() => children.killAll());

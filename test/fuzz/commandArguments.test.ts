@@ -12,8 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { runCommand as collectorRun } from '../../src/collector/commandRunner.ts';
 import { createCommandRunner } from '../../src/enforce/commandRunner.ts';
 import { parseAddress, parseCidr, validateInterfaceName, validateNetnsName, validatePid } from '../../src/enforce/targetValidation.ts';
-import { hostileString, hostileValue } from './mutate.ts';
-import { forEachCase, PATH_MESSAGE, runSeed } from './prng.ts';
+import { hostileString, hostileValue } from '../support/mutate.ts';
+import { forEachCase, PATH_MESSAGE, runSeed } from '../support/prng.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CASES = Number(process.env.FUZZ_CASES ?? 10_000);

@@ -8,8 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { validateComponentConfig } from '../../src/config/componentConfig.ts';
 import { loadRecipeFile } from '../../src/ipc/emulator/recipe.ts';
-import { hostileString, hostileValue, mutateDocument } from './mutate.ts';
-import { assertPathMessage, forEachCase, runSeed, settledHeap } from './prng.ts';
+import { hostileString, hostileValue, mutateDocument } from '../support/mutate.ts';
+import { assertPathMessage, forEachCase, runSeed, settledHeap } from '../support/prng.ts';
 
 const CASES = Number(process.env.FUZZ_CASES ?? 10_000);
 const recipe = loadRecipeFile(fileURLToPath(new URL('../../recipe.yaml', import.meta.url)));
@@ -27,7 +27,7 @@ const BASE = {
 /** Keys whose string values are interpreted (regexes, topics, paths, CIDRs): where hostile strings go. */
 const INTERPRETED = ['thingNamePattern', 'reportTopic', 'stateDir', 'diskPath', 'downstreamNftTable', 'topic', 'localTopic', 'cloudTopic', 'nftTable', 'name', 'metric', 'comparisonOperator', 'interface'];
 
-function setDeep(doc: Record<string, unknown>, r: ReturnType<typeof import('./prng.ts').prng>): void {
+function setDeep(doc: Record<string, unknown>, r: ReturnType<typeof import('../support/prng.ts').prng>): void {
   // Walk to a random object and overwrite an interpreted key with a hostile string or regex.
   let node: unknown = doc;
   for (let d = 0; d < 4 && typeof node === 'object' && node !== null; d++) {

@@ -22,8 +22,8 @@ import { checkReportMessage } from '../../src/report/checkMessage.ts';
 import { encodeReport } from '../../src/report/encode.ts';
 import { thingNameProblem } from '../../src/report/thingName.ts';
 import { validateReportDocument } from '../../src/report/validate.ts';
-import { deepText, hostileString, hostileValue, mutateBytes, mutateDocument } from './mutate.ts';
-import { assertPathMessage, forEachCase, runSeed, settledHeap, type Prng } from './prng.ts';
+import { deepText, hostileString, hostileValue, mutateBytes, mutateDocument } from '../support/mutate.ts';
+import { assertPathMessage, forEachCase, runSeed, settledHeap, type Prng } from '../support/prng.ts';
 
 // FUZZ_CASES only for quick local iterations; the suite runs the 10,000.
 const CASES = Number(process.env.FUZZ_CASES ?? 10_000);

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { EventStreamCodec, type Message, type MessageHeaders } from '@smithy/eventstream-codec';
 import type { greengrasscoreipc } from 'aws-iot-device-sdk-v2';
 import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
-import { closeAll, QOS1, sdkClient, tempDir, waitFor } from '../integration/ipcTestSupport.ts';
-import { hostileString, hostileValue, mutateBytes } from './mutate.ts';
-import { forEachCase, runSeed, settledHeap, type Prng } from './prng.ts';
+import { closeAll, QOS1, sdkClient, tempDir, waitFor } from '../support/ipc.ts';
+import { hostileString, hostileValue, mutateBytes } from '../support/mutate.ts';
+import { forEachCase, runSeed, settledHeap, type Prng } from '../support/prng.ts';
 
 const CASES = Number(process.env.FUZZ_CASES ?? 10_000);
 const CONCURRENCY = 24;

@@ -17,8 +17,8 @@ import { createEnforcer, enforcementPaths } from '../../src/enforce/createEnforc
 import { silentLogger } from '../../src/log.ts';
 import { MAX_THING_NAME_BYTES, thingNameProblem } from '../../src/report/thingName.ts';
 import { parseReportTopic, reportTopic, ReportTopicError } from '../../src/report/topics.ts';
-import { hostileString } from './mutate.ts';
-import { forEachCase, PATH_MESSAGE, runSeed, type Prng } from './prng.ts';
+import { hostileString } from '../support/mutate.ts';
+import { forEachCase, PATH_MESSAGE, runSeed, type Prng } from '../support/prng.ts';
 
 const CASES = Number(process.env.FUZZ_CASES ?? 10_000);
 const GW = 'GatewayThing';

@@ -11,7 +11,7 @@ import { Agent } from '../../src/agent/agent.ts';
 import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
 import { silentLogger } from '../../src/log.ts';
 import type { LocalMessage } from '../../src/ipc/emulator/localPubSub.ts';
-import { connectDevice, type Device } from '../fixtures/mqttDevice.ts';
+import { connectDevice, type Device } from '../support/mqttDevice.ts';
 import { until } from '../support/until.ts';
 
 const RECIPE = fileURLToPath(new URL('../../recipe.yaml', import.meta.url));

@@ -8,8 +8,8 @@ import net from 'node:net';
 import dgram from 'node:dgram';
 import { HostCollector, type HostCollectorOptions } from '../../src/collector/hostCollector.ts';
 import { silentLogger } from '../../src/log.ts';
-import { startHelper, waitExit, type Helper } from '../collector/helpers/childProcess.ts';
-import { ensureHelper } from '../collector/helpers/sockDiagHelper.ts';
+import { startHelper, waitExit, type Helper } from '../support/childProcess.ts';
+import { ensureHelper } from '../support/sockDiagHelper.ts';
 import { bindUdpLoopbacks, listen } from '../support/loopbackSockets.ts';
 
 const helperPath = await ensureHelper();

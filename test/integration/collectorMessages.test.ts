@@ -8,8 +8,8 @@ import net from 'node:net';
 import { Aedes } from 'aedes';
 import { HostCollector } from '../../src/collector/hostCollector.ts';
 import { silentLogger } from '../../src/log.ts';
-import { startHelper, type Helper } from '../collector/helpers/childProcess.ts';
-import { ensureHelper } from '../collector/helpers/sockDiagHelper.ts';
+import { startHelper, type Helper } from '../support/childProcess.ts';
+import { ensureHelper } from '../support/sockDiagHelper.ts';
 
 const helperPath = await ensureHelper();
 const COUNT = 40;

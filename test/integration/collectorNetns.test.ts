@@ -9,8 +9,8 @@ import { runCommand, type CommandRunner } from '../../src/collector/commandRunne
 import { Collector } from '../../src/collector/collector.ts';
 import { validateConfig } from '../../src/config/validate.ts';
 import { silentLogger } from '../../src/log.ts';
-import { startHelper, waitExit, type Helper } from '../collector/helpers/childProcess.ts';
-import { createNetns, deleteNetns, inNs, uniquePrefix, vethBetween } from '../collector/helpers/netns.ts';
+import { startHelper, waitExit, type Helper } from '../support/childProcess.ts';
+import { createNetns, deleteNetns, inNs, uniquePrefix, vethBetween } from '../support/netns.ts';
 
 const prefix = uniquePrefix();
 const gw = `${prefix}gw`;

@@ -14,8 +14,8 @@ import type { NftBackend } from '../../src/enforce/nftBackend.ts';
 import { enforcementPaths } from '../../src/enforce/createEnforcer.ts';
 import { startWatchdog, WATCHDOG_GRACE_MS } from '../../src/enforce/linkWatchdog.ts';
 import { silentLogger } from '../../src/log.ts';
-import { uniqueId, waitFor } from '../enforce/fixtures/children.ts';
-import { canConnect, createTopology, destroyTopology, inNs, linkIsUp, nftRuleset, startTcpServer, type Topology } from '../enforce/fixtures/netns.ts';
+import { uniqueId, waitFor } from '../support/children.ts';
+import { canConnect, createTopology, destroyTopology, inNs, linkIsUp, nftRuleset, startTcpServer, type Topology } from '../support/enforceNetns.ts';
 
 const PORT = 7207;
 const id = uniqueId();

@@ -11,7 +11,7 @@ import { createEnforcer, enforcementPaths, type CreateEnforcerOptions } from '..
 import type { EnforcementConfig, Enforcer } from '../../src/enforce/enforcer.ts';
 import type { ProcessBackend } from '../../src/enforce/processBackend.ts';
 import { silentLogger } from '../../src/log.ts';
-import { Children, procState, sleep, startTimeOf, waitFor, type Child } from '../enforce/fixtures/children.ts';
+import { Children, procState, sleep, startTimeOf, waitFor, type Child } from '../support/children.ts';
 
 const children = new Children();
 const enforcers: Enforcer[] = [];

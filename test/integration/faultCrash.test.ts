@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
-import { prng, runSeed } from '../fuzz/prng.ts';
-import { CLI } from './ipcTestSupport.ts';
+import { prng, runSeed } from '../support/prng.ts';
+import { CLI } from '../support/ipc.ts';
 
 const CHILD = fileURLToPath(new URL('./faultCrashChild.ts', import.meta.url));
 const RECIPE = fileURLToPath(new URL('../../recipe.yaml', import.meta.url));

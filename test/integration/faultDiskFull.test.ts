@@ -13,7 +13,7 @@ import { Agent } from '../../src/agent/agent.ts';
 import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
 import type { ActionRecord } from '../../src/enforce/actionModel.ts';
 import { silentLogger } from '../../src/log.ts';
-import { inNs, nftRuleset } from '../enforce/fixtures/netns.ts';
+import { inNs, nftRuleset } from '../support/enforceNetns.ts';
 import { until } from '../support/until.ts';
 
 const RECIPE = fileURLToPath(new URL('../../recipe.yaml', import.meta.url));

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CLI, killEmulator, spawnEmulator, tempDir, waitFor, type EmulatorProcess } from './ipcTestSupport.ts';
+import { CLI, killEmulator, spawnEmulator, tempDir, waitFor, type EmulatorProcess } from '../support/ipc.ts';
 
 const RECIPE = fileURLToPath(new URL('../../recipe.yaml', import.meta.url));
 const TOKEN = 'NUCLEUSKILLTEST1';

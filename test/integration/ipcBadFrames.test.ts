@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { EventStreamCodec, type Message, type MessageHeaders } from '@smithy/eventstream-codec';
 import type { greengrasscoreipc } from 'aws-iot-device-sdk-v2';
 import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
-import { QOS1, closeAll, sdkClient, tempDir, waitFor } from './ipcTestSupport.ts';
+import { QOS1, closeAll, sdkClient, tempDir, waitFor } from '../support/ipc.ts';
 
 const codec = new EventStreamCodec((b) => new TextDecoder().decode(b), (s) => new TextEncoder().encode(s));
 

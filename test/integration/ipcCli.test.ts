@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { GreengrassIpcClient } from '../../src/ipc/ipcClient.ts';
-import { CLI, CliTestResources, spawnEmulator } from './ipcTestSupport.ts';
+import { CLI, CliTestResources, spawnEmulator } from '../support/ipc.ts';
 
 const recipe = fileURLToPath(new URL('../fixtures/recipe.test-component.yaml', import.meta.url));
 const res = new CliTestResources();

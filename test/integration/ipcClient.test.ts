@@ -6,7 +6,7 @@ import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
 import { GreengrassIpcClient } from '../../src/ipc/ipcClient.ts';
 import { IpcError } from '../../src/ipc/ipcError.ts';
 import type { LocalMessage } from '../../src/ipc/ipcTypes.ts';
-import { tempDir, waitFor } from './ipcTestSupport.ts';
+import { tempDir, waitFor } from '../support/ipc.ts';
 
 const TOKEN = 'CLIENTTEST000001';
 let tmp: ReturnType<typeof tempDir>;

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { decode as decodeCbor, encode as encodeCbor } from 'cbor-x';
 import type { greengrasscoreipc } from 'aws-iot-device-sdk-v2';
 import { GreengrassEmulator, type GreengrassEmulatorOptions } from '../../src/ipc/emulator/emulator.ts';
-import { QOS0, QOS1, RpcErrorType, closeAll, rpcFailure, sdkClient, tempDir, waitFor } from './ipcTestSupport.ts';
+import { QOS0, QOS1, RpcErrorType, closeAll, rpcFailure, sdkClient, tempDir, waitFor } from '../support/ipc.ts';
 
 const recipe = fileURLToPath(new URL('../fixtures/recipe.test-component.yaml', import.meta.url));
 const ME = 'com.defender-edge.DefenderEdge';

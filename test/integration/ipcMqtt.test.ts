@@ -8,8 +8,8 @@ import { EmulatorStartError, GreengrassEmulator, type GreengrassEmulatorOptions 
 import { BridgeConfigError } from '../../src/ipc/emulator/bridgeMapping.ts';
 import { GreengrassIpcClient } from '../../src/ipc/ipcClient.ts';
 import type { LocalMessage } from '../../src/ipc/ipcTypes.ts';
-import { assertPortFree, closeDevices, connectDevice, connectPacket, publishPacket, rawSocket, refusedConnect, type Device } from '../fixtures/mqttDevice.ts';
-import { tempDir, waitFor } from './ipcTestSupport.ts';
+import { assertPortFree, closeDevices, connectDevice, connectPacket, publishPacket, rawSocket, refusedConnect, type Device } from '../support/mqttDevice.ts';
+import { tempDir, waitFor } from '../support/ipc.ts';
 
 const TOKEN = 'MQTTBRIDGETEST01';
 let tmp: ReturnType<typeof tempDir>;

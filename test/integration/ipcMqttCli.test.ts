@@ -7,8 +7,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { GreengrassIpcClient } from '../../src/ipc/ipcClient.ts';
 import type { LocalMessage } from '../../src/ipc/ipcTypes.ts';
-import { closeDevices, connectDevice, refusedConnect, type Device } from '../fixtures/mqttDevice.ts';
-import { CLI, CliTestResources, spawnEmulator, waitFor, type EmulatorProcess } from './ipcTestSupport.ts';
+import { closeDevices, connectDevice, refusedConnect, type Device } from '../support/mqttDevice.ts';
+import { CLI, CliTestResources, spawnEmulator, waitFor, type EmulatorProcess } from '../support/ipc.ts';
 
 const res = new CliTestResources();
 const procs = res.procs;

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { GreengrassIpcClient } from '../../src/ipc/ipcClient.ts';
-import { killEmulator, spawnEmulator, tempDir, waitFor, type EmulatorProcess } from './ipcTestSupport.ts';
+import { killEmulator, spawnEmulator, tempDir, waitFor, type EmulatorProcess } from '../support/ipc.ts';
 
 const TOKEN = 'RECONNECTTEST001';
 const procs: EmulatorProcess[] = [];

@@ -11,7 +11,7 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { parseProcNetSockets, type SocketEntry } from '../../src/collector/procNetSockets.ts';
 import { dumpRequest, FLAG_TCP_PER_FAMILY, RECORD_SIZE, SockDiagDecoder } from '../../src/collector/sockDiagProtocol.ts';
 import { errnoName } from '../../src/collector/sockDiagSource.ts';
-import { canBuild, ensureHelper, hasProgram, RawHelper } from '../collector/helpers/sockDiagHelper.ts';
+import { canBuild, ensureHelper, hasProgram, RawHelper } from '../support/sockDiagHelper.ts';
 import { bindUdpLoopbacks, listen } from '../support/loopbackSockets.ts';
 
 const SENT = 70_000;

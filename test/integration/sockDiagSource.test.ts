@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { SockDiagSource } from '../../src/collector/sockDiagSource.ts';
-import { canBuild, ensureHelper, hasProgram } from '../collector/helpers/sockDiagHelper.ts';
-import { startHelper, type Helper } from '../collector/helpers/childProcess.ts';
-import { createNetns, deleteNetns, uniquePrefix } from '../collector/helpers/netns.ts';
+import { canBuild, ensureHelper, hasProgram } from '../support/sockDiagHelper.ts';
+import { startHelper, type Helper } from '../support/childProcess.ts';
+import { createNetns, deleteNetns, uniquePrefix } from '../support/netns.ts';
 
 interface LogLine {
   level: number;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildSockDiag, compilerFor, compilerPackages } from '../../scripts/buildSockDiag.ts';
-import { canBuild, ROOT } from '../collector/helpers/sockDiagHelper.ts';
+import { canBuild, ROOT } from '../support/sockDiagHelper.ts';
 
 const scratch = await mkdtemp(path.join(tmpdir(), 'dedge-sockdiag-build-'));
 afterAll(() => rm(scratch, { recursive: true, force: true }));

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { S3_PLACEHOLDER_PREFIX, buildComponentRecipe, parseGdkConfig, type GdkComponent } from '../../scripts/componentRecipe.ts';
-import { recipeSchemaErrors } from './helpers/gdkSchemas.ts';
+import { recipeSchemaErrors } from '../support/gdkSchemas.ts';
 
 const root = new URL('../..', import.meta.url);
 const rootRecipe = readFileSync(new URL('recipe.yaml', root), 'utf8');

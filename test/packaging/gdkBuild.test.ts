@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { BUILD_TARGETS, zipName } from '../../scripts/buildTargets.ts';
-import { gdkConfigSchemaErrors, recipeSchemaErrors } from './helpers/gdkSchemas.ts';
+import { gdkConfigSchemaErrors, recipeSchemaErrors } from '../support/gdkSchemas.ts';
 
 const root = path.resolve(new URL('../..', import.meta.url).pathname);
 const gdkConfig = JSON.parse(readFileSync(path.join(root, 'gdk-config.json'), 'utf8')) as Record<string, any>;

@@ -6,8 +6,8 @@ import { validateComponentConfig } from '../../src/config/componentConfig.ts';
 import { COMPONENT_NAME, accessControlFor, recipeDefaultConfiguration } from '../../scripts/recipeDefaults.ts';
 import { syncRecipeText } from '../../scripts/sync-recipe.ts';
 import { zipName } from '../../scripts/buildTargets.ts';
-import { recipeSchemaErrors } from './helpers/gdkSchemas.ts';
-import { isAuthorized, type AccessControl } from './helpers/ipcAuthorization.ts';
+import { recipeSchemaErrors } from '../support/gdkSchemas.ts';
+import { isAuthorized, type AccessControl } from '../support/ipcAuthorization.ts';
 
 const root = new URL('../..', import.meta.url);
 const recipeText = readFileSync(new URL('recipe.yaml', root), 'utf8');

@@ -2,8 +2,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { BrokerStartError, ClientDeviceBroker, type DeviceMessage } from '../../../src/ipc/emulator/clientDeviceBroker.ts';
-import { assertPortFree, closeDevices, connectDevice, connectPacket, publishPacket, rawSocket, refusedConnect, type Device } from '../../fixtures/mqttDevice.ts';
-import { waitFor } from '../../integration/ipcTestSupport.ts';
+import { assertPortFree, closeDevices, connectDevice, connectPacket, publishPacket, rawSocket, refusedConnect, type Device } from '../../support/mqttDevice.ts';
+import { waitFor } from '../../support/ipc.ts';
 
 const brokers: ClientDeviceBroker[] = [];
 const devices: Device[] = [];

@@ -7,8 +7,8 @@ import { LocalPubSub, type LocalMessage } from '../../../src/ipc/emulator/localP
 import { SimulatedIoTCore } from '../../../src/ipc/emulator/iotCore.ts';
 import { DEFAULT_TOPIC_MAPPING, parseTopicMapping, type TopicMapping } from '../../../src/ipc/emulator/bridgeMapping.ts';
 import { silentLogger } from '../../../src/log.ts';
-import { closeDevices, connectDevice, type Device } from '../../fixtures/mqttDevice.ts';
-import { waitFor } from '../../integration/ipcTestSupport.ts';
+import { closeDevices, connectDevice, type Device } from '../../support/mqttDevice.ts';
+import { waitFor } from '../../support/ipc.ts';
 
 interface Rig {
   broker: ClientDeviceBroker;

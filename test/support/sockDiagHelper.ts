@@ -2,10 +2,10 @@
 // hash, scripts/buildSockDiag.ts) and a raw driver that speaks its protocol line by line.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { buildSockDiag, compilerFor, type SockDiagArch } from '../../../scripts/buildSockDiag.ts';
-import { ResponseAssembler } from '../../../src/collector/sockDiagProtocol.ts';
+import { buildSockDiag, compilerFor, type SockDiagArch } from '../../scripts/buildSockDiag.ts';
+import { ResponseAssembler } from '../../src/collector/sockDiagProtocol.ts';
 
-export const ROOT = path.resolve(new URL('../../..', import.meta.url).pathname);
+export const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
 
 export async function ensureHelper(arch: SockDiagArch = process.arch as SockDiagArch): Promise<string> {
   return (await buildSockDiag({ root: ROOT, arch })).path;

@@ -1,10 +1,11 @@
-// Validation as gdk 1.6.2 does it (greengrass.md §5; shared/schemas/README.md): Draft 7 JSON Schema with
-// Python regular expressions, recipe keys lower-cased recursively first (gdk RecipeValidator
-// `_convert_keys_to_lowercase`). The schemas are the verbatim copies in ../shared/schemas.
+// Validation as gdk 1.6.2 does it: Draft 7 JSON Schema with Python regular expressions, recipe keys
+// lower-cased recursively first (gdk's RecipeValidator `_convert_keys_to_lowercase`,
+// https://github.com/aws-greengrass/aws-greengrass-gdk-cli/blob/v1.6.2/gdk/common/RecipeValidator.py).
+// The schemas are verbatim copies in test/fixtures/gdk-schemas/ (source and licence in its README).
 import { readFileSync } from 'node:fs';
 import { Ajv, type ValidateFunction } from 'ajv';
 
-const schemasDir = new URL('../../../../shared/schemas', import.meta.url);
+const schemasDir = new URL('../fixtures/gdk-schemas/', import.meta.url);
 
 /**
  * The schemas use Python's inline `(?i)` flag (e.g. `(?i)^(ZIP|NONE)$`), which JavaScript rejects;
