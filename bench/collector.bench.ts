@@ -12,11 +12,11 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import readline from 'node:readline';
 import si from 'systeminformation';
-import type { BenchSuite } from './run.ts';
-import { median, round } from './stats.ts';
+import { buildSockDiag } from '../scripts/buildSockDiag.ts';
 import { HostCollector, type HostCollectorOptions } from '../src/collector/hostCollector.ts';
 import { silentLogger } from '../src/log.ts';
-import { buildSockDiag } from '../scripts/buildSockDiag.ts';
+import type { BenchSuite } from './run.ts';
+import { median, round } from './stats.ts';
 
 const HOLDER = new URL('../test/support/socketHolder.ts', import.meta.url).pathname;
 const TICK_MS = 1000 / 100; // USER_HZ is 100 on Linux
@@ -69,7 +69,12 @@ interface Measured {
   wallMsMedian: number;
 }
 
-async function measure(iterations: number, budgetMs: number, fn: () => Promise<unknown>, helperPid?: () => number | undefined): Promise<Measured> {
+async function measure(
+  iterations: number,
+  budgetMs: number,
+  fn: () => Promise<unknown>,
+  helperPid?: () => number | undefined,
+): Promise<Measured> {
   const self: number[] = [];
   const wall: number[] = [];
   const c0 = childTicksMs();
@@ -86,7 +91,13 @@ async function measure(iterations: number, budgetMs: number, fn: () => Promise<u
   }
   const childMean = (childTicksMs() - c0) / self.length;
   const selfMed = median(self);
-  const out: Measured = { samples: self.length, selfCpuMsMedian: round(selfMed, 2), childCpuMsMean: round(childMean, 2), cpuMsPerSample: 0, wallMsMedian: round(median(wall), 2) };
+  const out: Measured = {
+    samples: self.length,
+    selfCpuMsMedian: round(selfMed, 2),
+    childCpuMsMean: round(childMean, 2),
+    cpuMsPerSample: 0,
+    wallMsMedian: round(median(wall), 2),
+  };
   let helperMean = 0;
   if (helperPid) {
     // The same helper must have served the whole run, or its counters do not cover it.
@@ -103,12 +114,36 @@ const MQTT = [1883, 8883];
 const configs: Record<string, Config> = {
   // the component's default configuration on the helper: loopback excluded from network_stats, included
   // per process (collector.perProcessIncludeLoopback), MQTT estimates on
-  sockdiag: { helper: true, includeLoopback: false, perProcessIncludeLoopback: true, mqttPorts: MQTT, perProcess: true, customMetrics: true, tcpBytes: true },
+  sockdiag: {
+    helper: true,
+    includeLoopback: false,
+    perProcessIncludeLoopback: true,
+    mqttPorts: MQTT,
+    perProcess: true,
+    customMetrics: true,
+    tcpBytes: true,
+  },
   // the same configuration on the fallback: ss dumps every socket's tcp_info (no kernel filter possible)
-  procSsDefault: { helper: false, includeLoopback: false, perProcessIncludeLoopback: true, mqttPorts: MQTT, perProcess: true, customMetrics: true, tcpBytes: true },
+  procSsDefault: {
+    helper: false,
+    includeLoopback: false,
+    perProcessIncludeLoopback: true,
+    mqttPorts: MQTT,
+    perProcess: true,
+    customMetrics: true,
+    tcpBytes: true,
+  },
   // the fallback at its cheapest with per-process bytes: loopback excluded everywhere, so ss's kernel
   // filter drops loopback sockets (the collector's default before perProcessIncludeLoopback)
-  procSsLoopbackFiltered: { helper: false, includeLoopback: false, perProcessIncludeLoopback: false, mqttPorts: [], perProcess: true, customMetrics: true, tcpBytes: true },
+  procSsLoopbackFiltered: {
+    helper: false,
+    includeLoopback: false,
+    perProcessIncludeLoopback: false,
+    mqttPorts: [],
+    perProcess: true,
+    customMetrics: true,
+    tcpBytes: true,
+  },
   // no child process at all: /proc only (ports, connections, owners, network, custom metrics)
   procNoTcpBytes: { helper: false, includeLoopback: false, perProcess: true, customMetrics: true, tcpBytes: false },
 };
@@ -121,7 +156,13 @@ export const suite: BenchSuite = {
     // The helper path is cheap, so it gets more samples: its CPU is read in 10 ms clock ticks.
     // BENCH_COLLECTOR_SOCKETS=2000 (comma list) runs only those sizes.
     const only = process.env.BENCH_COLLECTOR_SOCKETS?.split(',').map(Number);
-    const sizes = ([[100, 20, 300], [2000, 12, 200], [10000, 5, 40]] as const).filter(([n]) => !only || only.includes(n));
+    const sizes = (
+      [
+        [100, 20, 300],
+        [2000, 12, 200],
+        [10000, 5, 40],
+      ] as const
+    ).filter(([n]) => !only || only.includes(n));
     for (const [n, iterations, helperIterations] of sizes) {
       const holder = await holdSockets(n);
       try {
@@ -132,9 +173,17 @@ export const suite: BenchSuite = {
             const cold0 = process.cpuUsage();
             const first = await c.sample(Date.now()); // cold: full /proc/PID/fd walk (and the helper's start)
             const cold = process.cpuUsage(cold0);
-            if (first.established.length < n / 2) throw new Error(`collector saw ${first.established.length} connections, expected ≥ ${n / 2}`);
+            if (first.established.length < n / 2)
+              throw new Error(`collector saw ${first.established.length} connections, expected ≥ ${n / 2}`);
             if (c.socketSource !== (helper ? 'sockdiag' : 'proc')) throw new Error(`${name}: sockets came from ${c.socketSource}`);
-            const m = helper ? await measure(helperIterations, 30_000, () => c.sample(Date.now()), () => c.sockDiagPid) : await measure(iterations, 30_000, () => c.sample(Date.now()));
+            const m = helper
+              ? await measure(
+                  helperIterations,
+                  30_000,
+                  () => c.sample(Date.now()),
+                  () => c.sockDiagPid,
+                )
+              : await measure(iterations, 30_000, () => c.sample(Date.now()));
             // Every socket of the host is read, so concurrent work on the machine (other test runs) adds to n.
             row[name] = { ...m, firstSampleSelfCpuMs: round((cold.user + cold.system) / 1000, 2), socketsRead: c.socketCount };
           } finally {
@@ -148,8 +197,14 @@ export const suite: BenchSuite = {
         row['systeminformation.networkConnections'] = baseline;
         const ours = row.sockdiag as Measured;
         const fallback = row.procSsDefault as Measured;
-        row.ratioBaselineToSockdiag = { cpu: round(baseline.cpuMsPerSample / ours.cpuMsPerSample, 1), wall: round(baseline.wallMsMedian / ours.wallMsMedian, 1) };
-        row.ratioProcSsToSockdiag = { cpu: round(fallback.cpuMsPerSample / ours.cpuMsPerSample, 1), wall: round(fallback.wallMsMedian / ours.wallMsMedian, 1) };
+        row.ratioBaselineToSockdiag = {
+          cpu: round(baseline.cpuMsPerSample / ours.cpuMsPerSample, 1),
+          wall: round(baseline.wallMsMedian / ours.wallMsMedian, 1),
+        };
+        row.ratioProcSsToSockdiag = {
+          cpu: round(fallback.cpuMsPerSample / ours.cpuMsPerSample, 1),
+          wall: round(fallback.wallMsMedian / ours.wallMsMedian, 1),
+        };
         out[`sockets_${n}`] = row;
       } finally {
         await holder.stop();

@@ -11,9 +11,9 @@
 // does not take CPU from the agent while it is measured.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Agent } from '../src/agent/agent.ts';
 import { GreengrassIpcClient } from '../src/ipc/ipcClient.ts';
@@ -34,8 +34,19 @@ function report(i: number): string {
     header: { report_id: 1_000_000 + i, version: '1.0' },
     metrics: {
       network_stats: { bytes_in: 1000 + i, bytes_out: 2000, packets_in: 10, packets_out: 20 },
-      listening_tcp_ports: { ports: [{ port: 22, interface: 'eth0' }, { port: 443, interface: 'eth0' }], total: 2 },
-      tcp_connections: { established_connections: { connections: [{ remote_addr: '203.0.113.7:443', local_port: 50000, local_interface: 'eth0' }], total: 1 } },
+      listening_tcp_ports: {
+        ports: [
+          { port: 22, interface: 'eth0' },
+          { port: 443, interface: 'eth0' },
+        ],
+        total: 2,
+      },
+      tcp_connections: {
+        established_connections: {
+          connections: [{ remote_addr: '203.0.113.7:443', local_port: 50000, local_interface: 'eth0' }],
+          total: 1,
+        },
+      },
     },
   });
 }
@@ -72,9 +83,39 @@ interface EmulatorProcess {
 async function withEmulator<T>(fn: (emu: EmulatorProcess, dir: string) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'dedge-bench-ds-'));
   const overrides = join(dir, 'overrides.json');
-  writeFileSync(overrides, JSON.stringify({ stateDir: join(dir, 'state'), heartbeat: { enabled: false }, sampling: { intervalMs: 1000 }, downstream: { thingNamePattern: 'dev-[0-9]+' }, outbox: { maxEntries: 1_000_000, maxBytes: 1 << 30 } }));
+  writeFileSync(
+    overrides,
+    JSON.stringify({
+      stateDir: join(dir, 'state'),
+      heartbeat: { enabled: false },
+      sampling: { intervalMs: 1000 },
+      downstream: { thingNamePattern: 'dev-[0-9]+' },
+      outbox: { maxEntries: 1_000_000, maxBytes: 1 << 30 },
+    }),
+  );
   const socketPath = join(dir, 'ipc.sock');
-  const child = spawn(process.execPath, [CLI, 'emulator', '--socket', socketPath, '--recipe', RECIPE, '--config', overrides, '--thing', 'BenchGw', '--token', TOKEN, '--record', join(dir, 'cloud.jsonl'), '--log-level', 'error'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [
+      CLI,
+      'emulator',
+      '--socket',
+      socketPath,
+      '--recipe',
+      RECIPE,
+      '--config',
+      overrides,
+      '--thing',
+      'BenchGw',
+      '--token',
+      TOKEN,
+      '--record',
+      join(dir, 'cloud.jsonl'),
+      '--log-level',
+      'error',
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
   const lines = createInterface({ input: child.stdout! });
   // The first line is the ready line; `local-publish` answers are ignored; a `status` answer has `online`.
   let onReady: (() => void) | undefined;
@@ -84,7 +125,9 @@ async function withEmulator<T>(fn: (emu: EmulatorProcess, dir: string) => Promis
     if (o.ready === true) onReady?.();
     else if ('online' in o) onStatus?.(o as unknown as { recordsWritten: number; openStreams: number });
   });
-  await new Promise<void>((r) => { onReady = r; });
+  await new Promise<void>((r) => {
+    onReady = r;
+  });
   const emu: EmulatorProcess = {
     pid: child.pid!,
     socketPath,
@@ -92,7 +135,9 @@ async function withEmulator<T>(fn: (emu: EmulatorProcess, dir: string) => Promis
       child.stdin!.write(text);
     },
     status() {
-      const answer = new Promise<{ recordsWritten: number; openStreams: number }>((r) => { onStatus = r; });
+      const answer = new Promise<{ recordsWritten: number; openStreams: number }>((r) => {
+        onStatus = r;
+      });
       child.stdin!.write('status\n');
       return answer;
     },
@@ -129,7 +174,9 @@ async function rounds(emu: EmulatorProcess, done: () => number): Promise<Rounds>
     const e0 = cpuMsOf(emu.pid);
     const t0 = performance.now();
     emu.send(text);
-    await until(() => done() - before >= N, 120_000).catch((e: Error) => { throw new Error(`${e.message}: ${done() - before}/${N} in round ${r}`); });
+    await until(() => done() - before >= N, 120_000).catch((e: Error) => {
+      throw new Error(`${e.message}: ${done() - before}/${N} in round ${r}`);
+    });
     const seconds = (performance.now() - t0) / 1000;
     const c = process.cpuUsage(c0);
     if (r === 0) {
@@ -150,7 +197,9 @@ async function rounds(emu: EmulatorProcess, done: () => number): Promise<Rounds>
 }
 
 /** A plain SDK client subscribed to the device report topic; `handle` returns the count of finished messages. */
-async function withSubscriber(handle: (ipc: GreengrassIpcClient) => { onMessage: (m: LocalMessage) => void; done: () => number }): Promise<Rounds> {
+async function withSubscriber(
+  handle: (ipc: GreengrassIpcClient) => { onMessage: (m: LocalMessage) => void; done: () => number },
+): Promise<Rounds> {
   return withEmulator(async (emu) => {
     const ipc = new GreengrassIpcClient({ socketPath: emu.socketPath, authToken: TOKEN });
     ipc.start();
@@ -164,21 +213,35 @@ async function withSubscriber(handle: (ipc: GreengrassIpcClient) => { onMessage:
   });
 }
 
-const transportBaseline = (): Promise<Rounds> => withSubscriber(() => {
-  let got = 0;
-  return { onMessage: () => { got++; }, done: () => got };
-});
+const transportBaseline = (): Promise<Rounds> =>
+  withSubscriber(() => {
+    let got = 0;
+    return {
+      onMessage: () => {
+        got++;
+      },
+      done: () => got,
+    };
+  });
 
-const bareSdkForwarder = (): Promise<Rounds> => withSubscriber((ipc) => {
-  let published = 0;
-  return {
-    onMessage: (m) => {
-      const payload = m.kind === 'binary' ? m.value : Buffer.from(JSON.stringify(m.value));
-      void ipc.publishToIoTCore(m.topic, payload, 1).then(() => { published++; }, () => { published++; });
-    },
-    done: () => published,
-  };
-});
+const bareSdkForwarder = (): Promise<Rounds> =>
+  withSubscriber((ipc) => {
+    let published = 0;
+    return {
+      onMessage: (m) => {
+        const payload = m.kind === 'binary' ? m.value : Buffer.from(JSON.stringify(m.value));
+        void ipc.publishToIoTCore(m.topic, payload, 1).then(
+          () => {
+            published++;
+          },
+          () => {
+            published++;
+          },
+        );
+      },
+      done: () => published,
+    };
+  });
 
 /**
  * Device reports accepted, counted once the outbox has handed everything to the nucleus (it also carries
@@ -196,9 +259,24 @@ const PACED_SECONDS = 3;
  * A steady offered load below capacity, 1/100 s at a time: nothing should be shed then, every device gets
  * its answer, and the latency from injection to the cloud record says what a report waits.
  */
-async function pacedForwarding(): Promise<{ offeredPerSec: number; seconds: number; forwarded: number; answersSent: number; answersShed: number; latencyP50Ms: number; latencyP99Ms: number }> {
+async function pacedForwarding(): Promise<{
+  offeredPerSec: number;
+  seconds: number;
+  forwarded: number;
+  answersSent: number;
+  answersShed: number;
+  latencyP50Ms: number;
+  latencyP99Ms: number;
+}> {
   return withEmulator(async (emu, dir) => {
-    const agent = new Agent({ socketPath: emu.socketPath, authToken: TOKEN, thingName: 'BenchGw', bootstrapStateDir: join(dir, 'boot'), logger: silentLogger(), reportIntervalOverrideSeconds: 3600 });
+    const agent = new Agent({
+      socketPath: emu.socketPath,
+      authToken: TOKEN,
+      thingName: 'BenchGw',
+      bootstrapStateDir: join(dir, 'boot'),
+      logger: silentLogger(),
+      reportIntervalOverrideSeconds: 3600,
+    });
     await agent.start();
     await new Promise((r) => setTimeout(r, 300));
     emu.send(burst(0)); // warm-up
@@ -242,13 +320,26 @@ async function pacedForwarding(): Promise<{ offeredPerSec: number; seconds: numb
   });
 }
 
-async function agentForwarder(): Promise<Rounds & { accepted: number; inCloud: number; duplicatesInCloud: number; answersShed: number; answerFailures: number }> {
+async function agentForwarder(): Promise<
+  Rounds & { accepted: number; inCloud: number; duplicatesInCloud: number; answersShed: number; answerFailures: number }
+> {
   return withEmulator(async (emu, dir) => {
-    const agent = new Agent({ socketPath: emu.socketPath, authToken: TOKEN, thingName: 'BenchGw', bootstrapStateDir: join(dir, 'boot'), logger: silentLogger(), reportIntervalOverrideSeconds: 3600 });
+    const agent = new Agent({
+      socketPath: emu.socketPath,
+      authToken: TOKEN,
+      thingName: 'BenchGw',
+      bootstrapStateDir: join(dir, 'boot'),
+      logger: silentLogger(),
+      reportIntervalOverrideSeconds: 3600,
+    });
     await agent.start();
     await new Promise((r) => setTimeout(r, 300));
     const result = await rounds(emu, () => forwardedAndSent(agent));
-    const { accepted, answersShed, answerFailures } = agent.snapshot().downstream as { accepted: number; answersShed: number; answerFailures: number };
+    const { accepted, answersShed, answerFailures } = agent.snapshot().downstream as {
+      accepted: number;
+      answersShed: number;
+      answerFailures: number;
+    };
     await agent.stop();
     await emu.status(); // the emulator has handled everything sent before this answer
     // The cloud record: each device report exactly once (QoS 1 allows duplicates; none are expected here).

@@ -1,15 +1,15 @@
 // Apply latency of the process backend through the whole Enforcer: violation in → process stopped
 // (state T in /proc), over ≥ 20 spawned processes. Baseline in the same run: a bare kill(SIGSTOP) and
 // the same /proc poll, so the ratio shows what the rails, audit and persistence add.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { defaultConfig } from '../src/config/validate.ts';
-import { createEnforcer } from '../src/enforce/createEnforcer.ts';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
+import { defaultConfig } from '../src/config/validate.ts';
+import { createEnforcer } from '../src/enforce/createEnforcer.ts';
 import type { BenchSuite } from './run.ts';
 import { percentile, round } from './stats.ts';
 
@@ -22,7 +22,9 @@ function stat(pid: number): { state: string; startTime: number } {
 }
 
 async function startChild(): Promise<ChildProcess> {
-  const c = spawn(process.execPath, ['-e', "setInterval(()=>{},1000);process.stdout.write('ready\\n')"], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const c = spawn(process.execPath, ['-e', "setInterval(()=>{},1000);process.stdout.write('ready\\n')"], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   await new Promise<void>((resolve, reject) => {
     c.once('error', reject);
     c.stdout!.once('data', () => resolve());
@@ -32,7 +34,9 @@ async function startChild(): Promise<ChildProcess> {
 
 /** ms from t0 until /proc shows the process stopped (busy poll: we measure, not sleep). */
 function untilStopped(pid: number, t0: number): number {
-  while (stat(pid).state !== 'T') { /* spin */ }
+  while (stat(pid).state !== 'T') {
+    /* spin */
+  }
   return performance.now() - t0;
 }
 
@@ -51,7 +55,11 @@ export const suite: BenchSuite = {
       },
     });
     const logger = pino({ level: 'info' }, sink);
-    const enforcer = createEnforcer({ config: { ...defaultConfig().enforcement, mode: 'enforce', maxActionsPerMinute: 10_000 }, stateDir, logger });
+    const enforcer = createEnforcer({
+      config: { ...defaultConfig().enforcement, mode: 'enforce', maxActionsPerMinute: 10_000 },
+      stateDir,
+      logger,
+    });
     const children: ChildProcess[] = [];
     const viaEnforcer: number[] = [];
     const handleResolved: number[] = [];
@@ -66,8 +74,14 @@ export const suite: BenchSuite = {
         signalAt = 0;
         const t0 = performance.now();
         const done = enforcer.handle({
-          violationId: `bench-${i}`, thingName: 'gateway', behavior: 'bytesOut', metric: 'aws:all-bytes-out', event: 'in-alarm', t: Date.now(),
-          offender: { kind: 'process', pid: a.pid!, comm: 'node', startTime }, action: { type: 'process-suspend', ttlSeconds: 60 },
+          violationId: `bench-${i}`,
+          thingName: 'gateway',
+          behavior: 'bytesOut',
+          metric: 'aws:all-bytes-out',
+          event: 'in-alarm',
+          t: Date.now(),
+          offender: { kind: 'process', pid: a.pid!, comm: 'node', startTime },
+          action: { type: 'process-suspend', ttlSeconds: 60 },
         });
         await done;
         handleResolved.push(performance.now() - t0);

@@ -21,7 +21,10 @@ const RUNS = 20;
 const BASELINE_RUNS = 10;
 const TARGET_P99_MS = 1500;
 
-const dist = (xs: number[]) => (xs.length === 0 ? { n: 0 } : { n: xs.length, p50: round(percentile(xs, 50), 1), p99: round(percentile(xs, 99), 1), max: round(Math.max(...xs), 1) });
+const dist = (xs: number[]) =>
+  xs.length === 0
+    ? { n: 0 }
+    : { n: xs.length, p50: round(percentile(xs, 50), 1), p99: round(percentile(xs, 99), 1), max: round(Math.max(...xs), 1) };
 
 async function bareSigtermToExit(url: string): Promise<number[]> {
   const out: number[] = [];
@@ -61,7 +64,9 @@ export const suite: BenchSuite = {
           toAction.push(o.actedAfterMs);
           actionToExit.push(o.detectedAfterMs - o.actedAfterMs);
         }
-        process.stderr.write(`  round ${i + 1}/${RUNS}: ${s.offenders.map((o) => `${o.role} ${o.detectedAfterMs ?? '-'} ms`).join(', ')}\n`);
+        process.stderr.write(
+          `  round ${i + 1}/${RUNS}: ${s.offenders.map((o) => `${o.role} ${o.detectedAfterMs ?? '-'} ms`).join(', ')}\n`,
+        );
       }
       baseline = await bareSigtermToExit(scenario.mqttUrl);
     } finally {
@@ -71,7 +76,8 @@ export const suite: BenchSuite = {
     return {
       runs: RUNS,
       samplingMs: 1000,
-      definition: 'stopped − crossing: crossing = t of the first sample whose 300 s bytesOut window reaches 10000 (the violation t); stopped = the parent sees the rogue exit after process-terminate',
+      definition:
+        'stopped − crossing: crossing = t of the first sample whose 300 s bytesOut window reaches 10000 (the violation t); stopped = the parent sees the rogue exit after process-terminate',
       detectToStopMs: dist(total),
       byRogue: { mqttRogueAgent: dist(byRole['rogue-agent']!), tcpStreamer: dist(byRole['tcp-streamer']!) },
       crossingToActionMs: dist(toAction),

@@ -6,10 +6,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { greengrasscoreipc } from 'aws-iot-device-sdk-v2';
-import type { BenchSuite } from './run.ts';
-import { median, percentile, round } from './stats.ts';
 import { GreengrassEmulator } from '../src/ipc/emulator/emulator.ts';
 import { sdkClientConfig } from '../src/ipc/sdkClientConfig.ts';
+import type { BenchSuite } from './run.ts';
+import { median, percentile, round } from './stats.ts';
 
 const QOS1 = greengrasscoreipc.model.QOS.AT_LEAST_ONCE;
 
@@ -25,7 +25,11 @@ async function timed(n: number, op: () => Promise<unknown>): Promise<{ perSecond
   return { perSecond: round((n / total) * 1000, 0), p50Ms: round(median(lat)), p99Ms: round(percentile(lat, 99)) };
 }
 
-async function pipelined(n: number, inFlight: number, op: () => Promise<unknown>): Promise<{ perSecond: number; p50Ms: number; p99Ms: number }> {
+async function pipelined(
+  n: number,
+  inFlight: number,
+  op: () => Promise<unknown>,
+): Promise<{ perSecond: number; p50Ms: number; p99Ms: number }> {
   const lat: number[] = [];
   let next = 0;
   const t0 = performance.now();
@@ -46,12 +50,19 @@ export const suite: BenchSuite = {
   name: 'ipc',
   async run() {
     const dir = mkdtempSync(join(tmpdir(), 'dedge-bench-'));
-    const emu = new GreengrassEmulator({ socketPath: join(dir, 'ipc.sock'), token: 'BENCHTOKEN000001', recordFile: join(dir, 'cloud.jsonl') });
+    const emu = new GreengrassEmulator({
+      socketPath: join(dir, 'ipc.sock'),
+      token: 'BENCHTOKEN000001',
+      recordFile: join(dir, 'cloud.jsonl'),
+    });
     await emu.start();
     const client = greengrasscoreipc.createClient(sdkClientConfig(emu.socketPath, 'BENCHTOKEN000001'));
     try {
       await client.connect();
-      const payload = JSON.stringify({ header: { report_id: 1, version: '1.0' }, metrics: { listening_tcp_ports: { ports: [{ port: 22 }], total: 1 } } });
+      const payload = JSON.stringify({
+        header: { report_id: 1, version: '1.0' },
+        metrics: { listening_tcp_ports: { ports: [{ port: 22 }], total: 1 } },
+      });
       const publish = () => client.publishToIoTCore({ topicName: 'defender-edge/bench/heartbeat', qos: QOS1, payload });
       const noop = () => client.updateState({ state: greengrasscoreipc.model.ReportedLifecycleState.RUNNING });
       for (let i = 0; i < 200; i++) await publish(); // warm-up (JIT, CRT buffers)

@@ -11,21 +11,27 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parseBehaviors } from '../src/localrules/behaviors.ts';
 import type { MetricValue, Offender } from '../src/localrules/contracts.ts';
-import { Evaluator, MemoryThingStates, defaultEvaluatorOptions, type Datapoint } from '../src/localrules/evaluator.ts';
-import { compileProfile, type CompiledProfile } from '../src/localrules/profile.ts';
+import { type Datapoint, defaultEvaluatorOptions, Evaluator, MemoryThingStates } from '../src/localrules/evaluator.ts';
+import { type CompiledProfile, compileProfile } from '../src/localrules/profile.ts';
 import { ThresholdCache } from '../src/localrules/thresholdCache.ts';
 import { silentLogger } from '../src/log.ts';
 import type { BenchSuite } from './run.ts';
 import { median, round } from './stats.ts';
 
-const lt = (metric: string, count: number, durationSeconds?: number, op = 'less-than') => ({ metric, criteria: { comparisonOperator: op, value: { count }, ...(durationSeconds ? { durationSeconds } : {}) } });
+const lt = (metric: string, count: number, durationSeconds?: number, op = 'less-than') => ({
+  metric,
+  criteria: { comparisonOperator: op, value: { count }, ...(durationSeconds ? { durationSeconds } : {}) },
+});
 
 /** 20 behaviors covering every operator family, windows and statistics. */
 const behaviors = [
   lt('aws:all-bytes-out', 10_000, 300),
   lt('aws:all-bytes-out', 1, 600, 'greater-than'),
   lt('aws:all-bytes-out', 5_000),
-  { metric: 'aws:all-bytes-out', criteria: { comparisonOperator: 'less-than-equals', statisticalThreshold: { statistic: 'p99' }, durationSeconds: 300 } },
+  {
+    metric: 'aws:all-bytes-out',
+    criteria: { comparisonOperator: 'less-than-equals', statisticalThreshold: { statistic: 'p99' }, durationSeconds: 300 },
+  },
   lt('aws:all-bytes-in', 50_000, 300),
   lt('aws:all-bytes-in', 100_000, 900, 'less-than-equals'),
   lt('aws:all-packets-out', 1_000, 300),
@@ -35,8 +41,14 @@ const behaviors = [
   { metric: 'aws:listening-udp-ports', criteria: { comparisonOperator: 'in-port-set', value: { ports: [53, 5353] } } },
   lt('aws:num-listening-tcp-ports', 10),
   lt('aws:num-established-tcp-connections', 0, undefined, 'greater-than-equals'),
-  { metric: 'aws:destination-ip-addresses', criteria: { comparisonOperator: 'in-cidr-set', value: { cidrs: ['10.0.0.0/8', '52.0.0.0/8', 'fd00::/8'] } } },
-  { metric: 'aws:destination-ip-addresses', criteria: { comparisonOperator: 'not-in-cidr-set', value: { cidrs: ['192.0.2.0/24', '2001:db8::/32'] } } },
+  {
+    metric: 'aws:destination-ip-addresses',
+    criteria: { comparisonOperator: 'in-cidr-set', value: { cidrs: ['10.0.0.0/8', '52.0.0.0/8', 'fd00::/8'] } },
+  },
+  {
+    metric: 'aws:destination-ip-addresses',
+    criteria: { comparisonOperator: 'not-in-cidr-set', value: { cidrs: ['192.0.2.0/24', '2001:db8::/32'] } },
+  },
   lt('aws:num-messages-sent', 100, 300),
   lt('aws:num-messages-received', 100, 300),
   lt('aws:message-byte-size', 4096, undefined, 'less-than-equals'),
@@ -79,7 +91,8 @@ function throughput(): Record<string, unknown> {
   const ticks = 40;
   // Pre-build all datapoints so only evaluation is timed.
   const batches: Datapoint[][] = [];
-  for (let tick = 1; tick <= ticks; tick++) for (let i = 0; i < things.length; i++) batches.push(sampleOf(things[i]!, subjects[i]!, tick, i));
+  for (let tick = 1; tick <= ticks; tick++)
+    for (let i = 0; i < things.length; i++) batches.push(sampleOf(things[i]!, subjects[i]!, tick, i));
 
   const runs: number[] = [];
   const baselineRuns: number[] = [];
@@ -166,7 +179,16 @@ function churn(): Record<string, unknown> {
         collectGarbage();
         const m = process.memoryUsage();
         const s = cache.stats();
-        checkpoints.push({ things: done, rssMiB: mib(m.rss), heapUsedMiB: mib(m.heapUsed), heapTotalMiB: mib(m.heapTotal), externalMiB: mib(m.external), cachedThings: s.things, cachedMiB: mib(s.bytes), writes: s.writes });
+        checkpoints.push({
+          things: done,
+          rssMiB: mib(m.rss),
+          heapUsedMiB: mib(m.heapUsed),
+          heapTotalMiB: mib(m.heapTotal),
+          externalMiB: mib(m.external),
+          cachedThings: s.things,
+          cachedMiB: mib(s.bytes),
+          writes: s.writes,
+        });
       }
     }
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;

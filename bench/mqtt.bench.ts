@@ -6,10 +6,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync, type MqttClient } from 'mqtt';
-import type { BenchSuite } from './run.ts';
-import { median, percentile, round } from './stats.ts';
 import { GreengrassEmulator } from '../src/ipc/emulator/emulator.ts';
 import { GreengrassIpcClient } from '../src/ipc/ipcClient.ts';
+import type { BenchSuite } from './run.ts';
+import { median, percentile, round } from './stats.ts';
 
 const TOKEN = 'BENCHMQTTTOKEN01';
 
@@ -58,7 +58,9 @@ export const suite: BenchSuite = {
       const sender = await connectAsync(url, { clientId: 'bench-sender', reconnectPeriod: 0 });
       const receiver = await connectAsync(url, { clientId: 'bench-receiver', reconnectPeriod: 0 });
       devices.push(sender, receiver);
-      const report = Buffer.from(JSON.stringify({ header: { report_id: 1, version: '1.0' }, metrics: { listening_tcp_ports: { ports: [{ port: 22 }], total: 1 } } }));
+      const report = Buffer.from(
+        JSON.stringify({ header: { report_id: 1, version: '1.0' }, metrics: { listening_tcp_ports: { ports: [{ port: 22 }], total: 1 } } }),
+      );
 
       // Baseline: device → device through the broker, no bridge involved (unmapped topic).
       const direct = arrivals();

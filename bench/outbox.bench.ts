@@ -8,12 +8,12 @@
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BenchSuite } from './run.ts';
-import { median, percentile, round } from './stats.ts';
 import { GreengrassEmulator } from '../src/ipc/emulator/emulator.ts';
 import { GreengrassIpcClient } from '../src/ipc/ipcClient.ts';
 import { Outbox } from '../src/ipc/outbox.ts';
 import { silentLogger } from '../src/log.ts';
+import type { BenchSuite } from './run.ts';
+import { median, percentile, round } from './stats.ts';
 
 const N = 20_000;
 const TOKEN = 'OUTBOXBENCHTOKEN';
@@ -24,22 +24,45 @@ function reportPayload(i: number): string {
     metrics: {
       network_stats: { bytes_in: 1835271 + i, bytes_out: 402117, packets_in: 2210, packets_out: 1874 },
       listening_tcp_ports: { ports: Array.from({ length: 12 }, (_, p) => ({ port: 1000 + p, interface: 'eth0' })), total: 12 },
-      tcp_connections: { established_connections: { connections: Array.from({ length: 6 }, (_, c) => ({ remote_addr: `192.0.2.${c + 1}:8883`, local_port: 40000 + c, local_interface: 'eth0' })), total: 6 } },
+      tcp_connections: {
+        established_connections: {
+          connections: Array.from({ length: 6 }, (_, c) => ({
+            remote_addr: `192.0.2.${c + 1}:8883`,
+            local_port: 40000 + c,
+            local_interface: 'eth0',
+          })),
+          total: 6,
+        },
+      },
     },
   });
 }
 
 async function throughput(dir: string): Promise<Record<string, unknown>> {
-  const messages = Array.from({ length: N }, (_, i) => ({ kind: 'report' as const, topic: '$aws/things/gw/defender/metrics/json', payload: reportPayload(i), encoding: 'utf8' as const, reportId: i + 1 }));
+  const messages = Array.from({ length: N }, (_, i) => ({
+    kind: 'report' as const,
+    topic: '$aws/things/gw/defender/metrics/json',
+    payload: reportPayload(i),
+    encoding: 'utf8' as const,
+    reportId: i + 1,
+  }));
   // Baseline: the same lines, appended one by one.
-  const lines = messages.map((m, i) => JSON.stringify({ seq: i + 1, v: { ...m, enqueuedAt: 0 } }) + '\n');
+  const lines = messages.map((m, i) => `${JSON.stringify({ seq: i + 1, v: { ...m, enqueuedAt: 0 } })}\n`);
   const b0 = performance.now();
   for (const l of lines) appendFileSync(join(dir, 'baseline.jsonl'), l);
   const baselineMs = performance.now() - b0;
 
   let open!: () => void;
-  const gate = new Promise<void>((resolve) => { open = resolve; });
-  const outbox = new Outbox({ dir: join(dir, 'outbox'), maxEntries: N * 2, maxBytes: 2 ** 30, logger: silentLogger(), publish: () => gate });
+  const gate = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  const outbox = new Outbox({
+    dir: join(dir, 'outbox'),
+    maxEntries: N * 2,
+    maxBytes: 2 ** 30,
+    logger: silentLogger(),
+    publish: () => gate,
+  });
   outbox.start();
   const per: number[] = [];
   const e0 = performance.now();
@@ -80,7 +103,13 @@ async function recovery(dir: string): Promise<Record<string, unknown>> {
   let emu = new GreengrassEmulator({ socketPath, token: TOKEN });
   await emu.start();
   const ipc = new GreengrassIpcClient({ socketPath, authToken: TOKEN, backoff: { maxMs: 2000 } });
-  const outbox = new Outbox({ dir: join(dir, 'recovery-outbox'), maxEntries: 10_000, maxBytes: 2 ** 26, logger: silentLogger(), publish: (t, p, q) => ipc.publishToIoTCore(t, p, q) });
+  const outbox = new Outbox({
+    dir: join(dir, 'recovery-outbox'),
+    maxEntries: 10_000,
+    maxBytes: 2 ** 26,
+    logger: silentLogger(),
+    publish: (t, p, q) => ipc.publishToIoTCore(t, p, q),
+  });
   ipc.on('connected', () => outbox.retryNow()); // as src/agent/agent.ts wires it
   ipc.start();
   await ipc.whenConnected(10_000);
@@ -90,7 +119,8 @@ async function recovery(dir: string): Promise<Record<string, unknown>> {
     for (let run = 0; run < 5; run++) {
       await emu.stop();
       await until(() => !ipc.isConnected(), 10_000);
-      for (let i = 0; i < 20; i++) outbox.enqueue({ kind: 'report', topic: 'defender-edge/bench/report', payload: reportPayload(i), encoding: 'utf8' });
+      for (let i = 0; i < 20; i++)
+        outbox.enqueue({ kind: 'report', topic: 'defender-edge/bench/report', payload: reportPayload(i), encoding: 'utf8' });
       await new Promise((res) => setTimeout(res, 1500)); // an outage: a few reconnect attempts fail
       emu = new GreengrassEmulator({ socketPath, token: TOKEN });
       await emu.start();
@@ -104,7 +134,11 @@ async function recovery(dir: string): Promise<Record<string, unknown>> {
     await ipc.stop();
     await emu.stop();
   }
-  return { runs: samples.length, outageMs: 1500, socketBackToFirstPublishMs: { median: round(median(samples), 0), max: round(Math.max(...samples), 0) } };
+  return {
+    runs: samples.length,
+    outageMs: 1500,
+    socketBackToFirstPublishMs: { median: round(median(samples), 0), max: round(Math.max(...samples), 0) },
+  };
 }
 
 function expectDrained(ok: boolean): void {

@@ -6,9 +6,9 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { BuildInfo } from '../scripts/buildBinaries.ts';
 import type { BenchSuite } from './run.ts';
 import { median, percentile, round } from './stats.ts';
-import type { BuildInfo } from '../scripts/buildBinaries.ts';
 
 const root = path.resolve(new URL('..', import.meta.url).pathname);
 const artifacts = path.join(root, 'artifacts');
@@ -81,7 +81,13 @@ export const suite: BenchSuite = {
     const zips = Object.fromEntries(
       info.targets.map((t) => [
         t.arch,
-        { zipBytes: t.zip.bytes, zipMiB: round(t.zip.bytes / 2 ** 20, 1), binaryBytes: t.binary.bytes, stripped: t.stripped, withinTarget: t.zip.bytes <= MAX_ZIP_BYTES },
+        {
+          zipBytes: t.zip.bytes,
+          zipMiB: round(t.zip.bytes / 2 ** 20, 1),
+          binaryBytes: t.binary.bytes,
+          stripped: t.stripped,
+          withinTarget: t.zip.bytes <= MAX_ZIP_BYTES,
+        },
       ]),
     );
     const x64 = path.join(artifacts, 'amd64', 'defender-edge');
@@ -90,13 +96,21 @@ export const suite: BenchSuite = {
     const result: Record<string, unknown> = {
       zipTargetBytes: MAX_ZIP_BYTES,
       zips,
-      coldStartVersion: { ...version, baselineNodeEmptyMs: baseline.medianMs, ratioToBaseline: round(version.medianMs / baseline.medianMs, 2) },
+      coldStartVersion: {
+        ...version,
+        baselineNodeEmptyMs: baseline.medianMs,
+        ratioToBaseline: round(version.medianMs / baseline.medianMs, 2),
+      },
       coldStartToFirstSample: await firstSample(x64),
     };
     const sysroot = '/usr/aarch64-linux-gnu';
     if (existsSync(path.join(sysroot, 'lib', 'ld-linux-aarch64.so.1'))) {
       try {
-        result.arm64UnderQemuVersion = await coldStart('qemu-aarch64-static', ['-L', sysroot, path.join(artifacts, 'aarch64', 'defender-edge'), '--version'], 5);
+        result.arm64UnderQemuVersion = await coldStart(
+          'qemu-aarch64-static',
+          ['-L', sysroot, path.join(artifacts, 'aarch64', 'defender-edge'), '--version'],
+          5,
+        );
       } catch (err) {
         result.arm64UnderQemuVersion = { skipped: (err as Error).message };
       }

@@ -22,10 +22,19 @@ function typicalSample(): HostSample {
       ...Array.from({ length: 8 }, (_, i) => ({ protocol: 'udp' as const, address: '0.0.0.0', port: 5000 + i })),
     ],
     established: Array.from({ length: 38 }, (_, i) => ({
-      localAddress: '10.0.0.2', localPort: 40_000 + i, remoteAddress: i % 5 === 0 ? `2001:db8::${i + 1}` : `52.94.${i}.${200 - i}`, remotePort: 8883, localInterface: 'eth0',
+      localAddress: '10.0.0.2',
+      localPort: 40_000 + i,
+      remoteAddress: i % 5 === 0 ? `2001:db8::${i + 1}` : `52.94.${i}.${200 - i}`,
+      remotePort: 8883,
+      localInterface: 'eth0',
     })),
     processes: [],
-    custom: { cpu_usage: { number: 12.5 }, mem_free: { number: 512_000 }, allowed_users: { string_list: ['root', 'ggc_user', 'admin'] }, dns_servers: { ip_list: ['10.0.0.1', '1.1.1.1'] } },
+    custom: {
+      cpu_usage: { number: 12.5 },
+      mem_free: { number: 512_000 },
+      allowed_users: { string_list: ['root', 'ggc_user', 'admin'] },
+      dns_servers: { ip_list: ['10.0.0.1', '1.1.1.1'] },
+    },
     degraded: [],
   };
 }
@@ -47,15 +56,22 @@ function measure(format: ReportFormat, payload: Uint8Array, rounds: number, iter
     return r;
   };
   // What the downstream forwarder does: validate, answer, forward the original bytes.
-  const validateOnly = () => { check(); };
+  const validateOnly = () => {
+    check();
+  };
   // What the report builder path costs when a validated model is written out again.
   const validateEncode = () => {
     const r = check();
     encodeReport(r.report, format, r.style);
   };
-  const baseline = format === 'json'
-    ? () => { JSON.stringify(JSON.parse(Buffer.from(payload).toString('utf8'))); }
-    : () => { cborEncoder.encode(cborDecoder.decode(payload)); };
+  const baseline =
+    format === 'json'
+      ? () => {
+          JSON.stringify(JSON.parse(Buffer.from(payload).toString('utf8')));
+        }
+      : () => {
+          cborEncoder.encode(cborDecoder.decode(payload));
+        };
   const rates: Record<'validate' | 'validateEncode' | 'baseline', number[]> = { validate: [], validateEncode: [], baseline: [] };
   validateEncode();
   baseline();

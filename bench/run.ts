@@ -30,13 +30,19 @@ for (const file of files) {
 
 const cpus = os.cpus();
 process.stdout.write(
-  JSON.stringify(
+  `${JSON.stringify(
     {
-      machine: { node: process.version, arch: process.arch, cpus: cpus.length, cpuModel: cpus[0]?.model ?? 'unknown', memoryGiB: Math.round(os.totalmem() / 2 ** 30) },
+      machine: {
+        node: process.version,
+        arch: process.arch,
+        cpus: cpus.length,
+        cpuModel: cpus[0]?.model ?? 'unknown',
+        memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      },
       date: new Date().toISOString(),
       results,
     },
     null,
     2,
-  ) + '\n',
+  )}\n`,
 );

@@ -4,7 +4,7 @@
 // extracted and stripped. Everything is cached under node_modules/.cache so repeated builds are offline.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile, mkdtemp, chmod } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { BuildTarget } from './buildTargets.ts';
@@ -35,12 +35,16 @@ async function exists(p: string): Promise<boolean> {
 }
 
 export async function sha256File(file: string): Promise<string> {
-  return createHash('sha256').update(await readFile(file)).digest('hex');
+  return createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex');
 }
 
 /** `sha512-<base64>` of a file, the form npm's `dist.integrity` uses. */
 async function integrityOf(file: string): Promise<string> {
-  return `sha512-${createHash('sha512').update(await readFile(file)).digest('base64')}`;
+  return `sha512-${createHash('sha512')
+    .update(await readFile(file))
+    .digest('base64')}`;
 }
 
 function tarballName(target: BuildTarget): string {
@@ -109,7 +113,7 @@ export async function prepareBaseBinary(cacheDir: string, target: BuildTarget, l
     const sha256 = await sha256File(prepared);
     await rename(prepared, nodePath);
     const record: BaseBinaryRecord = { integrity: target.integrity, stripped: canStrip, sha256 };
-    await writeFile(recordPath, JSON.stringify(record, null, 2) + '\n');
+    await writeFile(recordPath, `${JSON.stringify(record, null, 2)}\n`);
     return { target, nodePath, stripped: canStrip, sha256 };
   } finally {
     await rm(work, { recursive: true, force: true });

@@ -15,7 +15,9 @@ async function cli(argv: string[]): Promise<number> {
       allowPositionals: false,
     }));
   } catch (err) {
-    process.stderr.write(`build-binaries: ${(err as Error).message}\nusage: build-binaries [--arch amd64|aarch64]… [--force] [--out DIR]\n`);
+    process.stderr.write(
+      `build-binaries: ${(err as Error).message}\nusage: build-binaries [--arch amd64|aarch64]… [--force] [--out DIR]\n`,
+    );
     return 2;
   }
   let targets;
@@ -26,7 +28,7 @@ async function cli(argv: string[]): Promise<number> {
     return 2;
   }
   const result = await buildBinaries({ root: process.cwd(), targets, force: values.force, outDir: values.out });
-  process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   return 0;
 }
 

@@ -6,11 +6,11 @@
 // Builds the binaries first (incremental, scripts/buildBinaries.ts). With DEFENDER_EDGE_REUSE_ARTIFACTS=1
 // it takes the zips already in artifacts/ as they are (checked against artifacts/build-info.json) — for
 // tests that must not rebuild while other tests run the binaries.
-import { copyFile, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { BUILD_INFO_FILE, buildBinaries, type BuildInfo } from './buildBinaries.ts';
 import { sha256File } from './baseBinaries.ts';
-import { MAX_RECIPE_BYTES, buildComponentRecipe, parseGdkConfig } from './componentRecipe.ts';
+import { BUILD_INFO_FILE, type BuildInfo, buildBinaries } from './buildBinaries.ts';
+import { buildComponentRecipe, MAX_RECIPE_BYTES, parseGdkConfig } from './componentRecipe.ts';
 
 const RECIPE_FILE = 'recipe.yaml';
 
@@ -53,7 +53,9 @@ export async function buildComponent(root: string, log: (line: string) => void):
   for (const stale of await readdir(componentArtifacts)) await rm(path.join(componentArtifacts, stale), { recursive: true, force: true });
   for (const file of recipe.artifactFiles) await copyFile(path.join(artifactsDir, file), path.join(componentArtifacts, file));
   await writeFile(path.join(recipesDir, RECIPE_FILE), recipe.text);
-  log(`greengrass-build/recipes/${RECIPE_FILE} and ${recipe.artifactFiles.length} artifacts in greengrass-build/artifacts/${component.name}/${component.version}/`);
+  log(
+    `greengrass-build/recipes/${RECIPE_FILE} and ${recipe.artifactFiles.length} artifacts in greengrass-build/artifacts/${component.name}/${component.version}/`,
+  );
 }
 
 if (import.meta.main) {

@@ -10,7 +10,12 @@ const ARCHES: readonly SockDiagArch[] = ['x64', 'arm64'];
 async function cli(argv: string[]): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({ args: argv, options: { arch: { type: 'string', multiple: true }, force: { type: 'boolean', default: false } }, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({
+      args: argv,
+      options: { arch: { type: 'string', multiple: true }, force: { type: 'boolean', default: false } },
+      strict: true,
+      allowPositionals: false,
+    }));
   } catch (err) {
     process.stderr.write(`build-sockdiag: ${(err as Error).message}\nusage: build-sockdiag [--arch x64|arm64]… [--force]\n`);
     return 2;
@@ -23,8 +28,9 @@ async function cli(argv: string[]): Promise<number> {
     }
   }
   const built = [];
-  for (const arch of arches as SockDiagArch[]) built.push({ arch, ...(await buildSockDiag({ root: process.cwd(), arch, force: values.force })) });
-  process.stdout.write(JSON.stringify(built, null, 2) + '\n');
+  for (const arch of arches as SockDiagArch[])
+    built.push({ arch, ...(await buildSockDiag({ root: process.cwd(), arch, force: values.force })) });
+  process.stdout.write(`${JSON.stringify(built, null, 2)}\n`);
   return 0;
 }
 

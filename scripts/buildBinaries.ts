@@ -4,15 +4,15 @@
 // fingerprint of every input (bundle bytes, base binaries, addons, build scripts, pkg and Node versions)
 // equals the recorded one and the outputs still hash as recorded, nothing is rebuilt.
 import { createHash } from 'node:crypto';
-import { chmod, copyFile, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { prepareBaseBinary, sha256File, type BaseBinary } from './baseBinaries.ts';
-import { BINARY_NAME, BUILD_TARGETS, CRT_ADDON_NAME, NODE_VERSION, zipName, type BuildTarget } from './buildTargets.ts';
+import { SOCKDIAG_NAME } from '../src/collector/sockDiagLocation.ts';
+import { type BaseBinary, prepareBaseBinary, sha256File } from './baseBinaries.ts';
+import { type BuiltSockDiag, buildSockDiag } from './buildSockDiag.ts';
+import { BINARY_NAME, BUILD_TARGETS, type BuildTarget, CRT_ADDON_NAME, NODE_VERSION, zipName } from './buildTargets.ts';
 import { bundle } from './bundle.ts';
 import { buildSeaExecutables } from './pkgSea.ts';
 import { buildZip } from './zipArchive.ts';
-import { buildSockDiag, type BuiltSockDiag } from './buildSockDiag.ts';
-import { SOCKDIAG_NAME } from '../src/collector/sockDiagLocation.ts';
 
 export interface BuildBinariesOptions {
   /** Project root (package.json, src/, node_modules/). */
@@ -103,7 +103,8 @@ export async function buildBinaries(opts: BuildBinariesOptions): Promise<BuildRe
     log(`warning: building with Node ${process.versions.node}; the project pins ${NODE_VERSION}`);
   }
   const pkgJson = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8')) as { version: string };
-  const pkgVersion = (JSON.parse(await readFile(path.join(root, 'node_modules/@yao-pkg/pkg/package.json'), 'utf8')) as { version: string }).version;
+  const pkgVersion = (JSON.parse(await readFile(path.join(root, 'node_modules/@yao-pkg/pkg/package.json'), 'utf8')) as { version: string })
+    .version;
 
   const bundleFile = path.join(cacheDir, 'bundle', `${BINARY_NAME}.cjs`);
   await mkdir(path.dirname(bundleFile), { recursive: true });
@@ -188,8 +189,9 @@ export async function buildBinaries(opts: BuildBinariesOptions): Promise<BuildRe
     for (const exe of executables.values()) await rm(path.dirname(exe), { recursive: true, force: true });
   }
   const info: BuildInfo = { version: pkgJson.version, node: NODE_VERSION, fingerprint, targets: built };
-  await writeFile(`${infoFile}.tmp`, JSON.stringify(info, null, 2) + '\n');
+  await writeFile(`${infoFile}.tmp`, `${JSON.stringify(info, null, 2)}\n`);
   await rename(`${infoFile}.tmp`, infoFile);
-  for (const t of built) log(`${t.arch}: binary ${t.binary.bytes} bytes, zip ${t.zip.bytes} bytes (${(t.zip.bytes / 2 ** 20).toFixed(1)} MiB)`);
+  for (const t of built)
+    log(`${t.arch}: binary ${t.binary.bytes} bytes, zip ${t.zip.bytes} bytes (${(t.zip.bytes / 2 ** 20).toFixed(1)} MiB)`);
   return { ...info, upToDate: false };
 }

@@ -3,8 +3,9 @@
 // libc.a comes with Debian's libc6-dev / libc6-dev-arm64-cross). The C file needs no library beyond libc.
 // Cached: the output is rebuilt only when the source, the flags or the compiler (its --version) change.
 // Same inputs, same bytes: no debug info (so no paths), no timestamps.
-import { createHash } from 'node:crypto';
+
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SOCKDIAG_NAME, sockDiagDevDir } from '../src/collector/sockDiagLocation.ts';
@@ -54,12 +55,21 @@ export class SockDiagBuildError extends Error {
 
 function run(file: string, args: readonly string[], cwd: string): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    execFile(file, args, { cwd, timeout: 120_000, maxBuffer: 8 * 2 ** 20, encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } }, (err, stdout, stderr) => {
-      if (err) {
-        const e = err as NodeJS.ErrnoException;
-        reject(e.code === 'ENOENT' ? new SockDiagBuildError(`${file}: not found`) : new SockDiagBuildError(`${file} ${args.join(' ')}: ${stderr.trim() || e.message}`));
-      } else resolve({ stdout, stderr });
-    });
+    execFile(
+      file,
+      args,
+      { cwd, timeout: 120_000, maxBuffer: 8 * 2 ** 20, encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } },
+      (err, stdout, stderr) => {
+        if (err) {
+          const e = err as NodeJS.ErrnoException;
+          reject(
+            e.code === 'ENOENT'
+              ? new SockDiagBuildError(`${file}: not found`)
+              : new SockDiagBuildError(`${file} ${args.join(' ')}: ${stderr.trim() || e.message}`),
+          );
+        } else resolve({ stdout, stderr });
+      },
+    );
   });
 }
 
@@ -77,9 +87,12 @@ export async function buildSockDiag(opts: BuildSockDiagOptions): Promise<BuiltSo
     version = (await run(compiler, ['--version'], root)).stdout;
     machine = (await run(compiler, ['-dumpmachine'], root)).stdout.trim();
   } catch (err) {
-    throw new SockDiagBuildError(`${(err as Error).message} (to build ${SOCKDIAG_NAME} for ${opts.arch}, install the Debian packages ${compilerPackages(opts.arch)})`);
+    throw new SockDiagBuildError(
+      `${(err as Error).message} (to build ${SOCKDIAG_NAME} for ${opts.arch}, install the Debian packages ${compilerPackages(opts.arch)})`,
+    );
   }
-  if (!machine.startsWith(`${MACHINE_PREFIX[opts.arch]}-`)) throw new SockDiagBuildError(`${compiler} targets ${machine}, not ${MACHINE_PREFIX[opts.arch]}`);
+  if (!machine.startsWith(`${MACHINE_PREFIX[opts.arch]}-`))
+    throw new SockDiagBuildError(`${compiler} targets ${machine}, not ${MACHINE_PREFIX[opts.arch]}`);
 
   const key = sha256(JSON.stringify({ source: sha256(source), flags: SOCKDIAG_CFLAGS, version, machine }));
   const keyFile = `${outFile}.key`;
@@ -106,7 +119,7 @@ export async function buildSockDiag(opts: BuildSockDiagOptions): Promise<BuiltSo
   } finally {
     await rm(tmp, { force: true });
   }
-  await writeFile(`${keyFile}.${process.pid}.tmp`, key + '\n');
+  await writeFile(`${keyFile}.${process.pid}.tmp`, `${key}\n`);
   await rename(`${keyFile}.${process.pid}.tmp`, keyFile);
   const data = await readFile(outFile);
   return { path: outFile, bytes: (await stat(outFile)).size, sha256: sha256(data), upToDate: false };

@@ -4,7 +4,7 @@
 // the same sources give the same bytes.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { build, type BuildOptions, type Plugin, type Metafile } from 'esbuild';
+import { type BuildOptions, build, type Metafile, type Plugin } from 'esbuild';
 import { CRT_ADDON_NAME } from './buildTargets.ts';
 
 /**

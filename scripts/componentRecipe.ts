@@ -3,7 +3,7 @@
 // NEXT_PATCH, which `gdk component publish` resolves), ComponentPublisher (author), and rewrite every
 // artifact URI to `s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/<file>`, the literal placeholders
 // publish replaces (§5 build step 4, publish step 6). Pure: text in, text out.
-import { isMap, isSeq, parseDocument, type Document } from 'yaml';
+import { type Document, isMap, isSeq, parseDocument } from 'yaml';
 
 /** The one component of a gdk-config.json (greengrass.md §5: exactly one). */
 export interface GdkComponent {
@@ -52,7 +52,8 @@ function fail(path: string, message: string): never {
 
 function artifactFile(uri: string, path: string): string {
   const file = uri.slice(uri.lastIndexOf('/') + 1);
-  if (!uri.startsWith('s3://') || file === '' || file === '.' || file === '..') fail(path, `must be an s3:// URI ending in a file name (got '${uri}')`);
+  if (!uri.startsWith('s3://') || file === '' || file === '.' || file === '..')
+    fail(path, `must be an s3:// URI ending in a file name (got '${uri}')`);
   return file;
 }
 
@@ -60,7 +61,8 @@ export function buildComponentRecipe(rootRecipeText: string, component: GdkCompo
   const doc: Document = parseDocument(rootRecipeText);
   if (doc.errors.length > 0) fail('', doc.errors.map((e) => e.message).join('; '));
   const name = doc.get('ComponentName');
-  if (name !== component.name) fail('ComponentName', `must equal the gdk-config.json component '${component.name}' (got '${String(name)}')`);
+  if (name !== component.name)
+    fail('ComponentName', `must equal the gdk-config.json component '${component.name}' (got '${String(name)}')`);
   doc.set('ComponentVersion', component.version);
   doc.set('ComponentPublisher', component.author);
   const manifests = doc.get('Manifests');

@@ -9,8 +9,8 @@ import { execFile } from 'node:child_process';
 import { copyFile, link, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { NODE_VERSION } from './buildTargets.ts';
 import type { BaseBinary } from './baseBinaries.ts';
+import { NODE_VERSION } from './buildTargets.ts';
 
 const run = promisify(execFile);
 

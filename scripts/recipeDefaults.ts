@@ -2,8 +2,9 @@
 // defaults (src/config/validate.ts defaultConfig) plus the seed profile and the IPC authorization the
 // component needs. `npm run recipe:sync` writes it into recipe.yaml; test/packaging/recipe.test.ts fails
 // when recipe.yaml and this drift apart.
-import { defaultConfig } from '../src/config/validate.ts';
+
 import type { ComponentConfig } from '../src/config/schema.ts';
+import { defaultConfig } from '../src/config/validate.ts';
 
 export const COMPONENT_NAME = 'com.defender-edge.DefenderEdge';
 

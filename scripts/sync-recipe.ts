@@ -20,5 +20,7 @@ if (import.meta.main) {
   const before = readFileSync(file, 'utf8');
   const after = syncRecipeText(before, recipeDefaultConfiguration());
   if (after !== before) writeFileSync(file, after);
-  process.stderr.write(`recipe:sync: ${after === before ? 'recipe.yaml already up to date' : 'recipe.yaml DefaultConfiguration rewritten'}\n`);
+  process.stderr.write(
+    `recipe:sync: ${after === before ? 'recipe.yaml already up to date' : 'recipe.yaml DefaultConfiguration rewritten'}\n`,
+  );
 }

@@ -23,7 +23,12 @@ const S_IFREG = 0o100000;
 const MAX_32 = 0xffffffff;
 
 function checkName(name: string): void {
-  if (name === '' || name.startsWith('/') || name.includes('\\') || name.split('/').some((seg) => seg === '..' || seg === '' || seg === '.')) {
+  if (
+    name === '' ||
+    name.startsWith('/') ||
+    name.includes('\\') ||
+    name.split('/').some((seg) => seg === '..' || seg === '' || seg === '.')
+  ) {
     throw new Error(`zip entry name: must be a relative path without '.', '..' or empty segments (got '${name}')`);
   }
 }

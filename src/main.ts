@@ -11,12 +11,30 @@ interface CommandEntry {
 
 // Each command lives in its own module, loaded only when chosen: `collect` should not pay for the emulator.
 const commands: Record<string, CommandEntry> = {
-  run: { summary: 'run the agent as a Greengrass component (IPC from the component environment)', load: async () => (await import('./cli/run.ts')).runCommand },
-  emulator: { summary: 'run the local Greengrass IPC emulator (nucleus stand-in)', load: async () => (await import('./cli/emulator.ts')).emulatorCommand },
-  demo: { summary: 'run the rogue-agent scenario end to end on this machine', load: async () => (await import('./cli/demo.ts')).demoCommand },
-  evaluate: { summary: 'evaluate a security profile against datapoints (JSON lines)', load: async () => (await import('./cli/evaluate.ts')).evaluateCommand },
-  'validate-report': { summary: 'validate a Device Defender report like the service', load: async () => (await import('./cli/validateReport.ts')).validateReportCommand },
-  'check-config': { summary: 'validate a component configuration file', load: async () => (await import('./cli/checkConfig.ts')).checkConfigCommand },
+  run: {
+    summary: 'run the agent as a Greengrass component (IPC from the component environment)',
+    load: async () => (await import('./cli/run.ts')).runCommand,
+  },
+  emulator: {
+    summary: 'run the local Greengrass IPC emulator (nucleus stand-in)',
+    load: async () => (await import('./cli/emulator.ts')).emulatorCommand,
+  },
+  demo: {
+    summary: 'run the rogue-agent scenario end to end on this machine',
+    load: async () => (await import('./cli/demo.ts')).demoCommand,
+  },
+  evaluate: {
+    summary: 'evaluate a security profile against datapoints (JSON lines)',
+    load: async () => (await import('./cli/evaluate.ts')).evaluateCommand,
+  },
+  'validate-report': {
+    summary: 'validate a Device Defender report like the service',
+    load: async () => (await import('./cli/validateReport.ts')).validateReportCommand,
+  },
+  'check-config': {
+    summary: 'validate a component configuration file',
+    load: async () => (await import('./cli/checkConfig.ts')).checkConfigCommand,
+  },
   collect: { summary: 'print host and downstream metric samples', load: async () => (await import('./cli/collect.ts')).collectCommand },
 };
 
@@ -25,8 +43,8 @@ const commands: Record<string, CommandEntry> = {
 const hiddenCommands: Record<string, () => Promise<Command>> = {
   '_rogue-agent': async () => (await import('./demo/actors.ts')).rogueAgentCommand,
   '_tcp-streamer': async () => (await import('./demo/actors.ts')).tcpStreamerCommand,
-  '_innocent': async () => (await import('./demo/actors.ts')).innocentCommand,
-  '_device': async () => (await import('./demo/actors.ts')).deviceCommand,
+  _innocent: async () => (await import('./demo/actors.ts')).innocentCommand,
+  _device: async () => (await import('./demo/actors.ts')).deviceCommand,
   // Not a demo helper: the interface-down dead man's switch (src/enforce/linkWatchdog.ts).
   '_link-watchdog': async () => (await import('./cli/linkWatchdog.ts')).linkWatchdogCommand,
 };
@@ -50,11 +68,11 @@ export function helpText(): string {
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(helpText() + '\n');
+    process.stdout.write(`${helpText()}\n`);
     return name === undefined ? 2 : 0;
   }
   if (name === '--version' || name === '-v') {
-    process.stdout.write(version() + '\n');
+    process.stdout.write(`${version()}\n`);
     return 0;
   }
   const hidden = hiddenCommands[name];

@@ -17,8 +17,9 @@ export interface SelfCommand {
 
 export function selfCommand(args: readonly string[]): SelfCommand {
   if (isSea()) return { file: process.execPath, args: [...args] };
-  const entry = typeof DEFENDER_EDGE_VERSION === 'string'
-    ? fileURLToPath(import.meta.url)
-    : fileURLToPath(new URL('../bin/defender-edge.js', import.meta.url));
+  const entry =
+    typeof DEFENDER_EDGE_VERSION === 'string'
+      ? fileURLToPath(import.meta.url)
+      : fileURLToPath(new URL('../bin/defender-edge.js', import.meta.url));
   return { file: process.execPath, args: [entry, ...args] };
 }

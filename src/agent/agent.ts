@@ -3,29 +3,29 @@
 // with reports aggregated per thing on the side. Constructors only store; start() does the work.
 import { EventEmitter } from 'node:events';
 import { join, resolve } from 'node:path';
-import { ConfigManager, type ConfigSource } from './configManager.ts';
-import { DownstreamIntake } from './downstreamIntake.ts';
-import { HealthMonitor, type HealthRecord } from './health.ts';
-import { Reporter } from './reporter.ts';
-import { ViolationPublisher } from './violationPublisher.ts';
-import { Collector } from '../collector/collector.ts';
 import type { CollectorSample } from '../collector/collector.ts';
+import { Collector } from '../collector/collector.ts';
 import type { ProcessRef } from '../collector/sample.ts';
 import type { ComponentConfig } from '../config/schema.ts';
+import type { ActionRecord } from '../enforce/actionModel.ts';
+import { createEnforcer } from '../enforce/createEnforcer.ts';
+import type { Enforcer } from '../enforce/enforcer.ts';
 import { GreengrassIpcClient } from '../ipc/ipcClient.ts';
 import type { IpcSubscription } from '../ipc/ipcTypes.ts';
 import { Outbox } from '../ipc/outbox.ts';
 import { behaviorsOf, evaluatorOptionsOf } from '../localrules/configCheck.ts';
 import type { ViolationEvent } from '../localrules/contracts.ts';
 import { datapointsFromDeviceSample, datapointsFromHostSample } from '../localrules/datapoints.ts';
-import type { ActionRecord } from '../enforce/actionModel.ts';
-import { createEnforcer } from '../enforce/createEnforcer.ts';
-import type { Enforcer } from '../enforce/enforcer.ts';
-import { Evaluator, type Datapoint } from '../localrules/evaluator.ts';
-import { compileProfile, type CompiledProfile } from '../localrules/profile.ts';
+import { type Datapoint, Evaluator } from '../localrules/evaluator.ts';
+import { type CompiledProfile, compileProfile } from '../localrules/profile.ts';
 import { ThresholdCache } from '../localrules/thresholdCache.ts';
 import type { Logger } from '../log.ts';
 import { ReportIdStore } from '../report/reportIdStore.ts';
+import { ConfigManager, type ConfigSource } from './configManager.ts';
+import { DownstreamIntake } from './downstreamIntake.ts';
+import { HealthMonitor, type HealthRecord } from './health.ts';
+import { Reporter } from './reporter.ts';
+import { ViolationPublisher } from './violationPublisher.ts';
 
 export interface AgentOptions {
   socketPath: string;
@@ -95,8 +95,18 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.now = options.now ?? Date.now;
     // Reconnect at most 2 s apart: the nucleus is a local socket (an attempt costs microseconds), and the
     // agent must carry on within 5 s of the nucleus coming back (issue 8).
-    this.ipc = new GreengrassIpcClient({ socketPath: options.socketPath, authToken: options.authToken, logger: options.logger, backoff: { maxMs: 2000 } });
-    this.configs = new ConfigManager({ ipc: this.ipc, lastGoodPath: join(options.bootstrapStateDir, 'last-good-config.json'), logger: options.logger, now: this.now });
+    this.ipc = new GreengrassIpcClient({
+      socketPath: options.socketPath,
+      authToken: options.authToken,
+      logger: options.logger,
+      backoff: { maxMs: 2000 },
+    });
+    this.configs = new ConfigManager({
+      ipc: this.ipc,
+      lastGoodPath: join(options.bootstrapStateDir, 'last-good-config.json'),
+      logger: options.logger,
+      now: this.now,
+    });
   }
 
   get thingName(): string {
@@ -106,8 +116,15 @@ export class Agent extends EventEmitter<AgentEvents> {
   async start(): Promise<void> {
     const t0 = this.now();
     this.ipc.start();
-    const connected = await this.ipc.whenConnected(this.o.connectWaitMs ?? 5000).then(() => true, () => false);
-    if (!connected) this.log.warn({ socket: this.o.socketPath }, 'nucleus not reachable yet; starting on the last good configuration, IPC keeps retrying');
+    const connected = await this.ipc.whenConnected(this.o.connectWaitMs ?? 5000).then(
+      () => true,
+      () => false,
+    );
+    if (!connected)
+      this.log.warn(
+        { socket: this.o.socketPath },
+        'nucleus not reachable yet; starting on the last good configuration, IPC keeps retrying',
+      );
     this.config = await this.configs.load(connected);
     this.stateDir = resolve(this.config.stateDir);
     this.log.info({ thingName: this.o.thingName, source: this.configs.currentSource(), stateDir: this.stateDir }, 'configuration loaded');
@@ -167,12 +184,16 @@ export class Agent extends EventEmitter<AgentEvents> {
     // agent as the inbound report itself), only to count it; the gateway's own accepted reports confirm
     // the outbox's replay window (ipc/outbox.ts), and its size bound does the rest.
     this.replySubs = [
-      this.ipc.subscribeToIoTCore(`$aws/things/${this.o.thingName}/defender/metrics/+/accepted`, 1, (m) => this.reporter.onReply(m.topic, m.payload)),
+      this.ipc.subscribeToIoTCore(`$aws/things/${this.o.thingName}/defender/metrics/+/accepted`, 1, (m) =>
+        this.reporter.onReply(m.topic, m.payload),
+      ),
       this.ipc.subscribeToIoTCore('$aws/things/+/defender/metrics/+/rejected', 1, (m) => this.reporter.onReply(m.topic, m.payload)),
     ];
 
     this.configs.on('changed', (c, source) => {
-      this.busy = this.busy.then(() => this.reconfigure(c, source)).catch((err: Error) => this.log.error({ err: err.message }, 'reconfiguration failed'));
+      this.busy = this.busy
+        .then(() => this.reconfigure(c, source))
+        .catch((err: Error) => this.log.error({ err: err.message }, 'reconfiguration failed'));
     });
     this.configs.subscribe();
     this.ipc.on('connected', () => {
@@ -180,11 +201,15 @@ export class Agent extends EventEmitter<AgentEvents> {
       void this.configs.refresh();
       void this.ipc.updateState('RUNNING').catch(() => undefined);
     });
-    if (connected) await this.ipc.updateState('RUNNING').catch((err: Error) => this.log.warn({ err: err.message }, 'UpdateState RUNNING failed'));
+    if (connected)
+      await this.ipc.updateState('RUNNING').catch((err: Error) => this.log.warn({ err: err.message }, 'UpdateState RUNNING failed'));
 
     this.health.start();
     this.scheduleSample(0);
-    this.log.info({ startupMs: this.now() - t0, behaviors: this.profile.behaviors.length, mode: this.config.enforcement.mode }, 'agent running');
+    this.log.info(
+      { startupMs: this.now() - t0, behaviors: this.profile.behaviors.length, mode: this.config.enforcement.mode },
+      'agent running',
+    );
     this.emit('configured', this.config, this.configs.currentSource());
   }
 
@@ -197,7 +222,12 @@ export class Agent extends EventEmitter<AgentEvents> {
     const step = async (name: string, fn: () => Promise<unknown> | unknown, ms = 3000) => {
       let timer: NodeJS.Timeout | undefined;
       try {
-        await Promise.race([Promise.resolve().then(fn), new Promise((_, rej) => { timer = setTimeout(() => rej(new Error(`timed out after ${ms} ms`)), ms); })]);
+        await Promise.race([
+          Promise.resolve().then(fn),
+          new Promise((_, rej) => {
+            timer = setTimeout(() => rej(new Error(`timed out after ${ms} ms`)), ms);
+          }),
+        ]);
       } catch (err) {
         this.log.warn({ step: name, err: (err as Error).message }, 'shutdown step failed');
       } finally {
@@ -260,13 +290,19 @@ export class Agent extends EventEmitter<AgentEvents> {
   /** The self-limit's decision: rebuild the collector without (or with again) per-process detail. */
   private shed(on: boolean, why: string): void {
     this.shedding = on;
-    if (on) this.log.error({ why }, 'SELF-LIMIT: the agent exceeds its resource bounds; shedding per-process detail (per-process behaviors pause)');
+    if (on)
+      this.log.error(
+        { why },
+        'SELF-LIMIT: the agent exceeds its resource bounds; shedding per-process detail (per-process behaviors pause)',
+      );
     else this.log.warn({ why }, 'self-limit: back within bounds; per-process detail resumes');
-    this.busy = this.busy.then(async () => {
-      await this.collector.stop();
-      this.collector = this.makeCollector(this.config);
-      await this.collector.start();
-    }).catch((err: Error) => this.log.error({ err: err.message }, 'could not rebuild the collector'));
+    this.busy = this.busy
+      .then(async () => {
+        await this.collector.stop();
+        this.collector = this.makeCollector(this.config);
+        await this.collector.start();
+      })
+      .catch((err: Error) => this.log.error({ err: err.message }, 'could not rebuild the collector'));
   }
 
   private subscribeMessages(config: ComponentConfig): void {
@@ -294,7 +330,9 @@ export class Agent extends EventEmitter<AgentEvents> {
       const sample = await this.collector.sample(start);
       const filter = this.o.processFilter;
       const host = filter ? { ...sample.host, processes: sample.host.processes.filter((p) => filter(p)) } : sample.host;
-      const points: Datapoint[] = datapointsFromHostSample(host, this.o.thingName, { perProcess: this.config.collector.perProcess && !this.shedding });
+      const points: Datapoint[] = datapointsFromHostSample(host, this.o.thingName, {
+        perProcess: this.config.collector.perProcess && !this.shedding,
+      });
       for (const d of sample.devices) points.push(...datapointsFromDeviceSample(d, this.deviceInfo(d.thingName)));
       this.evaluate(points);
       if (start - this.lastExpire >= EXPIRE_EVERY_MS) {
@@ -333,7 +371,9 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   private dispatch(events: ViolationEvent[]): void {
     for (const ev of events) {
-      this.enforcer.handle(ev).catch((err: Error) => this.log.error({ err: err.message, violationId: ev.violationId }, 'enforcement failed'));
+      this.enforcer
+        .handle(ev)
+        .catch((err: Error) => this.log.error({ err: err.message, violationId: ev.violationId }, 'enforcement failed'));
       this.violations.publishViolation(ev);
       this.emit('violation', ev);
     }

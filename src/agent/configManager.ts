@@ -3,9 +3,9 @@
 // `path: message` errors, apply a good one without a restart, and keep the last good one on disk so a
 // restart while the nucleus is away enforces at once with what it had.
 import { EventEmitter } from 'node:events';
-import type { ComponentConfig } from '../config/schema.ts';
 import { componentConfigChecks } from '../config/componentConfig.ts';
 import { LastGoodConfigStore } from '../config/lastGoodStore.ts';
+import type { ComponentConfig } from '../config/schema.ts';
 import { defaultConfig, validateConfig } from '../config/validate.ts';
 import type { GreengrassIpcClient } from '../ipc/ipcClient.ts';
 import type { IpcSubscription, ValidationVerdict } from '../ipc/ipcTypes.ts';

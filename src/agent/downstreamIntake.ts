@@ -11,8 +11,8 @@ import type { Offender } from '../localrules/contracts.ts';
 import type { Datapoint } from '../localrules/evaluator.ts';
 import { datapointsFromReport } from '../localrules/reportDatapoints.ts';
 import type { Logger } from '../log.ts';
-import { ReportChecker } from '../report/reportChecker.ts';
 import { encodeDocument } from '../report/encode.ts';
+import { ReportChecker } from '../report/reportChecker.ts';
 import { rejectedResponse } from '../report/response.ts';
 
 export interface DownstreamIntakeOptions {
@@ -67,7 +67,16 @@ export class DownstreamIntake {
   private readonly waiting: Array<{ topic: string; payload: Uint8Array }> = [];
   private forwardIntervalMs = 0;
   private readonly lastForwarded = new LRUCache<string, number>({ max: MAX_FORWARD_CLOCKS });
-  readonly stats: DownstreamIntakeStats = { received: 0, accepted: 0, rejected: 0, spoofed: 0, notReports: 0, answerFailures: 0, answersShed: 0, notForwarded: 0 };
+  readonly stats: DownstreamIntakeStats = {
+    received: 0,
+    accepted: 0,
+    rejected: 0,
+    spoofed: 0,
+    notReports: 0,
+    answerFailures: 0,
+    answersShed: 0,
+    notForwarded: 0,
+  };
 
   constructor(options: DownstreamIntakeOptions) {
     this.o = options;
@@ -122,7 +131,10 @@ export class DownstreamIntake {
     const thingName = result.thingName!;
     if (!this.isKnown(thingName)) {
       this.stats.spoofed++;
-      this.log.warn({ thingName: thingName.slice(0, 128), reportId: result.response.reportId }, 'report for a thing that is not a known downstream device: refused as spoofed');
+      this.log.warn(
+        { thingName: thingName.slice(0, 128), reportId: result.response.reportId },
+        'report for a thing that is not a known downstream device: refused as spoofed',
+      );
       const response = rejectedResponse(thingName, result.response.reportId, [SPOOF_MESSAGE], nowMs);
       // Answered only where the report check would answer: a topic that can be published to.
       if (result.reply) this.answer(`${m.topic}/rejected`, Buffer.from(encodeDocument(response, result.format)));
@@ -147,7 +159,11 @@ export class DownstreamIntake {
     if (this.forwardIntervalMs <= 0) return true;
     const last = this.lastForwarded.get(thingName);
     if (last !== undefined && nowMs - last < this.forwardIntervalMs && nowMs >= last) {
-      if (this.stats.notForwarded++ % 1000 === 0) this.log.info({ thingName, notForwarded: this.stats.notForwarded }, 'report not forwarded: the device reported again within downstream.forwardMinIntervalSeconds');
+      if (this.stats.notForwarded++ % 1000 === 0)
+        this.log.info(
+          { thingName, notForwarded: this.stats.notForwarded },
+          'report not forwarded: the device reported again within downstream.forwardMinIntervalSeconds',
+        );
       return false;
     }
     this.lastForwarded.set(thingName, nowMs);
@@ -173,12 +189,14 @@ export class DownstreamIntake {
       this.waiting.push({ topic, payload });
       return;
     }
-    if (this.stats.answersShed++ % 1000 === 0) this.log.warn({ topic: topic.slice(0, 256), shed: this.stats.answersShed }, 'too many answers waiting: answer shed');
+    if (this.stats.answersShed++ % 1000 === 0)
+      this.log.warn({ topic: topic.slice(0, 256), shed: this.stats.answersShed }, 'too many answers waiting: answer shed');
   }
 
   private send(topic: string, payload: Uint8Array): void {
     this.inFlight++;
-    this.o.ipc.publishToTopic(topic, Buffer.from(payload))
+    this.o.ipc
+      .publishToTopic(topic, Buffer.from(payload))
       .catch((err: Error) => {
         this.stats.answerFailures++;
         this.log.warn({ topic: topic.slice(0, 256), err: err.message }, 'could not answer a downstream device');

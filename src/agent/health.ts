@@ -84,7 +84,10 @@ export class HealthMonitor {
       this.overSince ??= t;
       if (!this.shedding && t - this.overSince >= sustainMs) {
         this.shedding = true;
-        this.onShed(true, `rss ${rss} bytes (bound ${maxRssBytes}), cpu ${cpu.toFixed(1)} % (bound ${maxCpuPercent}) for ${sustainSeconds} s`);
+        this.onShed(
+          true,
+          `rss ${rss} bytes (bound ${maxRssBytes}), cpu ${cpu.toFixed(1)} % (bound ${maxCpuPercent}) for ${sustainSeconds} s`,
+        );
       }
     } else {
       this.overSince = undefined;

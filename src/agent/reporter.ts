@@ -6,10 +6,10 @@ import type { DeviceSample, HostSample } from '../collector/sample.ts';
 import type { ComponentConfig } from '../config/schema.ts';
 import type { Outbox } from '../ipc/outbox.ts';
 import type { Logger } from '../log.ts';
-import { buildDeviceReport, buildHostReport, type BuiltReport } from '../report/buildReport.ts';
+import { type BuiltReport, buildDeviceReport, buildHostReport } from '../report/buildReport.ts';
 import { deviceIntervalAggregator, hostIntervalAggregator, type IntervalAggregator } from '../report/intervalAggregator.ts';
-import type { ReportIdStore } from '../report/reportIdStore.ts';
 import { REPORT_VERSION } from '../report/model.ts';
+import type { ReportIdStore } from '../report/reportIdStore.ts';
 import { parseReportResponse } from '../report/response.ts';
 import { encodeWithinLimit } from '../report/sizeLimit.ts';
 import { parseReportTopic, reportTopic } from '../report/topics.ts';
@@ -96,20 +96,25 @@ export class Reporter {
     if (nowMs >= this.host.nextDueMs) {
       const window = this.host.take(nowMs);
       if (window) {
-        this.queue(this.o.thingName, (reportId) => {
-          const built = buildHostReport(window, { reportId, maxListSize: this.o.config.reporting.maxListSize });
-          const extra = Object.entries(this.o.extraHostMetrics?.() ?? {});
-          if (extra.length === 0) return built;
-          const report = built.report ?? { header: { reportId, version: REPORT_VERSION } };
-          report.customMetrics = [...(report.customMetrics ?? []), ...extra.map(([name, value]) => ({ name, value: { number: value } }))];
-          return { ...built, report };
-        }, nowMs);
+        this.queue(
+          this.o.thingName,
+          (reportId) => {
+            const built = buildHostReport(window, { reportId, maxListSize: this.o.config.reporting.maxListSize });
+            const extra = Object.entries(this.o.extraHostMetrics?.() ?? {});
+            if (extra.length === 0) return built;
+            const report = built.report ?? { header: { reportId, version: REPORT_VERSION } };
+            report.customMetrics = [...(report.customMetrics ?? []), ...extra.map(([name, value]) => ({ name, value: { number: value } }))];
+            return { ...built, report };
+          },
+          nowMs,
+        );
       }
     }
     for (const [thing, agg] of this.devices) {
       if (nowMs < agg.nextDueMs) continue;
       const window = agg.take(nowMs);
-      if (window) this.queue(thing, (reportId) => buildDeviceReport(window, { reportId, maxListSize: this.o.config.reporting.maxListSize }), nowMs);
+      if (window)
+        this.queue(thing, (reportId) => buildDeviceReport(window, { reportId, maxListSize: this.o.config.reporting.maxListSize }), nowMs);
     }
   }
 
@@ -151,7 +156,12 @@ export class Reporter {
       this.log.debug({ thingName: thing, reportId: r.reportId, known }, 'report accepted');
     } else {
       this.stats.rejected++;
-      const rejection = { thingName: thing, reportId: r.reportId, errorCode: r.statusDetails.ErrorCode, errorMessage: r.statusDetails.ErrorMessage };
+      const rejection = {
+        thingName: thing,
+        reportId: r.reportId,
+        errorCode: r.statusDetails.ErrorCode,
+        errorMessage: r.statusDetails.ErrorMessage,
+      };
       this.stats.lastRejection = rejection;
       this.log.warn({ ...rejection, known }, 'report rejected by Device Defender');
     }

@@ -3,10 +3,10 @@
 // components) and to IoT Core through the outbox (QoS 1, kept on disk while offline). Accounts without
 // cloud Detect route `defender-edge/+/violations` with an IoT rule to SNS to get the e-mail alert back.
 import type { ComponentConfig } from '../config/schema.ts';
+import type { ActionRecord } from '../enforce/actionModel.ts';
 import type { GreengrassIpcClient } from '../ipc/ipcClient.ts';
 import type { Outbox } from '../ipc/outbox.ts';
 import type { ViolationEvent } from '../localrules/contracts.ts';
-import type { ActionRecord } from '../enforce/actionModel.ts';
 import type { Logger } from '../log.ts';
 import { thingNameProblem } from '../report/thingName.ts';
 
@@ -64,7 +64,17 @@ export class ViolationPublisher {
     else if (ev.event === 'alarm-cleared') this.counts.cleared++;
     else this.counts.invalidated++;
     const doc = { record: 'violation', gateway: this.o.gatewayThing, ...ev };
-    this.log.warn({ violationId: ev.violationId, thingName: ev.thingName, behavior: ev.behavior, event: ev.event, offender: ev.offender, value: ev.value }, `violation ${ev.event}`);
+    this.log.warn(
+      {
+        violationId: ev.violationId,
+        thingName: ev.thingName,
+        behavior: ev.behavior,
+        event: ev.event,
+        offender: ev.offender,
+        value: ev.value,
+      },
+      `violation ${ev.event}`,
+    );
     this.send(doc, ev.thingName);
   }
 
@@ -81,7 +91,12 @@ export class ViolationPublisher {
       this.log.debug({ err: err.message }, 'local violation publish failed');
     });
     try {
-      this.o.outbox.enqueue({ kind: doc.record === 'action' ? 'action' : 'violation', topic: this.cloudTopicFor(thing), payload: text, encoding: 'utf8' });
+      this.o.outbox.enqueue({
+        kind: doc.record === 'action' ? 'action' : 'violation',
+        topic: this.cloudTopicFor(thing),
+        payload: text,
+        encoding: 'utf8',
+      });
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'could not queue a violation for the cloud');
     }

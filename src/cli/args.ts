@@ -1,4 +1,4 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 
 /** Thrown for a command line that does not parse; main() prints it and exits 2. */
 export class UsageError extends Error {

@@ -1,8 +1,9 @@
 // `defender-edge check-config FILE`: validate a component configuration (JSON or YAML) exactly as the
 // agent validates a configuration update. FILE may be a plain configuration object or a Greengrass recipe,
 // in which case its ComponentConfiguration.DefaultConfiguration is checked. Exit 0 valid, 1 invalid.
-import { validateConfig } from '../config/validate.ts';
+
 import { componentConfigChecks } from '../config/componentConfig.ts';
+import { validateConfig } from '../config/validate.ts';
 import { isPlainObject } from '../localrules/metricValue.ts';
 import { parseCommandArgs, UsageError } from './args.ts';
 import { readStructuredFile } from './structuredFile.ts';
@@ -26,14 +27,14 @@ function configurationOf(doc: Record<string, unknown>): { config: unknown; prefi
 export async function checkConfigCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(argv, { help: { type: 'boolean', short: 'h' } });
   if (values.help) {
-    process.stdout.write(usage + '\n');
+    process.stdout.write(`${usage}\n`);
     return 0;
   }
   if (positionals.length !== 1) throw new UsageError(`expected exactly one FILE\n${usage}`);
   const path = positionals[0]!;
   const file = readStructuredFile(path);
   if (!file.ok) {
-    process.stderr.write(file.error + '\n');
+    process.stderr.write(`${file.error}\n`);
     return 1;
   }
   if (!isPlainObject(file.value)) {
@@ -46,6 +47,6 @@ export async function checkConfigCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${path}: ok\n`);
     return 0;
   }
-  process.stderr.write(r.errors.map((e) => `${prefix}${e}`).join('\n') + '\n');
+  process.stderr.write(`${r.errors.map((e) => `${prefix}${e}`).join('\n')}\n`);
   return 1;
 }

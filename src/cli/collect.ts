@@ -4,14 +4,14 @@
 // report built from it (the wire document, as the agent would publish it). Logs go to stderr.
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { parseCommandArgs, UsageError } from './args.ts';
-import { validateConfig } from '../config/validate.ts';
-import type { ComponentConfig } from '../config/schema.ts';
-import { createLogger } from '../log.ts';
 import { Collector, type CollectorSample } from '../collector/collector.ts';
 import { componentConfigChecks } from '../config/componentConfig.ts';
+import type { ComponentConfig } from '../config/schema.ts';
+import { validateConfig } from '../config/validate.ts';
+import { createLogger } from '../log.ts';
 import { buildHostReport } from '../report/buildReport.ts';
 import { encodeWithinLimit } from '../report/sizeLimit.ts';
+import { parseCommandArgs, UsageError } from './args.ts';
 
 const HELP = `usage: defender-edge collect [--once] [--json] [--report] [--interval MS] [--count N] [--config FILE]
 
@@ -59,8 +59,13 @@ export function formatSample(s: CollectorSample): string {
         `  pid ${p.pid} ${p.comm}: tcp ${p.listeningTcpPorts.join(',') || '-'} udp ${p.listeningUdpPorts.join(',') || '-'} conns ${p.establishedConnections} bytes in ${p.traffic.bytesIn} out ${p.traffic.bytesOut}` +
         (p.messagesSent !== undefined ? ` mqtt msgs sent ~${p.messagesSent} received ~${p.messagesReceived ?? 0}` : ''),
     ),
-    `  custom: ${Object.entries(h.custom).map(([k, v]) => `${k}=${'number' in v ? v.number : JSON.stringify(v)}`).join(' ')}`,
-    ...s.devices.map((d) => `  device ${d.thingName}: ${fmtTraffic(d.traffic)}; destinations ${d.destinations.join(',') || '-'}; messages sent ${d.messagesSent} received ${d.messagesReceived} bytes ${d.messageBytes}`),
+    `  custom: ${Object.entries(h.custom)
+      .map(([k, v]) => `${k}=${'number' in v ? v.number : JSON.stringify(v)}`)
+      .join(' ')}`,
+    ...s.devices.map(
+      (d) =>
+        `  device ${d.thingName}: ${fmtTraffic(d.traffic)}; destinations ${d.destinations.join(',') || '-'}; messages sent ${d.messagesSent} received ${d.messagesReceived} bytes ${d.messageBytes}`,
+    ),
   ];
   if (h.degraded.length > 0) lines.push(`  degraded: ${h.degraded.join('; ')}`);
   return lines.join('\n');
@@ -90,12 +95,12 @@ export async function collectCommand(argv: string[]): Promise<number> {
   const logger = createLogger({ level: config.logLevel, fd: 2 });
   const collector = new Collector({ config, logger });
   const print = (s: CollectorSample) => {
-    process.stdout.write((values.json ? JSON.stringify(s) : formatSample(s)) + '\n');
+    process.stdout.write(`${values.json ? JSON.stringify(s) : formatSample(s)}\n`);
     if (!values.report) return;
     const built = buildHostReport(s.host, { reportId: s.host.t, maxListSize: config.reporting.maxListSize });
     const encoded = built.report ? encodeWithinLimit(built.report, { format: 'json', style: config.reporting.names }) : undefined;
     const text = encoded?.ok ? Buffer.from(encoded.payload).toString('utf8') : JSON.stringify({ report: null, problems: built.problems });
-    process.stdout.write((values.json ? text : `  report: ${text}`) + '\n');
+    process.stdout.write(`${values.json ? text : `  report: ${text}`}\n`);
   };
 
   let stopping = false;
@@ -109,10 +114,14 @@ export async function collectCommand(argv: string[]): Promise<number> {
   process.stdout.on('error', onStdoutError);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const sleep = (ms: number) => new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    wake = () => { clearTimeout(timer); resolve(); };
-  });
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
 
   await collector.start();
   try {

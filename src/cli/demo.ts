@@ -3,10 +3,10 @@
 // compact live view and a summary table, or as one JSON object (--json). Exit 0 when the story held,
 // 1 when it did not (the summary's `problems` say why), 2 on a bad command line, 130 on Ctrl-C.
 import type { LevelWithSilent } from 'pino';
-import { createLogger, silentLogger } from '../log.ts';
 import { actionLine, cloudLine, sampleLine, stamp, violationLine } from '../demo/liveView.ts';
-import { RogueScenario, type DemoAction } from '../demo/scenario.ts';
+import { type DemoAction, RogueScenario } from '../demo/scenario.ts';
 import { renderSummary } from '../demo/summary.ts';
+import { createLogger, silentLogger } from '../log.ts';
 import { parseCommandArgs, UsageError } from './args.ts';
 
 const USAGE = `usage: defender-edge demo [--json] [--dry-run] [--action terminate|suspend] [--streamer]
@@ -37,26 +37,31 @@ const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 function intOption(text: string | undefined, name: string, min: number, max: number, fallback: number): number {
   if (text === undefined) return fallback;
   const n = Number(text);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${name}: must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(`${name}: must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
   return n;
 }
 
 export async function demoCommand(argv: string[]): Promise<number> {
-  const { values } = parseCommandArgs(argv, {
-    json: { type: 'boolean', default: false },
-    'dry-run': { type: 'boolean', default: false },
-    action: { type: 'string', default: 'terminate' },
-    streamer: { type: 'boolean', default: false },
-    'sampling-ms': { type: 'string' },
-    'report-every': { type: 'string' },
-    'rogue-interval-ms': { type: 'string' },
-    'timeout-seconds': { type: 'string' },
-    'log-level': { type: 'string', default: 'silent' },
-    keep: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h' },
-  }, false);
+  const { values } = parseCommandArgs(
+    argv,
+    {
+      json: { type: 'boolean', default: false },
+      'dry-run': { type: 'boolean', default: false },
+      action: { type: 'string', default: 'terminate' },
+      streamer: { type: 'boolean', default: false },
+      'sampling-ms': { type: 'string' },
+      'report-every': { type: 'string' },
+      'rogue-interval-ms': { type: 'string' },
+      'timeout-seconds': { type: 'string' },
+      'log-level': { type: 'string', default: 'silent' },
+      keep: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h' },
+    },
+    false,
+  );
   if (values.help) {
-    process.stdout.write(USAGE + '\n');
+    process.stdout.write(`${USAGE}\n`);
     return 0;
   }
   if (values.action !== 'terminate' && values.action !== 'suspend') throw new UsageError('--action: must be terminate or suspend');
@@ -70,10 +75,18 @@ export async function demoCommand(argv: string[]): Promise<number> {
   const logger = level === 'silent' ? silentLogger() : createLogger({ level, fd: 2 });
   const json = values.json!;
   const say = (line: string) => {
-    if (!json && !readerGone) process.stdout.write(line + '\n');
+    if (!json && !readerGone) process.stdout.write(`${line}\n`);
   };
 
-  const scenario = new RogueScenario({ samplingMs, mode: values['dry-run'] ? 'dry-run' : 'enforce', action, rogueIntervalMs, reportEverySeconds, logger, keepWorkDir: values.keep! });
+  const scenario = new RogueScenario({
+    samplingMs,
+    mode: values['dry-run'] ? 'dry-run' : 'enforce',
+    action,
+    rogueIntervalMs,
+    reportEverySeconds,
+    logger,
+    keepWorkDir: values.keep!,
+  });
   let interrupted = false;
   let readerGone = false;
   const onSignal = () => {
@@ -91,13 +104,21 @@ export async function demoCommand(argv: string[]): Promise<number> {
   process.stdout.on('error', onStdoutError);
   const t0 = Date.now();
   try {
-    say(`defender-edge demo — the rogue-agent scenario on this machine, no AWS account (${values['dry-run'] ? 'DRY-RUN: nothing will be stopped' : 'enforce mode'})`);
+    say(
+      `defender-edge demo — the rogue-agent scenario on this machine, no AWS account (${values['dry-run'] ? 'DRY-RUN: nothing will be stopped' : 'enforce mode'})`,
+    );
     await scenario.start();
     say(`  work dir: ${scenario.workDir} (${values.keep ? 'kept' : 'removed at the end'})`);
     say(`  emulator: Greengrass IPC socket, client-device MQTT broker ${scenario.mqttUrl}, simulated cloud record`);
-    say(`  agent: thing ${scenario.gatewayThing}, sampling every ${samplingMs} ms, action ${action}, Defender reports every ${reportEverySeconds} s (compressed for the demo; deployments: ≥ 300 s)`);
-    say('  profile (the walkthrough\'s, per process): msgReceive aws:num-messages-received less-than 100 per 300 s; bytesOut aws:all-bytes-out less-than 10000 per 300 s');
-    say(`  the rogue floods /rogue/agent with ${Math.round(1000 / rogueIntervalMs)} messages/s of {"message": <100 random A-Z0-9>} and receives them back`);
+    say(
+      `  agent: thing ${scenario.gatewayThing}, sampling every ${samplingMs} ms, action ${action}, Defender reports every ${reportEverySeconds} s (compressed for the demo; deployments: ≥ 300 s)`,
+    );
+    say(
+      "  profile (the walkthrough's, per process): msgReceive aws:num-messages-received less-than 100 per 300 s; bytesOut aws:all-bytes-out less-than 10000 per 300 s",
+    );
+    say(
+      `  the rogue floods /rogue/agent with ${Math.round(1000 / rogueIntervalMs)} messages/s of {"message": <100 random A-Z0-9>} and receives them back`,
+    );
     say('');
     scenario.on('actor', (a) => say(`${stamp(a.t, t0)}  ${a.event} ${a.role} (pid ${a.pid})${a.detail ? ` — ${a.detail}` : ''}`));
     scenario.on('sample', (v) => {
@@ -108,12 +129,22 @@ export async function demoCommand(argv: string[]): Promise<number> {
     scenario.on('violation', (ev) => setImmediate(() => say(violationLine(ev, t0))));
     scenario.on('action', (r) => setImmediate(() => say(actionLine(r, t0))));
     scenario.on('cloud', (l) => say(cloudLine(l, t0, scenario.gatewayThing)));
-    scenario.on('device', (d) => say(`${stamp(Date.now(), t0)}  device ${scenario.deviceThing} got its answer: report ${d.reportId ?? '?'} ${d.accepted ? 'ACCEPTED' : 'REJECTED'}`));
+    scenario.on('device', (d) =>
+      say(
+        `${stamp(Date.now(), t0)}  device ${scenario.deviceThing} got its answer: report ${d.reportId ?? '?'} ${d.accepted ? 'ACCEPTED' : 'REJECTED'}`,
+      ),
+    );
     const summary = await scenario.round({ streamer: values.streamer!, timeoutMs });
     await scenario.stop();
     if (interrupted) return 130;
-    if (json && !readerGone) process.stdout.write(JSON.stringify(values.keep ? { ...summary, workDir: scenario.workDir } : summary) + '\n');
-    else say(renderSummary(summary) + (values.keep ? `\n\nkept: ${scenario.workDir} (cloud.jsonl = what reached the cloud; state/enforcement/audit.jsonl = every action)` : ''));
+    if (json && !readerGone) process.stdout.write(`${JSON.stringify(values.keep ? { ...summary, workDir: scenario.workDir } : summary)}\n`);
+    else
+      say(
+        renderSummary(summary) +
+          (values.keep
+            ? `\n\nkept: ${scenario.workDir} (cloud.jsonl = what reached the cloud; state/enforcement/audit.jsonl = every action)`
+            : ''),
+      );
     return summary.ok ? 0 : 1;
   } catch (err) {
     await scenario.stop();

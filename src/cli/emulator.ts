@@ -4,13 +4,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { LevelWithSilent } from 'pino';
-import { parseCommandArgs, UsageError } from './args.ts';
-import { createLogger } from '../log.ts';
-import { GreengrassEmulator, DEFAULT_THING_NAME, EmulatorStartError } from '../ipc/emulator/emulator.ts';
-import { CONTROL_HELP, parseControlLine, runControlCommand } from '../ipc/emulator/controlChannel.ts';
-import { isJsonObject, type JsonObject } from '../ipc/emulator/componentConfig.ts';
-import { RecipeError } from '../ipc/emulator/recipe.ts';
 import { BridgeConfigError } from '../ipc/emulator/bridgeMapping.ts';
+import { isJsonObject, type JsonObject } from '../ipc/emulator/componentConfig.ts';
+import { CONTROL_HELP, parseControlLine, runControlCommand } from '../ipc/emulator/controlChannel.ts';
+import { DEFAULT_THING_NAME, EmulatorStartError, GreengrassEmulator } from '../ipc/emulator/emulator.ts';
+import { RecipeError } from '../ipc/emulator/recipe.ts';
+import { createLogger } from '../log.ts';
+import { parseCommandArgs, UsageError } from './args.ts';
 
 const USAGE = `usage: defender-edge emulator [--socket PATH] [--recipe recipe.yaml] [--config overrides.json]
                               [--thing NAME] [--record FILE] [--offline] [--token SVCUID] [--log-level LEVEL]
@@ -64,7 +64,8 @@ function parsePort(text: string): number {
 /** MQTT 3.1.1 client ids: 1-65535 bytes of UTF-8 (§3.1.3.1); commas separate the list here. */
 function parseClientIds(text: string): string[] {
   const ids = text.split(',').map((s) => s.trim());
-  if (ids.some((id) => id.length === 0 || Buffer.byteLength(id) > 65535)) throw new UsageError('--mqtt-auth: must be a comma-separated list of non-empty client ids');
+  if (ids.some((id) => id.length === 0 || Buffer.byteLength(id) > 65535))
+    throw new UsageError('--mqtt-auth: must be a comma-separated list of non-empty client ids');
   return ids;
 }
 
@@ -88,7 +89,7 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
     false,
   );
   if (values.help) {
-    process.stdout.write(USAGE + '\n');
+    process.stdout.write(`${USAGE}\n`);
     return 0;
   }
   const socketPath = resolve(values.socket ?? 'ipc.socket');
@@ -98,7 +99,8 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
   if (values.thing !== undefined && (values.thing.length === 0 || Buffer.byteLength(values.thing) > 128)) {
     throw new UsageError('--thing: must be 1-128 bytes');
   }
-  if (values.token !== undefined && !/^[A-Za-z0-9]{1,64}$/.test(values.token)) throw new UsageError('--token: must be 1-64 letters or digits');
+  if (values.token !== undefined && !/^[A-Za-z0-9]{1,64}$/.test(values.token))
+    throw new UsageError('--token: must be 1-64 letters or digits');
   const recipe = values.recipe ?? (existsSync('recipe.yaml') ? resolve('recipe.yaml') : undefined);
   const overrides = values.config ? readOverrides(values.config) : undefined;
   const mqttPort = values.mqtt !== undefined ? parsePort(values.mqtt) : undefined;
@@ -113,8 +115,17 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
   let emulator: GreengrassEmulator;
   try {
     emulator = new GreengrassEmulator({
-      socketPath, recipe, overrides, thingName: values.thing, recordFile: values.record, offline: values.offline, token: values.token,
-      mqttPort, bridge, mqttAllowedClientIds, logger,
+      socketPath,
+      recipe,
+      overrides,
+      thingName: values.thing,
+      recordFile: values.record,
+      offline: values.offline,
+      token: values.token,
+      mqttPort,
+      bridge,
+      mqttAllowedClientIds,
+      logger,
     });
   } catch (err) {
     if (err instanceof RecipeError) throw new UsageError(`--recipe: ${err.message}`);
@@ -129,7 +140,7 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
     return 1;
   }
   const print = (obj: unknown): void => {
-    process.stdout.write(JSON.stringify(obj) + '\n');
+    process.stdout.write(`${JSON.stringify(obj)}\n`);
   };
 
   return await new Promise<number>((done) => {

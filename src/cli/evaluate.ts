@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { parseBehaviors } from '../localrules/behaviors.ts';
 import { parseDatapointLine } from '../localrules/datapointLine.ts';
-import { Evaluator, MemoryThingStates, defaultEvaluatorOptions, type Datapoint } from '../localrules/evaluator.ts';
+import { type Datapoint, defaultEvaluatorOptions, Evaluator, MemoryThingStates } from '../localrules/evaluator.ts';
 import { isPlainObject, type ValueContainer } from '../localrules/metricValue.ts';
 import { compileProfile } from '../localrules/profile.ts';
 import { parseCommandArgs, UsageError } from './args.ts';
@@ -20,21 +20,27 @@ Lines are evaluated in file order as datapoints of downstream things; one line p
 const maxErrorsShown = 50;
 
 export async function evaluateCommand(argv: string[]): Promise<number> {
-  const { values } = parseCommandArgs(argv, {
-    profile: { type: 'string' },
-    datapoints: { type: 'string' },
-    'invalidate-after': { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  }, false);
+  const { values } = parseCommandArgs(
+    argv,
+    {
+      profile: { type: 'string' },
+      datapoints: { type: 'string' },
+      'invalidate-after': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    false,
+  );
   if (values.help) {
-    process.stdout.write(usage + '\n');
+    process.stdout.write(`${usage}\n`);
     return 0;
   }
-  if (values.profile === undefined || values.datapoints === undefined) throw new UsageError(`--profile and --datapoints are required\n${usage}`);
+  if (values.profile === undefined || values.datapoints === undefined)
+    throw new UsageError(`--profile and --datapoints are required\n${usage}`);
   const options = defaultEvaluatorOptions();
   if (values['invalidate-after'] !== undefined) {
     const s = Number(values['invalidate-after']);
-    if (!Number.isInteger(s) || s < 1) throw new UsageError(`--invalidate-after: must be a positive integer number of seconds, got "${values['invalidate-after']}"`);
+    if (!Number.isInteger(s) || s < 1)
+      throw new UsageError(`--invalidate-after: must be a positive integer number of seconds, got "${values['invalidate-after']}"`);
     options.invalidateAfterMs = s * 1000;
   }
 
@@ -69,22 +75,24 @@ export async function evaluateCommand(argv: string[]): Promise<number> {
   for (const p of points) {
     // Time only moves with the input: silence is noticed when a later datapoint (of any thing) arrives.
     if (p.t > lastExpiry) {
-      for (const e of evaluator.expire(p.t)) out.push(JSON.stringify({ t: e.t / 1000, thing: e.thingName, behavior: e.behavior, event: e.event }));
+      for (const e of evaluator.expire(p.t))
+        out.push(JSON.stringify({ t: e.t / 1000, thing: e.thingName, behavior: e.behavior, event: e.event }));
       lastExpiry = p.t;
     }
-    for (const e of evaluator.evaluate([p])) out.push(JSON.stringify({ t: e.t / 1000, thing: e.thingName, behavior: e.behavior, event: e.event, value: e.value }));
+    for (const e of evaluator.evaluate([p]))
+      out.push(JSON.stringify({ t: e.t / 1000, thing: e.thingName, behavior: e.behavior, event: e.event, value: e.value }));
     if (out.length >= 1000) {
-      process.stdout.write(out.join('\n') + '\n');
+      process.stdout.write(`${out.join('\n')}\n`);
       out.length = 0;
     }
   }
-  if (out.length > 0) process.stdout.write(out.join('\n') + '\n');
+  if (out.length > 0) process.stdout.write(`${out.join('\n')}\n`);
   return 0;
 }
 
 function fail(errors: string[]): number {
   const shown = errors.slice(0, maxErrorsShown);
   if (errors.length > shown.length) shown.push(`… and ${errors.length - shown.length} more errors`);
-  process.stderr.write(shown.join('\n') + '\n');
+  process.stderr.write(`${shown.join('\n')}\n`);
   return 2;
 }

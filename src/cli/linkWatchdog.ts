@@ -9,17 +9,22 @@ import { validateInterfaceName, validateNetnsName } from '../enforce/targetValid
 import { parseCommandArgs, UsageError } from './args.ts';
 
 export async function linkWatchdogCommand(argv: string[]): Promise<number> {
-  const { values } = parseCommandArgs(argv, {
-    state: { type: 'string' },
-    ifname: { type: 'string' },
-    'at-ms': { type: 'string' },
-    netns: { type: 'string' },
-    detach: { type: 'boolean', default: false },
-  }, false);
+  const { values } = parseCommandArgs(
+    argv,
+    {
+      state: { type: 'string' },
+      ifname: { type: 'string' },
+      'at-ms': { type: 'string' },
+      netns: { type: 'string' },
+      detach: { type: 'boolean', default: false },
+    },
+    false,
+  );
   if (!values.state || !isAbsolute(values.state)) throw new UsageError('--state: an absolute path is required');
   if (!values.ifname) throw new UsageError('--ifname is required');
   const atMs = Number(values['at-ms']);
-  if (!Number.isSafeInteger(atMs) || atMs <= 0) throw new UsageError(`--at-ms: must be a positive integer (ms since the epoch), got ${JSON.stringify(values['at-ms'])}`);
+  if (!Number.isSafeInteger(atMs) || atMs <= 0)
+    throw new UsageError(`--at-ms: must be a positive integer (ms since the epoch), got ${JSON.stringify(values['at-ms'])}`);
   let ifname: string;
   let netns: string | undefined;
   try {

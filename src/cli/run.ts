@@ -22,15 +22,19 @@ from the environment the Greengrass nucleus (or \`defender-edge emulator\`) give
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export async function runCommand(argv: string[]): Promise<number> {
-  const { values } = parseCommandArgs(argv, {
-    'state-dir': { type: 'string', default: 'state' },
-    thing: { type: 'string' },
-    'report-interval-seconds': { type: 'string' },
-    'log-level': { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  }, false);
+  const { values } = parseCommandArgs(
+    argv,
+    {
+      'state-dir': { type: 'string', default: 'state' },
+      thing: { type: 'string' },
+      'report-interval-seconds': { type: 'string' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    false,
+  );
   if (values.help) {
-    process.stdout.write(USAGE + '\n');
+    process.stdout.write(`${USAGE}\n`);
     return 0;
   }
   const level = values['log-level'];
@@ -40,7 +44,9 @@ export async function runCommand(argv: string[]): Promise<number> {
     env = readComponentEnvironment();
   } catch (err) {
     if (err instanceof ComponentEnvironmentError) {
-      process.stderr.write(`defender-edge run: ${err.message}\n(start it from Greengrass, or next to \`defender-edge emulator\`; see README)\n`);
+      process.stderr.write(
+        `defender-edge run: ${err.message}\n(start it from Greengrass, or next to \`defender-edge emulator\`; see README)\n`,
+      );
       return 2;
     }
     throw err;
@@ -55,7 +61,14 @@ export async function runCommand(argv: string[]): Promise<number> {
     }
   }
   const logger = createLogger(level ? { level: level as LevelWithSilent } : {});
-  const agent = new Agent({ socketPath: env.socketPath, authToken: env.authToken, thingName, bootstrapStateDir: values['state-dir']!, logger, ...(reportIntervalOverrideSeconds !== undefined ? { reportIntervalOverrideSeconds } : {}) });
+  const agent = new Agent({
+    socketPath: env.socketPath,
+    authToken: env.authToken,
+    thingName,
+    bootstrapStateDir: values['state-dir']!,
+    logger,
+    ...(reportIntervalOverrideSeconds !== undefined ? { reportIntervalOverrideSeconds } : {}),
+  });
 
   let stopping: Promise<void> | undefined;
   const stop = (signal: string) => {
@@ -64,8 +77,14 @@ export async function runCommand(argv: string[]): Promise<number> {
     stopping = agent.stop();
   };
   const done = new Promise<void>((resolve) => {
-    process.once('SIGTERM', () => { stop('SIGTERM'); void stopping!.then(resolve); });
-    process.once('SIGINT', () => { stop('SIGINT'); void stopping!.then(resolve); });
+    process.once('SIGTERM', () => {
+      stop('SIGTERM');
+      void stopping!.then(resolve);
+    });
+    process.once('SIGINT', () => {
+      stop('SIGINT');
+      void stopping!.then(resolve);
+    });
   });
   try {
     await agent.start();

@@ -44,7 +44,7 @@ async function readBounded(file: string, limit: number): Promise<Buffer> {
 export async function validateReportCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(argv, { topic: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
   if (values.help) {
-    process.stdout.write(USAGE + '\n');
+    process.stdout.write(`${USAGE}\n`);
     return 0;
   }
   if (positionals.length !== 1) throw new UsageError(`expected one FILE (or - for stdin)\n${USAGE}`);
@@ -62,6 +62,6 @@ export async function validateReportCommand(argv: string[]): Promise<number> {
   if (check.status === 'ACCEPTED') {
     for (const w of check.warnings) process.stderr.write(`warning: ${w}\n`);
   }
-  process.stdout.write(JSON.stringify(check.response) + '\n');
+  process.stdout.write(`${JSON.stringify(check.response)}\n`);
   return check.status === 'ACCEPTED' ? 0 : 1;
 }

@@ -4,13 +4,13 @@
 // helper (started by the first sample). The agent feeds local
 // pub/sub messages into `messages.record(topic, bytes, direction, t)`.
 import type { ComponentConfig } from '../config/schema.ts';
+import { compileThingNamePattern } from '../config/thingNamePattern.ts';
 import type { Logger } from '../log.ts';
 import type { CommandRunner } from './commandRunner.ts';
 import { DownstreamCollector } from './downstreamCollector.ts';
 import { HostCollector } from './hostCollector.ts';
 import { MessageCounter } from './messageCounter.ts';
 import type { DeviceSample, HostSample } from './sample.ts';
-import { compileThingNamePattern } from '../config/thingNamePattern.ts';
 
 export interface CollectorOptions {
   config: ComponentConfig;
@@ -93,7 +93,16 @@ export class Collector {
     });
     // Things known only by thingNamePattern appear when they exchanged messages.
     for (const [thingName, m] of totals) {
-      devices.push({ thingName, t: now, intervalMs, destinations: [], messagesSent: m.sent, messagesReceived: m.received, messageBytes: m.bytes, maxMessageBytes: m.maxMessageBytes });
+      devices.push({
+        thingName,
+        t: now,
+        intervalMs,
+        destinations: [],
+        messagesSent: m.sent,
+        messagesReceived: m.received,
+        messageBytes: m.bytes,
+        maxMessageBytes: m.maxMessageBytes,
+      });
     }
     return { host, devices };
   }

@@ -37,7 +37,11 @@ export function validateNetnsName(name: string): void {
 }
 
 /** Turn a spawn/exit failure into a one-line reason: what degraded logs and `HostSample.degraded` show. */
-function classify(program: string, err: NodeJS.ErrnoException & { killed?: boolean; signal?: string | null }, stderr: string): CommandError {
+function classify(
+  program: string,
+  err: NodeJS.ErrnoException & { killed?: boolean; signal?: string | null },
+  stderr: string,
+): CommandError {
   const firstLine = stderr.trim().split('\n')[0] ?? '';
   if (err.code === 'ENOENT') return new CommandError('not-found', `${program}: not found`, stderr);
   if (err.code === 'EACCES' || err.code === 'EPERM') return new CommandError('permission', `${program}: permission denied`, stderr);
@@ -67,7 +71,12 @@ export const runCommand: CommandRunner = (program, args, options = {}) => {
     const child = execFile(
       file,
       argv,
-      { timeout: options.timeoutMs ?? 5000, maxBuffer: options.maxBufferBytes ?? 64 * 2 ** 20, encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } },
+      {
+        timeout: options.timeoutMs ?? 5000,
+        maxBuffer: options.maxBufferBytes ?? 64 * 2 ** 20,
+        encoding: 'utf8',
+        env: { ...process.env, LC_ALL: 'C' },
+      },
       (err, stdout, stderr) => {
         if (err) reject(classify(program, err as NodeJS.ErrnoException, stderr));
         else resolve(stdout);

@@ -1,9 +1,9 @@
 // Checks on the collector's parts of the configuration that JSON Schema cannot express, as ConfigChecks
 // for validateConfig (errors as `path: message`). The lead adds `collectorConfigChecks` to the checks.
 import ipaddr from 'ipaddr.js';
+import { thingNamePatternProblems } from '../config/thingNamePattern.ts';
 import type { ConfigCheck } from '../config/validate.ts';
 import { compileTopicPattern } from './messageCounter.ts';
-import { thingNamePatternProblems } from '../config/thingNamePattern.ts';
 
 export const checkMessageTopics: ConfigCheck = (config) => {
   const errors: string[] = [];
@@ -20,12 +20,15 @@ export const checkDownstreamDevices: ConfigCheck = (config) => {
   const owners = new Map<string, number>();
   config.downstream.devices.forEach((d, i) => {
     const seen = names.get(d.thingName);
-    if (seen !== undefined) errors.push(`downstream.devices[${i}].thingName: '${d.thingName}' is already used by downstream.devices[${seen}]`);
+    if (seen !== undefined)
+      errors.push(`downstream.devices[${i}].thingName: '${d.thingName}' is already used by downstream.devices[${seen}]`);
     else names.set(d.thingName, i);
     (d.addresses ?? []).forEach((a, j) => {
       const path = `downstream.devices[${i}].addresses[${j}]`;
       if (!ipaddr.isValid(a)) {
-        errors.push(`${path}: '${a}' is not an IPv4 or IPv6 address${a.includes('/') ? ' (CIDR ranges are not supported; list addresses)' : ''}`);
+        errors.push(
+          `${path}: '${a}' is not an IPv4 or IPv6 address${a.includes('/') ? ' (CIDR ranges are not supported; list addresses)' : ''}`,
+        );
         return;
       }
       const canon = ipaddr.parse(a).toString();

@@ -5,8 +5,8 @@
 // `traffic` and reports the reason; the table is re-created on the next sample.
 import type { DownstreamDevice } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
-import { runCommand, type CommandRunner } from './commandRunner.ts';
-import { buildDownstreamScript, parseDownstreamJson, planDevices, type CounterValue, type DevicePlan } from './downstreamTable.ts';
+import { type CommandRunner, runCommand } from './commandRunner.ts';
+import { buildDownstreamScript, type CounterValue, type DevicePlan, parseDownstreamJson, planDevices } from './downstreamTable.ts';
 import { counterDelta } from './procNetDev.ts';
 import type { TrafficDelta } from './sample.ts';
 import { reasonOf } from './sourceHealth.ts';
@@ -92,7 +92,11 @@ export class DownstreamCollector {
     }
   }
 
-  private deviceTraffic(p: DevicePlan, now: ReturnType<typeof parseDownstreamJson>, before: ReturnType<typeof parseDownstreamJson> | undefined): DeviceTraffic {
+  private deviceTraffic(
+    p: DevicePlan,
+    now: ReturnType<typeof parseDownstreamJson>,
+    before: ReturnType<typeof parseDownstreamJson> | undefined,
+  ): DeviceTraffic {
     const zero: CounterValue = { packets: 0, bytes: 0 };
     const addrs = new Set([...p.v4, ...p.v6]);
     const destinations = new Set<string>();

@@ -98,8 +98,16 @@ export function buildDownstreamScript(table: string, plans: readonly DevicePlan[
     mapDecl('out6', 'ipv6_addr', out6),
     mapDecl('in6', 'ipv6_addr', in6),
     ...(outMac.length > 0 ? [mapDecl('outmac', 'ether_addr', outMac)] : []),
-    setDecl('dev4', 'ipv4_addr', out4.map(([a]) => a)),
-    setDecl('dev6', 'ipv6_addr', out6.map(([a]) => a)),
+    setDecl(
+      'dev4',
+      'ipv4_addr',
+      out4.map(([a]) => a),
+    ),
+    setDecl(
+      'dev6',
+      'ipv6_addr',
+      out6.map(([a]) => a),
+    ),
     `  set dst4 { type ipv4_addr . ipv4_addr; ${dyn} }`,
     `  set dst6 { type ipv6_addr . ipv6_addr; ${dyn} }`,
     // priority -300: before any filtering table (filter is 0, conntrack -200), so dropped packets count too

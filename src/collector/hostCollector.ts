@@ -6,24 +6,25 @@
 // Sockets and their tcp_info come from ONE source per sample: the dedge-sockdiag helper (a netlink
 // sock_diag dump, sockDiagSource.ts) when it is available, else /proc/net/{tcp,tcp6,udp,udp6} plus an
 // `ss` child process (the fallback, selected automatically for any sample the helper cannot serve).
-import os from 'node:os';
+
 import { readdirSync, statfsSync } from 'node:fs';
+import os from 'node:os';
 import ipaddr from 'ipaddr.js';
 import type { Logger } from '../log.ts';
-import type { CustomMetricValue, HostSample, ListeningPort, ProcessRef, ProcessSample, TcpConnection, TrafficDelta } from './sample.ts';
-import { runCommand, type CommandRunner } from './commandRunner.ts';
-import { interfaceMapFromIpJson, interfaceMapFromOs, interfaceOf, type InterfaceMap } from './interfaceAddresses.ts';
-import { networkDeltas, parseProcNetDev, type InterfaceCounters } from './procNetDev.ts';
-import { parseProcNetSockets, TCP_ESTABLISHED, TCP_LISTEN, UDP_UNCONNECTED, type Endianness, type SocketEntry } from './procNetSockets.ts';
+import { type CommandRunner, runCommand } from './commandRunner.ts';
+import { type InterfaceMap, interfaceMapFromIpJson, interfaceMapFromOs, interfaceOf } from './interfaceAddresses.ts';
+import { addTrafficDeltas, isLocalPeer } from './processTraffic.ts';
+import { type InterfaceCounters, networkDeltas, parseProcNetDev } from './procNetDev.ts';
+import { type Endianness, parseProcNetSockets, type SocketEntry, TCP_ESTABLISHED, TCP_LISTEN, UDP_UNCONNECTED } from './procNetSockets.ts';
 import { ProcReader } from './procReader.ts';
-import { SocketOwners } from './socketOwners.ts';
-import { SourceHealth } from './sourceHealth.ts';
+import type { CustomMetricValue, HostSample, ListeningPort, ProcessRef, ProcessSample, TcpConnection, TrafficDelta } from './sample.ts';
 import { defaultSockDiagPath } from './sockDiagLocation.ts';
 import { DUMP_PARTS, type DumpPart } from './sockDiagProtocol.ts';
-import { addTrafficDeltas, isLocalPeer } from './processTraffic.ts';
 import { errnoName, SockDiagSource } from './sockDiagSource.ts';
+import { SocketOwners } from './socketOwners.ts';
+import { SourceHealth } from './sourceHealth.ts';
 import { parseSsTcpInfo, ssTcpInfoArgs, type TcpSocketCounters } from './ssTcpInfo.ts';
-import { cpuUsagePercent, diskUsedPercent, parseMemUsedBytes, parseProcStatCpu, type CpuTimes } from './systemStats.ts';
+import { type CpuTimes, cpuUsagePercent, diskUsedPercent, parseMemUsedBytes, parseProcStatCpu } from './systemStats.ts';
 
 /** Names of the custom metrics we produce (device-defender.md §1.2: `[a-zA-Z0-9:_-]+`, no `aws:` prefix). */
 export const CUSTOM_METRIC_NAMES = {
@@ -92,7 +93,11 @@ export class HostCollector {
     this.perProcessLoopback = options.perProcessIncludeLoopback ?? options.includeLoopback;
     this.mqttPorts = new Set(options.mqttPorts ?? []);
     if (options.sockDiagHelper !== false) {
-      this.sockDiag = new SockDiagSource({ helperPath: options.sockDiagHelper ?? defaultSockDiagPath(), logger: options.logger, netns: options.netns });
+      this.sockDiag = new SockDiagSource({
+        helperPath: options.sockDiagHelper ?? defaultSockDiagPath(),
+        logger: options.logger,
+        netns: options.netns,
+      });
     }
   }
 
@@ -147,7 +152,14 @@ export class HostCollector {
       if (!ref) return undefined;
       let p = procs.get(ref.pid);
       if (!p) {
-        p = { ...ref, traffic: { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 }, listeningTcpPorts: [], listeningUdpPorts: [], establishedConnections: 0, remoteAddresses: [] };
+        p = {
+          ...ref,
+          traffic: { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 },
+          listeningTcpPorts: [],
+          listeningUdpPorts: [],
+          establishedConnections: 0,
+          remoteAddresses: [],
+        };
         procs.set(ref.pid, p);
       }
       return p;
@@ -157,7 +169,8 @@ export class HostCollector {
 
     for (const s of sockets ?? []) {
       if (s.protocol === 'tcp' && s.inode !== 0) tcpByInode.set(s.inode, s);
-      const isListen = (s.protocol === 'tcp' && s.state === TCP_LISTEN) || (s.protocol === 'udp' && s.state === UDP_UNCONNECTED && s.localPort > 0);
+      const isListen =
+        (s.protocol === 'tcp' && s.state === TCP_LISTEN) || (s.protocol === 'udp' && s.state === UDP_UNCONNECTED && s.localPort > 0);
       if (isListen) {
         const lp: ListeningPort = { protocol: s.protocol, address: s.localAddress, port: s.localPort };
         const itf = ifaces && interfaceOf(ifaces, s.localAddress);
@@ -169,7 +182,12 @@ export class HostCollector {
         }
         listening.push(lp);
       } else if (s.protocol === 'tcp' && s.state === TCP_ESTABLISHED) {
-        const c: TcpConnection = { localAddress: s.localAddress, localPort: s.localPort, remoteAddress: s.remoteAddress, remotePort: s.remotePort };
+        const c: TcpConnection = {
+          localAddress: s.localAddress,
+          localPort: s.localPort,
+          remoteAddress: s.remoteAddress,
+          remotePort: s.remotePort,
+        };
         const itf = ifaces && interfaceOf(ifaces, s.localAddress);
         if (itf !== undefined) c.localInterface = itf;
         const p = procOf(s.inode);
@@ -228,7 +246,10 @@ export class HostCollector {
     for (const part of failed) {
       if (this.partFallbackLogged.has(part)) continue;
       this.partFallbackLogged.add(part);
-      this.o.logger.info({ part, reason: errnoName(status[part]) }, `sock_diag cannot dump ${part}; reading ${this.procNet}/${PROC_FILE[part]} for it`);
+      this.o.logger.info(
+        { part, reason: errnoName(status[part]) },
+        `sock_diag cannot dump ${part}; reading ${this.procNet}/${PROC_FILE[part]} for it`,
+      );
     }
     const rest = this.readSockets(failed.map((p) => PROC_FILE[p]));
     return rest ? [...sockets, ...rest] : undefined;
@@ -310,7 +331,16 @@ export class HostCollector {
     this.previousTcp = tcp;
     this.previousTcpFrom = from;
     if (!previous) return;
-    addTrafficDeltas({ current: tcp, previous, sockets: tcpByInode, owners, procOf, isLocalPeer: (a) => isLocalPeer(a, ifaces), perProcessLoopback: this.perProcessLoopback, mqttPorts: this.mqttPorts });
+    addTrafficDeltas({
+      current: tcp,
+      previous,
+      sockets: tcpByInode,
+      owners,
+      procOf,
+      isLocalPeer: (a) => isLocalPeer(a, ifaces),
+      perProcessLoopback: this.perProcessLoopback,
+      mqttPorts: this.mqttPorts,
+    });
   }
 
   private readNetwork(): { network?: TrafficDelta; perInterface?: Record<string, TrafficDelta>; devNames?: string[] } {

@@ -26,7 +26,11 @@ export function parseProcNetDev(text: string): { interfaces: Map<string, Interfa
       continue;
     }
     const name = line.slice(0, colon).trim();
-    const nums = line.slice(colon + 1).trim().split(/\s+/).map(Number);
+    const nums = line
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/)
+      .map(Number);
     if (name === '' || nums.length < 16 || nums.some((n) => !Number.isFinite(n) || n < 0)) {
       badLines.push(`line ${i + 1}: expected 16 counters for '${name}'`);
       continue;
@@ -55,7 +59,12 @@ export function trafficDelta(previous: InterfaceCounters, current: InterfaceCoun
 }
 
 export function addTraffic(a: TrafficDelta, b: TrafficDelta): TrafficDelta {
-  return { bytesIn: a.bytesIn + b.bytesIn, bytesOut: a.bytesOut + b.bytesOut, packetsIn: a.packetsIn + b.packetsIn, packetsOut: a.packetsOut + b.packetsOut };
+  return {
+    bytesIn: a.bytesIn + b.bytesIn,
+    bytesOut: a.bytesOut + b.bytesOut,
+    packetsIn: a.packetsIn + b.packetsIn,
+    packetsOut: a.packetsOut + b.packetsOut,
+  };
 }
 
 export const zeroTraffic = (): TrafficDelta => ({ bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 });

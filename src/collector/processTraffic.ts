@@ -2,7 +2,7 @@
 // Pure: counters, sockets and owners in; the owning processes' ProcessSample fields incremented.
 import type { InterfaceMap } from './interfaceAddresses.ts';
 import { counterDelta } from './procNetDev.ts';
-import { TCP_LISTEN, type SocketEntry } from './procNetSockets.ts';
+import { type SocketEntry, TCP_LISTEN } from './procNetSockets.ts';
 import type { ProcessRef, ProcessSample } from './sample.ts';
 import type { TcpSocketCounters } from './ssTcpInfo.ts';
 
@@ -50,7 +50,10 @@ export function addTrafficDeltas(input: TrafficDeltaInput): void {
       if (now.dataSegsOut !== undefined && now.dataSegsIn !== undefined) {
         p.messagesSent = (p.messagesSent ?? 0) + counterDelta(before?.dataSegsOut ?? 0, now.dataSegsOut);
         p.messagesReceived = (p.messagesReceived ?? 0) + counterDelta(before?.dataSegsIn ?? 0, now.dataSegsIn);
-        p.messageBytes = (p.messageBytes ?? 0) + counterDelta(before?.bytesAcked ?? 0, now.bytesAcked) + counterDelta(before?.bytesReceived ?? 0, now.bytesReceived);
+        p.messageBytes =
+          (p.messageBytes ?? 0) +
+          counterDelta(before?.bytesAcked ?? 0, now.bytesAcked) +
+          counterDelta(before?.bytesReceived ?? 0, now.bytesReceived);
       }
     }
     if (!input.perProcessLoopback && (!entry || input.isLocalPeer(entry.remoteAddress))) continue;

@@ -55,11 +55,7 @@ export interface ProcessSample extends ProcessRef {
   messageBytes?: number;
 }
 
-export type CustomMetricValue =
-  | { number: number }
-  | { number_list: number[] }
-  | { string_list: string[] }
-  | { ip_list: string[] };
+export type CustomMetricValue = { number: number } | { number_list: number[] } | { string_list: string[] } | { ip_list: string[] };
 
 export interface HostSample {
   /** sample time, ms since the epoch */

@@ -49,7 +49,11 @@ export const FLAG_TCP_PER_FAMILY = 1;
 
 /** `dump <seq> <tcp-states> <udp-states> [<flags>]`: the helper's request line (with its newline). */
 export function dumpRequest(seq: number, tcpStates = DEFAULT_TCP_STATES, udpStates = ALL_STATES, flags = 0): string {
-  for (const [name, v] of [['seq', seq], ['tcpStates', tcpStates], ['udpStates', udpStates]] as const) {
+  for (const [name, v] of [
+    ['seq', seq],
+    ['tcpStates', tcpStates],
+    ['udpStates', udpStates],
+  ] as const) {
     if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`${name}: must be an integer 0..2^32-1, got ${v}`);
   }
   if (flags !== 0 && flags !== FLAG_TCP_PER_FAMILY) throw new RangeError(`flags: must be 0 or ${FLAG_TCP_PER_FAMILY}, got ${flags}`);
@@ -77,12 +81,14 @@ export class ResponseAssembler {
     while (this.checked + RECORD_SIZE <= this.total) {
       const type = this.byteAtCursor();
       if (type === TYPE_END) {
-        if (this.checked + RECORD_SIZE !== this.total) throw new SockDiagProtocolError(`${this.total - this.checked - RECORD_SIZE} unexpected bytes after the end record`);
+        if (this.checked + RECORD_SIZE !== this.total)
+          throw new SockDiagProtocolError(`${this.total - this.checked - RECORD_SIZE} unexpected bytes after the end record`);
         const response = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.total);
         this.reset();
         return response;
       }
-      if (type !== TYPE_SOCKET) throw new SockDiagProtocolError(`record at byte ${this.checked}: unknown type 0x${type.toString(16).padStart(2, '0')}`);
+      if (type !== TYPE_SOCKET)
+        throw new SockDiagProtocolError(`record at byte ${this.checked}: unknown type 0x${type.toString(16).padStart(2, '0')}`);
       this.advance(RECORD_SIZE);
     }
     return undefined;
@@ -126,12 +132,15 @@ export class SockDiagDecoder {
   private readonly v6 = new Map<string, string>();
 
   decode(buf: Buffer): SockDiagResponse {
-    if (buf.length === 0 || buf.length % RECORD_SIZE !== 0) throw new SockDiagProtocolError(`response of ${buf.length} bytes is not a whole number of ${RECORD_SIZE}-byte records`);
+    if (buf.length === 0 || buf.length % RECORD_SIZE !== 0)
+      throw new SockDiagProtocolError(`response of ${buf.length} bytes is not a whole number of ${RECORD_SIZE}-byte records`);
     const end = buf.length - RECORD_SIZE;
     if (buf[end] !== TYPE_END) throw new SockDiagProtocolError('response does not close with an end record');
-    if (buf[end + 1] !== PROTOCOL_VERSION) throw new SockDiagProtocolError(`helper speaks protocol version ${buf[end + 1]}, expected ${PROTOCOL_VERSION}`);
+    if (buf[end + 1] !== PROTOCOL_VERSION)
+      throw new SockDiagProtocolError(`helper speaks protocol version ${buf[end + 1]}, expected ${PROTOCOL_VERSION}`);
     const count = buf.readUInt32LE(end + 4);
-    if (count !== end / RECORD_SIZE) throw new SockDiagProtocolError(`end record counts ${count} sockets, response holds ${end / RECORD_SIZE}`);
+    if (count !== end / RECORD_SIZE)
+      throw new SockDiagProtocolError(`end record counts ${count} sockets, response holds ${end / RECORD_SIZE}`);
     const status = {} as Record<DumpPart, number>;
     DUMP_PARTS.forEach((part, i) => (status[part] = buf.readInt32LE(end + 8 + 4 * i)));
     const interruptedMask = buf[end + 2]!;

@@ -8,7 +8,7 @@
 // uses /proc + ss for that sample; the next sample restarts the helper. After `maxConsecutiveFailures`
 // failures in a row the source backs off (retryAfterMs, doubling up to maxRetryAfterMs) and the caller
 // stays on /proc + ss until then. Logged once per episode (warn), with recovery at info.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants as fsConstants } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
@@ -122,7 +122,10 @@ export class SockDiagSource {
     const child = this.child ?? this.start();
     this.seq = (this.seq + 1) >>> 0;
     return new Promise<Buffer>((resolve, reject) => {
-      const timer = setTimeout(() => this.failChild(new SockDiagError(`no answer within ${this.o.requestTimeoutMs} ms`)), this.o.requestTimeoutMs);
+      const timer = setTimeout(
+        () => this.failChild(new SockDiagError(`no answer within ${this.o.requestTimeoutMs} ms`)),
+        this.o.requestTimeoutMs,
+      );
       this.pending = { resolve, reject, timer };
       this.setRef(true);
       child.stdin!.write(dumpRequest(this.seq));
@@ -136,7 +139,9 @@ export class SockDiagSource {
       accessSync(file, fsConstants.X_OK);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      throw new SockDiagError(code === 'ENOENT' ? `${file}: not found (npm run build:sockdiag builds it)` : `${file}: not executable (${code})`);
+      throw new SockDiagError(
+        code === 'ENOENT' ? `${file}: not found (npm run build:sockdiag builds it)` : `${file}: not executable (${code})`,
+      );
     }
     let argv: [string, string[]] = [file, []];
     if (this.o.netns !== undefined) {
@@ -144,7 +149,10 @@ export class SockDiagSource {
       argv = ['ip', ['netns', 'exec', this.o.netns, file]];
     }
     // The helper needs no environment; PATH only so that `ip` is found for a namespace.
-    const child = spawn(argv[0], argv[1], { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' } });
+    const child = spawn(argv[0], argv[1], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' },
+    });
     this.stats.spawns++;
     this.child = child;
     this.o.logger.debug({ pid: child.pid, path: file, netns: this.o.netns }, 'dedge-sockdiag helper started');
@@ -260,7 +268,8 @@ export class SockDiagSource {
     if (this.consecutiveFailures >= this.o.maxConsecutiveFailures) {
       this.stats.retryAt = now + this.backoffMs;
       const log = { reason, failures: this.consecutiveFailures, retryInMs: this.backoffMs };
-      if (!this.gaveUpLogged) this.o.logger.warn(log, 'dedge-sockdiag helper unavailable; collecting sockets from /proc/net and ss until the next attempt');
+      if (!this.gaveUpLogged)
+        this.o.logger.warn(log, 'dedge-sockdiag helper unavailable; collecting sockets from /proc/net and ss until the next attempt');
       else this.o.logger.debug(log, 'dedge-sockdiag helper still unavailable');
       this.gaveUpLogged = true;
       this.consecutiveFailures = 0;

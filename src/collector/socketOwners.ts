@@ -6,8 +6,8 @@
 // namespaces) are remembered and retried rarely. Known limit: a socket passed to another process over a
 // unix socket keeps its first owner until its first owner exits.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import type { ProcessRef } from './sample.ts';
 import { parseProcCgroup, parseProcStat, socketInodeOfLink } from './procProcess.ts';
+import type { ProcessRef } from './sample.ts';
 
 interface KnownProcess extends ProcessRef {
   /** fd number → socket inode (0 = not a socket) as last read */

@@ -2,9 +2,9 @@
 // the ValidateConfigurationUpdates hook, check-config, the last-good store and the recipe test all use this,
 // so a configuration is judged the same way everywhere.
 import { collectorConfigChecks } from '../collector/configChecks.ts';
-import { behaviorsCheck } from '../localrules/configCheck.ts';
 import { checkEnforcementConfig } from '../enforce/configCheck.ts';
-import { validateConfig, type ConfigCheck, type ConfigResult } from './validate.ts';
+import { behaviorsCheck } from '../localrules/configCheck.ts';
+import { type ConfigCheck, type ConfigResult, validateConfig } from './validate.ts';
 
 export const componentConfigChecks: readonly ConfigCheck[] = [behaviorsCheck, checkEnforcementConfig, ...collectorConfigChecks];
 

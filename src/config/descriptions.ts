@@ -2,7 +2,8 @@
 // `npm run docs:sync`; a test fails when a setting has no sentence or the README is stale).
 export const settingDescriptions: Record<string, string> = {
   thingName: 'The gateway thing name, when `AWS_IOT_THING_NAME` is not set.',
-  stateDir: 'Where state lives (outbox, report ids, thresholds, active actions, audit log); relative to the component work folder. A change takes effect at the next start.',
+  stateDir:
+    'Where state lives (outbox, report ids, thresholds, active actions, audit log); relative to the component work folder. A change takes effect at the next start.',
   logLevel: 'pino log level.',
   sampling: 'Local sampling: every sample is evaluated at once.',
   'sampling.intervalMs': 'Time between samples of the host and downstream devices (ms).',
@@ -23,7 +24,8 @@ export const settingDescriptions: Record<string, string> = {
   'collector.customMetrics': 'Add cpu, memory, disk, process count, interfaces and agent RSS as custom metrics.',
   'collector.tcpBytes': 'Read per-socket TCP byte counters for per-process traffic.',
   'collector.downstreamNftTable': 'nftables table (family inet) the component owns for per-device traffic counters.',
-  'collector.perProcessIncludeLoopback': 'Count per-process TCP traffic to loopback and the gateway\'s own addresses (a local broker, for instance), whatever `includeLoopback` says.',
+  'collector.perProcessIncludeLoopback':
+    "Count per-process TCP traffic to loopback and the gateway's own addresses (a local broker, for instance), whatever `includeLoopback` says.",
   'collector.mqttPorts': 'TCP ports whose data segments estimate MQTT messages per process (one PUBLISH ≈ one segment).',
   'collector.diskPath': 'Filesystem whose use is reported as `disk_used_percent`.',
   downstream: 'Downstream (client) devices behind the gateway.',
@@ -32,12 +34,14 @@ export const settingDescriptions: Record<string, string> = {
   'downstream.devices[].addresses': 'IPv4/IPv6 addresses of the device (traffic counting and address blocks).',
   'downstream.devices[].mac': 'MAC address of the device.',
   'downstream.devices[].interface': 'Gateway interface the device sits behind (interface actions).',
-  'downstream.forwardMinIntervalSeconds': 'Forward at most one of a device\'s own reports per this many seconds (0: every valid report). Device Defender may throttle a thing that reports more often than every 300 s; a report not forwarded is still answered and evaluated locally, and counted.',
-  'downstream.thingNamePattern': 'Regular expression for further known thing names, matched against the whole name (reports from anything else are refused as spoofed); a group repeated without bound that itself repeats, like (a+)+, is refused.',
+  'downstream.forwardMinIntervalSeconds':
+    "Forward at most one of a device's own reports per this many seconds (0: every valid report). Device Defender may throttle a thing that reports more often than every 300 s; a report not forwarded is still answered and evaluated locally, and counted.",
+  'downstream.thingNamePattern':
+    'Regular expression for further known thing names, matched against the whole name (reports from anything else are refused as spoofed); a group repeated without bound that itself repeats, like (a+)+, is refused.',
   'downstream.reportTopic': 'Local pub/sub topic filter on which devices publish their own Defender reports.',
   'downstream.messageTopics': 'Local pub/sub topic patterns counted per device; `{thingName}` marks the level with the thing name.',
-  behaviors: 'Device Defender behaviors (a security profile\'s `behaviors`, pasted unchanged) plus our `edge` extension.',
-  statistics: 'Statistical thresholds, computed over each thing\'s own history.',
+  behaviors: "Device Defender behaviors (a security profile's `behaviors`, pasted unchanged) plus our `edge` extension.",
+  statistics: "Statistical thresholds, computed over each thing's own history.",
   'statistics.windowSeconds': 'How far back the history reaches.',
   'statistics.maxSamples': 'History size per thing and behavior.',
   'statistics.minSamples': 'Samples needed before a statistical behavior is judged.',
@@ -48,7 +52,7 @@ export const settingDescriptions: Record<string, string> = {
   enforcement: 'Enforcement and its safety rails.',
   'enforcement.mode': '`enforce` acts; `dry-run` logs what it would do and changes nothing.',
   'enforcement.protectedProcesses': 'Process names (comm or executable name) never acted on.',
-  'enforcement.neverBlockCidrs': 'Addresses never blocked (besides the gateway\'s own).',
+  'enforcement.neverBlockCidrs': "Addresses never blocked (besides the gateway's own).",
   'enforcement.allowDefaultRouteInterface': 'Allow interface actions on the interface carrying the default route.',
   'enforcement.maxActionsPerMinute': 'Rate limit on actions; beyond it actions are refused and audited.',
   'enforcement.defaultTtlSeconds': 'How long a reversible action lasts when the behavior sets no `ttlSeconds`.',
@@ -61,11 +65,12 @@ export const settingDescriptions: Record<string, string> = {
   'outbox.maxEntries': 'Most messages kept; beyond it the oldest are dropped and counted.',
   'outbox.maxBytes': 'Most bytes kept on disk; beyond it the oldest are dropped and counted.',
   'outbox.maxBackoffMs': 'Longest wait between retries of a failed publish.',
-  'outbox.replayBytes': 'Sent messages are kept and sent again after a reconnect until this many newer bytes went out (set it to the nucleus spool size, `mqtt.spooler.maxSizeInBytes`).',
+  'outbox.replayBytes':
+    'Sent messages are kept and sent again after a reconnect until this many newer bytes went out (set it to the nucleus spool size, `mqtt.spooler.maxSizeInBytes`).',
   thresholdCache: 'Per-thing evaluation state in memory (LRU); evicted things reload from disk.',
   'thresholdCache.maxThings': 'Things held in memory at once.',
   'thresholdCache.maxBytes': 'Memory bound of the cache (estimated bytes).',
-  selfLimit: 'The agent\'s own resource bounds.',
+  selfLimit: "The agent's own resource bounds.",
   'selfLimit.maxRssBytes': 'RSS above which the agent says so and sheds optional work.',
   'selfLimit.maxCpuPercent': 'CPU (percent of one core) above which the agent says so and sheds optional work.',
   'selfLimit.sustainSeconds': 'How long a bound must be exceeded before shedding (and kept before resuming).',

@@ -4,7 +4,7 @@
 // validated again on load: a file written by an older version that no longer validates is not trusted.
 import { readJsonFile, writeFileAtomic } from '../store/atomicFile.ts';
 import type { ComponentConfig } from './schema.ts';
-import { validateConfig, type ConfigCheck } from './validate.ts';
+import { type ConfigCheck, validateConfig } from './validate.ts';
 
 export type LastGoodLoad =
   | { kind: 'missing' }
@@ -47,7 +47,9 @@ export class LastGoodConfigStore {
   load(): LastGoodLoad {
     const r = readJsonFile<Saved>(this.path, (x) => {
       const o = x as Partial<Saved> | null;
-      return typeof o === 'object' && o !== null && typeof o.savedAt === 'number' && typeof o.config === 'object' && o.config !== null ? null : 'not a saved configuration';
+      return typeof o === 'object' && o !== null && typeof o.savedAt === 'number' && typeof o.config === 'object' && o.config !== null
+        ? null
+        : 'not a saved configuration';
     });
     if (r.kind !== 'ok') return r;
     const v = validateConfig(r.value.config, this.checks);

@@ -1,7 +1,8 @@
 // The configuration reference, generated from the one schema and its descriptions so the README cannot
 // drift from what the agent accepts.
-import { configSchema } from './schema.ts';
+
 import { settingDescriptions } from './descriptions.ts';
+import { configSchema } from './schema.ts';
 
 interface SchemaNode {
   type?: string;
@@ -66,5 +67,5 @@ export function withReference(readme: string): string {
   const a = readme.indexOf(REFERENCE_START);
   const b = readme.indexOf(REFERENCE_END);
   if (a < 0 || b < a) throw new Error('README has no config-reference markers');
-  return readme.slice(0, a + REFERENCE_START.length) + '\n' + configReferenceMarkdown() + '\n' + readme.slice(b);
+  return `${readme.slice(0, a + REFERENCE_START.length)}\n${configReferenceMarkdown()}\n${readme.slice(b)}`;
 }

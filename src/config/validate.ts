@@ -1,5 +1,5 @@
 import { Ajv, type ErrorObject } from 'ajv';
-import { configSchema, type ComponentConfig } from './schema.ts';
+import { type ComponentConfig, configSchema } from './schema.ts';
 
 export type ConfigResult = { ok: true; config: ComponentConfig } | { ok: false; errors: string[] };
 
@@ -79,7 +79,8 @@ function tooDeepAt(root: unknown, max: number): string | null {
     if (typeof v !== 'object' || v === null) continue;
     if (depth > max) return path;
     for (const [k, child] of Object.entries(v)) {
-      if (typeof child === 'object' && child !== null) stack.push({ v: child, depth: depth + 1, path: Array.isArray(v) ? `${path}[${k}]` : joinKey(path, k) });
+      if (typeof child === 'object' && child !== null)
+        stack.push({ v: child, depth: depth + 1, path: Array.isArray(v) ? `${path}[${k}]` : joinKey(path, k) });
     }
   }
   return null;

@@ -5,9 +5,10 @@
 //  - innocent: a well-behaved neighbour that must never be touched.
 //  - device: a downstream device (on a real gateway: another machine) publishing its own Defender reports.
 // Each sets its process title, so /proc/PID/comm — what a violation names — says who it is.
-import { connect as mqttConnect } from 'mqtt';
-import { connect as tcpConnect } from 'node:net';
+
 import { randomInt } from 'node:crypto';
+import { connect as tcpConnect } from 'node:net';
+import { connect as mqttConnect } from 'mqtt';
 import { parseCommandArgs, UsageError } from '../cli/args.ts';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
@@ -20,12 +21,13 @@ export function rogueMessage(): string {
 
 function positiveInt(text: string, name: string): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > 3_600_000) throw new UsageError(`${name}: must be an integer from 1 to 3600000, got ${JSON.stringify(text)}`);
+  if (!Number.isInteger(n) || n < 1 || n > 3_600_000)
+    throw new UsageError(`${name}: must be an integer from 1 to 3600000, got ${JSON.stringify(text)}`);
   return n;
 }
 
 function announce(what: Record<string, unknown>): void {
-  process.stdout.write(JSON.stringify({ pid: process.pid, ...what }) + '\n');
+  process.stdout.write(`${JSON.stringify({ pid: process.pid, ...what })}\n`);
 }
 
 /**
@@ -49,19 +51,25 @@ function stopOn(signalHandler: () => void): void {
 
 /** `_rogue-agent --url mqtt://127.0.0.1:PORT [--topic /rogue/agent] [--interval-ms 1000] [--client-id ID]` */
 export async function rogueAgentCommand(argv: string[]): Promise<number> {
-  const { values } = parseCommandArgs(argv, {
-    url: { type: 'string' },
-    topic: { type: 'string', default: '/rogue/agent' },
-    'interval-ms': { type: 'string', default: '1000' },
-    'client-id': { type: 'string', default: `rogue-${process.pid}` },
-  }, false);
+  const { values } = parseCommandArgs(
+    argv,
+    {
+      url: { type: 'string' },
+      topic: { type: 'string', default: '/rogue/agent' },
+      'interval-ms': { type: 'string', default: '1000' },
+      'client-id': { type: 'string', default: `rogue-${process.pid}` },
+    },
+    false,
+  );
   if (!values.url) throw new UsageError('--url is required');
   const intervalMs = positiveInt(values['interval-ms']!, '--interval-ms');
   process.title = 'rogue-agent';
   const client = mqttConnect(values.url, { clientId: values['client-id'], clean: true, reconnectPeriod: 500 });
   let sent = 0;
   let received = 0;
-  client.on('message', () => { received++; });
+  client.on('message', () => {
+    received++;
+  });
   client.on('connect', () => {
     client.subscribe(values.topic!, { qos: 1 });
     announce({ role: 'rogue-agent', connected: true });
@@ -82,12 +90,16 @@ export async function rogueAgentCommand(argv: string[]): Promise<number> {
 
 /** `_tcp-streamer --port PORT [--host 127.0.0.1] [--chunk 1024] [--interval-ms 50]` */
 export async function tcpStreamerCommand(argv: string[]): Promise<number> {
-  const { values } = parseCommandArgs(argv, {
-    port: { type: 'string' },
-    host: { type: 'string', default: '127.0.0.1' },
-    chunk: { type: 'string', default: '1024' },
-    'interval-ms': { type: 'string', default: '50' },
-  }, false);
+  const { values } = parseCommandArgs(
+    argv,
+    {
+      port: { type: 'string' },
+      host: { type: 'string', default: '127.0.0.1' },
+      chunk: { type: 'string', default: '1024' },
+      'interval-ms': { type: 'string', default: '50' },
+    },
+    false,
+  );
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError('--port: must be a TCP port');
   const chunk = Buffer.alloc(positiveInt(values.chunk!, '--chunk'), 0x61);
@@ -96,7 +108,9 @@ export async function tcpStreamerCommand(argv: string[]): Promise<number> {
   const socket = tcpConnect({ host: values.host!, port, noDelay: true });
   let sent = 0;
   socket.on('connect', () => announce({ role: 'tcp-streamer', connected: true }));
-  socket.on('error', () => { /* the sink going away ends the stream; nothing to do */ });
+  socket.on('error', () => {
+    /* the sink going away ends the stream; nothing to do */
+  });
   const timer = setInterval(() => {
     if (socket.writable) {
       socket.write(chunk);
@@ -119,13 +133,20 @@ export async function tcpStreamerCommand(argv: string[]): Promise<number> {
  * profile's 10000 bytes and 100 messages), so it is measured like the rogues and must still be left alone.
  */
 export async function innocentCommand(argv: string[]): Promise<number> {
-  const { values } = parseCommandArgs(argv, {
-    url: { type: 'string' },
-    'interval-ms': { type: 'string', default: '5000' },
-  }, false);
+  const { values } = parseCommandArgs(
+    argv,
+    {
+      url: { type: 'string' },
+      'interval-ms': { type: 'string', default: '5000' },
+    },
+    false,
+  );
   const intervalMs = positiveInt(values['interval-ms']!, '--interval-ms');
   process.title = 'innocent';
-  const client = values.url === undefined ? undefined : mqttConnect(values.url, { clientId: `innocent-${process.pid}`, clean: true, reconnectPeriod: 500 });
+  const client =
+    values.url === undefined
+      ? undefined
+      : mqttConnect(values.url, { clientId: `innocent-${process.pid}`, clean: true, reconnectPeriod: 500 });
   let ticks = 0;
   if (client) client.on('connect', () => announce({ role: 'innocent', connected: true }));
   const timer = setInterval(() => {
@@ -151,13 +172,18 @@ export async function innocentCommand(argv: string[]): Promise<number> {
  * `$aws/things/NAME/defender/metrics/json` and prints each accepted/rejected answer it gets back.
  */
 export async function deviceCommand(argv: string[]): Promise<number> {
-  const { values } = parseCommandArgs(argv, {
-    url: { type: 'string' },
-    thing: { type: 'string' },
-    'interval-ms': { type: 'string', default: '2000' },
-  }, false);
+  const { values } = parseCommandArgs(
+    argv,
+    {
+      url: { type: 'string' },
+      thing: { type: 'string' },
+      'interval-ms': { type: 'string', default: '2000' },
+    },
+    false,
+  );
   if (!values.url) throw new UsageError('--url is required');
-  if (!values.thing || !/^[a-zA-Z0-9:_-]{1,128}$/.test(values.thing)) throw new UsageError('--thing: must be a thing name ([a-zA-Z0-9:_-]{1,128})');
+  if (!values.thing || !/^[a-zA-Z0-9:_-]{1,128}$/.test(values.thing))
+    throw new UsageError('--thing: must be a thing name ([a-zA-Z0-9:_-]{1,128})');
   const intervalMs = positiveInt(values['interval-ms']!, '--interval-ms');
   process.title = 'device-sim';
   const topic = `$aws/things/${values.thing}/defender/metrics/json`;
@@ -185,7 +211,9 @@ export async function deviceCommand(argv: string[]): Promise<number> {
     const inn = stream.bytesRead ?? 0;
     const report = {
       header: { report_id: ++reportId, version: '1.0' },
-      metrics: { network_stats: { bytes_in: Math.max(0, inn - lastIn), bytes_out: Math.max(0, out - lastOut), packets_in: 0, packets_out: 0 } },
+      metrics: {
+        network_stats: { bytes_in: Math.max(0, inn - lastIn), bytes_out: Math.max(0, out - lastOut), packets_in: 0, packets_out: 0 },
+      },
     };
     lastOut = out;
     lastIn = inn;

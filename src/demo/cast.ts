@@ -1,7 +1,7 @@
 // The demo's cast as real child processes (src/demo/actors.ts), started from this same program
 // (selfCommand.ts), each watched until it stops: exit seen by the parent, or — for a suspended process —
 // state T in /proc/PID/stat. Only processes started here are ever signalled, by pid.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { readStat } from '../enforce/procfs.ts';
 import { selfCommand } from '../selfCommand.ts';
@@ -95,7 +95,15 @@ export async function spawnActor(role: ActorRole, args: readonly string[], optio
     timer.unref();
   }
   const ready = new Promise<void>((resolve, reject) => {
-    const timeout = setTimeout(() => reject(new Error(`${role} (pid ${actor.pid}) did not announce itself within ${options.readyTimeoutMs ?? 10_000} ms; stderr: ${actor.stderr.join(' | ')}`)), options.readyTimeoutMs ?? 10_000);
+    const timeout = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `${role} (pid ${actor.pid}) did not announce itself within ${options.readyTimeoutMs ?? 10_000} ms; stderr: ${actor.stderr.join(' | ')}`,
+          ),
+        ),
+      options.readyTimeoutMs ?? 10_000,
+    );
     child.once('exit', (code) => {
       clearTimeout(timeout);
       reject(new Error(`${role} (pid ${actor.pid}) exited with ${code} before it was ready; stderr: ${actor.stderr.join(' | ')}`));

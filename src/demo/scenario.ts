@@ -5,18 +5,18 @@
 // start() once, round() as often as wanted (each round starts a fresh cast), stop() cleans up everything.
 import { EventEmitter } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from '../agent/agent.ts';
 import type { CollectorSample } from '../collector/collector.ts';
-import type { ActionSpec, ViolationEvent } from '../localrules/contracts.ts';
 import type { ActionRecord } from '../enforce/actionModel.ts';
 import { enforcementPaths } from '../enforce/createEnforcer.ts';
 import { GreengrassEmulator } from '../ipc/emulator/emulator.ts';
-import { silentLogger, type Logger } from '../log.ts';
-import { isRunning, spawnActor, stopActor, type Actor, type ActorRole } from './cast.ts';
-import { summarize, type CloudLine, type DemoSummary } from './summary.ts';
+import type { ActionSpec, ViolationEvent } from '../localrules/contracts.ts';
+import { type Logger, silentLogger } from '../log.ts';
+import { type Actor, type ActorRole, isRunning, spawnActor, stopActor } from './cast.ts';
+import { type CloudLine, type DemoSummary, summarize } from './summary.ts';
 
 export type DemoAction = 'process-terminate' | 'process-suspend';
 
@@ -74,26 +74,53 @@ export interface ScenarioEvents {
 }
 
 const WINDOW_MS = 300_000;
-const ROLE_TITLE: Record<ActorRole, string> = { 'rogue-agent': 'rogue-agent', 'tcp-streamer': 'tcp-streamer', innocent: 'innocent', device: 'device-sim' };
+const ROLE_TITLE: Record<ActorRole, string> = {
+  'rogue-agent': 'rogue-agent',
+  'tcp-streamer': 'tcp-streamer',
+  innocent: 'innocent',
+  device: 'device-sim',
+};
 
 /** The walkthrough's security profile (rogue-agent.md: names, metrics, operators, values, durations) scoped per process with an action. */
 export function seedBehaviors(action: ActionSpec): unknown[] {
   const edge = { scope: { host: false, processes: true, devices: false }, action };
   return [
-    { name: 'msgReceive', metric: 'aws:num-messages-received', criteria: { comparisonOperator: 'less-than', value: { count: 100 }, durationSeconds: 300 }, edge },
-    { name: 'bytesOut', metric: 'aws:all-bytes-out', criteria: { comparisonOperator: 'less-than', value: { count: 10000 }, durationSeconds: 300 }, edge },
+    {
+      name: 'msgReceive',
+      metric: 'aws:num-messages-received',
+      criteria: { comparisonOperator: 'less-than', value: { count: 100 }, durationSeconds: 300 },
+      edge,
+    },
+    {
+      name: 'bytesOut',
+      metric: 'aws:all-bytes-out',
+      criteria: { comparisonOperator: 'less-than', value: { count: 10000 }, durationSeconds: 300 },
+      edge,
+    },
   ];
 }
 
 /** The component configuration of the scenario (merged by the emulator over the recipe like a deployment). */
-export function scenarioConfig(o: { stateDir: string; samplingMs: number; mode: 'enforce' | 'dry-run'; action: DemoAction; deviceThing: string; mqttPort?: number }): Record<string, unknown> {
+export function scenarioConfig(o: {
+  stateDir: string;
+  samplingMs: number;
+  mode: 'enforce' | 'dry-run';
+  action: DemoAction;
+  deviceThing: string;
+  mqttPort?: number;
+}): Record<string, unknown> {
   return {
     stateDir: o.stateDir,
     sampling: { intervalMs: o.samplingMs },
     // The rogue talks to the broker on 127.0.0.1: without includeLoopback the collector's ss filter drops
     // loopback sockets and the rogue's bytes are not counted at all (hostCollector tcpCounters).
     // mqttPorts: the demo broker's port, so per-process message estimates (msgReceive) see the rogue's MQTT.
-    collector: { includeLoopback: true, perProcess: true, tcpBytes: true, ...(o.mqttPort !== undefined ? { mqttPorts: [o.mqttPort] } : {}) },
+    collector: {
+      includeLoopback: true,
+      perProcess: true,
+      tcpBytes: true,
+      ...(o.mqttPort !== undefined ? { mqttPorts: [o.mqttPort] } : {}),
+    },
     // Known by pattern, not by address: no nft accounting table is needed (and none is created).
     downstream: { thingNamePattern: `^${o.deviceThing}$` },
     behaviors: seedBehaviors({ type: o.action, ttlSeconds: 600 }),
@@ -228,12 +255,19 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
       this.sink!.once('error', reject);
       this.sink!.listen(0, '127.0.0.1', () => resolve());
     });
-    const token = 'DEMOTOKEN' + String(process.pid).padStart(8, '0');
+    const token = `DEMOTOKEN${String(process.pid).padStart(8, '0')}`;
     // The broker's port is chosen up front: the collector must know it to estimate MQTT messages per process.
     const mqttPort = await freeLoopbackPort();
     this.emulator = new GreengrassEmulator({
       socketPath: join(this.dir, 'ipc.sock'),
-      overrides: scenarioConfig({ stateDir: this.stateDir, samplingMs: this.samplingMs, mode: this.mode, action: this.action, deviceThing: this.deviceThing, mqttPort }),
+      overrides: scenarioConfig({
+        stateDir: this.stateDir,
+        samplingMs: this.samplingMs,
+        mode: this.mode,
+        action: this.action,
+        deviceThing: this.deviceThing,
+        mqttPort,
+      }),
       thingName: this.gatewayThing,
       token,
       recordFile: this.recordPath,
@@ -281,7 +315,13 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
       w.push({ t: sample.host.t, bytes: p.traffic.bytesOut });
       while (w.length > 0 && w[0]!.t <= sample.host.t - WINDOW_MS) w.shift();
       this.windows.set(p.pid, w);
-      const view: CastProcessView = { role: actor.role, pid: p.pid, comm: p.comm, bytesOut: p.traffic.bytesOut, windowBytesOut: w.reduce((a, x) => a + x.bytes, 0) };
+      const view: CastProcessView = {
+        role: actor.role,
+        pid: p.pid,
+        comm: p.comm,
+        bytesOut: p.traffic.bytesOut,
+        windowBytesOut: w.reduce((a, x) => a + x.bytes, 0),
+      };
       if (p.messagesReceived !== undefined) view.messagesReceived = p.messagesReceived;
       processes.push(view);
     }
@@ -300,10 +340,15 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
       onLine: (_a, line) => {
         if (line.answer === undefined) return;
         const body = line.body as { reportId?: unknown } | undefined;
-        this.emit('device', { accepted: line.answer === 'accepted', ...(typeof body?.reportId === 'number' ? { reportId: body.reportId } : {}) });
+        this.emit('device', {
+          accepted: line.answer === 'accepted',
+          ...(typeof body?.reportId === 'number' ? { reportId: body.reportId } : {}),
+        });
       },
     });
-    actor.child.once('exit', (code, signal) => this.emit('actor', { event: 'stopped', role, pid: actor.pid, t: actor.exitedAt ?? this.now(), detail: signal ?? `exit ${code}` }));
+    actor.child.once('exit', (code, signal) =>
+      this.emit('actor', { event: 'stopped', role, pid: actor.pid, t: actor.exitedAt ?? this.now(), detail: signal ?? `exit ${code}` }),
+    );
     this.emit('actor', { event: 'started', role, pid: actor.pid, t: actor.startedAt });
     return actor;
   }
@@ -334,7 +379,9 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
       const sinkPort = this.sinkPort;
       const rogues = await Promise.all([
         s.rogue ? this.startActor('rogue-agent', ['--url', url, '--interval-ms', String(this.rogueIntervalMs)], true) : undefined,
-        s.streamer ? this.startActor('tcp-streamer', ['--port', String(sinkPort), '--chunk', '1024', '--interval-ms', '50'], true) : undefined,
+        s.streamer
+          ? this.startActor('tcp-streamer', ['--port', String(sinkPort), '--chunk', '1024', '--interval-ms', '50'], true)
+          : undefined,
       ]);
       for (const a of rogues) if (a) cast.push(a);
       const rogueActors = rogues.filter((a): a is Actor => a !== undefined);
@@ -356,14 +403,24 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
         gatewayThing: this.gatewayThing,
         deviceThing: this.deviceThing,
         behaviors: ['msgReceive', 'bytesOut'],
-        actors: cast.map((a) => ({ role: a.role, pid: a.pid, comm: ROLE_TITLE[a.role], ...(a.stoppedAt !== undefined ? { stoppedAt: a.stoppedAt } : {}), ...(a.stoppedHow !== undefined ? { stoppedHow: a.stoppedHow } : {}), runningAtEnd: runningAtEnd.get(a.pid) ?? false })),
+        actors: cast.map((a) => ({
+          role: a.role,
+          pid: a.pid,
+          comm: ROLE_TITLE[a.role],
+          ...(a.stoppedAt !== undefined ? { stoppedAt: a.stoppedAt } : {}),
+          ...(a.stoppedHow !== undefined ? { stoppedHow: a.stoppedHow } : {}),
+          runningAtEnd: runningAtEnd.get(a.pid) ?? false,
+        })),
         violations: this.violations,
         actions: this.actions,
         cloud: this.cloudRecord().filter((l) => l.ts >= startedAt),
         perProcessMessages: this.perProcessMessages,
         requireReport: s.waitForReport,
         degraded: [...this.degraded],
-        deviceAnswers: { accepted: answers.filter((l) => l.answer === 'accepted').length, rejected: answers.filter((l) => l.answer === 'rejected').length },
+        deviceAnswers: {
+          accepted: answers.filter((l) => l.answer === 'accepted').length,
+          rejected: answers.filter((l) => l.answer === 'rejected').length,
+        },
         startedAt,
         endedAt: this.now(),
         problems,
@@ -382,7 +439,8 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
   /** What a round still waits for (empty = done). */
   private missing(rogues: readonly Actor[], waitForReport: boolean): string[] {
     const left: string[] = [];
-    const alarmOf = (pid: number) => this.violations.find((v) => v.event === 'in-alarm' && v.offender.kind === 'process' && v.offender.pid === pid);
+    const alarmOf = (pid: number) =>
+      this.violations.find((v) => v.event === 'in-alarm' && v.offender.kind === 'process' && v.offender.pid === pid);
     for (const a of rogues) {
       const name = `${a.role} (pid ${a.pid})`;
       const alarm = alarmOf(a.pid);
@@ -397,7 +455,8 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
       }
       // A refused or failed action will not stop it: nothing more to wait for.
       const acted = acts.some((r) => r.outcome === 'applied' || r.outcome === 'killed');
-      if (this.mode === 'enforce' && acted && !acts.some((r) => r.dryRun) && a.stoppedAt === undefined) left.push(`${name}: the process to stop`);
+      if (this.mode === 'enforce' && acted && !acts.some((r) => r.dryRun) && a.stoppedAt === undefined)
+        left.push(`${name}: the process to stop`);
     }
     const cloud = this.cloudRecord();
     const docs = cloud.map((l) => {
@@ -408,15 +467,18 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
       }
     });
     for (const a of rogues) {
-      if (!docs.some((d) => d.record === 'violation' && d.offender?.pid === a.pid)) left.push(`${a.role} (pid ${a.pid}): its violation in the cloud record`);
-      if (!docs.some((d) => d.record === 'action' && d.violation?.offender?.pid === a.pid)) left.push(`${a.role} (pid ${a.pid}): its action in the cloud record`);
+      if (!docs.some((d) => d.record === 'violation' && d.offender?.pid === a.pid))
+        left.push(`${a.role} (pid ${a.pid}): its violation in the cloud record`);
+      if (!docs.some((d) => d.record === 'action' && d.violation?.offender?.pid === a.pid))
+        left.push(`${a.role} (pid ${a.pid}): its action in the cloud record`);
     }
     if (waitForReport && rogues.length > 0) {
       // The next report after the last rogue's violation: reporting goes on while enforcement acts.
       const times = rogues.map((a) => alarmOf(a.pid)?.t);
       const last = times.some((t) => t === undefined) ? undefined : Math.max(...(times as number[]));
       const report = new RegExp(`^\\$aws/things/${this.gatewayThing}/defender/metrics/(json|cbor)$`);
-      if (last === undefined || !cloud.some((l) => report.test(l.topic) && l.ts > last)) left.push('a gateway report after the violations in the cloud record');
+      if (last === undefined || !cloud.some((l) => report.test(l.topic) && l.ts > last))
+        left.push('a gateway report after the violations in the cloud record');
     }
     return left;
   }

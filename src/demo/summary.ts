@@ -1,7 +1,8 @@
 // What a run of the rogue-agent scenario (shared/scenario/rogue-agent.md) proved, as one JSON-able object,
 // and its human rendering. Pure: everything observed is passed in (no I/O, no clock).
-import type { ViolationEvent } from '../localrules/contracts.ts';
+
 import type { ActionRecord } from '../enforce/actionModel.ts';
+import type { ViolationEvent } from '../localrules/contracts.ts';
 import type { ActorRole } from './cast.ts';
 
 /** One line of the emulator's cloud record (src/ipc/emulator/iotCore.ts). */
@@ -105,7 +106,8 @@ export interface DemoSummary {
   problems: string[];
 }
 
-export const CLOUD_DETECT_NOTE = 'cloud Detect would alert after ~5 minutes (the agent reports every 300 s) and is closed to new customers since 2026-08-31';
+export const CLOUD_DETECT_NOTE =
+  'cloud Detect would alert after ~5 minutes (the agent reports every 300 s) and is closed to new customers since 2026-08-31';
 
 interface CloudDoc {
   record?: unknown;
@@ -123,7 +125,12 @@ function parsePayload(line: CloudLine): CloudDoc | undefined {
   }
 }
 
-export function classifyCloud(cloud: readonly CloudLine[], gatewayThing: string, deviceThing: string, lastViolationAt: number | undefined): DemoSummary['cloud'] {
+export function classifyCloud(
+  cloud: readonly CloudLine[],
+  gatewayThing: string,
+  deviceThing: string,
+  lastViolationAt: number | undefined,
+): DemoSummary['cloud'] {
   const reportTopic = (thing: string) => new RegExp(`^\\$aws/things/${thing}/defender/metrics/(json|cbor)$`);
   const gw = reportTopic(gatewayThing);
   const dev = reportTopic(deviceThing);
@@ -146,10 +153,16 @@ export function classifyCloud(cloud: readonly CloudLine[], gatewayThing: string,
 }
 
 function offenderSummary(actor: ObservedActor, violations: readonly ViolationEvent[], actions: readonly ActionRecord[]): OffenderSummary {
-  const mine = violations.filter((v) => v.event === 'in-alarm' && v.offender.kind === 'process' && v.offender.pid === actor.pid).sort((a, b) => a.t - b.t);
+  const mine = violations
+    .filter((v) => v.event === 'in-alarm' && v.offender.kind === 'process' && v.offender.pid === actor.pid)
+    .sort((a, b) => a.t - b.t);
   const first = mine[0];
   // The record that did something: applied (or killed) beats skipped/refused repeats from a second behavior.
-  const acts = actions.filter((a) => a.target?.kind === 'process' ? a.target.pid === actor.pid : a.violation.offender.kind === 'process' && a.violation.offender.pid === actor.pid);
+  const acts = actions.filter((a) =>
+    a.target?.kind === 'process'
+      ? a.target.pid === actor.pid
+      : a.violation.offender.kind === 'process' && a.violation.offender.pid === actor.pid,
+  );
   const act = acts.find((a) => a.outcome === 'applied') ?? acts[0];
   const crossedAt = first?.t;
   const s: OffenderSummary = {
@@ -157,7 +170,10 @@ function offenderSummary(actor: ObservedActor, violations: readonly ViolationEve
     pid: actor.pid,
     comm: first?.offender.kind === 'process' ? first.offender.comm : actor.comm,
     behaviors: [...new Set(mine.map((v) => v.behavior))],
-    detectedAfterMs: crossedAt !== undefined && actor.stoppedAt !== undefined && act !== undefined && !act.dryRun ? Math.max(0, actor.stoppedAt - crossedAt) : null,
+    detectedAfterMs:
+      crossedAt !== undefined && actor.stoppedAt !== undefined && act !== undefined && !act.dryRun
+        ? Math.max(0, actor.stoppedAt - crossedAt)
+        : null,
     actedAfterMs: crossedAt !== undefined && act !== undefined ? Math.max(0, act.t - crossedAt) : null,
     stillRunning: actor.runningAtEnd,
   };
@@ -181,31 +197,40 @@ export function summarize(o: ScenarioObservation): DemoSummary {
   const notFired: Record<string, string> = {};
   for (const b of o.behaviors) {
     if (fired.includes(b)) continue;
-    notFired[b] = b === 'msgReceive' && !o.perProcessMessages
-      ? 'no datapoints: the collector reported no per-process message counts for these processes'
-      : 'its threshold was not crossed before the rogues were stopped';
+    notFired[b] =
+      b === 'msgReceive' && !o.perProcessMessages
+        ? 'no datapoints: the collector reported no per-process message counts for these processes'
+        : 'its threshold was not crossed before the rogues were stopped';
   }
   const innocents = o.actors.filter((a) => a.role === 'innocent');
-  const innocentTouched = innocents.some((a) => !a.runningAtEnd || o.actions.some((r) => r.target?.kind === 'process' && r.target.pid === a.pid));
+  const innocentTouched = innocents.some(
+    (a) => !a.runningAtEnd || o.actions.some((r) => r.target?.kind === 'process' && r.target.pid === a.pid),
+  );
   const primary = offenders.find((x) => x.role === 'rogue-agent') ?? offenders[0];
-  const lastViolation = o.violations.filter((v) => v.event === 'in-alarm').map((v) => v.t).sort((a, b) => b - a)[0];
+  const lastViolation = o.violations
+    .filter((v) => v.event === 'in-alarm')
+    .map((v) => v.t)
+    .sort((a, b) => b - a)[0];
   const cloud = classifyCloud(o.cloud, o.gatewayThing, o.deviceThing, lastViolation);
   const problems = [...o.problems];
   for (const x of offenders) {
     if (x.crossedAt === undefined) {
       const why = o.degraded.filter((d) => d.startsWith('tcp-bytes') || d.startsWith('processes') || d.startsWith('sockets'));
-      problems.push(`${x.role} (pid ${x.pid}): no violation${why.length > 0 ? ` (per-process traffic unavailable: ${why.join('; ')})` : ''}`);
-    }
-    else if (x.action === undefined) problems.push(`${x.role} (pid ${x.pid}): no enforcement action`);
-    else if (o.mode === 'enforce' && x.stillRunning) problems.push(`${x.role} (pid ${x.pid}): still running after ${x.action} (${x.outcome})`);
+      problems.push(
+        `${x.role} (pid ${x.pid}): no violation${why.length > 0 ? ` (per-process traffic unavailable: ${why.join('; ')})` : ''}`,
+      );
+    } else if (x.action === undefined) problems.push(`${x.role} (pid ${x.pid}): no enforcement action`);
+    else if (o.mode === 'enforce' && x.stillRunning)
+      problems.push(`${x.role} (pid ${x.pid}): still running after ${x.action} (${x.outcome})`);
   }
   if (innocentTouched) problems.push('the innocent process was touched');
   if (cloud.violations === 0) problems.push('no violation reached the cloud record');
   if (o.requireReport && !cloud.reportAfterViolation) problems.push('no gateway report after the violations reached the cloud record');
   const stoppedIn = primary?.detectedAfterMs ?? null;
-  const contrast = o.mode === 'dry-run'
-    ? `${CLOUD_DETECT_NOTE}; in dry-run defender-edge decided to act ${primary?.actedAfterMs ?? '?'} ms after the crossing and changed nothing.`
-    : `${CLOUD_DETECT_NOTE}; defender-edge stopped the rogue agent ${stoppedIn ?? '?'} ms after its traffic crossed the threshold.`;
+  const contrast =
+    o.mode === 'dry-run'
+      ? `${CLOUD_DETECT_NOTE}; in dry-run defender-edge decided to act ${primary?.actedAfterMs ?? '?'} ms after the crossing and changed nothing.`
+      : `${CLOUD_DETECT_NOTE}; defender-edge stopped the rogue agent ${stoppedIn ?? '?'} ms after its traffic crossed the threshold.`;
   return {
     ok: problems.length === 0,
     scenario: 'rogue-agent',
@@ -231,19 +256,32 @@ export function summarize(o: ScenarioObservation): DemoSummary {
 
 function pad(cells: string[][]): string[] {
   const widths = cells[0]!.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
-  return cells.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+  return cells.map((r) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
-const countOf = (v: unknown): string => (typeof v === 'object' && v !== null && 'count' in v ? String((v as { count: unknown }).count) : JSON.stringify(v ?? '-'));
+const countOf = (v: unknown): string =>
+  typeof v === 'object' && v !== null && 'count' in v ? String((v as { count: unknown }).count) : JSON.stringify(v ?? '-');
 
 /** The final summary table of the human-readable demo. */
 export function renderSummary(s: DemoSummary): string {
-  const rows = [['process', 'pid', 'comm', 'behaviors', 'value/threshold', 'action', 'outcome', 'stopped after'],
+  const rows = [
+    ['process', 'pid', 'comm', 'behaviors', 'value/threshold', 'action', 'outcome', 'stopped after'],
     ...s.offenders.map((x) => [
-      x.role, String(x.pid), x.comm, x.behaviors.join(',') || '-', `${countOf(x.value)}/${countOf(x.threshold)}`,
-      x.action ?? '-', x.outcome === undefined ? '-' : `${x.outcome}${x.dryRun ? ' (dry-run)' : ''}`,
+      x.role,
+      String(x.pid),
+      x.comm,
+      x.behaviors.join(',') || '-',
+      `${countOf(x.value)}/${countOf(x.threshold)}`,
+      x.action ?? '-',
+      x.outcome === undefined ? '-' : `${x.outcome}${x.dryRun ? ' (dry-run)' : ''}`,
       x.detectedAfterMs === null ? (x.stillRunning ? 'still running' : '-') : `${x.detectedAfterMs} ms`,
-    ])];
+    ]),
+  ];
   const lines = [
     '',
     `== summary (${s.mode}, sampling every ${s.samplingMs} ms) ==`,

@@ -1,7 +1,7 @@
 // The active actions and offence counts on disk, written atomically after every change (temp file +
 // rename, src/store/atomicFile.ts) and read back on start so blocks survive a restart (fail2ban habit).
 import { readJsonFile, writeFileAtomic } from '../store/atomicFile.ts';
-import { ENFORCE_ACTION_TYPES, type ActionTarget, type ActiveAction, type BackendName } from './actionModel.ts';
+import { type ActionTarget, type ActiveAction, type BackendName, ENFORCE_ACTION_TYPES } from './actionModel.ts';
 import type { OffenceEntry } from './enforcementPolicy.ts';
 import { parseAddress, validateInterfaceName, validatePid } from './targetValidation.ts';
 
@@ -64,7 +64,9 @@ export interface LoadedState {
 export function loadEnforcementState(path: string): LoadedState {
   const empty: EnforcementState = { version: 1, actions: [], offences: {} };
   const r = readJsonFile<{ actions: unknown[]; offences: Record<string, unknown> }>(path, (v) =>
-    isObj(v) && v.version === 1 && Array.isArray(v.actions) && isObj(v.offences) ? null : '(root): must be {version: 1, actions: [], offences: {}}',
+    isObj(v) && v.version === 1 && Array.isArray(v.actions) && isObj(v.offences)
+      ? null
+      : '(root): must be {version: 1, actions: [], offences: {}}',
   );
   if (r.kind === 'missing') return { state: empty, errors: [] };
   if (r.kind === 'corrupt') return { state: empty, errors: [`${path}: ${r.error} (moved to ${r.quarantinedTo})`] };

@@ -22,7 +22,7 @@ export class AuditLog {
   }
 
   append(record: ActionRecord): void {
-    const line = JSON.stringify(record) + '\n';
+    const line = `${JSON.stringify(record)}\n`;
     const bytes = Buffer.byteLength(line);
     if (this.#size > 0 && this.#size + bytes > this.#maxBytes) {
       renameSync(this.path, `${this.path}.1`);

@@ -38,7 +38,9 @@ function resolveTool(tool: string): string {
     try {
       accessSync(path, constants.X_OK);
       return path;
-    } catch { /* try the next directory */ }
+    } catch {
+      /* try the next directory */
+    }
   }
   return tool; // let spawn search PATH and report ENOENT with the tool's name
 }
@@ -83,9 +85,19 @@ function runArgv(argv: string[], input: string | undefined, timeoutMs: number): 
       const stdout = Buffer.concat(out).toString('utf8');
       const stderr = Buffer.concat(err).toString('utf8');
       if (code === 0) resolve({ stdout, stderr });
-      else reject(new CommandError(argv, code, stderr, signal !== null ? `${argv.join(' ')} killed by ${signal} (timeout ${timeoutMs} ms?)` : undefined));
+      else
+        reject(
+          new CommandError(
+            argv,
+            code,
+            stderr,
+            signal !== null ? `${argv.join(' ')} killed by ${signal} (timeout ${timeoutMs} ms?)` : undefined,
+          ),
+        );
     });
-    child.stdin.on('error', () => { /* the close handler reports the failure */ });
+    child.stdin.on('error', () => {
+      /* the close handler reports the failure */
+    });
     child.stdin.end(input ?? '');
   });
 }

@@ -13,9 +13,11 @@ export function checkEnforcementConfig(config: ComponentConfig): string[] {
       errors.push((err as Error).message);
     }
   });
-  if (e.maxTtlSeconds < e.defaultTtlSeconds) errors.push(`enforcement.maxTtlSeconds: must be >= enforcement.defaultTtlSeconds (${e.defaultTtlSeconds})`);
+  if (e.maxTtlSeconds < e.defaultTtlSeconds)
+    errors.push(`enforcement.maxTtlSeconds: must be >= enforcement.defaultTtlSeconds (${e.defaultTtlSeconds})`);
   e.protectedProcesses.forEach((p, i) => {
-    if (p.includes('/')) errors.push(`enforcement.protectedProcesses[${i}]: must be a process name (comm or executable basename), not a path`);
+    if (p.includes('/'))
+      errors.push(`enforcement.protectedProcesses[${i}]: must be a process name (comm or executable basename), not a path`);
   });
   return errors;
 }

@@ -6,13 +6,13 @@ import type { ActionRecord } from './actionModel.ts';
 import { AuditLog } from './auditLog.ts';
 import { createCommandRunner } from './commandRunner.ts';
 import { DryRunBackend } from './dryRunBackend.ts';
-import { Enforcer, type EnforcementConfig } from './enforcer.ts';
+import { type EnforcementConfig, Enforcer } from './enforcer.ts';
 import { createHostFacts } from './hostFacts.ts';
 import { LinkBackend } from './linkBackend.ts';
+import { startWatchdog } from './linkWatchdog.ts';
 import { NftBackend } from './nftBackend.ts';
 import { ProcessBackend } from './processBackend.ts';
 import { findCgroup2Mount } from './procfs.ts';
-import { startWatchdog } from './linkWatchdog.ts';
 
 export interface CreateEnforcerOptions {
   config: EnforcementConfig;
@@ -54,7 +54,11 @@ export function createEnforcer(options: CreateEnforcerOptions): Enforcer {
     backends: {
       process: processBackend,
       nft: new NftBackend({ runner, table: options.config.nftTable, logger }),
-      link: new LinkBackend({ runner, logger, watchdog: (ifname, deadlineMs) => startWatchdog({ statePath, ifname, deadlineMs, netns: runner.netns }) }),
+      link: new LinkBackend({
+        runner,
+        logger,
+        watchdog: (ifname, deadlineMs) => startWatchdog({ statePath, ifname, deadlineMs, netns: runner.netns }),
+      }),
       dryRun: new DryRunBackend(logger),
     },
     hostFacts: createHostFacts(runner),

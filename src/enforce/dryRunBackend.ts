@@ -6,9 +6,12 @@ import type { ApplyRequest, BackendEntry, BackendMetrics, EnforcementBackend } f
 export function describeTarget(req: ApplyRequest): string {
   const t = req.target;
   switch (t.kind) {
-    case 'process': return `pid ${t.pid} (${t.comm})`;
-    case 'addresses': return t.addresses.join(', ');
-    case 'interface': return `interface ${t.ifname}`;
+    case 'process':
+      return `pid ${t.pid} (${t.comm})`;
+    case 'addresses':
+      return t.addresses.join(', ');
+    case 'interface':
+      return `interface ${t.ifname}`;
   }
 }
 

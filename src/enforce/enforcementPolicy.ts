@@ -89,9 +89,12 @@ export function offenceKey(offender: Offender, target: ActionTarget): string {
 /** Identity of a target for "already active" checks. */
 export function targetKey(target: ActionTarget): string {
   switch (target.kind) {
-    case 'process': return `process:${target.pid}:${target.startTime}`;
-    case 'addresses': return `addresses:${[...target.addresses].sort().join(',')}`;
-    case 'interface': return `interface:${target.ifname}`;
+    case 'process':
+      return `process:${target.pid}:${target.startTime}`;
+    case 'addresses':
+      return `addresses:${[...target.addresses].sort().join(',')}`;
+    case 'interface':
+      return `interface:${target.ifname}`;
   }
 }
 

@@ -4,16 +4,16 @@
 // here depends on IPC or the cloud, so no block is ever lifted because the cloud is unreachable.
 import { randomUUID } from 'node:crypto';
 import type { ComponentConfig } from '../config/schema.ts';
-import type { Logger } from '../log.ts';
 import type { ViolationEvent } from '../localrules/contracts.ts';
+import type { Logger } from '../log.ts';
 import {
-  ENFORCE_ACTION_TYPES,
   type ActionRecord,
   type ActionTarget,
   type ActiveAction,
   type ApplyRequest,
   type BackendMetrics,
   type BackendName,
+  ENFORCE_ACTION_TYPES,
   type EnforceActionType,
   type EnforcementBackend,
   type ViolationRef,
@@ -24,7 +24,7 @@ import { activeKey, escalatedTtlMs, MAX_TIMER_MS, OffenceBook, offenceKey, RateL
 import type { HostFacts } from './hostFacts.ts';
 import { ProcessIdentityError } from './processBackend.ts';
 import { readAncestry } from './procfs.ts';
-import { recheckTarget, resolveTarget, type ResolverDeps } from './targetResolver.ts';
+import { type ResolverDeps, recheckTarget, resolveTarget } from './targetResolver.ts';
 import { parseCidr } from './targetValidation.ts';
 import { checkViolationEvent } from './violationCheck.ts';
 
@@ -72,7 +72,15 @@ export interface EnforcerMetrics {
 }
 
 function violationRef(ev: ViolationEvent): ViolationRef {
-  const ref: ViolationRef = { violationId: ev.violationId, thingName: ev.thingName, behavior: ev.behavior, metric: ev.metric, event: ev.event, t: ev.t, offender: ev.offender };
+  const ref: ViolationRef = {
+    violationId: ev.violationId,
+    thingName: ev.thingName,
+    behavior: ev.behavior,
+    metric: ev.metric,
+    event: ev.event,
+    t: ev.t,
+    offender: ev.offender,
+  };
   if (ev.value !== undefined) ref.value = ev.value;
   if (ev.threshold !== undefined) ref.threshold = ev.threshold;
   return ref;
@@ -98,7 +106,18 @@ export class Enforcer {
   readonly #terminating = new Map<string, { id: string; violation: ViolationRef }>();
   #queue: Promise<unknown> = Promise.resolve();
   #stopped = false;
-  readonly #m = { events: 0, invalidEvents: 0, applied: 0, restored: 0, reverted: 0, refused: 0, rateLimited: 0, skipped: 0, failed: 0, killed: 0 };
+  readonly #m = {
+    events: 0,
+    invalidEvents: 0,
+    applied: 0,
+    restored: 0,
+    reverted: 0,
+    refused: 0,
+    rateLimited: 0,
+    skipped: 0,
+    failed: 0,
+    killed: 0,
+  };
 
   constructor(options: EnforcerOptions) {
     this.#o = options;
@@ -113,7 +132,11 @@ export class Enforcer {
       hostFacts: options.hostFacts,
       processRails: {
         agentPid,
-        agentAncestors: new Set(readAncestry(agentPid, options.procRoot).slice(1).map((p) => p.pid)),
+        agentAncestors: new Set(
+          readAncestry(agentPid, options.procRoot)
+            .slice(1)
+            .map((p) => p.pid),
+        ),
         protectedProcesses: new Set(c.protectedProcesses),
       },
       // Invalid CIDRs are rejected by checkEnforcementConfig before we get here; parse again to be total.
@@ -151,7 +174,17 @@ export class Enforcer {
       this.#log.error({ err, record }, 'audit log write failed');
     }
     const level = record.outcome === 'failed' ? 'error' : record.outcome === 'refused' ? 'warn' : 'info';
-    this.#log[level]({ outcome: record.outcome, type: record.type, reason: record.reason, target: record.target, violationId: record.violation.violationId, dryRun: record.dryRun }, record.detail ?? record.outcome);
+    this.#log[level](
+      {
+        outcome: record.outcome,
+        type: record.type,
+        reason: record.reason,
+        target: record.target,
+        violationId: record.violation.violationId,
+        dryRun: record.dryRun,
+      },
+      record.detail ?? record.outcome,
+    );
     try {
       this.#o.onAction?.(record);
     } catch (err) {
@@ -244,7 +277,15 @@ export class Enforcer {
           records.push(await this.#revert(a, `rail-on-restore:${rail.code}`, a.violation));
           continue;
         }
-        const base = { type: a.type, dryRun: a.backend === 'dry-run', actionId: a.id, target: a.target, violation: a.violation, expiresAt: a.expiresAt, escalationLevel: a.escalationLevel };
+        const base = {
+          type: a.type,
+          dryRun: a.backend === 'dry-run',
+          actionId: a.id,
+          target: a.target,
+          violation: a.violation,
+          expiresAt: a.expiresAt,
+          escalationLevel: a.escalationLevel,
+        };
         try {
           const req = this.#request(a, now);
           const detail = await this.#backend(a.backend).apply(req);
@@ -253,7 +294,9 @@ export class Enforcer {
         } catch (err) {
           this.#active.delete(a.id);
           const reason = err instanceof ProcessIdentityError ? err.code : 'backend-error';
-          records.push(this.#emit({ t: this.#now(), outcome: 'failed', reason, detail: `restore failed: ${(err as Error).message}`, ...base }));
+          records.push(
+            this.#emit({ t: this.#now(), outcome: 'failed', reason, detail: `restore failed: ${(err as Error).message}`, ...base }),
+          );
         }
       }
       this.#persist();
@@ -296,7 +339,9 @@ export class Enforcer {
     try {
       res = await resolveTarget(type, ev, this.#deps);
     } catch (err) {
-      return [this.#emit({ t: this.#now(), outcome: 'failed', type, dryRun, reason: 'host-facts', detail: (err as Error).message, violation })];
+      return [
+        this.#emit({ t: this.#now(), outcome: 'failed', type, dryRun, reason: 'host-facts', detail: (err as Error).message, violation }),
+      ];
     }
     if (!res.ok) return [refused(res.refusal.code, res.refusal.detail)];
     const records: ActionRecord[] = [];
@@ -305,7 +350,18 @@ export class Enforcer {
     const key = activeKey(type, target);
     const existing = [...this.#active.values()].find((a) => activeKey(a.type, a.target) === key);
     if (existing !== undefined) {
-      records.push(this.#emit({ t: this.#now(), outcome: 'skipped', type, dryRun, target, reason: 'already-active', detail: `already in force as ${existing.id} until ${new Date(existing.expiresAt).toISOString()}`, violation }));
+      records.push(
+        this.#emit({
+          t: this.#now(),
+          outcome: 'skipped',
+          type,
+          dryRun,
+          target,
+          reason: 'already-active',
+          detail: `already in force as ${existing.id} until ${new Date(existing.expiresAt).toISOString()}`,
+          violation,
+        }),
+      );
       return records;
     }
     const now = this.#now();
@@ -317,7 +373,8 @@ export class Enforcer {
     const c = this.#o.config;
     const oKey = offenceKey(ev.offender, target);
     const level = this.#offences.level(oKey, now);
-    const base = spec.ttlSeconds !== undefined && Number.isFinite(spec.ttlSeconds) && spec.ttlSeconds > 0 ? spec.ttlSeconds : c.defaultTtlSeconds;
+    const base =
+      spec.ttlSeconds !== undefined && Number.isFinite(spec.ttlSeconds) && spec.ttlSeconds > 0 ? spec.ttlSeconds : c.defaultTtlSeconds;
     const ttlMs = escalatedTtlMs(base, c.escalationFactor, level, c.maxTtlSeconds);
     const backend = this.#backend(dryRun ? 'dry-run' : backendNameFor(type));
     let detail: string;
@@ -325,17 +382,40 @@ export class Enforcer {
       detail = await backend.apply({ type, target, ttlMs });
     } catch (err) {
       const reason = err instanceof ProcessIdentityError ? err.code : 'backend-error';
-      records.push(this.#emit({ t: this.#now(), outcome: 'failed', type, dryRun, target, reason, detail: (err as Error).message, violation }));
+      records.push(
+        this.#emit({ t: this.#now(), outcome: 'failed', type, dryRun, target, reason, detail: (err as Error).message, violation }),
+      );
       return records;
     }
     this.#offences.record(oKey, now);
     const id = randomUUID();
-    const record: ActionRecord = { t: this.#now(), outcome: 'applied', type, dryRun, actionId: id, target, detail, escalationLevel: level, violation };
+    const record: ActionRecord = {
+      t: this.#now(),
+      outcome: 'applied',
+      type,
+      dryRun,
+      actionId: id,
+      target,
+      detail,
+      escalationLevel: level,
+      violation,
+    };
     if (type === 'process-terminate') {
       if (!dryRun) this.#terminating.set(targetKey(target), { id, violation });
     } else {
       // terminate cannot be undone: nothing to keep active, only the offence count remembers it
-      const a: ActiveAction = { id, type, target, backend: backend.name, appliedAt: now, expiresAt: now + ttlMs, escalationLevel: level, revertOnClear: spec.revertOnClear ?? c.revertOnClear, offenceKey: oKey, violation };
+      const a: ActiveAction = {
+        id,
+        type,
+        target,
+        backend: backend.name,
+        appliedAt: now,
+        expiresAt: now + ttlMs,
+        escalationLevel: level,
+        revertOnClear: spec.revertOnClear ?? c.revertOnClear,
+        offenceKey: oKey,
+        violation,
+      };
       this.#active.set(id, a);
       this.#schedule(a);
       record.ttlSeconds = ttlMs / 1000;
@@ -349,7 +429,8 @@ export class Enforcer {
   async #onCleared(ev: ViolationEvent): Promise<ActionRecord[]> {
     const records: ActionRecord[] = [];
     for (const a of [...this.#active.values()]) {
-      if (a.violation.violationId === ev.violationId && a.revertOnClear) records.push(await this.#revert(a, 'alarm-cleared', violationRef(ev)));
+      if (a.violation.violationId === ev.violationId && a.revertOnClear)
+        records.push(await this.#revert(a, 'alarm-cleared', violationRef(ev)));
     }
     return records;
   }
@@ -363,7 +444,16 @@ export class Enforcer {
     const pending = this.#terminating.get(key);
     this.#terminating.delete(key);
     if (outcome === 'killed' && pending !== undefined) {
-      this.#emit({ t: this.#now(), outcome: 'killed', type: 'process-terminate', dryRun: false, actionId: pending.id, target, detail: `SIGKILL after ${this.#o.config.stopGraceMs} ms`, violation: pending.violation });
+      this.#emit({
+        t: this.#now(),
+        outcome: 'killed',
+        type: 'process-terminate',
+        dryRun: false,
+        actionId: pending.id,
+        target,
+        detail: `SIGKILL after ${this.#o.config.stopGraceMs} ms`,
+        violation: pending.violation,
+      });
     }
   }
 
@@ -393,7 +483,9 @@ export class Enforcer {
     await this.#queue;
     for (const id of [...this.#timers.keys()]) this.#clearTimer(id);
     const raced = (name: string, p: Promise<void>) =>
-      Promise.race([p, new Promise<void>((resolve) => setTimeout(resolve, 5000).unref())]).catch((err: unknown) => this.#log.error({ err, backend: name }, 'backend shutdown failed'));
+      Promise.race([p, new Promise<void>((resolve) => setTimeout(resolve, 5000).unref())]).catch((err: unknown) =>
+        this.#log.error({ err, backend: name }, 'backend shutdown failed'),
+      );
     await Promise.all(Object.entries(this.backends).map(([name, b]) => raced(name, (b as EnforcementBackend).shutdown())));
     this.#persist();
   }

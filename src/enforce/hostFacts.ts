@@ -1,7 +1,7 @@
 // Facts the address and interface rails need, read with `ip -j` in the namespace the backends act in:
 // the gateway's own addresses and the interfaces that carry a default route.
 import type { CommandRunner } from './commandRunner.ts';
-import { parseAddress, type ParsedAddress } from './targetValidation.ts';
+import { type ParsedAddress, parseAddress } from './targetValidation.ts';
 
 function parseJsonArray(text: string, what: string): unknown[] {
   const v: unknown = JSON.parse(text === '' ? '[]' : text);
@@ -19,7 +19,9 @@ export function parseIpAddrJson(text: string): ParsedAddress[] {
       const local = (info as { local?: unknown }).local;
       try {
         out.push(parseAddress(local));
-      } catch { /* ip prints only valid addresses; ignore anything odd rather than fail the rail */ }
+      } catch {
+        /* ip prints only valid addresses; ignore anything odd rather than fail the rail */
+      }
     }
   }
   return out;
@@ -32,7 +34,8 @@ export function parseDefaultRouteJson(text: string): string[] {
     const r = route as { dev?: unknown; nexthops?: unknown };
     if (typeof r.dev === 'string') out.push(r.dev);
     // multipath default routes list their devices per nexthop
-    if (Array.isArray(r.nexthops)) for (const nh of r.nexthops) if (typeof (nh as { dev?: unknown }).dev === 'string') out.push((nh as { dev: string }).dev);
+    if (Array.isArray(r.nexthops))
+      for (const nh of r.nexthops) if (typeof (nh as { dev?: unknown }).dev === 'string') out.push((nh as { dev: string }).dev);
   }
   return out;
 }

@@ -29,7 +29,8 @@ export class LinkBackend implements EnforcementBackend {
   async init(): Promise<void> {}
 
   #ifname(req: ApplyRequest): string {
-    if (req.type !== 'interface-down' || req.target.kind !== 'interface') throw new Error(`link backend cannot handle ${req.type} on a ${req.target.kind} target`);
+    if (req.type !== 'interface-down' || req.target.kind !== 'interface')
+      throw new Error(`link backend cannot handle ${req.type} on a ${req.target.kind} target`);
     return validateInterfaceName(req.target.ifname, 'target.ifname');
   }
 
@@ -52,7 +53,10 @@ export class LinkBackend implements EnforcementBackend {
       try {
         this.#watchdogs.set(ifname, this.#o.watchdog(ifname, (this.#o.now ?? Date.now)() + req.ttlMs));
       } catch (err) {
-        this.#o.logger.warn({ err: (err as Error).message, ifname }, 'interface watchdog not started; the agent\'s own timer still brings the link up');
+        this.#o.logger.warn(
+          { err: (err as Error).message, ifname },
+          "interface watchdog not started; the agent's own timer still brings the link up",
+        );
       }
     }
     return `interface ${ifname} set down`;

@@ -35,7 +35,8 @@ export type WatchdogDecision = { kind: 'wait'; untilMs: number } | { kind: 'rest
 export function watchdogDecision(state: EnforcementState | undefined, ifname: string, nowMs: number): WatchdogDecision {
   let latest = -Infinity;
   for (const a of state?.actions ?? []) {
-    if (a.type === 'interface-down' && a.backend === 'link' && a.target.kind === 'interface' && a.target.ifname === ifname) latest = Math.max(latest, a.expiresAt);
+    if (a.type === 'interface-down' && a.backend === 'link' && a.target.kind === 'interface' && a.target.ifname === ifname)
+      latest = Math.max(latest, a.expiresAt);
   }
   return latest > nowMs ? { kind: 'wait', untilMs: latest + WATCHDOG_GRACE_MS } : { kind: 'restore' };
 }
@@ -91,7 +92,9 @@ export function startWatchdog(o: { statePath: string; ifname: string; deadlineMs
   let pid: number | undefined;
   let stopped = false;
   let out = '';
-  launcher.on('error', () => { /* a watchdog that cannot start leaves the agent's own timers in charge */ });
+  launcher.on('error', () => {
+    /* a watchdog that cannot start leaves the agent's own timers in charge */
+  });
   launcher.stdout!.setEncoding('utf8');
   launcher.stdout!.on('data', (chunk: string) => {
     out += chunk;
@@ -112,7 +115,15 @@ export function startWatchdog(o: { statePath: string; ifname: string; deadlineMs
 /** The watchdog's own arguments (after the program), as its command line shows them. */
 function watchdogArgs(o: { statePath: string; ifname: string; deadlineMs: number; netns: string | undefined }): string[] {
   const ifname = validateInterfaceName(o.ifname, 'target.ifname');
-  const args = [WATCHDOG_COMMAND, '--state', resolve(o.statePath), '--ifname', ifname, '--at-ms', String(Math.round(o.deadlineMs + WATCHDOG_GRACE_MS))];
+  const args = [
+    WATCHDOG_COMMAND,
+    '--state',
+    resolve(o.statePath),
+    '--ifname',
+    ifname,
+    '--at-ms',
+    String(Math.round(o.deadlineMs + WATCHDOG_GRACE_MS)),
+  ];
   if (o.netns !== undefined) args.push('--netns', validateNetnsName(o.netns));
   return args;
 }

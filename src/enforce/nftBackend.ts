@@ -64,20 +64,24 @@ function elementsOf(req: ApplyRequest): Array<{ set: string; elem: string }> {
  */
 export function applyBatch(table: string, req: ApplyRequest): string {
   const ttlMs = Math.max(1, Math.ceil(req.ttlMs));
-  return elementsOf(req)
-    .flatMap(({ set, elem }) => [
-      `add element inet ${table} ${set} { ${elem} }`,
-      `delete element inet ${table} ${set} { ${elem} }`,
-      `add element inet ${table} ${set} { ${elem} timeout ${ttlMs}ms }`,
-    ])
-    .join('\n') + '\n';
+  return (
+    `${elementsOf(req)
+      .flatMap(({ set, elem }) => [
+        `add element inet ${table} ${set} { ${elem} }`,
+        `delete element inet ${table} ${set} { ${elem} }`,
+        `add element inet ${table} ${set} { ${elem} timeout ${ttlMs}ms }`,
+      ])
+      .join('\n')}\n`
+  );
 }
 
 /** Pure: removes the elements whether or not they already expired. */
 export function revertBatch(table: string, req: ApplyRequest): string {
-  return elementsOf(req)
-    .flatMap(({ set, elem }) => [`add element inet ${table} ${set} { ${elem} }`, `delete element inet ${table} ${set} { ${elem} }`])
-    .join('\n') + '\n';
+  return (
+    `${elementsOf(req)
+      .flatMap(({ set, elem }) => [`add element inet ${table} ${set} { ${elem} }`, `delete element inet ${table} ${set} { ${elem} }`])
+      .join('\n')}\n`
+  );
 }
 
 /** Pure: `nft -j list table` → the elements in force. */
@@ -89,12 +93,16 @@ export function parseTableJson(text: string): BackendEntry[] {
     const set = (obj as { set?: { name?: unknown; elem?: unknown } }).set;
     if (set === undefined || !Array.isArray(set.elem)) continue;
     for (const e of set.elem) {
-      const inner = typeof e === 'object' && e !== null && 'elem' in e ? (e as { elem: { val?: unknown; expires?: unknown } }).elem : { val: e };
+      const inner =
+        typeof e === 'object' && e !== null && 'elem' in e ? (e as { elem: { val?: unknown; expires?: unknown } }).elem : { val: e };
       if (typeof inner.val !== 'string') continue;
-      const expiresInMs = typeof (inner as { expires?: unknown }).expires === 'number' ? (inner as { expires: number }).expires * 1000 : undefined;
+      const expiresInMs =
+        typeof (inner as { expires?: unknown }).expires === 'number' ? (inner as { expires: number }).expires * 1000 : undefined;
       const base = expiresInMs === undefined ? {} : { expiresInMs };
-      if (set.name === NFT_SETS.quarantine) out.push({ type: 'interface-quarantine', target: { kind: 'interface', ifname: inner.val }, ...base });
-      else if (set.name === NFT_SETS.block4 || set.name === NFT_SETS.block6) out.push({ type: 'address-block', target: { kind: 'addresses', addresses: [inner.val] }, ...base });
+      if (set.name === NFT_SETS.quarantine)
+        out.push({ type: 'interface-quarantine', target: { kind: 'interface', ifname: inner.val }, ...base });
+      else if (set.name === NFT_SETS.block4 || set.name === NFT_SETS.block6)
+        out.push({ type: 'address-block', target: { kind: 'addresses', addresses: [inner.val] }, ...base });
     }
   }
   return out;
@@ -113,7 +121,8 @@ export class NftBackend implements EnforcementBackend {
   #ready: Promise<void> | null = null;
 
   constructor(options: NftBackendOptions) {
-    if (!TABLE_NAME.test(options.table)) throw new Error(`enforcement.nftTable: must match ${TABLE_NAME.source}, got ${JSON.stringify(options.table)}`);
+    if (!TABLE_NAME.test(options.table))
+      throw new Error(`enforcement.nftTable: must match ${TABLE_NAME.source}, got ${JSON.stringify(options.table)}`);
     this.#o = options;
   }
 
@@ -147,13 +156,17 @@ export class NftBackend implements EnforcementBackend {
   async apply(req: ApplyRequest): Promise<string> {
     const batch = applyBatch(this.#o.table, req);
     await this.#batch(batch, 'applied');
-    const what = elementsOf(req).map((e) => e.elem).join(', ');
+    const what = elementsOf(req)
+      .map((e) => e.elem)
+      .join(', ');
     return `${req.type === 'address-block' ? 'blocked' : 'quarantined'} ${what} in inet ${this.#o.table} for ${Math.ceil(req.ttlMs / 1000)} s (kernel timeout)`;
   }
 
   async revert(req: ApplyRequest): Promise<string> {
     await this.#batch(revertBatch(this.#o.table, req), 'reverted');
-    return `removed ${elementsOf(req).map((e) => e.elem).join(', ')} from inet ${this.#o.table}`;
+    return `removed ${elementsOf(req)
+      .map((e) => e.elem)
+      .join(', ')} from inet ${this.#o.table}`;
   }
 
   async list(): Promise<BackendEntry[]> {

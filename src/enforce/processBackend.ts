@@ -1,7 +1,7 @@
 // Process actions: SIGSTOP/SIGCONT, SIGTERM then SIGKILL after a grace period, cgroup v2 freeze.
 // Signals go out first and are logged after (the rogue scenario wants the process stopped within ~1 s
 // of detection). Every signal re-checks the pid's start time right before kill(2): no pid-reuse victims.
-import { writeFileSync, existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../log.ts';
 import type { ActionTarget, ApplyRequest, BackendEntry, BackendMetrics, EnforcementBackend } from './actionModel.ts';
@@ -44,7 +44,9 @@ export class ProcessBackend implements EnforcementBackend {
     this.#o = options;
   }
 
-  async init(): Promise<void> { /* nothing to prepare: kill(2) and cgroupfs need no setup */ }
+  async init(): Promise<void> {
+    /* nothing to prepare: kill(2) and cgroupfs need no setup */
+  }
 
   /** Throws unless the pid still names the process we decided on. Cheap (one /proc read). */
   #verify(t: ProcessTarget): void {
@@ -53,8 +55,10 @@ export class ProcessBackend implements EnforcementBackend {
     // stops init or the agent, whatever its caller did.
     if (pid === 1 || pid === process.pid) throw new ProcessIdentityError('pid-reused', `refusing to signal pid ${pid}`);
     const stat = readStat(pid, this.#o.procRoot);
-    if (stat === null || stat.state === 'Z' || stat.state === 'X') throw new ProcessIdentityError('process-gone', `pid ${pid} no longer exists`);
-    if (stat.startTime !== t.startTime) throw new ProcessIdentityError('pid-reused', `pid ${pid} was reused (start ${stat.startTime} ≠ ${t.startTime})`);
+    if (stat === null || stat.state === 'Z' || stat.state === 'X')
+      throw new ProcessIdentityError('process-gone', `pid ${pid} no longer exists`);
+    if (stat.startTime !== t.startTime)
+      throw new ProcessIdentityError('pid-reused', `pid ${pid} was reused (start ${stat.startTime} ≠ ${t.startTime})`);
   }
 
   #signal(t: ProcessTarget, signal: NodeJS.Signals): void {
@@ -64,7 +68,8 @@ export class ProcessBackend implements EnforcementBackend {
 
   #freezeFile(t: ProcessTarget): string {
     if (this.#o.cgroupRoot === null) throw new Error('process-freeze: no cgroup v2 mount found');
-    if (t.cgroup === undefined || t.cgroup === '/' || t.cgroup.split('/').includes('..')) throw new Error(`process-freeze: unusable cgroup ${JSON.stringify(t.cgroup)}`);
+    if (t.cgroup === undefined || t.cgroup === '/' || t.cgroup.split('/').includes('..'))
+      throw new Error(`process-freeze: unusable cgroup ${JSON.stringify(t.cgroup)}`);
     return join(this.#o.cgroupRoot, t.cgroup, 'cgroup.freeze');
   }
 
@@ -148,7 +153,9 @@ export class ProcessBackend implements EnforcementBackend {
     const pollMs = this.#o.pollMs ?? 50;
     const deadline = Date.now() + this.#o.stopGraceMs;
     let finish!: () => void;
-    const done = new Promise<void>((resolve) => { finish = resolve; });
+    const done = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
     const entry = { target: t, timer: undefined as unknown as NodeJS.Timeout, finish, done };
     const tick = (): void => {
       if (hasExited(t.pid, t.startTime, this.#o.procRoot)) {

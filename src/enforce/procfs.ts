@@ -1,7 +1,7 @@
 // What enforcement reads from /proc and the cgroup v2 tree: a process's identity (for the rails and for
 // pid-reuse protection) and the members of a cgroup (for the freeze guard). Synchronous on purpose: each
 // read is a few µs and the process backend must signal within the same tick it decided in.
-import { readFileSync, readlinkSync, readdirSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface ProcessInfo {
@@ -61,14 +61,22 @@ export function readProcessInfo(pid: number, procRoot = '/proc'): ProcessInfo | 
   };
   try {
     info.cmdline = readFileSync(`${procRoot}/${pid}/cmdline`, 'utf8').replace(/\0+$/, '').replace(/\0/g, ' ');
-  } catch { /* gone or unreadable: the rails treat missing data conservatively */ }
+  } catch {
+    /* gone or unreadable: the rails treat missing data conservatively */
+  }
   try {
     info.exe = readlinkSync(`${procRoot}/${pid}/exe`);
-  } catch { /* kernel thread, zombie, or no permission */ }
+  } catch {
+    /* kernel thread, zombie, or no permission */
+  }
   try {
-    const line = readFileSync(`${procRoot}/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'));
+    const line = readFileSync(`${procRoot}/${pid}/cgroup`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('0::'));
     if (line !== undefined) info.cgroup = line.slice(3);
-  } catch { /* no cgroup v2 */ }
+  } catch {
+    /* no cgroup v2 */
+  }
   return info;
 }
 
@@ -122,7 +130,9 @@ export function listCgroupSubtreePids(dir: string, limit = 100_000): number[] {
       for (const line of readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n')) {
         if (line !== '') pids.push(Number(line));
       }
-    } catch { /* removed while we looked */ }
+    } catch {
+      /* removed while we looked */
+    }
     let entries: import('node:fs').Dirent[];
     try {
       entries = readdirSync(d, { withFileTypes: true });

@@ -23,7 +23,19 @@ export interface ProcessRailContext {
 // - Anything whose comm or exe basename starts with `greengrass` (loader scripts, service wrappers).
 // A component's own process merely living under /greengrass/v2/packages is NOT the nucleus: a rogue
 // component must stay stoppable.
-const NUCLEUS_LITE = new Set(['gghealthd', 'ggconfigd', 'ggdeploymentd', 'ggipcd', 'ggpubsubd', 'iotcored', 'gg-fleet-status', 'gg-fleet-statusd', 'tesd', 'tes-serverd', 'recipe-runner']);
+const NUCLEUS_LITE = new Set([
+  'gghealthd',
+  'ggconfigd',
+  'ggdeploymentd',
+  'ggipcd',
+  'ggpubsubd',
+  'iotcored',
+  'gg-fleet-status',
+  'gg-fleet-statusd',
+  'tesd',
+  'tes-serverd',
+  'recipe-runner',
+]);
 
 export function isGreengrassNucleus(info: Pick<ProcessInfo, 'comm' | 'exe' | 'cmdline'>): boolean {
   if (/Greengrass\.jar|com\.aws\.greengrass\./.test(info.cmdline)) return true;
@@ -43,8 +55,10 @@ function exeBasename(info: ProcessInfo): string | undefined {
 export function checkProtectedProcess(info: ProcessInfo, ctx: ProcessRailContext): Refusal | null {
   if (info.pid === 1) return { code: 'pid-1', detail: 'never acts on PID 1 (init)' };
   if (info.pid === ctx.agentPid) return { code: 'self', detail: 'never acts on the agent itself' };
-  if (info.kernelThread || info.pid === 2 || info.ppid === 2) return { code: 'kernel-thread', detail: `pid ${info.pid} is a kernel thread` };
-  if (ctx.agentAncestors.has(info.pid)) return { code: 'agent-ancestor', detail: `pid ${info.pid} (${info.comm}) is a parent of the agent` };
+  if (info.kernelThread || info.pid === 2 || info.ppid === 2)
+    return { code: 'kernel-thread', detail: `pid ${info.pid} is a kernel thread` };
+  if (ctx.agentAncestors.has(info.pid))
+    return { code: 'agent-ancestor', detail: `pid ${info.pid} (${info.comm}) is a parent of the agent` };
   if (isGreengrassNucleus(info)) return { code: 'greengrass-nucleus', detail: `pid ${info.pid} (${info.comm}) is the Greengrass nucleus` };
   const base = exeBasename(info);
   if (ctx.protectedProcesses.has(info.comm) || (base !== undefined && ctx.protectedProcesses.has(base))) {
@@ -67,9 +81,13 @@ export function checkProcessTarget(expected: ExpectedProcess, info: ProcessInfo 
   // PID 1 and self are refused before looking at /proc at all.
   if (expected.pid === 1) return { code: 'pid-1', detail: 'never acts on PID 1 (init)' };
   if (expected.pid === ctx.agentPid) return { code: 'self', detail: 'never acts on the agent itself' };
-  if (info === null || info.state === 'Z' || info.state === 'X') return { code: 'process-gone', detail: `pid ${expected.pid} no longer exists` };
+  if (info === null || info.state === 'Z' || info.state === 'X')
+    return { code: 'process-gone', detail: `pid ${expected.pid} no longer exists` };
   if (expected.startTime !== undefined ? info.startTime !== expected.startTime : info.comm !== expected.comm) {
-    return { code: 'pid-reused', detail: `pid ${expected.pid} is now ${info.comm} (start ${info.startTime}), not the offender ${expected.comm} (start ${expected.startTime ?? 'unknown'})` };
+    return {
+      code: 'pid-reused',
+      detail: `pid ${expected.pid} is now ${info.comm} (start ${info.startTime}), not the offender ${expected.comm} (start ${expected.startTime ?? 'unknown'})`,
+    };
   }
   return checkProtectedProcess(info, ctx);
 }
@@ -80,7 +98,8 @@ export function checkCgroupMembers(cgroup: string, members: readonly ProcessInfo
   if (cgroup.split('/').includes('..')) return { code: 'invalid-target', detail: `cgroup path ${JSON.stringify(cgroup)} is not canonical` };
   for (const m of members) {
     const r = checkProtectedProcess(m, ctx);
-    if (r !== null) return { code: 'cgroup-protected', detail: `cgroup ${cgroup} also holds ${r.detail.replace(/^never acts on /, '')} (${r.code})` };
+    if (r !== null)
+      return { code: 'cgroup-protected', detail: `cgroup ${cgroup} also holds ${r.detail.replace(/^never acts on /, '')} (${r.code})` };
   }
   return null;
 }
@@ -97,9 +116,11 @@ export function checkAddress(addr: ParsedAddress, ctx: AddressRailContext): Refu
   if (range === 'unspecified' || range === 'multicast' || range === 'broadcast') {
     return { code: 'not-a-host-address', detail: `${addr.text} is ${range}, not a host` };
   }
-  if (ctx.localAddresses.some((l) => l.text === addr.text)) return { code: 'own-address', detail: `${addr.text} is an address of this gateway` };
+  if (ctx.localAddresses.some((l) => l.text === addr.text))
+    return { code: 'own-address', detail: `${addr.text} is an address of this gateway` };
   const cidr = ctx.neverBlock.find((c) => cidrContains(c, addr));
-  if (cidr !== undefined) return { code: 'never-block-cidr', detail: `${addr.text} is in enforcement.neverBlockCidrs (${cidr[0].toString()}/${cidr[1]})` };
+  if (cidr !== undefined)
+    return { code: 'never-block-cidr', detail: `${addr.text} is in enforcement.neverBlockCidrs (${cidr[0].toString()}/${cidr[1]})` };
   return null;
 }
 
@@ -111,7 +132,10 @@ export interface InterfaceRailContext {
 export function checkInterface(ifname: string, ctx: InterfaceRailContext): Refusal | null {
   if (ifname === 'lo') return { code: 'loopback-interface', detail: 'never acts on the loopback interface' };
   if (ctx.defaultRouteInterfaces.has(ifname) && !ctx.allowDefaultRouteInterface) {
-    return { code: 'default-route-interface', detail: `${ifname} carries the default route (enforcement.allowDefaultRouteInterface is false)` };
+    return {
+      code: 'default-route-interface',
+      detail: `${ifname} carries the default route (enforcement.allowDefaultRouteInterface is false)`,
+    };
   }
   return null;
 }

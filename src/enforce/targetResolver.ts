@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import type { ViolationEvent } from '../localrules/contracts.ts';
 import type { ActionTarget, EnforceActionType, Refusal } from './actionModel.ts';
 import type { HostFacts } from './hostFacts.ts';
-import { listCgroupSubtreePids, readProcessInfo, type ProcessInfo } from './procfs.ts';
+import { listCgroupSubtreePids, type ProcessInfo, readProcessInfo } from './procfs.ts';
 import { checkAddress, checkCgroupMembers, checkInterface, checkProcessTarget, type ProcessRailContext } from './rails.ts';
-import { parseAddress, parseCidr, validateInterfaceName, validatePid, type ParsedCidr } from './targetValidation.ts';
+import { type ParsedCidr, parseAddress, parseCidr, validateInterfaceName, validatePid } from './targetValidation.ts';
 
 export interface ResolverDeps {
   hostFacts: HostFacts;
@@ -19,7 +19,7 @@ export interface ResolverDeps {
 }
 
 export type Resolution =
-  | { ok: true; target: ActionTarget; /** some of the offender's addresses were refused, the rest go ahead */ partial?: Refusal }
+  | { ok: true; target: ActionTarget /** some of the offender's addresses were refused, the rest go ahead */; partial?: Refusal }
   | { ok: false; refusal: Refusal };
 
 const refuse = (code: string, detail: string): Resolution => ({ ok: false, refusal: { code, detail } });
@@ -72,7 +72,8 @@ function candidateAddresses(ev: ViolationEvent): string[] | null {
 
 async function resolveAddresses(ev: ViolationEvent, deps: ResolverDeps): Promise<Resolution> {
   const candidates = candidateAddresses(ev);
-  if (candidates === null || candidates.length === 0) return refuse('no-target', 'address-block needs a device with addresses or a cidrs value');
+  if (candidates === null || candidates.length === 0)
+    return refuse('no-target', 'address-block needs a device with addresses or a cidrs value');
   const ctx = { localAddresses: await deps.hostFacts.localAddresses(), neverBlock: deps.neverBlock };
   const accepted = new Set<string>();
   const refused: Refusal[] = [];
@@ -110,7 +111,10 @@ async function resolveInterface(type: EnforceActionType, ev: ViolationEvent, dep
   } catch (err) {
     return refuse('invalid-target', (err as Error).message);
   }
-  const r = checkInterface(ifname, { defaultRouteInterfaces: await deps.hostFacts.defaultRouteInterfaces(), allowDefaultRouteInterface: deps.allowDefaultRouteInterface });
+  const r = checkInterface(ifname, {
+    defaultRouteInterfaces: await deps.hostFacts.defaultRouteInterfaces(),
+    allowDefaultRouteInterface: deps.allowDefaultRouteInterface,
+  });
   return r === null ? { ok: true, target: { kind: 'interface', ifname } } : { ok: false, refusal: r };
 }
 
@@ -138,6 +142,9 @@ export async function recheckTarget(type: EnforceActionType, target: ActionTarge
       return null;
     }
     case 'interface':
-      return checkInterface(target.ifname, { defaultRouteInterfaces: await deps.hostFacts.defaultRouteInterfaces(), allowDefaultRouteInterface: deps.allowDefaultRouteInterface });
+      return checkInterface(target.ifname, {
+        defaultRouteInterfaces: await deps.hostFacts.defaultRouteInterfaces(),
+        allowDefaultRouteInterface: deps.allowDefaultRouteInterface,
+      });
   }
 }

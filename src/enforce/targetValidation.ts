@@ -30,7 +30,9 @@ const IFNAME = /^[a-zA-Z0-9_.][a-zA-Z0-9_.-]{0,14}$/;
 
 export function validateInterfaceName(name: unknown, field = 'interface'): string {
   if (typeof name !== 'string' || !IFNAME.test(name) || name === '.' || name === '..') {
-    throw new TargetValidationError(`${field}: must be an interface name of 1-15 characters [a-zA-Z0-9_.-], not starting with '-', got ${shown(name)}`);
+    throw new TargetValidationError(
+      `${field}: must be an interface name of 1-15 characters [a-zA-Z0-9_.-], not starting with '-', got ${shown(name)}`,
+    );
   }
   return name;
 }
@@ -39,7 +41,9 @@ const NETNS = /^[a-zA-Z0-9_.][a-zA-Z0-9_.-]{0,63}$/;
 
 export function validateNetnsName(name: unknown, field = 'netns'): string {
   if (typeof name !== 'string' || !NETNS.test(name) || name === '.' || name === '..') {
-    throw new TargetValidationError(`${field}: must be a network namespace name [a-zA-Z0-9_.-]{1,64}, not starting with '-', got ${shown(name)}`);
+    throw new TargetValidationError(
+      `${field}: must be a network namespace name [a-zA-Z0-9_.-]{1,64}, not starting with '-', got ${shown(name)}`,
+    );
   }
   return name;
 }
@@ -61,7 +65,8 @@ export function parseAddress(text: unknown, field = 'address'): ParsedAddress {
   }
   if (text.includes('.') && !text.includes(':')) {
     // ipaddr.js also accepts `1.2.3` or octal forms; only the four-part decimal form is unambiguous.
-    if (!ipaddr.IPv4.isValidFourPartDecimal(text)) throw new TargetValidationError(`${field}: must be a dotted-quad IPv4 address, got ${shown(text)}`);
+    if (!ipaddr.IPv4.isValidFourPartDecimal(text))
+      throw new TargetValidationError(`${field}: must be a dotted-quad IPv4 address, got ${shown(text)}`);
     const ip = ipaddr.IPv4.parse(text);
     return { family: 4, text: ip.toString(), ip };
   }

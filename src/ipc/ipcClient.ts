@@ -3,13 +3,20 @@
 // when the nucleus goes away, re-establishes every subscription, and never lets an IPC error or a
 // handler's exception escape a callback: it logs, counts and retries.
 import { EventEmitter } from 'node:events';
-import { greengrasscoreipc, type eventstream_rpc } from 'aws-iot-device-sdk-v2';
 import { cancel } from 'aws-crt';
-import { silentLogger, type Logger } from '../log.ts';
-import { DEFAULT_BACKOFF, backoffDelay, backoffPolicyProblems, type BackoffPolicy } from './backoff.ts';
+import { type eventstream_rpc, greengrasscoreipc } from 'aws-iot-device-sdk-v2';
+import { type Logger, silentLogger } from '../log.ts';
+import { type BackoffPolicy, backoffDelay, backoffPolicyProblems, DEFAULT_BACKOFF } from './backoff.ts';
 import { IpcError, toIpcError } from './ipcError.ts';
 import type {
-  ConfigurationUpdate, IoTCoreMessage, IpcConnectionState, IpcCounters, IpcSubscription, LocalMessage, ValidationRequest, ValidationVerdict,
+  ConfigurationUpdate,
+  IoTCoreMessage,
+  IpcConnectionState,
+  IpcCounters,
+  IpcSubscription,
+  LocalMessage,
+  ValidationRequest,
+  ValidationVerdict,
 } from './ipcTypes.ts';
 import { ManagedSubscription, type StreamFactory } from './managedSubscription.ts';
 import { sdkClientConfig } from './sdkClientConfig.ts';
@@ -59,8 +66,18 @@ export class GreengrassIpcClient extends EventEmitter<IpcClientEvents> {
   private readonly subscriptions = new Set<ManagedSubscription>();
   private readonly waiters = new Set<{ resolve: () => void; reject: (e: Error) => void }>();
   private readonly counts: IpcCounters = {
-    connectAttempts: 0, connects: 0, connectFailures: 0, disconnects: 0, calls: 0, callFailures: 0, subscribes: 0,
-    subscribeFailures: 0, streamsEnded: 0, messagesReceived: 0, handlerErrors: 0, validationReports: 0,
+    connectAttempts: 0,
+    connects: 0,
+    connectFailures: 0,
+    disconnects: 0,
+    calls: 0,
+    callFailures: 0,
+    subscribes: 0,
+    subscribeFailures: 0,
+    streamsEnded: 0,
+    messagesReceived: 0,
+    handlerErrors: 0,
+    validationReports: 0,
   };
 
   constructor(options: GreengrassIpcClientOptions) {
@@ -99,13 +116,22 @@ export class GreengrassIpcClient extends EventEmitter<IpcClientEvents> {
     if (this.state === 'connected') return Promise.resolve();
     if (this.state === 'stopped') return Promise.reject(new IpcError('connect', 'stopped', 'client stopped'));
     return new Promise((resolve, reject) => {
-      const timer = timeoutMs === undefined ? null : setTimeout(() => {
-        this.waiters.delete(w);
-        reject(new IpcError('connect', 'timeout', `not connected within ${timeoutMs} ms`));
-      }, timeoutMs);
+      const timer =
+        timeoutMs === undefined
+          ? null
+          : setTimeout(() => {
+              this.waiters.delete(w);
+              reject(new IpcError('connect', 'timeout', `not connected within ${timeoutMs} ms`));
+            }, timeoutMs);
       const w = {
-        resolve: () => { if (timer) clearTimeout(timer); resolve(); },
-        reject: (e: Error) => { if (timer) clearTimeout(timer); reject(e); },
+        resolve: () => {
+          if (timer) clearTimeout(timer);
+          resolve();
+        },
+        reject: (e: Error) => {
+          if (timer) clearTimeout(timer);
+          reject(e);
+        },
       };
       this.waiters.add(w);
     });
@@ -130,7 +156,9 @@ export class GreengrassIpcClient extends EventEmitter<IpcClientEvents> {
 
   /** The whole configuration (keyPath []) or a subtree; a leaf comes back as {leaf: value} (greengrass.md §2). */
   async getConfiguration(keyPath: string[] = [], componentName?: string): Promise<unknown> {
-    const r = await this.call('GetConfiguration', (c, o) => c.getConfiguration({ keyPath, ...(componentName ? { componentName } : {}) }, o));
+    const r = await this.call('GetConfiguration', (c, o) =>
+      c.getConfiguration({ keyPath, ...(componentName ? { componentName } : {}) }, o),
+    );
     return r.value;
   }
 
@@ -158,7 +186,9 @@ export class GreengrassIpcClient extends EventEmitter<IpcClientEvents> {
   async sendConfigurationValidityReport(deploymentId: string, verdict: ValidationVerdict): Promise<void> {
     const status = verdict.accepted ? model.ConfigurationValidityStatus.ACCEPTED : model.ConfigurationValidityStatus.REJECTED;
     const report = { deploymentId, status, ...(verdict.accepted ? {} : { message: verdict.message }) };
-    await this.call('SendConfigurationValidityReport', (c, o) => c.sendConfigurationValidityReport({ configurationValidityReport: report }, o));
+    await this.call('SendConfigurationValidityReport', (c, o) =>
+      c.sendConfigurationValidityReport({ configurationValidityReport: report }, o),
+    );
   }
 
   // ---- subscriptions: kept alive across reconnects until closed ----
@@ -182,14 +212,19 @@ export class GreengrassIpcClient extends EventEmitter<IpcClientEvents> {
   }
 
   subscribeToTopic(topic: string, handler: (m: LocalMessage) => void | Promise<void>, receiveMode?: 'all' | 'others'): IpcSubscription {
-    const mode = receiveMode === undefined ? undefined
-      : receiveMode === 'all' ? model.ReceiveMode.RECEIVE_ALL_MESSAGES : model.ReceiveMode.RECEIVE_MESSAGES_FROM_OTHERS;
+    const mode =
+      receiveMode === undefined
+        ? undefined
+        : receiveMode === 'all'
+          ? model.ReceiveMode.RECEIVE_ALL_MESSAGES
+          : model.ReceiveMode.RECEIVE_MESSAGES_FROM_OTHERS;
     return this.addSubscription(`SubscribeToTopic ${topic}`, (c, o) => {
       const op = c.subscribeToTopic({ topic, ...(mode ? { receiveMode: mode } : {}) }, o);
       op.on('message', (e) => {
         let out: LocalMessage | null = null;
         if (e.jsonMessage) out = { topic: e.jsonMessage.context?.topic ?? topic, kind: 'json', value: e.jsonMessage.message };
-        else if (e.binaryMessage) out = { topic: e.binaryMessage.context?.topic ?? topic, kind: 'binary', value: toBuffer(e.binaryMessage.message) };
+        else if (e.binaryMessage)
+          out = { topic: e.binaryMessage.context?.topic ?? topic, kind: 'binary', value: toBuffer(e.binaryMessage.message) };
         if (out) this.deliver(`SubscribeToTopic ${topic}`, () => handler(out));
       });
       return op;
@@ -211,13 +246,18 @@ export class GreengrassIpcClient extends EventEmitter<IpcClientEvents> {
    * Validate proposed configurations: `validator`'s verdict is sent back as SendConfigurationValidityReport.
    * A validator that throws rejects the configuration (a broken check must not let bad config through).
    */
-  subscribeToValidateConfigurationUpdates(validator: (r: ValidationRequest) => ValidationVerdict | Promise<ValidationVerdict>): IpcSubscription {
+  subscribeToValidateConfigurationUpdates(
+    validator: (r: ValidationRequest) => ValidationVerdict | Promise<ValidationVerdict>,
+  ): IpcSubscription {
     return this.addSubscription('SubscribeToValidateConfigurationUpdates', (c, o) => {
       const op = c.subscribeToValidateConfigurationUpdates({}, o);
       op.on('message', (e) => {
         const v = e.validateConfigurationUpdateEvent;
         if (!v?.deploymentId) return;
-        const request: ValidationRequest = { deploymentId: v.deploymentId, configuration: (v.configuration ?? {}) as Record<string, unknown> };
+        const request: ValidationRequest = {
+          deploymentId: v.deploymentId,
+          configuration: (v.configuration ?? {}) as Record<string, unknown>,
+        };
         void this.answerValidation(validator, request);
       });
       return op;
@@ -226,7 +266,10 @@ export class GreengrassIpcClient extends EventEmitter<IpcClientEvents> {
 
   // ---- internals ----
 
-  private async answerValidation(validator: (r: ValidationRequest) => ValidationVerdict | Promise<ValidationVerdict>, r: ValidationRequest): Promise<void> {
+  private async answerValidation(
+    validator: (r: ValidationRequest) => ValidationVerdict | Promise<ValidationVerdict>,
+    r: ValidationRequest,
+  ): Promise<void> {
     let verdict: ValidationVerdict;
     try {
       verdict = await validator(r);
@@ -320,7 +363,10 @@ export class GreengrassIpcClient extends EventEmitter<IpcClientEvents> {
       this.counts.connectFailures++;
       this.failures++;
       const delay = backoffDelay(this.failures, this.policy, this.random);
-      this.log.warn({ err: toIpcError('connect', err).message, socket: this.socketPath, retryInMs: delay, failures: this.failures }, 'IPC connect failed');
+      this.log.warn(
+        { err: toIpcError('connect', err).message, socket: this.socketPath, retryInMs: delay, failures: this.failures },
+        'IPC connect failed',
+      );
       this.scheduleConnect(delay);
       return;
     }

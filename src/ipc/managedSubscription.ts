@@ -1,9 +1,10 @@
 // One subscription of the IPC client, kept alive across reconnects: activated on every new connection,
 // re-activated with backoff when the nucleus refuses it or closes its stream, closed only by its owner.
-import type { eventstream_rpc, greengrasscoreipc } from 'aws-iot-device-sdk-v2';
+
 import { cancel } from 'aws-crt';
+import type { eventstream_rpc, greengrasscoreipc } from 'aws-iot-device-sdk-v2';
 import type { Logger } from '../log.ts';
-import { backoffDelay, type BackoffPolicy } from './backoff.ts';
+import { type BackoffPolicy, backoffDelay } from './backoff.ts';
 import { IpcError, toIpcError } from './ipcError.ts';
 import type { IpcCounters, IpcSubscription } from './ipcTypes.ts';
 
@@ -117,7 +118,11 @@ export class ManagedSubscription implements IpcSubscription {
       clearTimeout(timer);
       if (this.op !== op) return; // closed or connection lost meanwhile
       this.op = null;
-      this.failed(timedOut ? new IpcError(this.description, 'timeout', `no answer within ${this.deps.timeoutMs} ms`) : toIpcError(this.description, err));
+      this.failed(
+        timedOut
+          ? new IpcError(this.description, 'timeout', `no answer within ${this.deps.timeoutMs} ms`)
+          : toIpcError(this.description, err),
+      );
       return;
     }
     clearTimeout(timer);

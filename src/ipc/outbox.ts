@@ -1,6 +1,6 @@
 import type { Logger } from '../log.ts';
-import { IpcError } from './ipcError.ts';
 import { DiskQueue, type RecoveryInfo } from '../store/diskQueue.ts';
+import { IpcError } from './ipcError.ts';
 
 /** What reaches IoT Core: a report, a violation, an enforcement action record, a heartbeat. */
 export interface OutboxMessage {
@@ -99,7 +99,12 @@ export class Outbox {
 
   constructor(options: OutboxOptions) {
     this.options = options;
-    this.queue = new DiskQueue<OutboxMessage>({ dir: options.dir, maxEntries: options.maxEntries, maxBytes: options.maxBytes, fsyncIntervalMs: options.syncIntervalMs ?? 1000 });
+    this.queue = new DiskQueue<OutboxMessage>({
+      dir: options.dir,
+      maxEntries: options.maxEntries,
+      maxBytes: options.maxBytes,
+      fsyncIntervalMs: options.syncIntervalMs ?? 1000,
+    });
     this.log = options.logger;
     this.opts = {
       initialBackoffMs: options.initialBackoffMs ?? 200,
@@ -113,7 +118,8 @@ export class Outbox {
 
   start(): RecoveryInfo {
     const info = this.queue.open();
-    if (info.entries > 0 || info.corruptLines > 0 || info.cursorProblem) this.log.info({ recovery: info }, 'outbox recovered queued messages');
+    if (info.entries > 0 || info.corruptLines > 0 || info.cursorProblem)
+      this.log.info({ recovery: info }, 'outbox recovered queued messages');
     if (info.corruptLines > 0 || info.cursorProblem) this.log.warn({ recovery: info }, 'outbox skipped unreadable data on recovery');
     this.running = true;
     this.syncTimer = setInterval(() => this.queue.sync(), this.opts.syncIntervalMs);
@@ -129,7 +135,10 @@ export class Outbox {
     // the queue has to drop — and count — anything.
     const json = JSON.stringify(full);
     const lineBytes = Buffer.byteLength(json) + 32;
-    while (this.window.length > 0 && (this.queue.length + 1 > this.options.maxEntries || this.queue.byteLength + lineBytes > this.options.maxBytes)) {
+    while (
+      this.window.length > 0 &&
+      (this.queue.length + 1 > this.options.maxEntries || this.queue.byteLength + lineBytes > this.options.maxBytes)
+    ) {
       const w = this.window.shift()!;
       this.windowBytes -= w.bytes;
       this.queue.ack(w.seq);
@@ -140,7 +149,10 @@ export class Outbox {
     const head = this.queue.headSeq ?? Number.POSITIVE_INFINITY;
     while (this.window.length > 0 && this.window[0]!.seq < head) this.windowBytes -= this.window.shift()!.bytes;
     if (this.queue.droppedTotal > before) {
-      this.log.warn({ dropped: this.queue.droppedTotal - before, droppedTotal: this.queue.droppedTotal }, 'outbox full: dropped the oldest messages');
+      this.log.warn(
+        { dropped: this.queue.droppedTotal - before, droppedTotal: this.queue.droppedTotal },
+        'outbox full: dropped the oldest messages',
+      );
     }
     if (this.queue.diskError) this.log.error({ err: this.queue.diskError }, 'outbox cannot write to disk; holding messages in memory');
     this.kick();
@@ -306,7 +318,10 @@ export class Outbox {
           // Retrying cannot help (too large, not authorized, invalid): drop it loudly rather than block the queue.
           this.rejected++;
           this.lastError = outcome.err.message;
-          this.log.error({ err: outcome.err.message, reason: permanent, topic: m.topic, kind: m.kind, reportId: m.reportId }, 'IoT Core refused a message for good; dropped from the outbox');
+          this.log.error(
+            { err: outcome.err.message, reason: permanent, topic: m.topic, kind: m.kind, reportId: m.reportId },
+            'IoT Core refused a message for good; dropped from the outbox',
+          );
           // Counted as handed over (zero bytes) so acknowledgement stays contiguous; a replay after a reconnect
           // would meet the same refusal and drop it again.
           this.sent(seq, 0, undefined);
@@ -326,7 +341,10 @@ export class Outbox {
         this.lastError = outcome.err.message;
         this.backoffMs = Math.min(this.opts.maxBackoffMs, this.backoffMs === 0 ? this.opts.initialBackoffMs : this.backoffMs * 2);
         const delay = Math.round(this.backoffMs * (0.8 + 0.4 * this.opts.random()));
-        this.log.warn({ err: this.lastError, topic: m.topic, kind: m.kind, retryInMs: delay, depth: this.unsent() }, 'publish to IoT Core failed; will retry');
+        this.log.warn(
+          { err: this.lastError, topic: m.topic, kind: m.kind, retryInMs: delay, depth: this.unsent() },
+          'publish to IoT Core failed; will retry',
+        );
         this.timer = setTimeout(() => {
           this.timer = undefined;
           this.kick();
@@ -340,15 +358,21 @@ export class Outbox {
   private launch(seq: number, message: OutboxMessage): InFlight {
     const f: InFlight = { seq, message, done: Promise.resolve() };
     f.done = this.options.publish(message.topic, Buffer.from(message.payload, message.encoding), 1).then(
-      () => { f.outcome = { ok: true }; },
-      (err: unknown) => { f.outcome = { ok: false, err: err instanceof Error ? err : new Error(String(err)) }; },
+      () => {
+        f.outcome = { ok: true };
+      },
+      (err: unknown) => {
+        f.outcome = { ok: false, err: err instanceof Error ? err : new Error(String(err)) };
+      },
     );
     return f;
   }
 
   /** A promise that retryNow resolves, ending the wait for whatever is in flight. */
   private abandonment(): Promise<'abandoned'> {
-    return new Promise<'abandoned'>((resolve) => { this.abandonInFlight = () => resolve('abandoned'); });
+    return new Promise<'abandoned'>((resolve) => {
+      this.abandonInFlight = () => resolve('abandoned');
+    });
   }
 }
 

@@ -1,7 +1,8 @@
 // The SDK client configuration for a nucleus socket and token: what the SDK's createDefaultClientConfig
 // builds from process.env (greengrass.md §1.3), with both values passed in instead.
-import type { eventstream_rpc } from 'aws-iot-device-sdk-v2';
+
 import { io } from 'aws-crt';
+import type { eventstream_rpc } from 'aws-iot-device-sdk-v2';
 
 export function sdkClientConfig(socketPath: string, authToken: string | undefined): eventstream_rpc.RpcClientConfig {
   return {

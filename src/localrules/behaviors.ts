@@ -2,8 +2,17 @@
 // create-/describe-security-profile use it (device-defender.md §3.1), plus our extensions in a separate
 // `edge` object. Validation follows the service's rules; every error is `behaviors[i].field: message`.
 import type { ActionSpec, ActionType, MetricValue, ScopeSpec } from './contracts.ts';
-import { awsMetrics, cloudOnlyMetrics, comparisonOperators, customMetricInfo, customMetricNamePattern, operatorsFor, type ComparisonOperator, type MetricInfo } from './metrics.ts';
-import { describeValue, isPlainObject, parseMetricValue, readNumber, containerOf, type Parsed } from './metricValue.ts';
+import {
+  awsMetrics,
+  type ComparisonOperator,
+  cloudOnlyMetrics,
+  comparisonOperators,
+  customMetricInfo,
+  customMetricNamePattern,
+  type MetricInfo,
+  operatorsFor,
+} from './metrics.ts';
+import { containerOf, describeValue, isPlainObject, type Parsed, parseMetricValue, readNumber } from './metricValue.ts';
 
 /** The 11 statistics the API allows (device-defender.md §3.1), exactly these. */
 export const statistics = ['p0', 'p0.1', 'p0.01', 'p1', 'p10', 'p50', 'p90', 'p99', 'p99.9', 'p99.99', 'p100'] as const;
@@ -39,9 +48,25 @@ export interface Behavior {
 }
 
 const behaviorKeys = ['name', 'metric', 'metricDimension', 'criteria', 'suppressAlerts', 'exportMetric', 'edge'];
-const criteriaKeys = ['comparisonOperator', 'value', 'durationSeconds', 'consecutiveDatapointsToAlarm', 'consecutiveDatapointsToClear', 'statisticalThreshold', 'mlDetectionConfig'];
+const criteriaKeys = [
+  'comparisonOperator',
+  'value',
+  'durationSeconds',
+  'consecutiveDatapointsToAlarm',
+  'consecutiveDatapointsToClear',
+  'statisticalThreshold',
+  'mlDetectionConfig',
+];
 const namePattern = /^[a-zA-Z0-9:_-]{1,128}$/;
-const actionTypes: readonly ActionType[] = ['none', 'process-suspend', 'process-terminate', 'process-freeze', 'address-block', 'interface-down', 'interface-quarantine'];
+const actionTypes: readonly ActionType[] = [
+  'none',
+  'process-suspend',
+  'process-terminate',
+  'process-freeze',
+  'address-block',
+  'interface-down',
+  'interface-quarantine',
+];
 const maxTtlSeconds = 30 * 86_400;
 
 /** Default scope when `edge.scope` is absent (contracts.ts ScopeSpec). */
@@ -85,7 +110,8 @@ function parseScope(x: unknown, path: string, errors: string[]): EdgeExtension['
     if (!Array.isArray(x.things)) errors.push(`${path}.things: must be an array of thing names, got ${describeValue(x.things)}`);
     else
       x.things.forEach((t, i) => {
-        if (typeof t !== 'string' || t.length < 1 || t.length > 128) errors.push(`${path}.things[${i}]: must be a thing name of 1–128 characters, got ${describeValue(t)}`);
+        if (typeof t !== 'string' || t.length < 1 || t.length > 128)
+          errors.push(`${path}.things[${i}]: must be a thing name of 1–128 characters, got ${describeValue(t)}`);
         else scope.things.push(t);
       });
   }
@@ -133,13 +159,17 @@ function parseAction(x: unknown, path: string, scope: EdgeExtension['scope'], er
 
 function parseCriteria(x: unknown, path: string, metric: string, errors: string[]): { criteria?: Criteria; info?: MetricInfo } {
   if (!isPlainObject(x)) {
-    errors.push(`${path}: is required: an object with comparisonOperator and value or statisticalThreshold${x === undefined ? '' : `, got ${describeValue(x)}`}`);
+    errors.push(
+      `${path}: is required: an object with comparisonOperator and value or statisticalThreshold${x === undefined ? '' : `, got ${describeValue(x)}`}`,
+    );
     return {};
   }
   errors.push(...unknownKeys(x, criteriaKeys, path));
   // device-defender.md §3.8: ML models are trained in the cloud over 14 days; nothing local can stand in.
   if (x.mlDetectionConfig !== undefined) {
-    errors.push(`${path}.mlDetectionConfig: ML Detect is not supported on the edge (models are trained and held in the cloud); keep this behavior in the cloud profile or replace it with a threshold or statisticalThreshold`);
+    errors.push(
+      `${path}.mlDetectionConfig: ML Detect is not supported on the edge (models are trained and held in the cloud); keep this behavior in the cloud profile or replace it with a threshold or statisticalThreshold`,
+    );
     return {};
   }
   const before = errors.length;
@@ -179,7 +209,9 @@ function parseCriteria(x: unknown, path: string, metric: string, errors: string[
     const container = value !== undefined ? containerOf(value) : 'number';
     if (container === 'count') {
       // device-defender.md §8: the PYSDK README's `{"count":75}` for a custom number is a known doc error.
-      errors.push(`${path}.value.count: custom metrics take value.number (number), value.numbers (number-list), value.strings (string-list) or value.cidrs (ip-address-list)`);
+      errors.push(
+        `${path}.value.count: custom metrics take value.number (number), value.numbers (number-list), value.strings (string-list) or value.cidrs (ip-address-list)`,
+      );
     } else if (container === 'ports') {
       errors.push(`${path}.value.ports: custom metrics have no port-list type; use value.numbers`);
     } else info = customMetricInfo(container);
@@ -200,10 +232,12 @@ function parseCriteria(x: unknown, path: string, metric: string, errors: string[
   let durationSeconds: number | undefined;
   if (x.durationSeconds !== undefined) {
     const d = readNumber(x.durationSeconds);
-    if (d === undefined || !Number.isInteger(d) || d < 1) errors.push(`${path}.durationSeconds: must be a positive integer, got ${describeValue(x.durationSeconds)}`);
+    if (d === undefined || !Number.isInteger(d) || d < 1)
+      errors.push(`${path}.durationSeconds: must be a positive integer, got ${describeValue(x.durationSeconds)}`);
     else if (info !== undefined) {
       if (info.durations === undefined) errors.push(`${path}.durationSeconds: cannot be used with list-based metric ${metric}`);
-      else if (info.durations === 'statistical-only' && statisticalThreshold === undefined) errors.push(`${path}.durationSeconds: ${metric} takes durationSeconds only with statisticalThreshold`);
+      else if (info.durations === 'statistical-only' && statisticalThreshold === undefined)
+        errors.push(`${path}.durationSeconds: ${metric} takes durationSeconds only with statisticalThreshold`);
       else {
         const allowed = info.durations === 'statistical-only' ? [300, 600, 900, 1800, 3600] : info.durations;
         if (!allowed.includes(d)) errors.push(`${path}.durationSeconds: must be one of ${allowed.join(', ')}, got ${d}`);
@@ -211,8 +245,14 @@ function parseCriteria(x: unknown, path: string, metric: string, errors: string[
       }
     }
   }
-  const consecutiveDatapointsToAlarm = x.consecutiveDatapointsToAlarm === undefined ? 1 : intIn(x.consecutiveDatapointsToAlarm, `${path}.consecutiveDatapointsToAlarm`, 1, 10, errors);
-  const consecutiveDatapointsToClear = x.consecutiveDatapointsToClear === undefined ? 1 : intIn(x.consecutiveDatapointsToClear, `${path}.consecutiveDatapointsToClear`, 1, 10, errors);
+  const consecutiveDatapointsToAlarm =
+    x.consecutiveDatapointsToAlarm === undefined
+      ? 1
+      : intIn(x.consecutiveDatapointsToAlarm, `${path}.consecutiveDatapointsToAlarm`, 1, 10, errors);
+  const consecutiveDatapointsToClear =
+    x.consecutiveDatapointsToClear === undefined
+      ? 1
+      : intIn(x.consecutiveDatapointsToClear, `${path}.consecutiveDatapointsToClear`, 1, 10, errors);
 
   if (errors.length > before || info === undefined) return {};
   const criteria: Criteria = {
@@ -240,7 +280,8 @@ function parseOverrides(x: unknown, path: string, criteria: Criteria | undefined
     if (!r.ok) errors.push(...r.errors);
     else if (criteria !== undefined) {
       if (criteria.value === undefined) errors.push(`${p}: a statisticalThreshold behavior has no value to override`);
-      else if (containerOf(r.value) !== containerOf(criteria.value)) errors.push(`${p}: must use value.${containerOf(criteria.value)} like criteria.value`);
+      else if (containerOf(r.value) !== containerOf(criteria.value))
+        errors.push(`${p}: must use value.${containerOf(criteria.value)} like criteria.value`);
       else out[thing] = r.value;
     }
   }
@@ -270,9 +311,13 @@ export function parseBehavior(x: unknown, path: string): Parsed<Behavior> {
   let metric = '';
   if (typeof x.metric !== 'string' || x.metric.length === 0) {
     // The API lets `metric` be absent for ML behaviors only; every local behavior needs one.
-    errors.push(`${path}.metric: is required: an aws: metric or a custom metric name${x.metric === undefined ? '' : `, got ${describeValue(x.metric)}`}`);
+    errors.push(
+      `${path}.metric: is required: an aws: metric or a custom metric name${x.metric === undefined ? '' : `, got ${describeValue(x.metric)}`}`,
+    );
   } else if (cloudOnlyMetrics.includes(x.metric)) {
-    errors.push(`${path}.metric: ${x.metric} is computed by AWS IoT from its own connection data and cannot be evaluated on the edge; keep this behavior in the cloud profile`);
+    errors.push(
+      `${path}.metric: ${x.metric} is computed by AWS IoT from its own connection data and cannot be evaluated on the edge; keep this behavior in the cloud profile`,
+    );
   } else if (x.metric.startsWith('aws:') && awsMetrics[x.metric] === undefined) {
     errors.push(`${path}.metric: unknown metric ${x.metric}; built-in metrics are ${Object.keys(awsMetrics).join(', ')}`);
   } else if (!x.metric.startsWith('aws:') && !customMetricNamePattern.test(x.metric)) {
@@ -283,9 +328,12 @@ export function parseBehavior(x: unknown, path: string): Parsed<Behavior> {
     // device-defender.md §2.2/§3.1: the only dimension type is TOPIC_FILTER, a named account object
     // resolved in the cloud. The collector counts messages per device over downstream.messageTopics, not
     // per topic filter, so a dimension cannot be honoured locally; refusing is better than a silent widening.
-    errors.push(`${path}.metricDimension: dimensions (TOPIC_FILTER) are resolved in the cloud and are not supported on the edge; local message metrics count the topics in downstream.messageTopics — remove metricDimension or keep this behavior in the cloud profile`);
+    errors.push(
+      `${path}.metricDimension: dimensions (TOPIC_FILTER) are resolved in the cloud and are not supported on the edge; local message metrics count the topics in downstream.messageTopics — remove metricDimension or keep this behavior in the cloud profile`,
+    );
   }
-  const { criteria, info } = metric === '' ? { criteria: undefined, info: undefined } : parseCriteria(x.criteria, `${path}.criteria`, metric, errors);
+  const { criteria, info } =
+    metric === '' ? { criteria: undefined, info: undefined } : parseCriteria(x.criteria, `${path}.criteria`, metric, errors);
   if (metric === '' && x.criteria === undefined) errors.push(`${path}.criteria: is required`);
 
   let suppressAlerts = false;
@@ -294,7 +342,8 @@ export function parseBehavior(x: unknown, path: string): Parsed<Behavior> {
   if (x.exportMetric !== undefined) exportMetric = bool(x.exportMetric, `${path}.exportMetric`, errors);
   const edge = parseEdge(x.edge, `${path}.edge`, criteria, errors);
 
-  if (errors.length > 0 || criteria === undefined || info === undefined) return { ok: false, errors: errors.length > 0 ? errors : [`${path}: is invalid`] };
+  if (errors.length > 0 || criteria === undefined || info === undefined)
+    return { ok: false, errors: errors.length > 0 ? errors : [`${path}: is invalid`] };
   const behavior: Behavior = { name: x.name as string, metric, criteria, suppressAlerts, edge, metricInfo: info };
   if (exportMetric !== undefined) behavior.exportMetric = exportMetric;
   return { ok: true, value: behavior };
@@ -320,4 +369,3 @@ export function parseBehaviors(x: unknown, path = 'behaviors'): Parsed<Behavior[
   });
   return errors.length > 0 ? { ok: false, errors } : { ok: true, value: out };
 }
-

@@ -4,7 +4,10 @@
 // dual-stack sockets) are matched as the IPv4 address they carry.
 import ipaddr from 'ipaddr.js';
 
-interface V4Range { net: number; mask: number }
+interface V4Range {
+  net: number;
+  mask: number;
+}
 
 export class CidrSet {
   private readonly v4: V4Range[] = [];
@@ -47,7 +50,7 @@ export class CidrSet {
   }
 
   private hasV4(n: number): boolean {
-    for (const r of this.v4) if (((n & r.mask) >>> 0) === r.net) return true;
+    for (const r of this.v4) if ((n & r.mask) >>> 0 === r.net) return true;
     return false;
   }
 }

@@ -2,7 +2,7 @@
 // configuration update with a bad behavior is refused with `behaviors[i].field: message` errors.
 import type { ComponentConfig } from '../config/schema.ts';
 import type { ConfigCheck } from '../config/validate.ts';
-import { parseBehaviors, type Behavior } from './behaviors.ts';
+import { type Behavior, parseBehaviors } from './behaviors.ts';
 import type { EvaluatorOptions } from './evaluator.ts';
 
 export const behaviorsCheck: ConfigCheck = (config: ComponentConfig) => {

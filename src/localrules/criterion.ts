@@ -1,7 +1,8 @@
 // Judging one datapoint value against one behavior's criterion (device-defender.md §3.2). A behavior
 // describes NORMAL: the datapoint violates when the criterion is false (§7.1).
-import type { MetricValue } from './contracts.ts';
+
 import { CidrSet } from './cidrSet.ts';
+import type { MetricValue } from './contracts.ts';
 import type { ComparisonOperator } from './metrics.ts';
 
 /**

@@ -1,10 +1,11 @@
 // One input line of `defender-edge evaluate`: a datapoint "exactly as the service sees one report's value"
 // — {"t": <seconds>, "thing": "<name>", "metric": "<metric>", "value": <MetricValue>}. Parsed into a
 // Datapoint of a downstream-device subject; errors are `path: message` (the CLI adds `line N: `).
+
+import ipaddr from 'ipaddr.js';
 import type { Datapoint } from './evaluator.ts';
 import { awsMetrics } from './metrics.ts';
-import { containerOf, describeValue, isPlainObject, parseMetricValue, type Parsed, type ValueContainer } from './metricValue.ts';
-import ipaddr from 'ipaddr.js';
+import { containerOf, describeValue, isPlainObject, type Parsed, parseMetricValue, type ValueContainer } from './metricValue.ts';
 
 /** `containers`: for each metric the profile uses, the value container its behaviors expect. */
 export function parseDatapointLine(line: string, containers: ReadonlyMap<string, ValueContainer>): Parsed<Datapoint> {
@@ -18,9 +19,12 @@ export function parseDatapointLine(line: string, containers: ReadonlyMap<string,
   const errors: string[] = Object.keys(x)
     .filter((k) => !['t', 'thing', 'metric', 'value'].includes(k))
     .map((k) => `${k}: is not a known field (t, thing, metric, value)`);
-  if (typeof x.t !== 'number' || !Number.isFinite(x.t) || x.t < 0) errors.push(`t: must be a time in seconds (a non-negative number), got ${describeValue(x.t)}`);
-  if (typeof x.thing !== 'string' || x.thing.length < 1 || x.thing.length > 128) errors.push(`thing: must be a thing name of 1–128 characters, got ${describeValue(x.thing)}`);
-  if (typeof x.metric !== 'string' || x.metric.length < 1 || x.metric.length > 128) errors.push(`metric: must be a metric name, got ${describeValue(x.metric)}`);
+  if (typeof x.t !== 'number' || !Number.isFinite(x.t) || x.t < 0)
+    errors.push(`t: must be a time in seconds (a non-negative number), got ${describeValue(x.t)}`);
+  if (typeof x.thing !== 'string' || x.thing.length < 1 || x.thing.length > 128)
+    errors.push(`thing: must be a thing name of 1–128 characters, got ${describeValue(x.thing)}`);
+  if (typeof x.metric !== 'string' || x.metric.length < 1 || x.metric.length > 128)
+    errors.push(`metric: must be a metric name, got ${describeValue(x.metric)}`);
   const v = parseMetricValue(x.value, 'value');
   if (!v.ok) errors.push(...v.errors);
   else {
@@ -29,14 +33,21 @@ export function parseDatapointLine(line: string, containers: ReadonlyMap<string,
     const got = containerOf(v.value);
     if (expected !== undefined && got !== expected) errors.push(`value: ${metric} takes value.${expected}, got value.${got}`);
     // A datapoint reports addresses (custom ip-address-list: "only valid IPV4 and IPV6 addresses"), not ranges.
-    if ('cidrs' in v.value) v.value.cidrs.forEach((a, i) => {
-      if (!ipaddr.isValid(a)) errors.push(`value.cidrs[${i}]: "${a}" must be an IP address, not a range`);
-    });
+    if ('cidrs' in v.value)
+      v.value.cidrs.forEach((a, i) => {
+        if (!ipaddr.isValid(a)) errors.push(`value.cidrs[${i}]: "${a}" must be an IP address, not a range`);
+      });
   }
   if (errors.length > 0 || !v.ok) return { ok: false, errors };
   const thing = x.thing as string;
   return {
     ok: true,
-    value: { t: Math.round((x.t as number) * 1000), thing, metric: x.metric as string, value: v.value, subject: { kind: 'device', thingName: thing, addresses: [] } },
+    value: {
+      t: Math.round((x.t as number) * 1000),
+      thing,
+      metric: x.metric as string,
+      value: v.value,
+      subject: { kind: 'device', thingName: thing, addresses: [] },
+    },
   };
 }

@@ -1,7 +1,7 @@
 // Turning collector samples (src/collector/sample.ts) into datapoints tagged with their subject, so a
 // violation names its offender. Metric names are the service's (device-defender.md §2.1); the message
 // metrics are the local counterparts of the cloud-side ones (§2.2), counted on local pub/sub.
-import type { DeviceSample, HostSample, ProcessSample, TrafficDelta, CustomMetricValue } from '../collector/sample.ts';
+import type { CustomMetricValue, DeviceSample, HostSample, ProcessSample, TrafficDelta } from '../collector/sample.ts';
 import type { MetricValue, Offender } from './contracts.ts';
 import type { Datapoint } from './evaluator.ts';
 
@@ -46,7 +46,8 @@ export function datapointsFromHostSample(sample: HostSample, thingName: string, 
     { ...base, metric: 'aws:destination-ip-addresses', value: { cidrs: sortedUnique(sample.established.map((c) => c.remoteAddress)) } },
   );
   for (const [name, v] of Object.entries(sample.custom)) out.push({ ...base, metric: name, value: customToMetricValue(v) });
-  if (options.perProcess) for (const p of sample.processes) out.push(...datapointsFromProcessSample(p, sample.t, sample.intervalMs, thingName));
+  if (options.perProcess)
+    for (const p of sample.processes) out.push(...datapointsFromProcessSample(p, sample.t, sample.intervalMs, thingName));
   return out;
 }
 
@@ -77,7 +78,13 @@ export function datapointsFromProcessSample(p: ProcessSample, t: number, interva
  * aws:message-byte-size is per message in the cloud (§2.2); a sample only has totals, so the datapoint
  * is the mean size of the interval's messages, emitted only when there were any (docs/localrules.md).
  */
-function pushMessages(out: Datapoint[], base: Omit<Datapoint, 'metric' | 'value'>, sent: number | undefined, received: number | undefined, bytes: number | undefined): void {
+function pushMessages(
+  out: Datapoint[],
+  base: Omit<Datapoint, 'metric' | 'value'>,
+  sent: number | undefined,
+  received: number | undefined,
+  bytes: number | undefined,
+): void {
   if (sent !== undefined) out.push({ ...base, metric: 'aws:num-messages-sent', value: { count: sent } });
   if (received !== undefined) out.push({ ...base, metric: 'aws:num-messages-received', value: { count: received } });
   const n = (sent ?? 0) + (received ?? 0);

@@ -3,11 +3,11 @@
 // the bounded threshold cache in the agent). device-defender.md §3 and §7; choices in docs/localrules.md.
 import { createHash } from 'node:crypto';
 import type { MetricValue, Offender, ViolationEvent } from './contracts.ts';
-import { compareNumbers, judgeListValue, numericValue, type CompiledCriterion, type Verdict } from './criterion.ts';
+import { type CompiledCriterion, compareNumbers, judgeListValue, numericValue, type Verdict } from './criterion.ts';
 import type { CompiledBehavior, CompiledProfile } from './profile.ts';
 import { SlidingSum } from './slidingWindow.ts';
 import { History, type HistoryOptions } from './statistics.ts';
-import { newThingState, remapThingState, subjectKey, type BehaviorState, type ThingState } from './thingState.ts';
+import { type BehaviorState, newThingState, remapThingState, subjectKey, type ThingState } from './thingState.ts';
 import { newCounters, step, type Transition } from './violationState.ts';
 
 /** One measurement of one metric for one subject, at time t. */
@@ -236,7 +236,14 @@ export class Evaluator {
     return events;
   }
 
-  private invalidateSubject(s: ThingState, key: string, offender: Offender, behaviors: (BehaviorState | undefined)[], nowMs: number, events: ViolationEvent[]): void {
+  private invalidateSubject(
+    s: ThingState,
+    key: string,
+    offender: Offender,
+    behaviors: (BehaviorState | undefined)[],
+    nowMs: number,
+    events: ViolationEvent[],
+  ): void {
     behaviors.forEach((bs, i) => {
       if (!bs?.inAlarm) return;
       const b = this.profile.behaviors[i]!;

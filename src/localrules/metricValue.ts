@@ -53,7 +53,8 @@ function listOf<T>(path: string, x: unknown, item: (v: unknown, p: string) => Pa
 function count(x: unknown, p: string): Parsed<number> {
   const n = readNumber(x);
   // API: `count` is a long >= 0.
-  if (n === undefined || !Number.isSafeInteger(n) || n < 0) return { ok: false, errors: [`${p}: must be a non-negative integer, got ${describeValue(x)}`] };
+  if (n === undefined || !Number.isSafeInteger(n) || n < 0)
+    return { ok: false, errors: [`${p}: must be a non-negative integer, got ${describeValue(x)}`] };
   return { ok: true, value: n };
 }
 
@@ -66,7 +67,8 @@ function finite(x: unknown, p: string): Parsed<number> {
 function port(x: unknown, p: string): Parsed<number> {
   const n = readNumber(x);
   // API: ports are integers 0–65535.
-  if (n === undefined || !Number.isInteger(n) || n < 0 || n > 65_535) return { ok: false, errors: [`${p}: must be a port number 0–65535, got ${describeValue(x)}`] };
+  if (n === undefined || !Number.isInteger(n) || n < 0 || n > 65_535)
+    return { ok: false, errors: [`${p}: must be a port number 0–65535, got ${describeValue(x)}`] };
   return { ok: true, value: n };
 }
 
@@ -76,16 +78,19 @@ function cidr(x: unknown, p: string): Parsed<string> {
 }
 
 function str(x: unknown, p: string): Parsed<string> {
-  if (typeof x !== 'string' || x.length === 0 || x.length > 1024) return { ok: false, errors: [`${p}: must be a non-empty string (at most 1024 characters), got ${describeValue(x)}`] };
+  if (typeof x !== 'string' || x.length === 0 || x.length > 1024)
+    return { ok: false, errors: [`${p}: must be a non-empty string (at most 1024 characters), got ${describeValue(x)}`] };
   return { ok: true, value: x };
 }
 
 /** Parse `{count|number|numbers|ports|cidrs|strings}` with exactly one container. `path` names the object. */
 export function parseMetricValue(x: unknown, path: string): Parsed<MetricValue> {
-  if (!isPlainObject(x)) return { ok: false, errors: [`${path}: must be an object with one of ${valueContainers.join(', ')}, got ${describeValue(x)}`] };
+  if (!isPlainObject(x))
+    return { ok: false, errors: [`${path}: must be an object with one of ${valueContainers.join(', ')}, got ${describeValue(x)}`] };
   const keys = Object.keys(x);
   const unknown = keys.filter((k) => !(valueContainers as readonly string[]).includes(k));
-  if (unknown.length > 0) return { ok: false, errors: unknown.map((k) => `${path}.${k}: is not a known field (one of ${valueContainers.join(', ')})`) };
+  if (unknown.length > 0)
+    return { ok: false, errors: unknown.map((k) => `${path}.${k}: is not a known field (one of ${valueContainers.join(', ')})`) };
   if (keys.length !== 1) return { ok: false, errors: [`${path}: must contain exactly one of ${valueContainers.join(', ')}`] };
   const key = keys[0] as ValueContainer;
   const p = `${path}.${key}`;

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { Behavior } from './behaviors.ts';
 import type { MetricValue } from './contracts.ts';
-import { compileCriterion, type CompiledCriterion } from './criterion.ts';
+import { type CompiledCriterion, compileCriterion } from './criterion.ts';
 
 export interface CompiledBehavior {
   index: number;
@@ -30,7 +30,10 @@ export interface CompiledProfile {
 }
 
 export function behaviorKey(b: Behavior): string {
-  const h = createHash('sha256').update(JSON.stringify([b.metric, b.criteria])).digest('hex').slice(0, 12);
+  const h = createHash('sha256')
+    .update(JSON.stringify([b.metric, b.criteria]))
+    .digest('hex')
+    .slice(0, 12);
   return `${b.name}#${h}`;
 }
 

@@ -17,7 +17,13 @@ function ports(list: PortList | undefined): { ports: number[]; count: number } |
  * `t` is when the report arrived (ms); `intervalMs` the span its network_stats delta covers, when known
  * (the device's reporting interval) — the sliding window treats it as one datapoint at `t`.
  */
-export function datapointsFromReport(report: DefenderReport, thing: string, subject: Offender, t: number, intervalMs?: number): Datapoint[] {
+export function datapointsFromReport(
+  report: DefenderReport,
+  thing: string,
+  subject: Offender,
+  t: number,
+  intervalMs?: number,
+): Datapoint[] {
   const base = { t, thing, subject, ...(intervalMs !== undefined ? { intervalMs } : {}) };
   const out: Datapoint[] = [];
   const m = report.metrics;
@@ -29,9 +35,17 @@ export function datapointsFromReport(report: DefenderReport, thing: string, subj
     if (ns.packetsOut !== undefined) out.push({ ...base, metric: 'aws:all-packets-out', value: { count: ns.packetsOut } });
   }
   const tcp = ports(m?.listeningTcpPorts);
-  if (tcp) out.push({ ...base, metric: 'aws:listening-tcp-ports', value: { ports: tcp.ports } }, { ...base, metric: 'aws:num-listening-tcp-ports', value: { count: tcp.count } });
+  if (tcp)
+    out.push(
+      { ...base, metric: 'aws:listening-tcp-ports', value: { ports: tcp.ports } },
+      { ...base, metric: 'aws:num-listening-tcp-ports', value: { count: tcp.count } },
+    );
   const udp = ports(m?.listeningUdpPorts);
-  if (udp) out.push({ ...base, metric: 'aws:listening-udp-ports', value: { ports: udp.ports } }, { ...base, metric: 'aws:num-listening-udp-ports', value: { count: udp.count } });
+  if (udp)
+    out.push(
+      { ...base, metric: 'aws:listening-udp-ports', value: { ports: udp.ports } },
+      { ...base, metric: 'aws:num-listening-udp-ports', value: { count: udp.count } },
+    );
   const ec = m?.tcpConnections?.establishedConnections;
   if (ec) {
     const conns = ec.connections ?? [];

@@ -63,7 +63,13 @@ export class History {
   threshold(statistic: Statistic, o: HistoryOptions): number | undefined {
     if (this.values.length < o.minSamples) return undefined;
     if (this.cached?.statistic !== statistic) {
-      this.cached = { statistic, value: percentile([...this.values].sort((a, b) => a - b), statisticPercent(statistic)) };
+      this.cached = {
+        statistic,
+        value: percentile(
+          [...this.values].sort((a, b) => a - b),
+          statisticPercent(statistic),
+        ),
+      };
     }
     return this.cached.value;
   }

@@ -2,10 +2,10 @@
 // processes) and per behavior, the violation counters, the sliding window and the statistical history.
 // This is the unit the threshold cache holds in memory, evicts and persists (thresholdCache.ts).
 import type { Offender } from './contracts.ts';
-import { History, type HistoryJson } from './statistics.ts';
-import { SlidingSum, type SlidingSumJson } from './slidingWindow.ts';
-import type { ViolationCounters } from './violationState.ts';
 import { isPlainObject } from './metricValue.ts';
+import { SlidingSum, type SlidingSumJson } from './slidingWindow.ts';
+import { History, type HistoryJson } from './statistics.ts';
+import type { ViolationCounters } from './violationState.ts';
 
 export interface BehaviorState extends ViolationCounters {
   window?: SlidingSum;
@@ -131,12 +131,22 @@ const numArray = (x: unknown): boolean => Array.isArray(x) && x.every((n) => typ
 /** Shape check for a persisted state (readJsonFile quarantines what fails it). */
 export function thingStateJsonProblem(x: unknown): string | null {
   if (!isPlainObject(x)) return 'not an object';
-  if (typeof x.thing !== 'string' || typeof x.lastSeenMs !== 'number' || !Array.isArray(x.keys) || !Array.isArray(x.subjects)) return 'missing thing/lastSeenMs/keys/subjects';
+  if (typeof x.thing !== 'string' || typeof x.lastSeenMs !== 'number' || !Array.isArray(x.keys) || !Array.isArray(x.subjects))
+    return 'missing thing/lastSeenMs/keys/subjects';
   for (const sub of x.subjects as unknown[]) {
-    if (!isPlainObject(sub) || typeof sub.key !== 'string' || !isPlainObject(sub.offender) || typeof sub.lastSeenMs !== 'number' || !isPlainObject(sub.behaviors)) return 'bad subject';
+    if (
+      !isPlainObject(sub) ||
+      typeof sub.key !== 'string' ||
+      !isPlainObject(sub.offender) ||
+      typeof sub.lastSeenMs !== 'number' ||
+      !isPlainObject(sub.behaviors)
+    )
+      return 'bad subject';
     for (const b of Object.values(sub.behaviors)) {
-      if (!isPlainObject(b) || typeof b.a !== 'boolean' || typeof b.vi !== 'number' || typeof b.no !== 'number') return 'bad behavior state';
-      if (b.w !== undefined && (!isPlainObject(b.w) || typeof b.w.d !== 'number' || !numArray(b.w.t) || !numArray(b.w.v))) return 'bad window';
+      if (!isPlainObject(b) || typeof b.a !== 'boolean' || typeof b.vi !== 'number' || typeof b.no !== 'number')
+        return 'bad behavior state';
+      if (b.w !== undefined && (!isPlainObject(b.w) || typeof b.w.d !== 'number' || !numArray(b.w.t) || !numArray(b.w.v)))
+        return 'bad window';
       if (b.h !== undefined && (!isPlainObject(b.h) || !numArray(b.h.b) || !numArray(b.h.v))) return 'bad history';
     }
   }

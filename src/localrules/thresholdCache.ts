@@ -7,7 +7,16 @@ import { LRUCache } from 'lru-cache';
 import type { Logger } from '../log.ts';
 import { KeyedJsonStore } from '../store/keyedJsonStore.ts';
 import type { ThingStates } from './evaluator.ts';
-import { estimateBytes, hasActiveAlarm, isWorthPersisting, thingStateFromJson, thingStateJsonProblem, thingStateToJson, type ThingState, type ThingStateJson } from './thingState.ts';
+import {
+  estimateBytes,
+  hasActiveAlarm,
+  isWorthPersisting,
+  type ThingState,
+  type ThingStateJson,
+  thingStateFromJson,
+  thingStateJsonProblem,
+  thingStateToJson,
+} from './thingState.ts';
 
 export interface ThresholdCacheOptions {
   dir: string;
@@ -96,7 +105,10 @@ export class ThresholdCache implements ThingStates {
     }
     if (r.kind === 'corrupt') {
       this.counters.corrupt++;
-      this.options.logger.warn({ thing, error: r.error, quarantinedTo: r.quarantinedTo }, 'threshold cache: corrupt thing state quarantined; starting fresh');
+      this.options.logger.warn(
+        { thing, error: r.error, quarantinedTo: r.quarantinedTo },
+        'threshold cache: corrupt thing state quarantined; starting fresh',
+      );
     }
     return undefined;
   }

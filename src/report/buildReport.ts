@@ -14,7 +14,15 @@
 import type { DeviceSample, HostSample, ListeningPort, TcpConnection, TrafficDelta } from '../collector/sample.ts';
 import { customMetricNameProblem, readCustomMetricValue } from './customMetrics.ts';
 import { sampleList } from './listSampling.ts';
-import { REPORT_VERSION, type ConnectionEntry, type CustomMetric, type DefenderReport, type NetworkStats, type PortEntry, type PortList } from './model.ts';
+import {
+  type ConnectionEntry,
+  type CustomMetric,
+  type DefenderReport,
+  type NetworkStats,
+  type PortEntry,
+  type PortList,
+  REPORT_VERSION,
+} from './model.ts';
 import { formatRemoteAddress } from './remoteAddress.ts';
 import { integerProblem, ValidationIssues } from './validationIssues.ts';
 
@@ -82,13 +90,20 @@ function portList(ports: readonly ListeningPort[], protocol: 'tcp' | 'udp', max:
   return { ports: [...sampleList(entries, max, seed)], total: entries.length };
 }
 
-function connections(list: readonly TcpConnection[], max: number, seed: number, problems: string[]): { connections: ConnectionEntry[]; total: number } {
+function connections(
+  list: readonly TcpConnection[],
+  max: number,
+  seed: number,
+  problems: string[],
+): { connections: ConnectionEntry[]; total: number } {
   const seen = new Set<string>();
   const entries: ConnectionEntry[] = [];
   list.forEach((c, i) => {
     const remoteAddr = formatRemoteAddress(c.remoteAddress, c.remotePort);
     if (remoteAddr === null) {
-      problems.push(`established[${i}]: remote ${JSON.stringify(c.remoteAddress)} port ${c.remotePort} is not an IP address and port 1–65535`);
+      problems.push(
+        `established[${i}]: remote ${JSON.stringify(c.remoteAddress)} port ${c.remotePort} is not an IP address and port 1–65535`,
+      );
       return;
     }
     const entry: ConnectionEntry = { remoteAddr };
@@ -147,7 +162,11 @@ export function buildDeviceReport(sample: DeviceSample, options: DeviceBuildOpti
   if (stats !== undefined) report.metrics = { networkStats: stats };
   const names = options.customMetricNames ?? {};
   const custom: [string, unknown][] = [];
-  if (names.destinations !== undefined) custom.push([names.destinations, { ip_list: [...sampleList(sample.destinations, options.maxListSize ?? DEFAULT_MAX_LIST_SIZE, options.reportId)] }]);
+  if (names.destinations !== undefined)
+    custom.push([
+      names.destinations,
+      { ip_list: [...sampleList(sample.destinations, options.maxListSize ?? DEFAULT_MAX_LIST_SIZE, options.reportId)] },
+    ]);
   if (names.messagesSent !== undefined) custom.push([names.messagesSent, { number: sample.messagesSent }]);
   if (names.messagesReceived !== undefined) custom.push([names.messagesReceived, { number: sample.messagesReceived }]);
   if (names.messageBytes !== undefined) custom.push([names.messageBytes, { number: sample.messageBytes }]);

@@ -62,7 +62,8 @@ export function cborProblem(bytes: Uint8Array, options: CborCheckOptions): strin
 
     if (initial === 0xff) {
       // "break": ends an indefinite-length item, and only at a position where an item (or key) may start.
-      if (frame === undefined || frame.left !== -1 || (frame.map && !frame.expectKey)) return `payload: unexpected CBOR break at byte ${at}`;
+      if (frame === undefined || frame.left !== -1 || (frame.map && !frame.expectKey))
+        return `payload: unexpected CBOR break at byte ${at}`;
       stack.pop();
       done = finishItem(stack);
       continue;

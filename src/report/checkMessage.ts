@@ -4,7 +4,7 @@
 import { decodePayload, detectFormat } from './decode.ts';
 import { encodeDocument } from './encode.ts';
 import type { DefenderReport, NameStyle, ReportFormat } from './model.ts';
-import { acceptedResponse, rejectedResponse, type AcceptedResponse, type RejectedResponse } from './response.ts';
+import { type AcceptedResponse, acceptedResponse, type RejectedResponse, rejectedResponse } from './response.ts';
 import { parseReportTopic } from './topics.ts';
 import { validateReportDocument } from './validate.ts';
 import { isWellFormedString } from './validationIssues.ts';
@@ -24,7 +24,16 @@ export interface ReportReply {
 }
 
 export type ReportCheck =
-  | { status: 'ACCEPTED'; thingName?: string; format: ReportFormat; style: NameStyle; report: DefenderReport; warnings: string[]; response: AcceptedResponse; reply?: ReportReply }
+  | {
+      status: 'ACCEPTED';
+      thingName?: string;
+      format: ReportFormat;
+      style: NameStyle;
+      report: DefenderReport;
+      warnings: string[];
+      response: AcceptedResponse;
+      reply?: ReportReply;
+    }
   | { status: 'REJECTED'; thingName?: string; format: ReportFormat; errors: string[]; response: RejectedResponse; reply?: ReportReply }
   /** the topic is not a Defender report topic at all: there is nobody to answer (a usage error for the CLI) */
   | { status: 'NOT_A_REPORT_TOPIC'; error: string };
@@ -42,7 +51,8 @@ export function checkReportMessage(message: ReportMessage): ReportCheck {
   if (message.topic !== undefined) {
     const parsed = parseReportTopic(message.topic);
     if (!parsed.ok && parsed.reason === 'not-defender') return { status: 'NOT_A_REPORT_TOPIC', error: parsed.error };
-    if (parsed.reply !== undefined) return { status: 'NOT_A_REPORT_TOPIC', error: `topic: is an answer topic (/${parsed.reply}), not a report topic` };
+    if (parsed.reply !== undefined)
+      return { status: 'NOT_A_REPORT_TOPIC', error: `topic: is an answer topic (/${parsed.reply}), not a report topic` };
     // A bad thing name (TS: > 128 bytes, control characters) is a rejection, answered on the same topic.
     if (!parsed.ok) errors.push(parsed.error);
     thingName = parsed.thingName;
@@ -57,11 +67,20 @@ export function checkReportMessage(message: ReportMessage): ReportCheck {
   // gets no answer (issue 8: topics only from validated parts).
   const answerable = message.topic !== undefined && publishableTopic(message.topic);
   const reply = (doc: AcceptedResponse | RejectedResponse): ReportReply | undefined =>
-    !answerable ? undefined : { topic: `${message.topic}/${doc.status === 'ACCEPTED' ? 'accepted' : 'rejected'}`, payload: encodeDocument(doc, format) };
+    !answerable
+      ? undefined
+      : { topic: `${message.topic}/${doc.status === 'ACCEPTED' ? 'accepted' : 'rejected'}`, payload: encodeDocument(doc, format) };
   const reject = (all: string[], reportId?: number): ReportCheck => {
     const response = rejectedResponse(thingName, reportId, all, message.nowMs);
     const r = reply(response);
-    return { status: 'REJECTED', ...(thingName !== undefined ? { thingName } : {}), format, errors: all, response, ...(r ? { reply: r } : {}) };
+    return {
+      status: 'REJECTED',
+      ...(thingName !== undefined ? { thingName } : {}),
+      format,
+      errors: all,
+      response,
+      ...(r ? { reply: r } : {}),
+    };
   };
 
   const decoded = decodePayload(message.payload, format);
@@ -82,4 +101,3 @@ export function checkReportMessage(message: ReportMessage): ReportCheck {
     ...(r ? { reply: r } : {}),
   };
 }
-

@@ -8,7 +8,7 @@
 // retains it, so here it is accepted with a WARNING rather than an error.
 import type { CustomMetricValue } from './model.ts';
 import { isIPv4, isIPv6 } from './remoteAddress.ts';
-import { childPath, isPlainObject, isWellFormedString, ValidationIssues } from './validationIssues.ts';
+import { childPath, isPlainObject, isWellFormedString, type ValidationIssues } from './validationIssues.ts';
 
 const NAME = /^[a-zA-Z0-9:_-]{1,128}$/;
 const STRING_ITEM = /^[A-Za-z0-9:_\-/.]*$/;
@@ -60,7 +60,12 @@ export function readCustomMetricValue(raw: unknown, path: string, issues: Valida
     return undefined;
   }
   if (keys.length !== 1) {
-    issues.error(itemPath, keys.length === 0 ? 'must have one of number, number_list, string_list, ip_list' : `must have exactly one value field (has ${keys.join(', ')})`);
+    issues.error(
+      itemPath,
+      keys.length === 0
+        ? 'must have one of number, number_list, string_list, ip_list'
+        : `must have exactly one value field (has ${keys.join(', ')})`,
+    );
     return undefined;
   }
   const key = keys[0] as (typeof VALUE_KEYS)[number];
@@ -85,7 +90,8 @@ export function readCustomMetricValue(raw: unknown, path: string, issues: Valida
       const v: unknown = value[i];
       if (!finiteNumber(v)) issues.error(`${valuePath}[${i}]`, 'must be a finite number');
       else {
-        if (beyondPrecision(v)) issues.warn(`${valuePath}[${i}]`, 'has more than 15 significant digits; the service does not retain such values');
+        if (beyondPrecision(v))
+          issues.warn(`${valuePath}[${i}]`, 'has more than 15 significant digits; the service does not retain such values');
         out.push(v);
       }
     }

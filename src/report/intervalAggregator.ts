@@ -44,9 +44,14 @@ interface Accumulator<S> {
   result(windowStart: number, windowEnd: number): S;
 }
 
-function usableDelta(sample: { intervalMs: number }, delta: TrafficDelta | undefined, counters: AggregatorCounters): TrafficDelta | undefined {
+function usableDelta(
+  sample: { intervalMs: number },
+  delta: TrafficDelta | undefined,
+  counters: AggregatorCounters,
+): TrafficDelta | undefined {
   if (delta === undefined) return undefined;
-  const ok = sample.intervalMs > 0 && [delta.bytesIn, delta.bytesOut, delta.packetsIn, delta.packetsOut].every((v) => integerProblem(v, 0) === null);
+  const ok =
+    sample.intervalMs > 0 && [delta.bytesIn, delta.bytesOut, delta.packetsIn, delta.packetsOut].every((v) => integerProblem(v, 0) === null);
   if (!ok) {
     counters.ignoredDeltas += 1;
     return undefined;
@@ -56,7 +61,12 @@ function usableDelta(sample: { intervalMs: number }, delta: TrafficDelta | undef
 
 function addDelta(sum: TrafficDelta | undefined, d: TrafficDelta): TrafficDelta {
   if (sum === undefined) return { bytesIn: d.bytesIn, bytesOut: d.bytesOut, packetsIn: d.packetsIn, packetsOut: d.packetsOut };
-  return { bytesIn: sum.bytesIn + d.bytesIn, bytesOut: sum.bytesOut + d.bytesOut, packetsIn: sum.packetsIn + d.packetsIn, packetsOut: sum.packetsOut + d.packetsOut };
+  return {
+    bytesIn: sum.bytesIn + d.bytesIn,
+    bytesOut: sum.bytesOut + d.bytesOut,
+    packetsIn: sum.packetsIn + d.packetsIn,
+    packetsOut: sum.packetsOut + d.packetsOut,
+  };
 }
 
 export class IntervalAggregator<S extends { t: number }> {
@@ -207,7 +217,10 @@ export function hostIntervalAggregator(options: IntervalOptions): IntervalAggreg
 }
 
 /** Aggregates one downstream device's samples (one aggregator per thing). */
-export function deviceIntervalAggregator(thingName: string, options: IntervalOptions & { maxDestinations?: number }): IntervalAggregator<DeviceSample> {
+export function deviceIntervalAggregator(
+  thingName: string,
+  options: IntervalOptions & { maxDestinations?: number },
+): IntervalAggregator<DeviceSample> {
   const max = options.maxDestinations ?? 1000;
   return new IntervalAggregator<DeviceSample>(options, () => new DeviceAccumulator(thingName, max));
 }

@@ -32,5 +32,8 @@ export function sampleList<T>(items: readonly T[], max: number, seed: number): r
     index[i] = index[j]!;
     index[j] = tmp;
   }
-  return index.slice(0, max).sort((a, b) => a - b).map((i) => items[i]!);
+  return index
+    .slice(0, max)
+    .sort((a, b) => a - b)
+    .map((i) => items[i]!);
 }

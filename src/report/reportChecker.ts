@@ -28,16 +28,25 @@ export class ReportChecker {
         this.counters.accepted += 1;
         if (result.warnings.length > 0) {
           this.counters.acceptedWithWarnings += 1;
-          this.log.info({ thingName: result.thingName, reportId: result.response.reportId, warnings: result.warnings }, 'report accepted with data the service does not retain');
+          this.log.info(
+            { thingName: result.thingName, reportId: result.response.reportId, warnings: result.warnings },
+            'report accepted with data the service does not retain',
+          );
         }
         break;
       case 'REJECTED':
         this.counters.rejected += 1;
-        this.log.warn({ thingName: result.thingName, reportId: result.response.reportId, format: result.format, errors: result.errors }, 'report rejected');
+        this.log.warn(
+          { thingName: result.thingName, reportId: result.response.reportId, format: result.format, errors: result.errors },
+          'report rejected',
+        );
         break;
       case 'NOT_A_REPORT_TOPIC':
         this.counters.notAReportTopic += 1;
-        this.log.warn({ topic: message.topic?.slice(0, 256), error: result.error }, 'message on a topic that is not a Device Defender report topic');
+        this.log.warn(
+          { topic: message.topic?.slice(0, 256), error: result.error },
+          'message on a topic that is not a Device Defender report topic',
+        );
         break;
     }
     return result;

@@ -46,7 +46,10 @@ export class ReportIdStore {
   private last: number;
   private highWater: number;
   /** how the store was opened: for the caller's log */
-  readonly recovered: { kind: 'fresh' } | { kind: 'resumed'; highWater: number } | { kind: 'corrupt'; error: string; quarantinedTo: string };
+  readonly recovered:
+    | { kind: 'fresh' }
+    | { kind: 'resumed'; highWater: number }
+    | { kind: 'corrupt'; error: string; quarantinedTo: string };
   /** file writes so far (each one fsynced) */
   writes = 0;
 
@@ -85,7 +88,7 @@ export class ReportIdStore {
 
   private persist(highWater: number): void {
     const file: StoreFile = { version: 1, highWater };
-    writeFileAtomic(this.path, JSON.stringify(file) + '\n');
+    writeFileAtomic(this.path, `${JSON.stringify(file)}\n`);
     this.highWater = highWater;
     this.writes += 1;
   }

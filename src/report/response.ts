@@ -36,7 +36,12 @@ export function acceptedResponse(thingName: string | undefined, reportId: number
   return { ...(thingName !== undefined ? { thingName } : {}), reportId, status: 'ACCEPTED', timestamp: nowMs };
 }
 
-export function rejectedResponse(thingName: string | undefined, reportId: number | undefined, errors: readonly string[], nowMs: number): RejectedResponse {
+export function rejectedResponse(
+  thingName: string | undefined,
+  reportId: number | undefined,
+  errors: readonly string[],
+  nowMs: number,
+): RejectedResponse {
   const shown = errors.slice(0, MAX_ERRORS_IN_MESSAGE);
   const more = errors.length - shown.length;
   const details = shown.join('; ') + (more > 0 ? `; (${more} more)` : '');
@@ -75,6 +80,11 @@ export function parseReportResponse(payload: Uint8Array, format: ReportFormat): 
   const message = typeof details.ErrorMessage === 'string' ? details.ErrorMessage : '';
   return {
     ok: true,
-    response: { ...base, ...(reportId !== undefined ? { reportId: reportId as number } : {}), status, statusDetails: { ErrorCode: code, ErrorMessage: message } },
+    response: {
+      ...base,
+      ...(reportId !== undefined ? { reportId: reportId as number } : {}),
+      status,
+      statusDetails: { ErrorCode: code, ErrorMessage: message },
+    },
   };
 }

@@ -5,7 +5,7 @@
 // Each halving is reported in `sampled` so the caller can log what was cut.
 import { encodeReport } from './encode.ts';
 import { sampleList } from './listSampling.ts';
-import { MAX_MESSAGE_BYTES, type DefenderReport, type NameStyle, type ReportFormat } from './model.ts';
+import { type DefenderReport, MAX_MESSAGE_BYTES, type NameStyle, type ReportFormat } from './model.ts';
 
 export interface EncodeOptions {
   format: ReportFormat;
@@ -13,9 +13,7 @@ export interface EncodeOptions {
   maxBytes?: number;
 }
 
-export type EncodeWithinLimit =
-  | { ok: true; payload: Uint8Array; report: DefenderReport; sampled: string[] }
-  | { ok: false; error: string };
+export type EncodeWithinLimit = { ok: true; payload: Uint8Array; report: DefenderReport; sampled: string[] } | { ok: false; error: string };
 
 interface ListRef {
   name: string;
@@ -30,16 +28,33 @@ function listsOf(report: DefenderReport): { copy: DefenderReport; lists: ListRef
   const copy = structuredClone(report);
   const lists: ListRef[] = [];
   const m = copy.metrics;
-  for (const [name, list] of [['listening_tcp_ports', m?.listeningTcpPorts], ['listening_udp_ports', m?.listeningUdpPorts]] as const) {
+  for (const [name, list] of [
+    ['listening_tcp_ports', m?.listeningTcpPorts],
+    ['listening_udp_ports', m?.listeningUdpPorts],
+  ] as const) {
     if (list === undefined) continue;
     // The true count survives sampling (§1.4): fill `total` in if the caller left it out.
     list.total ??= list.ports.length;
-    lists.push({ name, length: () => list.ports.length, keep: (n, seed) => { list.ports = [...sampleList(list.ports, n, seed)]; }, countsKept: true });
+    lists.push({
+      name,
+      length: () => list.ports.length,
+      keep: (n, seed) => {
+        list.ports = [...sampleList(list.ports, n, seed)];
+      },
+      countsKept: true,
+    });
   }
   const est = m?.tcpConnections?.establishedConnections;
   if (est !== undefined) {
     est.total ??= est.connections.length;
-    lists.push({ name: 'established_connections', length: () => est.connections.length, keep: (n, seed) => { est.connections = [...sampleList(est.connections, n, seed)]; }, countsKept: true });
+    lists.push({
+      name: 'established_connections',
+      length: () => est.connections.length,
+      keep: (n, seed) => {
+        est.connections = [...sampleList(est.connections, n, seed)];
+      },
+      countsKept: true,
+    });
   }
   for (const metric of copy.customMetrics ?? []) {
     const v = metric.value;
@@ -49,7 +64,9 @@ function listsOf(report: DefenderReport): { copy: DefenderReport; lists: ListRef
     lists.push({
       name: `custom_metrics.${metric.name}`,
       length: () => holder[key]!.length,
-      keep: (n, seed) => { holder[key] = [...sampleList(holder[key]!, n, seed)]; },
+      keep: (n, seed) => {
+        holder[key] = [...sampleList(holder[key]!, n, seed)];
+      },
       countsKept: false,
     });
   }

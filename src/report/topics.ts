@@ -50,18 +50,33 @@ export function parseReportTopic(topic: unknown): ParsedReportTopic {
   const parts = topic.split('/');
   const [dollarAws, things, thingName, defender, metrics, format, reply] = parts;
   if (
-    parts.length < 6 || parts.length > 7 ||
-    dollarAws !== '$aws' || things !== 'things' || defender !== 'defender' || metrics !== 'metrics' ||
-    thingName === undefined || format === undefined || !FORMATS.includes(format) ||
+    parts.length < 6 ||
+    parts.length > 7 ||
+    dollarAws !== '$aws' ||
+    things !== 'things' ||
+    defender !== 'defender' ||
+    metrics !== 'metrics' ||
+    thingName === undefined ||
+    format === undefined ||
+    !FORMATS.includes(format) ||
     (reply !== undefined && reply !== 'accepted' && reply !== 'rejected')
   ) {
-    return notDefender('is not a Device Defender metrics topic ($aws/things/{thingName}/defender/metrics/{json|cbor}[/accepted|/rejected])');
+    return notDefender(
+      'is not a Device Defender metrics topic ($aws/things/{thingName}/defender/metrics/{json|cbor}[/accepted|/rejected])',
+    );
   }
   const fmt = format as ReportFormat;
   const kind = reply as ReplyKind | undefined;
   const problem = thingNameProblem(thingName);
   if (problem !== null) {
-    return { ok: false, reason: 'bad-thing-name', error: `thingName: ${problem}`, thingName, format: fmt, ...(kind ? { reply: kind } : {}) };
+    return {
+      ok: false,
+      reason: 'bad-thing-name',
+      error: `thingName: ${problem}`,
+      thingName,
+      format: fmt,
+      ...(kind ? { reply: kind } : {}),
+    };
   }
   return { ok: true, thingName, format: fmt, ...(kind ? { reply: kind } : {}) };
 }

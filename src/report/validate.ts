@@ -16,10 +16,10 @@
 //  * A port entry without `port` (DSM marks it optional) is rejected: it states nothing.
 //  * report_id must be a positive integer no larger than 2^53-1, the largest a JSON number holds exactly.
 //  * Port numbers: `port` 1–65535 (DSM "> 0"), `local_port` 0–65535 (DSM ">= 0").
-import { fieldNamed, wireName, type FieldKey } from './fieldNames.ts';
+
 import { customMetricNameProblem, readCustomMetricValue } from './customMetrics.ts';
+import { type FieldKey, fieldNamed, wireName } from './fieldNames.ts';
 import {
-  REPORT_VERSION,
   type ConnectionEntry,
   type CustomMetric,
   type DefenderReport,
@@ -27,6 +27,7 @@ import {
   type NetworkStats,
   type PortEntry,
   type PortList,
+  REPORT_VERSION,
   type ReportMetrics,
 } from './model.ts';
 import { parseRemoteAddress } from './remoteAddress.ts';
@@ -75,7 +76,10 @@ class Reader {
       const other = this.style === 'long' ? 'short' : 'long';
       const otherField = fieldNamed(key, other);
       if (otherField !== undefined && allowed.includes(otherField)) {
-        this.issues.error(childPath(path, key), `is a ${other} name in a ${this.style}-name report; a report must not mix long and short names`);
+        this.issues.error(
+          childPath(path, key),
+          `is a ${other} name in a ${this.style}-name report; a report must not mix long and short names`,
+        );
       } else {
         this.issues.error(childPath(path, key), 'is not a known field');
       }
@@ -121,7 +125,7 @@ export function validateReportDocument(document: unknown, maxErrors?: number): R
 }
 
 function styleOf(root: Record<string, unknown>, issues: ValidationIssues): NameStyle | undefined {
-  const top = (['header', 'metrics', 'customMetrics'] as const);
+  const top = ['header', 'metrics', 'customMetrics'] as const;
   const longs = top.map((f) => wireName(f, 'long')).filter((k) => Object.hasOwn(root, k));
   const shorts = top.map((f) => wireName(f, 'short')).filter((k) => Object.hasOwn(root, k));
   if (longs.length > 0 && shorts.length > 0) {
@@ -224,7 +228,7 @@ function readPortList(r: Reader, value: unknown, path: string): PortList | undef
   if (f === undefined) return undefined;
   const ports: PortEntry[] = [];
   const portsPath = r.path(path, 'ports');
-  const items = f.ports === undefined ? [] : r.array(f.ports, portsPath) ?? [];
+  const items = f.ports === undefined ? [] : (r.array(f.ports, portsPath) ?? []);
   for (let i = 0; i < items.length && !r.issues.full; i++) {
     const at = `${portsPath}[${i}]`;
     const e = r.fields(items[i], at, ['port', 'interface']);
@@ -244,7 +248,7 @@ function readEstablished(r: Reader, value: unknown, path: string): { connections
   if (f === undefined) return undefined;
   const connections: ConnectionEntry[] = [];
   const listPath = r.path(path, 'connections');
-  const items = f.connections === undefined ? [] : r.array(f.connections, listPath) ?? [];
+  const items = f.connections === undefined ? [] : (r.array(f.connections, listPath) ?? []);
   for (let i = 0; i < items.length && !r.issues.full; i++) {
     const at = `${listPath}[${i}]`;
     const c = r.fields(items[i], at, ['remoteAddr', 'localPort', 'localInterface']);
@@ -253,7 +257,8 @@ function readEstablished(r: Reader, value: unknown, path: string): { connections
     const addrPath = r.path(at, 'remoteAddr');
     if (c.remoteAddr === undefined) r.issues.error(addrPath, 'is required');
     else if (typeof c.remoteAddr !== 'string') r.issues.error(addrPath, 'must be a string "ip:port"');
-    else if (parseRemoteAddress(c.remoteAddr) === null) r.issues.error(addrPath, 'must be "ip:port" with an IPv4 or IPv6 address and a port 1–65535 (IPv6 as "[ip]:port")');
+    else if (parseRemoteAddress(c.remoteAddr) === null)
+      r.issues.error(addrPath, 'must be "ip:port" with an IPv4 or IPv6 address and a port 1–65535 (IPv6 as "[ip]:port")');
     else remoteAddr = c.remoteAddr;
     const localPort = c.localPort === undefined ? undefined : r.integer(c.localPort, r.path(at, 'localPort'), 0, 65535);
     const localInterface = c.localInterface === undefined ? undefined : r.string(c.localInterface, r.path(at, 'localInterface'));

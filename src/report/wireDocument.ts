@@ -2,7 +2,7 @@
 // (device-defender.md §1.2). Field order follows the official Python agent (PYSDK metrics.py `_v1_metrics`,
 // §4.1): header; metrics = network_stats, tcp_connections, listening_tcp_ports, listening_udp_ports;
 // custom_metrics. Optional fields that are absent in the model are left out, never written as null.
-import { wireName, type FieldKey } from './fieldNames.ts';
+import { type FieldKey, wireName } from './fieldNames.ts';
 import type { ConnectionEntry, DefenderReport, NameStyle, PortList, ReportMetrics } from './model.ts';
 
 export type WireDocument = Record<string, unknown>;
@@ -62,7 +62,9 @@ function connectionDocument(c: ConnectionEntry, n: (field: FieldKey) => string):
 
 function portListDocument(list: PortList, n: (field: FieldKey) => string): WireDocument {
   const out: WireDocument = {
-    [n('ports')]: list.ports.map((p) => (p.interface === undefined ? { [n('port')]: p.port } : { [n('port')]: p.port, [n('interface')]: p.interface })),
+    [n('ports')]: list.ports.map((p) =>
+      p.interface === undefined ? { [n('port')]: p.port } : { [n('port')]: p.port, [n('interface')]: p.interface },
+    ),
   };
   if (list.total !== undefined) out[n('total')] = list.total;
   return out;

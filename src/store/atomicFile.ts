@@ -1,5 +1,5 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync, unlinkSync, existsSync } from 'node:fs';
-import { dirname, basename, join } from 'node:path';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 
 /**
  * Write a file so that a crash at any point leaves either the old or the new content, never a mix:
@@ -22,22 +22,27 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, options
   try {
     renameSync(tmp, path);
   } catch (err) {
-    try { unlinkSync(tmp); } catch { /* the rename error is the one worth reporting */ }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* the rename error is the one worth reporting */
+    }
     throw err;
   }
   if (!durable) return;
   try {
     const dfd = openSync(dir, 'r');
-    try { fsyncSync(dfd); } finally { closeSync(dfd); }
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
   } catch {
     // Some filesystems refuse fsync on a directory; the rename itself is already atomic.
   }
 }
 
-export type ReadJsonResult<T> =
-  | { kind: 'missing' }
-  | { kind: 'ok'; value: T }
-  | { kind: 'corrupt'; error: string; quarantinedTo: string };
+export type ReadJsonResult<T> = { kind: 'missing' } | { kind: 'ok'; value: T } | { kind: 'corrupt'; error: string; quarantinedTo: string };
 
 /**
  * Read a JSON state file. A file that does not parse (or fails `check`) is moved aside to
@@ -55,6 +60,10 @@ export function readJsonFile<T>(path: string, check: (value: unknown) => string 
     error = (err as Error).message;
   }
   const quarantinedTo = `${path}.corrupt-${Date.now()}`;
-  try { renameSync(path, quarantinedTo); } catch { /* report the parse error anyway */ }
+  try {
+    renameSync(path, quarantinedTo);
+  } catch {
+    /* report the parse error anyway */
+  }
   return { kind: 'corrupt', error, quarantinedTo };
 }

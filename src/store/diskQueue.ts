@@ -2,12 +2,12 @@ import {
   closeSync,
   existsSync,
   fsyncSync,
+  ftruncateSync,
   mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
   statSync,
-  ftruncateSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
@@ -105,7 +105,11 @@ export class DiskQueue<T> {
     const cursorFile = join(this.opts.dir, 'cursor.json');
     const c = readJsonFile<Cursor>(cursorFile, (v) => {
       const o = v as Partial<Cursor>;
-      return typeof o === 'object' && o !== null && Number.isSafeInteger(o.delivered) && Number.isSafeInteger(o.droppedTotal) && Number.isSafeInteger(o.droppedUnreported)
+      return typeof o === 'object' &&
+        o !== null &&
+        Number.isSafeInteger(o.delivered) &&
+        Number.isSafeInteger(o.droppedTotal) &&
+        Number.isSafeInteger(o.droppedUnreported)
         ? null
         : 'cursor.json: expected {delivered, droppedTotal, droppedUnreported} integers';
     });
@@ -126,7 +130,11 @@ export class DiskQueue<T> {
         // A write cut short by a crash: the tail after the last newline was never acknowledged to anyone.
         info.truncatedBytes += Buffer.byteLength(text.slice(end));
         const fd = openSync(path, 'r+');
-        try { ftruncateSync(fd, Buffer.byteLength(text.slice(0, end))); } finally { closeSync(fd); }
+        try {
+          ftruncateSync(fd, Buffer.byteLength(text.slice(0, end)));
+        } finally {
+          closeSync(fd);
+        }
       }
       for (const line of text.slice(0, end).split('\n')) {
         if (line === '') continue;
@@ -189,7 +197,8 @@ export class DiskQueue<T> {
     const seq = this.nextSeq;
     const line = `{"seq":${seq},"v":${json}}\n`;
     const bytes = Buffer.byteLength(line);
-    if (bytes > this.opts.maxBytes) throw new DiskQueueError(`entry of ${bytes} bytes exceeds the queue limit of ${this.opts.maxBytes} bytes`);
+    if (bytes > this.opts.maxBytes)
+      throw new DiskQueueError(`entry of ${bytes} bytes exceeds the queue limit of ${this.opts.maxBytes} bytes`);
     this.nextSeq++;
     this.enforceBounds(bytes);
     const slot: Slot<T> = { seq, bytes, line, value };
@@ -321,7 +330,7 @@ export class DiskQueue<T> {
       const s = this.slots[i]!;
       try {
         this.ensureSegment(s.seq);
-        const buf = Buffer.from(s.line ?? JSON.stringify({ seq: s.seq, v: s.value }) + '\n', 'utf8');
+        const buf = Buffer.from(s.line ?? `${JSON.stringify({ seq: s.seq, v: s.value })}\n`, 'utf8');
         writeSync(this.segmentFd!, buf);
         this.segmentSize += buf.length;
         s.segment = this.segmentId;
@@ -351,8 +360,16 @@ export class DiskQueue<T> {
 
   private rotate(): void {
     if (this.segmentFd === undefined) return;
-    try { fsyncSync(this.segmentFd); } catch { /* disk errors are reported by the write path */ }
-    try { closeSync(this.segmentFd); } catch { /* already closed */ }
+    try {
+      fsyncSync(this.segmentFd);
+    } catch {
+      /* disk errors are reported by the write path */
+    }
+    try {
+      closeSync(this.segmentFd);
+    } catch {
+      /* already closed */
+    }
     const old = this.segmentId;
     this.segmentFd = undefined;
     this.segmentSize = 0;
@@ -363,7 +380,11 @@ export class DiskQueue<T> {
   }
 
   private removeSegment(id: number): void {
-    try { unlinkSync(this.segmentPath(id)); } catch { /* already gone */ }
+    try {
+      unlinkSync(this.segmentPath(id));
+    } catch {
+      /* already gone */
+    }
   }
 
   private segmentPath(id: number): string {

@@ -22,19 +22,50 @@ function check(name: string, content: string) {
 
 describe('defender-edge check-config', () => {
   it('accepts a valid JSON configuration', () => {
-    const r = check('ok.json', JSON.stringify({ behaviors: [{ name: 'b', metric: 'aws:all-bytes-out', criteria: { comparisonOperator: 'less-than', value: { count: 10 } } }] }));
+    const r = check(
+      'ok.json',
+      JSON.stringify({
+        behaviors: [{ name: 'b', metric: 'aws:all-bytes-out', criteria: { comparisonOperator: 'less-than', value: { count: 10 } } }],
+      }),
+    );
     expect(r).toMatchObject({ code: 0, stdout: `${r.path}: ok\n`, stderr: '' });
   });
 
   it('lists schema and behavior errors and exits 1', () => {
-    const r = check('bad.yaml', ['sampling:', '  intervalMs: 5', 'behaviors:', '  - name: b', '    metric: aws:all-bytes-out', '    criteria:', '      comparisonOperator: in-port-set', '      value: {ports: [1]}'].join('\n'));
+    const r = check(
+      'bad.yaml',
+      [
+        'sampling:',
+        '  intervalMs: 5',
+        'behaviors:',
+        '  - name: b',
+        '    metric: aws:all-bytes-out',
+        '    criteria:',
+        '      comparisonOperator: in-port-set',
+        '      value: {ports: [1]}',
+      ].join('\n'),
+    );
     expect(r.code).toBe(1);
     expect(r.stderr).toBe('sampling.intervalMs: must be >= 100\n');
-    const r2 = check('bad2.yaml', ['behaviors:', '  - name: b', '    metric: aws:listening-tcp-ports', '    criteria:', '      comparisonOperator: in-port-set', '      value: {ports: [1]}', '      durationSeconds: 300'].join('\n'));
-    expect(r2).toMatchObject({ code: 1, stderr: 'behaviors[0].criteria.durationSeconds: cannot be used with list-based metric aws:listening-tcp-ports\n' });
+    const r2 = check(
+      'bad2.yaml',
+      [
+        'behaviors:',
+        '  - name: b',
+        '    metric: aws:listening-tcp-ports',
+        '    criteria:',
+        '      comparisonOperator: in-port-set',
+        '      value: {ports: [1]}',
+        '      durationSeconds: 300',
+      ].join('\n'),
+    );
+    expect(r2).toMatchObject({
+      code: 1,
+      stderr: 'behaviors[0].criteria.durationSeconds: cannot be used with list-based metric aws:listening-tcp-ports\n',
+    });
   });
 
-  it('checks a recipe\'s DefaultConfiguration and prefixes its paths', () => {
+  it("checks a recipe's DefaultConfiguration and prefixes its paths", () => {
     const recipe = [
       "RecipeFormatVersion: '2020-01-25'",
       'ComponentName: com.example.DefenderEdge',
@@ -44,8 +75,11 @@ describe('defender-edge check-config', () => {
       '    reporting: {intervalSeconds: 60}',
       'Manifests: []',
     ].join('\n');
-    expect(check('recipe.yaml', recipe)).toMatchObject({ code: 1, stderr: 'ComponentConfiguration.DefaultConfiguration.reporting.intervalSeconds: must be >= 300\n' });
-    expect(check('recipe2.yaml', recipe.replace('intervalSeconds: 60', "intervalSeconds: 600"))).toMatchObject({ code: 0 });
+    expect(check('recipe.yaml', recipe)).toMatchObject({
+      code: 1,
+      stderr: 'ComponentConfiguration.DefaultConfiguration.reporting.intervalSeconds: must be >= 300\n',
+    });
+    expect(check('recipe2.yaml', recipe.replace('intervalSeconds: 60', 'intervalSeconds: 600'))).toMatchObject({ code: 0 });
   });
 
   it('reports unreadable or unparsable files with exit 1 and usage errors with exit 2', () => {

@@ -21,7 +21,11 @@ afterAll(() => new Promise<void>((r) => server.close(() => r())));
 function collect(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(process.execPath, [CLI, 'collect', ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout, stderr });
+      resolve({
+        code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0,
+        stdout,
+        stderr,
+      });
     });
   });
 }
@@ -32,11 +36,17 @@ describe('defender-edge collect', () => {
     expect(r.code, r.stderr).toBe(0);
     const [sampleLine, reportLine, ...rest] = r.stdout.trim().split('\n');
     expect(rest).toEqual([]);
-    const sample = JSON.parse(sampleLine!) as { host: { intervalMs: number; network?: unknown; listening: Array<{ port: number; protocol: string; pid?: number }> } };
+    const sample = JSON.parse(sampleLine!) as {
+      host: { intervalMs: number; network?: unknown; listening: Array<{ port: number; protocol: string; pid?: number }> };
+    };
     expect(sample.host.intervalMs).toBeGreaterThan(0);
     expect(sample.host.network).toBeDefined(); // the second sample: deltas exist
     expect(sample.host.listening).toContainEqual(expect.objectContaining({ protocol: 'tcp', port, pid: process.pid }));
-    const check = checkReportMessage({ topic: '$aws/things/Gw/defender/metrics/json', payload: Buffer.from(reportLine!), nowMs: Date.now() });
+    const check = checkReportMessage({
+      topic: '$aws/things/Gw/defender/metrics/json',
+      payload: Buffer.from(reportLine!),
+      nowMs: Date.now(),
+    });
     expect(check.status, JSON.stringify(check)).toBe('ACCEPTED');
     expect(reportLine).toContain(`{"port":${port}`);
   });
@@ -44,7 +54,10 @@ describe('defender-edge collect', () => {
   it('--count 2: the first sample at once (no deltas yet), the second with deltas', async () => {
     const r = await collect(['--json', '--count', '2', '--interval', '200']);
     expect(r.code, r.stderr).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { host: { intervalMs: number; network?: unknown } });
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { host: { intervalMs: number; network?: unknown } });
     expect(lines).toHaveLength(2);
     expect(lines[0]!.host).toMatchObject({ intervalMs: 0 });
     expect(lines[0]!.host.network).toBeUndefined();

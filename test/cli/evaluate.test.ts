@@ -27,8 +27,21 @@ function file(name: string, content: string): string {
 const profile = {
   securityProfileName: 'CheckRogueDevices',
   behaviors: [
-    { name: 'bytesOut', metric: 'aws:all-bytes-out', criteria: { comparisonOperator: 'less-than', value: { count: 10000 }, durationSeconds: 300 } },
-    { name: 'dst', metric: 'aws:destination-ip-addresses', criteria: { comparisonOperator: 'in-cidr-set', value: { cidrs: ['10.0.0.0/8', 'fd00::/8'] }, consecutiveDatapointsToAlarm: 2, consecutiveDatapointsToClear: 2 } },
+    {
+      name: 'bytesOut',
+      metric: 'aws:all-bytes-out',
+      criteria: { comparisonOperator: 'less-than', value: { count: 10000 }, durationSeconds: 300 },
+    },
+    {
+      name: 'dst',
+      metric: 'aws:destination-ip-addresses',
+      criteria: {
+        comparisonOperator: 'in-cidr-set',
+        value: { cidrs: ['10.0.0.0/8', 'fd00::/8'] },
+        consecutiveDatapointsToAlarm: 2,
+        consecutiveDatapointsToClear: 2,
+      },
+    },
   ],
 };
 
@@ -48,7 +61,12 @@ describe('defender-edge evaluate', () => {
     const r = run(['--profile', file('p.json', JSON.stringify(profile)), '--datapoints', file('d.jsonl', lines.join('\n'))]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout.trim().split('\n').map((l) => JSON.parse(l))).toEqual([
+    expect(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+    ).toEqual([
       { t: 240, thing: 'MyDevice', behavior: 'bytesOut', event: 'in-alarm', value: { count: 10000 } },
       { t: 401, thing: 'MyDevice', behavior: 'dst', event: 'in-alarm', value: { cidrs: ['fd00::1', '2001:db8::1'] } },
       { t: 403, thing: 'MyDevice', behavior: 'dst', event: 'alarm-cleared', value: { cidrs: [] } },
@@ -59,7 +77,12 @@ describe('defender-edge evaluate', () => {
     const lines = [line(0, 'a', 'aws:all-bytes-out', { count: 20000 }), line(100, 'b', 'aws:all-bytes-out', { count: 1 })].join('\n');
     const r = run(['--profile', file('p2.json', JSON.stringify(profile)), '--datapoints', '-', '--invalidate-after', '60'], lines);
     expect(r.code).toBe(0);
-    expect(r.stdout.trim().split('\n').map((l) => JSON.parse(l))).toEqual([
+    expect(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+    ).toEqual([
       { t: 0, thing: 'a', behavior: 'bytesOut', event: 'in-alarm', value: { count: 20000 } },
       { t: 100, thing: 'a', behavior: 'bytesOut', event: 'alarm-invalidated' },
     ]);
@@ -91,13 +114,24 @@ describe('defender-edge evaluate', () => {
   });
 
   it('exits 2 with behaviors[i] errors for a bad profile, and for usage errors', () => {
-    const bad = { behaviors: [profile.behaviors[0], { name: 'ml', metric: 'aws:all-bytes-out', criteria: { mlDetectionConfig: { confidenceLevel: 'LOW' } } }] };
+    const bad = {
+      behaviors: [
+        profile.behaviors[0],
+        { name: 'ml', metric: 'aws:all-bytes-out', criteria: { mlDetectionConfig: { confidenceLevel: 'LOW' } } },
+      ],
+    };
     const d = file('ok.jsonl', line(1, 'a', 'aws:all-bytes-out', { count: 1 }));
     const r = run(['--profile', file('bad.json', JSON.stringify(bad)), '--datapoints', d]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^behaviors\[1\]\.criteria\.mlDetectionConfig: ML Detect is not supported on the edge/);
-    expect(run(['--profile', file('notjson.json', '{'), '--datapoints', d])).toMatchObject({ code: 2, stderr: expect.stringMatching(/notjson\.json: not valid JSON/) });
-    expect(run(['--profile', join(dir, 'nope.json'), '--datapoints', d])).toMatchObject({ code: 2, stderr: expect.stringMatching(/nope\.json: cannot read: ENOENT/) });
+    expect(run(['--profile', file('notjson.json', '{'), '--datapoints', d])).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/notjson\.json: not valid JSON/),
+    });
+    expect(run(['--profile', join(dir, 'nope.json'), '--datapoints', d])).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/nope\.json: cannot read: ENOENT/),
+    });
     expect(run(['--datapoints', d])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--profile and --datapoints are required/) });
     expect(run(['--profile', d, '--datapoints', d, '--bogus'])).toMatchObject({ code: 2 });
   });

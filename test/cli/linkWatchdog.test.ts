@@ -12,7 +12,10 @@ describe('defender-edge _link-watchdog (hidden)', () => {
     [['--state', '/nonexistent-dedge/active.json', '--at-ms', '5'], /--ifname is required/],
     [['--state', '/nonexistent-dedge/active.json', '--ifname', 'bad/if', '--at-ms', '5'], /--ifname: must be an interface name/],
     [['--state', '/nonexistent-dedge/active.json', '--ifname', 'eth1', '--at-ms', 'soon'], /--at-ms: must be a positive integer/],
-    [['--state', '/nonexistent-dedge/active.json', '--ifname', 'eth1', '--at-ms', '5', '--netns', 'bad name!'], /--netns: must be a network namespace name/],
+    [
+      ['--state', '/nonexistent-dedge/active.json', '--ifname', 'eth1', '--at-ms', '5', '--netns', 'bad name!'],
+      /--netns: must be a network namespace name/,
+    ],
   ])('refuses %j with a usage error naming the option (exit 2), touching nothing', (args, message) => {
     const r = run(args);
     expect(r.status).toBe(2);

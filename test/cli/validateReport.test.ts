@@ -11,7 +11,9 @@ const bin = fileURLToPath(new URL('../../bin/defender-edge.js', import.meta.url)
 const fixture = fileURLToPath(new URL('../fixtures/python-agent-report.json', import.meta.url));
 let dir: string;
 
-beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'dedge-validate-')); });
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'dedge-validate-'));
+});
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function run(args: string[], stdin?: Uint8Array): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -19,11 +21,17 @@ function run(args: string[], stdin?: Uint8Array): Promise<{ code: number | null;
     const child = spawn(process.execPath, [bin, 'validate-report', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.on('error', () => { /* the command may stop reading early (oversize input) */ });
+    child.stdin.on('error', () => {
+      /* the command may stop reading early (oversize input) */
+    });
     child.stdin.end(stdin);
   });
 }
@@ -32,7 +40,12 @@ describe('defender-edge validate-report', () => {
   it('accepts the official agent fixture: exit 0 and the service-style accepted JSON', async () => {
     const r = await run(['--topic', '$aws/things/gw-1/defender/metrics/json', fixture]);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ thingName: 'gw-1', reportId: 1719403200, status: 'ACCEPTED', timestamp: expect.any(Number) });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      thingName: 'gw-1',
+      reportId: 1719403200,
+      status: 'ACCEPTED',
+      timestamp: expect.any(Number),
+    });
   });
 
   it('rejects a bad report from stdin: exit 1 and the rejected JSON naming the field', async () => {
@@ -40,7 +53,10 @@ describe('defender-edge validate-report', () => {
     expect(r.code).toBe(1);
     const out = JSON.parse(r.stdout) as { status: string; statusDetails: { ErrorCode: string; ErrorMessage: string } };
     expect(out.status).toBe('REJECTED');
-    expect(out.statusDetails).toEqual({ ErrorCode: 'InvalidPayload', ErrorMessage: 'Malformed metrics report: hed.rid: must be a positive integer' });
+    expect(out.statusDetails).toEqual({
+      ErrorCode: 'InvalidPayload',
+      ErrorMessage: 'Malformed metrics report: hed.rid: must be a positive integer',
+    });
   });
 
   it('reads CBOR, format from the topic or from the content', async () => {
@@ -67,7 +83,14 @@ describe('defender-edge validate-report', () => {
   });
 
   it('exits 2 on usage errors: no file, missing file, two files, unknown option, a non-report topic', async () => {
-    for (const args of [[], [join(dir, 'missing.json')], [fixture, fixture], ['--nope', fixture], ['--topic', 'a/b', fixture], ['--topic', '$aws/things/x/defender/metrics/json/accepted', fixture]]) {
+    for (const args of [
+      [],
+      [join(dir, 'missing.json')],
+      [fixture, fixture],
+      ['--nope', fixture],
+      ['--topic', 'a/b', fixture],
+      ['--topic', '$aws/things/x/defender/metrics/json/accepted', fixture],
+    ]) {
       const r = await run(args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stdout).toBe('');

@@ -8,7 +8,10 @@ describe('runCommand (execFile, argument arrays)', () => {
 
   it('feeds stdin and classifies failures', async () => {
     expect(await runCommand('cat', [], { input: 'hello' })).toBe('hello');
-    await expect(runCommand('dedge-no-such-program', [])).rejects.toMatchObject({ kind: 'not-found', message: 'dedge-no-such-program: not found' });
+    await expect(runCommand('dedge-no-such-program', [])).rejects.toMatchObject({
+      kind: 'not-found',
+      message: 'dedge-no-such-program: not found',
+    });
     await expect(runCommand('ls', ['/dedge-no-such-dir'])).rejects.toBeInstanceOf(CommandError);
     await expect(runCommand('sleep', ['5'], { timeoutMs: 100 })).rejects.toMatchObject({ kind: 'timeout' });
   });

@@ -31,7 +31,10 @@ describe('collector configuration checks', () => {
   });
 
   it('accepts a good configuration and fills the collector defaults', () => {
-    const r = validateConfig({ downstream: { devices: [{ thingName: 'a', addresses: ['10.0.0.2', 'fd00::2'] }], messageTopics: ['d/{thingName}'] } }, collectorConfigChecks);
+    const r = validateConfig(
+      { downstream: { devices: [{ thingName: 'a', addresses: ['10.0.0.2', 'fd00::2'] }], messageTopics: ['d/{thingName}'] } },
+      collectorConfigChecks,
+    );
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     expect(r.config.collector).toEqual({

@@ -12,7 +12,9 @@ describe('downstream nft table', () => {
       { thingName: 'a', counterOut: 'd0_out', counterIn: 'd0_in', v4: ['10.0.0.2'], v6: ['2001:db8::2'] },
       { thingName: 'b', counterOut: 'd1_out', counterIn: 'd1_in', v4: [], v6: [], mac: 'aa:bb:cc:00:11:22' },
     ]);
-    expect(() => planDevices([{ thingName: 'x', addresses: ['10.0.0.0/24'] }])).toThrow("downstream.devices[0].addresses: '10.0.0.0/24' is not an IP address");
+    expect(() => planDevices([{ thingName: 'x', addresses: ['10.0.0.0/24'] }])).toThrow(
+      "downstream.devices[0].addresses: '10.0.0.0/24' is not an IP address",
+    );
   });
 
   it('builds one atomic script: replace table, maps to named counters, dynamic destination sets', () => {
@@ -34,7 +36,16 @@ describe('downstream nft table', () => {
         { metainfo: { version: '1.0.6' } },
         { counter: { family: 'inet', name: 'd0_out', table: 't', packets: 3, bytes: 300 } },
         { counter: { family: 'inet', name: 'd0_in', table: 't', packets: 2, bytes: 120 } },
-        { set: { name: 'dst4', type: ['ipv4_addr', 'ipv4_addr'], elem: [{ elem: { val: { concat: ['10.0.0.2', '1.1.1.1'] }, expires: 599, counter: { packets: 3, bytes: 300 } } }, { elem: { val: 'odd' } }] } },
+        {
+          set: {
+            name: 'dst4',
+            type: ['ipv4_addr', 'ipv4_addr'],
+            elem: [
+              { elem: { val: { concat: ['10.0.0.2', '1.1.1.1'] }, expires: 599, counter: { packets: 3, bytes: 300 } } },
+              { elem: { val: 'odd' } },
+            ],
+          },
+        },
         { set: { name: 'dst6', elem: [{ elem: { val: { concat: ['2001:db8::2', '2001:db8:1::1'] } } }] } },
         { rule: { chain: 'count_forward' } },
       ],

@@ -3,8 +3,23 @@ import { canonicalAddress, interfaceMapFromIpJson, interfaceMapFromOs, interface
 
 describe('address → interface map', () => {
   const ipJson = JSON.stringify([
-    { ifindex: 1, ifname: 'lo', addr_info: [{ family: 'inet', local: '127.0.0.1' }, { family: 'inet6', local: '::1' }] },
-    { ifindex: 2, ifname: 'eth0', addr_info: [{ family: 'inet', local: '192.168.1.10' }, { family: 'inet6', local: '2001:0db8:0:0:0:0:0:0010' }, { family: 'inet6', local: 'fe80::1' }] },
+    {
+      ifindex: 1,
+      ifname: 'lo',
+      addr_info: [
+        { family: 'inet', local: '127.0.0.1' },
+        { family: 'inet6', local: '::1' },
+      ],
+    },
+    {
+      ifindex: 2,
+      ifname: 'eth0',
+      addr_info: [
+        { family: 'inet', local: '192.168.1.10' },
+        { family: 'inet6', local: '2001:0db8:0:0:0:0:0:0010' },
+        { family: 'inet6', local: 'fe80::1' },
+      ],
+    },
     { ifindex: 3, ifname: 'veth0' },
     { bogus: true },
   ]);

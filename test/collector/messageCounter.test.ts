@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileTopicPattern, matchTopic, MessageCounter, type TopicPattern } from '../../src/collector/messageCounter.ts';
+import { compileTopicPattern, MessageCounter, matchTopic, type TopicPattern } from '../../src/collector/messageCounter.ts';
 
 const compile = (s: string) => compileTopicPattern(s) as TopicPattern;
 
@@ -61,6 +61,8 @@ describe('MessageCounter', () => {
   });
 
   it('refuses an invalid pattern at construction, naming the config path', () => {
-    expect(() => new MessageCounter(['ok/{thingName}', 'bad/#'])).toThrow('downstream.messageTopics[1]: must contain {thingName} as a whole topic level');
+    expect(() => new MessageCounter(['ok/{thingName}', 'bad/#'])).toThrow(
+      'downstream.messageTopics[1]: must contain {thingName} as a whole topic level',
+    );
   });
 });

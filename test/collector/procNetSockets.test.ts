@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { decodeProcAddress, parseProcNetSockets, TCP_ESTABLISHED, TCP_LISTEN, UDP_UNCONNECTED } from '../../src/collector/procNetSockets.ts';
+import {
+  decodeProcAddress,
+  parseProcNetSockets,
+  TCP_ESTABLISHED,
+  TCP_LISTEN,
+  UDP_UNCONNECTED,
+} from '../../src/collector/procNetSockets.ts';
 
 // Real lines (x86_64, little-endian) captured from /proc/net/tcp and tcp6, plus damaged ones.
 const TCP = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
@@ -24,8 +30,24 @@ describe('parseProcNetSockets', () => {
   it('decodes IPv4 listening and established sockets and skips bad lines with a reason', () => {
     const r = parseProcNetSockets(TCP, 'tcp', 'LE');
     expect(r.entries).toHaveLength(3);
-    expect(r.entries[0]).toEqual({ protocol: 'tcp', localAddress: '127.0.0.1', localPort: 8080, remoteAddress: '0.0.0.0', remotePort: 0, state: TCP_LISTEN, uid: 0, inode: 16732 });
-    expect(r.entries[1]).toMatchObject({ localPort: 34630, remoteAddress: '127.0.0.1', remotePort: 8080, state: TCP_ESTABLISHED, uid: 1000, inode: 17437 });
+    expect(r.entries[0]).toEqual({
+      protocol: 'tcp',
+      localAddress: '127.0.0.1',
+      localPort: 8080,
+      remoteAddress: '0.0.0.0',
+      remotePort: 0,
+      state: TCP_LISTEN,
+      uid: 0,
+      inode: 16732,
+    });
+    expect(r.entries[1]).toMatchObject({
+      localPort: 34630,
+      remoteAddress: '127.0.0.1',
+      remotePort: 8080,
+      state: TCP_ESTABLISHED,
+      uid: 1000,
+      inode: 17437,
+    });
     expect(r.entries[2]).toMatchObject({ state: 6, inode: 0 }); // TIME_WAIT: no owner
     expect(r.badLines).toEqual(['line 5: expected at least 10 columns, got 2', 'line 6: unparsable socket line']);
   });
@@ -43,7 +65,10 @@ describe('parseProcNetSockets', () => {
 
   it('keeps UDP states so bound (unconnected) sockets can be told from connected ones', () => {
     const r = parseProcNetSockets(UDP, 'udp', 'LE');
-    expect(r.entries.map((e) => [e.localPort, e.state, e.uid])).toEqual([[5353, UDP_UNCONNECTED, 101], [40960, 1, 0]]);
+    expect(r.entries.map((e) => [e.localPort, e.state, e.uid])).toEqual([
+      [5353, UDP_UNCONNECTED, 101],
+      [40960, 1, 0],
+    ]);
   });
 
   it('honours big-endian hosts and rejects malformed hex', () => {

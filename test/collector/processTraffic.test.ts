@@ -5,16 +5,37 @@ import type { ProcessRef, ProcessSample } from '../../src/collector/sample.ts';
 import type { TcpSocketCounters } from '../../src/collector/ssTcpInfo.ts';
 
 const sock = (inode: number, local: string, lport: number, remote: string, rport: number, state = 1): SocketEntry => ({
-  protocol: 'tcp', localAddress: local, localPort: lport, remoteAddress: remote, remotePort: rport, state, uid: 0, inode,
+  protocol: 'tcp',
+  localAddress: local,
+  localPort: lport,
+  remoteAddress: remote,
+  remotePort: rport,
+  state,
+  uid: 0,
+  inode,
 });
-const c = (bytesAcked: number, bytesReceived: number, segsOut: number, segsIn: number, dataSegsOut?: number, dataSegsIn?: number): TcpSocketCounters => {
+const c = (
+  bytesAcked: number,
+  bytesReceived: number,
+  segsOut: number,
+  segsIn: number,
+  dataSegsOut?: number,
+  dataSegsIn?: number,
+): TcpSocketCounters => {
   const x: TcpSocketCounters = { bytesAcked, bytesReceived, segsOut, segsIn };
   if (dataSegsOut !== undefined) x.dataSegsOut = dataSegsOut;
   if (dataSegsIn !== undefined) x.dataSegsIn = dataSegsIn;
   return x;
 };
 
-function run(o: { perProcessLoopback: boolean; mqttPorts?: number[]; previous: [number, TcpSocketCounters][]; current: [number, TcpSocketCounters][]; sockets: SocketEntry[]; owners: [number, number][] }) {
+function run(o: {
+  perProcessLoopback: boolean;
+  mqttPorts?: number[];
+  previous: [number, TcpSocketCounters][];
+  current: [number, TcpSocketCounters][];
+  sockets: SocketEntry[];
+  owners: [number, number][];
+}) {
   const procs = new Map<number, ProcessSample>();
   const refs = new Map<number, ProcessRef>(o.owners.map(([inode, pid]) => [inode, { pid, comm: `p${pid}` }]));
   addTrafficDeltas({
@@ -26,7 +47,18 @@ function run(o: { perProcessLoopback: boolean; mqttPorts?: number[]; previous: [
       const ref = refs.get(inode);
       if (!ref) return undefined;
       let p = procs.get(ref.pid);
-      if (!p) procs.set(ref.pid, (p = { ...ref, traffic: { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 }, listeningTcpPorts: [], listeningUdpPorts: [], establishedConnections: 0, remoteAddresses: [] }));
+      if (!p)
+        procs.set(
+          ref.pid,
+          (p = {
+            ...ref,
+            traffic: { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 },
+            listeningTcpPorts: [],
+            listeningUdpPorts: [],
+            establishedConnections: 0,
+            remoteAddresses: [],
+          }),
+        );
       return p;
     },
     isLocalPeer: (a) => isLocalPeer(a, { byAddress: new Map([['10.0.0.5', 'eth0']]), names: new Set(['lo', 'eth0']) }),
@@ -45,7 +77,14 @@ describe('per-process traffic deltas', () => {
     sock(5, '0.0.0.0', 1883, '0.0.0.0', 0, 10), // the broker's listener
     sock(6, '10.0.0.5', 50002, '10.0.0.5', 9000), // to our own address: a local peer
   ];
-  const owners: [number, number][] = [[1, 100], [2, 200], [3, 300], [4, 300], [5, 200], [6, 400]];
+  const owners: [number, number][] = [
+    [1, 100],
+    [2, 200],
+    [3, 300],
+    [4, 300],
+    [5, 200],
+    [6, 400],
+  ];
   const previous: [number, TcpSocketCounters][] = [
     [1, c(1000, 50, 10, 10, 8, 5)],
     [2, c(50, 1000, 10, 10, 5, 8)],
@@ -65,15 +104,25 @@ describe('per-process traffic deltas', () => {
 
   it('counts bytes and segments per owner; MQTT messages from data segments on client and broker sides', () => {
     const p = run({ perProcessLoopback: true, mqttPorts: [1883, 8883], previous, current, sockets, owners });
-    expect(p.get(100)).toMatchObject({ traffic: { bytesOut: 4000, bytesIn: 40, packetsOut: 40, packetsIn: 20 }, messagesSent: 40, messagesReceived: 20, messageBytes: 4040 });
+    expect(p.get(100)).toMatchObject({
+      traffic: { bytesOut: 4000, bytesIn: 40, packetsOut: 40, packetsIn: 20 },
+      messagesSent: 40,
+      messagesReceived: 20,
+      messageBytes: 4040,
+    });
     expect(p.get(200)).toMatchObject({ traffic: { bytesOut: 40, bytesIn: 4000 }, messagesSent: 20, messagesReceived: 40 });
     // cloud MQTT (8883) + HTTPS: bytes from both, messages from the MQTT one only
-    expect(p.get(300)).toMatchObject({ traffic: { bytesOut: 1700, bytesIn: 2300, packetsOut: 20, packetsIn: 20 }, messagesSent: 7, messagesReceived: 3, messageBytes: 1000 });
+    expect(p.get(300)).toMatchObject({
+      traffic: { bytesOut: 1700, bytesIn: 2300, packetsOut: 20, packetsIn: 20 },
+      messagesSent: 7,
+      messagesReceived: 3,
+      messageBytes: 1000,
+    });
     expect(p.get(400)?.traffic.bytesOut).toBe(50);
     expect(p.get(400)?.messagesSent).toBeUndefined();
   });
 
-  it('without perProcessLoopback: no bytes to local peers, but the local broker\'s messages still count', () => {
+  it("without perProcessLoopback: no bytes to local peers, but the local broker's messages still count", () => {
     const p = run({ perProcessLoopback: false, mqttPorts: [1883], previous, current, sockets, owners });
     expect(p.get(100)).toMatchObject({ traffic: { bytesOut: 0, bytesIn: 0 }, messagesSent: 40, messagesReceived: 20 });
     expect(p.get(300)?.traffic.bytesOut).toBe(1700); // remote peers still count
@@ -85,7 +134,10 @@ describe('per-process traffic deltas', () => {
       perProcessLoopback: true,
       mqttPorts: [1883],
       previous: [],
-      current: [[1, c(300, 4, 3, 2)], [7, c(999, 999, 9, 9, 9, 9)]],
+      current: [
+        [1, c(300, 4, 3, 2)],
+        [7, c(999, 999, 9, 9, 9, 9)],
+      ],
       sockets: [sockets[0]!, sock(7, '127.0.0.1', 1, '127.0.0.1', 1883)],
       owners: [[1, 100]],
     });

@@ -47,7 +47,14 @@ function socketRecord(r: Rec): Buffer {
   return b;
 }
 
-function endRecord(count: number, status: [number, number, number, number] = [0, 0, 0, 0], seq = 1, version = 1, interrupted = 0, oneTcpDump = 0): Buffer {
+function endRecord(
+  count: number,
+  status: [number, number, number, number] = [0, 0, 0, 0],
+  seq = 1,
+  version = 1,
+  interrupted = 0,
+  oneTcpDump = 0,
+): Buffer {
   const b = Buffer.alloc(RECORD_SIZE);
   b[0] = 0x45;
   b[1] = version;
@@ -64,15 +71,73 @@ const LOOP6 = v6([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
 const MAPPED = v6([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 2, 3]);
 
 const RECORDS: Rec[] = [
-  { family: 4, proto: 6, state: 10, flags: 7, lport: 1883, rport: 0, inode: 1001, uid: 0, local: [0, 0, 0, 0], remote: [0, 0, 0, 0], counters: [0n, 0n, 0, 0, 0, 0] },
+  {
+    family: 4,
+    proto: 6,
+    state: 10,
+    flags: 7,
+    lport: 1883,
+    rport: 0,
+    inode: 1001,
+    uid: 0,
+    local: [0, 0, 0, 0],
+    remote: [0, 0, 0, 0],
+    counters: [0n, 0n, 0, 0, 0, 0],
+  },
   // 2^33 + 5 bytes acked: a counter beyond 32 bits
-  { family: 4, proto: 6, state: 1, flags: 7, lport: 40000, rport: 1883, inode: 1002, uid: 1000, local: [127, 0, 0, 1], remote: [127, 0, 0, 1], counters: [2n ** 33n + 5n, 300n, 40, 30, 12, 11] },
-  { family: 6, proto: 6, state: 1, flags: 3, lport: 443, rport: 50000, inode: 1003, uid: 0, local: LOOP6, remote: MAPPED, counters: [7n, 8n, 9, 10, 99, 99] },
+  {
+    family: 4,
+    proto: 6,
+    state: 1,
+    flags: 7,
+    lport: 40000,
+    rport: 1883,
+    inode: 1002,
+    uid: 1000,
+    local: [127, 0, 0, 1],
+    remote: [127, 0, 0, 1],
+    counters: [2n ** 33n + 5n, 300n, 40, 30, 12, 11],
+  },
+  {
+    family: 6,
+    proto: 6,
+    state: 1,
+    flags: 3,
+    lport: 443,
+    rport: 50000,
+    inode: 1003,
+    uid: 0,
+    local: LOOP6,
+    remote: MAPPED,
+    counters: [7n, 8n, 9, 10, 99, 99],
+  },
   // inode 0 (not held by a descriptor): listed, but no counters to attribute
-  { family: 4, proto: 6, state: 8, flags: 7, lport: 1, rport: 2, inode: 0, uid: 0, local: [10, 0, 0, 1], remote: [10, 0, 0, 2], counters: [1n, 1n, 1, 1, 1, 1] },
+  {
+    family: 4,
+    proto: 6,
+    state: 8,
+    flags: 7,
+    lport: 1,
+    rport: 2,
+    inode: 0,
+    uid: 0,
+    local: [10, 0, 0, 1],
+    remote: [10, 0, 0, 2],
+    counters: [1n, 1n, 1, 1, 1, 1],
+  },
   // tcp_info too short for any counter (flags 0): no counters
   { family: 4, proto: 6, state: 1, flags: 0, lport: 3, rport: 4, inode: 1005, uid: 0, local: [10, 0, 0, 1], remote: [10, 0, 0, 3] },
-  { family: 6, proto: 17, state: 7, lport: 5353, rport: 0, inode: 1006, uid: 0, local: v6([0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x2a]), remote: v6(Array(16).fill(0)) },
+  {
+    family: 6,
+    proto: 17,
+    state: 7,
+    lport: 5353,
+    rport: 0,
+    inode: 1006,
+    uid: 0,
+    local: v6([0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x2a]),
+    remote: v6(Array(16).fill(0)),
+  },
 ];
 
 describe('sockdiag request line', () => {
@@ -99,15 +164,40 @@ describe('sockdiag response decoding', () => {
     expect(r.interrupted).toEqual([]);
     expect(r.tcpOneDump).toBe(false);
     expect(r.sockets).toEqual([
-      { protocol: 'tcp', localAddress: '0.0.0.0', localPort: 1883, remoteAddress: '0.0.0.0', remotePort: 0, state: 10, uid: 0, inode: 1001 },
-      { protocol: 'tcp', localAddress: '127.0.0.1', localPort: 40000, remoteAddress: '127.0.0.1', remotePort: 1883, state: 1, uid: 1000, inode: 1002 },
+      {
+        protocol: 'tcp',
+        localAddress: '0.0.0.0',
+        localPort: 1883,
+        remoteAddress: '0.0.0.0',
+        remotePort: 0,
+        state: 10,
+        uid: 0,
+        inode: 1001,
+      },
+      {
+        protocol: 'tcp',
+        localAddress: '127.0.0.1',
+        localPort: 40000,
+        remoteAddress: '127.0.0.1',
+        remotePort: 1883,
+        state: 1,
+        uid: 1000,
+        inode: 1002,
+      },
       { protocol: 'tcp', localAddress: '::1', localPort: 443, remoteAddress: '10.1.2.3', remotePort: 50000, state: 1, uid: 0, inode: 1003 },
       { protocol: 'tcp', localAddress: '10.0.0.1', localPort: 1, remoteAddress: '10.0.0.2', remotePort: 2, state: 8, uid: 0, inode: 0 },
       { protocol: 'tcp', localAddress: '10.0.0.1', localPort: 3, remoteAddress: '10.0.0.3', remotePort: 4, state: 1, uid: 0, inode: 1005 },
       { protocol: 'udp', localAddress: 'fe80::2a', localPort: 5353, remoteAddress: '::', remotePort: 0, state: 7, uid: 0, inode: 1006 },
     ]);
     expect([...r.tcp.keys()]).toEqual([1001, 1002, 1003]);
-    expect(r.tcp.get(1002)).toEqual({ bytesAcked: 2 ** 33 + 5, bytesReceived: 300, segsOut: 40, segsIn: 30, dataSegsOut: 12, dataSegsIn: 11 });
+    expect(r.tcp.get(1002)).toEqual({
+      bytesAcked: 2 ** 33 + 5,
+      bytesReceived: 300,
+      segsOut: 40,
+      segsIn: 30,
+      dataSegsOut: 12,
+      dataSegsIn: 11,
+    });
     // flags 3: bytes and segs, no data_segs (kernel < 4.6) → absent, not 0
     expect(r.tcp.get(1003)).toEqual({ bytesAcked: 7, bytesReceived: 8, segsOut: 9, segsIn: 10 });
   });
@@ -135,13 +225,17 @@ describe('sockdiag response decoding', () => {
     const a = new ResponseAssembler();
     expect(() => a.push(Buffer.from('y\n'.repeat(RECORD_SIZE)))).toThrow(SockDiagProtocolError);
     expect(() => a.push(Buffer.from('y\n'.repeat(RECORD_SIZE)))).toThrow(/unknown type 0x79/);
-    expect(() => new ResponseAssembler().push(Buffer.concat([endRecord(0), Buffer.alloc(3)]))).toThrow(/3 unexpected bytes after the end record/);
+    expect(() => new ResponseAssembler().push(Buffer.concat([endRecord(0), Buffer.alloc(3)]))).toThrow(
+      /3 unexpected bytes after the end record/,
+    );
   });
 
   it('rejects a wrong protocol version, a count mismatch, a bad family or protocol', () => {
     const d = new SockDiagDecoder();
     expect(() => d.decode(endRecord(0, [0, 0, 0, 0], 1, 2))).toThrow(/protocol version 2, expected 1/);
-    expect(() => d.decode(Buffer.concat([socketRecord(RECORDS[0]!), endRecord(2)]))).toThrow(/end record counts 2 sockets, response holds 1/);
+    expect(() => d.decode(Buffer.concat([socketRecord(RECORDS[0]!), endRecord(2)]))).toThrow(
+      /end record counts 2 sockets, response holds 1/,
+    );
     expect(() => d.decode(Buffer.concat([socketRecord({ ...RECORDS[0]!, family: 5 as 4 }), endRecord(1)]))).toThrow(/family 5/);
     expect(() => d.decode(Buffer.concat([socketRecord({ ...RECORDS[0]!, proto: 1 as 6 }), endRecord(1)]))).toThrow(/protocol 1/);
     expect(() => d.decode(Buffer.alloc(RECORD_SIZE + 1))).toThrow(/not a whole number/);

@@ -1,11 +1,12 @@
 // SocketOwners against the real /proc: this process's own sockets are the ground truth, and the cache
 // must make steady-state samples cheap (the readlink count is the cost driver, see socketOwners.ts).
-import { afterAll, describe, expect, it } from 'vitest';
+
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
-import { readFileSync } from 'node:fs';
-import { SocketOwners } from '../../src/collector/socketOwners.ts';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parseProcNetSockets } from '../../src/collector/procNetSockets.ts';
+import { SocketOwners } from '../../src/collector/socketOwners.ts';
 
 const servers: net.Server[] = [];
 afterAll(() => servers.forEach((s) => s.close()));
@@ -15,7 +16,9 @@ async function openListener(): Promise<{ port: number; inode: number }> {
   servers.push(s);
   await new Promise<void>((r) => s.listen({ host: '127.0.0.1', port: 0 }, () => r()));
   const port = (s.address() as net.AddressInfo).port;
-  const e = parseProcNetSockets(readFileSync('/proc/net/tcp', 'latin1'), 'tcp', os.endianness()).entries.find((x) => x.localPort === port && x.state === 0x0a)!;
+  const e = parseProcNetSockets(readFileSync('/proc/net/tcp', 'latin1'), 'tcp', os.endianness()).entries.find(
+    (x) => x.localPort === port && x.state === 0x0a,
+  )!;
   return { port, inode: e.inode };
 }
 

@@ -20,6 +20,18 @@ describe('ss tcp_info parsing', () => {
 
   it('builds a kernel-side filter that drops loopback and own destinations, IPv6 in brackets', () => {
     expect(ssTcpInfoArgs([])).toEqual(['-t', '-n', '-i', '-e', '-O', '-H', 'state', 'connected']);
-    expect(ssTcpInfoArgs(['127.0.0.0/8', '::1', '10.0.0.1']).slice(8)).toEqual(['!', '(', 'dst', '127.0.0.0/8', 'or', 'dst', '[::1]', 'or', 'dst', '10.0.0.1', ')']);
+    expect(ssTcpInfoArgs(['127.0.0.0/8', '::1', '10.0.0.1']).slice(8)).toEqual([
+      '!',
+      '(',
+      'dst',
+      '127.0.0.0/8',
+      'or',
+      'dst',
+      '[::1]',
+      'or',
+      'dst',
+      '10.0.0.1',
+      ')',
+    ]);
   });
 });

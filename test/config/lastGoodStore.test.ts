@@ -13,8 +13,18 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const good = { behaviors: [{ name: 'bytesOut', metric: 'aws:all-bytes-out', criteria: { comparisonOperator: 'less-than', value: { count: 10000 }, durationSeconds: 300 } }] };
-const bad = { behaviors: [{ name: 'bytesOut', metric: 'aws:all-bytes-out', criteria: { comparisonOperator: 'less-than', value: { count: -5 } } }] };
+const good = {
+  behaviors: [
+    {
+      name: 'bytesOut',
+      metric: 'aws:all-bytes-out',
+      criteria: { comparisonOperator: 'less-than', value: { count: 10000 }, durationSeconds: 300 },
+    },
+  ],
+};
+const bad = {
+  behaviors: [{ name: 'bytesOut', metric: 'aws:all-bytes-out', criteria: { comparisonOperator: 'less-than', value: { count: -5 } } }],
+};
 
 describe('last good configuration store', () => {
   it('persists a valid configuration, refuses a bad one and keeps the good one across a restart', () => {
@@ -38,7 +48,10 @@ describe('last good configuration store', () => {
     const path = join(dir, 'last-good.json');
     writeFileSync(path, JSON.stringify({ savedAt: 1, config: bad }));
     const store = new LastGoodConfigStore(path, [behaviorsCheck]);
-    expect(store.load()).toEqual({ kind: 'invalid', errors: ['behaviors[0].criteria.value.count: must be a non-negative integer, got number -5'] });
+    expect(store.load()).toEqual({
+      kind: 'invalid',
+      errors: ['behaviors[0].criteria.value.count: must be a non-negative integer, got number -5'],
+    });
     writeFileSync(path, '{"savedAt": 1, "config": ');
     expect(store.load().kind).toBe('corrupt');
     expect(readdirSync(dir).some((f) => f.startsWith('last-good.json.corrupt-'))).toBe(true);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { configReferenceMarkdown, settingRows, withReference } from '../../src/config/reference.ts';
 import { settingDescriptions } from '../../src/config/descriptions.ts';
+import { configReferenceMarkdown, settingRows, withReference } from '../../src/config/reference.ts';
 
 describe('configuration reference', () => {
   it('describes every setting of the schema, and nothing that is not one', () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { Collector } from '../../src/collector/collector.ts';
+import { validateComponentConfig } from '../../src/config/componentConfig.ts';
 import { compileThingNamePattern, nestedRepetition, thingNamePatternProblems } from '../../src/config/thingNamePattern.ts';
 import { defaultConfig } from '../../src/config/validate.ts';
-import { validateComponentConfig } from '../../src/config/componentConfig.ts';
-import { Collector } from '../../src/collector/collector.ts';
 import { silentLogger } from '../../src/log.ts';
 
 describe('downstream.thingNamePattern', () => {
@@ -51,9 +51,13 @@ describe('downstream.thingNamePattern', () => {
   });
 
   it('names the field for a pattern that does not compile, also one that would only compile wrapped', () => {
-    expect(thingNamePatternProblems('([')).toEqual([expect.stringMatching(/^downstream\.thingNamePattern: is not a valid regular expression/)]);
+    expect(thingNamePatternProblems('([')).toEqual([
+      expect.stringMatching(/^downstream\.thingNamePattern: is not a valid regular expression/),
+    ]);
     // `^(?:x)|(?:.*)$` would accept every name.
-    expect(thingNamePatternProblems('x)|(?:.*')).toEqual([expect.stringMatching(/^downstream\.thingNamePattern: is not a valid regular expression/)]);
+    expect(thingNamePatternProblems('x)|(?:.*')).toEqual([
+      expect.stringMatching(/^downstream\.thingNamePattern: is not a valid regular expression/),
+    ]);
     expect(nestedRepetition('a)+(b+)+')).toBe(6);
   });
 

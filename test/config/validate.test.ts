@@ -36,7 +36,10 @@ describe('component configuration', () => {
 
   it('runs module checks only on a schema-valid configuration', () => {
     let called = 0;
-    const check = () => { called++; return ['behaviors[0].name: is required']; };
+    const check = () => {
+      called++;
+      return ['behaviors[0].name: is required'];
+    };
     expect(validateConfig({ logLevel: 'loud' }, [check]).ok).toBe(false);
     expect(called).toBe(0);
     const r = validateConfig({}, [check]);

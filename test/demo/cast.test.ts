@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isRunning, procState, spawnActor, stopActor, type Actor } from '../../src/demo/cast.ts';
+import { type Actor, isRunning, procState, spawnActor, stopActor } from '../../src/demo/cast.ts';
 import { selfCommand } from '../../src/selfCommand.ts';
 
 const actors: Actor[] = [];
@@ -64,8 +64,12 @@ describe('cast', () => {
   });
 
   it('an actor with a bad command line fails to start with its usage error', async () => {
-    await expect(spawnActor('device', ['--url', 'mqtt://127.0.0.1:1'])).rejects.toThrow(/exited with 2 before it was ready.*--thing: must be a thing name/);
-    await expect(spawnActor('rogue-agent', ['--url', 'mqtt://127.0.0.1:1', '--interval-ms', '0'])).rejects.toThrow(/--interval-ms: must be an integer/);
+    await expect(spawnActor('device', ['--url', 'mqtt://127.0.0.1:1'])).rejects.toThrow(
+      /exited with 2 before it was ready.*--thing: must be a thing name/,
+    );
+    await expect(spawnActor('rogue-agent', ['--url', 'mqtt://127.0.0.1:1', '--interval-ms', '0'])).rejects.toThrow(
+      /--interval-ms: must be an integer/,
+    );
   });
 
   it('an actor whose parent dies without cleaning up stops by itself', async () => {
@@ -75,11 +79,20 @@ describe('cast', () => {
     const parent = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
     const pid = await new Promise<number>((resolve, reject) => {
       let out = '';
-      parent.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+      parent.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
       parent.once('exit', () => (out ? resolve(Number(out)) : reject(new Error('no pid'))));
     });
     strays.push(pid);
     expect(pid).toBeGreaterThan(1);
-    await until(() => { const s = procState(pid); return s === null || s === 'Z'; }, 10_000, `orphaned actor ${pid} to exit`);
+    await until(
+      () => {
+        const s = procState(pid);
+        return s === null || s === 'Z';
+      },
+      10_000,
+      `orphaned actor ${pid} to exit`,
+    );
   });
 });

@@ -2,12 +2,18 @@
 // exactly (rogue-agent.md), per process, with the chosen action and mode.
 import { describe, expect, it } from 'vitest';
 import { validateComponentConfig } from '../../src/config/componentConfig.ts';
-import { behaviorsOf } from '../../src/localrules/configCheck.ts';
 import { scenarioConfig, seedBehaviors } from '../../src/demo/scenario.ts';
+import { behaviorsOf } from '../../src/localrules/configCheck.ts';
 
 describe('scenario configuration', () => {
   it('passes the one schema and every module check, with the walkthrough profile scoped per process', () => {
-    const raw = scenarioConfig({ stateDir: '/tmp/x/state', samplingMs: 1000, mode: 'enforce', action: 'process-terminate', deviceThing: 'MyDevice' });
+    const raw = scenarioConfig({
+      stateDir: '/tmp/x/state',
+      samplingMs: 1000,
+      mode: 'enforce',
+      action: 'process-terminate',
+      deviceThing: 'MyDevice',
+    });
     const r = validateComponentConfig(raw);
     if (!r.ok) throw new Error(r.errors.join('; '));
     expect(r.config.enforcement.mode).toBe('enforce');
@@ -25,12 +31,18 @@ describe('scenario configuration', () => {
   });
 
   it('dry-run and suspend are carried through; a bad sampling interval is refused by the schema', () => {
-    const dry = validateComponentConfig(scenarioConfig({ stateDir: 's', samplingMs: 500, mode: 'dry-run', action: 'process-suspend', deviceThing: 'D' }));
+    const dry = validateComponentConfig(
+      scenarioConfig({ stateDir: 's', samplingMs: 500, mode: 'dry-run', action: 'process-suspend', deviceThing: 'D' }),
+    );
     if (!dry.ok) throw new Error(dry.errors.join('; '));
     expect(dry.config.enforcement.mode).toBe('dry-run');
     expect(dry.config.sampling.intervalMs).toBe(500);
-    expect(seedBehaviors({ type: 'process-suspend', ttlSeconds: 60 })[1]).toMatchObject({ edge: { action: { type: 'process-suspend', ttlSeconds: 60 } } });
-    const bad = validateComponentConfig(scenarioConfig({ stateDir: 's', samplingMs: 5, mode: 'enforce', action: 'process-terminate', deviceThing: 'D' }));
+    expect(seedBehaviors({ type: 'process-suspend', ttlSeconds: 60 })[1]).toMatchObject({
+      edge: { action: { type: 'process-suspend', ttlSeconds: 60 } },
+    });
+    const bad = validateComponentConfig(
+      scenarioConfig({ stateDir: 's', samplingMs: 5, mode: 'enforce', action: 'process-terminate', deviceThing: 'D' }),
+    );
     expect(bad.ok).toBe(false);
     expect(bad.ok ? [] : bad.errors).toContain('sampling.intervalMs: must be >= 100');
   });

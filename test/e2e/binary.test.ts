@@ -2,7 +2,7 @@
 // executable, as separate processes over a Unix socket, until a Defender report reaches the emulator's
 // cloud record and is accepted. x64 natively; arm64 under qemu-user. Skipped (reason in the title) when
 // `npm run build:binaries` has not run.
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -42,7 +42,19 @@ async function emulatorPlusRun(arch: 'amd64' | 'aarch64', timeoutMs: number): Pr
   dirs.push(dir);
   const socket = path.join(dir, 'ipc.sock');
   const record = path.join(dir, 'cloud.jsonl');
-  const [emuCmd, emuArgs] = command(arch, ['emulator', '--socket', socket, '--record', record, '--thing', 'BinThing', '--recipe', path.join(root, 'recipe.yaml'), '--log-level', 'warn']);
+  const [emuCmd, emuArgs] = command(arch, [
+    'emulator',
+    '--socket',
+    socket,
+    '--record',
+    record,
+    '--thing',
+    'BinThing',
+    '--recipe',
+    path.join(root, 'recipe.yaml'),
+    '--log-level',
+    'warn',
+  ]);
   const emu = spawn(emuCmd, emuArgs, { cwd: dir, stdio: ['pipe', 'pipe', 'inherit'] });
   procs.push(emu);
   const ready = await new Promise<{ components: Record<string, string> }>((resolve, reject) => {
@@ -58,10 +70,18 @@ async function emulatorPlusRun(arch: 'amd64' | 'aarch64', timeoutMs: number): Pr
     env: { ...process.env, AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT: socket, SVCUID: token, AWS_IOT_THING_NAME: 'BinThing' },
   });
   procs.push(agent);
-  const report = await waitFor(() => {
-    if (!existsSync(record)) return undefined;
-    return readFileSync(record, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { topic: string; payload: string }).find((m) => m.topic === '$aws/things/BinThing/defender/metrics/json');
-  }, timeoutMs, 'a report in the cloud record');
+  const report = await waitFor(
+    () => {
+      if (!existsSync(record)) return undefined;
+      return readFileSync(record, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { topic: string; payload: string })
+        .find((m) => m.topic === '$aws/things/BinThing/defender/metrics/json');
+    },
+    timeoutMs,
+    'a report in the cloud record',
+  );
   const doc = JSON.parse(report.payload) as { header: { version: string; report_id: number } };
   expect(doc.header.version).toBe('1.0');
   expect(doc.header.report_id).toBeGreaterThan(0);
@@ -80,18 +100,23 @@ describe.skipIf(!x64Built)(`x64 binary end to end${x64Built ? '' : ' (skipped: r
   }, 40_000);
 });
 
-describe.skipIf(!armReady)(`arm64 binary under qemu-user${armReady ? '' : ' (skipped: needs the build, qemu-user-static, libc6-arm64-cross)'}`, () => {
-  it('--version and validate-report run under qemu', async () => {
-    const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
-    const [cmd, args] = command('aarch64', ['--version']);
-    const out = await new Promise<string>((res, rej) => execFile(cmd, args, { timeout: 60_000 }, (e, so) => (e ? rej(e) : res(so))));
-    expect(out.trim()).toBe(pkg.version);
-    const [vcmd, vargs] = command('aarch64', ['validate-report', path.join(root, 'test', 'fixtures', 'python-agent-report.json')]);
-    const verdict = await new Promise<string>((res, rej) => execFile(vcmd, vargs, { timeout: 60_000 }, (e, so) => (e ? rej(e) : res(so))));
-    expect(JSON.parse(verdict)).toMatchObject({ status: 'ACCEPTED' });
-  }, 120_000);
+describe.skipIf(!armReady)(
+  `arm64 binary under qemu-user${armReady ? '' : ' (skipped: needs the build, qemu-user-static, libc6-arm64-cross)'}`,
+  () => {
+    it('--version and validate-report run under qemu', async () => {
+      const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
+      const [cmd, args] = command('aarch64', ['--version']);
+      const out = await new Promise<string>((res, rej) => execFile(cmd, args, { timeout: 60_000 }, (e, so) => (e ? rej(e) : res(so))));
+      expect(out.trim()).toBe(pkg.version);
+      const [vcmd, vargs] = command('aarch64', ['validate-report', path.join(root, 'test', 'fixtures', 'python-agent-report.json')]);
+      const verdict = await new Promise<string>((res, rej) =>
+        execFile(vcmd, vargs, { timeout: 60_000 }, (e, so) => (e ? rej(e) : res(so))),
+      );
+      expect(JSON.parse(verdict)).toMatchObject({ status: 'ACCEPTED' });
+    }, 120_000);
 
-  it('emulator + run under qemu: a report reaches the cloud record', async () => {
-    await emulatorPlusRun('aarch64', 90_000);
-  }, 150_000);
-});
+    it('emulator + run under qemu: a report reaches the cloud record', async () => {
+      await emulatorPlusRun('aarch64', 90_000);
+    }, 150_000);
+  },
+);

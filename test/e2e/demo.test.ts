@@ -1,7 +1,7 @@
 // Issue 9 "Done when": `defender-edge demo --json` as a real process (the executable a user runs), checked
 // from its summary and, with --keep, from the files it leaves: the cloud record and the audit log. Also
 // --dry-run, Ctrl-C cleanup, a usage error, and the same demo from the standalone binary when built.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -33,9 +33,16 @@ function run(file: string, args: string[], timeoutMs = 60_000): Promise<Run> {
     procs.push(child);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not finish in ${timeoutMs} ms; stdout: ${stdout}; stderr: ${stderr}`)), timeoutMs);
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const timer = setTimeout(
+      () => reject(new Error(`${args.join(' ')} did not finish in ${timeoutMs} ms; stdout: ${stdout}; stderr: ${stderr}`)),
+      timeoutMs,
+    );
     child.on('exit', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
@@ -56,7 +63,10 @@ function parseSummary(r: Run): DemoSummary & { workDir?: string } {
 }
 
 function jsonLines(file: string): Array<Record<string, unknown>> {
-  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 /** The walkthrough's profile (rogue-agent.md). */
@@ -109,7 +119,12 @@ describe('defender-edge demo', () => {
     const violation = docs.find((l) => l.doc.record === 'violation' && (l.doc.offender as { pid?: number }).pid === rogue.pid)!;
     expect(violation.topic).toBe('defender-edge/DemoGateway/violations');
     const seed = SEED[violation.doc.behavior as string]!;
-    expect(violation.doc).toMatchObject({ metric: seed.metric, event: 'in-alarm', offender: { kind: 'process', comm: 'rogue-agent' }, threshold: { count: seed.threshold } });
+    expect(violation.doc).toMatchObject({
+      metric: seed.metric,
+      event: 'in-alarm',
+      offender: { kind: 'process', comm: 'rogue-agent' },
+      threshold: { count: seed.threshold },
+    });
     const action = docs.find((l) => l.doc.record === 'action' && (l.doc.target as { pid?: number } | undefined)?.pid === rogue.pid)!;
     expect(action.doc).toMatchObject({ type: 'process-terminate', outcome: 'applied', dryRun: false });
     expect(docs.some((l) => l.topic === '$aws/things/DemoGateway/defender/metrics/json' && l.ts > violation.ts)).toBe(true);

@@ -3,16 +3,16 @@
 // (collector + local rules + enforcement, commands run in the gateway namespace) counts it per device,
 // raises the violation and blocks the device's address in its nft table — the traffic measurably stops —
 // and the kernel lifts the block after its TTL. The interface variant (quarantine) too.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/agent/agent.ts';
-import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
 import type { ActionRecord } from '../../src/enforce/actionModel.ts';
+import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
 import type { ViolationEvent } from '../../src/localrules/contracts.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createNetns, deleteNetns, inNs, uniquePrefix, vethBetween } from '../support/netns.ts';
@@ -59,7 +59,9 @@ function startSink(): { received: () => number; ready: Promise<void> } {
   children.push(p);
   let last = 0;
   let resolveReady!: () => void;
-  const ready = new Promise<void>((r) => { resolveReady = r; });
+  const ready = new Promise<void>((r) => {
+    resolveReady = r;
+  });
   createInterface({ input: p.stdout! }).on('line', (l) => (l === 'ready' ? resolveReady() : (last = Number(l))));
   return { received: () => last, ready };
 }
@@ -82,12 +84,18 @@ async function until<T>(fn: () => T | undefined | false, ms: number, what: strin
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function startAgent(action: Record<string, unknown>): Promise<{ violations: ViolationEvent[]; actions: ActionRecord[]; record: string }> {
+async function startAgent(
+  action: Record<string, unknown>,
+): Promise<{ violations: ViolationEvent[]; actions: ActionRecord[]; record: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'dedge-flood-'));
   dirs.push(dir);
   const record = join(dir, 'cloud.jsonl');
   emulator = new GreengrassEmulator({
-    socketPath: join(dir, 'ipc.sock'), recipe: RECIPE, thingName: 'FloodGw', token: TOKEN, recordFile: record,
+    socketPath: join(dir, 'ipc.sock'),
+    recipe: RECIPE,
+    thingName: 'FloodGw',
+    token: TOKEN,
+    recordFile: record,
     overrides: {
       stateDir: join(dir, 'state'),
       sampling: { intervalMs: 500 },
@@ -95,15 +103,26 @@ async function startAgent(action: Record<string, unknown>): Promise<{ violations
       collector: { perProcess: false, customMetrics: false, tcpBytes: false },
       downstream: { devices: [{ thingName: 'flooder', addresses: [DEV_ADDR], interface: GW_DEV_IF }] },
       enforcement: { mode: 'enforce' },
-      behaviors: [{
-        name: 'deviceBytesOut', metric: 'aws:all-bytes-out',
-        criteria: { comparisonOperator: 'less-than', value: { count: 2_000_000 }, durationSeconds: 300 },
-        edge: { scope: { devices: true, host: false }, action },
-      }],
+      behaviors: [
+        {
+          name: 'deviceBytesOut',
+          metric: 'aws:all-bytes-out',
+          criteria: { comparisonOperator: 'less-than', value: { count: 2_000_000 }, durationSeconds: 300 },
+          edge: { scope: { devices: true, host: false }, action },
+        },
+      ],
     },
   });
   await emulator.start();
-  agent = new Agent({ socketPath: join(dir, 'ipc.sock'), authToken: TOKEN, thingName: 'FloodGw', bootstrapStateDir: join(dir, 'boot'), logger: silentLogger(), netns: gw, reportIntervalOverrideSeconds: 3600 });
+  agent = new Agent({
+    socketPath: join(dir, 'ipc.sock'),
+    authToken: TOKEN,
+    thingName: 'FloodGw',
+    bootstrapStateDir: join(dir, 'boot'),
+    logger: silentLogger(),
+    netns: gw,
+    reportIntervalOverrideSeconds: 3600,
+  });
   const violations: ViolationEvent[] = [];
   const actions: ActionRecord[] = [];
   agent.on('violation', (v) => violations.push(v));
@@ -113,7 +132,12 @@ async function startAgent(action: Record<string, unknown>): Promise<{ violations
 }
 
 function cloudTopics(record: string): string[] {
-  return existsSync(record) ? readFileSync(record, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { topic: string }).topic) : [];
+  return existsSync(record)
+    ? readFileSync(record, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => (JSON.parse(l) as { topic: string }).topic)
+    : [];
 }
 
 /** Bytes the sink got over `ms` of waiting. */
@@ -130,7 +154,11 @@ describe('a flooding downstream device, through the agent', () => {
     const { violations, actions, record } = await startAgent({ type: 'address-block', ttlSeconds: 4 });
     startFlood();
     const v = await until(() => violations.find((e) => e.event === 'in-alarm'), 20_000, 'the in-alarm violation');
-    expect(v).toMatchObject({ thingName: 'flooder', behavior: 'deviceBytesOut', offender: { kind: 'device', thingName: 'flooder', addresses: [DEV_ADDR] } });
+    expect(v).toMatchObject({
+      thingName: 'flooder',
+      behavior: 'deviceBytesOut',
+      offender: { kind: 'device', thingName: 'flooder', addresses: [DEV_ADDR] },
+    });
     const applied = await until(() => actions.find((a) => a.outcome === 'applied'), 5000, 'the block');
     expect(applied).toMatchObject({ type: 'address-block', dryRun: false, target: { kind: 'addresses', addresses: [DEV_ADDR] } });
     // Packets already queued may trickle in; after that the flow is zero while the device keeps sending.
@@ -141,7 +169,11 @@ describe('a flooding downstream device, through the agent', () => {
     await sleep(4000);
     const before = sink.received();
     expect(await until(() => sink.received() > before, 8000, 'traffic again')).toBe(true);
-    await until(() => cloudTopics(record).includes('defender-edge/flooder/violations'), 5000, 'the violation and action in the cloud record');
+    await until(
+      () => cloudTopics(record).includes('defender-edge/flooder/violations'),
+      5000,
+      'the violation and action in the cloud record',
+    );
   }, 60_000);
 
   it('quarantines the device interface instead when the behavior says so', async () => {

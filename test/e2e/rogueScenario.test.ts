@@ -5,7 +5,7 @@
 // the scenario did not start is never judged (the demo must never act on anything but its own cast).
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isRunning, procState, spawnActor, stopActor, type Actor } from '../../src/demo/cast.ts';
+import { type Actor, isRunning, procState, spawnActor, stopActor } from '../../src/demo/cast.ts';
 import { RogueScenario } from '../../src/demo/scenario.ts';
 
 const scenarios: RogueScenario[] = [];
@@ -15,8 +15,19 @@ afterEach(async () => {
   await Promise.all(scenarios.splice(0).map((s) => s.stop()));
 });
 
-function audit(s: RogueScenario): Array<{ outcome: string; type: string; dryRun: boolean; target?: { pid?: number; comm?: string }; violation: { behavior: string; offender: { pid?: number } } }> {
-  return readFileSync(s.auditPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as never);
+function audit(
+  s: RogueScenario,
+): Array<{
+  outcome: string;
+  type: string;
+  dryRun: boolean;
+  target?: { pid?: number; comm?: string };
+  violation: { behavior: string; offender: { pid?: number } };
+}> {
+  return readFileSync(s.auditPath, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as never);
 }
 
 describe('rogue-agent scenario end to end', () => {
@@ -37,7 +48,13 @@ describe('rogue-agent scenario end to end', () => {
       // The MQTT rogue may be stopped by msgReceive (per-process MQTT estimate) before bytesOut; the streamer
       // speaks no MQTT, so only bytesOut can stop it.
       expect(role === 'tcp-streamer' ? ['bytesOut'] : ['msgReceive', 'bytesOut']).toContain(o.behaviors[0]);
-      expect(o).toMatchObject({ action: 'process-terminate', outcome: 'applied', dryRun: false, stillRunning: false, stoppedHow: 'exited' });
+      expect(o).toMatchObject({
+        action: 'process-terminate',
+        outcome: 'applied',
+        dryRun: false,
+        stillRunning: false,
+        stoppedHow: 'exited',
+      });
       expect(o.detectedAfterMs).toBeGreaterThanOrEqual(0);
       expect(o.stoppedAt).toBeGreaterThanOrEqual(o.crossedAt!);
     }
@@ -48,13 +65,23 @@ describe('rogue-agent scenario end to end', () => {
       const pid = byRole[role]!.pid;
       const a = lines.find((l) => l.outcome === 'applied' && l.target?.pid === pid)!;
       expect(a, `audit line for ${role}`).toBeDefined();
-      expect(a).toMatchObject({ type: 'process-terminate', dryRun: false, target: { comm: role }, violation: { behavior: byRole[role]!.behaviors[0], offender: { pid } } });
+      expect(a).toMatchObject({
+        type: 'process-terminate',
+        dryRun: false,
+        target: { comm: role },
+        violation: { behavior: byRole[role]!.behaviors[0], offender: { pid } },
+      });
     }
     const innocentPid = summary.cast.find((c) => c.role === 'innocent')!.pid;
     expect(lines.some((l) => l.target?.pid === innocentPid || l.violation.offender.pid === innocentPid)).toBe(false);
     expect(lines.some((l) => l.target?.pid === outsider.pid || l.violation.offender.pid === outsider.pid)).toBe(false);
 
-    const cloud = s.cloudRecord().map((l) => ({ ...l, doc: JSON.parse(l.payload) as { record?: string; offender?: { pid?: number }; violation?: { offender?: { pid?: number } } } }));
+    const cloud = s
+      .cloudRecord()
+      .map((l) => ({
+        ...l,
+        doc: JSON.parse(l.payload) as { record?: string; offender?: { pid?: number }; violation?: { offender?: { pid?: number } } },
+      }));
     for (const role of ['rogue-agent', 'tcp-streamer'] as const) {
       const pid = byRole[role]!.pid;
       const v = cloud.find((l) => l.doc.record === 'violation' && l.doc.offender?.pid === pid)!;
@@ -82,9 +109,17 @@ describe('rogue-agent scenario end to end', () => {
     expect(summary.problems).toEqual([]);
     const rogue = summary.offenders[0]!;
     // stoppedHow 'suspended': /proc showed state T while the process was alive (cast.ts polls it).
-    expect(rogue).toMatchObject({ role: 'rogue-agent', action: 'process-suspend', outcome: 'applied', stillRunning: false, stoppedHow: 'suspended' });
+    expect(rogue).toMatchObject({
+      role: 'rogue-agent',
+      action: 'process-suspend',
+      outcome: 'applied',
+      stillRunning: false,
+      stoppedHow: 'suspended',
+    });
     expect(rogue.detectedAfterMs).toBeGreaterThanOrEqual(0);
-    const applied = audit(s).find((l) => l.outcome === 'applied' && l.target?.pid === rogue.pid) as { ttlSeconds?: number; type: string } | undefined;
+    const applied = audit(s).find((l) => l.outcome === 'applied' && l.target?.pid === rogue.pid) as
+      | { ttlSeconds?: number; type: string }
+      | undefined;
     expect(applied).toMatchObject({ type: 'process-suspend', ttlSeconds: 600 });
     expect(summary.innocentSurvived).toBe(true);
     // The round's cleanup continued and ended it.

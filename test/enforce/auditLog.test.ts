@@ -5,10 +5,27 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ActionRecord } from '../../src/enforce/actionModel.ts';
 import { AuditLog } from '../../src/enforce/auditLog.ts';
 
-const record = (behavior: string): ActionRecord => ({ t: 1, outcome: 'refused', type: 'process-suspend', dryRun: false, reason: 'pid-1', violation: { violationId: 'v', thingName: 'gw', behavior, metric: 'm', event: 'in-alarm', t: 1, offender: { kind: 'process', pid: 1, comm: 'init\n{"forged":true}' } } });
+const record = (behavior: string): ActionRecord => ({
+  t: 1,
+  outcome: 'refused',
+  type: 'process-suspend',
+  dryRun: false,
+  reason: 'pid-1',
+  violation: {
+    violationId: 'v',
+    thingName: 'gw',
+    behavior,
+    metric: 'm',
+    event: 'in-alarm',
+    t: 1,
+    offender: { kind: 'process', pid: 1, comm: 'init\n{"forged":true}' },
+  },
+});
 
 let dir: string;
-beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'dedge-audit-')); });
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'dedge-audit-'));
+});
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('audit log', () => {

@@ -4,11 +4,23 @@ import { checkEnforcementConfig } from '../../src/enforce/configCheck.ts';
 
 describe('enforcement config check', () => {
   it('accepts the defaults and valid CIDRs', () => {
-    expect(validateConfig({ enforcement: { neverBlockCidrs: ['10.0.0.0/8', 'fd00::/8', '192.168.1.1'] } }, [checkEnforcementConfig]).ok).toBe(true);
+    expect(
+      validateConfig({ enforcement: { neverBlockCidrs: ['10.0.0.0/8', 'fd00::/8', '192.168.1.1'] } }, [checkEnforcementConfig]).ok,
+    ).toBe(true);
   });
 
   it('names each bad value as path: message', () => {
-    const r = validateConfig({ enforcement: { neverBlockCidrs: ['10.0.0.0/8', '10.0.0.0/40', 'nope'], defaultTtlSeconds: 900, maxTtlSeconds: 600, protectedProcesses: ['/usr/sbin/sshd'] } }, [checkEnforcementConfig]);
+    const r = validateConfig(
+      {
+        enforcement: {
+          neverBlockCidrs: ['10.0.0.0/8', '10.0.0.0/40', 'nope'],
+          defaultTtlSeconds: 900,
+          maxTtlSeconds: 600,
+          protectedProcesses: ['/usr/sbin/sshd'],
+        },
+      },
+      [checkEnforcementConfig],
+    );
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(r.errors).toEqual([

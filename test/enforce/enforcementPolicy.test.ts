@@ -45,13 +45,18 @@ describe('escalation', () => {
   it('treats a restarted program as the same offender and keys targets by identity', () => {
     const t1 = { kind: 'process' as const, pid: 10, startTime: 1, comm: 'rogue' };
     const t2 = { kind: 'process' as const, pid: 11, startTime: 2, comm: 'rogue' };
-    expect(offenceKey({ kind: 'process', pid: 10, comm: 'rogue', exe: '/opt/rogue' }, t1)).toBe(offenceKey({ kind: 'process', pid: 11, comm: 'rogue', exe: '/opt/rogue' }, t2));
+    expect(offenceKey({ kind: 'process', pid: 10, comm: 'rogue', exe: '/opt/rogue' }, t1)).toBe(
+      offenceKey({ kind: 'process', pid: 11, comm: 'rogue', exe: '/opt/rogue' }, t2),
+    );
     expect(activeKey('process-suspend', t1)).not.toBe(activeKey('process-suspend', t2));
     // Two scripts of one interpreter are different offenders (name or service differs); the same one restarted is not.
-    const py = (pid: number, comm: string, cgroup: string) => offenceKey({ kind: 'process', pid, comm, exe: '/usr/bin/python3', cgroup }, t1);
+    const py = (pid: number, comm: string, cgroup: string) =>
+      offenceKey({ kind: 'process', pid, comm, exe: '/usr/bin/python3', cgroup }, t1);
     expect(py(20, 'python3', '/system.slice/a.service')).not.toBe(py(21, 'python3', '/system.slice/b.service'));
     expect(py(20, 'collector', '/system.slice/a.service')).not.toBe(py(21, 'uploader', '/system.slice/a.service'));
     expect(py(20, 'python3', '/system.slice/a.service')).toBe(py(22, 'python3', '/system.slice/a.service'));
-    expect(activeKey('address-block', { kind: 'addresses', addresses: ['b', 'a'] })).toBe(activeKey('address-block', { kind: 'addresses', addresses: ['a', 'b'] }));
+    expect(activeKey('address-block', { kind: 'addresses', addresses: ['b', 'a'] })).toBe(
+      activeKey('address-block', { kind: 'addresses', addresses: ['a', 'b'] }),
+    );
   });
 });

@@ -3,40 +3,73 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ActiveAction } from '../../src/enforce/actionModel.ts';
-import { saveEnforcementState, type EnforcementState } from '../../src/enforce/activeStore.ts';
+import { type EnforcementState, saveEnforcementState } from '../../src/enforce/activeStore.ts';
 import type { CommandRunner } from '../../src/enforce/commandRunner.ts';
 import { LinkBackend } from '../../src/enforce/linkBackend.ts';
-import { runWatchdog, watchdogDecision, WATCHDOG_GRACE_MS, type WatchdogHandle } from '../../src/enforce/linkWatchdog.ts';
+import { runWatchdog, WATCHDOG_GRACE_MS, type WatchdogHandle, watchdogDecision } from '../../src/enforce/linkWatchdog.ts';
 import { silentLogger } from '../../src/log.ts';
 
 const action = (ifname: string, expiresAt: number, over: Partial<ActiveAction> = {}): ActiveAction => ({
-  id: `a-${ifname}-${expiresAt}`, type: 'interface-down', target: { kind: 'interface', ifname }, backend: 'link', appliedAt: expiresAt - 60_000, expiresAt,
-  escalationLevel: 0, revertOnClear: false, offenceKey: `device:${ifname}`,
-  violation: { violationId: 'v1', thingName: 'sensor-1', behavior: 'b', metric: 'aws:all-bytes-out', event: 'in-alarm', t: expiresAt - 60_000, offender: { kind: 'device', thingName: 'sensor-1', addresses: [] } },
+  id: `a-${ifname}-${expiresAt}`,
+  type: 'interface-down',
+  target: { kind: 'interface', ifname },
+  backend: 'link',
+  appliedAt: expiresAt - 60_000,
+  expiresAt,
+  escalationLevel: 0,
+  revertOnClear: false,
+  offenceKey: `device:${ifname}`,
+  violation: {
+    violationId: 'v1',
+    thingName: 'sensor-1',
+    behavior: 'b',
+    metric: 'aws:all-bytes-out',
+    event: 'in-alarm',
+    t: expiresAt - 60_000,
+    offender: { kind: 'device', thingName: 'sensor-1', addresses: [] },
+  },
   ...over,
 });
 const state = (...actions: ActiveAction[]): EnforcementState => ({ version: 1, actions, offences: {} });
 
 function recordingRunner(): CommandRunner & { calls: string[][] } {
   const calls: string[][] = [];
-  return { netns: undefined, calls, run: async (tool, args) => { calls.push([tool, ...args]); return { stdout: '', stderr: '' }; } };
+  return {
+    netns: undefined,
+    calls,
+    run: async (tool, args) => {
+      calls.push([tool, ...args]);
+      return { stdout: '', stderr: '' };
+    },
+  };
 }
 
 const dirs: string[] = [];
-afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
 
 describe('interface watchdog decision', () => {
   it('restores when nothing keeps that interface down, waits for the latest action that does', () => {
     expect(watchdogDecision(undefined, 'eth1', 1000)).toEqual({ kind: 'restore' });
     expect(watchdogDecision(state(), 'eth1', 1000)).toEqual({ kind: 'restore' });
     expect(watchdogDecision(state(action('eth1', 900)), 'eth1', 1000)).toEqual({ kind: 'restore' });
-    expect(watchdogDecision(state(action('eth1', 5000), action('eth1', 9000)), 'eth1', 1000)).toEqual({ kind: 'wait', untilMs: 9000 + WATCHDOG_GRACE_MS });
+    expect(watchdogDecision(state(action('eth1', 5000), action('eth1', 9000)), 'eth1', 1000)).toEqual({
+      kind: 'wait',
+      untilMs: 9000 + WATCHDOG_GRACE_MS,
+    });
     // Other interfaces, other action types and dry-run records do not keep this one down.
-    expect(watchdogDecision(state(
-      action('eth2', 9000),
-      action('eth1', 9000, { type: 'interface-quarantine', backend: 'nft' }),
-      action('eth1', 9000, { backend: 'dry-run' }),
-    ), 'eth1', 1000)).toEqual({ kind: 'restore' });
+    expect(
+      watchdogDecision(
+        state(
+          action('eth2', 9000),
+          action('eth1', 9000, { type: 'interface-quarantine', backend: 'nft' }),
+          action('eth1', 9000, { backend: 'dry-run' }),
+        ),
+        'eth1',
+        1000,
+      ),
+    ).toEqual({ kind: 'restore' });
   });
 });
 
@@ -76,7 +109,11 @@ describe('LinkBackend with a watchdog', () => {
       watchdog: (ifname, deadlineMs): WatchdogHandle => {
         const w = { ifname, deadlineMs, stopped: false };
         started.push(w);
-        return { stop: () => { w.stopped = true; } };
+        return {
+          stop: () => {
+            w.stopped = true;
+          },
+        };
       },
     });
     const req = { type: 'interface-down' as const, target: { kind: 'interface' as const, ifname: 'eth1' }, ttlMs: 30_000 };

@@ -3,7 +3,11 @@ import { applyBatch, parseTableJson, revertBatch, tableBatch } from '../../src/e
 
 describe('nft batches (pure)', () => {
   it('re-sets each element with a fresh kernel timeout in one transaction, per family', () => {
-    const b = applyBatch('dedge_t', { type: 'address-block', target: { kind: 'addresses', addresses: ['10.0.0.2', 'fd00::2'] }, ttlMs: 2500 });
+    const b = applyBatch('dedge_t', {
+      type: 'address-block',
+      target: { kind: 'addresses', addresses: ['10.0.0.2', 'fd00::2'] },
+      ttlMs: 2500,
+    });
     expect(b.split('\n').filter(Boolean)).toEqual([
       'add element inet dedge_t block4 { 10.0.0.2 }',
       'delete element inet dedge_t block4 { 10.0.0.2 }',
@@ -20,9 +24,15 @@ describe('nft batches (pure)', () => {
   });
 
   it('refuses unvalidated values before they reach nft', () => {
-    expect(() => applyBatch('t', { type: 'address-block', target: { kind: 'addresses', addresses: ['10.0.0.1 }; flush ruleset; {'] }, ttlMs: 1 })).toThrow(/target\.addresses\[0\]: /);
-    expect(() => applyBatch('t', { type: 'interface-quarantine', target: { kind: 'interface', ifname: 'x" }' }, ttlMs: 1 })).toThrow(/target\.ifname: /);
-    expect(() => applyBatch('t', { type: 'interface-down', target: { kind: 'interface', ifname: 'x' }, ttlMs: 1 })).toThrow(/cannot handle/);
+    expect(() =>
+      applyBatch('t', { type: 'address-block', target: { kind: 'addresses', addresses: ['10.0.0.1 }; flush ruleset; {'] }, ttlMs: 1 }),
+    ).toThrow(/target\.addresses\[0\]: /);
+    expect(() => applyBatch('t', { type: 'interface-quarantine', target: { kind: 'interface', ifname: 'x" }' }, ttlMs: 1 })).toThrow(
+      /target\.ifname: /,
+    );
+    expect(() => applyBatch('t', { type: 'interface-down', target: { kind: 'interface', ifname: 'x' }, ttlMs: 1 })).toThrow(
+      /cannot handle/,
+    );
   });
 
   it('builds drop rules for input, forward and output from the three sets', () => {
@@ -36,12 +46,30 @@ describe('nft batches (pure)', () => {
   });
 
   it('parses nft -j output, with and without timeouts', () => {
-    const json = JSON.stringify({ nftables: [
-      { metainfo: { version: '1.0.6' } },
-      { set: { family: 'inet', name: 'block4', table: 't', type: 'ipv4_addr', elem: [{ elem: { val: '10.0.0.2', timeout: 10, expires: 7 } }, '10.0.0.3'] } },
-      { set: { family: 'inet', name: 'quarantine_if', table: 't', type: 'ifname', elem: [{ elem: { val: 'eth1', timeout: 5, expires: 5 } }] } },
-      { chain: { name: 'input' } },
-    ] });
+    const json = JSON.stringify({
+      nftables: [
+        { metainfo: { version: '1.0.6' } },
+        {
+          set: {
+            family: 'inet',
+            name: 'block4',
+            table: 't',
+            type: 'ipv4_addr',
+            elem: [{ elem: { val: '10.0.0.2', timeout: 10, expires: 7 } }, '10.0.0.3'],
+          },
+        },
+        {
+          set: {
+            family: 'inet',
+            name: 'quarantine_if',
+            table: 't',
+            type: 'ifname',
+            elem: [{ elem: { val: 'eth1', timeout: 5, expires: 5 } }],
+          },
+        },
+        { chain: { name: 'input' } },
+      ],
+    });
     expect(parseTableJson(json)).toEqual([
       { type: 'address-block', target: { kind: 'addresses', addresses: ['10.0.0.2'] }, expiresInMs: 7000 },
       { type: 'address-block', target: { kind: 'addresses', addresses: ['10.0.0.3'] } },

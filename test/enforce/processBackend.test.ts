@@ -2,10 +2,10 @@
 import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/log.ts';
 import type { ActionTarget } from '../../src/enforce/actionModel.ts';
 import { ProcessBackend, ProcessIdentityError } from '../../src/enforce/processBackend.ts';
 import { findCgroup2Mount } from '../../src/enforce/procfs.ts';
+import { silentLogger } from '../../src/log.ts';
 import { Children, procState, startTimeOf, uniqueId, waitFor } from '../support/children.ts';
 
 const children = new Children();
@@ -13,14 +13,29 @@ const cleanups: Array<() => void> = [];
 afterEach(async () => {
   await children.killAll();
   for (const c of cleanups.splice(0)) {
-    try { c(); } catch { /* best effort */ }
+    try {
+      c();
+    } catch {
+      /* best effort */
+    }
   }
 });
 
 const backend = (opts: { stopGraceMs?: number; onTerminateDone?: (t: ActionTarget, o: 'exited' | 'killed') => void } = {}) =>
-  new ProcessBackend({ logger: silentLogger(), stopGraceMs: opts.stopGraceMs ?? 300, cgroupRoot: findCgroup2Mount(), ...(opts.onTerminateDone ? { onTerminateDone: opts.onTerminateDone } : {}) });
+  new ProcessBackend({
+    logger: silentLogger(),
+    stopGraceMs: opts.stopGraceMs ?? 300,
+    cgroupRoot: findCgroup2Mount(),
+    ...(opts.onTerminateDone ? { onTerminateDone: opts.onTerminateDone } : {}),
+  });
 
-const target = (pid: number, cgroup?: string) => ({ kind: 'process' as const, pid, startTime: startTimeOf(pid), comm: 'node', ...(cgroup ? { cgroup } : {}) });
+const target = (pid: number, cgroup?: string) => ({
+  kind: 'process' as const,
+  pid,
+  startTime: startTimeOf(pid),
+  comm: 'node',
+  ...(cgroup ? { cgroup } : {}),
+});
 
 describe('process backend', () => {
   it('suspends with SIGSTOP (state T) and continues with SIGCONT', async () => {
@@ -66,8 +81,16 @@ describe('process backend', () => {
 
   it('never signals PID 1 or itself, even if asked directly', async () => {
     const b = backend();
-    await expect(b.apply({ type: 'process-suspend', target: { kind: 'process', pid: 1, startTime: startTimeOf(1), comm: 'init' }, ttlMs: 1 })).rejects.toThrow(/refusing to signal pid 1/);
-    await expect(b.apply({ type: 'process-suspend', target: { kind: 'process', pid: process.pid, startTime: startTimeOf(process.pid), comm: 'node' }, ttlMs: 1 })).rejects.toThrow(/refusing/);
+    await expect(
+      b.apply({ type: 'process-suspend', target: { kind: 'process', pid: 1, startTime: startTimeOf(1), comm: 'init' }, ttlMs: 1 }),
+    ).rejects.toThrow(/refusing to signal pid 1/);
+    await expect(
+      b.apply({
+        type: 'process-suspend',
+        target: { kind: 'process', pid: process.pid, startTime: startTimeOf(process.pid), comm: 'node' },
+        ttlMs: 1,
+      }),
+    ).rejects.toThrow(/refusing/);
     expect(procState(1)).not.toBe('T');
   });
 
@@ -87,7 +110,13 @@ describe('process backend', () => {
     const c = await children.start();
     cleanups.push(() => rmdirSync(dir));
     // move the child back out before the cgroup is removed (rmdir needs it empty)
-    cleanups.unshift(() => { try { writeFileSync(join(cgroupRoot!, 'cgroup.procs'), String(c.pid)); } catch { /* exited */ } });
+    cleanups.unshift(() => {
+      try {
+        writeFileSync(join(cgroupRoot!, 'cgroup.procs'), String(c.pid));
+      } catch {
+        /* exited */
+      }
+    });
     writeFileSync(join(dir, 'cgroup.procs'), String(c.pid));
     const b = backend();
     const t = target(c.pid, `/${name}`);

@@ -21,7 +21,11 @@ describe('procfs', () => {
     expect(info!.cmdline).toContain('marker-arg');
     expect(info!.startTime).toBeGreaterThan(0);
     expect(info!.kernelThread).toBe(false);
-    expect(readAncestry(c.pid).map((p) => p.pid).slice(0, 2)).toEqual([c.pid, process.pid]);
+    expect(
+      readAncestry(c.pid)
+        .map((p) => p.pid)
+        .slice(0, 2),
+    ).toEqual([c.pid, process.pid]);
     expect(readProcessInfo(999_999_9)).toBeNull();
   });
 

@@ -1,11 +1,29 @@
 import { describe, expect, it } from 'vitest';
 import type { ProcessInfo } from '../../src/enforce/procfs.ts';
-import { checkAddress, checkCgroupMembers, checkInterface, checkProcessTarget, isGreengrassNucleus, type ProcessRailContext } from '../../src/enforce/rails.ts';
+import {
+  checkAddress,
+  checkCgroupMembers,
+  checkInterface,
+  checkProcessTarget,
+  isGreengrassNucleus,
+  type ProcessRailContext,
+} from '../../src/enforce/rails.ts';
 import { parseAddress, parseCidr } from '../../src/enforce/targetValidation.ts';
 
 const ctx: ProcessRailContext = { agentPid: 500, agentAncestors: new Set([400, 1]), protectedProcesses: new Set(['sshd', 'dropbear']) };
-const proc = (over: Partial<ProcessInfo> = {}): ProcessInfo => ({ pid: 1234, comm: 'rogue', exe: '/usr/bin/rogue', cmdline: 'rogue --loop', ppid: 600, state: 'S', startTime: 777, kernelThread: false, ...over });
-const verdict = (info: ProcessInfo | null, expected = { pid: info?.pid ?? 1234, comm: 'rogue', startTime: 777 }) => checkProcessTarget(expected, info, ctx)?.code ?? null;
+const proc = (over: Partial<ProcessInfo> = {}): ProcessInfo => ({
+  pid: 1234,
+  comm: 'rogue',
+  exe: '/usr/bin/rogue',
+  cmdline: 'rogue --loop',
+  ppid: 600,
+  state: 'S',
+  startTime: 777,
+  kernelThread: false,
+  ...over,
+});
+const verdict = (info: ProcessInfo | null, expected = { pid: info?.pid ?? 1234, comm: 'rogue', startTime: 777 }) =>
+  checkProcessTarget(expected, info, ctx)?.code ?? null;
 
 describe('process rails', () => {
   it('lets an ordinary offender through when pid and start time match', () => {
@@ -21,16 +39,35 @@ describe('process rails', () => {
   });
 
   it('refuses the Greengrass nucleus (java Greengrass.jar, nucleus lite daemons) but not a component under /greengrass', () => {
-    expect(verdict(proc({ comm: 'java', exe: '/usr/lib/jvm/bin/java', cmdline: 'java -Droot=/greengrass/v2 -jar /greengrass/v2/alts/current/distro/lib/Greengrass.jar --setup-system-service false' }), { pid: 1234, comm: 'java', startTime: 777 })).toBe('greengrass-nucleus');
+    expect(
+      verdict(
+        proc({
+          comm: 'java',
+          exe: '/usr/lib/jvm/bin/java',
+          cmdline: 'java -Droot=/greengrass/v2 -jar /greengrass/v2/alts/current/distro/lib/Greengrass.jar --setup-system-service false',
+        }),
+        { pid: 1234, comm: 'java', startTime: 777 },
+      ),
+    ).toBe('greengrass-nucleus');
     expect(isGreengrassNucleus({ comm: 'ggipcd', cmdline: '/usr/bin/ggipcd' })).toBe(true);
     expect(isGreengrassNucleus({ comm: 'iotcored', cmdline: 'iotcored' })).toBe(true);
-    expect(isGreengrassNucleus({ comm: 'python3', exe: '/usr/bin/python3.11', cmdline: 'python3 /greengrass/v2/packages/artifacts/com.example.Rogue/1.0.0/rogue.py' })).toBe(false);
+    expect(
+      isGreengrassNucleus({
+        comm: 'python3',
+        exe: '/usr/bin/python3.11',
+        cmdline: 'python3 /greengrass/v2/packages/artifacts/com.example.Rogue/1.0.0/rogue.py',
+      }),
+    ).toBe(false);
   });
 
   it('refuses protected processes by comm or by executable basename', () => {
     expect(verdict(proc({ comm: 'sshd' }), { pid: 1234, comm: 'sshd', startTime: 777 })).toBe('protected-process');
-    expect(verdict(proc({ comm: 'dropbear-wrap', exe: '/usr/sbin/dropbear' }), { pid: 1234, comm: 'dropbear-wrap', startTime: 777 })).toBe('protected-process');
-    expect(verdict(proc({ comm: 'x', exe: '/usr/sbin/sshd (deleted)' }), { pid: 1234, comm: 'x', startTime: 777 })).toBe('protected-process');
+    expect(verdict(proc({ comm: 'dropbear-wrap', exe: '/usr/sbin/dropbear' }), { pid: 1234, comm: 'dropbear-wrap', startTime: 777 })).toBe(
+      'protected-process',
+    );
+    expect(verdict(proc({ comm: 'x', exe: '/usr/sbin/sshd (deleted)' }), { pid: 1234, comm: 'x', startTime: 777 })).toBe(
+      'protected-process',
+    );
   });
 
   it('detects pid reuse by start time, and by comm when the collector had no start time', () => {
@@ -51,7 +88,10 @@ describe('process rails', () => {
 });
 
 describe('address rails', () => {
-  const actx = { localAddresses: ['192.168.50.1', 'fd00::1'].map((a) => parseAddress(a)), neverBlock: ['10.9.0.0/16', '2001:db8::/32'].map((c) => parseCidr(c)) };
+  const actx = {
+    localAddresses: ['192.168.50.1', 'fd00::1'].map((a) => parseAddress(a)),
+    neverBlock: ['10.9.0.0/16', '2001:db8::/32'].map((c) => parseCidr(c)),
+  };
   const code = (a: string) => checkAddress(parseAddress(a), actx)?.code ?? null;
 
   it('blocks an ordinary remote or downstream address', () => {
@@ -77,7 +117,9 @@ describe('interface rails', () => {
   it('refuses loopback and the default-route interface unless allowed', () => {
     const routes = new Set(['eth0']);
     expect(checkInterface('lo', { defaultRouteInterfaces: routes, allowDefaultRouteInterface: true })?.code).toBe('loopback-interface');
-    expect(checkInterface('eth0', { defaultRouteInterfaces: routes, allowDefaultRouteInterface: false })?.code).toBe('default-route-interface');
+    expect(checkInterface('eth0', { defaultRouteInterfaces: routes, allowDefaultRouteInterface: false })?.code).toBe(
+      'default-route-interface',
+    );
     expect(checkInterface('eth0', { defaultRouteInterfaces: routes, allowDefaultRouteInterface: true })).toBeNull();
     expect(checkInterface('eth1', { defaultRouteInterfaces: routes, allowDefaultRouteInterface: false })).toBeNull();
   });

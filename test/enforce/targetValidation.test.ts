@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { cidrContains, parseAddress, parseCidr, validateInterfaceName, validateNetnsName, validatePid } from '../../src/enforce/targetValidation.ts';
+import {
+  cidrContains,
+  parseAddress,
+  parseCidr,
+  validateInterfaceName,
+  validateNetnsName,
+  validatePid,
+} from '../../src/enforce/targetValidation.ts';
 
 describe('target validation', () => {
   it('accepts integer pids in range and names the field otherwise', () => {
@@ -23,7 +30,8 @@ describe('target validation', () => {
     expect(parseAddress('10.0.0.1')).toMatchObject({ family: 4, text: '10.0.0.1' });
     expect(parseAddress('::ffff:10.0.0.1')).toMatchObject({ family: 4, text: '10.0.0.1' });
     expect(parseAddress('FD00:0:0::0001')).toMatchObject({ family: 6, text: 'fd00::1' });
-    for (const bad of ['1.2.3', '010.1.1.1x', 'fe80::1%eth0', 'example.com', '', 7, '1.2.3.4/24']) expect(() => parseAddress(bad, 'addresses[0]')).toThrow(/^addresses\[0\]: /);
+    for (const bad of ['1.2.3', '010.1.1.1x', 'fe80::1%eth0', 'example.com', '', 7, '1.2.3.4/24'])
+      expect(() => parseAddress(bad, 'addresses[0]')).toThrow(/^addresses\[0\]: /);
   });
 
   it('parses CIDRs and matches members of the same family only', () => {
@@ -33,6 +41,7 @@ describe('target validation', () => {
     expect(cidrContains(net, parseAddress('::ffff:10.1.0.9'))).toBe(true);
     expect(cidrContains(parseCidr('::/0'), parseAddress('10.1.0.9'))).toBe(false);
     expect(parseCidr('10.0.0.7')[1]).toBe(32);
-    for (const bad of ['10.0.0.0/33', '10.0.0.0/x', 'fd00::/129', 5]) expect(() => parseCidr(bad, 'enforcement.neverBlockCidrs[0]')).toThrow(/^enforcement\.neverBlockCidrs\[0\]: /);
+    for (const bad of ['10.0.0.0/33', '10.0.0.0/x', 'fd00::/129', 5])
+      expect(() => parseCidr(bad, 'enforcement.neverBlockCidrs[0]')).toThrow(/^enforcement\.neverBlockCidrs\[0\]: /);
   });
 });

@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { checkViolationEvent } from '../../src/enforce/violationCheck.ts';
 
-const good = { violationId: 'v-1', thingName: 'gw', behavior: 'bytesOut', metric: 'aws:all-bytes-out', event: 'in-alarm', t: 1, offender: { kind: 'process', pid: 10, comm: 'x' }, action: { type: 'process-suspend' } };
+const good = {
+  violationId: 'v-1',
+  thingName: 'gw',
+  behavior: 'bytesOut',
+  metric: 'aws:all-bytes-out',
+  event: 'in-alarm',
+  t: 1,
+  offender: { kind: 'process', pid: 10, comm: 'x' },
+  action: { type: 'process-suspend' },
+};
 
 describe('violation event guard', () => {
   it('accepts a well-formed event', () => {

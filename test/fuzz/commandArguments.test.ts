@@ -5,10 +5,11 @@
 //    goes through (pids, interface names, namespace names, addresses, CIDRs) and at both command runners:
 //    a value is either refused with `path: message` before any process starts, or comes out in a form no
 //    program can read as an option or a second argument.
-import { describe, expect, it } from 'vitest';
+
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
 import { runCommand as collectorRun } from '../../src/collector/commandRunner.ts';
 import { createCommandRunner } from '../../src/enforce/commandRunner.ts';
 import { parseAddress, parseCidr, validateInterfaceName, validateNetnsName, validatePid } from '../../src/enforce/targetValidation.ts';
@@ -49,12 +50,19 @@ describe('no shell strings anywhere', () => {
     for (const f of files) {
       const text = readFileSync(join(ROOT, f), 'utf8');
       const code = text.replace(/^\s*\/\/.*$/gm, ''); // comments may mention what is forbidden
-      const importsCp = /from ['"](node:)?child_process['"]|require\(\s*['"](node:)?child_process['"]\s*\)|import\(\s*['"](node:)?child_process['"]\s*\)/.test(code);
+      const importsCp =
+        /from ['"](node:)?child_process['"]|require\(\s*['"](node:)?child_process['"]\s*\)|import\(\s*['"](node:)?child_process['"]\s*\)/.test(
+          code,
+        );
       if (importsCp && !(f in MAY_SPAWN)) problems.push(`${f}: imports child_process`);
       const named = /import\s*\{([^}]*)\}\s*from\s*['"](?:node:)?child_process['"]/.exec(code);
       if (importsCp && !named) problems.push(`${f}: child_process imported other than by name`);
-      for (const name of named?.[1]?.split(',').map((s) => s.trim().split(/\s+as\s+/)[0]!).filter(Boolean) ?? []) {
-        if (!['execFile', 'spawn', 'type ChildProcess', 'ChildProcess'].includes(name)) problems.push(`${f}: imports ${name} from child_process`);
+      for (const name of named?.[1]
+        ?.split(',')
+        .map((s) => s.trim().split(/\s+as\s+/)[0]!)
+        .filter(Boolean) ?? []) {
+        if (!['execFile', 'spawn', 'type ChildProcess', 'ChildProcess'].includes(name))
+          problems.push(`${f}: imports ${name} from child_process`);
       }
       if (/\bshell\s*:\s*(?!false\b)/.test(code)) problems.push(`${f}: sets a shell option`);
       if (/\bexecSync\s*\(|\bexec\s*\(\s*[`'"]/.test(code)) problems.push(`${f}: runs a command string`);
@@ -66,38 +74,52 @@ describe('no shell strings anywhere', () => {
 
 describe('fuzz: command arguments are validated before any process starts', () => {
   it(`${CASES} hostile values at the target validators`, async () => {
-    await forEachCase('target validators', CASES, (r) => {
-      const v = r.bool(0.5) ? hostileString(r) : hostileValue(r);
-      const s = typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '';
-      const checks: Array<[string, () => unknown, (out: unknown) => boolean]> = [
-        ['pid', () => validatePid(v), (out) => Number.isInteger(out) && (out as number) >= 1],
-        ['interface', () => validateInterfaceName(v), (out) => /^[a-zA-Z0-9_.][a-zA-Z0-9_.-]{0,14}$/.test(out as string)],
-        ['netns', () => validateNetnsName(v), (out) => /^[a-zA-Z0-9_.][a-zA-Z0-9_.-]{0,63}$/.test(out as string)],
-        ['address', () => parseAddress(r.bool() ? v : `${s.slice(0, 20)}`), (out) => /^[0-9a-f.:]+$/.test((out as { text: string }).text)],
-        ['cidr', () => parseCidr(v), (out) => Array.isArray(out) && out.length === 2],
-      ];
-      for (const [what, run, ok] of checks) {
-        let out: unknown;
-        try {
-          out = run();
-        } catch (err) {
-          const m = (err as Error).message;
-          if (!PATH_MESSAGE.test(m)) throw new Error(`${what}: refusal is not "path: message": ${m}`);
-          continue;
+    await forEachCase(
+      'target validators',
+      CASES,
+      (r) => {
+        const v = r.bool(0.5) ? hostileString(r) : hostileValue(r);
+        const s = typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '';
+        const checks: Array<[string, () => unknown, (out: unknown) => boolean]> = [
+          ['pid', () => validatePid(v), (out) => Number.isInteger(out) && (out as number) >= 1],
+          ['interface', () => validateInterfaceName(v), (out) => /^[a-zA-Z0-9_.][a-zA-Z0-9_.-]{0,14}$/.test(out as string)],
+          ['netns', () => validateNetnsName(v), (out) => /^[a-zA-Z0-9_.][a-zA-Z0-9_.-]{0,63}$/.test(out as string)],
+          [
+            'address',
+            () => parseAddress(r.bool() ? v : `${s.slice(0, 20)}`),
+            (out) => /^[0-9a-f.:]+$/.test((out as { text: string }).text),
+          ],
+          ['cidr', () => parseCidr(v), (out) => Array.isArray(out) && out.length === 2],
+        ];
+        for (const [what, run, ok] of checks) {
+          let out: unknown;
+          try {
+            out = run();
+          } catch (err) {
+            const m = (err as Error).message;
+            if (!PATH_MESSAGE.test(m)) throw new Error(`${what}: refusal is not "path: message": ${m}`);
+            continue;
+          }
+          // Accepted: nothing a program could read as an option, a separator or a second argument.
+          if (!ok(out)) throw new Error(`${what}: accepted ${JSON.stringify(v)?.slice(0, 100)} as ${JSON.stringify(out)?.slice(0, 100)}`);
         }
-        // Accepted: nothing a program could read as an option, a separator or a second argument.
-        if (!ok(out)) throw new Error(`${what}: accepted ${JSON.stringify(v)?.slice(0, 100)} as ${JSON.stringify(out)?.slice(0, 100)}`);
-      }
-    }, runSeed());
+      },
+      runSeed(),
+    );
   });
 
   it('both command runners refuse a hostile namespace or program before spawning', async () => {
     const seed = runSeed();
-    await forEachCase('command runners', 500, async (r) => {
-      const bad = r.pick(['-x', '--help', 'a b', 'a;reboot', '$(id)', '../x', '', 'x'.repeat(70), '\u0000', 'ns\nx', '.', '..']);
-      expect(() => createCommandRunner({ netns: bad })).toThrow(/netns: /);
-      await expect(collectorRun('true', [], { netns: bad })).rejects.toThrow(/netns: /);
-      await expect(collectorRun(r.pick(['-x', 'a b', 'sh -c id', '$(id)', '']), [])).rejects.toThrow(/invalid program name/);
-    }, seed);
+    await forEachCase(
+      'command runners',
+      500,
+      async (r) => {
+        const bad = r.pick(['-x', '--help', 'a b', 'a;reboot', '$(id)', '../x', '', 'x'.repeat(70), '\u0000', 'ns\nx', '.', '..']);
+        expect(() => createCommandRunner({ netns: bad })).toThrow(/netns: /);
+        await expect(collectorRun('true', [], { netns: bad })).rejects.toThrow(/netns: /);
+        await expect(collectorRun(r.pick(['-x', 'a b', 'sh -c id', '$(id)', '']), [])).rejects.toThrow(/invalid program name/);
+      },
+      seed,
+    );
   });
 });

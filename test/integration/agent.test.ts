@@ -1,16 +1,17 @@
 // The agent end to end against the emulator over a real socket, in one process: configuration lifecycle
 // (refused / applied / survives a restart offline), reports reaching the cloud record, downstream reports
 // (valid, invalid, spoofed, CBOR) answered and forwarded.
-import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { encode as encodeCbor, decode as decodeCbor } from 'cbor-x';
+import { decode as decodeCbor, encode as encodeCbor } from 'cbor-x';
+import { afterEach, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/agent/agent.ts';
 import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
-import { silentLogger } from '../../src/log.ts';
 import type { LocalMessage } from '../../src/ipc/emulator/localPubSub.ts';
+import { silentLogger } from '../../src/log.ts';
 import { connectDevice, type Device } from '../support/mqttDevice.ts';
 import { until } from '../support/until.ts';
 
@@ -43,7 +44,16 @@ const baseOverrides = (dir: string) => ({
 });
 
 function makeEmulator(dir: string, overrides: Record<string, unknown>, mqtt = false): GreengrassEmulator {
-  return new GreengrassEmulator({ socketPath: join(dir, 'ipc.sock'), recipe: RECIPE, overrides, thingName: GW, token: TOKEN, recordFile: join(dir, 'cloud.jsonl'), validationTimeoutMs: 3000, ...(mqtt ? { mqttPort: 0 } : {}) });
+  return new GreengrassEmulator({
+    socketPath: join(dir, 'ipc.sock'),
+    recipe: RECIPE,
+    overrides,
+    thingName: GW,
+    token: TOKEN,
+    recordFile: join(dir, 'cloud.jsonl'),
+    validationTimeoutMs: 3000,
+    ...(mqtt ? { mqttPort: 0 } : {}),
+  });
 }
 
 async function rig(extra: Record<string, unknown> = {}, mqtt = false): Promise<Rig> {
@@ -56,20 +66,34 @@ async function rig(extra: Record<string, unknown> = {}, mqtt = false): Promise<R
 }
 
 function startAgent(r: Rig, reportEvery = 1): Agent {
-  const agent = new Agent({ socketPath: r.socket, authToken: TOKEN, thingName: GW, bootstrapStateDir: join(r.dir, 'boot'), logger: silentLogger(), reportIntervalOverrideSeconds: reportEvery, connectWaitMs: 2000 });
+  const agent = new Agent({
+    socketPath: r.socket,
+    authToken: TOKEN,
+    thingName: GW,
+    bootstrapStateDir: join(r.dir, 'boot'),
+    logger: silentLogger(),
+    reportIntervalOverrideSeconds: reportEvery,
+    connectWaitMs: 2000,
+  });
   r.agent = agent;
   return agent;
 }
 
-
 function cloud(r: Rig): Array<{ topic: string; qos: number; payload: string }> {
   if (!existsSync(r.record)) return [];
-  return readFileSync(r.record, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { topic: string; qos: number; payload: string });
+  return readFileSync(r.record, 'utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { topic: string; qos: number; payload: string });
 }
 
 const deviceReport = (rid: number) => ({
   header: { report_id: rid, version: '1.0' },
-  metrics: { network_stats: { bytes_in: 100, bytes_out: 200, packets_in: 1, packets_out: 2 }, listening_tcp_ports: { ports: [{ port: 22 }], total: 1 } },
+  metrics: {
+    network_stats: { bytes_in: 100, bytes_out: 200, packets_in: 1, packets_out: 2 },
+    listening_tcp_ports: { ports: [{ port: 22 }], total: 1 },
+  },
 });
 
 describe('agent against the emulator', () => {
@@ -97,7 +121,9 @@ describe('agent against the emulator', () => {
     const bad = await r.emulator.changeConfig({ sampling: { intervalMs: 5 } });
     expect(bad.applied).toBe(false);
     expect(JSON.stringify(bad)).toContain('sampling.intervalMs: must be >= 100');
-    const badBehavior = await r.emulator.changeConfig({ behaviors: [{ name: 'x', metric: 'aws:all-bytes-out', criteria: { comparisonOperator: 'less-than' } }] });
+    const badBehavior = await r.emulator.changeConfig({
+      behaviors: [{ name: 'x', metric: 'aws:all-bytes-out', criteria: { comparisonOperator: 'less-than' } }],
+    });
     expect(badBehavior.applied).toBe(false);
     expect(JSON.stringify(badBehavior)).toMatch(/behaviors\[0\]\.criteria/);
     expect(agent.currentConfig().sampling.intervalMs).toBe(200);
@@ -132,46 +158,72 @@ describe('agent against the emulator', () => {
 
     r.emulator.publishLocal('$aws/things/Dev1/defender/metrics/json', Buffer.from(JSON.stringify(deviceReport(1001))));
     r.emulator.publishLocal('$aws/things/sensor-7/defender/metrics/cbor', Buffer.from(encodeCbor(deviceReport(1002))));
-    r.emulator.publishLocal('$aws/things/Dev1/defender/metrics/json', Buffer.from('{"header":{"report_id":-3,"version":"1.0"},"metrics":{}}'));
+    r.emulator.publishLocal(
+      '$aws/things/Dev1/defender/metrics/json',
+      Buffer.from('{"header":{"report_id":-3,"version":"1.0"},"metrics":{}}'),
+    );
     r.emulator.publishLocal('$aws/things/Intruder/defender/metrics/json', Buffer.from(JSON.stringify(deviceReport(1003))));
 
     await until(() => answers.length >= 4, 5000, 'four answers');
     const byTopic = (t: string) => answers.filter((a) => a.topic === t).map((a) => a.body as Record<string, unknown>);
-    expect(byTopic('$aws/things/Dev1/defender/metrics/json/accepted')[0]).toMatchObject({ thingName: 'Dev1', reportId: 1001, status: 'ACCEPTED' });
-    expect(byTopic('$aws/things/sensor-7/defender/metrics/cbor/accepted')[0]).toMatchObject({ thingName: 'sensor-7', reportId: 1002, status: 'ACCEPTED' });
+    expect(byTopic('$aws/things/Dev1/defender/metrics/json/accepted')[0]).toMatchObject({
+      thingName: 'Dev1',
+      reportId: 1001,
+      status: 'ACCEPTED',
+    });
+    expect(byTopic('$aws/things/sensor-7/defender/metrics/cbor/accepted')[0]).toMatchObject({
+      thingName: 'sensor-7',
+      reportId: 1002,
+      status: 'ACCEPTED',
+    });
     const invalid = byTopic('$aws/things/Dev1/defender/metrics/json/rejected')[0]!;
     expect(invalid).toMatchObject({ status: 'REJECTED', statusDetails: { ErrorCode: 'InvalidPayload' } });
     expect(JSON.stringify(invalid)).toContain('report_id');
     expect(byTopic('$aws/things/Intruder/defender/metrics/json/rejected')[0]).toMatchObject({ status: 'REJECTED', reportId: 1003 });
 
-    const forwarded = await until(() => {
-      const c = cloud(r).filter((m) => m.topic.includes('/defender/metrics/') && !m.topic.includes(GW));
-      return c.length >= 2 ? c : undefined;
-    }, 5000, 'forwarded reports');
-    expect(forwarded.map((m) => m.topic).sort()).toEqual(['$aws/things/Dev1/defender/metrics/json', '$aws/things/sensor-7/defender/metrics/cbor']);
+    const forwarded = await until(
+      () => {
+        const c = cloud(r).filter((m) => m.topic.includes('/defender/metrics/') && !m.topic.includes(GW));
+        return c.length >= 2 ? c : undefined;
+      },
+      5000,
+      'forwarded reports',
+    );
+    expect(forwarded.map((m) => m.topic).sort()).toEqual([
+      '$aws/things/Dev1/defender/metrics/json',
+      '$aws/things/sensor-7/defender/metrics/cbor',
+    ]);
     expect(JSON.parse(forwarded.find((m) => m.topic.endsWith('json'))!.payload)).toEqual(deviceReport(1001));
     expect(cloud(r).some((m) => m.topic.includes('Intruder'))).toBe(false);
     expect(agent.snapshot().downstream).toMatchObject({ accepted: 2, rejected: 1, spoofed: 1 });
   });
 
-  it('hears the cloud\'s rejections for every thing, its acceptances only for the gateway\'s own reports', async () => {
+  it("hears the cloud's rejections for every thing, its acceptances only for the gateway's own reports", async () => {
     const r = await rig();
     const agent = startAgent(r, 3600);
     await agent.start();
     await until(() => r.emulator.status().openStreams > 3, 5000, 'subscriptions');
     r.emulator.publishLocal('$aws/things/Dev1/defender/metrics/json', Buffer.from(JSON.stringify(deviceReport(4001))));
     await until(() => cloud(r).find((m) => m.topic === '$aws/things/Dev1/defender/metrics/json'), 5000, 'the forwarded report');
-    const answer = (thingName: string, reportId: number, status: 'ACCEPTED' | 'REJECTED') => JSON.stringify({
-      thingName, reportId, timestamp: Date.now(), status,
-      ...(status === 'REJECTED' ? { statusDetails: { ErrorCode: 'InvalidPayload', ErrorMessage: 'cloud says no' } } : {}),
-    });
+    const answer = (thingName: string, reportId: number, status: 'ACCEPTED' | 'REJECTED') =>
+      JSON.stringify({
+        thingName,
+        reportId,
+        timestamp: Date.now(),
+        status,
+        ...(status === 'REJECTED' ? { statusDetails: { ErrorCode: 'InvalidPayload', ErrorMessage: 'cloud says no' } } : {}),
+      });
     // Nobody is subscribed to a downstream thing's acceptances: the endpoint's own answer to the forwarded
     // report and this one reach no one.
     expect(r.emulator.cloudPublish('$aws/things/Dev1/defender/metrics/json/accepted', answer('Dev1', 4001, 'ACCEPTED'))).toBe(0);
     expect(r.emulator.cloudPublish('$aws/things/Dev1/defender/metrics/json/rejected', answer('Dev1', 4002, 'REJECTED'))).toBe(1);
     expect(r.emulator.cloudPublish(`$aws/things/${GW}/defender/metrics/json/accepted`, answer(GW, 7, 'ACCEPTED'))).toBe(1);
     await until(() => agent.snapshot().reports.rejected === 1 && agent.snapshot().reports.accepted === 1, 5000, 'the answers counted');
-    expect(agent.snapshot().reports).toMatchObject({ accepted: 1, rejected: 1, lastRejection: { thingName: 'Dev1', reportId: 4002, errorCode: 'InvalidPayload' } });
+    expect(agent.snapshot().reports).toMatchObject({
+      accepted: 1,
+      rejected: 1,
+      lastRejection: { thingName: 'Dev1', reportId: 4002, errorCode: 'InvalidPayload' },
+    });
     // Neither answer was for the forwarded report: it stays kept for replay until one is.
     expect(agent.snapshot().outbox.unconfirmed).toBe(1);
     r.emulator.cloudPublish('$aws/things/Dev1/defender/metrics/json/rejected', answer('Dev1', 4001, 'REJECTED'));
@@ -200,28 +252,41 @@ describe('agent against the emulator', () => {
     const agent = startAgent(r, 3600);
     await agent.start();
     await until(() => r.emulator.status().openStreams > 3, 5000, 'subscriptions');
-    for (const rid of [6001, 6002, 6003]) r.emulator.publishLocal('$aws/things/Dev1/defender/metrics/json', Buffer.from(JSON.stringify(deviceReport(rid))));
+    for (const rid of [6001, 6002, 6003])
+      r.emulator.publishLocal('$aws/things/Dev1/defender/metrics/json', Buffer.from(JSON.stringify(deviceReport(rid))));
     r.emulator.publishLocal('$aws/things/sensor-9/defender/metrics/json', Buffer.from(JSON.stringify(deviceReport(6004))));
     await until(() => answers.length === 4, 5000, 'four answers');
     expect(answers.every((t) => t.endsWith('/json/accepted'))).toBe(true);
     await until(() => agent.snapshot().outbox.depth === 0 && cloud(r).some((m) => m.topic.includes('sensor-9')), 5000, 'forwarding done');
     const forwarded = cloud(r).filter((m) => /^\$aws\/things\/(Dev1|sensor-9)\/defender\/metrics\/json$/.test(m.topic));
-    expect(forwarded.map((m) => (JSON.parse(m.payload) as { header: { report_id: number } }).header.report_id).sort()).toEqual([6001, 6004]);
+    expect(forwarded.map((m) => (JSON.parse(m.payload) as { header: { report_id: number } }).header.report_id).sort()).toEqual([
+      6001, 6004,
+    ]);
     expect(agent.snapshot().downstream).toMatchObject({ accepted: 4, notForwarded: 2 });
   });
 
   it('raises a violation from a downstream report, publishes it locally and to the cloud violations topic', async () => {
     const r = await rig({
-      behaviors: [{ name: 'noSsh', metric: 'aws:listening-tcp-ports', criteria: { comparisonOperator: 'not-in-port-set', value: { ports: [22] } } }],
+      behaviors: [
+        { name: 'noSsh', metric: 'aws:listening-tcp-ports', criteria: { comparisonOperator: 'not-in-port-set', value: { ports: [22] } } },
+      ],
     });
     const local: unknown[] = [];
-    r.emulator.subscribeLocal('defender-edge/violations', (_topic: string, m: LocalMessage) => local.push(m.kind === 'json' ? m.value : null));
+    r.emulator.subscribeLocal('defender-edge/violations', (_topic: string, m: LocalMessage) =>
+      local.push(m.kind === 'json' ? m.value : null),
+    );
     const agent = startAgent(r, 3600);
     await agent.start();
     await until(() => r.emulator.status().openStreams > 3, 5000, 'subscriptions');
     r.emulator.publishLocal('$aws/things/Dev1/defender/metrics/json', Buffer.from(JSON.stringify(deviceReport(2001))));
     const v = await until(() => cloud(r).find((m) => m.topic === 'defender-edge/Dev1/violations'), 5000, 'the cloud violation');
-    expect(JSON.parse(v.payload)).toMatchObject({ record: 'violation', thingName: 'Dev1', behavior: 'noSsh', event: 'in-alarm', offender: { kind: 'device', thingName: 'Dev1', addresses: ['192.0.2.10'] } });
+    expect(JSON.parse(v.payload)).toMatchObject({
+      record: 'violation',
+      thingName: 'Dev1',
+      behavior: 'noSsh',
+      event: 'in-alarm',
+      offender: { kind: 'device', thingName: 'Dev1', addresses: ['192.0.2.10'] },
+    });
     await until(() => local.length > 0, 5000, 'the local violation');
     expect(local[0]).toMatchObject({ record: 'violation', behavior: 'noSsh' });
   });
@@ -244,18 +309,36 @@ describe('agent against the emulator', () => {
       await intruder.client.publishAsync('$aws/things/Intruder/defender/metrics/json', JSON.stringify(deviceReport(3004)), { qos: 1 });
 
       await until(() => dev1.received.length >= 3 && intruder.received.length >= 1, 5000, 'answers over MQTT');
-      const told = (d: Device) => d.received.map((m) => ({ topic: m.topic, body: (m.topic.includes('/cbor/') ? decodeCbor(m.payload) : JSON.parse(m.payload.toString())) as Record<string, unknown> }));
+      const told = (d: Device) =>
+        d.received.map((m) => ({
+          topic: m.topic,
+          body: (m.topic.includes('/cbor/') ? decodeCbor(m.payload) : JSON.parse(m.payload.toString())) as Record<string, unknown>,
+        }));
       const d1 = told(dev1);
       expect(d1.find((m) => m.topic.endsWith('json/accepted'))!.body).toMatchObject({ reportId: 3001, status: 'ACCEPTED' });
       expect(d1.find((m) => m.topic.endsWith('cbor/accepted'))!.body).toMatchObject({ reportId: 3002, status: 'ACCEPTED' });
-      expect(d1.find((m) => m.topic.endsWith('json/rejected'))!.body).toMatchObject({ reportId: 3003, status: 'REJECTED', statusDetails: { ErrorCode: 'InvalidPayload' } });
-      expect(told(intruder)[0]).toMatchObject({ topic: '$aws/things/Intruder/defender/metrics/json/rejected', body: { status: 'REJECTED' } });
+      expect(d1.find((m) => m.topic.endsWith('json/rejected'))!.body).toMatchObject({
+        reportId: 3003,
+        status: 'REJECTED',
+        statusDetails: { ErrorCode: 'InvalidPayload' },
+      });
+      expect(told(intruder)[0]).toMatchObject({
+        topic: '$aws/things/Intruder/defender/metrics/json/rejected',
+        body: { status: 'REJECTED' },
+      });
 
-      const forwarded = await until(() => {
-        const c = cloud(r).filter((m) => m.topic.startsWith('$aws/things/Dev1/'));
-        return c.length >= 2 ? c : undefined;
-      }, 5000, 'forwarded reports');
-      expect(forwarded.map((m) => m.topic).sort()).toEqual(['$aws/things/Dev1/defender/metrics/cbor', '$aws/things/Dev1/defender/metrics/json']);
+      const forwarded = await until(
+        () => {
+          const c = cloud(r).filter((m) => m.topic.startsWith('$aws/things/Dev1/'));
+          return c.length >= 2 ? c : undefined;
+        },
+        5000,
+        'forwarded reports',
+      );
+      expect(forwarded.map((m) => m.topic).sort()).toEqual([
+        '$aws/things/Dev1/defender/metrics/cbor',
+        '$aws/things/Dev1/defender/metrics/json',
+      ]);
       expect(cloud(r).some((m) => m.topic.includes('Intruder'))).toBe(false);
     } finally {
       await Promise.all(devices.map((d) => d.client.endAsync(true)));
@@ -268,7 +351,9 @@ describe('agent against the emulator', () => {
     const health: Array<{ shedding: boolean; rssBytes: number }> = [];
     agent.on('health', (h) => health.push(h));
     const healthLocal: unknown[] = [];
-    r.emulator.subscribeLocal('defender-edge/health', (_t: string, m: LocalMessage) => healthLocal.push(m.kind === 'json' ? m.value : null));
+    r.emulator.subscribeLocal('defender-edge/health', (_t: string, m: LocalMessage) =>
+      healthLocal.push(m.kind === 'json' ? m.value : null),
+    );
     await agent.start();
     const shed = await until(() => health.find((h) => h.shedding), 10_000, 'a health record saying it sheds');
     expect(shed.rssBytes).toBeGreaterThan(16 * 2 ** 20);

@@ -3,21 +3,21 @@
 // that child sends (per-process TCP bytes from tcp_info). Only our own ports/pids are asserted, so other
 // sockets on the machine (concurrent test runs) do not matter. Every test runs through both socket
 // sources: the dedge-sockdiag helper and the /proc/net + ss fallback.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import net from 'node:net';
+
 import dgram from 'node:dgram';
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HostCollector, type HostCollectorOptions } from '../../src/collector/hostCollector.ts';
 import { silentLogger } from '../../src/log.ts';
-import { startHelper, waitExit, type Helper } from '../support/childProcess.ts';
-import { ensureHelper } from '../support/sockDiagHelper.ts';
+import { type Helper, startHelper, waitExit } from '../support/childProcess.ts';
 import { bindUdpLoopbacks, listen } from '../support/loopbackSockets.ts';
+import { ensureHelper } from '../support/sockDiagHelper.ts';
 
 const helperPath = await ensureHelper();
 const PATHS = [
   { source: 'sockdiag', sockDiagHelper: helperPath },
   { source: 'proc', sockDiagHelper: false },
 ] as const;
-
 
 describe.each(PATHS)('HostCollector on this host (loopback ground truth), sockets via $source', ({ source, sockDiagHelper }) => {
   const collectors: HostCollector[] = [];
@@ -83,7 +83,9 @@ describe.each(PATHS)('HostCollector on this host (loopback ground truth), socket
 
   it('names a spawned child as owner of its IPv4 and IPv6 connections and counts the bytes it sends', async () => {
     const c = collector({ includeLoopback: true, perProcess: true, customMetrics: false, tcpBytes: true });
-    const a = startHelper('traffic.ts', ['send', '127.0.0.1', String(tcp4), '100000'], { env: { WAIT: '1', KEEP: '1', COMM: 'dedge-sender4' } });
+    const a = startHelper('traffic.ts', ['send', '127.0.0.1', String(tcp4), '100000'], {
+      env: { WAIT: '1', KEEP: '1', COMM: 'dedge-sender4' },
+    });
     const b = startHelper('traffic.ts', ['send', '::1', String(tcp6), '30000'], { env: { WAIT: '1', KEEP: '1' } });
     helpers.push(a, b);
     const aPort = Number((await a.next()).connected);
@@ -91,9 +93,23 @@ describe.each(PATHS)('HostCollector on this host (loopback ground truth), socket
 
     const first = await sample(c);
     const conn4 = first.established.find((e) => e.localPort === aPort && e.remotePort === tcp4);
-    expect(conn4).toEqual({ localAddress: '127.0.0.1', localPort: aPort, remoteAddress: '127.0.0.1', remotePort: tcp4, localInterface: 'lo', pid: a.pid });
+    expect(conn4).toEqual({
+      localAddress: '127.0.0.1',
+      localPort: aPort,
+      remoteAddress: '127.0.0.1',
+      remotePort: tcp4,
+      localInterface: 'lo',
+      pid: a.pid,
+    });
     const conn6 = first.established.find((e) => e.localPort === bPort && e.remotePort === tcp6);
-    expect(conn6).toEqual({ localAddress: '::1', localPort: bPort, remoteAddress: '::1', remotePort: tcp6, localInterface: 'lo', pid: b.pid });
+    expect(conn6).toEqual({
+      localAddress: '::1',
+      localPort: bPort,
+      remoteAddress: '::1',
+      remotePort: tcp6,
+      localInterface: 'lo',
+      pid: b.pid,
+    });
     // The server side of the same connection belongs to this test process.
     expect(first.established.find((e) => e.localPort === tcp4 && e.remotePort === aPort)?.pid).toBe(process.pid);
     const childA = first.processes.find((p) => p.pid === a.pid)!;
@@ -108,7 +124,8 @@ describe.each(PATHS)('HostCollector on this host (loopback ground truth), socket
     expect(await a.next()).toEqual({ sent: 100000 });
     expect(await b.next()).toEqual({ sent: 30000 });
     // wait until the server has read everything (the bytes are acked once they are in its receive queue)
-    for (let i = 0; i < 200 && ((received.get(aPort) ?? 0) < 100000 || (received.get(bPort) ?? 0) < 30000); i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 200 && ((received.get(aPort) ?? 0) < 100000 || (received.get(bPort) ?? 0) < 30000); i++)
+      await new Promise((r) => setTimeout(r, 10));
 
     const second = await sample(c);
     // Both ends are still open, so tcp_info holds the exact payload counts. Tolerance +1: tcp_info counts
@@ -172,8 +189,22 @@ describe('HostCollector: the same HostSample through either socket source', () =
     const u = dgram.createSocket('udp6');
     await new Promise<void>((r) => u.bind({ address: '::1', port: 0 }, () => r()));
     const child = startHelper('traffic.ts', ['send', '127.0.0.1', String(port), '0'], { env: { WAIT: '1', KEEP: '1' } });
-    const viaHelper = new HostCollector({ includeLoopback: true, perProcess: true, customMetrics: false, tcpBytes: true, logger: silentLogger(), sockDiagHelper: helperPath });
-    const viaProc = new HostCollector({ includeLoopback: true, perProcess: true, customMetrics: false, tcpBytes: true, logger: silentLogger(), sockDiagHelper: false });
+    const viaHelper = new HostCollector({
+      includeLoopback: true,
+      perProcess: true,
+      customMetrics: false,
+      tcpBytes: true,
+      logger: silentLogger(),
+      sockDiagHelper: helperPath,
+    });
+    const viaProc = new HostCollector({
+      includeLoopback: true,
+      perProcess: true,
+      customMetrics: false,
+      tcpBytes: true,
+      logger: silentLogger(),
+      sockDiagHelper: false,
+    });
     try {
       const childPort = Number((await child.next()).connected);
       // The child is entirely ours: compared whole. This process may hold other connections (earlier
@@ -183,9 +214,17 @@ describe('HostCollector: the same HostSample through either socket source', () =
         return {
           keys: Object.keys(s).sort(),
           listening: s.listening.filter((l) => l.port === port || l.port === u.address().port).sort((a, b) => a.port - b.port),
-          established: s.established.filter((e) => e.localPort === childPort || e.remotePort === childPort).sort((a, b) => a.localPort - b.localPort),
+          established: s.established
+            .filter((e) => e.localPort === childPort || e.remotePort === childPort)
+            .sort((a, b) => a.localPort - b.localPort),
           child: s.processes.find((p) => p.pid === child.pid),
-          me: { comm: me.comm, exe: me.exe, tcp: me.listeningTcpPorts.filter((x) => x === port), udp: me.listeningUdpPorts.filter((x) => x === u.address().port), keys: Object.keys(me).sort() },
+          me: {
+            comm: me.comm,
+            exe: me.exe,
+            tcp: me.listeningTcpPorts.filter((x) => x === port),
+            udp: me.listeningUdpPorts.filter((x) => x === u.address().port),
+            keys: Object.keys(me).sort(),
+          },
           degraded: s.degraded,
         };
       };
@@ -216,7 +255,14 @@ describe('HostCollector: the helper missing, or killed between samples', () => {
   it('a missing helper: every sample from /proc + ss, complete, nothing degraded', async () => {
     const server = net.createServer();
     const port = await listen(server, '127.0.0.1');
-    const c = new HostCollector({ includeLoopback: true, perProcess: true, customMetrics: false, tcpBytes: true, logger: silentLogger(), sockDiagHelper: '/nonexistent/dedge-sockdiag' });
+    const c = new HostCollector({
+      includeLoopback: true,
+      perProcess: true,
+      customMetrics: false,
+      tcpBytes: true,
+      logger: silentLogger(),
+      sockDiagHelper: '/nonexistent/dedge-sockdiag',
+    });
     try {
       for (let i = 0; i < 2; i++) {
         const s = await c.sample(Date.now());
@@ -238,7 +284,14 @@ describe('HostCollector: the helper missing, or killed between samples', () => {
       s.on('error', () => {});
     });
     const port = await listen(server, '127.0.0.1');
-    const c = new HostCollector({ includeLoopback: true, perProcess: true, customMetrics: false, tcpBytes: true, logger: silentLogger(), sockDiagHelper: helperPath });
+    const c = new HostCollector({
+      includeLoopback: true,
+      perProcess: true,
+      customMetrics: false,
+      tcpBytes: true,
+      logger: silentLogger(),
+      sockDiagHelper: helperPath,
+    });
     const sender = startHelper('traffic.ts', ['send', '127.0.0.1', String(port), '40000'], { env: { WAIT: '1', KEEP: '1' } });
     try {
       const senderPort = Number((await sender.next()).connected);

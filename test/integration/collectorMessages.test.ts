@@ -3,12 +3,13 @@
 // QoS 1 messages: the rogue-agent demo's situation (scenario/rogue-agent.md) — a process on the gateway
 // publishing to the local broker must show messagesSent/messagesReceived and bytes, although the host's
 // network_stats exclude loopback. Through both socket sources (helper and /proc + ss).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import net from 'node:net';
 import { Aedes } from 'aedes';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HostCollector } from '../../src/collector/hostCollector.ts';
 import { silentLogger } from '../../src/log.ts';
-import { startHelper, type Helper } from '../support/childProcess.ts';
+import { type Helper, startHelper } from '../support/childProcess.ts';
 import { ensureHelper } from '../support/sockDiagHelper.ts';
 
 const helperPath = await ensureHelper();
@@ -39,15 +40,26 @@ describe.each([
     server.close();
   });
 
-  it('counts a publishing client\'s messages and bytes over loopback, and the broker\'s side, with network_stats excluding loopback', async () => {
+  it("counts a publishing client's messages and bytes over loopback, and the broker's side, with network_stats excluding loopback", async () => {
     const make = (perProcessIncludeLoopback: boolean) => {
-      const c = new HostCollector({ includeLoopback: false, perProcessIncludeLoopback, mqttPorts: [port], perProcess: true, customMetrics: false, tcpBytes: true, logger: silentLogger(), sockDiagHelper });
+      const c = new HostCollector({
+        includeLoopback: false,
+        perProcessIncludeLoopback,
+        mqttPorts: [port],
+        perProcess: true,
+        customMetrics: false,
+        tcpBytes: true,
+        logger: silentLogger(),
+        sockDiagHelper,
+      });
       collectors.push(c);
       return c;
     };
     const withLoopback = make(true);
     const withoutLoopback = make(false);
-    const pub = startHelper('mqttPublisher.ts', [`mqtt://127.0.0.1:${port}`, 'dedge/rogue', String(COUNT), String(PAYLOAD)], { env: { COMM: 'dedge-rogue' } });
+    const pub = startHelper('mqttPublisher.ts', [`mqtt://127.0.0.1:${port}`, 'dedge/rogue', String(COUNT), String(PAYLOAD)], {
+      env: { COMM: 'dedge-rogue' },
+    });
     helpers.push(pub);
     await pub.next(); // connected
 

@@ -3,13 +3,13 @@
 // (real veth pairs, ip_forward on in the gateway namespace only, real TCP/UDP over IPv4 and IPv6) counted
 // per device by the nft table the collector owns. Also the degraded paths: nft missing, namespace gone.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Collector } from '../../src/collector/collector.ts';
+import { type CommandRunner, runCommand } from '../../src/collector/commandRunner.ts';
 import { DownstreamCollector } from '../../src/collector/downstreamCollector.ts';
 import { HostCollector } from '../../src/collector/hostCollector.ts';
-import { runCommand, type CommandRunner } from '../../src/collector/commandRunner.ts';
-import { Collector } from '../../src/collector/collector.ts';
 import { validateConfig } from '../../src/config/validate.ts';
 import { silentLogger } from '../../src/log.ts';
-import { startHelper, waitExit, type Helper } from '../support/childProcess.ts';
+import { type Helper, startHelper, waitExit } from '../support/childProcess.ts';
 import { createNetns, deleteNetns, inNs, uniquePrefix, vethBetween } from '../support/netns.ts';
 
 const prefix = uniquePrefix();
@@ -23,8 +23,14 @@ const helpers: Helper[] = [];
 beforeAll(() => {
   for (const ns of [gw, dev, up, solo]) createNetns(ns);
   // device ns ── gateway ns ── upstream ns
-  vethBetween({ ns: gw, dev: `${prefix}g0`, addrs: ['10.77.1.1/24', 'fd77:1::1/64'] }, { ns: dev, dev: `${prefix}d0`, addrs: ['10.77.1.2/24', '10.77.1.3/24', 'fd77:1::2/64'] });
-  vethBetween({ ns: gw, dev: `${prefix}g1`, addrs: ['10.77.2.1/24', 'fd77:2::1/64'] }, { ns: up, dev: `${prefix}u0`, addrs: ['10.77.2.2/24', 'fd77:2::2/64'] });
+  vethBetween(
+    { ns: gw, dev: `${prefix}g0`, addrs: ['10.77.1.1/24', 'fd77:1::1/64'] },
+    { ns: dev, dev: `${prefix}d0`, addrs: ['10.77.1.2/24', '10.77.1.3/24', 'fd77:1::2/64'] },
+  );
+  vethBetween(
+    { ns: gw, dev: `${prefix}g1`, addrs: ['10.77.2.1/24', 'fd77:2::1/64'] },
+    { ns: up, dev: `${prefix}u0`, addrs: ['10.77.2.2/24', 'fd77:2::2/64'] },
+  );
   inNs(gw, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
   inNs(dev, 'ip', ['route', 'add', 'default', 'via', '10.77.1.1']);
   inNs(dev, 'ip', ['-6', 'route', 'add', 'default', 'via', 'fd77:1::1']);
@@ -43,8 +49,24 @@ describe('network_stats in a namespace (loopback included on request)', () => {
     helpers.push(sink);
     const { port, pid } = (await sink.next()) as { port: number; pid: number };
     const procNetDir = `/proc/${pid}/net`; // the namespace's /proc/net, seen through a process inside it
-    const withLo = new HostCollector({ includeLoopback: true, perProcess: true, customMetrics: false, tcpBytes: true, logger: silentLogger(), netns: solo, procNetDir });
-    const withoutLo = new HostCollector({ includeLoopback: false, perProcess: false, customMetrics: false, tcpBytes: false, logger: silentLogger(), netns: solo, procNetDir });
+    const withLo = new HostCollector({
+      includeLoopback: true,
+      perProcess: true,
+      customMetrics: false,
+      tcpBytes: true,
+      logger: silentLogger(),
+      netns: solo,
+      procNetDir,
+    });
+    const withoutLo = new HostCollector({
+      includeLoopback: false,
+      perProcess: false,
+      customMetrics: false,
+      tcpBytes: false,
+      logger: silentLogger(),
+      netns: solo,
+      procNetDir,
+    });
     await withLo.sample(Date.now());
     await withoutLo.sample(Date.now());
 
@@ -150,8 +172,12 @@ describe('downstream devices behind a gateway namespace', () => {
   });
 
   it('degrades only downstream traffic when nft is missing; host sampling goes on', async () => {
-    const missingNft: CommandRunner = (program, args, options) => runCommand(program === 'nft' ? 'dedge-no-such-nft' : program, args, options);
-    const r = validateConfig({ downstream: { devices, messageTopics: ['devices/{thingName}/#'] }, collector: { downstreamNftTable: table, tcpBytes: false } });
+    const missingNft: CommandRunner = (program, args, options) =>
+      runCommand(program === 'nft' ? 'dedge-no-such-nft' : program, args, options);
+    const r = validateConfig({
+      downstream: { devices, messageTopics: ['devices/{thingName}/#'] },
+      collector: { downstreamNftTable: table, tcpBytes: false },
+    });
     if (!r.ok) throw new Error(r.errors.join('; '));
     const collector = new Collector({ config: r.config, logger: silentLogger(), netns: gw, runner: missingNft });
     await collector.start();
@@ -169,9 +195,19 @@ describe('downstream devices behind a gateway namespace', () => {
   });
 
   it('degrades ss and interface lookups when the namespace is gone, and keeps the rest', async () => {
-    const c = new HostCollector({ includeLoopback: true, perProcess: true, customMetrics: true, tcpBytes: true, logger: silentLogger(), netns: `${prefix}gone` });
+    const c = new HostCollector({
+      includeLoopback: true,
+      perProcess: true,
+      customMetrics: true,
+      tcpBytes: true,
+      logger: silentLogger(),
+      netns: `${prefix}gone`,
+    });
     const s = await c.sample(Date.now());
-    expect(s.degraded).toEqual([expect.stringMatching(/^interfaces: netns: Cannot open network namespace/), expect.stringMatching(/^tcp-bytes: netns: Cannot open network namespace/)]);
+    expect(s.degraded).toEqual([
+      expect.stringMatching(/^interfaces: netns: Cannot open network namespace/),
+      expect.stringMatching(/^tcp-bytes: netns: Cannot open network namespace/),
+    ]);
     expect(s.custom.process_count).toBeDefined();
     expect(Array.isArray(s.listening)).toBe(true);
   });

@@ -6,16 +6,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/config/validate.ts';
-import type { ActionSpec, ViolationEvent } from '../../src/localrules/contracts.ts';
 import type { ActionRecord } from '../../src/enforce/actionModel.ts';
-import { createEnforcer } from '../../src/enforce/createEnforcer.ts';
+import { createEnforcer, enforcementPaths } from '../../src/enforce/createEnforcer.ts';
 import type { EnforcementConfig, Enforcer } from '../../src/enforce/enforcer.ts';
-import type { NftBackend } from '../../src/enforce/nftBackend.ts';
-import { enforcementPaths } from '../../src/enforce/createEnforcer.ts';
 import { startWatchdog, WATCHDOG_GRACE_MS } from '../../src/enforce/linkWatchdog.ts';
+import type { NftBackend } from '../../src/enforce/nftBackend.ts';
+import type { ActionSpec, ViolationEvent } from '../../src/localrules/contracts.ts';
 import { silentLogger } from '../../src/log.ts';
 import { uniqueId, waitFor } from '../support/children.ts';
-import { canConnect, createTopology, destroyTopology, inNs, linkIsUp, nftRuleset, startTcpServer, type Topology } from '../support/enforceNetns.ts';
+import {
+  canConnect,
+  createTopology,
+  destroyTopology,
+  inNs,
+  linkIsUp,
+  nftRuleset,
+  startTcpServer,
+  type Topology,
+} from '../support/enforceNetns.ts';
 
 const PORT = 7207;
 const id = uniqueId();
@@ -41,8 +49,16 @@ beforeEach(() => {
 });
 afterEach(async () => {
   for (const e of enforcers.splice(0)) await e.stop();
-  try { inNs(topo.gw, ['nft', 'delete', 'table', 'inet', table]); } catch { /* not created by this test */ }
-  try { inNs(topo.gw, ['ip', 'route', 'del', 'default']); } catch { /* none */ }
+  try {
+    inNs(topo.gw, ['nft', 'delete', 'table', 'inet', table]);
+  } catch {
+    /* not created by this test */
+  }
+  try {
+    inNs(topo.gw, ['ip', 'route', 'del', 'default']);
+  } catch {
+    /* none */
+  }
   inNs(topo.gw, ['ip', 'link', 'set', topo.gwIf, 'up']);
   rmSync(stateDir, { recursive: true, force: true });
   // Watchdogs whose state folder is gone exit by themselves: none outlives the test.
@@ -50,7 +66,13 @@ afterEach(async () => {
 });
 
 function enforcer(config: Partial<EnforcementConfig> = {}): Enforcer {
-  const e = createEnforcer({ config: { ...defaultConfig().enforcement, mode: 'enforce', nftTable: table, ...config }, stateDir, logger: silentLogger(), netns: topo.gw, onAction: (r) => records.push(r) });
+  const e = createEnforcer({
+    config: { ...defaultConfig().enforcement, mode: 'enforce', nftTable: table, ...config },
+    stateDir,
+    logger: silentLogger(),
+    netns: topo.gw,
+    onAction: (r) => records.push(r),
+  });
   enforcers.push(e);
   return e;
 }
@@ -63,7 +85,9 @@ function watchdogsOf(dir: string): number[] {
     try {
       const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8');
       if (cmd.includes('_link-watchdog') && cmd.includes(dir) && !cmd.includes('--detach')) pids.push(Number(name)); // not its launcher
-    } catch { /* gone meanwhile */ }
+    } catch {
+      /* gone meanwhile */
+    }
   }
   return pids;
 }
@@ -71,20 +95,34 @@ function watchdogsOf(dir: string): number[] {
 function ancestorsOf(pid: number): number[] {
   const out: number[] = [];
   try {
-    for (let p = pid; p > 1;) {
+    for (let p = pid; p > 1; ) {
       const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
       p = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
       out.push(p);
     }
-  } catch { /* a process in the chain exited meanwhile */ }
+  } catch {
+    /* a process in the chain exited meanwhile */
+  }
   return out;
 }
 
 let seq = 0;
 function deviceAlarm(action: ActionSpec, device: { addresses?: string[]; interface?: string } = {}): ViolationEvent {
   return {
-    violationId: `v-${id}-${++seq}`, thingName: 'sensor-1', behavior: 'bytesOut', metric: 'aws:all-bytes-out', event: 'in-alarm', t: Date.now(),
-    value: { count: 50_000 }, offender: { kind: 'device', thingName: 'sensor-1', addresses: device.addresses ?? [topo.devAddr], ...(device.interface ? { interface: device.interface } : {}) }, action,
+    violationId: `v-${id}-${++seq}`,
+    thingName: 'sensor-1',
+    behavior: 'bytesOut',
+    metric: 'aws:all-bytes-out',
+    event: 'in-alarm',
+    t: Date.now(),
+    value: { count: 50_000 },
+    offender: {
+      kind: 'device',
+      thingName: 'sensor-1',
+      addresses: device.addresses ?? [topo.devAddr],
+      ...(device.interface ? { interface: device.interface } : {}),
+    },
+    action,
   };
 }
 
@@ -100,10 +138,18 @@ describe('nft address backend in a namespace', () => {
     expect(await waitFor(async () => (await probeAll()).every(Boolean), 8000, 200)).toBe(true);
     const e = enforcer();
     const [r] = await e.handle(deviceAlarm({ type: 'address-block', ttlSeconds: 4 }, { addresses: [topo.devAddr, topo.devAddr6] }));
-    expect(r).toMatchObject({ outcome: 'applied', type: 'address-block', target: { kind: 'addresses', addresses: [topo.devAddr, topo.devAddr6] }, ttlSeconds: 4 });
+    expect(r).toMatchObject({
+      outcome: 'applied',
+      type: 'address-block',
+      target: { kind: 'addresses', addresses: [topo.devAddr, topo.devAddr6] },
+      ttlSeconds: 4,
+    });
     expect(await probeAll()).toEqual([false, false, false]);
     const listed = await e.backends.nft.list();
-    expect(listed.map((x) => x.target)).toEqual([{ kind: 'addresses', addresses: [topo.devAddr] }, { kind: 'addresses', addresses: [topo.devAddr6] }]);
+    expect(listed.map((x) => x.target)).toEqual([
+      { kind: 'addresses', addresses: [topo.devAddr] },
+      { kind: 'addresses', addresses: [topo.devAddr6] },
+    ]);
     expect(listed[0]!.expiresInMs).toBeLessThanOrEqual(4000);
     expect(await waitFor(async () => (await gwToDev()) && (await devToGw()), 8000, 200)).toBe(true);
     expect(await waitFor(() => records.some((x) => x.outcome === 'reverted' && x.reason === 'expired'), 3000)).toBe(true);
@@ -117,7 +163,7 @@ describe('nft address backend in a namespace', () => {
     expect(await waitFor(gwToDev, 8000, 200)).toBe(true);
   });
 
-  it('refuses the gateway\'s own address and never-block CIDRs without touching nft', async () => {
+  it("refuses the gateway's own address and never-block CIDRs without touching nft", async () => {
     const before = nftRuleset(topo.gw);
     const e = enforcer({ neverBlockCidrs: ['10.231.0.0/28'] });
     const [own] = await e.handle(deviceAlarm({ type: 'address-block' }, { addresses: [topo.gwAddr] }));
@@ -129,8 +175,13 @@ describe('nft address backend in a namespace', () => {
 
   it('blocks the acceptable addresses of a device and audits the refused ones', async () => {
     const e = enforcer();
-    const recs = await e.handle(deviceAlarm({ type: 'address-block', ttlSeconds: 30 }, { addresses: [topo.gwAddr, topo.devAddr, 'not-an-ip'] }));
-    expect(recs.map((r) => [r.outcome, r.reason])).toEqual([['refused', 'own-address'], ['applied', undefined]]);
+    const recs = await e.handle(
+      deviceAlarm({ type: 'address-block', ttlSeconds: 30 }, { addresses: [topo.gwAddr, topo.devAddr, 'not-an-ip'] }),
+    );
+    expect(recs.map((r) => [r.outcome, r.reason])).toEqual([
+      ['refused', 'own-address'],
+      ['applied', undefined],
+    ]);
     expect(recs[0]!.detail).toMatch(/address\[2\]: /);
     expect(recs[1]!.target).toEqual({ kind: 'addresses', addresses: [topo.devAddr] });
     expect(await devToGw()).toBe(false);
@@ -180,7 +231,9 @@ describe('interface actions in a namespace', () => {
     const [q] = await enforcer().handle(deviceAlarm({ type: 'interface-quarantine' }, { interface: topo.gwIf }));
     expect(q).toMatchObject({ outcome: 'refused', reason: 'default-route-interface' });
     expect(nftRuleset(topo.gw)).toBe(before);
-    const [allowed] = await enforcer({ allowDefaultRouteInterface: true }).handle(deviceAlarm({ type: 'interface-quarantine', ttlSeconds: 30 }, { interface: topo.gwIf }));
+    const [allowed] = await enforcer({ allowDefaultRouteInterface: true }).handle(
+      deviceAlarm({ type: 'interface-quarantine', ttlSeconds: 30 }, { interface: topo.gwIf }),
+    );
     expect(allowed).toMatchObject({ outcome: 'applied' });
     expect(await gwToDev()).toBe(false);
   });
@@ -218,7 +271,7 @@ describe('interface actions in a namespace', () => {
     expect(await waitFor(gwToDev, 8000, 200)).toBe(true);
   });
 
-  it('a watchdog left by an earlier run waits for a newer action on the same interface; a revert stops the agent\'s own', async () => {
+  it("a watchdog left by an earlier run waits for a newer action on the same interface; a revert stops the agent's own", async () => {
     const first = enforcer();
     const ev = deviceAlarm({ type: 'interface-down', ttlSeconds: 1, revertOnClear: true }, { interface: topo.gwIf });
     await first.handle(ev);

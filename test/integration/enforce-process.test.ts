@@ -5,13 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/config/validate.ts';
-import type { ActionSpec, ViolationEvent } from '../../src/localrules/contracts.ts';
 import type { ActionRecord } from '../../src/enforce/actionModel.ts';
-import { createEnforcer, enforcementPaths, type CreateEnforcerOptions } from '../../src/enforce/createEnforcer.ts';
+import { type CreateEnforcerOptions, createEnforcer, enforcementPaths } from '../../src/enforce/createEnforcer.ts';
 import type { EnforcementConfig, Enforcer } from '../../src/enforce/enforcer.ts';
 import type { ProcessBackend } from '../../src/enforce/processBackend.ts';
+import type { ActionSpec, ViolationEvent } from '../../src/localrules/contracts.ts';
 import { silentLogger } from '../../src/log.ts';
-import { Children, procState, sleep, startTimeOf, waitFor, type Child } from '../support/children.ts';
+import { type Child, Children, procState, sleep, startTimeOf, waitFor } from '../support/children.ts';
 
 const children = new Children();
 const enforcers: Enforcer[] = [];
@@ -29,7 +29,13 @@ afterEach(async () => {
 });
 
 function enforcer(config: Partial<EnforcementConfig> = {}, extra: Partial<CreateEnforcerOptions> = {}): Enforcer {
-  const e = createEnforcer({ config: { ...defaultConfig().enforcement, mode: 'enforce', ...config }, stateDir, logger: silentLogger(), onAction: (r) => records.push(r), ...extra });
+  const e = createEnforcer({
+    config: { ...defaultConfig().enforcement, mode: 'enforce', ...config },
+    stateDir,
+    logger: silentLogger(),
+    onAction: (r) => records.push(r),
+    ...extra,
+  });
   enforcers.push(e);
   return e;
 }
@@ -37,13 +43,26 @@ function enforcer(config: Partial<EnforcementConfig> = {}, extra: Partial<Create
 let seq = 0;
 function alarm(pid: number, comm: string, action: ActionSpec, over: Partial<ViolationEvent> = {}, startTime?: number): ViolationEvent {
   return {
-    violationId: `v-${process.pid}-${++seq}`, thingName: 'gateway', behavior: 'bytesOut', metric: 'aws:all-bytes-out', event: 'in-alarm',
-    value: { count: 20_000 }, threshold: { count: 10_000 }, comparisonOperator: 'less-than', t: Date.now(),
-    offender: { kind: 'process', pid, comm, startTime: startTime ?? startTimeOf(pid) }, action, ...over,
+    violationId: `v-${process.pid}-${++seq}`,
+    thingName: 'gateway',
+    behavior: 'bytesOut',
+    metric: 'aws:all-bytes-out',
+    event: 'in-alarm',
+    value: { count: 20_000 },
+    threshold: { count: 10_000 },
+    comparisonOperator: 'less-than',
+    t: Date.now(),
+    offender: { kind: 'process', pid, comm, startTime: startTime ?? startTimeOf(pid) },
+    action,
+    ...over,
   };
 }
 const running = (c: Child) => ['S', 'R'].includes(procState(c.pid) ?? '');
-const auditLines = () => readFileSync(enforcementPaths(stateDir).auditPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as ActionRecord);
+const auditLines = () =>
+  readFileSync(enforcementPaths(stateDir).auditPath, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as ActionRecord);
 
 describe('Enforcer on processes', () => {
   it('stops the offender as soon as the violation is handled, and continues it on alarm-cleared', async () => {
@@ -52,7 +71,14 @@ describe('Enforcer on processes', () => {
     const ev = alarm(c.pid, 'node', { type: 'process-suspend', revertOnClear: true });
     const [applied] = await e.handle(ev);
     expect(procState(c.pid)).toBe('T'); // already stopped when handle() resolves
-    expect(applied).toMatchObject({ outcome: 'applied', type: 'process-suspend', dryRun: false, escalationLevel: 0, ttlSeconds: 600, violation: { violationId: ev.violationId } });
+    expect(applied).toMatchObject({
+      outcome: 'applied',
+      type: 'process-suspend',
+      dryRun: false,
+      escalationLevel: 0,
+      ttlSeconds: 600,
+      violation: { violationId: ev.violationId },
+    });
     const [reverted] = await e.handle({ ...ev, event: 'alarm-cleared', t: Date.now() });
     expect(reverted).toMatchObject({ outcome: 'reverted', reason: 'alarm-cleared', actionId: applied!.actionId });
     expect(await waitFor(() => running(c))).toBe(true);
@@ -135,7 +161,10 @@ describe('Enforcer on processes', () => {
     const [r1] = await global.handle(alarm(a.pid, 'node', { type: 'process-terminate' }));
     const perBehavior = enforcer();
     const [r2] = await perBehavior.handle(alarm(b.pid, 'node', { type: 'process-suspend', dryRun: true }));
-    expect([r1, r2].map((r) => [r!.outcome, r!.dryRun])).toEqual([['applied', true], ['applied', true]]);
+    expect([r1, r2].map((r) => [r!.outcome, r!.dryRun])).toEqual([
+      ['applied', true],
+      ['applied', true],
+    ]);
     expect(r2!.detail).toMatch(/^dry-run: would process-suspend pid/);
     await sleep(200);
     expect(running(a) && running(b)).toBe(true);
@@ -178,7 +207,9 @@ describe('Enforcer on processes', () => {
   it('counts and ignores malformed events without throwing', async () => {
     const e = enforcer();
     expect(await e.handle({ violationId: 'x y' } as unknown as ViolationEvent)).toEqual([]);
-    expect(await e.handle(alarm(123, 'x', { type: 'process-smash' as never }, {}, 1))).toMatchObject([{ outcome: 'refused', reason: 'unknown-action' }]);
+    expect(await e.handle(alarm(123, 'x', { type: 'process-smash' as never }, {}, 1))).toMatchObject([
+      { outcome: 'refused', reason: 'unknown-action' },
+    ]);
     expect(e.metrics()).toMatchObject({ events: 2, invalidEvents: 1 });
   });
 

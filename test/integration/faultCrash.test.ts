@@ -5,16 +5,17 @@
 //    moment; 100 times in a row on the same state directory.
 // 2. The real agent (`defender-edge run`, child process, against the emulator) SIGKILLed while running:
 //    it comes back every time, never reuses or lowers a report_id, never quarantines a state file.
-import { afterEach, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
 import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
-import { prng, runSeed } from '../support/prng.ts';
 import { CLI } from '../support/ipc.ts';
+import { prng, runSeed } from '../support/prng.ts';
 
 const CHILD = fileURLToPath(new URL('./faultCrashChild.ts', import.meta.url));
 const RECIPE = fileURLToPath(new URL('../../recipe.yaml', import.meta.url));
@@ -38,16 +39,26 @@ function tempDir(prefix: string): string {
 }
 
 function exited(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
+  return child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-interface Verdict { ready: true; problems: string[]; recovered: number; delivered: number; enqueued: number }
+interface Verdict {
+  ready: true;
+  problems: string[];
+  recovered: number;
+  delivered: number;
+  enqueued: number;
+}
 
 function startChild(dir: string): { child: ChildProcess; verdict: Promise<Verdict> } {
   const child = spawn(process.execPath, [CHILD, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let err = '';
-  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
   const verdict = new Promise<Verdict>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once('line', (l) => resolve(JSON.parse(l) as Verdict));
     child.once('exit', (code, signal) => reject(new Error(`child exited (${code ?? signal}) before its verdict: ${err}`)));
@@ -100,29 +111,56 @@ describe('the agent itself SIGKILLed while running', () => {
     const record = join(dir, 'cloud.jsonl');
     const token = 'CRASHAGENTTOKEN1';
     const emulator = new GreengrassEmulator({
-      socketPath: join(dir, 'ipc.sock'), recipe: RECIPE, token, thingName: 'GatewayThing', recordFile: record,
-      overrides: { stateDir: join(dir, 'state'), sampling: { intervalMs: 200 }, heartbeat: { enabled: false }, enforcement: { mode: 'dry-run' } },
+      socketPath: join(dir, 'ipc.sock'),
+      recipe: RECIPE,
+      token,
+      thingName: 'GatewayThing',
+      recordFile: record,
+      overrides: {
+        stateDir: join(dir, 'state'),
+        sampling: { intervalMs: 200 },
+        heartbeat: { enabled: false },
+        enforcement: { mode: 'dry-run' },
+      },
     });
     emulators.push(emulator);
     await emulator.start();
     let running = 0;
-    emulator.on('state', (_c, state) => { if (state === 'RUNNING') running++; });
-    const env = { ...process.env, AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT: join(dir, 'ipc.sock'), SVCUID: token, AWS_IOT_THING_NAME: 'GatewayThing' };
-    const reportIds = (): number[] => existsSync(record)
-      ? readFileSync(record, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { topic: string; payload: string })
-        .filter((m) => m.topic === '$aws/things/GatewayThing/defender/metrics/json').map((m) => (JSON.parse(m.payload) as { header: { report_id: number } }).header.report_id)
-      : [];
+    emulator.on('state', (_c, state) => {
+      if (state === 'RUNNING') running++;
+    });
+    const env = {
+      ...process.env,
+      AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT: join(dir, 'ipc.sock'),
+      SVCUID: token,
+      AWS_IOT_THING_NAME: 'GatewayThing',
+    };
+    const reportIds = (): number[] =>
+      existsSync(record)
+        ? readFileSync(record, 'utf8')
+            .trim()
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as { topic: string; payload: string })
+            .filter((m) => m.topic === '$aws/things/GatewayThing/defender/metrics/json')
+            .map((m) => (JSON.parse(m.payload) as { header: { report_id: number } }).header.report_id)
+        : [];
     const KILLS_AGENT = 6;
     for (let i = 0; i < KILLS_AGENT; i++) {
       const before = running;
       const maxBefore = Math.max(0, ...reportIds());
-      const child = spawn(process.execPath, [CLI, 'run', '--state-dir', join(dir, 'boot'), '--report-interval-seconds', '1', '--log-level', 'warn'], { env, stdio: ['ignore', 'ignore', 'pipe'], cwd: dir });
+      const child = spawn(
+        process.execPath,
+        [CLI, 'run', '--state-dir', join(dir, 'boot'), '--report-interval-seconds', '1', '--log-level', 'warn'],
+        { env, stdio: ['ignore', 'ignore', 'pipe'], cwd: dir },
+      );
       children.push(child);
       const deadline = Date.now() + 20_000;
       // Up and reporting again: RUNNING and a report of this run in the cloud. A replay of what the last run
       // sent does not count (the outbox's cursor is persisted lazily, so a quick kill replays the same report).
       const newReport = () => reportIds().some((id) => id > maxBefore);
-      while ((running === before || !newReport()) && Date.now() < deadline && child.exitCode === null) await new Promise((res) => setTimeout(res, 50));
+      while ((running === before || !newReport()) && Date.now() < deadline && child.exitCode === null)
+        await new Promise((res) => setTimeout(res, 50));
       expect(child.exitCode, `agent run ${i} exited on its own`).toBeNull();
       expect(running, `agent run ${i} never reached RUNNING`).toBeGreaterThan(before);
       expect(newReport(), `agent run ${i} sent no new report`).toBe(true);

@@ -3,15 +3,16 @@
 // written), keeps reporting, and keeps ENFORCING: a downstream device's violation still blocks its
 // address in a real nft table inside a network namespace the test created. When space returns, the
 // outbox writes its held messages to disk again and enforcement state is persisted again.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/agent/agent.ts';
-import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
 import type { ActionRecord } from '../../src/enforce/actionModel.ts';
+import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
 import { silentLogger } from '../../src/log.ts';
 import { inNs, nftRuleset } from '../support/enforceNetns.ts';
 import { until } from '../support/until.ts';
@@ -47,11 +48,23 @@ afterAll(async () => {
   await agent?.stop();
   await emulator?.stop();
   if (ns) {
-    try { inNs(ns, ['nft', 'delete', 'table', 'inet', table]); } catch { /* not created */ }
-    try { execFileSync('ip', ['netns', 'del', ns]); } catch { /* already gone */ }
+    try {
+      inNs(ns, ['nft', 'delete', 'table', 'inet', table]);
+    } catch {
+      /* not created */
+    }
+    try {
+      execFileSync('ip', ['netns', 'del', ns]);
+    } catch {
+      /* already gone */
+    }
   }
   if (mounted) {
-    try { execFileSync('umount', [mnt]); } catch { execFileSync('umount', ['-l', mnt]); }
+    try {
+      execFileSync('umount', [mnt]);
+    } catch {
+      execFileSync('umount', ['-l', mnt]);
+    }
   }
   rmSync(work, { recursive: true, force: true });
 });
@@ -67,7 +80,11 @@ function fillDisk(dir: string): string[] {
         files.push(f);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-        try { unlinkSync(f); } catch { /* never created */ }
+        try {
+          unlinkSync(f);
+        } catch {
+          /* never created */
+        }
         break;
       }
     }
@@ -75,34 +92,65 @@ function fillDisk(dir: string): string[] {
   return files;
 }
 
-
-const report = (rid: number, ports: number[]) => Buffer.from(JSON.stringify({ header: { report_id: rid, version: '1.0' }, metrics: { listening_tcp_ports: { ports: ports.map((port) => ({ port })), total: ports.length } } }));
+const report = (rid: number, ports: number[]) =>
+  Buffer.from(
+    JSON.stringify({
+      header: { report_id: rid, version: '1.0' },
+      metrics: { listening_tcp_ports: { ports: ports.map((port) => ({ port })), total: ports.length } },
+    }),
+  );
 
 describe('disk full', () => {
   it('says so, keeps reporting and enforcing, and recovers when space returns', async () => {
     const record = join(work, 'cloud.jsonl');
     emulator = new GreengrassEmulator({
-      socketPath: join(work, 'ipc.sock'), recipe: RECIPE, token: TOKEN, thingName: GW, recordFile: record,
+      socketPath: join(work, 'ipc.sock'),
+      recipe: RECIPE,
+      token: TOKEN,
+      thingName: GW,
+      recordFile: record,
       overrides: {
         stateDir: join(mnt, 'agent'),
         sampling: { intervalMs: 200 },
         heartbeat: { enabled: false },
         collector: { perProcess: false, customMetrics: false, tcpBytes: false },
         enforcement: { mode: 'enforce', nftTable: table },
-        downstream: { devices: [{ thingName: 'Dev1', addresses: [DEV1] }, { thingName: 'Dev2', addresses: [DEV2] }] },
-        behaviors: [{
-          name: 'noSsh', metric: 'aws:listening-tcp-ports',
-          criteria: { comparisonOperator: 'not-in-port-set', value: { ports: [22] } },
-          edge: { scope: { devices: true }, action: { type: 'address-block', ttlSeconds: 120 } },
-        }],
+        downstream: {
+          devices: [
+            { thingName: 'Dev1', addresses: [DEV1] },
+            { thingName: 'Dev2', addresses: [DEV2] },
+          ],
+        },
+        behaviors: [
+          {
+            name: 'noSsh',
+            metric: 'aws:listening-tcp-ports',
+            criteria: { comparisonOperator: 'not-in-port-set', value: { ports: [22] } },
+            edge: { scope: { devices: true }, action: { type: 'address-block', ttlSeconds: 120 } },
+          },
+        ],
       },
     });
     await emulator.start();
-    agent = new Agent({ socketPath: join(work, 'ipc.sock'), authToken: TOKEN, thingName: GW, bootstrapStateDir: join(mnt, 'boot'), logger: silentLogger(), reportIntervalOverrideSeconds: 1, connectWaitMs: 30_000, netns: ns! });
+    agent = new Agent({
+      socketPath: join(work, 'ipc.sock'),
+      authToken: TOKEN,
+      thingName: GW,
+      bootstrapStateDir: join(mnt, 'boot'),
+      logger: silentLogger(),
+      reportIntervalOverrideSeconds: 1,
+      connectWaitMs: 30_000,
+      netns: ns!,
+    });
     const actions: ActionRecord[] = [];
     agent.on('action', (r) => actions.push(r));
     await agent.start();
-    const hostReports = () => (existsSync(record) ? readFileSync(record, 'utf8').split('\n').filter((l) => l.includes(`"$aws/things/${GW}/defender/metrics/json"`)).length : 0);
+    const hostReports = () =>
+      existsSync(record)
+        ? readFileSync(record, 'utf8')
+            .split('\n')
+            .filter((l) => l.includes(`"$aws/things/${GW}/defender/metrics/json"`)).length
+        : 0;
     await until(() => hostReports() > 0, 20_000, 'a report before the disk fills');
     await until(() => emulator!.status().openStreams > 3, 5000, 'subscriptions');
 
@@ -120,7 +168,11 @@ describe('disk full', () => {
     // space itself now and then — an outbox segment deleted, a file renamed over — so fill up again first.)
     fillers.push(...fillDisk(mnt));
     emulator.publishLocal('$aws/things/Dev1/defender/metrics/json', report(9001, [22]));
-    const applied = await until(() => actions.find((a) => a.outcome === 'applied' && a.violation.thingName === 'Dev1'), 10_000, 'the block on Dev1');
+    const applied = await until(
+      () => actions.find((a) => a.outcome === 'applied' && a.violation.thingName === 'Dev1'),
+      10_000,
+      'the block on Dev1',
+    );
     expect(applied.dryRun).toBe(false);
     expect(nftRuleset(ns!)).toContain(DEV1);
     const statePath = join(mnt, 'agent', 'enforcement', 'active.json');
@@ -128,7 +180,11 @@ describe('disk full', () => {
     // Space returns: the outbox writes to disk again, and the next enforcement change persists everything.
     for (const f of new Set(fillers)) rmSync(f, { force: true });
     emulator.setOnline(false); // so something must be held: on disk this time
-    await until(() => agent!.snapshot().outbox.depth > 0 && agent!.snapshot().outbox.diskError === undefined, 10_000, 'the outbox writing to disk again');
+    await until(
+      () => agent!.snapshot().outbox.depth > 0 && agent!.snapshot().outbox.diskError === undefined,
+      10_000,
+      'the outbox writing to disk again',
+    );
     expect(readdirSync(join(mnt, 'agent', 'outbox')).some((f) => f.startsWith('seg-'))).toBe(true);
     emulator.publishLocal('$aws/things/Dev2/defender/metrics/json', report(9002, [22]));
     await until(() => actions.find((a) => a.outcome === 'applied' && a.violation.thingName === 'Dev2'), 10_000, 'the block on Dev2');

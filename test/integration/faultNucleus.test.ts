@@ -3,12 +3,13 @@
 // while the agent keeps producing reports, then started again: the agent reconnects, resubscribes and
 // carries on within 5 s of the socket being back, and every message its outbox held on disk during the
 // outage reaches the cloud.
-import { afterEach, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CLI, killEmulator, spawnEmulator, tempDir, waitFor, type EmulatorProcess } from '../support/ipc.ts';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CLI, type EmulatorProcess, killEmulator, spawnEmulator, tempDir, waitFor } from '../support/ipc.ts';
 
 const RECIPE = fileURLToPath(new URL('../../recipe.yaml', import.meta.url));
 const TOKEN = 'NUCLEUSKILLTEST1';
@@ -25,7 +26,11 @@ afterEach(async () => {
   for (const c of cleanups.splice(0)) c();
 });
 
-interface Recorded { ts: number; topic: string; payload: string }
+interface Recorded {
+  ts: number;
+  topic: string;
+  payload: string;
+}
 
 /** Poll the emulator's `status` control command until `ok` holds. */
 async function statusUntil(e: EmulatorProcess, ok: (status: Record<string, unknown>) => boolean, ms: number, what: string): Promise<void> {
@@ -39,7 +44,11 @@ async function statusUntil(e: EmulatorProcess, ok: (status: Record<string, unkno
 }
 
 describe('nucleus killed and restarted', () => {
-  it('the agent reconnects, resubscribes and delivers what it held, within 5 s of the socket coming back', () => killAndRestart(false), 90_000);
+  it(
+    'the agent reconnects, resubscribes and delivers what it held, within 5 s of the socket coming back',
+    () => killAndRestart(false),
+    90_000,
+  );
 
   // The nucleus answers PublishToIoTCore once a message is in its memory spool; SIGKILL loses the spool.
   // The outbox kept those messages (unconfirmed) and sends them again: nothing is lost.
@@ -53,25 +62,55 @@ async function killAndRestart(cloudOfflineFirst: boolean): Promise<void> {
     const socket = join(tmp.dir, 'ipc.sock');
     const record = join(tmp.dir, 'cloud.jsonl');
     const stateDir = join(tmp.dir, 'state');
-    writeFileSync(join(tmp.dir, 'overrides.json'), JSON.stringify({
-      stateDir, sampling: { intervalMs: 200 }, heartbeat: { enabled: false },
-      collector: { perProcess: false, customMetrics: false, tcpBytes: false },
-      downstream: { devices: [{ thingName: 'Dev1', addresses: ['192.0.2.10'] }] },
-    }));
-    const emulatorArgs = ['--socket', socket, '--token', TOKEN, '--thing', GW, '--recipe', RECIPE, '--config', join(tmp.dir, 'overrides.json'), '--record', record];
+    writeFileSync(
+      join(tmp.dir, 'overrides.json'),
+      JSON.stringify({
+        stateDir,
+        sampling: { intervalMs: 200 },
+        heartbeat: { enabled: false },
+        collector: { perProcess: false, customMetrics: false, tcpBytes: false },
+        downstream: { devices: [{ thingName: 'Dev1', addresses: ['192.0.2.10'] }] },
+      }),
+    );
+    const emulatorArgs = [
+      '--socket',
+      socket,
+      '--token',
+      TOKEN,
+      '--thing',
+      GW,
+      '--recipe',
+      RECIPE,
+      '--config',
+      join(tmp.dir, 'overrides.json'),
+      '--record',
+      record,
+    ];
     const first = spawnEmulator(emulatorArgs);
     emulators.push(first);
     await first.ready;
 
-    const agent = spawn(process.execPath, [CLI, 'run', '--state-dir', join(tmp.dir, 'boot'), '--report-interval-seconds', '1', '--log-level', 'warn'], {
-      env: { ...process.env, AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT: socket, SVCUID: TOKEN, AWS_IOT_THING_NAME: GW },
-      stdio: ['ignore', 'ignore', 'pipe'],
-      cwd: tmp.dir, // a relative default state dir must never land in the source tree
-    });
+    const agent = spawn(
+      process.execPath,
+      [CLI, 'run', '--state-dir', join(tmp.dir, 'boot'), '--report-interval-seconds', '1', '--log-level', 'warn'],
+      {
+        env: { ...process.env, AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT: socket, SVCUID: TOKEN, AWS_IOT_THING_NAME: GW },
+        stdio: ['ignore', 'ignore', 'pipe'],
+        cwd: tmp.dir, // a relative default state dir must never land in the source tree
+      },
+    );
     agents.push(agent);
     let agentErr = '';
-    agent.stderr!.on('data', (d: Buffer) => { agentErr += d.toString(); });
-    const cloud = (): Recorded[] => (existsSync(record) ? readFileSync(record, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Recorded) : []);
+    agent.stderr!.on('data', (d: Buffer) => {
+      agentErr += d.toString();
+    });
+    const cloud = (): Recorded[] =>
+      existsSync(record)
+        ? readFileSync(record, 'utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as Recorded)
+        : [];
     await waitFor(() => cloud().some((m) => m.topic === `$aws/things/${GW}/defender/metrics/json`), 20_000, 'a first report');
     const streamsBefore = (await first.send('status')).openStreams as number;
     expect(streamsBefore).toBeGreaterThan(2);
@@ -87,7 +126,11 @@ async function killAndRestart(cloudOfflineFirst: boolean): Promise<void> {
     const onDisk = (): Array<{ topic: string; payload: string }> => {
       const out: Array<{ topic: string; payload: string }> = [];
       const dir = join(stateDir, 'outbox');
-      for (const f of existsSync(dir) ? readdirSync(dir).filter((x) => x.startsWith('seg-')).sort() : []) {
+      for (const f of existsSync(dir)
+        ? readdirSync(dir)
+            .filter((x) => x.startsWith('seg-'))
+            .sort()
+        : []) {
         for (const line of readFileSync(join(dir, f), 'utf8').split('\n')) {
           try {
             const rec = JSON.parse(line) as { v: { topic: string; payload: string } };
@@ -116,17 +159,32 @@ async function killAndRestart(cloudOfflineFirst: boolean): Promise<void> {
     expect(recoveryMs, `first publish ${recoveryMs} ms after the socket came back`).toBeLessThanOrEqual(5000);
 
     // Every message held on disk during the outage reached the cloud.
-    await waitFor(() => {
-      const arrived = new Set(cloud().slice(deliveredBefore).map((m) => `${m.topic}\n${m.payload}`));
-      return held.every((h) => arrived.has(`${h.topic}\n${h.payload}`));
-    }, 10_000, 'every held message delivered');
+    await waitFor(
+      () => {
+        const arrived = new Set(
+          cloud()
+            .slice(deliveredBefore)
+            .map((m) => `${m.topic}\n${m.payload}`),
+        );
+        return held.every((h) => arrived.has(`${h.topic}\n${h.payload}`));
+      },
+      10_000,
+      'every held message delivered',
+    );
 
     // Resubscribed: its subscriptions are open again, and a downstream report on local pub/sub is
     // answered and forwarded.
     await statusUntil(second, (st) => st.openStreams === streamsBefore, 5000, 'subscriptions re-established');
     const report = { header: { report_id: 4242, version: '1.0' }, metrics: { listening_tcp_ports: { ports: [], total: 0 } } };
-    expect(await second.send(`local-publish $aws/things/Dev1/defender/metrics/json ${JSON.stringify(report)}`)).toMatchObject({ ok: true, delivered: 1 });
-    await waitFor(() => cloud().some((m) => m.topic === '$aws/things/Dev1/defender/metrics/json' && m.payload.includes('"report_id":4242')), 5000, 'the forwarded device report');
+    expect(await second.send(`local-publish $aws/things/Dev1/defender/metrics/json ${JSON.stringify(report)}`)).toMatchObject({
+      ok: true,
+      delivered: 1,
+    });
+    await waitFor(
+      () => cloud().some((m) => m.topic === '$aws/things/Dev1/defender/metrics/json' && m.payload.includes('"report_id":4242')),
+      5000,
+      'the forwarded device report',
+    );
     expect(agent.exitCode, agentErr).toBeNull();
   }
 }

@@ -9,11 +9,12 @@
 // Ordering (ipc/outbox.ts): the nucleus spooled the oldest messages, the outbox holds everything after
 // them, one in flight, head first. When the cloud returns the nucleus sends its spool first, and the
 // outbox's head is retried only after a refusal, so no later message can overtake an earlier one.
-import { afterEach, describe, expect, it } from 'vitest';
+
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/agent/agent.ts';
 import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
 import type { Outbox, OutboxMessage } from '../../src/ipc/outbox.ts';
@@ -32,8 +33,10 @@ afterEach(async () => {
   cleanup = [];
 });
 
-
-interface Recorded { topic: string; payload: string }
+interface Recorded {
+  topic: string;
+  payload: string;
+}
 
 describe('cloud offline for a simulated day', () => {
   it(`${DAY_OF_REPORTS} reports and the violations meanwhile all arrive afterwards, in order, ids unchanged`, async () => {
@@ -41,7 +44,12 @@ describe('cloud offline for a simulated day', () => {
     cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
     const record = join(dir, 'cloud.jsonl');
     const emulator = new GreengrassEmulator({
-      socketPath: join(dir, 'ipc.sock'), recipe: RECIPE, token: TOKEN, thingName: GW, recordFile: record, spoolMaxBytes: SPOOL,
+      socketPath: join(dir, 'ipc.sock'),
+      recipe: RECIPE,
+      token: TOKEN,
+      thingName: GW,
+      recordFile: record,
+      spoolMaxBytes: SPOOL,
       overrides: {
         stateDir: join(dir, 'state'),
         sampling: { intervalMs: 100 },
@@ -50,13 +58,23 @@ describe('cloud offline for a simulated day', () => {
         heartbeat: { enabled: false },
         outbox: { maxBackoffMs: 500 },
         downstream: { devices: [{ thingName: 'Dev1', addresses: ['192.0.2.10'] }] },
-        behaviors: [{ name: 'noSsh', metric: 'aws:listening-tcp-ports', criteria: { comparisonOperator: 'not-in-port-set', value: { ports: [22] } } }],
+        behaviors: [
+          { name: 'noSsh', metric: 'aws:listening-tcp-ports', criteria: { comparisonOperator: 'not-in-port-set', value: { ports: [22] } } },
+        ],
       },
     });
     await emulator.start();
     cleanup.push(() => emulator.stop());
     // 0.1 s stands for the 300 s default cadence: 288 intervals are a day.
-    const agent = new Agent({ socketPath: join(dir, 'ipc.sock'), authToken: TOKEN, thingName: GW, bootstrapStateDir: join(dir, 'boot'), logger: silentLogger(), reportIntervalOverrideSeconds: 0.1, connectWaitMs: 30_000 });
+    const agent = new Agent({
+      socketPath: join(dir, 'ipc.sock'),
+      authToken: TOKEN,
+      thingName: GW,
+      bootstrapStateDir: join(dir, 'boot'),
+      logger: silentLogger(),
+      reportIntervalOverrideSeconds: 0.1,
+      connectWaitMs: 30_000,
+    });
     cleanup.push(() => agent.stop());
     await agent.start();
 
@@ -68,10 +86,16 @@ describe('cloud offline for a simulated day', () => {
       queued.push({ topic: m.topic, payload: m.payload });
       enqueue(m);
     };
-    const cloud = (): Recorded[] => (existsSync(record) ? readFileSync(record, 'utf8').split('\n').filter(Boolean).map((l) => {
-      const m = JSON.parse(l) as Recorded;
-      return { topic: m.topic, payload: m.payload };
-    }) : []);
+    const cloud = (): Recorded[] =>
+      existsSync(record)
+        ? readFileSync(record, 'utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => {
+              const m = JSON.parse(l) as Recorded;
+              return { topic: m.topic, payload: m.payload };
+            })
+        : [];
     await until(() => cloud().some((m) => m.topic === `$aws/things/${GW}/defender/metrics/json`), 20_000, 'a first report while online');
 
     // Nothing in flight when the cloud leaves (drained() resolves with no I/O before the next line).
@@ -87,7 +111,12 @@ describe('cloud offline for a simulated day', () => {
     const flap = setInterval(() => {
       rid++;
       const ports = rid % 2 === 0 ? [{ port: 22 }] : [];
-      emulator.publishLocal('$aws/things/Dev1/defender/metrics/json', Buffer.from(JSON.stringify({ header: { report_id: rid, version: '1.0' }, metrics: { listening_tcp_ports: { ports, total: ports.length } } })));
+      emulator.publishLocal(
+        '$aws/things/Dev1/defender/metrics/json',
+        Buffer.from(
+          JSON.stringify({ header: { report_id: rid, version: '1.0' }, metrics: { listening_tcp_ports: { ports, total: ports.length } } }),
+        ),
+      );
     }, 400);
     cleanup.push(() => clearInterval(flap));
     await until(() => hostReportsQueued() >= DAY_OF_REPORTS, 120_000, `${DAY_OF_REPORTS} host reports queued offline`);
@@ -106,13 +135,19 @@ describe('cloud offline for a simulated day', () => {
 
     emulator.setOnline(true);
     const expected = queued.slice(offlineFrom);
-    await until(() => agent.snapshot().outbox.depth === 0 && cloud().length - cloudBefore >= expected.length, 60_000, 'the backlog delivered');
+    await until(
+      () => agent.snapshot().outbox.depth === 0 && cloud().length - cloudBefore >= expected.length,
+      60_000,
+      'the backlog delivered',
+    );
 
     // The receiving side: in order, each message once after dropping QoS 1 repeats (by report_id for reports).
     const arrived = cloud().slice(cloudBefore);
     const seen = new Set<string>();
     const deduped = arrived.filter((m) => {
-      const id = m.topic.includes('/defender/metrics/') ? `${m.topic}#${(JSON.parse(m.payload) as { header: { report_id: number } }).header.report_id}` : `${m.topic}#${m.payload}`;
+      const id = m.topic.includes('/defender/metrics/')
+        ? `${m.topic}#${(JSON.parse(m.payload) as { header: { report_id: number } }).header.report_id}`
+        : `${m.topic}#${m.payload}`;
       if (seen.has(id)) return false;
       seen.add(id);
       return true;
@@ -120,16 +155,24 @@ describe('cloud offline for a simulated day', () => {
     // Everything queued since the cloud left, exactly in queue order (later messages may follow).
     expect(deduped.slice(0, expected.length)).toEqual(expected);
     expect(arrived.length - deduped.length).toBe(0); // in-process, nothing was repeated
-    const hostIds = deduped.filter((m) => m.topic === `$aws/things/${GW}/defender/metrics/json`).map((m) => (JSON.parse(m.payload) as { header: { report_id: number } }).header.report_id);
+    const hostIds = deduped
+      .filter((m) => m.topic === `$aws/things/${GW}/defender/metrics/json`)
+      .map((m) => (JSON.parse(m.payload) as { header: { report_id: number } }).header.report_id);
     expect(hostIds.length).toBeGreaterThanOrEqual(DAY_OF_REPORTS);
     for (let i = 1; i < hostIds.length; i++) expect(hostIds[i]).toBeGreaterThan(hostIds[i - 1]!);
     // The device's own reports keep the device's report_id; violations and actions are all there.
     // (The agent's own reports about Dev1 share the topic; the forwarded ones are those with the device's ids.)
-    const devIds = deduped.filter((m) => m.topic === '$aws/things/Dev1/defender/metrics/json').map((m) => (JSON.parse(m.payload) as { header: { report_id: number } }).header.report_id).filter((id) => id <= rid);
+    const devIds = deduped
+      .filter((m) => m.topic === '$aws/things/Dev1/defender/metrics/json')
+      .map((m) => (JSON.parse(m.payload) as { header: { report_id: number } }).header.report_id)
+      .filter((id) => id <= rid);
     expect(devIds.length).toBeGreaterThan(10);
     expect(devIds).toEqual([...devIds].sort((a, b) => a - b));
     expect(devIds.every((id) => id > 5000)).toBe(true);
-    const cloudViolations = deduped.filter((m) => m.topic === 'defender-edge/Dev1/violations').map((m) => JSON.parse(m.payload) as { record: string; violationId: string; event: string }).filter((d) => d.record === 'violation');
+    const cloudViolations = deduped
+      .filter((m) => m.topic === 'defender-edge/Dev1/violations')
+      .map((m) => JSON.parse(m.payload) as { record: string; violationId: string; event: string })
+      .filter((d) => d.record === 'violation');
     expect(cloudViolations.map((v) => `${v.violationId}:${v.event}`)).toEqual(violations.slice(0, cloudViolations.length));
     expect(cloudViolations.length).toBe(violations.length);
     expect(agent.snapshot().outbox.droppedTotal).toBe(0);

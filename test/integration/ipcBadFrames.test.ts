@@ -1,15 +1,19 @@
 // Raw frames over a real Unix socket (net + @smithy/eventstream-codec, not our own encoder): every kind
 // of bad input gets a ProtocolError on stream 0 and closes only that connection, while a real SDK
 // client connected beforehand keeps working (greengrass.md §1.2 stream-id rules, §1.1 limits).
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { EventStreamCodec, type Message, type MessageHeaders } from '@smithy/eventstream-codec';
 import type { greengrasscoreipc } from 'aws-iot-device-sdk-v2';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
-import { QOS1, closeAll, sdkClient, tempDir, waitFor } from '../support/ipc.ts';
+import { closeAll, QOS1, sdkClient, tempDir, waitFor } from '../support/ipc.ts';
 
-const codec = new EventStreamCodec((b) => new TextDecoder().decode(b), (s) => new TextEncoder().encode(s));
+const codec = new EventStreamCodec(
+  (b) => new TextDecoder().decode(b),
+  (s) => new TextEncoder().encode(s),
+);
 
 let tmp: ReturnType<typeof tempDir>;
 let emu: GreengrassEmulator;
@@ -203,7 +207,10 @@ describe('bad frames', () => {
     expect(new TextDecoder().decode(pong!.body)).toBe('ping!');
     expect(unsupported!.headers[':message-type']!.value).toBe(1);
     expect(unsupported!.headers['service-model-type']).toBeUndefined();
-    expect(JSON.parse(new TextDecoder().decode(unsupported!.body))).toEqual({ error: 'Unsupported Operation', message: 'aws.greengrass#Bogus is an unsupported operation.' });
+    expect(JSON.parse(new TextDecoder().decode(unsupported!.body))).toEqual({
+      error: 'Unsupported Operation',
+      message: 'aws.greengrass#Bogus is an unsupported operation.',
+    });
     expect(c.socket.destroyed).toBe(false);
   });
 

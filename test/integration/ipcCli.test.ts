@@ -1,10 +1,11 @@
 // `defender-edge emulator` as users run it: ready line, control commands, clean stop.
-import { afterEach, describe, expect, it } from 'vitest';
+
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
 import { GreengrassIpcClient } from '../../src/ipc/ipcClient.ts';
 import { CLI, CliTestResources, spawnEmulator } from '../support/ipc.ts';
 
@@ -24,10 +25,27 @@ describe('defender-edge emulator CLI', () => {
     const dir = setup();
     const socket = join(dir, 'ipc.sock');
     writeFileSync(join(dir, 'overrides.json'), JSON.stringify({ reporting: { intervalSeconds: 600 } }));
-    const emu = spawnEmulator(['--socket', socket, '--recipe', recipe, '--config', join(dir, 'overrides.json'), '--thing', 'gw9', '--record', join(dir, 'rec.jsonl'), '--offline']);
+    const emu = spawnEmulator([
+      '--socket',
+      socket,
+      '--recipe',
+      recipe,
+      '--config',
+      join(dir, 'overrides.json'),
+      '--thing',
+      'gw9',
+      '--record',
+      join(dir, 'rec.jsonl'),
+      '--offline',
+    ]);
     procs.push(emu);
     const ready = await emu.ready;
-    expect(ready).toEqual({ ready: true, socket, thingName: 'gw9', components: { 'com.defender-edge.DefenderEdge': expect.stringMatching(/^[A-Z0-9]{16}$/) } });
+    expect(ready).toEqual({
+      ready: true,
+      socket,
+      thingName: 'gw9',
+      components: { 'com.defender-edge.DefenderEdge': expect.stringMatching(/^[A-Z0-9]{16}$/) },
+    });
 
     const ipc = new GreengrassIpcClient({ socketPath: socket, authToken: ready.components['com.defender-edge.DefenderEdge'] });
     clients.push(ipc);
@@ -41,7 +59,9 @@ describe('defender-edge emulator CLI', () => {
     expect(await emu.send('offline')).toEqual({ ok: true, online: false });
     expect(await emu.send('config {"logLevel":"debug"}')).toEqual({ ok: true, applied: true, changed: [['logLevel']] });
     expect(await ipc.getConfiguration(['logLevel'])).toEqual({ logLevel: 'debug' });
-    const comp = await emu.send('component com.example.Sensor {"aws.greengrass.ipc.pubsub":{"s:1":{"operations":["*"],"resources":["downstream/*"]}}}');
+    const comp = await emu.send(
+      'component com.example.Sensor {"aws.greengrass.ipc.pubsub":{"s:1":{"operations":["*"],"resources":["downstream/*"]}}}',
+    );
     expect(comp).toEqual({ ok: true, component: 'com.example.Sensor', token: expect.stringMatching(/^[A-Z0-9]{16}$/) });
     const sensor = new GreengrassIpcClient({ socketPath: socket, authToken: comp.token as string });
     clients.push(sensor);
@@ -51,7 +71,10 @@ describe('defender-edge emulator CLI', () => {
     await expect(sensor.publishToTopic('defender-edge/x', {})).rejects.toMatchObject({ errorCode: 'UnauthorizedError' });
     expect(await emu.send('bogus')).toEqual({ ok: false, error: "unknown command 'bogus' (try: help)" });
     expect(await emu.send('config [1]')).toEqual({ ok: false, error: 'config: must be a JSON object' });
-    expect(await emu.send('cloud-publish a/b {bad')).toMatchObject({ ok: false, error: expect.stringMatching(/^cloud-publish.payload: invalid JSON/) });
+    expect(await emu.send('cloud-publish a/b {bad')).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/^cloud-publish.payload: invalid JSON/),
+    });
 
     emu.child.stdin!.end();
     expect(await emu.exited).toEqual({ code: 0, signal: null });
@@ -92,7 +115,7 @@ describe('defender-edge emulator CLI', () => {
       }
       throw new Error('expected exit 2');
     };
-    expect(await fail(['--socket', '/tmp/' + 'x'.repeat(120)])).toMatch(/--socket: .* longer than 107 bytes/);
+    expect(await fail(['--socket', `/tmp/${'x'.repeat(120)}`])).toMatch(/--socket: .* longer than 107 bytes/);
     expect(await fail(['--socket', join(dir, 's'), '--recipe', join(dir, 'missing.yaml')])).toMatch(/--recipe: .*missing.yaml/);
     writeFileSync(join(dir, 'o.json'), '[]');
     expect(await fail(['--socket', join(dir, 's'), '--config', join(dir, 'o.json')])).toMatch(/--config: .*must be a JSON object/);

@@ -1,7 +1,8 @@
 // GreengrassIpcClient (the layer the agent uses) against the emulator: typed operations, handler and
 // validator safety, resubscription after a server-side close, refusal handling.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
 import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
 import { GreengrassIpcClient } from '../../src/ipc/ipcClient.ts';
 import { IpcError } from '../../src/ipc/ipcError.ts';
@@ -16,7 +17,12 @@ const extra: GreengrassIpcClient[] = [];
 
 beforeEach(async () => {
   tmp = tempDir();
-  emu = new GreengrassEmulator({ socketPath: join(tmp.dir, 'ipc.sock'), token: TOKEN, thingName: 'gw1', overrides: { reporting: { intervalSeconds: 300 } } });
+  emu = new GreengrassEmulator({
+    socketPath: join(tmp.dir, 'ipc.sock'),
+    token: TOKEN,
+    thingName: 'gw1',
+    overrides: { reporting: { intervalSeconds: 300 } },
+  });
   await emu.start();
   ipc = new GreengrassIpcClient({ socketPath: emu.socketPath, authToken: TOKEN, backoff: { initialMs: 20, maxMs: 200 } });
   ipc.start();
@@ -37,9 +43,15 @@ describe('GreengrassIpcClient operations', () => {
     await ipc.updateState('RUNNING');
     expect(emu.componentState()).toBe('RUNNING');
     const replies: unknown[] = [];
-    const sub = ipc.subscribeToIoTCore('$aws/things/gw1/defender/metrics/json/+', 1, (m) => { replies.push([m.topic, JSON.parse(m.payload.toString()).status]); });
+    const sub = ipc.subscribeToIoTCore('$aws/things/gw1/defender/metrics/json/+', 1, (m) => {
+      replies.push([m.topic, JSON.parse(m.payload.toString()).status]);
+    });
     await waitFor(() => sub.status === 'active');
-    await ipc.publishToIoTCore('$aws/things/gw1/defender/metrics/json', JSON.stringify({ header: { report_id: 1, version: '1.0' }, metrics: {} }), 1);
+    await ipc.publishToIoTCore(
+      '$aws/things/gw1/defender/metrics/json',
+      JSON.stringify({ header: { report_id: 1, version: '1.0' }, metrics: {} }),
+      1,
+    );
     await waitFor(() => replies.length === 1);
     expect(replies).toEqual([['$aws/things/gw1/defender/metrics/json/accepted', 'ACCEPTED']]);
     expect(ipc.counters()).toMatchObject({ connects: 1, calls: 4, callFailures: 0, messagesReceived: 1 });
@@ -47,7 +59,9 @@ describe('GreengrassIpcClient operations', () => {
 
   it('local pub/sub in both directions, JSON and binary', async () => {
     const got: LocalMessage[] = [];
-    const sub = ipc.subscribeToTopic('downstream/+/report', (m) => { got.push(m); });
+    const sub = ipc.subscribeToTopic('downstream/+/report', (m) => {
+      got.push(m);
+    });
     await waitFor(() => sub.status === 'active');
     emu.publishLocal('downstream/dev1/report', { rid: 1 });
     emu.publishLocal('downstream/dev2/report', Buffer.from([1, 2]));
@@ -66,7 +80,12 @@ describe('GreengrassIpcClient operations', () => {
   it('service errors come back as IpcError with the error code; refused subscriptions are reported', async () => {
     const err = await ipc.publishToIoTCore('not/allowed', 'x', 0).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(IpcError);
-    expect(err).toMatchObject({ kind: 'service', errorCode: 'UnauthorizedError', operation: 'PublishToIoTCore', message: 'PublishToIoTCore: Not Authorized' });
+    expect(err).toMatchObject({
+      kind: 'service',
+      errorCode: 'UnauthorizedError',
+      operation: 'PublishToIoTCore',
+      message: 'PublishToIoTCore: Not Authorized',
+    });
     const reported: string[] = [];
     ipc.on('subscriptionError', (d, e) => reported.push(`${d}: ${e.errorCode}`));
     const sub = ipc.subscribeToIoTCore('not/allowed', 0, () => undefined);
@@ -93,14 +112,19 @@ describe('GreengrassIpcClient operations', () => {
 
   it('configuration validation: verdicts are sent back; a throwing validator rejects', async () => {
     const updates: string[][] = [];
-    ipc.subscribeToConfigurationUpdate([], (u) => { updates.push(u.keyPath); });
+    ipc.subscribeToConfigurationUpdate([], (u) => {
+      updates.push(u.keyPath);
+    });
     const val = ipc.subscribeToValidateConfigurationUpdates((r) => {
       const interval = (r.configuration.reporting as { intervalSeconds: number }).intervalSeconds;
       if (interval === 13) throw new Error('unlucky');
       return interval >= 300 ? { accepted: true } : { accepted: false, message: 'reporting.intervalSeconds: must be >= 300' };
     });
     await waitFor(() => val.status === 'active' && emu.status().openStreams === 2);
-    expect(await emu.changeConfig({ reporting: { intervalSeconds: 5 } })).toEqual({ applied: false, reason: 'reporting.intervalSeconds: must be >= 300' });
+    expect(await emu.changeConfig({ reporting: { intervalSeconds: 5 } })).toEqual({
+      applied: false,
+      reason: 'reporting.intervalSeconds: must be >= 300',
+    });
     expect(await emu.changeConfig({ reporting: { intervalSeconds: 13 } })).toEqual({ applied: false, reason: 'validator failed: unlucky' });
     expect(await emu.changeConfig({ reporting: { intervalSeconds: 600 } })).toMatchObject({ applied: true });
     await waitFor(() => updates.length === 1);
@@ -110,10 +134,16 @@ describe('GreengrassIpcClient operations', () => {
 
   it('re-subscribes when the nucleus closes a stream', async () => {
     const got: string[] = [];
-    const sub = ipc.subscribeToIoTCore('defender-edge/cmd', 1, (m) => { got.push(m.payload.toString()); });
+    const sub = ipc.subscribeToIoTCore('defender-edge/cmd', 1, (m) => {
+      got.push(m.payload.toString());
+    });
     await waitFor(() => sub.status === 'active');
     expect(emu.closeStreams()).toBe(1);
-    await waitFor(() => ipc.counters().streamsEnded === 1 && sub.status === 'active' && emu.status().openStreams === 1, 5000, 'resubscribed');
+    await waitFor(
+      () => ipc.counters().streamsEnded === 1 && sub.status === 'active' && emu.status().openStreams === 1,
+      5000,
+      'resubscribed',
+    );
     expect(emu.cloudPublish('defender-edge/cmd', 'after')).toBe(1);
     await waitFor(() => got.length === 1);
     expect(got).toEqual(['after']);
@@ -122,7 +152,11 @@ describe('GreengrassIpcClient operations', () => {
 
 describe('GreengrassIpcClient without a nucleus', () => {
   it('calls fail fast with not-connected; a bad token keeps retrying with backoff and never connects', async () => {
-    const lonely = new GreengrassIpcClient({ socketPath: join(tmp.dir, 'nobody.sock'), authToken: TOKEN, backoff: { initialMs: 10, maxMs: 50 } });
+    const lonely = new GreengrassIpcClient({
+      socketPath: join(tmp.dir, 'nobody.sock'),
+      authToken: TOKEN,
+      backoff: { initialMs: 10, maxMs: 50 },
+    });
     extra.push(lonely);
     lonely.start();
     await expect(lonely.updateState('RUNNING')).rejects.toMatchObject({ kind: 'not-connected' });

@@ -1,14 +1,15 @@
 // The real aws-iot-device-sdk-v2 Greengrass IPC client against the emulator over a real Unix socket:
 // every operation the component uses, authorization, tokens, offline spooling, configuration
 // validation and stream closes from both sides (issue 2 "Done when").
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readFileSync, existsSync } from 'node:fs';
+
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decode as decodeCbor, encode as encodeCbor } from 'cbor-x';
 import type { greengrasscoreipc } from 'aws-iot-device-sdk-v2';
+import { decode as decodeCbor, encode as encodeCbor } from 'cbor-x';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GreengrassEmulator, type GreengrassEmulatorOptions } from '../../src/ipc/emulator/emulator.ts';
-import { QOS0, QOS1, RpcErrorType, closeAll, rpcFailure, sdkClient, tempDir, waitFor } from '../support/ipc.ts';
+import { closeAll, QOS0, QOS1, RpcErrorType, rpcFailure, sdkClient, tempDir, waitFor } from '../support/ipc.ts';
 
 const recipe = fileURLToPath(new URL('../fixtures/recipe.test-component.yaml', import.meta.url));
 const ME = 'com.defender-edge.DefenderEdge';
@@ -19,7 +20,13 @@ let client: greengrasscoreipc.Client;
 const clients: greengrasscoreipc.Client[] = [];
 
 async function startEmulator(extra: Partial<GreengrassEmulatorOptions> = {}): Promise<void> {
-  emu = new GreengrassEmulator({ socketPath: join(tmp.dir, 'ipc.sock'), recipe, thingName: 'gw1', recordFile: join(tmp.dir, 'cloud.jsonl'), ...extra });
+  emu = new GreengrassEmulator({
+    socketPath: join(tmp.dir, 'ipc.sock'),
+    recipe,
+    thingName: 'gw1',
+    recordFile: join(tmp.dir, 'cloud.jsonl'),
+    ...extra,
+  });
   await emu.start();
 }
 
@@ -33,7 +40,10 @@ async function connect(token: string | undefined = emu.tokenOf()): Promise<green
 function records(): { topic: string; qos: number; payload: string }[] {
   const file = join(tmp.dir, 'cloud.jsonl');
   if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }
 
 beforeEach(async () => {
@@ -89,21 +99,30 @@ describe('PublishToIoTCore / SubscribeToIoTCore', () => {
   it('refuses a topic outside accessControl with UnauthorizedError "Not Authorized"', async () => {
     const err = await rpcFailure(client.publishToIoTCore({ topicName: 'other/topic', qos: QOS0, payload: 'x' }));
     expect(err.type).toBe(RpcErrorType.ServiceError);
-    expect(err.serviceError).toEqual({ message: 'Not Authorized', _service: 'aws.greengrass#GreengrassCoreIPC', _message: 'Not Authorized', _errorCode: 'UnauthorizedError' });
+    expect(err.serviceError).toEqual({
+      message: 'Not Authorized',
+      _service: 'aws.greengrass#GreengrassCoreIPC',
+      _message: 'Not Authorized',
+      _errorCode: 'UnauthorizedError',
+    });
     const sub = client.subscribeToIoTCore({ topicName: 'other/#', qos: QOS0 });
     expect((await rpcFailure(sub.activate())).serviceError?._errorCode).toBe('UnauthorizedError');
     expect(records()).toEqual([]);
   });
 
   it('answers argument errors like the nucleus (InvalidArgumentsError is outside the JS error set)', async () => {
-    const err = await rpcFailure(client.publishToIoTCore({ topicName: 'defender-edge/x', payload: 'x' } as never, { disableValidation: true }));
+    const err = await rpcFailure(
+      client.publishToIoTCore({ topicName: 'defender-edge/x', payload: 'x' } as never, { disableValidation: true }),
+    );
     expect(err.type).toBe(RpcErrorType.InternalError);
     expect(err.description).toMatch(/Unexpected response shape received: 'aws.greengrass#InvalidArgumentsError'/);
   });
 
   it('refuses payloads over 128 KiB with a ServiceError', async () => {
     const err = await rpcFailure(client.publishToIoTCore({ topicName: 'defender-edge/big', qos: QOS1, payload: Buffer.alloc(131_073) }));
-    expect(err.serviceError?.message).toBe('Publish to topic defender-edge/big failed: The publishing message size 131073 bytes exceeds the configured limit of 131072 bytes');
+    expect(err.serviceError?.message).toBe(
+      'Publish to topic defender-edge/big failed: The publishing message size 131073 bytes exceeds the configured limit of 131072 bytes',
+    );
   });
 
   it('delivers cloud messages and own-topic echoes to subscribers, binary intact', async () => {
@@ -121,29 +140,53 @@ describe('PublishToIoTCore / SubscribeToIoTCore', () => {
   it('the Device Defender endpoint answers JSON reports on accepted/rejected', async () => {
     const replies: unknown[] = [];
     const sub = client.subscribeToIoTCore({ topicName: '$aws/things/gw1/defender/metrics/json/+', qos: QOS1 });
-    sub.on('message', (m) => replies.push({ topic: m.message?.topicName, body: JSON.parse(Buffer.from(m.message!.payload as Buffer).toString()) }));
+    sub.on('message', (m) =>
+      replies.push({ topic: m.message?.topicName, body: JSON.parse(Buffer.from(m.message!.payload as Buffer).toString()) }),
+    );
     await sub.activate();
     const topic = '$aws/things/gw1/defender/metrics/json';
-    await client.publishToIoTCore({ topicName: topic, qos: QOS1, payload: JSON.stringify({ header: { report_id: 1, version: '1.0' }, metrics: {} }) });
+    await client.publishToIoTCore({
+      topicName: topic,
+      qos: QOS1,
+      payload: JSON.stringify({ header: { report_id: 1, version: '1.0' }, metrics: {} }),
+    });
     await client.publishToIoTCore({ topicName: topic, qos: QOS1, payload: '{not json' });
     await waitFor(() => replies.length === 2);
-    expect(replies[0]).toEqual({ topic: `${topic}/accepted`, body: { thingName: 'gw1', reportId: 1, status: 'ACCEPTED', timestamp: expect.any(Number) } });
-    expect(replies[1]).toMatchObject({ topic: `${topic}/rejected`, body: { status: 'REJECTED', statusDetails: { ErrorCode: 'InvalidPayload' } } });
+    expect(replies[0]).toEqual({
+      topic: `${topic}/accepted`,
+      body: { thingName: 'gw1', reportId: 1, status: 'ACCEPTED', timestamp: expect.any(Number) },
+    });
+    expect(replies[1]).toMatchObject({
+      topic: `${topic}/rejected`,
+      body: { status: 'REJECTED', statusDetails: { ErrorCode: 'InvalidPayload' } },
+    });
   });
 
   it('CBOR reports are answered in CBOR, through a plugged-in validator', async () => {
     await emu.stop();
-    await startEmulator({ reportValidator: (_t, p) => ((decodeCbor(p) as { hed?: { rid?: number } }).hed?.rid === 2 ? { accepted: true } : { accepted: false, errorCode: 'Custom', errorMessage: 'rid must be 2' }) });
+    await startEmulator({
+      reportValidator: (_t, p) =>
+        (decodeCbor(p) as { hed?: { rid?: number } }).hed?.rid === 2
+          ? { accepted: true }
+          : { accepted: false, errorCode: 'Custom', errorMessage: 'rid must be 2' },
+    });
     client = await connect();
     const replies: Record<string, unknown>[] = [];
     const sub = client.subscribeToIoTCore({ topicName: '$aws/things/gw1/defender/metrics/cbor/+', qos: QOS1 });
     sub.on('message', (m) => replies.push(decodeCbor(Buffer.from(m.message!.payload as Buffer)) as Record<string, unknown>));
     await sub.activate();
     for (const rid of [2, 3]) {
-      await client.publishToIoTCore({ topicName: '$aws/things/gw1/defender/metrics/cbor', qos: QOS1, payload: Buffer.from(encodeCbor({ hed: { rid, v: '1.0' } })) });
+      await client.publishToIoTCore({
+        topicName: '$aws/things/gw1/defender/metrics/cbor',
+        qos: QOS1,
+        payload: Buffer.from(encodeCbor({ hed: { rid, v: '1.0' } })),
+      });
     }
     await waitFor(() => replies.length === 2);
-    expect(replies.map((r) => [r.reportId, r.status])).toEqual([[2, 'ACCEPTED'], [3, 'REJECTED']]);
+    expect(replies.map((r) => [r.reportId, r.status])).toEqual([
+      [2, 'ACCEPTED'],
+      [3, 'REJECTED'],
+    ]);
     expect(replies[1]!.statusDetails).toEqual({ ErrorCode: 'Custom', ErrorMessage: 'rid must be 2' });
   });
 });
@@ -175,7 +218,9 @@ describe('local pub/sub', () => {
   it('delivers JSON and binary messages; a wildcard subscription skips its own messages by default', async () => {
     const got: string[] = [];
     const exact = client.subscribeToTopic({ topic: 'downstream/reports' });
-    exact.on('message', (m) => got.push(`exact:${JSON.stringify(m.jsonMessage?.message ?? Buffer.from(m.binaryMessage!.message as Buffer).toString('hex'))}`));
+    exact.on('message', (m) =>
+      got.push(`exact:${JSON.stringify(m.jsonMessage?.message ?? Buffer.from(m.binaryMessage!.message as Buffer).toString('hex'))}`),
+    );
     await exact.activate();
     const wild = client.subscribeToTopic({ topic: 'downstream/*' });
     wild.on('message', () => got.push('wild'));
@@ -193,7 +238,9 @@ describe('local pub/sub', () => {
     await sub.activate();
     // `+` is literal for pubsub policies but a wildcard in the subscription itself.
     const err = await rpcFailure(client.subscribeToTopic({ topic: 'elsewhere/+' }).activate());
-    expect(err.serviceError?.message).toBe(`Principal ${ME} is not authorized to perform aws.greengrass.ipc.pubsub:aws.greengrass#SubscribeToTopic on resource elsewhere/+`);
+    expect(err.serviceError?.message).toBe(
+      `Principal ${ME} is not authorized to perform aws.greengrass.ipc.pubsub:aws.greengrass#SubscribeToTopic on resource elsewhere/+`,
+    );
     expect(emu.publishLocal('downstream/dev1/report', { rid: 1 }, 'mqtt-bridge')).toBe(1);
     const observed: unknown[] = [];
     emu.subscribeLocal('defender-edge/#', (topic, m) => observed.push([topic, m.kind === 'json' ? m.value : null]));
@@ -205,7 +252,9 @@ describe('local pub/sub', () => {
 
   it('another identity is limited by its own accessControl', async () => {
     const token = emu.addComponent('com.example.Other', {
-      'aws.greengrass.ipc.pubsub': { 'o:1': { policyDescription: 'x', operations: ['aws.greengrass#PublishToTopic'], resources: ['downstream/reports'] } },
+      'aws.greengrass.ipc.pubsub': {
+        'o:1': { policyDescription: 'x', operations: ['aws.greengrass#PublishToTopic'], resources: ['downstream/reports'] },
+      },
     });
     const other = await connect(token);
     const got: unknown[] = [];
@@ -215,7 +264,9 @@ describe('local pub/sub', () => {
     await other.publishToTopic({ topic: 'downstream/reports', publishMessage: { jsonMessage: { message: 'hi' } } });
     const err = await rpcFailure(other.publishToTopic({ topic: 'defender-edge/x', publishMessage: { jsonMessage: { message: 'no' } } }));
     expect(err.serviceError?._errorCode).toBe('UnauthorizedError');
-    expect((await rpcFailure(other.publishToIoTCore({ topicName: 'defender-edge/x', qos: QOS0, payload: 'x' }))).serviceError?.message).toBe('Not Authorized');
+    expect(
+      (await rpcFailure(other.publishToIoTCore({ topicName: 'defender-edge/x', qos: QOS0, payload: 'x' }))).serviceError?.message,
+    ).toBe('Not Authorized');
     await waitFor(() => got.length === 1);
     expect(got).toEqual(['hi']);
   });
@@ -249,7 +300,9 @@ describe('configuration', () => {
     expect(err.serviceError?._errorCode).toBe('InvalidArgumentsError');
     const stale = await rpcFailure(client.updateConfiguration({ keyPath: [], timestamp: new Date(0), valueToMerge: { x: 1 } }));
     expect(stale.serviceError?._errorCode).toBe('FailedUpdateConditionCheckError');
-    expect((await rpcFailure(client.subscribeToConfigurationUpdate({ keyPath: ['absent'] }).activate())).serviceError?.message).toBe('Key not found');
+    expect((await rpcFailure(client.subscribeToConfigurationUpdate({ keyPath: ['absent'] }).activate())).serviceError?.message).toBe(
+      'Key not found',
+    );
   });
 
   it('a rejecting validator blocks the change; an accepting one lets it through and subscribers hear of it', async () => {
@@ -264,7 +317,11 @@ describe('configuration', () => {
       validations.push({ deploymentId: v.deploymentId!, configuration: v.configuration as Record<string, unknown> });
       const ok = (v.configuration as { reporting?: { intervalSeconds?: number } }).reporting?.intervalSeconds! >= 300;
       void client.sendConfigurationValidityReport({
-        configurationValidityReport: { deploymentId: v.deploymentId!, status: (ok ? 'ACCEPTED' : 'REJECTED') as never, message: ok ? undefined : 'reporting.intervalSeconds: must be >= 300' },
+        configurationValidityReport: {
+          deploymentId: v.deploymentId!,
+          status: (ok ? 'ACCEPTED' : 'REJECTED') as never,
+          message: ok ? undefined : 'reporting.intervalSeconds: must be >= 300',
+        },
       });
     });
     await val.activate();
@@ -274,7 +331,9 @@ describe('configuration', () => {
     expect(emu.configOf()?.reporting).toEqual({ intervalSeconds: 300, format: 'json' });
     expect(validations[0]!.configuration.reporting).toEqual({ intervalSeconds: 10, format: 'json' });
 
-    const ipcRejected = await rpcFailure(client.updateConfiguration({ keyPath: ['reporting'], timestamp: new Date(), valueToMerge: { intervalSeconds: 1 } }));
+    const ipcRejected = await rpcFailure(
+      client.updateConfiguration({ keyPath: ['reporting'], timestamp: new Date(), valueToMerge: { intervalSeconds: 1 } }),
+    );
     expect(ipcRejected.serviceError?.message).toMatch(/must be >= 300/);
 
     const accepted = await emu.changeConfig({ reporting: { intervalSeconds: 900 } });
@@ -283,7 +342,11 @@ describe('configuration', () => {
     expect(updates).toEqual([['reporting', 'intervalSeconds']]);
     expect(validations).toHaveLength(3);
 
-    const late = await rpcFailure(client.sendConfigurationValidityReport({ configurationValidityReport: { deploymentId: validations[0]!.deploymentId, status: 'ACCEPTED' as never } }));
+    const late = await rpcFailure(
+      client.sendConfigurationValidityReport({
+        configurationValidityReport: { deploymentId: validations[0]!.deploymentId, status: 'ACCEPTED' as never },
+      }),
+    );
     expect(late.serviceError?.message).toBe('Validation request either timed out or was never made');
   });
 
@@ -311,7 +374,9 @@ describe('streams and unknown operations', () => {
   it('server-side close ends the client stream', async () => {
     const sub = client.subscribeToTopic({ topic: 'downstream/reports' });
     let ended = false;
-    sub.on('ended', () => { ended = true; });
+    sub.on('ended', () => {
+      ended = true;
+    });
     sub.on('streamError', () => undefined); // the SDK also reports the empty close message (greengrass.md §1.5)
     await sub.activate();
     expect(emu.closeStreams({ operation: 'SubscribeToTopic' })).toBe(1);

@@ -1,15 +1,25 @@
 // Downstream devices (real mqtt.js clients) and a component (real aws-iot-device-sdk-v2 client through
 // GreengrassIpcClient) meeting through the emulator's client-device broker and MQTT bridge.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
 import { existsSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import { type AddressInfo, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { EmulatorStartError, GreengrassEmulator, type GreengrassEmulatorOptions } from '../../src/ipc/emulator/emulator.ts';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BridgeConfigError } from '../../src/ipc/emulator/bridgeMapping.ts';
+import { EmulatorStartError, GreengrassEmulator, type GreengrassEmulatorOptions } from '../../src/ipc/emulator/emulator.ts';
 import { GreengrassIpcClient } from '../../src/ipc/ipcClient.ts';
 import type { LocalMessage } from '../../src/ipc/ipcTypes.ts';
-import { assertPortFree, closeDevices, connectDevice, connectPacket, publishPacket, rawSocket, refusedConnect, type Device } from '../support/mqttDevice.ts';
 import { tempDir, waitFor } from '../support/ipc.ts';
+import {
+  assertPortFree,
+  closeDevices,
+  connectDevice,
+  connectPacket,
+  type Device,
+  publishPacket,
+  rawSocket,
+  refusedConnect,
+} from '../support/mqttDevice.ts';
 
 const TOKEN = 'MQTTBRIDGETEST01';
 let tmp: ReturnType<typeof tempDir>;
@@ -69,17 +79,36 @@ describe('client-device broker and MQTT bridge with the real IPC client', () => 
     await waitFor(() => sub.status === 'active');
 
     const dev = await device(emu, 'dev-7', '$aws/things/dev-7/defender/metrics/json/+');
-    const report = Buffer.from(JSON.stringify({ header: { report_id: 1700000000, version: '1.0' }, metrics: { tcp_connections: { established_connections: { total: 1 } } } }));
+    const report = Buffer.from(
+      JSON.stringify({
+        header: { report_id: 1700000000, version: '1.0' },
+        metrics: { tcp_connections: { established_connections: { total: 1 } } },
+      }),
+    );
     await dev.client.publishAsync('$aws/things/dev-7/defender/metrics/json', report, { qos: 1 }); // resolves on PUBACK
 
     await waitFor(() => dev.received.length === 1, 5000, 'the answer at the device');
     expect(received(got)).toEqual([['$aws/things/dev-7/defender/metrics/json', 'binary', report.toString('hex')]]);
     expect(dev.received).toEqual([
-      { topic: '$aws/things/dev-7/defender/metrics/json/accepted', payload: Buffer.from('{"thingName":"dev-7","status":"ACCEPTED"}'), qos: 1 },
+      {
+        topic: '$aws/things/dev-7/defender/metrics/json/accepted',
+        payload: Buffer.from('{"thingName":"dev-7","status":"ACCEPTED"}'),
+        qos: 1,
+      },
     ]);
     const mqtt = emu.status().mqtt!;
     expect(mqtt.clients).toEqual([
-      { clientId: 'dev-7', connected: true, remoteAddress: '127.0.0.1', remotePort: dev.localPort, connects: 1, publishesIn: 1, bytesIn: report.length, publishesOut: 1, bytesOut: 41 },
+      {
+        clientId: 'dev-7',
+        connected: true,
+        remoteAddress: '127.0.0.1',
+        remotePort: dev.localPort,
+        connects: 1,
+        publishesIn: 1,
+        bytesIn: report.length,
+        publishesOut: 1,
+        bytesOut: 41,
+      },
     ]);
     expect(mqtt.bridge).toMatchObject({ forwarded: { 'LocalMqtt->Pubsub': 1, 'Pubsub->LocalMqtt': 1 }, errors: 0 });
   });
@@ -89,8 +118,16 @@ describe('client-device broker and MQTT bridge with the real IPC client', () => 
     const ipc = await component(emu);
     const got: LocalMessage[] = [];
     const subs = [
-      ipc.subscribeToTopic('devices/#', (m) => { got.push(m); }, 'all'),
-      ipc.subscribeToTopic('private/#', (m) => { got.push(m); }), // wildcard: others' messages only (greengrass.md §2)
+      ipc.subscribeToTopic(
+        'devices/#',
+        (m) => {
+          got.push(m);
+        },
+        'all',
+      ),
+      ipc.subscribeToTopic('private/#', (m) => {
+        got.push(m);
+      }), // wildcard: others' messages only (greengrass.md §2)
     ];
     await waitFor(() => subs.every((s) => s.status === 'active'));
     const dev = await device(emu, 'dev-1', 'devices/#', 'private/#');
@@ -120,14 +157,23 @@ describe('client-device broker and MQTT bridge with the real IPC client', () => 
       'devices/dev-1/down=010203',
       `devices/end=${Buffer.from('end').toString('hex')}`,
     ]);
-    expect(emu.status().mqtt!.bridge).toMatchObject({ forwarded: { 'LocalMqtt->Pubsub': 2, 'Pubsub->LocalMqtt': 1 }, unroutedFromLocalMqtt: 1 });
+    expect(emu.status().mqtt!.bridge).toMatchObject({
+      forwarded: { 'LocalMqtt->Pubsub': 2, 'Pubsub->LocalMqtt': 1 },
+      unroutedFromLocalMqtt: 1,
+    });
   });
 
   it('a custom bridge mapping replaces the default', async () => {
-    const emu = await startEmulator({ bridge: { mqttTopicMapping: { sensors: { topic: 'sensors/+/temp', source: 'LocalMqtt', target: 'Pubsub', targetTopicPrefix: 'downstream/' } } } });
+    const emu = await startEmulator({
+      bridge: {
+        mqttTopicMapping: { sensors: { topic: 'sensors/+/temp', source: 'LocalMqtt', target: 'Pubsub', targetTopicPrefix: 'downstream/' } },
+      },
+    });
     const ipc = await component(emu);
     const got: LocalMessage[] = [];
-    const sub = ipc.subscribeToTopic('downstream/#', (m) => { got.push(m); });
+    const sub = ipc.subscribeToTopic('downstream/#', (m) => {
+      got.push(m);
+    });
     await waitFor(() => sub.status === 'active');
     const dev = await device(emu, 'dev-s');
     await dev.client.publishAsync('devices/not-mapped-now', 'x', { qos: 1 });
@@ -181,9 +227,14 @@ describe('client-device broker and MQTT bridge with the real IPC client', () => 
 
   it('bad options: invalid bridge, bridge without broker, busy port', async () => {
     const socketPath = join(tmp.dir, 'x.sock');
-    expect(() => new GreengrassEmulator({ socketPath, mqttPort: 0, bridge: { mqttTopicMapping: { m: { topic: 'a', source: 'LocalMqtt', target: 'LocalMqtt' } } } })).toThrow(
-      new BridgeConfigError(['bridge.mqttTopicMapping.m.target: must differ from source']),
-    );
+    expect(
+      () =>
+        new GreengrassEmulator({
+          socketPath,
+          mqttPort: 0,
+          bridge: { mqttTopicMapping: { m: { topic: 'a', source: 'LocalMqtt', target: 'LocalMqtt' } } },
+        }),
+    ).toThrow(new BridgeConfigError(['bridge.mqttTopicMapping.m.target: must differ from source']));
     expect(() => new GreengrassEmulator({ socketPath, bridge: { mqttTopicMapping: {} } })).toThrow(/bridge: needs mqttPort/);
 
     const busy = createServer();

@@ -1,14 +1,15 @@
 // `defender-edge emulator --mqtt …` as a process: ready line with the broker URL, a device and a component
 // talking through the bridge, per-client stats in `status`, clean exit with clients still connected.
-import { afterEach, describe, expect, it } from 'vitest';
+
+import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
 import { GreengrassIpcClient } from '../../src/ipc/ipcClient.ts';
 import type { LocalMessage } from '../../src/ipc/ipcTypes.ts';
-import { closeDevices, connectDevice, refusedConnect, type Device } from '../support/mqttDevice.ts';
-import { CLI, CliTestResources, spawnEmulator, waitFor, type EmulatorProcess } from '../support/ipc.ts';
+import { CLI, CliTestResources, type EmulatorProcess, spawnEmulator, waitFor } from '../support/ipc.ts';
+import { closeDevices, connectDevice, type Device, refusedConnect } from '../support/mqttDevice.ts';
 
 const res = new CliTestResources();
 const procs = res.procs;
@@ -26,15 +27,21 @@ describe('defender-edge emulator --mqtt', () => {
   it('bridges a device and the component, reports per-client stats, exits 0 on EOF with clients connected', async () => {
     const dir = setup();
     const socket = join(dir, 'ipc.sock');
-    writeFileSync(join(dir, 'bridge.json'), JSON.stringify({
-      mqttTopicMapping: {
-        up: { topic: 'devices/+/telemetry', source: 'LocalMqtt', target: 'Pubsub' },
-        down: { topic: 'devices/+/cmd', source: 'Pubsub', target: 'LocalMqtt' },
-      },
-    }));
+    writeFileSync(
+      join(dir, 'bridge.json'),
+      JSON.stringify({
+        mqttTopicMapping: {
+          up: { topic: 'devices/+/telemetry', source: 'LocalMqtt', target: 'Pubsub' },
+          down: { topic: 'devices/+/cmd', source: 'Pubsub', target: 'LocalMqtt' },
+        },
+      }),
+    );
     // Started in the temp dir: no recipe.yaml there, so the embedded identity (all local pub/sub) applies,
     // not the project's own recipe.yaml with its exact topics.
-    const emu = spawnEmulator(['--socket', socket, '--mqtt', '0', '--bridge', join(dir, 'bridge.json'), '--mqtt-auth', 'dev-1, dev-2'], dir);
+    const emu = spawnEmulator(
+      ['--socket', socket, '--mqtt', '0', '--bridge', join(dir, 'bridge.json'), '--mqtt-auth', 'dev-1, dev-2'],
+      dir,
+    );
     procs.push(emu);
     const ready = (await emu.ready) as Awaited<EmulatorProcess['ready']> & { mqtt: string };
     expect(ready.mqtt).toMatch(/^mqtt:\/\/127\.0\.0\.1:\d+$/);
@@ -44,7 +51,9 @@ describe('defender-edge emulator --mqtt', () => {
     ipc.start();
     await ipc.whenConnected(5000);
     const got: LocalMessage[] = [];
-    const sub = ipc.subscribeToTopic('devices/+/telemetry', (m) => { got.push(m); });
+    const sub = ipc.subscribeToTopic('devices/+/telemetry', (m) => {
+      got.push(m);
+    });
     await waitFor(() => sub.status === 'active');
 
     const dev = await connectDevice(ready.mqtt, 'dev-1');
@@ -64,7 +73,9 @@ describe('defender-edge emulator --mqtt', () => {
       mqtt: {
         url: ready.mqtt,
         connectedClients: 1,
-        clients: [{ clientId: 'dev-1', connected: true, remotePort: dev.localPort, publishesIn: 1, bytesIn: 8, publishesOut: 1, bytesOut: 16 }],
+        clients: [
+          { clientId: 'dev-1', connected: true, remotePort: dev.localPort, publishesIn: 1, bytesIn: 8, publishesOut: 1, bytesOut: 16 },
+        ],
         refusedConnects: 1,
         refusedClientIds: ['intruder'],
         bridge: { mappings: 2, forwarded: { 'LocalMqtt->Pubsub': 1, 'Pubsub->LocalMqtt': 1 } },
@@ -96,7 +107,10 @@ describe('defender-edge emulator --mqtt', () => {
     expect(await fail(['--mqtt', '70000'])).toMatch(/--mqtt: must be a port number 0-65535/);
     expect(await fail(['--bridge', join(dir, 'b.json')])).toMatch(/--bridge and --mqtt-auth need --mqtt PORT/);
     expect(await fail(['--mqtt', '0', '--bridge', join(dir, 'missing.json')])).toMatch(/--bridge: .*missing.json/);
-    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ mqttTopicMapping: { m: { topic: 'a/#/b', source: 'IotCore', target: 'Cloud' } } }));
+    writeFileSync(
+      join(dir, 'bad.json'),
+      JSON.stringify({ mqttTopicMapping: { m: { topic: 'a/#/b', source: 'IotCore', target: 'Cloud' } } }),
+    );
     expect(await fail(['--mqtt', '0', '--bridge', join(dir, 'bad.json')])).toMatch(
       /--bridge: bridge.mqttTopicMapping.m.topic: '#' must be the last level on its own in 'a\/#\/b'; bridge.mqttTopicMapping.m.target: must be one of LocalMqtt, Pubsub, IotCore/,
     );

@@ -1,11 +1,11 @@
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // The client layer survives the nucleus going away: the emulator runs as a child process, is killed
 // with SIGKILL (stale socket file left behind) and restarted; the client reconnects with backoff and
 // re-establishes every subscription (issue 2 "Done when").
 import { afterEach, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
 import { GreengrassIpcClient } from '../../src/ipc/ipcClient.ts';
-import { killEmulator, spawnEmulator, tempDir, waitFor, type EmulatorProcess } from '../support/ipc.ts';
+import { type EmulatorProcess, killEmulator, spawnEmulator, tempDir, waitFor } from '../support/ipc.ts';
 
 const TOKEN = 'RECONNECTTEST001';
 const procs: EmulatorProcess[] = [];
@@ -24,7 +24,16 @@ describe('reconnect', () => {
     cleanups.push(tmp.cleanup);
     const socket = join(tmp.dir, 'ipc.sock');
     // An explicit recipe: the emulator would otherwise pick up the project's own recipe.yaml from the cwd.
-    const args = ['--socket', socket, '--token', TOKEN, '--thing', 'gw1', '--recipe', fileURLToPath(new URL('../fixtures/recipe.test-component.yaml', import.meta.url))];
+    const args = [
+      '--socket',
+      socket,
+      '--token',
+      TOKEN,
+      '--thing',
+      'gw1',
+      '--recipe',
+      fileURLToPath(new URL('../fixtures/recipe.test-component.yaml', import.meta.url)),
+    ];
     const first = spawnEmulator(args);
     procs.push(first);
     await first.ready;
@@ -36,8 +45,12 @@ describe('reconnect', () => {
     const cloud: string[] = [];
     const local: unknown[] = [];
     const subs = [
-      ipc.subscribeToIoTCore('defender-edge/gw1/cmd', 1, (m) => { cloud.push(m.payload.toString()); }),
-      ipc.subscribeToTopic('downstream/reports', (m) => { local.push(m.kind === 'json' ? m.value : null); }),
+      ipc.subscribeToIoTCore('defender-edge/gw1/cmd', 1, (m) => {
+        cloud.push(m.payload.toString());
+      }),
+      ipc.subscribeToTopic('downstream/reports', (m) => {
+        local.push(m.kind === 'json' ? m.value : null);
+      }),
     ];
     ipc.start();
     await ipc.whenConnected(5000);

@@ -3,16 +3,17 @@
 // number of bytes, UDP bound on IPv4 and IPv6 and a connected UDP socket. Ground truth: what the test
 // opened and sent, and the kernel's own /proc/net tables for the same inodes. Then the protocol's edges
 // (bad and over-long lines, quit, end of input), and the arm64 build under qemu-user.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import dgram from 'node:dgram';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseProcNetSockets, type SocketEntry } from '../../src/collector/procNetSockets.ts';
 import { dumpRequest, FLAG_TCP_PER_FAMILY, RECORD_SIZE, SockDiagDecoder } from '../../src/collector/sockDiagProtocol.ts';
 import { errnoName } from '../../src/collector/sockDiagSource.ts';
-import { canBuild, ensureHelper, hasProgram, RawHelper } from '../support/sockDiagHelper.ts';
 import { bindUdpLoopbacks, listen } from '../support/loopbackSockets.ts';
+import { canBuild, ensureHelper, hasProgram, RawHelper } from '../support/sockDiagHelper.ts';
 
 const SENT = 70_000;
 
@@ -31,13 +32,19 @@ function ourSocketInodes(): Set<number> {
 
 function procEntries(inodes: Set<number>): SocketEntry[] {
   const all: SocketEntry[] = [];
-  for (const [file, proto] of [['tcp', 'tcp'], ['tcp6', 'tcp'], ['udp', 'udp'], ['udp6', 'udp']] as const) {
+  for (const [file, proto] of [
+    ['tcp', 'tcp'],
+    ['tcp6', 'tcp'],
+    ['udp', 'udp'],
+    ['udp6', 'udp'],
+  ] as const) {
     all.push(...parseProcNetSockets(readFileSync(`/proc/self/net/${file}`, 'utf8'), proto, os.endianness()).entries);
   }
   return all.filter((e) => inodes.has(e.inode));
 }
 
-const key = (e: SocketEntry) => `${e.protocol} ${e.localAddress}:${e.localPort} ${e.remoteAddress}:${e.remotePort} st${e.state} uid${e.uid} ino${e.inode}`;
+const key = (e: SocketEntry) =>
+  `${e.protocol} ${e.localAddress}:${e.localPort} ${e.remoteAddress}:${e.remotePort} st${e.state} uid${e.uid} ino${e.inode}`;
 
 describe('dedge-sockdiag (x64, this host) against sockets this test opened', () => {
   let helperPath = '';
@@ -100,7 +107,10 @@ describe('dedge-sockdiag (x64, this host) against sockets this test opened', () 
     const ports = new Set([tcp4, tcp6, udp4, udp6, clientPort]);
     const mine = (s: SocketEntry) => ports.has(s.localPort) || ports.has(s.remotePort);
     const ours = ourSocketInodes();
-    const fromHelper = r.sockets.filter((s) => ours.has(s.inode) && mine(s)).map(key).sort();
+    const fromHelper = r.sockets
+      .filter((s) => ours.has(s.inode) && mine(s))
+      .map(key)
+      .sort();
     const fromProc = procEntries(ours).filter(mine).map(key).sort();
     expect(fromHelper).toEqual(fromProc);
     // 2 listeners, client + accepted end, 3 UDP sockets
@@ -113,12 +123,16 @@ describe('dedge-sockdiag (x64, this host) against sockets this test opened', () 
     const { sockets } = new SockDiagDecoder().decode(await helper!.request(dumpRequest(6)));
     const uid = process.getuid!();
     const find = (p: Partial<SocketEntry>) => sockets.filter((s) => Object.entries(p).every(([k, v]) => s[k as keyof SocketEntry] === v));
-    expect(find({ protocol: 'tcp', localAddress: '127.0.0.1', localPort: tcp4, state: 10 })).toEqual([expect.objectContaining({ remotePort: 0, uid })]);
+    expect(find({ protocol: 'tcp', localAddress: '127.0.0.1', localPort: tcp4, state: 10 })).toEqual([
+      expect.objectContaining({ remotePort: 0, uid }),
+    ]);
     expect(find({ protocol: 'tcp', localAddress: '::1', localPort: tcp6, state: 10 })).toHaveLength(1);
     expect(find({ protocol: 'udp', localAddress: '127.0.0.1', localPort: udp4, state: 7 })).toHaveLength(1);
     expect(find({ protocol: 'udp', localAddress: '::1', localPort: udp6, state: 7 })).toHaveLength(1);
     expect(find({ protocol: 'udp', remoteAddress: '127.0.0.1', remotePort: udp4, state: 1 })).toHaveLength(1);
-    expect(find({ protocol: 'tcp', localPort: clientPort, remotePort: tcp4, state: 1 })).toEqual([expect.objectContaining({ localAddress: '127.0.0.1', remoteAddress: '127.0.0.1', uid })]);
+    expect(find({ protocol: 'tcp', localPort: clientPort, remotePort: tcp4, state: 1 })).toEqual([
+      expect.objectContaining({ localAddress: '127.0.0.1', remoteAddress: '127.0.0.1', uid }),
+    ]);
     expect(find({ protocol: 'tcp', localPort: tcp4, remotePort: clientPort, state: 1 })).toHaveLength(1);
   });
 
@@ -153,7 +167,17 @@ describe('dedge-sockdiag (x64, this host) against sockets this test opened', () 
 
   it('answers bad and over-long lines with EINVAL and keeps serving; exits 0 on quit', async () => {
     const d = new SockDiagDecoder();
-    for (const bad of ['hello\n', 'dump\n', 'dump x\n', 'dump 1 zz\n', 'dump -1\n', 'dump 1 1 1 2\n', 'dump 1 1 1 1 1\n', `dump 1 ${'f'.repeat(300)}\n`, 'dump 99999999999\n']) {
+    for (const bad of [
+      'hello\n',
+      'dump\n',
+      'dump x\n',
+      'dump 1 zz\n',
+      'dump -1\n',
+      'dump 1 1 1 2\n',
+      'dump 1 1 1 1 1\n',
+      `dump 1 ${'f'.repeat(300)}\n`,
+      'dump 99999999999\n',
+    ]) {
       const buf = await helper!.request(bad);
       expect(buf.length).toBe(RECORD_SIZE);
       const r = d.decode(buf);
@@ -212,10 +236,20 @@ describe.skipIf(!armReady)(`dedge-sockdiag arm64 build under ${QEMU} (skipped wi
       if (r.status.tcp4 === 0) {
         expect(r.sockets.length).toBeGreaterThan(0);
       } else {
-        expect(Object.values(r.status).map(errnoName)).toEqual(['EPROTONOSUPPORT', 'EPROTONOSUPPORT', 'EPROTONOSUPPORT', 'EPROTONOSUPPORT']);
+        expect(Object.values(r.status).map(errnoName)).toEqual([
+          'EPROTONOSUPPORT',
+          'EPROTONOSUPPORT',
+          'EPROTONOSUPPORT',
+          'EPROTONOSUPPORT',
+        ]);
         expect(r.sockets).toEqual([]);
       }
-      expect(Object.values(d.decode(await h.request('nonsense\n')).status).map(errnoName)).toEqual(['EINVAL', 'EINVAL', 'EINVAL', 'EINVAL']);
+      expect(Object.values(d.decode(await h.request('nonsense\n')).status).map(errnoName)).toEqual([
+        'EINVAL',
+        'EINVAL',
+        'EINVAL',
+        'EINVAL',
+      ]);
       h.child.stdin!.write('quit\n');
       expect(await h.exited).toEqual({ code: 0, signal: null });
     } finally {

@@ -3,16 +3,17 @@
 // never answers (`cat`), the kernel refusing sock_diag (the arm64 helper under qemu-user) — ending in
 // undefined (the caller's /proc + ss fallback), logged once per episode, bounded by a back-off on the
 // caller's clock. Also a helper inside a network namespace this test creates.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import net from 'node:net';
+
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SockDiagSource } from '../../src/collector/sockDiagSource.ts';
-import { canBuild, ensureHelper, hasProgram } from '../support/sockDiagHelper.ts';
-import { startHelper, type Helper } from '../support/childProcess.ts';
+import { type Helper, startHelper } from '../support/childProcess.ts';
 import { createNetns, deleteNetns, uniquePrefix } from '../support/netns.ts';
+import { canBuild, ensureHelper, hasProgram } from '../support/sockDiagHelper.ts';
 
 interface LogLine {
   level: number;
@@ -46,7 +47,9 @@ describe('SockDiagSource', () => {
   const server = net.createServer();
   let port = 0;
   const sources: SockDiagSource[] = [];
-  const source = (o: Omit<ConstructorParameters<typeof SockDiagSource>[0], 'logger'> & { logger?: ReturnType<typeof capture>['logger'] }) => {
+  const source = (
+    o: Omit<ConstructorParameters<typeof SockDiagSource>[0], 'logger'> & { logger?: ReturnType<typeof capture>['logger'] },
+  ) => {
     const s = new SockDiagSource({ logger: capture().logger, ...o });
     sources.push(s);
     return s;
@@ -100,7 +103,12 @@ describe('SockDiagSource', () => {
 
   it('missing binary: undefined, warned once at the first failure and once on giving up, then backs off on the caller clock', async () => {
     const log = capture();
-    const s = source({ helperPath: path.join(scratch, 'no-such', 'dedge-sockdiag'), logger: log.logger, maxConsecutiveFailures: 3, retryAfterMs: 60_000 });
+    const s = source({
+      helperPath: path.join(scratch, 'no-such', 'dedge-sockdiag'),
+      logger: log.logger,
+      maxConsecutiveFailures: 3,
+      retryAfterMs: 60_000,
+    });
     for (const t of [0, 1000, 2000]) expect(await s.dump(t)).toBeUndefined();
     expect(s.stats).toMatchObject({ spawns: 0, failures: 3, retryAt: 62_000 });
     expect(s.stats.lastError).toMatch(/no-such\/dedge-sockdiag: not found \(npm run build:sockdiag builds it\)$/);

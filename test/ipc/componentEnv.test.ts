@@ -9,12 +9,12 @@ describe('readComponentEnvironment', () => {
   it('resolves a short relative socket path, keeps a long one relative', () => {
     const env = { AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT: '../../ipc.socket', SVCUID: 'A' };
     expect(readComponentEnvironment(env, '/gg/work/comp').socketPath).toBe('/gg/ipc.socket');
-    const deep = '/' + 'd'.repeat(120) + '/work/comp';
+    const deep = `/${'d'.repeat(120)}/work/comp`;
     expect(readComponentEnvironment(env, deep).socketPath).toBe('../../ipc.socket');
   });
   it('lists every missing variable by name', () => {
     try {
-      readComponentEnvironment({ AWS_IOT_THING_NAME: '' + 'x'.repeat(129) }, '/');
+      readComponentEnvironment({ AWS_IOT_THING_NAME: `${'x'.repeat(129)}` }, '/');
       expect.unreachable();
     } catch (err) {
       expect(err).toBeInstanceOf(ComponentEnvironmentError);

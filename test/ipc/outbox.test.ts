@@ -1,28 +1,53 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Outbox, type PublishFn } from '../../src/ipc/outbox.ts';
 import { silentLogger } from '../../src/log.ts';
 import { until } from '../support/until.ts';
 
 let dir: string;
 let boxes: Outbox[] = [];
-beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'dedge-ob-')); });
-afterEach(() => { for (const b of boxes) b.stop(); boxes = []; rmSync(dir, { recursive: true, force: true }); });
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'dedge-ob-'));
+});
+afterEach(() => {
+  for (const b of boxes) b.stop();
+  boxes = [];
+  rmSync(dir, { recursive: true, force: true });
+});
 
 function make(publish: PublishFn, maxEntries = 1000, replayBytes?: number, inflight?: number) {
-  const box = new Outbox({ dir, maxEntries, maxBytes: 1 << 20, publish, logger: silentLogger(), initialBackoffMs: 5, maxBackoffMs: 20, random: () => 0.5, ...(replayBytes !== undefined ? { replayBytes } : {}), ...(inflight !== undefined ? { inflight } : {}) });
+  const box = new Outbox({
+    dir,
+    maxEntries,
+    maxBytes: 1 << 20,
+    publish,
+    logger: silentLogger(),
+    initialBackoffMs: 5,
+    maxBackoffMs: 20,
+    random: () => 0.5,
+    ...(replayBytes !== undefined ? { replayBytes } : {}),
+    ...(inflight !== undefined ? { inflight } : {}),
+  });
   boxes.push(box);
   return box;
 }
 
-const msg = (n: number) => ({ kind: 'report' as const, topic: `t/${n}`, payload: JSON.stringify({ n }), encoding: 'utf8' as const, reportId: n });
+const msg = (n: number) => ({
+  kind: 'report' as const,
+  topic: `t/${n}`,
+  payload: JSON.stringify({ n }),
+  encoding: 'utf8' as const,
+  reportId: n,
+});
 
 describe('Outbox', () => {
   it('publishes in order at QoS 1 and empties the queue', async () => {
     const seen: Array<[string, string, number]> = [];
-    const box = make(async (topic, payload, qos) => { seen.push([topic, payload.toString(), qos]); });
+    const box = make(async (topic, payload, qos) => {
+      seen.push([topic, payload.toString(), qos]);
+    });
     box.start();
     for (let n = 1; n <= 5; n++) box.enqueue(msg(n));
     expect(await box.drained(2000)).toBe(true);
@@ -34,10 +59,15 @@ describe('Outbox', () => {
   it('with one in flight, keeps a failed message at the head and retries it before anything newer', async () => {
     const seen: string[] = [];
     let failuresLeft = 3;
-    const box = make(async (topic) => {
-      if (topic === 't/2' && failuresLeft-- > 0) throw new Error('Publish to topic t/2 failed: Message spool is full.');
-      seen.push(topic);
-    }, 1000, undefined, 1);
+    const box = make(
+      async (topic) => {
+        if (topic === 't/2' && failuresLeft-- > 0) throw new Error('Publish to topic t/2 failed: Message spool is full.');
+        seen.push(topic);
+      },
+      1000,
+      undefined,
+      1,
+    );
     box.start();
     for (let n = 1; n <= 4; n++) box.enqueue(msg(n));
     expect(await box.drained(3000)).toBe(true);
@@ -47,12 +77,16 @@ describe('Outbox', () => {
   });
 
   it('survives a restart with everything not yet published, in order', async () => {
-    const first = make(async () => { throw new Error('offline'); });
+    const first = make(async () => {
+      throw new Error('offline');
+    });
     first.start();
     for (let n = 1; n <= 3; n++) first.enqueue(msg(n));
     first.stop();
     const seen: string[] = [];
-    const second = make(async (topic, payload) => { seen.push(`${topic}=${payload.toString()}`); });
+    const second = make(async (topic, payload) => {
+      seen.push(`${topic}=${payload.toString()}`);
+    });
     const info = second.start();
     expect(info.entries).toBe(3);
     expect(await second.drained(2000)).toBe(true);
@@ -60,7 +94,9 @@ describe('Outbox', () => {
   });
 
   it('drops the oldest when full and reports the count once', async () => {
-    const box = make(async () => { throw new Error('offline'); }, 2);
+    const box = make(async () => {
+      throw new Error('offline');
+    }, 2);
     box.start();
     for (let n = 1; n <= 5; n++) box.enqueue(msg(n));
     expect(box.stats()).toMatchObject({ depth: 2, droppedTotal: 3 });
@@ -70,7 +106,9 @@ describe('Outbox', () => {
 
   it('carries binary payloads (CBOR reports) byte for byte', async () => {
     const got: Buffer[] = [];
-    const box = make(async (_t, payload) => { got.push(payload); });
+    const box = make(async (_t, payload) => {
+      got.push(payload);
+    });
     box.start();
     const bytes = Buffer.from([0xa1, 0x63, 0x68, 0x65, 0x64, 0xff, 0x00]);
     box.enqueue({ kind: 'report', topic: 'x/cbor', payload: bytes.toString('base64'), encoding: 'base64' });
@@ -80,11 +118,16 @@ describe('Outbox', () => {
 
   it('retryNow abandons a publish that never answers (connection died under it) and sends the head again', async () => {
     const calls: string[] = [];
-    const box = make((topic) => {
-      calls.push(topic);
-      // The first attempt hangs like a call on a dead connection; later ones succeed.
-      return calls.length === 1 ? new Promise<void>(() => undefined) : Promise.resolve();
-    }, 1000, undefined, 1);
+    const box = make(
+      (topic) => {
+        calls.push(topic);
+        // The first attempt hangs like a call on a dead connection; later ones succeed.
+        return calls.length === 1 ? new Promise<void>(() => undefined) : Promise.resolve();
+      },
+      1000,
+      undefined,
+      1,
+    );
     box.start();
     box.enqueue(msg(1));
     box.enqueue(msg(2));
@@ -99,7 +142,9 @@ describe('Outbox', () => {
   describe('not relying on the nucleus spool (sent ≠ in the cloud)', () => {
     it('keeps sent messages unconfirmed and sends them again, in order, after a reconnect', async () => {
       const seen: string[] = [];
-      const box = make(async (topic) => { seen.push(topic); });
+      const box = make(async (topic) => {
+        seen.push(topic);
+      });
       box.start();
       for (let n = 1; n <= 3; n++) box.enqueue(msg(n));
       expect(await box.drained(2000)).toBe(true);
@@ -114,7 +159,13 @@ describe('Outbox', () => {
     it('report_ids are per thing: an answer confirms only the report sent on its own topic', async () => {
       const box = make(async () => undefined);
       box.start();
-      const report = (thing: string, reportId: number) => ({ kind: 'report' as const, topic: `$aws/things/${thing}/defender/metrics/json`, payload: '{}', encoding: 'utf8' as const, reportId });
+      const report = (thing: string, reportId: number) => ({
+        kind: 'report' as const,
+        topic: `$aws/things/${thing}/defender/metrics/json`,
+        payload: '{}',
+        encoding: 'utf8' as const,
+        reportId,
+      });
       box.enqueue(report('devA', 7));
       box.enqueue(report('devB', 1));
       box.enqueue(report('devB', 7));
@@ -130,7 +181,9 @@ describe('Outbox', () => {
 
     it('an answer for a report confirms it and everything before it', async () => {
       const seen: string[] = [];
-      const box = make(async (topic) => { seen.push(topic); });
+      const box = make(async (topic) => {
+        seen.push(topic);
+      });
       box.start();
       for (let n = 1; n <= 5; n++) box.enqueue(msg(n));
       expect(await box.drained(2000)).toBe(true);
@@ -159,7 +212,9 @@ describe('Outbox', () => {
       expect(await first.drained(2000)).toBe(true);
       first.stop();
       const seen: string[] = [];
-      const second = make(async (topic) => { seen.push(topic); });
+      const second = make(async (topic) => {
+        seen.push(topic);
+      });
       expect(second.start().entries).toBe(2);
       expect(await second.drained(2000)).toBe(true);
       expect(seen).toEqual(['t/1', 't/2']);
@@ -202,10 +257,15 @@ describe('Outbox', () => {
   it('slides its window: a new publish starts as soon as the oldest settles, not when a whole batch is done', async () => {
     const started: string[] = [];
     const release = new Map<string, () => void>();
-    const box = make((topic) => {
-      started.push(topic);
-      return new Promise<void>((r) => release.set(topic, r));
-    }, 1000, undefined, 2);
+    const box = make(
+      (topic) => {
+        started.push(topic);
+        return new Promise<void>((r) => release.set(topic, r));
+      },
+      1000,
+      undefined,
+      2,
+    );
     box.start();
     for (let n = 1; n <= 4; n++) box.enqueue(msg(n));
     await until(() => started.length === 2, 2000, 'two publishes', 2);
@@ -231,7 +291,13 @@ describe('Outbox', () => {
     const { IpcError } = await import('../../src/ipc/ipcError.ts');
     const seen: string[] = [];
     const box = make(async (topic) => {
-      if (topic === 't/2') throw new IpcError('PublishToIoTCore', 'service', 'Publish to topic t/2 failed: The publishing message size 200000 bytes exceeds the configured limit of 131072 bytes', 'ServiceError');
+      if (topic === 't/2')
+        throw new IpcError(
+          'PublishToIoTCore',
+          'service',
+          'Publish to topic t/2 failed: The publishing message size 200000 bytes exceeds the configured limit of 131072 bytes',
+          'ServiceError',
+        );
       if (topic === 't/3') throw new IpcError('PublishToIoTCore', 'service', 'Not Authorized', 'UnauthorizedError');
       seen.push(topic);
     });

@@ -4,9 +4,29 @@ import { behaviorsCheck, behaviorsOf, evaluatorOptionsOf } from '../../src/local
 
 describe('behaviors in the component configuration', () => {
   it('refuses a bad behavior with its full path and accepts a good one', () => {
-    const r = validateConfig({ behaviors: [{ name: 'ok', metric: 'aws:all-bytes-in', criteria: { comparisonOperator: 'less-than', value: { count: 1 } } }, { name: 'x', metric: 'aws:listening-tcp-ports', criteria: { comparisonOperator: 'in-port-set', value: { ports: ['ssh'] } } }] }, [behaviorsCheck]);
+    const r = validateConfig(
+      {
+        behaviors: [
+          { name: 'ok', metric: 'aws:all-bytes-in', criteria: { comparisonOperator: 'less-than', value: { count: 1 } } },
+          { name: 'x', metric: 'aws:listening-tcp-ports', criteria: { comparisonOperator: 'in-port-set', value: { ports: ['ssh'] } } },
+        ],
+      },
+      [behaviorsCheck],
+    );
     expect(r).toEqual({ ok: false, errors: ['behaviors[1].criteria.value.ports[0]: must be a port number 0–65535, got string "ssh"'] });
-    const ok = validateConfig({ behaviors: [{ name: 'ok', metric: 'aws:all-bytes-in', criteria: { comparisonOperator: 'less-than', value: { count: 1 }, durationSeconds: 600 } }], violations: { invalidateAfterSeconds: 60 } }, [behaviorsCheck]);
+    const ok = validateConfig(
+      {
+        behaviors: [
+          {
+            name: 'ok',
+            metric: 'aws:all-bytes-in',
+            criteria: { comparisonOperator: 'less-than', value: { count: 1 }, durationSeconds: 600 },
+          },
+        ],
+        violations: { invalidateAfterSeconds: 60 },
+      },
+      [behaviorsCheck],
+    );
     expect(ok.ok).toBe(true);
     if (!ok.ok) return;
     expect(behaviorsOf(ok.config).map((b) => b.name)).toEqual(['ok']);

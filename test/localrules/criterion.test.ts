@@ -5,10 +5,18 @@ import type { ComparisonOperator } from '../../src/localrules/metrics.ts';
 
 describe('numeric operators (normal when value OP threshold)', () => {
   const cases: [ComparisonOperator, number, boolean][] = [
-    ['less-than', 9, true], ['less-than', 10, false], ['less-than', 11, false],
-    ['less-than-equals', 9, true], ['less-than-equals', 10, true], ['less-than-equals', 11, false],
-    ['greater-than', 9, false], ['greater-than', 10, false], ['greater-than', 11, true],
-    ['greater-than-equals', 9, false], ['greater-than-equals', 10, true], ['greater-than-equals', 11, true],
+    ['less-than', 9, true],
+    ['less-than', 10, false],
+    ['less-than', 11, false],
+    ['less-than-equals', 9, true],
+    ['less-than-equals', 10, true],
+    ['less-than-equals', 11, false],
+    ['greater-than', 9, false],
+    ['greater-than', 10, false],
+    ['greater-than', 11, true],
+    ['greater-than-equals', 9, false],
+    ['greater-than-equals', 10, true],
+    ['greater-than-equals', 11, true],
   ];
   it.each(cases)('%s 10 with value %d → normal %s', (op, v, normal) => {
     expect(compareNumbers(op, v, 10)).toBe(normal);
@@ -76,7 +84,8 @@ describe('CIDR sets', () => {
   it('parses dotted quads strictly', () => {
     expect(parseDottedQuad('1.2.3.4')).toBe(0x01020304);
     expect(parseDottedQuad('255.255.255.255')).toBe(0xffffffff);
-    for (const bad of ['1.2.3', '1.2.3.4.5', '256.1.1.1', '1..2.3', '1.2.3.4 ', '1234.1.1.1', '']) expect(parseDottedQuad(bad), bad).toBeUndefined();
+    for (const bad of ['1.2.3', '1.2.3.4.5', '256.1.1.1', '1..2.3', '1.2.3.4 ', '1234.1.1.1', ''])
+      expect(parseDottedQuad(bad), bad).toBeUndefined();
   });
 });
 

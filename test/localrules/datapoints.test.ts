@@ -19,7 +19,20 @@ const hostSample: HostSample = {
     { localAddress: '10.0.0.1', localPort: 50001, remoteAddress: '52.1.2.3', remotePort: 443 },
   ],
   processes: [
-    { pid: 42, comm: 'rogue', exe: '/tmp/rogue', startTime: 999, traffic: { bytesIn: 10, bytesOut: 20, packetsIn: 1, packetsOut: 2 }, listeningTcpPorts: [4444], listeningUdpPorts: [], establishedConnections: 1, remoteAddresses: ['1.2.3.4'], messagesSent: 3, messagesReceived: 1, messageBytes: 400 },
+    {
+      pid: 42,
+      comm: 'rogue',
+      exe: '/tmp/rogue',
+      startTime: 999,
+      traffic: { bytesIn: 10, bytesOut: 20, packetsIn: 1, packetsOut: 2 },
+      listeningTcpPorts: [4444],
+      listeningUdpPorts: [],
+      establishedConnections: 1,
+      remoteAddresses: ['1.2.3.4'],
+      messagesSent: 3,
+      messagesReceived: 1,
+      messageBytes: 400,
+    },
   ],
   custom: { cpu_usage: { number: 12.5 }, peers: { ip_list: ['10.0.0.9'] }, tags: { string_list: ['a'] }, ids: { number_list: [1, 2] } },
   degraded: [],
@@ -74,7 +87,16 @@ describe('datapoints from samples', () => {
   });
 
   it('maps a device sample with its addresses as the offender', () => {
-    const s: DeviceSample = { thingName: 'cam-1', t: 9000, intervalMs: 1000, traffic, destinations: ['8.8.8.8', '1.1.1.1', '8.8.8.8'], messagesSent: 2, messagesReceived: 0, messageBytes: 0 };
+    const s: DeviceSample = {
+      thingName: 'cam-1',
+      t: 9000,
+      intervalMs: 1000,
+      traffic,
+      destinations: ['8.8.8.8', '1.1.1.1', '8.8.8.8'],
+      messagesSent: 2,
+      messagesReceived: 0,
+      messageBytes: 0,
+    };
     const points = datapointsFromDeviceSample(s, { addresses: ['10.0.0.7'], interface: 'eth1' });
     expect(points.every((p) => p.thing === 'cam-1')).toBe(true);
     expect(points[0]!.subject).toEqual({ kind: 'device', thingName: 'cam-1', addresses: ['10.0.0.7'], interface: 'eth1' });

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { parseBehaviors } from '../../src/localrules/behaviors.ts';
 import type { Offender, ViolationEvent } from '../../src/localrules/contracts.ts';
-import { Evaluator, MemoryThingStates, defaultEvaluatorOptions, type Datapoint, type EvaluatorOptions } from '../../src/localrules/evaluator.ts';
+import {
+  type Datapoint,
+  defaultEvaluatorOptions,
+  Evaluator,
+  type EvaluatorOptions,
+  MemoryThingStates,
+} from '../../src/localrules/evaluator.ts';
 import { compileProfile } from '../../src/localrules/profile.ts';
 
 function profileOf(behaviors: unknown[]) {
@@ -23,20 +29,33 @@ function dp(t: number, metric: string, value: Datapoint['value'], subject: Offen
   return { t, thing, metric, value, subject, intervalMs: 1000 };
 }
 
-const bytesOut = { name: 'bytesOut', metric: 'aws:all-bytes-out', criteria: { comparisonOperator: 'less-than', value: { count: 10000 }, durationSeconds: 300 } };
+const bytesOut = {
+  name: 'bytesOut',
+  metric: 'aws:all-bytes-out',
+  criteria: { comparisonOperator: 'less-than', value: { count: 10000 }, durationSeconds: 300 },
+};
 
 describe('evaluator: sliding windows of delta metrics', () => {
   it('fires "bytesOut < 10000 per 300 s" on the first sample where the last 300 s reach 10000, with all event fields', () => {
     const { ev } = evaluatorFor([{ ...bytesOut, edge: { action: { type: 'address-block', ttlSeconds: 60 } }, suppressAlerts: true }]);
     const events: ViolationEvent[] = [];
     // 1 s samples of 40 bytes: the sum reaches 10000 at the 250th sample (t = 250 s).
-    for (let s = 1; s <= 260; s++) events.push(...ev.evaluate([dp(s * 1000, 'aws:all-bytes-out', { count: 40 }, device('sensor-1'), 'sensor-1')]));
+    for (let s = 1; s <= 260; s++)
+      events.push(...ev.evaluate([dp(s * 1000, 'aws:all-bytes-out', { count: 40 }, device('sensor-1'), 'sensor-1')]));
     expect(events).toHaveLength(1);
     const e = events[0]!;
     expect(e).toMatchObject({
-      thingName: 'sensor-1', behavior: 'bytesOut', metric: 'aws:all-bytes-out', event: 'in-alarm', t: 250_000,
-      value: { count: 10000 }, threshold: { count: 10000 }, comparisonOperator: 'less-than',
-      offender: device('sensor-1'), action: { type: 'address-block', ttlSeconds: 60 }, suppressAlerts: true,
+      thingName: 'sensor-1',
+      behavior: 'bytesOut',
+      metric: 'aws:all-bytes-out',
+      event: 'in-alarm',
+      t: 250_000,
+      value: { count: 10000 },
+      threshold: { count: 10000 },
+      comparisonOperator: 'less-than',
+      offender: device('sensor-1'),
+      action: { type: 'address-block', ttlSeconds: 60 },
+      suppressAlerts: true,
     });
     expect(e.violationId).toMatch(/^[a-zA-Z0-9-]{1,128}$/);
   });
@@ -48,7 +67,10 @@ describe('evaluator: sliding windows of delta metrics', () => {
       ...ev.evaluate([dp(200_000, 'aws:all-bytes-out', { count: 0 })]), // still 20000 in the window
       ...ev.evaluate([dp(301_000, 'aws:all-bytes-out', { count: 0 })]), // the burst left the window
     ];
-    expect(events.map((e) => [e.event, e.t, e.value])).toEqual([['in-alarm', 1000, { count: 20000 }], ['alarm-cleared', 301_000, { count: 0 }]]);
+    expect(events.map((e) => [e.event, e.t, e.value])).toEqual([
+      ['in-alarm', 1000, { count: 20000 }],
+      ['alarm-cleared', 301_000, { count: 0 }],
+    ]);
     expect(events[1]!.violationId).toBe(events[0]!.violationId);
   });
 
@@ -59,7 +81,13 @@ describe('evaluator: sliding windows of delta metrics', () => {
   });
 
   it('does not judge a lower bound before the window is full', () => {
-    const { ev } = evaluatorFor([{ name: 'alive', metric: 'aws:num-messages-sent', criteria: { comparisonOperator: 'greater-than', value: { count: 0 }, durationSeconds: 300 } }]);
+    const { ev } = evaluatorFor([
+      {
+        name: 'alive',
+        metric: 'aws:num-messages-sent',
+        criteria: { comparisonOperator: 'greater-than', value: { count: 0 }, durationSeconds: 300 },
+      },
+    ]);
     const events: ViolationEvent[] = [];
     for (let s = 1; s <= 310; s++) events.push(...ev.evaluate([dp(s * 1000, 'aws:num-messages-sent', { count: 0 }, device('d'), 'd')]));
     // The first sample covers (0, 1 s]; the window is full at t = 300 s.
@@ -68,7 +96,11 @@ describe('evaluator: sliding windows of delta metrics', () => {
 });
 
 describe('evaluator: subjects and scope', () => {
-  const ports = { name: 'ports', metric: 'aws:listening-tcp-ports', criteria: { comparisonOperator: 'in-port-set', value: { ports: [22] } } };
+  const ports = {
+    name: 'ports',
+    metric: 'aws:listening-tcp-ports',
+    criteria: { comparisonOperator: 'in-port-set', value: { ports: [22] } },
+  };
 
   it('keeps separate state per process and names the offending process', () => {
     const { ev } = evaluatorFor([{ ...ports, edge: { scope: { processes: true }, action: { type: 'process-terminate' } } }]);
@@ -90,11 +122,22 @@ describe('evaluator: subjects and scope', () => {
       dp(1000, 'aws:listening-tcp-ports', { ports: [80] }, device('cam-1'), 'cam-1'),
       dp(1000, 'aws:listening-tcp-ports', { ports: [80] }, device('cam-2'), 'cam-2'),
     ]);
-    expect(events.map((e) => `${e.behavior}:${e.thingName}:${e.offender.kind}`)).toEqual(['ports:gw:host', 'ports:cam-1:device', 'onlyCam:cam-1:device', 'ports:cam-2:device']);
+    expect(events.map((e) => `${e.behavior}:${e.thingName}:${e.offender.kind}`)).toEqual([
+      'ports:gw:host',
+      'ports:cam-1:device',
+      'onlyCam:cam-1:device',
+      'ports:cam-2:device',
+    ]);
   });
 
   it('uses a per-thing override of the threshold', () => {
-    const { ev } = evaluatorFor([{ ...bytesOut, criteria: { comparisonOperator: 'less-than', value: { count: 100 } }, edge: { thingOverrides: { 'camera-hd': { count: 1_000_000 } } } }]);
+    const { ev } = evaluatorFor([
+      {
+        ...bytesOut,
+        criteria: { comparisonOperator: 'less-than', value: { count: 100 } },
+        edge: { thingOverrides: { 'camera-hd': { count: 1_000_000 } } },
+      },
+    ]);
     const events = ev.evaluate([
       dp(1000, 'aws:all-bytes-out', { count: 5000 }, device('camera-hd'), 'camera-hd'),
       dp(1000, 'aws:all-bytes-out', { count: 5000 }, device('sensor'), 'sensor'),
@@ -103,22 +146,29 @@ describe('evaluator: subjects and scope', () => {
   });
 
   it('ignores datapoints of another value container and metrics no behavior names', () => {
-    const { ev } = evaluatorFor([{ name: 'temp', metric: 'temperature', criteria: { comparisonOperator: 'less-than', value: { number: 80 } } }]);
+    const { ev } = evaluatorFor([
+      { name: 'temp', metric: 'temperature', criteria: { comparisonOperator: 'less-than', value: { number: 80 } } },
+    ]);
     expect(ev.evaluate([dp(1000, 'temperature', { strings: ['hot'] }), dp(1000, 'humidity', { number: 1000 })])).toEqual([]);
     expect(ev.evaluations).toBe(1);
     expect(ev.evaluate([dp(2000, 'temperature', { number: 80 })]).map((e) => e.event)).toEqual(['in-alarm']);
   });
 });
 
-describe('evaluator: statistical thresholds over the thing\'s own history', () => {
+describe("evaluator: statistical thresholds over the thing's own history", () => {
   const stat = { windowMs: 100_000, maxSamples: 100, minSamples: 10 };
-  const spike = { name: 'msgSize', metric: 'aws:message-byte-size', criteria: { comparisonOperator: 'less-than-equals', statisticalThreshold: { statistic: 'p90' } } };
+  const spike = {
+    name: 'msgSize',
+    metric: 'aws:message-byte-size',
+    criteria: { comparisonOperator: 'less-than-equals', statisticalThreshold: { statistic: 'p90' } },
+  };
 
-  it('judges nothing until minSamples, then alarms above the thing\'s own p90', () => {
+  it("judges nothing until minSamples, then alarms above the thing's own p90", () => {
     const { ev } = evaluatorFor([spike], { statistics: stat });
     const events: ViolationEvent[] = [];
     // Ten warm-up samples of 100..109 bytes (one per 1 s bucket), including one big one that is not judged.
-    for (let i = 0; i < 10; i++) events.push(...ev.evaluate([dp(i * 1000, 'aws:message-byte-size', { count: i === 3 ? 5000 : 100 + i }, device('a'), 'a')]));
+    for (let i = 0; i < 10; i++)
+      events.push(...ev.evaluate([dp(i * 1000, 'aws:message-byte-size', { count: i === 3 ? 5000 : 100 + i }, device('a'), 'a')]));
     expect(events).toEqual([]);
     // p90 of {100,101,102,5000,104..109} (nearest rank 9 of 10) = 109.
     events.push(...ev.evaluate([dp(10_000, 'aws:message-byte-size', { count: 109 }, device('a'), 'a')]));
@@ -130,7 +180,16 @@ describe('evaluator: statistical thresholds over the thing\'s own history', () =
   });
 
   it('learns from windowed sums for delta metrics', () => {
-    const { ev } = evaluatorFor([{ name: 'bytes', metric: 'aws:all-bytes-out', criteria: { comparisonOperator: 'less-than-equals', statisticalThreshold: { statistic: 'p100' }, durationSeconds: 300 } }], { statistics: { windowMs: 86_400_000, maxSamples: 288, minSamples: 3 } });
+    const { ev } = evaluatorFor(
+      [
+        {
+          name: 'bytes',
+          metric: 'aws:all-bytes-out',
+          criteria: { comparisonOperator: 'less-than-equals', statisticalThreshold: { statistic: 'p100' }, durationSeconds: 300 },
+        },
+      ],
+      { statistics: { windowMs: 86_400_000, maxSamples: 288, minSamples: 3 } },
+    );
     const events: ViolationEvent[] = [];
     for (let s = 1; s <= 1500; s++) events.push(...ev.evaluate([dp(s * 1000, 'aws:all-bytes-out', { count: s > 1400 ? 50 : 10 })]));
     // Baseline: windows of 300 × 10 = 3000; the first window above 3000 (299 × 10 + 50) alarms.
@@ -141,7 +200,11 @@ describe('evaluator: statistical thresholds over the thing\'s own history', () =
 });
 
 describe('evaluator: invalidation and configuration changes', () => {
-  const ports = { name: 'ports', metric: 'aws:listening-tcp-ports', criteria: { comparisonOperator: 'not-in-port-set', value: { ports: [23] } } };
+  const ports = {
+    name: 'ports',
+    metric: 'aws:listening-tcp-ports',
+    criteria: { comparisonOperator: 'not-in-port-set', value: { ports: [23] } },
+  };
 
   it('invalidates the alarms of a thing silent for invalidateAfterMs and forgets it', () => {
     const { ev, states } = evaluatorFor([ports], { invalidateAfterMs: 60_000 });
@@ -150,7 +213,14 @@ describe('evaluator: invalidation and configuration changes', () => {
     expect(ev.expire(61_000)).toEqual([]);
     const events = ev.expire(61_001);
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ event: 'alarm-invalidated', thingName: 'd1', behavior: 'ports', t: 61_001, violationId: alarm[0]!.violationId, offender: device('d1') });
+    expect(events[0]).toMatchObject({
+      event: 'alarm-invalidated',
+      thingName: 'd1',
+      behavior: 'ports',
+      t: 61_001,
+      violationId: alarm[0]!.violationId,
+      offender: device('d1'),
+    });
     expect(events[0]!.value).toBeUndefined();
     expect(states.size).toBe(0);
     // Back after the silence: a new violation with a new id.
@@ -161,7 +231,10 @@ describe('evaluator: invalidation and configuration changes', () => {
 
   it('forgets a vanished process after processIdleMs, invalidating its alarm, while the host stays', () => {
     const { ev, states } = evaluatorFor([{ ...ports, edge: { scope: { host: true, processes: true } } }], { processIdleMs: 10_000 });
-    ev.evaluate([dp(1000, 'aws:listening-tcp-ports', { ports: [23] }, proc(7)), dp(1000, 'aws:listening-tcp-ports', { ports: [22] }, host)]);
+    ev.evaluate([
+      dp(1000, 'aws:listening-tcp-ports', { ports: [23] }, proc(7)),
+      dp(1000, 'aws:listening-tcp-ports', { ports: [22] }, host),
+    ]);
     ev.evaluate([dp(20_000, 'aws:listening-tcp-ports', { ports: [22] }, host)]);
     const events = ev.expire(20_000);
     expect(events.map((e) => [e.event, e.offender.kind])).toEqual([['alarm-invalidated', 'process']]);
@@ -172,9 +245,14 @@ describe('evaluator: invalidation and configuration changes', () => {
     const { ev } = evaluatorFor([ports, { ...ports, name: 'other' }]);
     expect(ev.evaluate([dp(1000, 'aws:listening-tcp-ports', { ports: [23] })]).map((e) => e.behavior)).toEqual(['ports', 'other']);
     // 'ports' unchanged (moved to index 1); 'other' now has a different criterion.
-    ev.setProfile(profileOf([{ ...ports, name: 'other', criteria: { comparisonOperator: 'not-in-port-set', value: { ports: [23, 24] } } }, ports]));
+    ev.setProfile(
+      profileOf([{ ...ports, name: 'other', criteria: { comparisonOperator: 'not-in-port-set', value: { ports: [23, 24] } } }, ports]),
+    );
     const events = ev.evaluate([dp(2000, 'aws:listening-tcp-ports', { ports: [23] })]);
     expect(events.map((e) => [e.behavior, e.event])).toEqual([['other', 'in-alarm']]);
-    expect(ev.evaluate([dp(3000, 'aws:listening-tcp-ports', { ports: [] })]).map((e) => [e.behavior, e.event])).toEqual([['other', 'alarm-cleared'], ['ports', 'alarm-cleared']]);
+    expect(ev.evaluate([dp(3000, 'aws:listening-tcp-ports', { ports: [] })]).map((e) => [e.behavior, e.event])).toEqual([
+      ['other', 'alarm-cleared'],
+      ['ports', 'alarm-cleared'],
+    ]);
   });
 });

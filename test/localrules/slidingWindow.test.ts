@@ -10,7 +10,7 @@ describe('sliding sum', () => {
     expect(w.length).toBe(2);
   });
 
-  it('knows when it covers a full window, counting the first sample\'s interval', () => {
+  it("knows when it covers a full window, counting the first sample's interval", () => {
     const w = new SlidingSum(10_000);
     w.add(1_000, 1, 1_000);
     expect(w.coversFullWindow(1_000)).toBe(false);

@@ -2,11 +2,11 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/log.ts';
 import { parseBehaviors } from '../../src/localrules/behaviors.ts';
-import { Evaluator, defaultEvaluatorOptions, type Datapoint } from '../../src/localrules/evaluator.ts';
-import { compileProfile, type CompiledProfile } from '../../src/localrules/profile.ts';
+import { type Datapoint, defaultEvaluatorOptions, Evaluator } from '../../src/localrules/evaluator.ts';
+import { type CompiledProfile, compileProfile } from '../../src/localrules/profile.ts';
 import { ThresholdCache } from '../../src/localrules/thresholdCache.ts';
+import { silentLogger } from '../../src/log.ts';
 import { KeyedJsonStore } from '../../src/store/keyedJsonStore.ts';
 
 let dir: string;
@@ -19,8 +19,16 @@ afterEach(() => {
 
 function profile(): CompiledProfile {
   const r = parseBehaviors([
-    { name: 'bytesOut', metric: 'aws:all-bytes-out', criteria: { comparisonOperator: 'less-than', value: { count: 10000 }, durationSeconds: 300 } },
-    { name: 'size', metric: 'aws:message-byte-size', criteria: { comparisonOperator: 'less-than-equals', statisticalThreshold: { statistic: 'p100' } } },
+    {
+      name: 'bytesOut',
+      metric: 'aws:all-bytes-out',
+      criteria: { comparisonOperator: 'less-than', value: { count: 10000 }, durationSeconds: 300 },
+    },
+    {
+      name: 'size',
+      metric: 'aws:message-byte-size',
+      criteria: { comparisonOperator: 'less-than-equals', statisticalThreshold: { statistic: 'p100' } },
+    },
   ]);
   if (!r.ok) throw new Error(r.errors.join('\n'));
   return compileProfile(r.value);
@@ -29,12 +37,29 @@ function profile(): CompiledProfile {
 function setup(maxThings: number, maxBytes = 1 << 30) {
   const p = profile();
   const cache = new ThresholdCache({ dir, maxThings, maxBytes, keys: () => p.keys, logger: silentLogger() });
-  const ev = new Evaluator(p, cache, { ...defaultEvaluatorOptions(), invalidateAfterMs: 100_000, statistics: { windowMs: 1_000_000, maxSamples: 1000, minSamples: 3 } });
+  const ev = new Evaluator(p, cache, {
+    ...defaultEvaluatorOptions(),
+    invalidateAfterMs: 100_000,
+    statistics: { windowMs: 1_000_000, maxSamples: 1000, minSamples: 3 },
+  });
   return { cache, ev };
 }
 
-const bytes = (thing: string, t: number, count: number): Datapoint => ({ t, thing, metric: 'aws:all-bytes-out', value: { count }, subject: { kind: 'device', thingName: thing, addresses: [] }, intervalMs: 1000 });
-const size = (thing: string, t: number, count: number): Datapoint => ({ t, thing, metric: 'aws:message-byte-size', value: { count }, subject: { kind: 'device', thingName: thing, addresses: [] } });
+const bytes = (thing: string, t: number, count: number): Datapoint => ({
+  t,
+  thing,
+  metric: 'aws:all-bytes-out',
+  value: { count },
+  subject: { kind: 'device', thingName: thing, addresses: [] },
+  intervalMs: 1000,
+});
+const size = (thing: string, t: number, count: number): Datapoint => ({
+  t,
+  thing,
+  metric: 'aws:message-byte-size',
+  value: { count },
+  subject: { kind: 'device', thingName: thing, addresses: [] },
+});
 
 describe('threshold cache', () => {
   it('bounds the number of things in memory; evicted things reload with their window and baseline', () => {
@@ -46,7 +71,10 @@ describe('threshold cache', () => {
     expect(cache.stats()).toMatchObject({ things: 2, evictions: 1, writes: 1 });
     // Back for a: the window still holds 6000, so 4000 more crosses 10000; the baseline is still 100.
     const events = ev.evaluate([bytes('a', 4000, 4000), size('a', 4000, 101)]);
-    expect(events.map((e) => [e.behavior, e.event, e.value])).toEqual([['bytesOut', 'in-alarm', { count: 10000 }], ['size', 'in-alarm', { count: 101 }]]);
+    expect(events.map((e) => [e.behavior, e.event, e.value])).toEqual([
+      ['bytesOut', 'in-alarm', { count: 10000 }],
+      ['size', 'in-alarm', { count: 101 }],
+    ]);
     expect(events[1]!.threshold).toEqual({ count: 100 });
     expect(cache.stats().loads).toBe(1);
   });

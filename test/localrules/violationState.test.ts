@@ -19,13 +19,22 @@ describe('violation state machine', () => {
       expect(t.filter((x) => x !== undefined)).toHaveLength(2);
       if (n > 1) {
         // n-1 violating then a normal one: the count starts over.
-        expect(run([...repeat('violating', n - 1), 'normal', ...repeat('violating', n - 1)], n, n).every((x) => x === undefined)).toBe(true);
+        expect(run([...repeat('violating', n - 1), 'normal', ...repeat('violating', n - 1)], n, n).every((x) => x === undefined)).toBe(
+          true,
+        );
       }
     });
   }
 
   it('while in alarm a violating datapoint resets the clear count; one violation at a time', () => {
-    expect(run(['violating', 'normal', 'violating', 'normal', 'normal', 'violating'], 1, 2)).toEqual(['in-alarm', undefined, undefined, undefined, 'alarm-cleared', 'in-alarm']);
+    expect(run(['violating', 'normal', 'violating', 'normal', 'normal', 'violating'], 1, 2)).toEqual([
+      'in-alarm',
+      undefined,
+      undefined,
+      undefined,
+      'alarm-cleared',
+      'in-alarm',
+    ]);
     expect(run(['violating', 'violating', 'violating'], 1, 1)).toEqual(['in-alarm', undefined, undefined]);
   });
 

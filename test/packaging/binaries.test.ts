@@ -6,7 +6,7 @@
 // when nothing is built.
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, open, rm, stat, writeFile, mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,7 +42,7 @@ interface Outcome {
 function runFile(file: string, args: string[], cwd: string): Promise<Outcome> {
   return new Promise((resolve) => {
     execFile(file, args, { cwd, timeout: 50_000, maxBuffer: 8 * 2 ** 20 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : null;
+      const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : null;
       resolve({ code, stdout, stderr });
     });
   });
@@ -66,7 +66,10 @@ async function elfMachine(file: string): Promise<number> {
 function commandNames(help: string): string[] {
   const lines = help.split('\n');
   const start = lines.indexOf('commands:');
-  return lines.slice(start + 1).filter((l) => /^ {2}[a-z]/.test(l)).map((l) => l.trim().split(/\s+/)[0]!);
+  return lines
+    .slice(start + 1)
+    .filter((l) => /^ {2}[a-z]/.test(l))
+    .map((l) => l.trim().split(/\s+/)[0]!);
 }
 
 describe.skipIf(!built)('standalone binaries (skipped until `npm run build:binaries` has run)', () => {
@@ -104,7 +107,7 @@ describe.skipIf(!built)('standalone binaries (skipped until `npm run build:binar
     }
   });
 
-  it('x64: --version prints the package version, --help the sources\' command list', async () => {
+  it("x64: --version prints the package version, --help the sources' command list", async () => {
     const bin = path.join(artifacts, 'amd64', BINARY_NAME);
     expect(await runFile(bin, ['--version'], scratch)).toEqual({ code: 0, stdout: `${pkg.version}\n`, stderr: '' });
     const help = await runFile(bin, ['--help'], scratch);
@@ -115,7 +118,14 @@ describe.skipIf(!built)('standalone binaries (skipped until `npm run build:binar
   it('x64: every command line tried behaves exactly as the TypeScript sources do', async () => {
     const bin = path.join(artifacts, 'amd64', BINARY_NAME);
     const commands = commandNames((await viaSources(['--help'], scratch)).stdout);
-    const lines: string[][] = [[], ['--help'], ['--version'], ['no-such-command'], ...commands.map((c) => [c, '--help']), ['check-config', configFile]];
+    const lines: string[][] = [
+      [],
+      ['--help'],
+      ['--version'],
+      ['no-such-command'],
+      ...commands.map((c) => [c, '--help']),
+      ['check-config', configFile],
+    ];
     for (const args of lines) {
       const [fromBinary, fromSources] = await Promise.all([runFile(bin, args, scratch), viaSources(args, scratch)]);
       expect({ args, ...fromBinary }).toEqual({ args, ...fromSources });
@@ -136,17 +146,27 @@ describe.skipIf(!built)('standalone binaries (skipped until `npm run build:binar
     // The collector runs the helper from beside the executable (debug log names it), and nothing degrades.
     const debugConfig = path.join(scratch, 'debug.json');
     await writeFile(debugConfig, JSON.stringify({ ...recipeDefaultConfiguration(), logLevel: 'debug' }));
-    const collect = await runFile(path.join(decompressed, BINARY_NAME), ['collect', '--once', '--json', '--interval', '100', '--config', debugConfig], scratch);
+    const collect = await runFile(
+      path.join(decompressed, BINARY_NAME),
+      ['collect', '--once', '--json', '--interval', '100', '--config', debugConfig],
+      scratch,
+    );
     expect(collect.code).toBe(0);
-    const logs = collect.stderr.trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string; path?: string });
-    expect(logs.filter((l) => l.msg === 'dedge-sockdiag helper started').map((l) => l.path)).toEqual([path.join(decompressed, SOCKDIAG_NAME)]);
+    const logs = collect.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { level: number; msg: string; path?: string });
+    expect(logs.filter((l) => l.msg === 'dedge-sockdiag helper started').map((l) => l.path)).toEqual([
+      path.join(decompressed, SOCKDIAG_NAME),
+    ]);
     expect(logs.filter((l) => l.level >= 40)).toEqual([]);
     const sample = JSON.parse(collect.stdout) as { host: { listening: unknown[]; degraded: string[] } };
     expect(sample.host.degraded).toEqual([]);
   });
 
   describe.skipIf(!qemuReady)(`arm64 under ${QEMU} -L ${ARM_SYSROOT} (skipped without qemu-user-static and libc6-arm64-cross)`, () => {
-    const underQemu = (args: string[]) => runFile(QEMU, ['-L', ARM_SYSROOT, path.join(artifacts, 'aarch64', BINARY_NAME), ...args], scratch);
+    const underQemu = (args: string[]) =>
+      runFile(QEMU, ['-L', ARM_SYSROOT, path.join(artifacts, 'aarch64', BINARY_NAME), ...args], scratch);
 
     it('--version prints the package version', async () => {
       expect(await underQemu(['--version'])).toEqual({ code: 0, stdout: `${pkg.version}\n`, stderr: '' });
@@ -155,14 +175,23 @@ describe.skipIf(!built)('standalone binaries (skipped until `npm run build:binar
     it('collect: the helper cannot run under qemu-user, so the collector falls back to /proc + ss and still samples', async () => {
       const out = await underQemu(['collect', '--once', '--json', '--interval', '100']);
       expect(out.code).toBe(0);
-      const warnings = out.stderr.trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string; reason: string }).filter((l) => l.level === 40);
-      expect(warnings.map((w) => w.msg)).toContain('dedge-sockdiag helper failed; this sample reads /proc/net and ss instead, the next restarts it');
+      const warnings = out.stderr
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { level: number; msg: string; reason: string })
+        .filter((l) => l.level === 40);
+      expect(warnings.map((w) => w.msg)).toContain(
+        'dedge-sockdiag helper failed; this sample reads /proc/net and ss instead, the next restarts it',
+      );
       const sample = JSON.parse(out.stdout) as { host: { listening: unknown[]; degraded: string[] } };
       expect(sample.host.degraded).toEqual([]);
     }, 60_000);
 
     it('validate-report and check-config behave as the sources do', async () => {
-      for (const args of [['validate-report', '--help'], ['check-config', configFile]]) {
+      for (const args of [
+        ['validate-report', '--help'],
+        ['check-config', configFile],
+      ]) {
         const [fromBinary, fromSources] = await Promise.all([underQemu(args), viaSources(args, scratch)]);
         expect({ args, ...fromBinary }).toEqual({ args, ...fromSources });
       }

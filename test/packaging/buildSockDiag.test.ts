@@ -12,7 +12,7 @@ afterAll(() => rm(scratch, { recursive: true, force: true }));
 const buildable = { x64: await canBuild('x64'), arm64: await canBuild('arm64') };
 
 describe('buildSockDiag', () => {
-  it('names the native compiler or Debian\'s cross gcc, and the packages that hold them', () => {
+  it("names the native compiler or Debian's cross gcc, and the packages that hold them", () => {
     expect(compilerFor('x64', 'x64')).toBe('cc');
     expect(compilerFor('arm64', 'x64')).toBe('aarch64-linux-gnu-gcc');
     expect(compilerFor('x64', 'arm64')).toBe('x86_64-linux-gnu-gcc');
@@ -20,28 +20,31 @@ describe('buildSockDiag', () => {
   });
 
   for (const arch of ['x64', 'arm64'] as const) {
-    it.skipIf(!buildable[arch])(`${arch}: two forced builds give the same bytes; the next build is a cache hit (skipped without ${compilerFor(arch)})`, async () => {
-      const a = await buildSockDiag({ root: ROOT, arch, outFile: path.join(scratch, arch, 'a', 'dedge-sockdiag'), force: true });
-      const b = await buildSockDiag({ root: ROOT, arch, outFile: path.join(scratch, arch, 'b', 'dedge-sockdiag'), force: true });
-      expect(a.upToDate).toBe(false);
-      expect(b.sha256).toBe(a.sha256);
-      expect((await readFile(a.path)).equals(await readFile(b.path))).toBe(true);
-      const again = await buildSockDiag({ root: ROOT, arch, outFile: a.path });
-      expect(again).toEqual({ ...a, upToDate: true });
-      // static and stripped: no interpreter path, no symbol names of our own functions
-      const bytes = await readFile(a.path);
-      expect(bytes.includes(Buffer.from('/ld-linux'))).toBe(false);
-      expect(bytes.includes(Buffer.from('dump_tcp_any_family'))).toBe(false);
-    });
+    it.skipIf(!buildable[arch])(
+      `${arch}: two forced builds give the same bytes; the next build is a cache hit (skipped without ${compilerFor(arch)})`,
+      async () => {
+        const a = await buildSockDiag({ root: ROOT, arch, outFile: path.join(scratch, arch, 'a', 'dedge-sockdiag'), force: true });
+        const b = await buildSockDiag({ root: ROOT, arch, outFile: path.join(scratch, arch, 'b', 'dedge-sockdiag'), force: true });
+        expect(a.upToDate).toBe(false);
+        expect(b.sha256).toBe(a.sha256);
+        expect((await readFile(a.path)).equals(await readFile(b.path))).toBe(true);
+        const again = await buildSockDiag({ root: ROOT, arch, outFile: a.path });
+        expect(again).toEqual({ ...a, upToDate: true });
+        // static and stripped: no interpreter path, no symbol names of our own functions
+        const bytes = await readFile(a.path);
+        expect(bytes.includes(Buffer.from('/ld-linux'))).toBe(false);
+        expect(bytes.includes(Buffer.from('dump_tcp_any_family'))).toBe(false);
+      },
+    );
   }
 
   it('a missing compiler is a clear error naming the packages', async () => {
     const saved = process.env.PATH;
     process.env.PATH = path.join(scratch, 'empty-path');
     try {
-      await expect(buildSockDiag({ root: ROOT, arch: process.arch === 'x64' ? 'arm64' : 'x64', outFile: path.join(scratch, 'never') })).rejects.toThrow(
-        /-linux-gnu-gcc: not found \(to build dedge-sockdiag for (arm64|x64), install the Debian packages gcc-/,
-      );
+      await expect(
+        buildSockDiag({ root: ROOT, arch: process.arch === 'x64' ? 'arm64' : 'x64', outFile: path.join(scratch, 'never') }),
+      ).rejects.toThrow(/-linux-gnu-gcc: not found \(to build dedge-sockdiag for (arm64|x64), install the Debian packages gcc-/);
     } finally {
       process.env.PATH = saved;
     }

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundle } from '../../scripts/bundle.ts';
 import { CRT_ADDON_NAME } from '../../scripts/buildTargets.ts';
+import { bundle } from '../../scripts/bundle.ts';
 
 const run = promisify(execFile);
 const root = path.resolve(new URL('../..', import.meta.url).pathname);
@@ -27,13 +27,15 @@ afterAll(async () => {
 describe('product bundle', () => {
   it('holds every command module src/main.ts loads, and no absolute path of this machine', async () => {
     const a = await bundle({ root, entry: 'scripts/binaryEntry.ts', outfile: path.join(scratch, 'a', 'de.cjs'), version: pkg.version });
-    const commands = [...readFileSync(path.join(root, 'src', 'main.ts'), 'utf8').matchAll(/import\('\.\/(cli\/[\w]+\.ts)'\)/g)].map((m) => `src/${m[1]}`);
+    const commands = [...readFileSync(path.join(root, 'src', 'main.ts'), 'utf8').matchAll(/import\('\.\/(cli\/[\w]+\.ts)'\)/g)].map(
+      (m) => `src/${m[1]}`,
+    );
     expect(commands.length).toBeGreaterThanOrEqual(7);
     for (const c of commands) expect(a.inputs).toContain(c);
     expect(a.warnings).toEqual([]);
     const text = await readFile(a.outfile, 'utf8');
     expect(text.includes(root)).toBe(false);
-    expect(text.includes(tmpdir() + '/')).toBe(false);
+    expect(text.includes(`${tmpdir()}/`)).toBe(false);
   });
 
   it('is byte-for-byte reproducible', async () => {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { S3_PLACEHOLDER_PREFIX, buildComponentRecipe, parseGdkConfig, type GdkComponent } from '../../scripts/componentRecipe.ts';
+import { buildComponentRecipe, type GdkComponent, parseGdkConfig, S3_PLACEHOLDER_PREFIX } from '../../scripts/componentRecipe.ts';
 import { recipeSchemaErrors } from '../support/gdkSchemas.ts';
 
 const root = new URL('../..', import.meta.url);
@@ -35,7 +35,10 @@ describe('buildComponentRecipe', () => {
 
   it('refuses a recipe for another component or with a URI that is not s3', () => {
     expect(() => buildComponentRecipe(rootRecipe, { ...component, name: 'com.other.Thing' })).toThrow(/^recipe ComponentName: must equal/);
-    const http = rootRecipe.replace('s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/defender-edge-aarch64.zip', 'https://example.com/x.zip');
+    const http = rootRecipe.replace(
+      's3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/defender-edge-aarch64.zip',
+      'https://example.com/x.zip',
+    );
     expect(() => buildComponentRecipe(http, component)).toThrow(/^recipe Manifests\[1\]\.Artifacts\[0\]\.URI: must be an s3:\/\//);
     expect(() => buildComponentRecipe('a: [', component)).toThrow(/^recipe /);
   });

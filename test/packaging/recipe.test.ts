@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { defaultConfig, validateConfig } from '../../src/config/validate.ts';
-import { validateComponentConfig } from '../../src/config/componentConfig.ts';
-import { COMPONENT_NAME, accessControlFor, recipeDefaultConfiguration } from '../../scripts/recipeDefaults.ts';
-import { syncRecipeText } from '../../scripts/sync-recipe.ts';
 import { zipName } from '../../scripts/buildTargets.ts';
+import { accessControlFor, COMPONENT_NAME, recipeDefaultConfiguration } from '../../scripts/recipeDefaults.ts';
+import { syncRecipeText } from '../../scripts/sync-recipe.ts';
+import { validateComponentConfig } from '../../src/config/componentConfig.ts';
+import { defaultConfig, } from '../../src/config/validate.ts';
 import { recipeSchemaErrors } from '../support/gdkSchemas.ts';
-import { isAuthorized, type AccessControl } from '../support/ipcAuthorization.ts';
+import { type AccessControl, isAuthorized } from '../support/ipcAuthorization.ts';
 
 const root = new URL('../..', import.meta.url);
 const recipeText = readFileSync(new URL('recipe.yaml', root), 'utf8');
@@ -85,13 +85,19 @@ describe('recipe DefaultConfiguration', () => {
       if (key !== 'behaviors') expect({ key, value: defaults[key] }).toEqual({ key, value });
     }
     expect(schemaDefaults.behaviors).toEqual([]);
-    expect(Object.keys(defaults).filter((k) => !(k in schemaDefaults)).sort()).toEqual(['accessControl']);
+    expect(
+      Object.keys(defaults)
+        .filter((k) => !(k in schemaDefaults))
+        .sort(),
+    ).toEqual(['accessControl']);
     expect((defaults.enforcement as { mode: string }).mode).toBe('dry-run');
   });
 
   it('holds the rogue-agent profile, alert-only', () => {
     const behaviors = defaults.behaviors as Array<Record<string, any>>;
-    expect(behaviors.map((b) => [b.name, b.metric, b.criteria.comparisonOperator, b.criteria.value.count, b.criteria.durationSeconds])).toEqual([
+    expect(
+      behaviors.map((b) => [b.name, b.metric, b.criteria.comparisonOperator, b.criteria.value.count, b.criteria.durationSeconds]),
+    ).toEqual([
       ['msgReceive', 'aws:num-messages-received', 'less-than', 100, 300],
       ['bytesOut', 'aws:all-bytes-out', 'less-than', 10000, 300],
     ]);
@@ -142,7 +148,8 @@ describe('recipe accessControl', () => {
       [pubsub, lsub, 'defender-edge/violations'],
       [mqtt, 'aws.greengrass#GetThingShadow', '$aws/things/MyGateway/defender/metrics/json'],
     ];
-    for (const [service, op, resource] of denied) expect({ service, op, resource, ok: isAuthorized(ac, service, op, resource) }).toMatchObject({ ok: false });
+    for (const [service, op, resource] of denied)
+      expect({ service, op, resource, ok: isAuthorized(ac, service, op, resource) }).toMatchObject({ ok: false });
     for (const policies of Object.values(ac)) {
       for (const p of Object.values(policies)) {
         expect(p.operations).not.toContain('*');
@@ -158,6 +165,7 @@ describe('recipe accessControl', () => {
     config.downstream.messageTopics = ['site/{thingName}/telemetry'];
     const derived = accessControlFor(config) as AccessControl;
     expect(isAuthorized(derived, pubsub, lsub, 'site/+/telemetry')).toBe(true);
-    for (const policies of Object.values(ac)) for (const id of Object.keys(policies)) expect(id.startsWith(`${COMPONENT_NAME}:`)).toBe(true);
+    for (const policies of Object.values(ac))
+      for (const id of Object.keys(policies)) expect(id.startsWith(`${COMPONENT_NAME}:`)).toBe(true);
   });
 });

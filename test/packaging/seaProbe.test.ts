@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bundle } from '../../scripts/bundle.ts';
-import { BUILD_TARGETS, CRT_ADDON_NAME } from '../../scripts/buildTargets.ts';
-import { buildSeaExecutables } from '../../scripts/pkgSea.ts';
 import type { BaseBinary } from '../../scripts/baseBinaries.ts';
+import { BUILD_TARGETS, CRT_ADDON_NAME } from '../../scripts/buildTargets.ts';
+import { bundle } from '../../scripts/bundle.ts';
+import { buildSeaExecutables } from '../../scripts/pkgSea.ts';
 
 const run = promisify(execFile);
 const root = path.resolve(new URL('../..', import.meta.url).pathname);
@@ -42,7 +42,10 @@ describe.skipIf(!cached)('dependency probe as a SEA executable (skipped until bu
     await mkdir(appDir, { recursive: true });
     const exe = path.join(appDir, 'probe');
     await rename(exes.get('amd64')!, exe);
-    await copyFile(path.join(root, 'node_modules', 'aws-crt', 'dist', 'bin', 'linux-x64-glibc', CRT_ADDON_NAME), path.join(appDir, CRT_ADDON_NAME));
+    await copyFile(
+      path.join(root, 'node_modules', 'aws-crt', 'dist', 'bin', 'linux-x64-glibc', CRT_ADDON_NAME),
+      path.join(appDir, CRT_ADDON_NAME),
+    );
     const decoyDir = path.join(scratch, 'app', 'bin', 'linux-x64-glibc');
     await mkdir(decoyDir, { recursive: true });
     await writeFile(path.join(decoyDir, CRT_ADDON_NAME), 'not an ELF file: loading this would throw');

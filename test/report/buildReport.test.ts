@@ -31,7 +31,11 @@ function hostSample(over: Partial<HostSample> = {}): HostSample {
 function expectAcceptedEverywhere(report: Parameters<typeof encodeReport>[0]): void {
   for (const format of ['json', 'cbor'] as const) {
     for (const style of ['long', 'short'] as const) {
-      const r = checkReportMessage({ topic: `$aws/things/gw/defender/metrics/${format}`, payload: encodeReport(report, format, style), nowMs: 1 });
+      const r = checkReportMessage({
+        topic: `$aws/things/gw/defender/metrics/${format}`,
+        payload: encodeReport(report, format, style),
+        nowMs: 1,
+      });
       expect(r.status === 'REJECTED' ? r.errors : r.status).toBe('ACCEPTED');
     }
   }
@@ -100,7 +104,10 @@ describe('buildHostReport', () => {
     const { report, problems } = buildHostReport(
       hostSample({
         network: { bytesIn: -5, bytesOut: 1, packetsIn: 1, packetsOut: 1 },
-        listening: [{ protocol: 'tcp', address: '0.0.0.0', port: 0 }, { protocol: 'tcp', address: '0.0.0.0', port: 80 }],
+        listening: [
+          { protocol: 'tcp', address: '0.0.0.0', port: 0 },
+          { protocol: 'tcp', address: '0.0.0.0', port: 80 },
+        ],
         established: [{ localAddress: 'x', localPort: 1, remoteAddress: 'not-an-ip', remotePort: 80 }],
         custom: { 'aws:cpu': { number: 1 }, 'bad name': { number: 1 }, nan: { number: Number.NaN }, ok: { number_list: [1] } },
       }),
@@ -140,14 +147,22 @@ describe('buildDeviceReport', () => {
   it('reports the traffic seen through the gateway as network_stats', () => {
     const { report, problems } = buildDeviceReport(device, { reportId: 3 });
     expect(problems).toEqual([]);
-    expect(report).toEqual({ header: { reportId: 3, version: '1.0' }, metrics: { networkStats: { bytesIn: 10, bytesOut: 20, packetsIn: 1, packetsOut: 2 } } });
+    expect(report).toEqual({
+      header: { reportId: 3, version: '1.0' },
+      metrics: { networkStats: { bytesIn: 10, bytesOut: 20, packetsIn: 1, packetsOut: 2 } },
+    });
     expectAcceptedEverywhere(report!);
   });
 
   it('adds destinations and message counts as custom metrics only when named', () => {
     const { report } = buildDeviceReport(device, {
       reportId: 3,
-      customMetricNames: { destinations: 'dest_ips', messagesSent: 'msgs_sent', messagesReceived: 'msgs_received', messageBytes: 'msg_bytes' },
+      customMetricNames: {
+        destinations: 'dest_ips',
+        messagesSent: 'msgs_sent',
+        messagesReceived: 'msgs_received',
+        messageBytes: 'msg_bytes',
+      },
     });
     expect(report!.customMetrics).toEqual([
       { name: 'dest_ips', value: { ip_list: ['10.0.0.1', '2001:db8::1'] } },

@@ -11,7 +11,10 @@ const fixture = readFileSync(new URL('../fixtures/python-agent-report.json', imp
 const json = (o: unknown) => Buffer.from(JSON.stringify(o));
 const report: DefenderReport = {
   header: { reportId: 42, version: '1.0' },
-  metrics: { networkStats: { bytesIn: 1, bytesOut: 2, packetsIn: 3, packetsOut: 4 }, listeningTcpPorts: { ports: [{ port: 22 }], total: 1 } },
+  metrics: {
+    networkStats: { bytesIn: 1, bytesOut: 2, packetsIn: 3, packetsOut: 4 },
+    listeningTcpPorts: { ports: [{ port: 22 }], total: 1 },
+  },
   customMetrics: [{ name: 'temp', value: { number: 21.5 } }],
 };
 
@@ -22,22 +25,36 @@ describe('checkReportMessage: one report message as the service sees it', () => 
     if (r.status !== 'ACCEPTED') return;
     expect(r.response).toEqual({ thingName: 'gw-1', reportId: 1719403200, status: 'ACCEPTED', timestamp: NOW });
     expect(r.reply!.topic).toBe('$aws/things/gw-1/defender/metrics/json/accepted');
-    expect(Buffer.from(r.reply!.payload).toString()).toBe('{"thingName":"gw-1","reportId":1719403200,"status":"ACCEPTED","timestamp":1700000000123}');
+    expect(Buffer.from(r.reply!.payload).toString()).toBe(
+      '{"thingName":"gw-1","reportId":1719403200,"status":"ACCEPTED","timestamp":1700000000123}',
+    );
   });
 
   for (const format of ['json', 'cbor'] as const) {
     for (const style of ['long', 'short'] as const) {
       it(`accepts our own ${style}-name ${format} report and reads back the same model`, () => {
-        const r = checkReportMessage({ topic: `$aws/things/dev-7/defender/metrics/${format}`, payload: encodeReport(report, format, style), nowMs: NOW });
+        const r = checkReportMessage({
+          topic: `$aws/things/dev-7/defender/metrics/${format}`,
+          payload: encodeReport(report, format, style),
+          nowMs: NOW,
+        });
         expect(r).toMatchObject({ status: 'ACCEPTED', format, style, report });
         // Without a topic the format is detected from the content.
-        expect(checkReportMessage({ payload: encodeReport(report, format, style), nowMs: NOW })).toMatchObject({ status: 'ACCEPTED', format, report });
+        expect(checkReportMessage({ payload: encodeReport(report, format, style), nowMs: NOW })).toMatchObject({
+          status: 'ACCEPTED',
+          format,
+          report,
+        });
       });
     }
   }
 
   it('answers a CBOR report in CBOR (§1.1: responses are encoded like the request)', () => {
-    const r = checkReportMessage({ topic: '$aws/things/d/defender/metrics/cbor', payload: cborEncode({ hed: { rid: 5, v: '2.0' }, met: {} }), nowMs: NOW });
+    const r = checkReportMessage({
+      topic: '$aws/things/d/defender/metrics/cbor',
+      payload: cborEncode({ hed: { rid: 5, v: '2.0' }, met: {} }),
+      nowMs: NOW,
+    });
     expect(r.status).toBe('REJECTED');
     if (r.status !== 'REJECTED') return;
     expect(r.reply!.topic).toBe('$aws/things/d/defender/metrics/cbor/rejected');
@@ -51,7 +68,11 @@ describe('checkReportMessage: one report message as the service sees it', () => 
   });
 
   it('rejects a payload in the other format than its topic says', () => {
-    const r = checkReportMessage({ topic: '$aws/things/d/defender/metrics/json', payload: encodeReport(report, 'cbor', 'long'), nowMs: NOW });
+    const r = checkReportMessage({
+      topic: '$aws/things/d/defender/metrics/json',
+      payload: encodeReport(report, 'cbor', 'long'),
+      nowMs: NOW,
+    });
     expect(r).toMatchObject({ status: 'REJECTED', errors: [expect.stringMatching(/^payload: is not valid/)] });
   });
 
@@ -80,35 +101,67 @@ describe('checkReportMessage: one report message as the service sees it', () => 
       status: 'REJECTED',
       format: 'json',
       errors: ['(root): must have metrics or custom_metrics (or both)'],
-      response: { reportId: 1, status: 'REJECTED', statusDetails: { ErrorCode: 'InvalidPayload', ErrorMessage: 'Malformed metrics report: (root): must have metrics or custom_metrics (or both)' }, timestamp: NOW },
+      response: {
+        reportId: 1,
+        status: 'REJECTED',
+        statusDetails: {
+          ErrorCode: 'InvalidPayload',
+          ErrorMessage: 'Malformed metrics report: (root): must have metrics or custom_metrics (or both)',
+        },
+        timestamp: NOW,
+      },
     });
   });
 
   it('spells out at most 10 errors in ErrorMessage and counts the rest', () => {
     const ports = Array.from({ length: 15 }, () => ({ port: 0 }));
-    const r = checkReportMessage({ payload: json({ header: { report_id: 1, version: '1.0' }, metrics: { listening_tcp_ports: { ports } } }), nowMs: NOW });
+    const r = checkReportMessage({
+      payload: json({ header: { report_id: 1, version: '1.0' }, metrics: { listening_tcp_ports: { ports } } }),
+      nowMs: NOW,
+    });
     expect(r.status === 'REJECTED' && r.errors).toHaveLength(15);
-    expect(r.status === 'REJECTED' && r.response.statusDetails.ErrorMessage).toMatch(/ports\[9\]\.port: must be a positive integer; \(5 more\)$/);
+    expect(r.status === 'REJECTED' && r.response.statusDetails.ErrorMessage).toMatch(
+      /ports\[9\]\.port: must be a positive integer; \(5 more\)$/,
+    );
   });
 });
 
 describe('parseReportResponse: answers from the service', () => {
   it('reads the documented examples, keeping an unknown ErrorCode opaque (§1.5)', () => {
-    const rejected = json({ thingName: 'myThing', status: 'REJECTED', statusDetails: { ErrorCode: 'SomethingNew', ErrorMessage: 'Malformed metrics report' }, timestamp: 1635802047699 });
+    const rejected = json({
+      thingName: 'myThing',
+      status: 'REJECTED',
+      statusDetails: { ErrorCode: 'SomethingNew', ErrorMessage: 'Malformed metrics report' },
+      timestamp: 1635802047699,
+    });
     expect(parseReportResponse(rejected, 'json')).toEqual({
       ok: true,
-      response: { thingName: 'myThing', status: 'REJECTED', statusDetails: { ErrorCode: 'SomethingNew', ErrorMessage: 'Malformed metrics report' }, timestamp: 1635802047699 },
+      response: {
+        thingName: 'myThing',
+        status: 'REJECTED',
+        statusDetails: { ErrorCode: 'SomethingNew', ErrorMessage: 'Malformed metrics report' },
+        timestamp: 1635802047699,
+      },
     });
     const accepted = cborEncode({ thingName: 'myThing', reportId: 12334567, status: 'ACCEPTED', timestamp: 1635801636023 });
-    expect(parseReportResponse(accepted, 'cbor')).toEqual({ ok: true, response: { thingName: 'myThing', reportId: 12334567, status: 'ACCEPTED', timestamp: 1635801636023 } });
+    expect(parseReportResponse(accepted, 'cbor')).toEqual({
+      ok: true,
+      response: { thingName: 'myThing', reportId: 12334567, status: 'ACCEPTED', timestamp: 1635801636023 },
+    });
   });
 
   it('round-trips our own answers and refuses malformed ones', () => {
     const r = checkReportMessage({ topic: '$aws/things/d/defender/metrics/json', payload: json({ header: {} }), nowMs: NOW });
     if (r.status !== 'REJECTED') throw new Error('expected a rejection');
     expect(parseReportResponse(r.reply!.payload, 'json')).toEqual({ ok: true, response: r.response });
-    expect(parseReportResponse(json({ status: 'ACCEPTED', timestamp: 1 }), 'json')).toEqual({ ok: false, error: 'reportId: is required in an accepted response' });
-    expect(parseReportResponse(json({ status: 'MAYBE', timestamp: 1 }), 'json')).toEqual({ ok: false, error: 'status: must be "ACCEPTED" or "REJECTED"' });
+    expect(parseReportResponse(json({ status: 'ACCEPTED', timestamp: 1 }), 'json')).toEqual({
+      ok: false,
+      error: 'reportId: is required in an accepted response',
+    });
+    expect(parseReportResponse(json({ status: 'MAYBE', timestamp: 1 }), 'json')).toEqual({
+      ok: false,
+      error: 'status: must be "ACCEPTED" or "REJECTED"',
+    });
     expect(parseReportResponse(json([1]), 'json')).toEqual({ ok: false, error: '(root): must be an object' });
     expect(parseReportResponse(Buffer.from('nope'), 'json')).toMatchObject({ ok: false });
   });

@@ -28,7 +28,10 @@ describe('format detection from content (no topic)', () => {
   });
 
   it('uses the format it is told, so a payload on the wrong topic fails to parse', () => {
-    expect(decodePayload(cborEncode({ a: 1 }), 'json')).toMatchObject({ ok: false, error: expect.stringMatching(/^payload: is not valid (JSON|UTF-8)/) });
+    expect(decodePayload(cborEncode({ a: 1 }), 'json')).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/^payload: is not valid (JSON|UTF-8)/),
+    });
     expect(decodePayload(text('{"a":1}'), 'cbor')).toMatchObject({ ok: false, error: expect.stringMatching(/^payload: /) });
   });
 });
@@ -46,13 +49,16 @@ describe('limits on any payload', () => {
   });
 
   it('rejects JSON that is not UTF-8 or not JSON', () => {
-    expect(decodePayload(bytes(0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d))).toMatchObject({ ok: false, error: 'payload: is not valid UTF-8' });
+    expect(decodePayload(bytes(0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d))).toMatchObject({
+      ok: false,
+      error: 'payload: is not valid UTF-8',
+    });
     expect(decodePayload(text('{"a":'))).toMatchObject({ ok: false, error: expect.stringMatching(/^payload: is not valid JSON/) });
     expect(decodePayload(text('{"a":NaN}'))).toMatchObject({ ok: false });
   });
 
   it('parses deeply nested JSON without recursion; the validator then rejects it without descending', () => {
-    const deep = '{"header":{"report_id":1,"version":"1.0"},"metrics":{"x":' + '['.repeat(60_000) + ']'.repeat(60_000) + '}}';
+    const deep = `{"header":{"report_id":1,"version":"1.0"},"metrics":{"x":${'['.repeat(60_000)}${']'.repeat(60_000)}}}`;
     const r = checkReportMessage({ payload: text(deep), nowMs: 1 });
     expect(r).toMatchObject({ status: 'REJECTED', errors: ['metrics.x: is not a known field'] });
   });
@@ -60,7 +66,9 @@ describe('limits on any payload', () => {
 
 describe('CBOR well-formedness walk (hostile input)', () => {
   it('accepts what cbor-x writes for a report, and indefinite-length items', () => {
-    expect(check(cborEncode({ hed: { rid: 1, v: '1.0' }, met: { ns: { bi: 2 ** 40, bo: 1.5 } }, cmet: { x: [{ number: -3 }] } }))).toBeNull();
+    expect(
+      check(cborEncode({ hed: { rid: 1, v: '1.0' }, met: { ns: { bi: 2 ** 40, bo: 1.5 } }, cmet: { x: [{ number: -3 }] } })),
+    ).toBeNull();
     // {_ "a": [_ 1, 2], "b": {_ }}
     const indefinite = bytes(0xbf, ...cborText('a'), 0x9f, 1, 2, 0xff, ...cborText('b'), 0xbf, 0xff, 0xff);
     expect(check(indefinite)).toBeNull();
@@ -106,7 +114,9 @@ describe('CBOR well-formedness walk (hostile input)', () => {
     expect(check(bytes(0x1c))).toBe('payload: reserved CBOR additional information at byte 0');
     expect(check(bytes(0x1f))).toBe('payload: invalid indefinite length at byte 0');
     // Indefinite-length strings are well-formed CBOR, but cbor-x cannot decode them: refused clearly.
-    expect(check(bytes(0xa1, ...cborText('b'), 0x7f, ...cborText('x'), 0xff))).toBe('payload: indefinite-length string at byte 3 is not supported');
+    expect(check(bytes(0xa1, ...cborText('b'), 0x7f, ...cborText('x'), 0xff))).toBe(
+      'payload: indefinite-length string at byte 3 is not supported',
+    );
     expect(check(bytes(0xf8, 0x10))).toBe('payload: invalid simple value at byte 0');
     expect(check(bytes(0xa1, ...cborText('a'), 0xe1))).toBe('payload: CBOR simple value 1 at byte 3 is not allowed in a report');
     expect(check(bytes(0xa1, ...cborText('a'), 0xf8, 0x40))).toBe('payload: CBOR simple value 64 at byte 3 is not allowed in a report');
@@ -114,7 +124,30 @@ describe('CBOR well-formedness walk (hostile input)', () => {
   });
 
   it('passes NaN, Infinity and big integers through to the validator (they are well-formed)', () => {
-    const r = decodePayload(bytes(0xa3, ...cborText('n'), 0xf9, 0x7e, 0x00, ...cborText('i'), 0xf9, 0x7c, 0x00, ...cborText('b'), 0x1b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff), 'cbor');
+    const r = decodePayload(
+      bytes(
+        0xa3,
+        ...cborText('n'),
+        0xf9,
+        0x7e,
+        0x00,
+        ...cborText('i'),
+        0xf9,
+        0x7c,
+        0x00,
+        ...cborText('b'),
+        0x1b,
+        0xff,
+        0xff,
+        0xff,
+        0xff,
+        0xff,
+        0xff,
+        0xff,
+        0xff,
+      ),
+      'cbor',
+    );
     expect(r).toMatchObject({ ok: true });
     if (!r.ok) return;
     const doc = r.document as Record<string, unknown>;
@@ -125,7 +158,7 @@ describe('CBOR well-formedness walk (hostile input)', () => {
 
   it('survives random bytes: never throws, and cbor-x accepts everything the walk lets through', () => {
     let seed = 12345;
-    const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const rand = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
     for (let i = 0; i < 20_000; i++) {
       const b = Uint8Array.from({ length: 1 + Math.floor(rand() * 40) }, () => Math.floor(rand() * 256));
       b[0] = 0xa0 + Math.floor(rand() * 32);

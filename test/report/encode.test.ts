@@ -10,7 +10,9 @@ const report: DefenderReport = {
     listeningTcpPorts: { ports: [{ port: 22, interface: 'eth0' }], total: 1 },
     listeningUdpPorts: { ports: [{ port: 5353 }], total: 1 },
     networkStats: { bytesIn: 10, bytesOut: 20, packetsIn: 1, packetsOut: 2 },
-    tcpConnections: { establishedConnections: { connections: [{ remoteAddr: '192.168.0.1:8000', localPort: 80, localInterface: 'eth0' }], total: 1 } },
+    tcpConnections: {
+      establishedConnections: { connections: [{ remoteAddr: '192.168.0.1:8000', localPort: 80, localInterface: 'eth0' }], total: 1 },
+    },
   },
   customMetrics: [
     { name: 'cpu_usage', value: { number: 1.5 } },
@@ -43,7 +45,9 @@ describe('wire document (device-defender.md §1.2)', () => {
 
   it('leaves out absent optional parts instead of writing null', () => {
     const minimal: DefenderReport = { header: { reportId: 1, version: '1.0' }, customMetrics: [{ name: 'n', value: { number: 0 } }] };
-    expect(JSON.stringify(toWireDocument(minimal, 'long'))).toBe('{"header":{"report_id":1,"version":"1.0"},"custom_metrics":{"n":[{"number":0}]}}');
+    expect(JSON.stringify(toWireDocument(minimal, 'long'))).toBe(
+      '{"header":{"report_id":1,"version":"1.0"},"custom_metrics":{"n":[{"number":0}]}}',
+    );
   });
 
   it('writes a custom metric key such as __proto__ as data, not as a prototype', () => {

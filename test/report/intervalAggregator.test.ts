@@ -46,7 +46,9 @@ describe('hostIntervalAggregator', () => {
 
   it('keeps the last snapshot of ports and connections, and the last value of each custom metric', () => {
     const agg = hostIntervalAggregator({ intervalMs: I, startMs: START });
-    agg.add(host(START + 1000, { listening: [{ protocol: 'tcp', address: '0.0.0.0', port: 1 }], custom: { a: { number: 1 }, b: { number: 1 } } }));
+    agg.add(
+      host(START + 1000, { listening: [{ protocol: 'tcp', address: '0.0.0.0', port: 1 }], custom: { a: { number: 1 }, b: { number: 1 } } }),
+    );
     agg.add(host(START + 3000, { listening: [{ protocol: 'tcp', address: '0.0.0.0', port: 3 }], custom: { a: { number: 3 } } }));
     agg.add(host(START + 2000, { listening: [{ protocol: 'tcp', address: '0.0.0.0', port: 2 }], custom: { a: { number: 2 } } })); // late arrival, older
     const out = agg.take(START + I)!;
@@ -90,7 +92,15 @@ describe('hostIntervalAggregator', () => {
 
 describe('deviceIntervalAggregator', () => {
   const dev = (t: number, over: Partial<DeviceSample> = {}): DeviceSample => ({
-    thingName: 'sensor-1', t, intervalMs: 1000, traffic: delta(10), destinations: ['10.0.0.1'], messagesSent: 1, messagesReceived: 2, messageBytes: 30, ...over,
+    thingName: 'sensor-1',
+    t,
+    intervalMs: 1000,
+    traffic: delta(10),
+    destinations: ['10.0.0.1'],
+    messagesSent: 1,
+    messagesReceived: 2,
+    messageBytes: 30,
+    ...over,
   });
 
   it('sums traffic and messages, unions destinations (bounded), and ignores other things', () => {

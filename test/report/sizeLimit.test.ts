@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { checkReportMessage } from '../../src/report/checkMessage.ts';
 import { encodeReport } from '../../src/report/encode.ts';
 import { sampleList } from '../../src/report/listSampling.ts';
-import { MAX_MESSAGE_BYTES, type DefenderReport } from '../../src/report/model.ts';
+import { type DefenderReport, MAX_MESSAGE_BYTES } from '../../src/report/model.ts';
 import { encodeWithinLimit } from '../../src/report/sizeLimit.ts';
 
 describe('sampleList', () => {
@@ -29,10 +29,28 @@ function bigReport(ports: number, connections: number, customIps = 0): DefenderR
   return {
     header: { reportId: 99, version: '1.0' },
     metrics: {
-      listeningTcpPorts: { ports: Array.from({ length: ports }, (_, i) => ({ port: 1 + (i % 65535), interface: `veth${i}` })), total: ports },
-      tcpConnections: { establishedConnections: { connections: Array.from({ length: connections }, (_, i) => ({ remoteAddr: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:443`, localPort: 40000 + (i % 20000), localInterface: 'eth0' })), total: connections } },
+      listeningTcpPorts: {
+        ports: Array.from({ length: ports }, (_, i) => ({ port: 1 + (i % 65535), interface: `veth${i}` })),
+        total: ports,
+      },
+      tcpConnections: {
+        establishedConnections: {
+          connections: Array.from({ length: connections }, (_, i) => ({
+            remoteAddr: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:443`,
+            localPort: 40000 + (i % 20000),
+            localInterface: 'eth0',
+          })),
+          total: connections,
+        },
+      },
     },
-    ...(customIps > 0 ? { customMetrics: [{ name: 'ips', value: { ip_list: Array.from({ length: customIps }, (_, i) => `192.168.${(i >> 8) & 255}.${i & 255}`) } }] } : {}),
+    ...(customIps > 0
+      ? {
+          customMetrics: [
+            { name: 'ips', value: { ip_list: Array.from({ length: customIps }, (_, i) => `192.168.${(i >> 8) & 255}.${i & 255}`) } },
+          ],
+        }
+      : {}),
   };
 }
 
@@ -72,7 +90,13 @@ describe('encodeWithinLimit (128 KiB, device-defender.md §1.4)', () => {
   });
 
   it('says so when even an empty-listed report does not fit', () => {
-    const many: DefenderReport = { header: { reportId: 1, version: '1.0' }, customMetrics: Array.from({ length: 300 }, (_, i) => ({ name: `m${i}`, value: { number: i } })) };
-    expect(encodeWithinLimit(many, { format: 'json', style: 'long', maxBytes: 1000 })).toMatchObject({ ok: false, error: expect.stringMatching(/^report: is \d+ bytes without any list element, over the 1000-byte limit$/) });
+    const many: DefenderReport = {
+      header: { reportId: 1, version: '1.0' },
+      customMetrics: Array.from({ length: 300 }, (_, i) => ({ name: `m${i}`, value: { number: i } })),
+    };
+    expect(encodeWithinLimit(many, { format: 'json', style: 'long', maxBytes: 1000 })).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/^report: is \d+ bytes without any list element, over the 1000-byte limit$/),
+    });
   });
 });

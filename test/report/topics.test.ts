@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { thingNameProblem } from '../../src/report/thingName.ts';
-import { parseReportTopic, replyTopic, reportTopic, ReportTopicError } from '../../src/report/topics.ts';
+import { parseReportTopic, ReportTopicError, replyTopic, reportTopic } from '../../src/report/topics.ts';
 
 describe('thing-name rules (device-defender.md §1.1, TS)', () => {
   it('accepts up to 128 bytes of UTF-8 without control characters', () => {
@@ -17,7 +17,8 @@ describe('thing-name rules (device-defender.md §1.1, TS)', () => {
   });
 
   it('rejects control characters (C0, DEL, C1), empty names, broken Unicode, topic separators and wildcards', () => {
-    for (const bad of ['a\u0000b', 'tab\there', 'nl\n', 'del\u007f', 'c1\u0085']) expect(thingNameProblem(bad)).toBe('must not contain control characters');
+    for (const bad of ['a\u0000b', 'tab\there', 'nl\n', 'del\u007f', 'c1\u0085'])
+      expect(thingNameProblem(bad)).toBe('must not contain control characters');
     expect(thingNameProblem('')).toBe('must not be empty');
     expect(thingNameProblem('x\ud800')).toBe('must be valid Unicode');
     for (const bad of ['a/b', 'a+', '#']) expect(thingNameProblem(bad)).toBe("must not contain '/', '+' or '#' (it is a topic segment)");
@@ -35,14 +36,19 @@ describe('reserved topics (device-defender.md §1.1)', () => {
 
   it('refuses to build a topic from an invalid part', () => {
     expect(() => reportTopic('a/b', 'json')).toThrow(ReportTopicError);
-    expect(() => reportTopic('x'.repeat(200), 'json')).toThrow("thingName: must be at most 128 bytes of UTF-8");
+    expect(() => reportTopic('x'.repeat(200), 'json')).toThrow('thingName: must be at most 128 bytes of UTF-8');
     expect(() => reportTopic('gw', 'JSON' as 'json')).toThrow('format: must be "json" or "cbor"');
     expect(() => replyTopic('gw', 'json', 'maybe' as 'accepted')).toThrow(ReportTopicError);
   });
 
   it('parses report and reply topics', () => {
     expect(parseReportTopic('$aws/things/gw-1/defender/metrics/json')).toEqual({ ok: true, thingName: 'gw-1', format: 'json' });
-    expect(parseReportTopic('$aws/things/t/defender/metrics/cbor/rejected')).toEqual({ ok: true, thingName: 't', format: 'cbor', reply: 'rejected' });
+    expect(parseReportTopic('$aws/things/t/defender/metrics/cbor/rejected')).toEqual({
+      ok: true,
+      thingName: 't',
+      format: 'cbor',
+      reply: 'rejected',
+    });
   });
 
   it('tells a topic that is no Defender topic from one with a bad thing name', () => {
@@ -60,9 +66,23 @@ describe('reserved topics (device-defender.md §1.1)', () => {
       expect(parseReportTopic(t)).toMatchObject({ ok: false, reason: 'not-defender' });
     }
     expect(parseReportTopic(7)).toMatchObject({ ok: false, reason: 'not-defender', error: 'topic: must be a string' });
-    expect(parseReportTopic('$aws/things//defender/metrics/json')).toEqual({ ok: false, reason: 'bad-thing-name', error: 'thingName: must not be empty', thingName: '', format: 'json' });
-    expect(parseReportTopic(`$aws/things/${'n'.repeat(129)}/defender/metrics/cbor`)).toMatchObject({ ok: false, reason: 'bad-thing-name', format: 'cbor' });
-    expect(parseReportTopic('$aws/things/a\u0001/defender/metrics/json')).toMatchObject({ ok: false, reason: 'bad-thing-name', error: 'thingName: must not contain control characters' });
+    expect(parseReportTopic('$aws/things//defender/metrics/json')).toEqual({
+      ok: false,
+      reason: 'bad-thing-name',
+      error: 'thingName: must not be empty',
+      thingName: '',
+      format: 'json',
+    });
+    expect(parseReportTopic(`$aws/things/${'n'.repeat(129)}/defender/metrics/cbor`)).toMatchObject({
+      ok: false,
+      reason: 'bad-thing-name',
+      format: 'cbor',
+    });
+    expect(parseReportTopic('$aws/things/a\u0001/defender/metrics/json')).toMatchObject({
+      ok: false,
+      reason: 'bad-thing-name',
+      error: 'thingName: must not contain control characters',
+    });
   });
 
   it('round-trips what it builds', () => {

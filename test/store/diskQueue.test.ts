@@ -1,13 +1,17 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { appendFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DiskQueue, DiskQueueError } from '../../src/store/diskQueue.ts';
 
 let dir: string;
-beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'dedge-dq-')); });
-afterEach(() => { rmSync(dir, { recursive: true, force: true }); });
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'dedge-dq-'));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
 
 const open = (o: Partial<ConstructorParameters<typeof DiskQueue>[0]> = {}) => {
   const q = new DiskQueue<{ n: number; pad?: string }>({ dir, maxEntries: 1000, maxBytes: 1 << 20, ...o });
@@ -84,7 +88,11 @@ describe('DiskQueue', () => {
     const after = readdirSync(dir).filter((f) => f.startsWith('seg-')).length;
     expect(after).toBeLessThan(before);
     q.close();
-    expect(open().q.peek(100).map((e) => e.value.n)).toEqual([27, 28, 29, 30]);
+    expect(
+      open()
+        .q.peek(100)
+        .map((e) => e.value.n),
+    ).toEqual([27, 28, 29, 30]);
   });
 
   it('quarantines a corrupt cursor instead of failing', () => {
@@ -106,7 +114,11 @@ describe('DiskQueue', () => {
       q.open();
       // fill the filesystem from outside the queue
       const filler = join(mnt, 'filler');
-      try { writeFileSync(filler, Buffer.alloc(64 * 1024)); } catch { /* ENOSPC is the point */ }
+      try {
+        writeFileSync(filler, Buffer.alloc(64 * 1024));
+      } catch {
+        /* ENOSPC is the point */
+      }
       for (let n = 1; n <= 50; n++) q.push({ n, pad: 'z'.repeat(500) });
       expect(q.diskError).toMatch(/ENOSPC|no space/i);
       expect(q.length).toBe(50);

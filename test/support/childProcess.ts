@@ -1,5 +1,5 @@
 // Spawning helper children (optionally inside a network namespace) and reading their JSON-line output.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import readline from 'node:readline';
 
 export const HELPERS = new URL('.', import.meta.url).pathname;
@@ -19,7 +19,10 @@ export function startHelper(script: string, args: string[], options: { netns?: s
   const child =
     options.netns === undefined
       ? spawn(process.execPath, argv, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...options.env } })
-      : spawn('ip', ['netns', 'exec', options.netns, process.execPath, ...argv], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...options.env } });
+      : spawn('ip', ['netns', 'exec', options.netns, process.execPath, ...argv], {
+          stdio: ['pipe', 'pipe', 'inherit'],
+          env: { ...process.env, ...options.env },
+        });
   const lines: string[] = [];
   const waiters: Array<(l: string | undefined) => void> = [];
   let exited = false;
@@ -48,7 +51,7 @@ export function startHelper(script: string, args: string[], options: { netns?: s
           else resolve(JSON.parse(line) as Record<string, unknown>);
         });
       }),
-    send: (line) => child.stdin!.write(line + '\n'),
+    send: (line) => child.stdin!.write(`${line}\n`),
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const done = new Promise((r) => child.once('exit', r));

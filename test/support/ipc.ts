@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { greengrasscoreipc, eventstream_rpc } from 'aws-iot-device-sdk-v2';
+import { eventstream_rpc, greengrasscoreipc } from 'aws-iot-device-sdk-v2';
 import { sdkClientConfig } from '../../src/ipc/sdkClientConfig.ts';
 
 /** A fresh short temp dir (socket paths must stay under 108 bytes). */
@@ -53,7 +53,7 @@ export const QOS1 = greengrasscoreipc.model.QOS.AT_LEAST_ONCE;
 export const RpcErrorType = eventstream_rpc.RpcErrorType;
 
 // ---- the emulator CLI as a child process ----
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -71,11 +71,16 @@ export interface EmulatorProcess {
 export function spawnEmulator(args: string[], cwd?: string): EmulatorProcess {
   const child = spawn(process.execPath, [CLI, 'emulator', '--log-level', 'warn', ...args], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
   let err = '';
-  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
   const pending: ((line: Record<string, unknown>) => void)[] = [];
   let resolveReady!: (v: never) => void;
   let rejectReady!: (e: Error) => void;
-  const ready = new Promise<never>((res, rej) => { resolveReady = res; rejectReady = rej; });
+  const ready = new Promise<never>((res, rej) => {
+    resolveReady = res;
+    rejectReady = rej;
+  });
   let first = true;
   createInterface({ input: child.stdout! }).on('line', (line) => {
     const obj = JSON.parse(line) as Record<string, unknown>;
@@ -97,10 +102,11 @@ export function spawnEmulator(args: string[], cwd?: string): EmulatorProcess {
     ready,
     exited,
     stderr: () => err,
-    send: (command) => new Promise((resolve) => {
-      pending.push(resolve);
-      child.stdin!.write(command + '\n');
-    }),
+    send: (command) =>
+      new Promise((resolve) => {
+        pending.push(resolve);
+        child.stdin!.write(`${command}\n`);
+      }),
   };
 }
 

@@ -16,7 +16,7 @@ if (!url || !Number.isInteger(count) || count < 0) {
   process.exit(2);
 }
 if (process.env.COMM) writeFileSync('/proc/self/comm', process.env.COMM);
-const out = (o: unknown) => process.stdout.write(JSON.stringify(o) + '\n');
+const out = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);
 
 const client = mqtt.connect(url, { clientId: `dedge-pub-${process.pid}`, clean: true, reconnectPeriod: 0, keepalive: 600 });
 client.on('error', (e) => {

@@ -1,6 +1,6 @@
 // The dedge-sockdiag helper for tests: the development build (compiled on first use, cached by source
 // hash, scripts/buildSockDiag.ts) and a raw driver that speaks its protocol line by line.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import path from 'node:path';
 import { buildSockDiag, compilerFor, type SockDiagArch } from '../../scripts/buildSockDiag.ts';
 import { ResponseAssembler } from '../../src/collector/sockDiagProtocol.ts';

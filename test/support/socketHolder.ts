@@ -24,17 +24,19 @@ server.listen({ host, port: 0, backlog: 4096 }, async () => {
   for (let i = 0; i < pairs; i += batch) {
     const n = Math.min(batch, pairs - i);
     await Promise.all(
-      Array.from({ length: n }, () =>
-        new Promise<void>((resolve, reject) => {
-          const c = net.connect({ host, port }, () => resolve());
-          c.on('error', reject);
-          clients.push(c);
-        }),
+      Array.from(
+        { length: n },
+        () =>
+          new Promise<void>((resolve, reject) => {
+            const c = net.connect({ host, port }, () => resolve());
+            c.on('error', reject);
+            clients.push(c);
+          }),
       ),
     );
   }
   while (accepted.length < pairs) await new Promise((r) => setTimeout(r, 5));
-  process.stdout.write(JSON.stringify({ port, sockets: accepted.length + clients.length }) + '\n');
+  process.stdout.write(`${JSON.stringify({ port, sockets: accepted.length + clients.length })}\n`);
 });
 const stop = () => {
   for (const s of [...clients, ...accepted]) s.destroy();

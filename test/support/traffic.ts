@@ -6,10 +6,11 @@
 //                                               test can sample first), sends <bytes>, prints {"sent":N},
 //                                               then closes and exits (with KEEP=1: when stdin ends)
 //   node traffic.ts udp <host> <port> <bytes> [localAddress]   sends one datagram of <bytes>
-import net from 'node:net';
+
 import dgram from 'node:dgram';
-import readline from 'node:readline';
 import { writeFileSync } from 'node:fs';
+import net from 'node:net';
+import readline from 'node:readline';
 
 const [mode, host = '127.0.0.1', portArg = '0', bytesArg = '0', localAddress] = process.argv.slice(2);
 const port = Number(portArg);
@@ -17,7 +18,7 @@ const bytes = Number(bytesArg);
 // Name the process as the test asks, so the test knows the comm the collector must report (Node itself
 // names its main thread "MainThread").
 if (process.env.COMM) writeFileSync('/proc/self/comm', process.env.COMM);
-const out = (o: unknown) => process.stdout.write(JSON.stringify(o) + '\n');
+const out = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);
 
 if (mode === 'sink') {
   const server = net.createServer((s) => {
@@ -60,11 +61,13 @@ if (mode === 'sink') {
   });
 } else if (mode === 'udp') {
   const s = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
-  s.bind({ address: localAddress }, () => s.send(Buffer.alloc(bytes, 0x62), port, host, (err) => {
-    if (err) process.exit(1);
-    out({ sent: bytes });
-    s.close();
-  }));
+  s.bind({ address: localAddress }, () =>
+    s.send(Buffer.alloc(bytes, 0x62), port, host, (err) => {
+      if (err) process.exit(1);
+      out({ sent: bytes });
+      s.close();
+    }),
+  );
 } else {
   process.stderr.write(`traffic: unknown mode '${mode}'\n`);
   process.exit(2);

@@ -101,7 +101,13 @@ export function parseTopicMapping(raw: unknown, path = 'mqttTopicMapping'): Mapp
       else if (/[+#]/.test(targetTopicPrefix)) errors.push(`${p}.targetTopicPrefix: must not contain wildcards`);
     }
     if (errors.length === before) {
-      mapping.push({ name, topic: topic as string, source: source as BrokerKind, target: target as BrokerKind, targetTopicPrefix: (targetTopicPrefix as string | undefined) ?? '' });
+      mapping.push({
+        name,
+        topic: topic as string,
+        source: source as BrokerKind,
+        target: target as BrokerKind,
+        targetTopicPrefix: (targetTopicPrefix as string | undefined) ?? '',
+      });
     }
   }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, mapping };

@@ -2,10 +2,11 @@
 // that downstream devices connect to. aedes (MQTT 3.1.1) on node:net, loopback only. Client device auth
 // (aws.greengrass.clientdevices.Auth, certificate based on a real gateway) is reduced to an optional
 // allow-list of client ids; every client id is recorded with its traffic counters.
-import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } from 'aedes';
+
 import type { EventEmitter } from 'node:events';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { silentLogger, type Logger } from '../../log.ts';
+import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } from 'aedes';
+import { type Logger, silentLogger } from '../../log.ts';
 
 /** Loopback only: the emulator must never accept devices from another host. */
 export const BROKER_HOST = '127.0.0.1';
@@ -185,7 +186,17 @@ export class ClientDeviceBroker {
     if (!t) {
       if (this.tracked.size >= MAX_TRACKED_CLIENTS) this.evictOne();
       t = {
-        stats: { clientId, connected: false, remoteAddress: undefined, remotePort: undefined, connects: 0, publishesIn: 0, bytesIn: 0, publishesOut: 0, bytesOut: 0 },
+        stats: {
+          clientId,
+          connected: false,
+          remoteAddress: undefined,
+          remotePort: undefined,
+          connects: 0,
+          publishesIn: 0,
+          bytesIn: 0,
+          publishesOut: 0,
+          bytesOut: 0,
+        },
         current: null,
       };
       this.tracked.set(clientId, t);

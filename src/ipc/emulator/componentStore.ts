@@ -2,8 +2,8 @@
 // state, and the configuration-change protocol: validators first, then update notifications
 // (greengrass.md §2 GetConfiguration … SendConfigurationValidityReport, §3.1 policies reload).
 import { randomBytes, randomUUID } from 'node:crypto';
-import { parseAccessControl, isAuthorized, type Policy, type PolicyProblem } from './authorization.ts';
-import { changedPaths, isJsonObject, mergeAtPath, pathsOverlap, type JsonObject } from './componentConfig.ts';
+import { isAuthorized, type Policy, type PolicyProblem, parseAccessControl } from './authorization.ts';
+import { changedPaths, isJsonObject, type JsonObject, mergeAtPath, pathsOverlap } from './componentConfig.ts';
 
 export interface Component {
   name: string;

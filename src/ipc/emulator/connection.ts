@@ -4,7 +4,17 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '../../log.ts';
 import { FrameError, FrameSplitter } from './frameSplitter.ts';
-import { MessageFlags, MessageType, RpcDecodeError, SERVICE, connectionError, decodeFrame, encodeFrame, stringHeader, type RpcFrame } from './wire.ts';
+import {
+  connectionError,
+  decodeFrame,
+  encodeFrame,
+  MessageFlags,
+  MessageType,
+  RpcDecodeError,
+  type RpcFrame,
+  SERVICE,
+  stringHeader,
+} from './wire.ts';
 
 /** What a connection needs from the emulator. */
 export interface ConnectionHost {
@@ -45,7 +55,8 @@ export interface ServerStream {
   onClose(fn: () => void): void;
 }
 
-const CONNECT_FIRST = 'A CONNECT message must be received, and the CONNECT_ACK must be sent in response, before any other message can be sent on this connection.';
+const CONNECT_FIRST =
+  'A CONNECT message must be received, and the CONNECT_ACK must be sent in response, before any other message can be sent on this connection.';
 
 export class IpcConnection {
   private readonly splitter = new FrameSplitter();
@@ -161,7 +172,9 @@ export class IpcConnection {
       return this.protocolError(`stream-id ${frame.streamId} is already closed`);
     }
     if (frame.streamId !== this.lastStreamId + 1) {
-      return this.protocolError('stream-id values must be monotonically incrementing. A stream-id arrived that was lower than the last seen stream-id.');
+      return this.protocolError(
+        'stream-id values must be monotonically incrementing. A stream-id arrived that was lower than the last seen stream-id.',
+      );
     }
     const operation = stringHeader(frame, 'operation');
     if (!operation) return this.protocolError('The first message for on a non-zero :stream-id must contain an operation header value.');

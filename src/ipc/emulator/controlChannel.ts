@@ -50,7 +50,8 @@ export function parseControlLine(line: string): ParseResult | null {
     case 'config': {
       const j = parseJson('config', rest);
       if (!j.ok) return j;
-      if (typeof j.value !== 'object' || j.value === null || Array.isArray(j.value)) return { ok: false, error: 'config: must be a JSON object' };
+      if (typeof j.value !== 'object' || j.value === null || Array.isArray(j.value))
+        return { ok: false, error: 'config: must be a JSON object' };
       return { ok: true, command: { kind: 'config', patch: j.value } };
     }
     case 'component': {

@@ -4,18 +4,18 @@
 import { EventEmitter } from 'node:events';
 import { lstatSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { silentLogger, type Logger } from '../../log.ts';
-import { IpcConnection, type ServerStream } from './connection.ts';
-import { ComponentStore, type ChangeResult } from './componentStore.ts';
-import { isJsonObject, mergeConfig, type JsonObject } from './componentConfig.ts';
-import { SimulatedIoTCore, type MqttProperties } from './iotCore.ts';
-import { LocalPubSub, type LocalListener, type LocalMessage } from './localPubSub.ts';
-import { dispatchOperation, type OperationDeps } from './operations.ts';
-import { embeddedRecipe, loadRecipeFile, type RecipeIdentity } from './recipe.ts';
-import type { ReportValidator } from './defenderEndpoint.ts';
+import { type Logger, silentLogger } from '../../log.ts';
 import { BridgeConfigError, DEFAULT_TOPIC_MAPPING, parseBridgeConfig, type TopicMapping } from './bridgeMapping.ts';
 import { BrokerStartError, ClientDeviceBroker, type ClientDeviceBrokerStatus } from './clientDeviceBroker.ts';
-import { MqttBridge, type BridgeStatus } from './mqttBridge.ts';
+import { isJsonObject, type JsonObject, mergeConfig } from './componentConfig.ts';
+import { type ChangeResult, ComponentStore } from './componentStore.ts';
+import { IpcConnection, type ServerStream } from './connection.ts';
+import type { ReportValidator } from './defenderEndpoint.ts';
+import { type MqttProperties, SimulatedIoTCore } from './iotCore.ts';
+import { type LocalListener, type LocalMessage, LocalPubSub } from './localPubSub.ts';
+import { type BridgeStatus, MqttBridge } from './mqttBridge.ts';
+import { dispatchOperation, type OperationDeps } from './operations.ts';
+import { embeddedRecipe, loadRecipeFile, type RecipeIdentity } from './recipe.ts';
 
 export interface GreengrassEmulatorOptions {
   /** Unix socket path; keep it under 108 bytes (sun_path). */
@@ -270,7 +270,8 @@ export class GreengrassEmulator extends EventEmitter<EmulatorEvents> {
     let n = 0;
     for (const s of [...this.streamingOps]) {
       if (filter.component !== undefined && s.component !== filter.component) continue;
-      if (filter.operation !== undefined && s.operation !== filter.operation && s.operation !== `aws.greengrass#${filter.operation}`) continue;
+      if (filter.operation !== undefined && s.operation !== filter.operation && s.operation !== `aws.greengrass#${filter.operation}`)
+        continue;
       s.close();
       n++;
     }

@@ -2,10 +2,11 @@
 // while offline, the 128 KiB payload limit, the record file of everything that reached "the cloud",
 // cloud→device delivery to SubscribeToIoTCore streams and the Device Defender endpoint.
 // Limits and messages: greengrass.md §3.3 (MqttClient.java, Spool.java).
-import { closeSync, openSync, writeSync } from 'node:fs';
+
 import { isUtf8 } from 'node:buffer';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { type ReportValidator, replyToReport, serviceReportValidator } from './defenderEndpoint.ts';
 import { topicMatchesFilter } from './mqttTopic.ts';
-import { replyToReport, serviceReportValidator, type ReportValidator } from './defenderEndpoint.ts';
 
 export interface MqttProperties {
   retain?: boolean;
@@ -111,7 +112,9 @@ export class SimulatedIoTCore {
   publish(msg: CloudMessage): void {
     const size = msg.payload.length;
     if (size > this.maxMessageSize) {
-      throw new IoTCorePublishError(`The publishing message size ${size} bytes exceeds the configured limit of ${this.maxMessageSize} bytes`);
+      throw new IoTCorePublishError(
+        `The publishing message size ${size} bytes exceeds the configured limit of ${this.maxMessageSize} bytes`,
+      );
     }
     if (this.online) {
       this.reachCloud(msg);
@@ -177,6 +180,6 @@ export class SimulatedIoTCore {
       payload: text ? msg.payload.toString('utf8') : msg.payload.toString('base64'),
       payloadEncoding: text ? 'utf8' : 'base64',
     };
-    writeSync(this.recordFd, JSON.stringify(line) + '\n');
+    writeSync(this.recordFd, `${JSON.stringify(line)}\n`);
   }
 }

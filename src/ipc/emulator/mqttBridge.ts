@@ -2,7 +2,7 @@
 // local pub/sub (Pubsub) and the simulated IoT Core (IotCore) per a topic mapping (bridgeMapping.ts),
 // like aws.greengrass.clientdevices.mqtt.Bridge. Routing is pure; this module only subscribes and sends.
 import type { Logger } from '../../log.ts';
-import { routesFor, sourceFilters, type BrokerKind, type TopicMapping } from './bridgeMapping.ts';
+import { type BrokerKind, routesFor, sourceFilters, type TopicMapping } from './bridgeMapping.ts';
 import type { ClientDeviceBroker, DeviceMessage } from './clientDeviceBroker.ts';
 import type { SimulatedIoTCore } from './iotCore.ts';
 import type { LocalMessage, LocalPubSub } from './localPubSub.ts';
@@ -85,7 +85,13 @@ export class MqttBridge {
   }
 
   status(): BridgeStatus {
-    return { mappings: this.mapping.length, forwarded: { ...this.forwarded }, unroutedFromLocalMqtt: this.unrouted, errors: this.errors, lastError: this.lastError };
+    return {
+      mappings: this.mapping.length,
+      forwarded: { ...this.forwarded },
+      unroutedFromLocalMqtt: this.unrouted,
+      errors: this.errors,
+      lastError: this.lastError,
+    };
   }
 
   private fromPubsub(topic: string, m: LocalMessage): void {

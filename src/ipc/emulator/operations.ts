@@ -1,13 +1,13 @@
 // The IPC operations the emulator serves, with the nucleus's argument checks, authorization, replies
 // and error texts (greengrass.md §2 table and "Behaviour worth reproducing", §3.1, §3.3).
 import type { Logger } from '../../log.ts';
-import type { ServerStream } from './connection.ts';
-import type { ComponentStore } from './componentStore.ts';
+import { MQTTPROXY, PUBSUB } from './authorization.ts';
 import { getAtPath, isJsonObject } from './componentConfig.ts';
-import { IoTCorePublishError, type CloudMessage, type SimulatedIoTCore } from './iotCore.ts';
+import type { ComponentStore } from './componentStore.ts';
+import type { ServerStream } from './connection.ts';
+import { type CloudMessage, IoTCorePublishError, type SimulatedIoTCore } from './iotCore.ts';
 import type { LocalMessage, LocalPubSub, ReceiveMode } from './localPubSub.ts';
 import { filterProblem, publishTopicProblem } from './mqttTopic.ts';
-import { MQTTPROXY, PUBSUB } from './authorization.ts';
 
 export interface OperationDeps {
   components: ComponentStore;
@@ -25,14 +25,40 @@ const op = (name: string): string => `aws.greengrass#${name}`;
 /** Every operation name of the GreengrassCoreIPC model (JS model_utils.ts operation map). */
 const MODEL_OPERATIONS = new Set(
   [
-    'AuthorizeClientDeviceAction', 'CancelLocalDeployment', 'CreateDebugPassword', 'CreateLocalDeployment',
-    'DeferComponentUpdate', 'DeleteThingShadow', 'GetClientDeviceAuthToken', 'GetComponentDetails', 'GetConfiguration',
-    'GetLocalDeploymentStatus', 'GetSecretValue', 'GetThingShadow', 'ListComponents', 'ListLocalDeployments',
-    'ListNamedShadowsForThing', 'PauseComponent', 'PublishToIoTCore', 'PublishToTopic', 'PutComponentMetric',
-    'RestartComponent', 'ResumeComponent', 'SendConfigurationValidityReport', 'StopComponent',
-    'SubscribeToCertificateUpdates', 'SubscribeToComponentUpdates', 'SubscribeToConfigurationUpdate',
-    'SubscribeToIoTCore', 'SubscribeToTopic', 'SubscribeToValidateConfigurationUpdates', 'UpdateConfiguration',
-    'UpdateState', 'UpdateThingShadow', 'ValidateAuthorizationToken', 'VerifyClientDeviceIdentity',
+    'AuthorizeClientDeviceAction',
+    'CancelLocalDeployment',
+    'CreateDebugPassword',
+    'CreateLocalDeployment',
+    'DeferComponentUpdate',
+    'DeleteThingShadow',
+    'GetClientDeviceAuthToken',
+    'GetComponentDetails',
+    'GetConfiguration',
+    'GetLocalDeploymentStatus',
+    'GetSecretValue',
+    'GetThingShadow',
+    'ListComponents',
+    'ListLocalDeployments',
+    'ListNamedShadowsForThing',
+    'PauseComponent',
+    'PublishToIoTCore',
+    'PublishToTopic',
+    'PutComponentMetric',
+    'RestartComponent',
+    'ResumeComponent',
+    'SendConfigurationValidityReport',
+    'StopComponent',
+    'SubscribeToCertificateUpdates',
+    'SubscribeToComponentUpdates',
+    'SubscribeToConfigurationUpdate',
+    'SubscribeToIoTCore',
+    'SubscribeToTopic',
+    'SubscribeToValidateConfigurationUpdates',
+    'UpdateConfiguration',
+    'UpdateState',
+    'UpdateThingShadow',
+    'ValidateAuthorizationToken',
+    'VerifyClientDeviceIdentity',
   ].map(op),
 );
 
@@ -56,7 +82,8 @@ const publishToIoTCore: Handler = (stream, req, { components, iotCore }) => {
   // Order: topic → authorization → payload → QoS → publish (greengrass.md §2).
   const topic = str(req.topicName);
   if (topic === undefined) return stream.fail('InvalidArgumentsError', 'Topic is required');
-  if (!components.authorized(stream.component, MQTTPROXY, stream.operation, topic)) return stream.fail('UnauthorizedError', 'Not Authorized');
+  if (!components.authorized(stream.component, MQTTPROXY, stream.operation, topic))
+    return stream.fail('UnauthorizedError', 'Not Authorized');
   const payload = b64(req.payload);
   if (payload === undefined) return stream.fail('InvalidArgumentsError', 'Payload is required');
   const qos = qosOf(stream, req.qos);
@@ -84,7 +111,8 @@ const publishToIoTCore: Handler = (stream, req, { components, iotCore }) => {
 const subscribeToIoTCore: Handler = (stream, req, { components, iotCore }) => {
   const topic = str(req.topicName);
   if (topic === undefined) return stream.fail('InvalidArgumentsError', 'Topic is required');
-  if (!components.authorized(stream.component, MQTTPROXY, stream.operation, topic)) return stream.fail('UnauthorizedError', 'Not Authorized');
+  if (!components.authorized(stream.component, MQTTPROXY, stream.operation, topic))
+    return stream.fail('UnauthorizedError', 'Not Authorized');
   if (qosOf(stream, req.qos) === null) return;
   const problem = filterProblem(topic);
   if (problem) return stream.fail('ServiceError', `Subscribe to topic ${topic} failed with error ${problem}`);
@@ -123,7 +151,10 @@ const publishToTopic: Handler = (stream, req, { components, pubsub }) => {
   if (topic === undefined || topic.length === 0) return stream.fail('InvalidArgumentsError', 'Publish topic must not be empty');
   if (/[+#*]/.test(topic)) return stream.fail('InvalidArgumentsError', 'Publish topic must not contain a wildcard.');
   if (!components.authorized(stream.component, PUBSUB, stream.operation, topic)) {
-    return stream.fail('UnauthorizedError', `Principal ${stream.component} is not authorized to perform ${PUBSUB}:${stream.operation} on resource ${topic}`);
+    return stream.fail(
+      'UnauthorizedError',
+      `Principal ${stream.component} is not authorized to perform ${PUBSUB}:${stream.operation} on resource ${topic}`,
+    );
   }
   const message = localMessageOf(req.publishMessage);
   if (!message) return stream.fail('InvalidArgumentsError', 'Publish message must contain exactly one of jsonMessage or binaryMessage');
@@ -135,15 +166,23 @@ const subscribeToTopic: Handler = (stream, req, { components, pubsub }) => {
   const topic = str(req.topic);
   if (topic === undefined || topic.length === 0) return stream.fail('InvalidArgumentsError', 'Subscribe topic must not be empty');
   if (!components.authorized(stream.component, PUBSUB, stream.operation, topic)) {
-    return stream.fail('UnauthorizedError', `Principal ${stream.component} is not authorized to perform ${PUBSUB}:${stream.operation} on resource ${topic}`);
+    return stream.fail(
+      'UnauthorizedError',
+      `Principal ${stream.component} is not authorized to perform ${PUBSUB}:${stream.operation} on resource ${topic}`,
+    );
   }
-  const mode = req.receiveMode === 'RECEIVE_ALL_MESSAGES' || req.receiveMode === 'RECEIVE_MESSAGES_FROM_OTHERS' ? (req.receiveMode as ReceiveMode) : undefined;
+  const mode =
+    req.receiveMode === 'RECEIVE_ALL_MESSAGES' || req.receiveMode === 'RECEIVE_MESSAGES_FROM_OTHERS'
+      ? (req.receiveMode as ReceiveMode)
+      : undefined;
   stream.accept();
   const unsubscribe = pubsub.subscribe(topic, stream.component, mode, (t, m) => {
     const context = { topic: t };
     stream.event(
       'SubscriptionResponseMessage',
-      m.kind === 'json' ? { jsonMessage: { message: m.value, context } } : { binaryMessage: { message: m.value.toString('base64'), context } },
+      m.kind === 'json'
+        ? { jsonMessage: { message: m.value, context } }
+        : { binaryMessage: { message: m.value.toString('base64'), context } },
     );
   });
   stream.onClose(unsubscribe);
@@ -159,7 +198,8 @@ const getConfiguration: Handler = (stream, req, { components }) => {
   const name = str(req.componentName) ?? stream.component;
   const keyPath = keyPathOf(req.keyPath);
   const c = components.get(name);
-  if (!c || keyPath === null) return stream.fail('ResourceNotFoundError', 'Key not found', { resourceType: 'Configuration', resourceName: name });
+  if (!c || keyPath === null)
+    return stream.fail('ResourceNotFoundError', 'Key not found', { resourceType: 'Configuration', resourceName: name });
   const found = getAtPath(c.config, keyPath);
   if (!found.found) return stream.fail('ResourceNotFoundError', 'Key not found', { resourceType: 'Configuration', resourceName: name });
   // A key path ending at a leaf returns {"<leaf>": value}, not the bare value (greengrass.md §2).
@@ -172,8 +212,10 @@ const updateConfiguration: Handler = (stream, req, { components, now }) => {
   if (keyPath === null) return stream.fail('InvalidArgumentsError', 'keyPath must be a list of strings');
   if (typeof req.timestamp !== 'number') return stream.fail('InvalidArgumentsError', 'Timestamp is required');
   if (!('valueToMerge' in req)) return stream.fail('InvalidArgumentsError', 'valueToMerge is required');
-  const touchesAccessControl = keyPath.length > 0 ? keyPath[0] === 'accessControl' : isJsonObject(req.valueToMerge) && 'accessControl' in req.valueToMerge;
-  if (touchesAccessControl) return stream.fail('InvalidArgumentsError', 'Config update is not allowed for following fields [accessControl]');
+  const touchesAccessControl =
+    keyPath.length > 0 ? keyPath[0] === 'accessControl' : isJsonObject(req.valueToMerge) && 'accessControl' in req.valueToMerge;
+  if (touchesAccessControl)
+    return stream.fail('InvalidArgumentsError', 'Config update is not allowed for following fields [accessControl]');
   const c = components.get(stream.component)!;
   const stampMs = req.timestamp * 1000;
   if (stampMs < c.lastModifiedMs) {
@@ -195,13 +237,17 @@ const subscribeToConfigurationUpdate: Handler = (stream, req, { components }) =>
     return stream.fail('ResourceNotFoundError', 'Key not found', { resourceType: 'Configuration', resourceName: name });
   }
   stream.accept();
-  stream.onClose(components.subscribeConfig(name, keyPath, (e) => stream.event('ConfigurationUpdateEvents', { configurationUpdateEvent: e })));
+  stream.onClose(
+    components.subscribeConfig(name, keyPath, (e) => stream.event('ConfigurationUpdateEvents', { configurationUpdateEvent: e })),
+  );
 };
 
 const subscribeToValidateConfigurationUpdates: Handler = (stream, _req, { components }) => {
   stream.accept();
   stream.onClose(
-    components.subscribeValidation(stream.component, (e) => stream.event('ValidateConfigurationUpdateEvents', { validateConfigurationUpdateEvent: e })),
+    components.subscribeValidation(stream.component, (e) =>
+      stream.event('ValidateConfigurationUpdateEvents', { validateConfigurationUpdateEvent: e }),
+    ),
   );
 };
 
@@ -223,7 +269,10 @@ const updateState: Handler = (stream, req, { components, onStateChange }) => {
   const state = str(req.state);
   if (state !== 'RUNNING' && state !== 'ERRORED') return stream.fail('ServiceError', `Invalid state: ${String(req.state)}`);
   if (!components.setState(stream.component, state)) {
-    return stream.fail('ResourceNotFoundError', 'Component with given name not found', { resourceType: 'Component', resourceName: stream.component });
+    return stream.fail('ResourceNotFoundError', 'Component with given name not found', {
+      resourceType: 'Component',
+      resourceName: stream.component,
+    });
   }
   onStateChange(stream.component, state);
   stream.respond({});

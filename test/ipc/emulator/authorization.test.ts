@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MQTTPROXY, PUBSUB, compileResource, isAuthorized, parseAccessControl } from '../../../src/ipc/emulator/authorization.ts';
+import { compileResource, isAuthorized, MQTTPROXY, PUBSUB, parseAccessControl } from '../../../src/ipc/emulator/authorization.ts';
 
 const PUB = 'aws.greengrass#PublishToIoTCore';
 const SUB = 'aws.greengrass#SubscribeToIoTCore';
@@ -54,7 +54,9 @@ describe('escapes and problems', () => {
     const { policies: p, problems } = policies(PUBSUB, ['*'], ['a/${*}', 'b?']);
     expect(isAuthorized(p, PUBSUB, 'x', 'a/*')).toBe(true);
     expect(isAuthorized(p, PUBSUB, 'x', 'a/b')).toBe(false);
-    expect(problems).toEqual([{ path: 'accessControl.aws.greengrass.ipc.pubsub.p:1.resources', message: expect.stringMatching(/bare '\?'/) }]);
+    expect(problems).toEqual([
+      { path: 'accessControl.aws.greengrass.ipc.pubsub.p:1.resources', message: expect.stringMatching(/bare '\?'/) },
+    ]);
   });
   it('reports malformed policies by path and keeps the good ones', () => {
     const { policies: p, problems } = parseAccessControl({

@@ -17,7 +17,13 @@ describe('parseTopicMapping', () => {
     expect(r).toEqual({
       ok: true,
       mapping: [
-        { name: 'ClientDevice1Mapping', topic: 'clients/MyClientDevice1/hello/world', source: 'LocalMqtt', target: 'IotCore', targetTopicPrefix: '' },
+        {
+          name: 'ClientDevice1Mapping',
+          topic: 'clients/MyClientDevice1/hello/world',
+          source: 'LocalMqtt',
+          target: 'IotCore',
+          targetTopicPrefix: '',
+        },
         { name: 'Prefixed', topic: 'sensors/#', source: 'LocalMqtt', target: 'Pubsub', targetTopicPrefix: 'bridged/' },
       ],
     });
@@ -54,7 +60,10 @@ describe('parseTopicMapping', () => {
 
 describe('parseBridgeConfig', () => {
   it('takes mqttTopicMapping and ignores the bridge connection keys', () => {
-    const r = parseBridgeConfig({ brokerUri: 'ssl://localhost:8883', mqttTopicMapping: { m: { topic: 'a', source: 'Pubsub', target: 'LocalMqtt' } } });
+    const r = parseBridgeConfig({
+      brokerUri: 'ssl://localhost:8883',
+      mqttTopicMapping: { m: { topic: 'a', source: 'Pubsub', target: 'LocalMqtt' } },
+    });
     expect(r).toEqual({ ok: true, mapping: [{ name: 'm', topic: 'a', source: 'Pubsub', target: 'LocalMqtt', targetTopicPrefix: '' }] });
   });
 
@@ -82,11 +91,15 @@ describe('routesFor', () => {
     expect(routesFor(m, 'LocalMqtt', '$aws/things/dev1/defender/metrics/json')).toEqual([
       { target: 'Pubsub', topic: '$aws/things/dev1/defender/metrics/json', mapping: 'DeviceDefenderReportsToPubsub' },
     ]);
-    expect(routesFor(m, 'LocalMqtt', 'devices/dev1/temp')).toEqual([{ target: 'Pubsub', topic: 'devices/dev1/temp', mapping: 'DevicesToPubsub' }]);
+    expect(routesFor(m, 'LocalMqtt', 'devices/dev1/temp')).toEqual([
+      { target: 'Pubsub', topic: 'devices/dev1/temp', mapping: 'DevicesToPubsub' },
+    ]);
     expect(routesFor(m, 'Pubsub', '$aws/things/dev1/defender/metrics/cbor/rejected')).toEqual([
       { target: 'LocalMqtt', topic: '$aws/things/dev1/defender/metrics/cbor/rejected', mapping: 'DeviceDefenderRejectedToLocalMqtt' },
     ]);
-    expect(routesFor(m, 'Pubsub', 'devices/dev1/cmd')).toEqual([{ target: 'LocalMqtt', topic: 'devices/dev1/cmd', mapping: 'DevicesToLocalMqtt' }]);
+    expect(routesFor(m, 'Pubsub', 'devices/dev1/cmd')).toEqual([
+      { target: 'LocalMqtt', topic: 'devices/dev1/cmd', mapping: 'DevicesToLocalMqtt' },
+    ]);
   });
 
   it('unmapped topics and other directions give no route', () => {

@@ -1,9 +1,19 @@
 // The client-device broker alone, with real mqtt.js clients and raw TCP sockets on loopback.
+
+import { type AddressInfo, createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createServer, type AddressInfo, type Server } from 'node:net';
 import { BrokerStartError, ClientDeviceBroker, type DeviceMessage } from '../../../src/ipc/emulator/clientDeviceBroker.ts';
-import { assertPortFree, closeDevices, connectDevice, connectPacket, publishPacket, rawSocket, refusedConnect, type Device } from '../../support/mqttDevice.ts';
 import { waitFor } from '../../support/ipc.ts';
+import {
+  assertPortFree,
+  closeDevices,
+  connectDevice,
+  connectPacket,
+  type Device,
+  publishPacket,
+  rawSocket,
+  refusedConnect,
+} from '../../support/mqttDevice.ts';
 
 const brokers: ClientDeviceBroker[] = [];
 const devices: Device[] = [];
@@ -48,7 +58,10 @@ describe('ClientDeviceBroker', () => {
     await sensor.client.publishAsync('a/c', Buffer.from([0, 1, 2, 255]), { qos: 1 });
     await waitFor(() => sink.received.length === 2, 5000, 'two messages at the sink');
     await waitFor(() => b.status().connectedClients === 2, 5000, 'both registered');
-    expect(sink.received.map((m) => [m.topic, m.payload.toString('hex')])).toEqual([['a/b', '616263'], ['a/c', '000102ff']]);
+    expect(sink.received.map((m) => [m.topic, m.payload.toString('hex')])).toEqual([
+      ['a/b', '616263'],
+      ['a/c', '000102ff'],
+    ]);
     expect(seen).toEqual([
       { clientId: 'sensor-1', topic: 'a/b', payload: Buffer.from('abc'), qos: 0, retain: false },
       { clientId: 'sensor-1', topic: 'a/c', payload: Buffer.from([0, 1, 2, 255]), qos: 1, retain: false },
@@ -56,8 +69,28 @@ describe('ClientDeviceBroker', () => {
     const st = b.status();
     expect(st.connectedClients).toBe(2);
     expect(st.clients).toEqual([
-      { clientId: 'sensor-1', connected: true, remoteAddress: '127.0.0.1', remotePort: sensor.localPort, connects: 1, publishesIn: 2, bytesIn: 7, publishesOut: 0, bytesOut: 0 },
-      { clientId: 'sink-1', connected: true, remoteAddress: '127.0.0.1', remotePort: sink.localPort, connects: 1, publishesIn: 0, bytesIn: 0, publishesOut: 2, bytesOut: 7 },
+      {
+        clientId: 'sensor-1',
+        connected: true,
+        remoteAddress: '127.0.0.1',
+        remotePort: sensor.localPort,
+        connects: 1,
+        publishesIn: 2,
+        bytesIn: 7,
+        publishesOut: 0,
+        bytesOut: 0,
+      },
+      {
+        clientId: 'sink-1',
+        connected: true,
+        remoteAddress: '127.0.0.1',
+        remotePort: sink.localPort,
+        connects: 1,
+        publishesIn: 0,
+        bytesIn: 0,
+        publishesOut: 2,
+        bytesOut: 7,
+      },
     ]);
 
     await sensor.client.endAsync();
@@ -72,7 +105,9 @@ describe('ClientDeviceBroker', () => {
     await waitFor(() => first.client.disconnected || !first.client.connected, 5000, 'first session closed');
     await second.client.publishAsync('x', 'y', { qos: 1 });
     await waitFor(() => b.status().clients[0]?.publishesIn === 1);
-    expect(b.status().clients).toEqual([expect.objectContaining({ clientId: 'dev-r', connected: true, connects: 2, remotePort: second.localPort })]);
+    expect(b.status().clients).toEqual([
+      expect.objectContaining({ clientId: 'dev-r', connected: true, connects: 2, remotePort: second.localPort }),
+    ]);
   });
 
   it('broker publishes (the bridge) reach subscribers but are not reported as device publishes', async () => {

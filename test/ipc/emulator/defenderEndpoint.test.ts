@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
 import { decode as decodeCbor, encode as encodeCbor } from 'cbor-x';
+import { describe, expect, it } from 'vitest';
 import { parseReportTopic, replyToReport, reportIdOf, wellFormedValidator } from '../../../src/ipc/emulator/defenderEndpoint.ts';
 
 const T = '$aws/things/gw1/defender/metrics/json';
@@ -19,7 +19,12 @@ describe('Device Defender endpoint', () => {
   });
 
   it('accepts well-formed JSON with the §1.5 accepted shape', () => {
-    const r = replyToReport(T, Buffer.from('{"header":{"report_id":42,"version":"1.0"},"metrics":{}}'), wellFormedValidator, 1_700_000_000_123);
+    const r = replyToReport(
+      T,
+      Buffer.from('{"header":{"report_id":42,"version":"1.0"},"metrics":{}}'),
+      wellFormedValidator,
+      1_700_000_000_123,
+    );
     expect(r?.topic).toBe(`${T}/accepted`);
     expect(JSON.parse(r!.payload.toString())).toEqual({ thingName: 'gw1', reportId: 42, status: 'ACCEPTED', timestamp: 1_700_000_000_123 });
   });
@@ -40,11 +45,24 @@ describe('Device Defender endpoint', () => {
     const payload = Buffer.from(encodeCbor({ hed: { rid: 9, v: '1.0' } }));
     const r = replyToReport(topic, payload, () => ({ accepted: false, errorCode: 'X', errorMessage: 'nope' }), 1);
     expect(r?.topic).toBe(`${topic}/rejected`);
-    expect(decodeCbor(r!.payload)).toEqual({ thingName: 'gw1', reportId: 9, status: 'REJECTED', statusDetails: { ErrorCode: 'X', ErrorMessage: 'nope' }, timestamp: 1 });
+    expect(decodeCbor(r!.payload)).toEqual({
+      thingName: 'gw1',
+      reportId: 9,
+      status: 'REJECTED',
+      statusDetails: { ErrorCode: 'X', ErrorMessage: 'nope' },
+      timestamp: 1,
+    });
   });
 
   it('a validator that throws gives a rejection, not a crash', () => {
-    const r = replyToReport(T, Buffer.from('{}'), () => { throw new Error('boom'); }, 1);
+    const r = replyToReport(
+      T,
+      Buffer.from('{}'),
+      () => {
+        throw new Error('boom');
+      },
+      1,
+    );
     expect(JSON.parse(r!.payload.toString()).statusDetails.ErrorMessage).toMatch(/boom/);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FrameError, FrameSplitter, MAX_MESSAGE_BYTES } from '../../../src/ipc/emulator/frameSplitter.ts';
-import { MessageType, decodeFrame, encodeFrame } from '../../../src/ipc/emulator/wire.ts';
+import { decodeFrame, encodeFrame, MessageType } from '../../../src/ipc/emulator/wire.ts';
 
 const frame = (streamId: number, payload: string): Buffer =>
   encodeFrame({ type: MessageType.ApplicationMessage, flags: 0, streamId, headers: { operation: 'x' }, payload });

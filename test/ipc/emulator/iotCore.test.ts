@@ -1,14 +1,18 @@
-import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { IoTCorePublishError, SimulatedIoTCore, type CloudMessage } from '../../../src/ipc/emulator/iotCore.ts';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type CloudMessage, IoTCorePublishError, SimulatedIoTCore } from '../../../src/ipc/emulator/iotCore.ts';
 
 const dirs: string[] = [];
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
-const msg = (topic: string, qos: 0 | 1, payload: string | Buffer): CloudMessage => ({ topic, qos, payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload) });
+const msg = (topic: string, qos: 0 | 1, payload: string | Buffer): CloudMessage => ({
+  topic,
+  qos,
+  payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload),
+});
 
 describe('SimulatedIoTCore', () => {
   it('records what reaches the cloud as JSON lines, text as UTF-8 and binary as base64', () => {
@@ -19,7 +23,10 @@ describe('SimulatedIoTCore', () => {
     core.publish(msg('a/b', 1, 'héllo'));
     core.publish(msg('a/c', 0, Buffer.from([0xff, 0x00, 0xfe])));
     core.close();
-    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toEqual([
       { ts: 1234, topic: 'a/b', qos: 1, payload: 'héllo', payloadEncoding: 'utf8' },
       { ts: 1234, topic: 'a/c', qos: 0, payload: '/wD+', payloadEncoding: 'base64' },
@@ -28,7 +35,9 @@ describe('SimulatedIoTCore', () => {
 
   it('refuses payloads over the 128 KiB limit with the nucleus message', () => {
     const core = new SimulatedIoTCore();
-    expect(() => core.publish(msg('a', 1, Buffer.alloc(131_073)))).toThrow('The publishing message size 131073 bytes exceeds the configured limit of 131072 bytes');
+    expect(() => core.publish(msg('a', 1, Buffer.alloc(131_073)))).toThrow(
+      'The publishing message size 131073 bytes exceeds the configured limit of 131072 bytes',
+    );
     expect(() => core.publish(msg('a', 1, Buffer.alloc(131_072)))).not.toThrow();
   });
 
@@ -65,6 +74,9 @@ describe('SimulatedIoTCore', () => {
     core.publish(msg('$aws/things/gw/defender/metrics/json', 1, '{"header":{"report_id":1,"version":"1.0"},"metrics":{}}'));
     core.setOnline(false);
     expect(core.cloudPublish('down/x', Buffer.from('lost'))).toBe(0);
-    expect(seen).toEqual(['down/x hi', '$aws/things/gw/defender/metrics/json/accepted {"thingName":"gw","reportId":1,"status":"ACCEPTED","timestamp":99}']);
+    expect(seen).toEqual([
+      'down/x hi',
+      '$aws/things/gw/defender/metrics/json/accepted {"thingName":"gw","reportId":1,"status":"ACCEPTED","timestamp":99}',
+    ]);
   });
 });

@@ -1,14 +1,14 @@
 // The bridge between a real client-device broker (mqtt.js devices), local pub/sub and the simulated IoT
 // Core, in one process: routing, bytes, QoS, loops, IoT Core errors, stop.
 import { afterEach, describe, expect, it } from 'vitest';
-import { ClientDeviceBroker } from '../../../src/ipc/emulator/clientDeviceBroker.ts';
-import { BRIDGE_COMPONENT, MqttBridge } from '../../../src/ipc/emulator/mqttBridge.ts';
-import { LocalPubSub, type LocalMessage } from '../../../src/ipc/emulator/localPubSub.ts';
-import { SimulatedIoTCore } from '../../../src/ipc/emulator/iotCore.ts';
 import { DEFAULT_TOPIC_MAPPING, parseTopicMapping, type TopicMapping } from '../../../src/ipc/emulator/bridgeMapping.ts';
+import { ClientDeviceBroker } from '../../../src/ipc/emulator/clientDeviceBroker.ts';
+import { SimulatedIoTCore } from '../../../src/ipc/emulator/iotCore.ts';
+import { type LocalMessage, LocalPubSub } from '../../../src/ipc/emulator/localPubSub.ts';
+import { BRIDGE_COMPONENT, MqttBridge } from '../../../src/ipc/emulator/mqttBridge.ts';
 import { silentLogger } from '../../../src/log.ts';
-import { closeDevices, connectDevice, type Device } from '../../support/mqttDevice.ts';
 import { waitFor } from '../../support/ipc.ts';
+import { closeDevices, connectDevice, type Device } from '../../support/mqttDevice.ts';
 
 interface Rig {
   broker: ClientDeviceBroker;
@@ -86,7 +86,11 @@ describe('MqttBridge', () => {
     const r = await rig(DEFAULT_TOPIC_MAPPING);
     const d = await device(r, 'dev1', '$aws/things/dev1/defender/metrics/json/+');
     await d.client.subscribeAsync('devices/dev1/#', { qos: 1 });
-    r.pubsub.publish('$aws/things/dev1/defender/metrics/json/accepted', { kind: 'json', value: { status: 'ACCEPTED', reportId: 1 } }, 'com.example.C');
+    r.pubsub.publish(
+      '$aws/things/dev1/defender/metrics/json/accepted',
+      { kind: 'json', value: { status: 'ACCEPTED', reportId: 1 } },
+      'com.example.C',
+    );
     r.pubsub.publish('devices/dev1/cmd', { kind: 'binary', value: Buffer.from([0, 255]) }, 'com.example.C');
     await waitFor(() => d.received.length === 2);
     expect(d.received).toEqual([
@@ -106,10 +110,17 @@ describe('MqttBridge', () => {
     // A mapped message after the unmapped ones, as a barrier in each direction.
     await d.client.publishAsync('devices/done', 'up', { qos: 1 });
     r.pubsub.publish('devices/done', { kind: 'json', value: 'down' }, 'com.example.C');
-    await waitFor(() => seen.some((s) => s[0] === 'devices/done' && s[3] === BRIDGE_COMPONENT) && d.received.some((m) => m.payload.toString() === '"down"'));
+    await waitFor(
+      () =>
+        seen.some((s) => s[0] === 'devices/done' && s[3] === BRIDGE_COMPONENT) && d.received.some((m) => m.payload.toString() === '"down"'),
+    );
     expect(seen.filter((s) => s[3] === BRIDGE_COMPONENT).map((s) => s[0])).toEqual(['devices/done']);
     // The device sees its own other/x (plain MQTT) and nothing from pub/sub's other/y.
-    expect(d.received.map((m) => [m.topic, m.payload.toString()])).toEqual([['other/x', 'not bridged'], ['devices/done', 'up'], ['devices/done', '"down"']]);
+    expect(d.received.map((m) => [m.topic, m.payload.toString()])).toEqual([
+      ['other/x', 'not bridged'],
+      ['devices/done', 'up'],
+      ['devices/done', '"down"'],
+    ]);
     expect(r.bridge.status()).toMatchObject({ unroutedFromLocalMqtt: 1, forwarded: { 'LocalMqtt->Pubsub': 1, 'Pubsub->LocalMqtt': 1 } });
   });
 
@@ -174,7 +185,11 @@ describe('MqttBridge', () => {
     });
     const r = await rig(m, { online: false });
     const d = await device(r, 'dev2', '$aws/things/dev2/defender/metrics/json/+');
-    await d.client.publishAsync('$aws/things/dev2/defender/metrics/json', JSON.stringify({ header: { report_id: 7, version: '1.0' }, metrics: {} }), { qos: 0 });
+    await d.client.publishAsync(
+      '$aws/things/dev2/defender/metrics/json',
+      JSON.stringify({ header: { report_id: 7, version: '1.0' }, metrics: {} }),
+      { qos: 0 },
+    );
     // QoS 1 towards IoT Core even for a QoS 0 device publish: spooled while offline, sent when online.
     await waitFor(() => r.iotCore.status().spoolDepth === 1);
     r.iotCore.setOnline(true);
@@ -198,7 +213,13 @@ describe('MqttBridge', () => {
   });
 
   it('stop() removes its pub/sub and IoT Core subscriptions and ignores later device publishes', async () => {
-    const r = await rig(mapping({ a: { topic: 'a/#', source: 'Pubsub', target: 'LocalMqtt' }, b: { topic: 'b', source: 'IotCore', target: 'Pubsub' }, c: { topic: 'c', source: 'LocalMqtt', target: 'Pubsub' } }));
+    const r = await rig(
+      mapping({
+        a: { topic: 'a/#', source: 'Pubsub', target: 'LocalMqtt' },
+        b: { topic: 'b', source: 'IotCore', target: 'Pubsub' },
+        c: { topic: 'c', source: 'LocalMqtt', target: 'Pubsub' },
+      }),
+    );
     expect(r.pubsub.size).toBe(1);
     expect(r.iotCore.status().subscriptions).toBe(1);
     r.bridge.stop();

@@ -41,7 +41,7 @@ describe('publishTopicProblem (nucleus IotCoreTopicValidator rules)', () => {
   });
   it('does not count the $aws/rules/<rule>/ prefix, and unknown $ topics only need ≤ 512', () => {
     expect(publishTopicProblem('$aws/rules/r1/a/b/c/d/e/f/g/h')).toBeNull();
-    expect(publishTopicProblem('$custom/' + 'y'.repeat(400))).toBeNull();
-    expect(publishTopicProblem('$custom/' + 'y'.repeat(600))).toMatch(/512/);
+    expect(publishTopicProblem(`$custom/${'y'.repeat(400)}`)).toBeNull();
+    expect(publishTopicProblem(`$custom/${'y'.repeat(600)}`)).toMatch(/512/);
   });
 });

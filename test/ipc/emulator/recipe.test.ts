@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { isAuthorized, MQTTPROXY, PUBSUB, parseAccessControl } from '../../../src/ipc/emulator/authorization.ts';
 import { embeddedRecipe, loadRecipeFile, parseRecipe, RecipeError } from '../../../src/ipc/emulator/recipe.ts';
-import { MQTTPROXY, PUBSUB, isAuthorized, parseAccessControl } from '../../../src/ipc/emulator/authorization.ts';
 
 const fixture = fileURLToPath(new URL('../../fixtures/recipe.test-component.yaml', import.meta.url));
 
@@ -23,7 +23,9 @@ describe('recipes', () => {
 
   it('names the bad field', () => {
     expect(() => parseRecipe('ComponentName: "bad name"', 'r.yaml')).toThrow('r.yaml: ComponentName: must be a string');
-    expect(() => parseRecipe('ComponentName: ok\nComponentConfiguration: 3', 'r.yaml')).toThrow(/ComponentConfiguration: must be an object/);
+    expect(() => parseRecipe('ComponentName: ok\nComponentConfiguration: 3', 'r.yaml')).toThrow(
+      /ComponentConfiguration: must be an object/,
+    );
     expect(() => parseRecipe('[1', 'r.yaml')).toThrow(RecipeError);
     expect(() => loadRecipeFile('/nonexistent/recipe.yaml')).toThrow(/nonexistent/);
   });
@@ -33,7 +35,9 @@ describe('recipes', () => {
     const { policies } = parseAccessControl(e.defaultConfiguration.accessControl);
     expect(e.componentName).toBe('com.defender-edge.DefenderEdge');
     expect(isAuthorized(policies, MQTTPROXY, 'aws.greengrass#PublishToIoTCore', '$aws/things/t/defender/metrics/json')).toBe(true);
-    expect(isAuthorized(policies, MQTTPROXY, 'aws.greengrass#SubscribeToIoTCore', '$aws/things/t/defender/metrics/json/accepted')).toBe(true);
+    expect(isAuthorized(policies, MQTTPROXY, 'aws.greengrass#SubscribeToIoTCore', '$aws/things/t/defender/metrics/json/accepted')).toBe(
+      true,
+    );
     expect(isAuthorized(policies, MQTTPROXY, 'aws.greengrass#PublishToIoTCore', 'other/topic')).toBe(false);
   });
 });
