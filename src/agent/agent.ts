@@ -15,7 +15,7 @@ import type { IpcSubscription } from '../ipc/ipcTypes.ts';
 import { Outbox } from '../ipc/outbox.ts';
 import { behaviorsOf, evaluatorOptionsOf } from '../localrules/configCheck.ts';
 import type { ViolationEvent } from '../localrules/contracts.ts';
-import { datapointsFromDeviceSample, datapointsFromHostSample } from '../localrules/datapoints.ts';
+import { datapointsFromSample, deviceInfoOf } from '../localrules/datapoints.ts';
 import { type Datapoint, Evaluator } from '../localrules/evaluator.ts';
 import { type CompiledProfile, compileProfile } from '../localrules/profile.ts';
 import { ThresholdCache } from '../localrules/thresholdCache.ts';
@@ -33,6 +33,8 @@ export interface AgentOptions {
   thingName: string;
   /** where state lives before the configuration is known (last good configuration); config.stateDir is resolved against the working directory */
   bootstrapStateDir: string;
+  /** `run --state-dir`: where all state lives, whatever the configuration's stateDir says */
+  stateDir?: string;
   logger: Logger;
   /** tests: run collector and enforcement commands in this network namespace */
   netns?: string;
@@ -126,7 +128,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         'nucleus not reachable yet; starting on the last good configuration, IPC keeps retrying',
       );
     this.config = await this.configs.load(connected);
-    this.stateDir = resolve(this.config.stateDir);
+    this.stateDir = resolve(this.o.stateDir ?? this.config.stateDir);
     this.log.info({ thingName: this.o.thingName, source: this.configs.currentSource(), stateDir: this.stateDir }, 'configuration loaded');
 
     // Enforcement first: persisted blocks and stops are restored before anything else can fail.
@@ -330,10 +332,10 @@ export class Agent extends EventEmitter<AgentEvents> {
       const sample = await this.collector.sample(start);
       const filter = this.o.processFilter;
       const host = filter ? { ...sample.host, processes: sample.host.processes.filter((p) => filter(p)) } : sample.host;
-      const points: Datapoint[] = datapointsFromHostSample(host, this.o.thingName, {
+      const points = datapointsFromSample({ host, devices: sample.devices }, this.o.thingName, {
         perProcess: this.config.collector.perProcess && !this.shedding,
+        deviceInfo: deviceInfoOf(this.config.downstream.devices),
       });
-      for (const d of sample.devices) points.push(...datapointsFromDeviceSample(d, this.deviceInfo(d.thingName)));
       this.evaluate(points);
       if (start - this.lastExpire >= EXPIRE_EVERY_MS) {
         this.lastExpire = start;
@@ -356,11 +358,6 @@ export class Agent extends EventEmitter<AgentEvents> {
       // Keep a steady cadence: the next sample starts one interval after this one started.
       this.scheduleSample(Math.max(0, interval - (this.now() - start)));
     }
-  }
-
-  private deviceInfo(thingName: string): { addresses?: string[]; interface?: string } {
-    const d = this.config.downstream.devices.find((x) => x.thingName === thingName);
-    return d ? { addresses: d.addresses, ...(d.interface !== undefined ? { interface: d.interface } : {}) } : {};
   }
 
   /** Evaluate and act at once: enforcement is started before anything is published. */
@@ -389,7 +386,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     await this.downstream.configure(config);
     this.reporter.forgetDevicesExcept(new Set(config.downstream.devices.map((d) => d.thingName)));
     const changed = (k: keyof ComponentConfig) => JSON.stringify(old[k]) !== JSON.stringify(config[k]);
-    if (changed('stateDir')) {
+    if (changed('stateDir') && this.o.stateDir === undefined) {
       // The outbox, report ids, threshold cache and enforcement state must stay together: moving only some
       // of them while running would split the state, so all of it moves at the next start.
       this.log.warn({ stateDir: this.stateDir, next: resolve(config.stateDir) }, 'stateDir changed: takes effect at the next start');

@@ -1,13 +1,8 @@
-// `defender-edge collect [--once] [--json] [--report] [--interval MS] [--count N] [--config FILE]`: take
-// samples with the same collector the agent runs and print them — for operators checking what the
-// collector sees on a given host. With --report, each printed sample is followed by the Device Defender
-// report built from it (the wire document, as the agent would publish it). Logs go to stderr.
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+
 import { Collector, type CollectorSample } from '../collector/collector.ts';
 import { componentConfigChecks } from '../config/componentConfig.ts';
-import type { ComponentConfig } from '../config/schema.ts';
-import { validateConfig } from '../config/validate.ts';
+import { readConfigFile } from '../config/configFile.ts';
+import { type ConfigResult, validateConfig } from '../config/validate.ts';
 import { createLogger } from '../log.ts';
 import { buildHostReport } from '../report/buildReport.ts';
 import { encodeWithinLimit } from '../report/sizeLimit.ts';
@@ -32,15 +27,9 @@ function intOption(name: string, value: string | undefined, min: number, max: nu
   return n;
 }
 
-function loadConfig(file: string | undefined): ComponentConfig {
-  let raw: unknown = {};
-  if (file !== undefined) {
-    const text = readFileSync(file, 'utf8');
-    raw = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
-  }
-  const r = validateConfig(raw ?? {}, componentConfigChecks);
-  if (!r.ok) throw new UsageError(`invalid configuration:\n  ${r.errors.join('\n  ')}`);
-  return r.config;
+function loadConfig(file: string | undefined): ConfigResult {
+  if (file === undefined) return validateConfig({}, componentConfigChecks);
+  return readConfigFile(file, componentConfigChecks);
 }
 
 function fmtTraffic(t: { bytesIn: number; bytesOut: number; packetsIn: number; packetsOut: number } | undefined): string {
@@ -89,7 +78,12 @@ export async function collectCommand(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  const config = loadConfig(values.config);
+  const loaded = loadConfig(values.config);
+  if (!loaded.ok) {
+    process.stderr.write(`${loaded.errors.join('\n')}\n`);
+    return 1;
+  }
+  const { config } = loaded;
   const intervalMs = intOption('interval', values.interval, 100, 60_000) ?? config.sampling.intervalMs;
   const count = values.once ? 1 : intOption('count', values.count, 1, Number.MAX_SAFE_INTEGER);
   const logger = createLogger({ level: config.logLevel, fd: 2 });

@@ -11,8 +11,8 @@ const USAGE = `usage: defender-edge run [--state-dir DIR] [--thing NAME] [--log-
 Runs the agent. Reads AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT, SVCUID and AWS_IOT_THING_NAME
 from the environment the Greengrass nucleus (or \`defender-edge emulator\`) gives a component.
 
-  --state-dir  where the last good configuration is kept before the configuration says otherwise
-               (default ./state, i.e. the component's work folder)
+  --state-dir  where all state lives (outbox, report ids, thresholds, actions, last good configuration);
+               overrides the stateDir setting (default: stateDir, i.e. ./state in the component's work folder)
   --thing      thing name, when AWS_IOT_THING_NAME is not set
   --log-level  fatal|error|warn|info|debug|trace|silent (default info, or DEFENDER_EDGE_LOG_LEVEL)
   --report-interval-seconds N
@@ -25,7 +25,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(
     argv,
     {
-      'state-dir': { type: 'string', default: 'state' },
+      'state-dir': { type: 'string' },
       thing: { type: 'string' },
       'report-interval-seconds': { type: 'string' },
       'log-level': { type: 'string' },
@@ -65,7 +65,8 @@ export async function runCommand(argv: string[]): Promise<number> {
     socketPath: env.socketPath,
     authToken: env.authToken,
     thingName,
-    bootstrapStateDir: values['state-dir']!,
+    bootstrapStateDir: values['state-dir'] ?? 'state',
+    ...(values['state-dir'] !== undefined ? { stateDir: values['state-dir'] } : {}),
     logger,
     ...(reportIntervalOverrideSeconds !== undefined ? { reportIntervalOverrideSeconds } : {}),
   });

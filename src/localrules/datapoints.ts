@@ -102,3 +102,29 @@ export function datapointsFromDeviceSample(sample: DeviceSample, device: { addre
   pushMessages(out, base, sample.messagesSent, sample.messagesReceived, sample.messageBytes);
   return out;
 }
+
+/** Where the agent gets a device's addresses and interface from: its configuration (downstream.devices). */
+export type DeviceInfo = (thingName: string) => { addresses?: string[]; interface?: string };
+
+/** The DeviceInfo of configured downstream devices (a device not listed has no addresses to act on). */
+export function deviceInfoOf(devices: readonly { thingName: string; addresses: string[]; interface?: string }[]): DeviceInfo {
+  return (thingName) => {
+    const d = devices.find((x) => x.thingName === thingName);
+    return d ? { addresses: d.addresses, ...(d.interface !== undefined ? { interface: d.interface } : {}) } : {};
+  };
+}
+
+/**
+ * Every datapoint of one collector sample, as the agent evaluates it: the gateway (and, with `perProcess`,
+ * each of its processes) under the gateway's thing name, each downstream device under its own.
+ * `defender-edge evaluate` replays recorded samples through this same function.
+ */
+export function datapointsFromSample(
+  sample: { host: HostSample; devices: readonly DeviceSample[] },
+  thingName: string,
+  options: { perProcess: boolean; deviceInfo: DeviceInfo },
+): Datapoint[] {
+  const points = datapointsFromHostSample(sample.host, thingName, { perProcess: options.perProcess });
+  for (const d of sample.devices) points.push(...datapointsFromDeviceSample(d, options.deviceInfo(d.thingName)));
+  return points;
+}

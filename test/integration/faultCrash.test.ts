@@ -151,7 +151,7 @@ describe('the agent itself SIGKILLed while running', () => {
       const maxBefore = Math.max(0, ...reportIds());
       const child = spawn(
         process.execPath,
-        [CLI, 'run', '--state-dir', join(dir, 'boot'), '--report-interval-seconds', '1', '--log-level', 'warn'],
+        [CLI, 'run', '--state-dir', join(dir, 'state'), '--report-interval-seconds', '1', '--log-level', 'warn'],
         { env, stdio: ['ignore', 'ignore', 'pipe'], cwd: dir },
       );
       children.push(child);
@@ -182,6 +182,6 @@ describe('the agent itself SIGKILLed while running', () => {
     expect(seen.size).toBeGreaterThanOrEqual(KILLS_AGENT);
     const files = readdirSync(dir, { recursive: true }).map(String);
     expect(files.filter((f) => f.includes('.corrupt-'))).toEqual([]);
-    expect(files).toContain(join('boot', 'last-good-config.json'));
+    expect(files).toContain(join('state', 'last-good-config.json'));
   }, 180_000);
 });

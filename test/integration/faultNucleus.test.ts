@@ -61,11 +61,12 @@ async function killAndRestart(cloudOfflineFirst: boolean): Promise<void> {
     cleanups.push(tmp.cleanup);
     const socket = join(tmp.dir, 'ipc.sock');
     const record = join(tmp.dir, 'cloud.jsonl');
-    const stateDir = join(tmp.dir, 'state');
+    // Only `run --state-dir` names this folder (the configuration leaves stateDir at its default): the
+    // outbox checked below must be there.
+    const stateDir = join(tmp.dir, 'agent-state');
     writeFileSync(
       join(tmp.dir, 'overrides.json'),
       JSON.stringify({
-        stateDir,
         sampling: { intervalMs: 200 },
         heartbeat: { enabled: false },
         collector: { perProcess: false, customMetrics: false, tcpBytes: false },
@@ -92,7 +93,7 @@ async function killAndRestart(cloudOfflineFirst: boolean): Promise<void> {
 
     const agent = spawn(
       process.execPath,
-      [CLI, 'run', '--state-dir', join(tmp.dir, 'boot'), '--report-interval-seconds', '1', '--log-level', 'warn'],
+      [CLI, 'run', '--state-dir', stateDir, '--report-interval-seconds', '1', '--log-level', 'warn'],
       {
         env: { ...process.env, AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT: socket, SVCUID: TOKEN, AWS_IOT_THING_NAME: GW },
         stdio: ['ignore', 'ignore', 'pipe'],
