@@ -182,7 +182,8 @@ export class Outbox {
    * Try now (e.g. after the IPC connection came back), forgetting the current backoff. A publish still in
    * flight on the old connection is abandoned and the head sent again at once: the SDK may never answer
    * a call whose connection died (it then waits for its call timeout), and a duplicate is what QoS 1
-   * allows anyway (the agent must carry on within seconds of the nucleus coming back).
+   * allows anyway (the agent must carry on within 5 s of the nucleus coming back,
+   * test/integration/faultNucleus.test.ts).
    */
   retryNow(): void {
     this.abandonInFlight?.();
