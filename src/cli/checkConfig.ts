@@ -14,7 +14,7 @@ FILE (.json, .yaml or .yml) is a component configuration object, or a recipe who
 ComponentConfiguration.DefaultConfiguration is checked. Prints "FILE: ok" and exits 0, or prints
 one "path: message" line per error and exits 1.`;
 
-/** A recipe is recognised by its required RecipeFormatVersion / ComponentName keys (greengrass.md §4). */
+/** A recipe is recognised by its required RecipeFormatVersion / ComponentName keys (Greengrass recipe reference). */
 function configurationOf(doc: Record<string, unknown>): { config: unknown; prefix: string } {
   const isRecipe = 'RecipeFormatVersion' in doc || ('ComponentName' in doc && 'ComponentConfiguration' in doc);
   if (!isRecipe) return { config: doc, prefix: '' };

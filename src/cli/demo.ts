@@ -1,4 +1,4 @@
-// `defender-edge demo` (also `npm start`): the rogue-agent scenario (shared/scenario/rogue-agent.md) on this
+// `defender-edge demo` (also `npm start`): the rogue-agent scenario (docs/demo.md#the-scenario) on this
 // machine with no AWS account — emulator, agent, rogue, innocent neighbour, downstream device — as a
 // compact live view and a summary table, or as one JSON object (--json). Exit 0 when the story held,
 // 1 when it did not (the summary's `problems` say why), 2 on a bad command line, 130 on Ctrl-C.
