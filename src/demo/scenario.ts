@@ -1,4 +1,4 @@
-// The rogue-agent scenario (shared/scenario/rogue-agent.md) on one machine, no AWS account: the Greengrass
+// The rogue-agent scenario (docs/demo.md#the-scenario) on one machine, no AWS account: the Greengrass
 // emulator in-process (IPC socket, client-device MQTT broker, cloud record), the agent in-process with the
 // walkthrough's profile scoped per process and an enforcement action, a TCP sink, and the cast as real
 // processes (cast.ts). One module for `defender-edge demo`, the end-to-end tests and the latency bench:
@@ -81,7 +81,7 @@ const ROLE_TITLE: Record<ActorRole, string> = {
   device: 'device-sim',
 };
 
-/** The walkthrough's security profile (rogue-agent.md: names, metrics, operators, values, durations) scoped per process with an action. */
+/** The scenario's security profile (docs/demo.md: names, metrics, operators, values, durations) scoped per process with an action. */
 export function seedBehaviors(action: ActionSpec): unknown[] {
   const edge = { scope: { host: false, processes: true, devices: false }, action };
   return [
