@@ -1,5 +1,5 @@
-// The scenario's configuration is a valid component configuration carrying the walkthrough's profile
-// exactly (rogue-agent.md), per process, with the chosen action and mode.
+// The scenario's configuration is a valid component configuration carrying the scenario's profile
+// exactly (docs/demo.md#the-scenario), per process, with the chosen action and mode.
 import { describe, expect, it } from 'vitest';
 import { validateComponentConfig } from '../../src/config/componentConfig.ts';
 import { scenarioConfig, seedBehaviors } from '../../src/demo/scenario.ts';
