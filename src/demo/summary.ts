@@ -80,7 +80,7 @@ export interface DemoSummary {
   samplingMs: number;
   /** the demo's compressed report cadence; deployments report every ≥ 300 s (docs/reports.md) */
   reportEverySeconds: number;
-  /** the walkthrough's rogue agent: detection → stop in ms (null in dry-run or if it was not stopped) */
+  /** the scenario's rogue agent: detection → stop in ms (null in dry-run or if it was not stopped) */
   detectedAfterMs: number | null;
   action: string | null;
   offender: { pid: number; comm: string } | null;

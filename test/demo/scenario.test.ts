@@ -6,7 +6,7 @@ import { scenarioConfig, seedBehaviors } from '../../src/demo/scenario.ts';
 import { behaviorsOf } from '../../src/localrules/configCheck.ts';
 
 describe('scenario configuration', () => {
-  it('passes the one schema and every module check, with the walkthrough profile scoped per process', () => {
+  it('passes the one schema and every module check, with the scenario profile scoped per process', () => {
     const raw = scenarioConfig({
       stateDir: '/tmp/x/state',
       samplingMs: 1000,
