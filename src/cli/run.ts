@@ -39,7 +39,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
   const level = values['log-level'];
   if (level !== undefined && !LEVELS.includes(level)) throw new UsageError(`--log-level: must be one of ${LEVELS.join(', ')}`);
-  let env;
+  let env: ReturnType<typeof readComponentEnvironment>;
   try {
     env = readComponentEnvironment();
   } catch (err) {

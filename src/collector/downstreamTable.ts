@@ -73,8 +73,14 @@ export function buildDownstreamScript(table: string, plans: readonly DevicePlan[
   const counters: string[] = [];
   for (const p of plans) {
     counters.push(`  counter ${p.counterOut} {}`, `  counter ${p.counterIn} {}`);
-    for (const a of p.v4) out4.push([a, p.counterOut]), in4.push([a, p.counterIn]);
-    for (const a of p.v6) out6.push([a, p.counterOut]), in6.push([a, p.counterIn]);
+    for (const a of p.v4) {
+      out4.push([a, p.counterOut]);
+      in4.push([a, p.counterIn]);
+    }
+    for (const a of p.v6) {
+      out6.push([a, p.counterOut]);
+      in6.push([a, p.counterIn]);
+    }
     if (p.mac) outMac.push([p.mac, p.counterOut]);
   }
   const rules = (hook: 'forward' | 'input' | 'output') => [

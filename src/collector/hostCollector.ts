@@ -195,7 +195,10 @@ export class HostCollector {
           c.pid = p.pid;
           p.establishedConnections++;
           let set = remoteSets.get(p.pid);
-          if (!set) remoteSets.set(p.pid, (set = new Set()));
+          if (!set) {
+            set = new Set();
+            remoteSets.set(p.pid, set);
+          }
           set.add(s.remoteAddress);
         }
         established.push(c);

@@ -55,9 +55,9 @@ export function nestedRepetition(pattern: string): number | undefined {
     if (c === ')' && frames.length > 1) {
       const inner = frames.pop()!;
       const q = quantifierAt(pattern, i + 1);
-      if (q && q.unbounded && inner.repeats) return i;
+      if (q?.unbounded && inner.repeats) return i;
       const parent = frames.at(-1)!;
-      if (inner.repeats || (q && q.repeats)) parent.repeats = true;
+      if (inner.repeats || q?.repeats) parent.repeats = true;
       i = q ? q.end : i + 1;
       continue;
     }

@@ -27,7 +27,9 @@ function checkTarget(t: unknown, path: string): string | null {
         return null;
       case 'addresses':
         if (!Array.isArray(t.addresses) || t.addresses.length === 0) return `${path}.addresses: must be a non-empty array`;
-        t.addresses.forEach((a, i) => parseAddress(a, `${path}.addresses[${i}]`));
+        t.addresses.forEach((a, i) => {
+          parseAddress(a, `${path}.addresses[${i}]`);
+        });
         return null;
       case 'interface':
         validateInterfaceName(t.ifname, `${path}.ifname`);

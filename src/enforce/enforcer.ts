@@ -267,7 +267,7 @@ export class Enforcer {
           records.push(await this.#revert(a, 'mode-dry-run', a.violation));
           continue;
         }
-        let rail;
+        let rail: Awaited<ReturnType<typeof recheckTarget>>;
         try {
           rail = await recheckTarget(a.type, a.target, this.#deps);
         } catch (err) {
@@ -335,7 +335,7 @@ export class Enforcer {
     for (const a of this.#active.values()) {
       if (a.violation.violationId === ev.violationId && a.type === type) return []; // a repeated in-alarm
     }
-    let res;
+    let res: Awaited<ReturnType<typeof resolveTarget>>;
     try {
       res = await resolveTarget(type, ev, this.#deps);
     } catch (err) {

@@ -64,24 +64,20 @@ function elementsOf(req: ApplyRequest): Array<{ set: string; elem: string }> {
  */
 export function applyBatch(table: string, req: ApplyRequest): string {
   const ttlMs = Math.max(1, Math.ceil(req.ttlMs));
-  return (
-    `${elementsOf(req)
-      .flatMap(({ set, elem }) => [
-        `add element inet ${table} ${set} { ${elem} }`,
-        `delete element inet ${table} ${set} { ${elem} }`,
-        `add element inet ${table} ${set} { ${elem} timeout ${ttlMs}ms }`,
-      ])
-      .join('\n')}\n`
-  );
+  return `${elementsOf(req)
+    .flatMap(({ set, elem }) => [
+      `add element inet ${table} ${set} { ${elem} }`,
+      `delete element inet ${table} ${set} { ${elem} }`,
+      `add element inet ${table} ${set} { ${elem} timeout ${ttlMs}ms }`,
+    ])
+    .join('\n')}\n`;
 }
 
 /** Pure: removes the elements whether or not they already expired. */
 export function revertBatch(table: string, req: ApplyRequest): string {
-  return (
-    `${elementsOf(req)
-      .flatMap(({ set, elem }) => [`add element inet ${table} ${set} { ${elem} }`, `delete element inet ${table} ${set} { ${elem} }`])
-      .join('\n')}\n`
-  );
+  return `${elementsOf(req)
+    .flatMap(({ set, elem }) => [`add element inet ${table} ${set} { ${elem} }`, `delete element inet ${table} ${set} { ${elem} }`])
+    .join('\n')}\n`;
 }
 
 /** Pure: `nft -j list table` → the elements in force. */

@@ -69,7 +69,7 @@ export function cborProblem(bytes: Uint8Array, options: CborCheckOptions): strin
       done = finishItem(stack);
       continue;
     }
-    const isKey = frame !== undefined && frame.map && frame.expectKey;
+    const isKey = frame?.map && frame.expectKey;
     if (isKey && (major !== 3 || ai === 31)) return `payload: map key at byte ${at} is not a definite-length text string`;
 
     const arg = readArgument(ai);

@@ -62,7 +62,10 @@ function startSink(): { received: () => number; ready: Promise<void> } {
   const ready = new Promise<void>((r) => {
     resolveReady = r;
   });
-  createInterface({ input: p.stdout! }).on('line', (l) => (l === 'ready' ? resolveReady() : (last = Number(l))));
+  createInterface({ input: p.stdout! }).on('line', (l) => {
+    if (l === 'ready') resolveReady();
+    else last = Number(l);
+  });
   return { received: () => last, ready };
 }
 

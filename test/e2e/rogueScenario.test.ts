@@ -15,9 +15,7 @@ afterEach(async () => {
   await Promise.all(scenarios.splice(0).map((s) => s.stop()));
 });
 
-function audit(
-  s: RogueScenario,
-): Array<{
+function audit(s: RogueScenario): Array<{
   outcome: string;
   type: string;
   dryRun: boolean;
@@ -76,12 +74,10 @@ describe('rogue-agent scenario end to end', () => {
     expect(lines.some((l) => l.target?.pid === innocentPid || l.violation.offender.pid === innocentPid)).toBe(false);
     expect(lines.some((l) => l.target?.pid === outsider.pid || l.violation.offender.pid === outsider.pid)).toBe(false);
 
-    const cloud = s
-      .cloudRecord()
-      .map((l) => ({
-        ...l,
-        doc: JSON.parse(l.payload) as { record?: string; offender?: { pid?: number }; violation?: { offender?: { pid?: number } } },
-      }));
+    const cloud = s.cloudRecord().map((l) => ({
+      ...l,
+      doc: JSON.parse(l.payload) as { record?: string; offender?: { pid?: number }; violation?: { offender?: { pid?: number } } },
+    }));
     for (const role of ['rogue-agent', 'tcp-streamer'] as const) {
       const pid = byRole[role]!.pid;
       const v = cloud.find((l) => l.doc.record === 'violation' && l.doc.offender?.pid === pid)!;

@@ -279,7 +279,9 @@ describe('fuzz: spoofed and hostile reports at the downstream intake (real IPC t
     for (const [thing, payloads] of sentBy) {
       const got = forwarded.filter((f) => f.thing === thing).map((f) => f.payload);
       expect(got.length).toBe(payloads.length);
-      got.forEach((p, i) => expect(p.equals(payloads[i]!)).toBe(true));
+      got.forEach((p, i) => {
+        expect(p.equals(payloads[i]!)).toBe(true);
+      });
     }
     await intake.close();
     expect(heapAfter - heapBefore, `heap grew from ${heapBefore} to ${heapAfter} (seed ${seed})`).toBeLessThan(32 * 2 ** 20);

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: the parsed recipe/gdk YAML is walked ad hoc by these assertions
 // gdk-config.json against gdk's schema, and `gdk component build` simulated (gdk itself cannot be
 // installed here; docs/packaging.md#what-gdk-does-with-a-custom-build): in a scratch copy of the project, delete greengrass-build/, create
 // recipes/ and artifacts/<ComponentName>/<version>/ (gdk's step 2), then run custom_build_command the way

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: the parsed recipe/gdk YAML is walked ad hoc by these assertions
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -5,7 +6,7 @@ import { zipName } from '../../scripts/buildTargets.ts';
 import { accessControlFor, COMPONENT_NAME, recipeDefaultConfiguration } from '../../scripts/recipeDefaults.ts';
 import { syncRecipeText } from '../../scripts/sync-recipe.ts';
 import { validateComponentConfig } from '../../src/config/componentConfig.ts';
-import { defaultConfig, } from '../../src/config/validate.ts';
+import { defaultConfig } from '../../src/config/validate.ts';
 import { recipeSchemaErrors } from '../support/gdkSchemas.ts';
 import { type AccessControl, isAuthorized } from '../support/ipcAuthorization.ts';
 

@@ -363,6 +363,7 @@ describe('custom metrics', () => {
   it('accepts data the service takes but does not retain, with a warning (C++ v2 SDK sample data requirements)', () => {
     const r = accepted(
       custom({
+        // biome-ignore lint/correctness/noPrecisionLoss: a number with more digits than a double keeps is the point
         n: [{ number: 0.12345678901234567 }],
         s: [{ string_list: ['ok', 'has space'] }],
         i: [{ ip_list: ['10.0.0.1', 'not-an-ip'] }],

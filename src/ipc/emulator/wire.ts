@@ -53,7 +53,7 @@ export function decodeFrame(frame: Buffer): RpcFrame {
   for (const [name, value] of Object.entries(message.headers)) headers.set(name.toLowerCase(), value);
   const int = (name: string): number => {
     const h = headers.get(name);
-    if (!h || h.type !== 'integer') throw new RpcDecodeError(`${name}: required int32 header missing`);
+    if (h?.type !== 'integer') throw new RpcDecodeError(`${name}: required int32 header missing`);
     return h.value;
   };
   return {
