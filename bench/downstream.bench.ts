@@ -1,4 +1,4 @@
-// Issue 3: end-to-end downstream forwarding through the emulator — a device report injected into local
+// End-to-end downstream forwarding through the emulator — a device report injected into local
 // pub/sub → SubscribeToTopic stream → validation → outbox (disk) → PublishToIoTCore → the cloud record,
 // plus the service-style answer to the device (PublishToTopic).
 //

@@ -1,4 +1,4 @@
-// Issue 6 "Done when": detect → enforce latency over ≥ 20 runs of the rogue scenario (src/demo/scenario.ts),
+// Detect → enforce latency over ≥ 20 runs of the rogue scenario (src/demo/scenario.ts),
 // with the product's 1 s sampling and the seed profile per process, action process-terminate.
 //
 // The two instants, precisely:

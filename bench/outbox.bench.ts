@@ -1,4 +1,4 @@
-// Outbox (issue 8): throughput to disk and recovery after the nucleus restarts.
+// Outbox: throughput to disk and recovery after the nucleus restarts.
 // 1. Throughput: N report-sized messages enqueued while the publisher is blocked (everything goes to
 //    disk: p50 µs per enqueue, messages/s), then drained when it unblocks, and enqueue+drain overall.
 //    Same-run baseline: appendFileSync of the very same lines to one file (what a naive journal costs).

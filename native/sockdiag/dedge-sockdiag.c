@@ -1,5 +1,5 @@
 /*
- * dedge-sockdiag: the collector's socket-diagnostics helper (issue 4, collector performance).
+ * dedge-sockdiag: the collector's socket-diagnostics helper, there for collector performance (docs/sockdiag.md).
  *
  * Node has no netlink, so before this helper the collector read /proc/net/{tcp,tcp6,udp,udp6} as text
  * and spawned `ss` every sample for per-socket tcp_info. This program stays alive beside the agent and,

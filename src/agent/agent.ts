@@ -1,4 +1,4 @@
-// The composition root (architecture.md): builds every module, starts and stops them in order, and runs
+// The composition root (docs/architecture.md): builds every module, starts and stops them in order, and runs
 // the one-directional data flow  collector → samples → local rules → enforcement / violations → outbox,
 // with reports aggregated per thing on the side. Constructors only store; start() does the work.
 import { EventEmitter } from 'node:events';
@@ -95,8 +95,8 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.o = options;
     this.log = options.logger.child({ module: 'agent' });
     this.now = options.now ?? Date.now;
-    // Reconnect at most 2 s apart: the nucleus is a local socket (an attempt costs microseconds), and the
-    // agent must carry on within 5 s of the nucleus coming back (issue 8).
+    // Reconnect at most 2 s apart: the nucleus is a local socket (an attempt costs microseconds), and the agent
+    // must carry on within 5 s of the nucleus coming back (test/integration/faultNucleus.test.ts).
     this.ipc = new GreengrassIpcClient({
       socketPath: options.socketPath,
       authToken: options.authToken,

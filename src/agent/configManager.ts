@@ -1,4 +1,4 @@
-// The configuration lifecycle (issue 5 "Cached thresholds and configuration"): read the component
+// The configuration lifecycle: read the component
 // configuration over IPC, refuse a bad one in the ValidateConfigurationUpdates hook with its
 // `path: message` errors, apply a good one without a restart, and keep the last good one on disk so a
 // restart while the nucleus is away enforces at once with what it had.

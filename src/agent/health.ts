@@ -1,4 +1,4 @@
-// The agent's own health (issue 9 "Health"): a periodic record of RSS, CPU, sample duration, outbox
+// The agent's own health: a periodic record of RSS, CPU, sample duration, outbox
 // depth, violations, actions, rejected inputs and degraded collectors — on local pub/sub, as a heartbeat
 // to IoT Core while connected, and as custom metrics in the host report.
 import type { Agent } from './agent.ts';
@@ -62,7 +62,7 @@ export class HealthMonitor {
   }
 
   /**
-   * The self-limit (issue 9): when RSS or CPU stays above its bound for `sustainSeconds`, say so loudly and
+   * The self-limit: when RSS or CPU stays above its bound for `sustainSeconds`, say so loudly and
    * shed optional work (per-process detail); resume once both stayed below for as long. CPU is measured
    * over at least one second between checks.
    */
@@ -148,7 +148,7 @@ export class HealthMonitor {
     };
   }
 
-  /** Custom metrics for the host report (names follow the custom-metric rules, device-defender.md §1.2). */
+  /** Custom metrics for the host report (names follow the custom-metric rules, docs/reports.md#custom-metrics). */
   reportMetrics(outboxDropped: number): Record<string, number> {
     const r = this.record();
     return {

@@ -1,7 +1,7 @@
-// Cloud reporting (issue 3 "Cadence and forwarding"): samples are taken every second, but each thing gets
-// one Device Defender report per reporting interval (≥ 300 s, device-defender.md §1.4) covering exactly
-// that interval. Reports go through the outbox (QoS 1, disk-backed) to the thing's reserved topic; the
-// service's accepted/rejected answers are correlated with what we sent by report_id.
+// Cloud reporting: samples are taken every second, but each thing gets one Device Defender report per reporting
+// interval (≥ 300 s, docs/reports.md#limits-and-cadence) covering exactly that interval. Reports go through the
+// outbox (QoS 1, disk-backed) to the thing's reserved topic; the service's accepted/rejected answers are
+// correlated with what we sent by report_id.
 import type { DeviceSample, HostSample } from '../collector/sample.ts';
 import type { ComponentConfig } from '../config/schema.ts';
 import type { Outbox } from '../ipc/outbox.ts';
@@ -23,7 +23,7 @@ export interface ReporterOptions {
   nowMs: number;
   /**
    * Demos and tests only: a reporting interval below the configuration's (whose floor is the service's 300 s,
-   * device-defender.md §1.4). Never set by a deployment; `run --report-interval-seconds` says so in its help.
+   * docs/reports.md#limits-and-cadence). Never set by a deployment; `run --report-interval-seconds` says so in its help.
    */
   intervalOverrideSeconds?: number;
   /** custom metrics the agent adds to every host report (health, outbox drops) */

@@ -1,7 +1,7 @@
-// Violations and enforcement actions leave the gateway (issue 5 "Violations leave the gateway", issue 6
-// "each action reported to the cloud with the violation"): every event goes to local pub/sub (for other
-// components) and to IoT Core through the outbox (QoS 1, kept on disk while offline). Accounts without
-// cloud Detect route `defender-edge/+/violations` with an IoT rule to SNS to get the e-mail alert back.
+// Violations and enforcement actions leave the gateway, each action reported with its violation: every event
+// goes to local pub/sub (for other components) and to IoT Core through the outbox (QoS 1, kept on disk while
+// offline). Accounts without cloud Detect route `defender-edge/+/violations` with an IoT rule to SNS to get the
+// e-mail alert back.
 import type { ComponentConfig } from '../config/schema.ts';
 import type { ActionRecord } from '../enforce/actionModel.ts';
 import type { GreengrassIpcClient } from '../ipc/ipcClient.ts';

@@ -119,8 +119,8 @@ export async function collectCommand(argv: string[]): Promise<number> {
 
   await collector.start();
   try {
-    // The first sample has no traffic deltas yet (device-defender.md §2.1: no network_stats without a
-    // previous sample). `--once` waits for the second; otherwise it is printed at once, as it is: the
+    // The first sample has no traffic deltas yet (no network_stats without a previous sample,
+    // docs/reports.md). `--once` waits for the second; otherwise it is printed at once, as it is: the
     // ports, connections and processes are already real (and it shows how soon the agent sees the host).
     let next = Date.now();
     const first = await collector.sample(next);

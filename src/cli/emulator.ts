@@ -61,7 +61,7 @@ function parsePort(text: string): number {
   return Number(text);
 }
 
-/** MQTT 3.1.1 client ids: 1-65535 bytes of UTF-8 (§3.1.3.1); commas separate the list here. */
+/** MQTT client ids: 1-65535 bytes of UTF-8 (MQTT 3.1.1 §3.1.3.1); commas separate the list here. */
 function parseClientIds(text: string): string[] {
   const ids = text.split(',').map((s) => s.trim());
   if (ids.some((id) => id.length === 0 || Buffer.byteLength(id) > 65535))

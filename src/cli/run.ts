@@ -1,5 +1,5 @@
 // `defender-edge run`: the agent as a Greengrass component. Everything it needs comes from the component
-// environment the nucleus sets (greengrass.md §3.2); SIGTERM (the nucleus stopping us) is a clean stop.
+// environment the nucleus sets (docs/greengrass-ipc.md#the-components-environment); SIGTERM (the nucleus stopping us) is a clean stop.
 import type { LevelWithSilent } from 'pino';
 import { Agent } from '../agent/agent.ts';
 import { ComponentEnvironmentError, readComponentEnvironment } from '../ipc/componentEnv.ts';

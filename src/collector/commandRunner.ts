@@ -3,7 +3,7 @@
 // namespace they created (`ip netns exec NS prog …`) while the component runs in the host namespace.
 import { execFile } from 'node:child_process';
 
-// Never a leading `-`: it would be read as an option by `ip netns exec` (issue 8).
+// Never a leading `-`: it would be read as an option by `ip netns exec`.
 const NETNS_NAME = /^[a-zA-Z0-9_.][a-zA-Z0-9_.-]{0,63}$/;
 const PROGRAM = /^[a-zA-Z0-9_./][a-zA-Z0-9_./-]{0,255}$/;
 

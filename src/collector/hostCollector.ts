@@ -26,9 +26,9 @@ import { SourceHealth } from './sourceHealth.ts';
 import { parseSsTcpInfo, ssTcpInfoArgs, type TcpSocketCounters } from './ssTcpInfo.ts';
 import { type CpuTimes, cpuUsagePercent, diskUsedPercent, parseMemUsedBytes, parseProcStatCpu } from './systemStats.ts';
 
-/** Names of the custom metrics we produce (device-defender.md §1.2: `[a-zA-Z0-9:_-]+`, no `aws:` prefix). */
+/** Names of the custom metrics we produce (API CreateCustomMetric: `[a-zA-Z0-9:_-]+`, no `aws:` prefix). */
 export const CUSTOM_METRIC_NAMES = {
-  cpuUsage: 'cpu_usage', // percent of all CPUs busy over the interval (the Python agent's name, §4.1)
+  cpuUsage: 'cpu_usage', // percent of all CPUs busy over the interval (the Python agent SDK's name)
   memoryUsed: 'memory_used_bytes', // MemTotal − MemAvailable
   diskUsed: 'disk_used_percent', // df Use% of collector.diskPath
   processCount: 'process_count',
@@ -320,7 +320,7 @@ export class HostCollector {
    * Per-process TCP bytes and MQTT message estimates over the interval (processTraffic.ts). Deltas are
    * never taken across a change of source: ss may have filtered out sockets the helper reports, which
    * would then look new and count their whole life; that sample has zero per-process traffic, like the
-   * first one (device-defender.md §2.1).
+   * first one (no deltas without a previous sample, docs/reports.md).
    */
   private addProcessTraffic(
     tcp: Map<number, TcpSocketCounters>,
@@ -354,7 +354,7 @@ export class HostCollector {
       const previous = this.previousDev;
       this.previousDev = parsed.interfaces;
       const devNames = [...parsed.interfaces.keys()];
-      // device-defender.md §2.1: deltas only, and no network_stats at all without a previous sample.
+      // Deltas only, and no network_stats at all without a previous sample (docs/reports.md).
       if (!previous) return { devNames };
       const { total, perInterface } = networkDeltas(previous, parsed.interfaces, this.o.includeLoopback);
       return { network: total, perInterface, devNames };

@@ -1,7 +1,7 @@
 // The collector's side of the dedge-sockdiag helper: spawns it once (by absolute path, argument array,
 // optionally inside a network namespace), sends one request per sample over its stdin and reads the
 // binary answer from its stdout (sockDiagProtocol.ts). One dump replaces reading /proc/net/{tcp,tcp6,
-// udp,udp6} and spawning `ss` (issue 4, collector performance).
+// udp,udp6} and spawning `ss`, for collector performance (docs/sockdiag.md).
 //
 // Failure policy: any failure (helper missing, not executable, crashed, timed out, garbled output, or the
 // kernel refusing NETLINK_SOCK_DIAG) kills the helper and makes dump() return undefined, so the caller

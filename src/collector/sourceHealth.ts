@@ -1,5 +1,5 @@
-// Which metric sources failed this sample, and logging each failure ONCE (issue 4 "Rules": a failing
-// source degrades only its metrics, is logged once with the reason; the rest keeps sampling).
+// Which metric sources failed this sample, and logging each failure ONCE: a failing source degrades only its
+// metrics and is logged once with the reason; the rest keeps sampling.
 import type { Logger } from '../log.ts';
 import { CommandError } from './commandRunner.ts';
 

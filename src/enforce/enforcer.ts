@@ -317,7 +317,7 @@ export class Enforcer {
       if (this.#stopped) return [];
       if (ev.event === 'in-alarm') return this.#onAlarm(ev);
       if (ev.event === 'alarm-cleared') return this.#onCleared(ev);
-      // alarm-invalidated (device-defender.md §3.5: no datapoints for long): silence is not innocence,
+      // alarm-invalidated (no datapoints for long, docs/localrules.md#violations): silence is not innocence,
       // the action keeps running to its ttl.
       return [];
     });

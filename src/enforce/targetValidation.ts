@@ -25,7 +25,7 @@ export function validatePid(pid: unknown, field = 'pid'): number {
 
 // IFNAMSIZ is 16 incl. NUL; `/`, whitespace and `:` are not allowed by the kernel (dev_valid_name), we
 // keep to the conservative set the config schema uses for downstream interfaces.
-// Never a leading `-`: after `dev`/`netns exec` a tool could still read it as an option (issue 8).
+// Never a leading `-`: after `dev`/`netns exec` a tool could still read it as an option.
 const IFNAME = /^[a-zA-Z0-9_.][a-zA-Z0-9_.-]{0,14}$/;
 
 export function validateInterfaceName(name: unknown, field = 'interface'): string {

@@ -154,7 +154,7 @@ export class GreengrassIpcClient extends EventEmitter<IpcClientEvents> {
 
   // ---- request/response operations: reject with IpcError, never throw synchronously ----
 
-  /** The whole configuration (keyPath []) or a subtree; a leaf comes back as {leaf: value} (greengrass.md §2). */
+  /** The whole configuration (keyPath []) or a subtree; a leaf comes back as {leaf: value} (docs/greengrass-ipc.md). */
   async getConfiguration(keyPath: string[] = [], componentName?: string): Promise<unknown> {
     const r = await this.call('GetConfiguration', (c, o) =>
       c.getConfiguration({ keyPath, ...(componentName ? { componentName } : {}) }, o),

@@ -56,14 +56,14 @@ export interface OutboxStats {
 }
 
 /**
- * Everything bound for IoT Core goes through here (issue 8): a disk-backed, bounded queue drained in
+ * Everything bound for IoT Core goes through here: a disk-backed, bounded queue drained in
  * order, a window of messages in flight, QoS 1. While the cloud is away the nucleus takes QoS 1
  * messages until its spool is full, then refuses ("Message spool is full"); from then on the backlog
  * waits here, on disk, in order. Ordering: the nucleus holds the oldest messages, we hold everything
  * after them, and our head is only retried after a refusal, so when the cloud returns the spool goes
  * first and nothing overtakes.
  *
- * We do not rely on the spooler: it is memory-only (greengrass.md §3.3) and PublishToIoTCore answers as
+ * We do not rely on the spooler: it is memory-only (docs/greengrass-ipc.md) and PublishToIoTCore answers as
  * soon as a message is spooled, not when the cloud has it. So a sent message stays on disk, unconfirmed,
  * until either (a) Device Defender answers a report sent after it (confirmReport: the cloud had
  * everything before it), or (b) more than `replayBytes` (the spool size) of newer payload was sent after
@@ -182,7 +182,8 @@ export class Outbox {
    * Try now (e.g. after the IPC connection came back), forgetting the current backoff. A publish still in
    * flight on the old connection is abandoned and the head sent again at once: the SDK may never answer
    * a call whose connection died (it then waits for its call timeout), and a duplicate is what QoS 1
-   * allows anyway (issue 8: carry on within 5 s of the nucleus coming back).
+   * allows anyway (the agent must carry on within 5 s of the nucleus coming back,
+   * test/integration/faultNucleus.test.ts).
    */
   retryNow(): void {
     this.abandonInFlight?.();
@@ -276,7 +277,7 @@ export class Outbox {
    * batch is done. After any failure the outbox waits for what is still in flight, then goes one at a
    * time until it has caught up: a nucleus whose spool is full while it drains can refuse message k and
    * take k+1 a moment later, which would put k+1 in the cloud first; one at a time, what arrives keeps
-   * the queue's order (issue 8). The window opens again once nothing is left to send.
+   * the queue's order. The window opens again once nothing is left to send.
    */
   private async pump(): Promise<void> {
     let flight: InFlight[] = [];
@@ -384,7 +385,7 @@ interface InFlight {
   outcome?: { ok: true } | { ok: false; err: Error };
 }
 
-/** Errors that no retry can fix (greengrass.md §2, §3.3); anything else (offline, spool full, timeouts) is retried. */
+/** Errors that no retry can fix (docs/greengrass-ipc.md); anything else (offline, spool full, timeouts) is retried. */
 export function permanentFailure(err: unknown): string | undefined {
   if (!(err instanceof IpcError)) return undefined;
   if (err.errorCode === 'UnauthorizedError') return 'not authorized';

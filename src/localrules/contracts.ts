@@ -1,6 +1,6 @@
 // Types shared by the evaluator, the enforcement backends and the agent. Plain data.
 
-/** Device Defender MetricValue (API `MetricValue`; device-defender.md §3.1). */
+/** Device Defender MetricValue (https://docs.aws.amazon.com/iot/latest/apireference/API_MetricValue.html). */
 export type MetricValue =
   | { count: number }
   | { number: number }

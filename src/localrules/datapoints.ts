@@ -1,6 +1,7 @@
-// Turning collector samples (src/collector/sample.ts) into datapoints tagged with their subject, so a
-// violation names its offender. Metric names are the service's (device-defender.md §2.1); the message
-// metrics are the local counterparts of the cloud-side ones (§2.2), counted on local pub/sub.
+// Turning collector samples (src/collector/sample.ts) into datapoints tagged with their subject, so a violation
+// names its offender. Metric names are the service's device-side ones; the message metrics are the local
+// counterparts of the cloud-side ones, counted on local pub/sub
+// (docs/localrules.md#metrics-and-where-they-come-from).
 import type { CustomMetricValue, DeviceSample, HostSample, ProcessSample, TrafficDelta } from '../collector/sample.ts';
 import type { MetricValue, Offender } from './contracts.ts';
 import type { Datapoint } from './evaluator.ts';
@@ -18,7 +19,7 @@ function pushTraffic(out: Datapoint[], base: Omit<Datapoint, 'metric' | 'value'>
   );
 }
 
-/** Custom metric value as reported (number_list …) → the behavior's container (numbers …), §1.2 table. */
+/** Custom metric value as reported (number_list …) → the behavior's container (numbers …), docs/reports.md#custom-metrics. */
 export function customToMetricValue(v: CustomMetricValue): MetricValue {
   if ('number' in v) return { number: v.number };
   if ('number_list' in v) return { numbers: v.number_list };
@@ -75,7 +76,7 @@ export function datapointsFromProcessSample(p: ProcessSample, t: number, interva
 }
 
 /**
- * aws:message-byte-size is per message in the cloud (§2.2); a sample only has totals, so the datapoint
+ * aws:message-byte-size is per message in the cloud (cloud-side metrics guide); a sample only has totals, so the datapoint
  * is the mean size of the interval's messages, emitted only when there were any (docs/localrules.md).
  */
 function pushMessages(

@@ -37,7 +37,7 @@ export function childPath(parent: string, key: string): string {
   return parent === '' ? cut : `${parent}.${cut}`;
 }
 
-// Field names, custom metric names (device-defender.md §1.2: letters, digits, `:`, `_`, `-`) and ports.
+// Field names, custom metric names (API CreateCustomMetric: letters, digits, `:`, `_`, `-`) and ports.
 const PLAIN_KEY = /^[A-Za-z0-9_:$-]+$/;
 
 const MAX_KEY_SHOWN = 64;

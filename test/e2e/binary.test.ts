@@ -1,4 +1,4 @@
-// Issue 7 "Done when": the built binaries run the real thing — `emulator` and `run` from the same
+// The built binaries run the real thing — `emulator` and `run` from the same
 // executable, as separate processes over a Unix socket, until a Defender report reaches the emulator's
 // cloud record and is accepted. x64 natively; arm64 under qemu-user. Skipped (reason in the title) when
 // `npm run build:binaries` has not run.

@@ -1,4 +1,4 @@
-// Issue 6, the downstream half of the reference scenario, end to end through the agent: a downstream
+// The downstream half of the reference scenario, end to end through the agent: a downstream
 // device in a network namespace this test creates floods traffic through a gateway namespace; the agent
 // (collector + local rules + enforcement, commands run in the gateway namespace) counts it per device,
 // raises the violation and blocks the device's address in its nft table — the traffic measurably stops —

@@ -1,4 +1,4 @@
-// Issue 8 "No shell strings anywhere; every external command argument validated":
+// No shell strings anywhere; every external command argument validated:
 // 1. A scan of every source file we ship or run (src/, bin/, scripts/): child processes only through
 //    execFile/spawn with argument arrays, in the few files allowed to, never `exec`/`execSync`, never
 //    `shell: true`, no eval. 2. 10,000 seeded hostile values at the validators every command argument

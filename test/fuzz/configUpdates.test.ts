@@ -1,4 +1,4 @@
-// Fuzz (issue 8 "Hostile input"): configuration updates, ≥ 10,000 seeded cases. The recipe's default
+// Fuzz, hostile input: configuration updates, ≥ 10,000 seeded cases. The recipe's default
 // configuration (plus devices and an enforcing behavior) is mutated — wrong types, NaN/Infinity, huge
 // arrays, deep nesting, `__proto__`/`constructor` keys, hostile strings and regexes — and handed to
 // validateComponentConfig, the one check the ValidateConfigurationUpdates hook, the agent and the last-good

@@ -1,4 +1,4 @@
-// Fuzz (issue 8 "Hostile input"): downstream Device Defender reports, ≥ 10,000 seeded cases per part.
+// Fuzz, hostile input: downstream Device Defender reports, ≥ 10,000 seeded cases per part.
 // Part 1 feeds the one report check (checkReportMessage) mutated JSON and CBOR, deep nesting, huge arrays,
 // wrong types, invalid UTF-8, NaN/Infinity, oversized payloads and hostile topics: it never throws, every
 // rejection is `path: message`, every answer decodes, and the heap does not grow.

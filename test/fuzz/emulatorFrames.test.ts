@@ -1,4 +1,4 @@
-// Fuzz (issue 8 "Hostile input"): raw frames at the emulator (the nucleus stand-in), ≥ 10,000 seeded
+// Fuzz, hostile input: raw frames at the emulator (the nucleus stand-in), ≥ 10,000 seeded
 // cases over a real Unix socket. Each case is one connection: sometimes a valid Connect first, then
 // mutated eventstream frames (random types, flags, stream ids, operations, hostile JSON bodies, bit
 // flips, truncation, absurd lengths) or raw garbage. The emulator never crashes, every byte it answers

@@ -1,4 +1,4 @@
-// Fault test (issue 8 "Agent SIGKILLed 100 times at random points under load: state intact every time").
+// Fault test: the agent SIGKILLed 100 times at random points under load, its state intact every time.
 // 1. A child program (faultCrashChild.ts) recovers every persisted store the agent has — outbox,
 //    last-good configuration, threshold state, active actions, report_id counter — checks it against its
 //    own progress log, then writes to all of them at once until it is SIGKILLed at a random (seeded)

@@ -1,4 +1,4 @@
-// Fault test (issue 8 "Disk full"): the agent's state directory is a small tmpfs this test mounts (and
+// Fault test, disk full: the agent's state directory is a small tmpfs this test mounts (and
 // unmounts). With the disk full the agent says so clearly (outbox diskError ENOSPC, persisted state not
 // written), keeps reporting, and keeps ENFORCING: a downstream device's violation still blocks its
 // address in a real nft table inside a network namespace the test created. When space returns, the

@@ -1,4 +1,4 @@
-// Fault test (issue 8 "Emulator (nucleus) killed and restarted"): the emulator and the agent
+// Fault test, the emulator (nucleus) killed and restarted: the emulator and the agent
 // (`defender-edge run`) are both child processes. The emulator is SIGKILLed (stale socket left behind)
 // while the agent keeps producing reports, then started again: the agent reconnects, resubscribes and
 // carries on within 5 s of the socket being back, and every message its outbox held on disk during the

@@ -1,6 +1,6 @@
 // Raw frames over a real Unix socket (net + @smithy/eventstream-codec, not our own encoder): every kind
 // of bad input gets a ProtocolError on stream 0 and closes only that connection, while a real SDK
-// client connected beforehand keeps working (greengrass.md §1.2 stream-id rules, §1.1 limits).
+// client connected beforehand keeps working (docs/greengrass-ipc.md, wire protocol: stream-id rules, limits).
 
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';

@@ -1,6 +1,6 @@
 // The real aws-iot-device-sdk-v2 Greengrass IPC client against the emulator over a real Unix socket:
 // every operation the component uses, authorization, tokens, offline spooling, configuration
-// validation and stream closes from both sides (issue 2 "Done when").
+// validation and stream closes from both sides.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -64,7 +64,7 @@ describe('handshake and identities', () => {
       const bad = sdkClient(emu.socketPath, token);
       clients.push(bad);
       const err = await rpcFailure(bad.connect());
-      // greengrass.md §1.3 PROBE: HandshakeError or NetworkError depending on a race.
+      // The SDK reports a refused connect as HandshakeError or NetworkError, depending on a race (docs/greengrass-ipc.md).
       expect([RpcErrorType.HandshakeError, RpcErrorType.NetworkError]).toContain(err.type);
     }
     await client.updateState({ state: 'RUNNING' as never });
@@ -377,7 +377,7 @@ describe('streams and unknown operations', () => {
     sub.on('ended', () => {
       ended = true;
     });
-    sub.on('streamError', () => undefined); // the SDK also reports the empty close message (greengrass.md §1.5)
+    sub.on('streamError', () => undefined); // the SDK also reports the empty close message as a stream error
     await sub.activate();
     expect(emu.closeStreams({ operation: 'SubscribeToTopic' })).toBe(1);
     await waitFor(() => ended, 5000, 'ended');

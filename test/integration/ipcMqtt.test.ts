@@ -127,7 +127,7 @@ describe('client-device broker and MQTT bridge with the real IPC client', () => 
       ),
       ipc.subscribeToTopic('private/#', (m) => {
         got.push(m);
-      }), // wildcard: others' messages only (greengrass.md §2)
+      }), // wildcard: others' messages only (docs/greengrass-ipc.md)
     ];
     await waitFor(() => subs.every((s) => s.status === 'active'));
     const dev = await device(emu, 'dev-1', 'devices/#', 'private/#');

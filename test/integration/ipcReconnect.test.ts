@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // The client layer survives the nucleus going away: the emulator runs as a child process, is killed
 // with SIGKILL (stale socket file left behind) and restarted; the client reconnects with backoff and
-// re-establishes every subscription (issue 2 "Done when").
+// re-establishes every subscription.
 import { afterEach, describe, expect, it } from 'vitest';
 import { GreengrassIpcClient } from '../../src/ipc/ipcClient.ts';
 import { type EmulatorProcess, killEmulator, spawnEmulator, tempDir, waitFor } from '../support/ipc.ts';

@@ -55,7 +55,7 @@ describe('recipe manifests', () => {
           Permission: { Read: 'OWNER', Execute: 'OWNER' },
         },
       ]);
-      // greengrass.md §4: a ZIP unpacks into a folder named after the archive.
+      // A ZIP unpacks into a folder named after the archive (Greengrass recipe reference).
       expect(m.Lifecycle.Run.Script).toBe(`{artifacts:decompressedPath}/${zipName(arch).replace(/\.zip$/, '')}/defender-edge run`);
       expect(m.Lifecycle.Run.RequiresPrivilege).toBe(true);
     }
@@ -155,7 +155,7 @@ describe('recipe accessControl', () => {
       for (const p of Object.values(policies)) {
         expect(p.operations).not.toContain('*');
         expect(p.resources).not.toContain('*');
-        // greengrass.md §3.1: recipe variables stay literal without interpolateComponentConfiguration.
+        // Recipe variables stay literal without interpolateComponentConfiguration (docs/greengrass-ipc.md).
         for (const r of p.resources) expect(r).not.toMatch(/\{iot:/);
       }
     }

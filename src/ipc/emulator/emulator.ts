@@ -1,5 +1,5 @@
 // GreengrassEmulator: a local stand-in for the Greengrass nucleus's IPC server. The real
-// aws-iot-device-sdk-v2 client connects to it unchanged over a Unix socket (greengrass.md §1–§3).
+// aws-iot-device-sdk-v2 client connects to it unchanged over a Unix socket (docs/greengrass-ipc.md).
 // Library class for tests (in-process) and for the `defender-edge emulator` CLI.
 import { EventEmitter } from 'node:events';
 import { lstatSync, unlinkSync } from 'node:fs';
@@ -25,7 +25,7 @@ export interface GreengrassEmulatorOptions {
   /** Merged over the recipe's DefaultConfiguration (a deployment's configuration merge). */
   overrides?: JsonObject;
   thingName?: string;
-  /** Fixed SVCUID for the recipe's component (default: random, greengrass.md §1.3). */
+  /** Fixed SVCUID for the recipe's component (default: random, as the nucleus issues them). */
   token?: string;
   /** JSON-lines record of every message that reaches the simulated cloud. */
   recordFile?: string;
@@ -263,7 +263,7 @@ export class GreengrassEmulator extends EventEmitter<EmulatorEvents> {
   }
 
   /**
-   * Close open subscription streams from the server side (greengrass.md §1.5 "server closes a stream"),
+   * Close open subscription streams from the server side (the nucleus's empty TerminateStream message),
    * optionally only one component's or one operation's. Returns how many were closed.
    */
   closeStreams(filter: { component?: string; operation?: string } = {}): number {

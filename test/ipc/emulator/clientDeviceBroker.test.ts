@@ -144,7 +144,7 @@ describe('ClientDeviceBroker', () => {
 
     const badPublish = await rawSocket(b.port);
     badPublish.socket.write(connectPacket('dev-raw'));
-    badPublish.socket.write(publishPacket('t/#', Buffer.from('x'))); // '#' is not allowed in PUBLISH (§3.3.2.1)
+    badPublish.socket.write(publishPacket('t/#', Buffer.from('x'))); // '#' is not allowed in PUBLISH (MQTT 3.1.1 §3.3.2.1)
     await badPublish.closed;
 
     await good.client.publishAsync('t', 'still here', { qos: 0 });
