@@ -1,4 +1,3 @@
-
 import { Collector, type CollectorSample } from '../collector/collector.ts';
 import { componentConfigChecks } from '../config/componentConfig.ts';
 import { readConfigFile } from '../config/configFile.ts';

@@ -91,15 +91,11 @@ async function killAndRestart(cloudOfflineFirst: boolean): Promise<void> {
     emulators.push(first);
     await first.ready;
 
-    const agent = spawn(
-      process.execPath,
-      [CLI, 'run', '--state-dir', stateDir, '--report-interval-seconds', '1', '--log-level', 'warn'],
-      {
-        env: { ...process.env, AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT: socket, SVCUID: TOKEN, AWS_IOT_THING_NAME: GW },
-        stdio: ['ignore', 'ignore', 'pipe'],
-        cwd: tmp.dir, // a relative default state dir must never land in the source tree
-      },
-    );
+    const agent = spawn(process.execPath, [CLI, 'run', '--state-dir', stateDir, '--report-interval-seconds', '1', '--log-level', 'warn'], {
+      env: { ...process.env, AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT: socket, SVCUID: TOKEN, AWS_IOT_THING_NAME: GW },
+      stdio: ['ignore', 'ignore', 'pipe'],
+      cwd: tmp.dir, // a relative default state dir must never land in the source tree
+    });
     agents.push(agent);
     let agentErr = '';
     agent.stderr!.on('data', (d: Buffer) => {
