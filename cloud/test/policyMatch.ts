@@ -6,11 +6,11 @@
 //   device's thing name and `*` is the only wildcard (PermissionEvaluationUtils / PolicyVariableResolver in
 //   aws-greengrass-client-device-auth).
 
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 function glob(pattern: string, value: string, questionMark: boolean): boolean {
   let re = '';
-  for (const c of pattern) re += c === '*' ? '[\\s\\S]*' : questionMark && c === '?' ? '[\\s\\S]' : escape(c);
+  for (const c of pattern) re += c === '*' ? '[\\s\\S]*' : questionMark && c === '?' ? '[\\s\\S]' : escapeRegex(c);
   return new RegExp(`^${re}$`).test(value);
 }
 
