@@ -201,7 +201,7 @@ describe("the deployment's configuration runs on the real agent", () => {
       [`$aws/things/${DEVICE}/defender/metrics/json/accepted`, 1001, 'ACCEPTED'],
       [`$aws/things/${DEVICE}/defender/metrics/json/accepted`, 1002, 'ACCEPTED'],
     ]);
-    const auth = merges[AUTH] as Parameters<typeof clientDeviceAllows>[0];
+    const auth = merges[AUTH] as unknown as Parameters<typeof clientDeviceAllows>[0];
     expect(clientDeviceAllows(auth, DEVICE, 'mqtt:connect', `mqtt:clientId:${DEVICE}`)).toBe(true);
     expect(clientDeviceAllows(auth, DEVICE, 'mqtt:publish', `mqtt:topic:$aws/things/${DEVICE}/defender/metrics/json`)).toBe(true);
     for (const filter of [`$aws/things/${DEVICE}/defender/metrics/+/accepted`, `$aws/things/${DEVICE}/defender/metrics/+/rejected`]) {

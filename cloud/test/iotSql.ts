@@ -85,7 +85,10 @@ const FUNCTIONS = new Set(['topic', 'timestamp', 'floor', 'isUndefined']);
 
 class Parser {
   private i = 0;
-  constructor(private readonly toks: Tok[]) {}
+  private readonly toks: Tok[];
+  constructor(toks: Tok[]) {
+    this.toks = toks;
+  }
 
   private peek(): Tok | undefined {
     return this.toks[this.i];

@@ -216,7 +216,7 @@ describe('Greengrass deployment', () => {
   });
 
   it('client device auth: the downstream devices by prefix, resources with `*` as the only wildcard', () => {
-    const auth = merge(AUTH) as Parameters<typeof clientDeviceAllows>[0];
+    const auth = merge(AUTH) as unknown as Parameters<typeof clientDeviceAllows>[0];
     expect(auth.deviceGroups.definitions).toEqual({
       DefenderEdgeDownstreamDevices: { selectionRule: 'thingName: sensor-*', policyName: 'DefenderEdgeDownstreamPolicy' },
     });
