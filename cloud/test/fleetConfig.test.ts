@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { fleet } from '../fleet.config.ts';
 import { DEFAULT_CLIENT_DEVICE_VERSIONS, FleetConfigError, fleetSettings } from '../lib/fleetConfig.ts';
-import { cloudNode, testFleet } from './support.ts';
+import { TSX, testFleet } from './support.ts';
 
 function errorsOf(input: unknown): string[] {
   try {
@@ -106,7 +106,7 @@ describe('fleet configuration', () => {
       );
       // The copied app resolves aws-cdk-lib from this package's node_modules.
       symlinkSync(new URL('node_modules', here), join(dir, 'node_modules'));
-      const run = promisify(execFile)(cloudNode(), ['bin/app.ts'], { cwd: dir });
+      const run = promisify(execFile)(TSX, ['bin/app.ts'], { cwd: dir });
       const failure = await run.then(
         () => undefined,
         (err: { code: number; stderr: string }) => err,

@@ -11,11 +11,8 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CLI = `${ROOT}bin/defender-edge.js`;
 export const RECIPE = `${ROOT}recipe.yaml`;
 
-/** This package's pinned Node 24 (runs the app's TypeScript as it is). */
-export function cloudNode(): string {
-  const pinned = fileURLToPath(new URL('../node_modules/.bin/node', import.meta.url));
-  return existsSync(pinned) ? pinned : process.execPath;
-}
+/** The tsx this package runs its app with (`npm run synth`, cdk.json). */
+export const TSX = fileURLToPath(new URL('../node_modules/.bin/tsx', import.meta.url));
 
 /** The project's pinned Node 24 (the agent's sources need its TypeScript type stripping). */
 export function rootNode(): string {
