@@ -193,9 +193,10 @@ export class FleetDashboard extends Construct {
               ]
             : []),
           new cloudwatch.GraphWidget({
-            title: `Heartbeats per gateway (expected ${perFiveMinutes} per 5 minutes; a line that stops is a gateway that stopped)`,
+            title: `Heartbeats (fleet, and each watched gateway: expected ${perFiveMinutes} per 5 minutes)`,
             width: rules.heartbeatLogs ? 12 : 24,
-            left: [search(`${ns}/Heartbeats`, 'SampleCount', '')],
+            left: [count(ns, 'Heartbeats', 'SampleCount').with({ label: 'fleet' })],
+            right: s.gateways.watch.length > 0 ? [search(`${ns}/Heartbeats`, 'SampleCount', '')] : [],
           }),
         ],
         [

@@ -38,6 +38,15 @@ export const ACTIONS_SQL = `SELECT * FROM '${VIOLATIONS_TOPIC_FILTER}' WHERE rec
 /** Heartbeats: the gateway is the topic's second level (its health record has no `record` field). */
 export const HEARTBEAT_SQL = `SELECT *, topic(2) AS gateway FROM '${HEARTBEAT_TOPIC_FILTER}'`;
 
+/**
+ * Heartbeats of the gateways watched one by one. A metric that receives data every hour is billed the full
+ * month, so per-gateway heartbeat metrics are kept to the gateways that have their own alarm; the others
+ * are seen in the fleet count and the heartbeat log.
+ */
+export function watchedHeartbeatSql(gateways: readonly string[]): string {
+  return `${HEARTBEAT_SQL} WHERE ${gateways.map((g) => `topic(2) = '${g}'`).join(' OR ')}`;
+}
+
 export interface MetricTemplate {
   /** namespace suffix under the fleet namespace ('' = the namespace itself) */
   namespace: string;
@@ -57,10 +66,8 @@ export const METRICS = {
     { namespace: 'ActionsByType', name: '${type}' },
     { namespace: 'ActionsByThing', name: '${violation.thingName}' },
   ],
-  heartbeats: [
-    { namespace: 'Heartbeats', name: '${topic(2)}' },
-    { namespace: '', name: 'Heartbeats' },
-  ],
+  heartbeats: [{ namespace: '', name: 'Heartbeats' }],
+  watchedHeartbeats: [{ namespace: 'Heartbeats', name: '${topic(2)}' }],
 } satisfies Record<string, MetricTemplate[]>;
 
 /** Full namespace of a metric template. */

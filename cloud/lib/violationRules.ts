@@ -17,6 +17,7 @@ import {
   metricNamespace,
   NEW_VIOLATIONS_SQL,
   VIOLATION_EVENTS_SQL,
+  watchedHeartbeatSql,
 } from './rules.ts';
 import type { ViolationAlerts } from './violationAlerts.ts';
 
@@ -105,9 +106,18 @@ export class ViolationRules extends Construct {
       ...METRICS.actions.map(metric),
       toLogs(this.violationLogs),
     ]);
-    rule('Heartbeats', 'heartbeats', 'Gateway heartbeats counted per gateway (and logged)', HEARTBEAT_SQL, [
+    rule('Heartbeats', 'heartbeats', 'Gateway heartbeats counted across the fleet (and logged)', HEARTBEAT_SQL, [
       ...METRICS.heartbeats.map(metric),
       ...(this.heartbeatLogs ? [toLogs(this.heartbeatLogs)] : []),
     ]);
+    if (s.gateways.watch.length > 0) {
+      rule(
+        'WatchedHeartbeats',
+        'watched_heartbeats',
+        'Heartbeats of the gateways with their own alarm, counted per gateway',
+        watchedHeartbeatSql(s.gateways.watch),
+        METRICS.watchedHeartbeats.map(metric),
+      );
+    }
   }
 }

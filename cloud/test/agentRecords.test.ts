@@ -282,9 +282,12 @@ describe('the rules select the records the agent publishes', () => {
     expect(actionMetrics).toContain(`DefenderEdge/ActionsByThing ${DEVICE}`);
     expect(actionMetrics).toContain('DefenderEdge/ActionsByType address-block');
     expect(actionMetrics.every((m) => !m.endsWith('undefined'))).toBe(true);
-    expect(new Set(names(METRICS.heartbeats, heartbeats))).toEqual(
-      new Set([`DefenderEdge/Heartbeats ${GATEWAY}`, 'DefenderEdge Heartbeats']),
-    );
+    expect(new Set(names(METRICS.heartbeats, heartbeats))).toEqual(new Set(['DefenderEdge Heartbeats']));
+    // Per-gateway heartbeat metrics only for the watched gateway (gw-critical), with the gateway as metric name.
+    expect(selectedBy('watched_heartbeats')).toEqual([]);
+    const watched = { topic: 'defender-edge/gw-critical/heartbeat', doc: heartbeats[0]!.doc };
+    expect(runRule(rules.find((x) => x.name === 'watched_heartbeats')!.sql, watched.topic, watched.doc).selected).toBe(true);
+    expect(names(METRICS.watchedHeartbeats, [watched])).toEqual(['DefenderEdge/Heartbeats gw-critical']);
 
     // The templates in the synthesized rules are the ones evaluated here.
     const synthesized = rules.flatMap((r) => r.actions.filter((a) => a.CloudwatchMetric).map((a) => a.CloudwatchMetric!.MetricName));

@@ -38,9 +38,9 @@ function flat(v: unknown): string {
 const merge = (name: string) => JSON.parse(components[name]!.ConfigurationUpdate.Merge) as Record<string, unknown>;
 
 describe('IoT rules', () => {
-  it('five rules on the agent topics, every one with an error action to the rule-errors log group', () => {
+  it('six rules on the agent topics, every one with an error action to the rule-errors log group', () => {
     expect(rules.map((r) => r.name).sort()).toEqual(
-      ['actions', 'alerts', 'heartbeats', 'new_violations', 'violation_events'].map((n) => `TestFleet_${n}`),
+      ['actions', 'alerts', 'heartbeats', 'new_violations', 'violation_events', 'watched_heartbeats'].map((n) => `TestFleet_${n}`),
     );
     const errorsGroup = Object.values(resourcesOf(template, 'AWS::Logs::LogGroup'))
       .map((g) => g.Properties.LogGroupName)
@@ -113,8 +113,13 @@ describe('IoT rules', () => {
       'DefenderEdge/ActionsByType ${type} 1 Count',
       'DefenderEdge/ActionsByThing ${violation.thingName} 1 Count',
     ]);
-    expect(metricsOf('heartbeats')).toEqual(['DefenderEdge/Heartbeats ${topic(2)} 1 Count', 'DefenderEdge Heartbeats 1 Count']);
+    expect(metricsOf('heartbeats')).toEqual(['DefenderEdge Heartbeats 1 Count']);
     expect(rules.find((r) => r.name === 'TestFleet_heartbeats')!.payload.Sql).toBe(HEARTBEAT_SQL);
+    // Per-gateway heartbeat metrics (billed the whole month each) only for the watched gateways.
+    expect(metricsOf('watched_heartbeats')).toEqual(['DefenderEdge/Heartbeats ${topic(2)} 1 Count']);
+    expect(rules.find((r) => r.name === 'TestFleet_watched_heartbeats')!.payload.Sql).toBe(
+      `${HEARTBEAT_SQL} WHERE topic(2) = 'gw-critical'`,
+    );
   });
 
   it('the rule actions role may put metrics only under the fleet namespace, write the table and the three log groups', () => {
@@ -143,7 +148,7 @@ describe('dashboard and alarms', () => {
       'Enforcement actions by outcome',
       'Violations in alarm now',
       'Gateways by last heartbeat',
-      'Heartbeats per gateway',
+      'Heartbeats (fleet, and each watched gateway',
     ]) {
       expect(body, title).toContain(title);
     }
@@ -179,6 +184,9 @@ describe('dashboard and alarms', () => {
     const alarms = Object.values(resourcesOf(t, 'AWS::CloudWatch::Alarm'));
     expect(alarms.map((a) => a.Properties.MetricName)).not.toContain('Heartbeats');
     expect(alarms).toHaveLength(4);
+    expect(Object.values(resourcesOf(t, 'AWS::IoT::TopicRule')).map((r) => r.Properties.RuleName)).not.toContain(
+      'TestFleet_watched_heartbeats',
+    );
     const groups = Object.values(resourcesOf(t, 'AWS::Logs::LogGroup')).map((g) => g.Properties.LogGroupName);
     expect(groups).not.toContain('/defender-edge/TestFleet/heartbeats');
   });
