@@ -77,6 +77,11 @@ export class Agent extends EventEmitter<AgentEvents> {
   private evaluator!: Evaluator;
   private downstream!: DownstreamIntake;
   private violations!: ViolationPublisher;
+  /**
+   * Action records made before the violation publisher exists (the start-up restore runs first, so that
+   * persisted blocks and stops are back before anything else can fail): published as soon as it does.
+   */
+  private actionsBeforePublisher: ActionRecord[] | undefined = [];
   private health!: HealthMonitor;
   private messageSubs: IpcSubscription[] = [];
   private replySubs: IpcSubscription[] = [];
@@ -156,6 +161,8 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.evaluator = new Evaluator(this.profile, this.cache, evaluatorOptionsOf(this.config));
     this.violations = new ViolationPublisher({ ipc: this.ipc, outbox: this.outbox, gatewayThing: this.o.thingName, logger: this.o.logger });
     this.violations.configure(this.config);
+    for (const record of this.actionsBeforePublisher ?? []) this.violations.publishAction(record);
+    this.actionsBeforePublisher = undefined;
     this.reporter = new Reporter({
       thingName: this.o.thingName,
       config: this.config,
@@ -272,7 +279,8 @@ export class Agent extends EventEmitter<AgentEvents> {
       stateDir: this.stateDir,
       logger: this.o.logger,
       onAction: (record) => {
-        this.violations?.publishAction(record);
+        if (this.actionsBeforePublisher) this.actionsBeforePublisher.push(record);
+        else this.violations.publishAction(record);
         this.emit('action', record);
       },
       ...(this.o.netns !== undefined ? { netns: this.o.netns } : {}),
