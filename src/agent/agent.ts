@@ -21,6 +21,7 @@ import { type CompiledProfile, compileProfile } from '../localrules/profile.ts';
 import { ThresholdCache } from '../localrules/thresholdCache.ts';
 import type { Logger } from '../log.ts';
 import { ReportIdStore } from '../report/reportIdStore.ts';
+import { type CommandRunner, createCommandRunner } from '../system/commandRunner.ts';
 import { ConfigManager, type ConfigSource } from './configManager.ts';
 import { DownstreamIntake } from './downstreamIntake.ts';
 import { HealthMonitor, type HealthRecord } from './health.ts';
@@ -64,6 +65,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly log: Logger;
   private readonly now: () => number;
   readonly ipc: GreengrassIpcClient;
+  /** ss, ip and nft for the collector and enforcement, in one namespace */
+  private readonly runner: CommandRunner;
   private readonly configs: ConfigManager;
   private config!: ComponentConfig;
   private stateDir = '';
@@ -106,6 +109,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       logger: options.logger,
       backoff: { maxMs: 2000 },
     });
+    this.runner = createCommandRunner(options.netns !== undefined ? { netns: options.netns } : {});
     this.configs = new ConfigManager({
       ipc: this.ipc,
       lastGoodPath: join(options.bootstrapStateDir, 'last-good-config.json'),
@@ -283,14 +287,14 @@ export class Agent extends EventEmitter<AgentEvents> {
         else this.violations.publishAction(record);
         this.emit('action', record);
       },
-      ...(this.o.netns !== undefined ? { netns: this.o.netns } : {}),
+      runner: this.runner,
     });
   }
 
   private makeCollector(config: ComponentConfig): Collector {
     // Shedding drops the optional, costly part: per-process attribution and per-socket TCP counters.
     const effective = this.shedding ? { ...config, collector: { ...config.collector, perProcess: false, tcpBytes: false } } : config;
-    return new Collector({ config: effective, logger: this.o.logger, ...(this.o.netns !== undefined ? { netns: this.o.netns } : {}) });
+    return new Collector({ config: effective, logger: this.o.logger, runner: this.runner });
   }
 
   private shedding = false;

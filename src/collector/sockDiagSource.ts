@@ -13,7 +13,7 @@ import { accessSync, constants as fsConstants } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../log.ts';
-import { validateNetnsName } from './commandRunner.ts';
+import { validateNetnsName } from '../system/netnsName.ts';
 import { dumpRequest, ResponseAssembler, SockDiagDecoder, type SockDiagResponse } from './sockDiagProtocol.ts';
 
 export interface SockDiagSourceOptions {

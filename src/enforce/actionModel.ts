@@ -28,14 +28,6 @@ export interface ApplyRequest {
 
 export type BackendName = 'process' | 'nft' | 'link' | 'dry-run';
 
-/** What a backend reports as currently in force (nft: from the kernel; others: what it tracks). */
-export interface BackendEntry {
-  type: EnforceActionType;
-  target: ActionTarget;
-  /** remaining time as the kernel reports it (nft, whole seconds) */
-  expiresInMs?: number;
-}
-
 export interface BackendMetrics {
   applied: number;
   reverted: number;
@@ -43,15 +35,14 @@ export interface BackendMetrics {
 }
 
 /**
- * One enforcement backend (the CrowdSec bouncer shape: init / add / delete / shutdown / metrics, plus
- * list). apply/revert resolve with a short human detail ("SIGSTOP sent") or reject with the cause.
+ * One enforcement backend (the CrowdSec bouncer shape: add / delete / shutdown / metrics; a backend that
+ * needs set-up does it on its first apply). apply/revert resolve with a short human detail ("SIGSTOP
+ * sent") or reject with the cause.
  */
 export interface EnforcementBackend {
   readonly name: BackendName;
-  init(): Promise<void>;
   apply(request: ApplyRequest): Promise<string>;
   revert(request: ApplyRequest): Promise<string>;
-  list(): Promise<BackendEntry[]>;
   /** stop background work; never lifts a block (nft elements keep their kernel timeout) */
   shutdown(): Promise<void>;
   metrics(): BackendMetrics;
