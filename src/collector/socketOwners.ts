@@ -5,7 +5,7 @@
 // Only when that fails does it do the full walk. Inodes no process holds (kernel sockets, other pid
 // namespaces) are remembered and retried rarely. Known limit: a socket passed to another process over a
 // unix socket keeps its first owner until its first owner exits.
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { readProcCgroup, readProcStat, socketInodeOfLink } from '../system/procfs.ts';
 import type { ProcessRef } from './sample.ts';
 
