@@ -1,17 +1,10 @@
 // The data enforcement works with: what a backend is asked to do, what is active, and the record of
 // every decision (audit log line, onAction payload). Plain JSON-serializable data.
-import type { ActionType, MetricValue, Offender, ViolationEventType } from '../localrules/contracts.ts';
+import { ACTION_TYPES, type ActionType, type MetricValue, type Offender, type ViolationEventType } from '../localrules/contracts.ts';
 
 export type EnforceActionType = Exclude<ActionType, 'none'>;
 
-export const ENFORCE_ACTION_TYPES: readonly EnforceActionType[] = [
-  'process-suspend',
-  'process-terminate',
-  'process-freeze',
-  'address-block',
-  'interface-down',
-  'interface-quarantine',
-];
+export const ENFORCE_ACTION_TYPES: readonly EnforceActionType[] = ACTION_TYPES.filter((t): t is EnforceActionType => t !== 'none');
 
 export type ActionTarget =
   /** startTime is the one read from /proc when the action was decided: every later signal re-checks it */

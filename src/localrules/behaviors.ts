@@ -1,7 +1,7 @@
 // The behavior model: a security profile's `behaviors` array exactly as the AWS CLI's
 // create-/describe-security-profile use it (device-defender.md §3.1), plus our extensions in a separate
 // `edge` object. Validation follows the service's rules; every error is `behaviors[i].field: message`.
-import type { ActionSpec, ActionType, MetricValue, ScopeSpec } from './contracts.ts';
+import { ACTION_TYPES, type ActionSpec, type ActionType, type MetricValue, type ScopeSpec } from './contracts.ts';
 import {
   awsMetrics,
   type ComparisonOperator,
@@ -58,15 +58,6 @@ const criteriaKeys = [
   'mlDetectionConfig',
 ];
 const namePattern = /^[a-zA-Z0-9:_-]{1,128}$/;
-const actionTypes: readonly ActionType[] = [
-  'none',
-  'process-suspend',
-  'process-terminate',
-  'process-freeze',
-  'address-block',
-  'interface-down',
-  'interface-quarantine',
-];
 const maxTtlSeconds = 30 * 86_400;
 
 /** Default scope when `edge.scope` is absent (contracts.ts ScopeSpec). */
@@ -129,8 +120,8 @@ function parseAction(x: unknown, path: string, scope: EdgeExtension['scope'], er
   }
   errors.push(...unknownKeys(x, ['type', 'ttlSeconds', 'dryRun', 'revertOnClear'], path));
   const action: ActionSpec = { type: 'none' };
-  if (typeof x.type !== 'string' || !(actionTypes as readonly string[]).includes(x.type)) {
-    errors.push(`${path}.type: must be one of ${actionTypes.join(', ')}, got ${describeValue(x.type)}`);
+  if (typeof x.type !== 'string' || !(ACTION_TYPES as readonly string[]).includes(x.type)) {
+    errors.push(`${path}.type: must be one of ${ACTION_TYPES.join(', ')}, got ${describeValue(x.type)}`);
   } else {
     action.type = x.type as ActionType;
   }
