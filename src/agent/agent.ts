@@ -22,6 +22,7 @@ import { ThresholdCache } from '../localrules/thresholdCache.ts';
 import type { Logger } from '../log.ts';
 import { ReportIdStore } from '../report/reportIdStore.ts';
 import { type CommandRunner, createCommandRunner } from '../system/commandRunner.ts';
+import { componentConfigChecks } from './configChecks.ts';
 import { ConfigManager, type ConfigSource } from './configManager.ts';
 import { DownstreamIntake } from './downstreamIntake.ts';
 import { HealthMonitor, type HealthRecord } from './health.ts';
@@ -113,6 +114,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.configs = new ConfigManager({
       ipc: this.ipc,
       lastGoodPath: join(options.bootstrapStateDir, 'last-good-config.json'),
+      checks: componentConfigChecks,
       logger: options.logger,
       now: this.now,
     });

@@ -4,8 +4,8 @@
 // report built from it (the wire document, as the agent would publish it). Logs go to stderr.
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { componentConfigChecks } from '../agent/configChecks.ts';
 import { Collector, type CollectorSample } from '../collector/collector.ts';
-import { componentConfigChecks } from '../config/componentConfig.ts';
 import type { ComponentConfig } from '../config/schema.ts';
 import { validateConfig } from '../config/validate.ts';
 import { createLogger } from '../log.ts';
