@@ -1,6 +1,9 @@
-// The composition root (architecture.md): builds every module, starts and stops them in order, and runs
-// the one-directional data flow  collector → samples → local rules → enforcement / violations → outbox,
-// with reports aggregated per thing on the side. Constructors only store; start() does the work.
+// The composition root: the one place that builds every part (once; the collector and the enforcer again
+// when their configuration changes), hands each the narrow interface it needs — one command runner for
+// the collector and enforcement, counters for the health monitor, publish/enqueue for the publishers —
+// starts and stops them in order, and runs the one-directional data flow
+// collector → samples → local rules → enforcement / violations → outbox, with reports aggregated per thing
+// on the side. Constructors only store; start() does the work.
 import { EventEmitter } from 'node:events';
 import { join, resolve } from 'node:path';
 import type { CollectorSample } from '../collector/collector.ts';
@@ -25,7 +28,7 @@ import { type CommandRunner, createCommandRunner } from '../system/commandRunner
 import { componentConfigChecks } from './configChecks.ts';
 import { ConfigManager, type ConfigSource } from './configManager.ts';
 import { DownstreamIntake } from './downstreamIntake.ts';
-import { HealthMonitor, type HealthRecord } from './health.ts';
+import { HealthMonitor, type HealthRecord, type HealthSources } from './health.ts';
 import { Reporter } from './reporter.ts';
 import { ViolationPublisher } from './violationPublisher.ts';
 
@@ -179,7 +182,13 @@ export class Agent extends EventEmitter<AgentEvents> {
       ...(this.o.reportIntervalOverrideSeconds !== undefined ? { intervalOverrideSeconds: this.o.reportIntervalOverrideSeconds } : {}),
       extraHostMetrics: () => this.health.reportMetrics(this.outbox.takeDropped()),
     });
-    this.health = new HealthMonitor({ agent: this, now: this.now, onShed: (shed, why) => this.shed(shed, why) });
+    this.health = new HealthMonitor({
+      sources: this.healthSources(),
+      ipc: this.ipc,
+      onRecord: (record) => this.emit('health', record),
+      now: this.now,
+      onShed: (shed, why) => this.shed(shed, why),
+    });
 
     this.collector = this.makeCollector(this.config);
     await this.collector.start();
@@ -276,6 +285,18 @@ export class Agent extends EventEmitter<AgentEvents> {
       enforcement: this.enforcer.metrics(),
       thresholds: this.cache.stats(),
       config: { source: this.configs.currentSource(), rejected: this.configs.rejected, mode: this.config.enforcement.mode },
+    };
+  }
+
+  /** The health monitor reads counters through these, never the modules themselves. */
+  private healthSources(): HealthSources {
+    return {
+      thingName: this.o.thingName,
+      config: () => this.config,
+      outbox: () => this.outbox.stats(),
+      violations: () => this.violations.stats(),
+      rejectedInputs: () => this.downstream.stats.rejected + this.downstream.stats.spoofed + this.configs.rejected,
+      configSource: () => this.configs.currentSource(),
     };
   }
 

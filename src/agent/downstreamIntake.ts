@@ -16,7 +16,7 @@ import { ReportChecker } from '../report/reportChecker.ts';
 import { rejectedResponse } from '../report/response.ts';
 
 export interface DownstreamIntakeOptions {
-  ipc: GreengrassIpcClient;
+  ipc: Pick<GreengrassIpcClient, 'subscribeToTopic' | 'publishToTopic'>;
   logger: Logger;
   /** validated datapoints of an accepted report from a known device */
   onDatapoints: (points: Datapoint[]) => void;

@@ -17,7 +17,7 @@ import { parseReportTopic, reportTopic } from '../report/topics.ts';
 export interface ReporterOptions {
   thingName: string;
   config: ComponentConfig;
-  outbox: Outbox;
+  outbox: Pick<Outbox, 'enqueue' | 'confirmReport'>;
   ids: ReportIdStore;
   logger: Logger;
   nowMs: number;

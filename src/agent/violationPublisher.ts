@@ -11,8 +11,8 @@ import type { Logger } from '../log.ts';
 import { thingNameProblem } from '../report/thingName.ts';
 
 export interface ViolationPublisherOptions {
-  ipc: GreengrassIpcClient;
-  outbox: Outbox;
+  ipc: Pick<GreengrassIpcClient, 'publishToTopic'>;
+  outbox: Pick<Outbox, 'enqueue'>;
   gatewayThing: string;
   logger: Logger;
 }
