@@ -215,7 +215,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.configs.on('changed', (c, source) => {
       this.busy = this.busy
         .then(() => this.reconfigure(c, source))
-        .catch((err: Error) => this.log.error({ err: err.message }, 'reconfiguration failed'));
+        .catch((err: unknown) => this.log.error({ err }, 'reconfiguration failed'));
     });
     this.configs.subscribe();
     this.ipc.on('connected', () => {
@@ -223,8 +223,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       void this.configs.refresh();
       void this.ipc.updateState('RUNNING').catch(() => undefined);
     });
-    if (connected)
-      await this.ipc.updateState('RUNNING').catch((err: Error) => this.log.warn({ err: err.message }, 'UpdateState RUNNING failed'));
+    if (connected) await this.ipc.updateState('RUNNING').catch((err: unknown) => this.log.warn({ err }, 'UpdateState RUNNING failed'));
 
     this.health.start();
     this.scheduleSample(0);
@@ -251,7 +250,7 @@ export class Agent extends EventEmitter<AgentEvents> {
           }),
         ]);
       } catch (err) {
-        this.log.warn({ step: name, err: (err as Error).message }, 'shutdown step failed');
+        this.log.warn({ err, step: name }, 'shutdown step failed');
       } finally {
         if (timer) clearTimeout(timer);
       }
@@ -337,7 +336,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         this.collector = this.makeCollector(this.config);
         await this.collector.start();
       })
-      .catch((err: Error) => this.log.error({ err: err.message }, 'could not rebuild the collector'));
+      .catch((err: unknown) => this.log.error({ err }, 'could not rebuild the collector'));
   }
 
   private subscribeMessages(config: ComponentConfig): void {
@@ -353,7 +352,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private scheduleSample(delayMs: number): void {
     if (this.stopped) return;
     this.sampleTimer = setTimeout(() => {
-      this.busy = this.busy.then(() => this.sampleOnce()).catch((err: Error) => this.log.error({ err: err.message }, 'sample failed'));
+      this.busy = this.busy.then(() => this.sampleOnce()).catch((err: unknown) => this.log.error({ err }, 'sample failed'));
     }, delayMs);
   }
 
@@ -406,9 +405,7 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   private dispatch(events: ViolationEvent[]): void {
     for (const ev of events) {
-      this.enforcer
-        .handle(ev)
-        .catch((err: Error) => this.log.error({ err: err.message, violationId: ev.violationId }, 'enforcement failed'));
+      this.enforcer.handle(ev).catch((err: unknown) => this.log.error({ err, violationId: ev.violationId }, 'enforcement failed'));
       this.violations.publishViolation(ev);
       this.emit('violation', ev);
     }

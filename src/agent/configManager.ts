@@ -74,7 +74,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
         this.log.warn({ savedAt: new Date(saved.savedAt).toISOString() }, 'using the last good configuration from disk');
         return this.apply(saved.config, 'last-good', false);
       case 'corrupt':
-        this.log.error({ err: saved.error, quarantinedTo: saved.quarantinedTo }, 'last good configuration unreadable; moved aside');
+        this.log.error({ reason: saved.error, quarantinedTo: saved.quarantinedTo }, 'last good configuration unreadable; moved aside');
         break;
       case 'invalid':
         this.log.error({ errors: saved.errors }, 'last good configuration no longer validates; ignored');
@@ -127,7 +127,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     try {
       raw = await this.ipc.getConfiguration([]);
     } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'could not read the configuration over IPC');
+      this.log.warn({ err }, 'could not read the configuration over IPC');
       return undefined;
     }
     const r = validateConfig(raw, this.checks);
@@ -136,7 +136,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
         this.store.saveValidated(raw as Record<string, unknown>, this.now());
       } catch (err) {
         // Disk full or read-only: the configuration still applies; only the offline fallback is stale.
-        this.log.error({ err: (err as Error).message }, 'could not persist the last good configuration');
+        this.log.error({ err }, 'could not persist the last good configuration');
       }
       return r.config;
     }

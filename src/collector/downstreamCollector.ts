@@ -130,7 +130,7 @@ export class DownstreamCollector {
     const reason = reasonOf(err);
     if (reason !== this.lastReason) {
       this.lastReason = reason;
-      this.o.logger.warn({ source: 'downstream-traffic', reason }, 'downstream traffic accounting degraded; other metrics continue');
+      this.o.logger.warn({ err, source: 'downstream-traffic' }, 'downstream traffic accounting degraded; other metrics continue');
     }
     return reason;
   }
@@ -143,7 +143,7 @@ export class DownstreamCollector {
       await this.runner.run('nft', ['delete', 'table', 'inet', this.o.table], { timeoutMs: SOURCE_COMMAND_TIMEOUT_MS });
     } catch (err) {
       if (!/No such file or directory/.test((err as { stderr?: string }).stderr ?? '')) {
-        this.o.logger.warn({ source: 'downstream-traffic', reason: reasonOf(err) }, 'could not delete the accounting table');
+        this.o.logger.warn({ err, source: 'downstream-traffic' }, 'could not delete the accounting table');
       }
     }
   }

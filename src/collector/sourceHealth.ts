@@ -25,7 +25,7 @@ export class SourceHealth {
     this.current.push(`${source}: ${reason}`);
     if (this.failing.get(source) !== reason) {
       this.failing.set(source, reason);
-      this.logger.warn({ source, reason }, 'metric source degraded; its metrics are left out until it recovers');
+      this.logger.warn({ err, source }, 'metric source degraded; its metrics are left out until it recovers');
     }
   }
 

@@ -245,7 +245,8 @@ export class Enforcer {
   start(): Promise<ActionRecord[]> {
     return this.#enqueue(async () => {
       const loaded = loadEnforcementState(this.#o.statePath);
-      for (const e of loaded.errors) this.#log.warn({ path: this.#o.statePath }, `enforcement state: ${e}`);
+      for (const reason of loaded.errors)
+        this.#log.warn({ path: this.#o.statePath, reason }, 'enforcement state: left out what cannot be trusted');
       this.#offences = new OffenceBook(this.#o.config.maxTtlSeconds * 1000, 10_000, loaded.state.offences);
       const records: ActionRecord[] = [];
       for (const a of loaded.state.actions) {

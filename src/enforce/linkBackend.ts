@@ -49,10 +49,7 @@ export class LinkBackend implements EnforcementBackend {
       try {
         this.#watchdogs.set(ifname, this.#o.watchdog(ifname, (this.#o.now ?? Date.now)() + req.ttlMs));
       } catch (err) {
-        this.#o.logger.warn(
-          { err: (err as Error).message, ifname },
-          "interface watchdog not started; the agent's own timer still brings the link up",
-        );
+        this.#o.logger.warn({ err, ifname }, "interface watchdog not started; the agent's own timer still brings the link up");
       }
     }
     return `interface ${ifname} set down`;
