@@ -13,9 +13,11 @@ export interface ProcStat {
   ppid: number;
   /** kernel flags (PF_*) */
   flags: number;
-  /** user and system CPU time, clock ticks */
+  /** user and system CPU time, clock ticks; cutime/cstime: of its waited-for children */
   utime: number;
   stime: number;
+  cutime: number;
+  cstime: number;
   /** field 22, clock ticks since boot: with pid, names one process across pid reuse */
   startTime: number;
 }
@@ -35,11 +37,13 @@ export function parseProcStat(text: string): ProcStat | undefined {
   const flags = Number(rest[9 - 3]);
   const utime = Number(rest[14 - 3]);
   const stime = Number(rest[15 - 3]);
+  const cutime = Number(rest[16 - 3]);
+  const cstime = Number(rest[17 - 3]);
   const startTime = Number(rest[22 - 3]);
-  const counts = [ppid, utime, stime, startTime];
+  const counts = [ppid, utime, stime, cutime, cstime, startTime];
   if (!Number.isInteger(pid) || pid <= 0 || state === undefined || state === '' || !Number.isFinite(flags)) return undefined;
   if (!counts.every((n) => Number.isInteger(n))) return undefined;
-  return { pid, comm: text.slice(open + 1, close), state, ppid, flags, utime, stime, startTime };
+  return { pid, comm: text.slice(open + 1, close), state, ppid, flags, utime, stime, cutime, cstime, startTime };
 }
 
 /** /proc/PID/stat of one process; undefined when it does not exist (any more). */

@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Actor, isRunning, procState, spawnActor, stopActor } from '../../src/demo/cast.ts';
 import { selfCommand } from '../../src/selfCommand.ts';
+import { until } from '../support/until.ts';
 
 const actors: Actor[] = [];
 const strays: number[] = [];
@@ -18,14 +19,6 @@ afterEach(async () => {
     }
   }
 });
-
-async function until(fn: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('selfCommand', () => {
   it('from the sources: this Node and bin/defender-edge.js, never the test runner', () => {

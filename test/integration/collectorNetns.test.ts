@@ -10,9 +10,10 @@ import { validateConfig } from '../../src/config/validate.ts';
 import { silentLogger } from '../../src/log.ts';
 import { type CommandRunner, createCommandRunner } from '../../src/system/commandRunner.ts';
 import { type Helper, startHelper, waitExit } from '../support/childProcess.ts';
-import { createNetns, deleteNetns, inNs, uniquePrefix, vethBetween } from '../support/netns.ts';
+import { createNetns, deleteNetns, inNs, vethBetween } from '../support/netns.ts';
+import { uniqueId } from '../support/uniqueId.ts';
 
-const prefix = uniquePrefix();
+const prefix = uniqueId();
 const gw = `${prefix}gw`;
 const dev = `${prefix}dv`;
 const up = `${prefix}up`;

@@ -24,6 +24,8 @@ describe('procfs', () => {
       flags: 4194560,
       utime: 7,
       stime: 3,
+      cutime: 0,
+      cstime: 0,
       startTime: 987654,
     });
     expect(parseProcStat('garbage')).toBeUndefined();
