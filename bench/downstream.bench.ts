@@ -373,7 +373,9 @@ export const suite: BenchSuite = {
       // A burst of N reports at once: answers beyond 32 in flight are shed (counted), as a flood would be.
       answersSent: agent.accepted - agent.answersShed - agent.answerFailures,
       paced,
-      note: 'emulator (nucleus stand-in) in its own process on the same 2 cores; per forwarded report the agent takes one inbound stream message and makes one PublishToIoTCore (plus the answer, PublishToTopic, unless shed)',
+      note:
+        'emulator (nucleus stand-in) in its own process on the same 2 cores; per forwarded report the agent takes ' +
+        'one inbound stream message and makes one PublishToIoTCore (plus the answer, PublishToTopic, unless shed)',
       target: '>= 5000 reports/s end to end',
     };
   },

@@ -106,7 +106,10 @@ export const suite: BenchSuite = {
       handleResolved: summary(handleResolved),
       bareKillStopped: k,
       ratioP50: round(e.p50 / k.p50, 2),
-      note: 'signalSent = handle() in → SIGSTOP sent (rails + /proc identity check); enforcerStopped = handle() in → state T seen after handle() resolved (adds audit append and the fsynced state write, done after the signal); bareKillStopped = kill(SIGSTOP) → state T',
+      note:
+        'signalSent = handle() in → SIGSTOP sent (rails + /proc identity check); enforcerStopped = handle() in → ' +
+        'state T seen after handle() resolved (adds audit append and the fsynced state write, done after the signal); ' +
+        'bareKillStopped = kill(SIGSTOP) → state T',
     };
   },
 };

@@ -159,7 +159,8 @@ function parseCriteria(x: unknown, path: string, metric: string, errors: string[
   // device-defender.md §3.8: ML models are trained in the cloud over 14 days; nothing local can stand in.
   if (x.mlDetectionConfig !== undefined) {
     errors.push(
-      `${path}.mlDetectionConfig: ML Detect is not supported on the edge (models are trained and held in the cloud); keep this behavior in the cloud profile or replace it with a threshold or statisticalThreshold`,
+      `${path}.mlDetectionConfig: ML Detect is not supported on the edge (models are trained and held in the cloud); ` +
+        `keep this behavior in the cloud profile or replace it with a threshold or statisticalThreshold`,
     );
     return {};
   }
@@ -201,7 +202,8 @@ function parseCriteria(x: unknown, path: string, metric: string, errors: string[
     if (container === 'count') {
       // device-defender.md §8: the PYSDK README's `{"count":75}` for a custom number is a known doc error.
       errors.push(
-        `${path}.value.count: custom metrics take value.number (number), value.numbers (number-list), value.strings (string-list) or value.cidrs (ip-address-list)`,
+        `${path}.value.count: custom metrics take value.number (number), value.numbers (number-list), value.strings ` +
+          `(string-list) or value.cidrs (ip-address-list)`,
       );
     } else if (container === 'ports') {
       errors.push(`${path}.value.ports: custom metrics have no port-list type; use value.numbers`);
@@ -307,7 +309,8 @@ export function parseBehavior(x: unknown, path: string): Parsed<Behavior> {
     );
   } else if (cloudOnlyMetrics.includes(x.metric)) {
     errors.push(
-      `${path}.metric: ${x.metric} is computed by AWS IoT from its own connection data and cannot be evaluated on the edge; keep this behavior in the cloud profile`,
+      `${path}.metric: ${x.metric} is computed by AWS IoT from its own connection data and cannot be evaluated on the ` +
+        `edge; keep this behavior in the cloud profile`,
     );
   } else if (x.metric.startsWith('aws:') && awsMetrics[x.metric] === undefined) {
     errors.push(`${path}.metric: unknown metric ${x.metric}; built-in metrics are ${Object.keys(awsMetrics).join(', ')}`);
@@ -320,7 +323,9 @@ export function parseBehavior(x: unknown, path: string): Parsed<Behavior> {
     // resolved in the cloud. The collector counts messages per device over downstream.messageTopics, not
     // per topic filter, so a dimension cannot be honoured locally; refusing is better than a silent widening.
     errors.push(
-      `${path}.metricDimension: dimensions (TOPIC_FILTER) are resolved in the cloud and are not supported on the edge; local message metrics count the topics in downstream.messageTopics — remove metricDimension or keep this behavior in the cloud profile`,
+      `${path}.metricDimension: dimensions (TOPIC_FILTER) are resolved in the cloud and are not supported on the edge; ` +
+        `local message metrics count the topics in downstream.messageTopics — remove metricDimension or keep this ` +
+        `behavior in the cloud profile`,
     );
   }
   const { criteria, info } =

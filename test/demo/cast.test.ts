@@ -68,7 +68,11 @@ describe('cast', () => {
   it('an actor whose parent dies without cleaning up stops by itself', async () => {
     const c = selfCommand(['_innocent']);
     // A parent that starts an actor, prints its pid and exits at once (as a demo killed with SIGKILL would).
-    const script = `const {spawn}=require('node:child_process');const c=spawn(${JSON.stringify(c.file)},${JSON.stringify(c.args)},{stdio:['ignore','pipe','ignore']});c.stdout.once('data',()=>{process.stdout.write(String(c.pid));process.exit(0);});`;
+    const script = [
+      "const {spawn}=require('node:child_process');",
+      `const c=spawn(${JSON.stringify(c.file)},${JSON.stringify(c.args)},{stdio:['ignore','pipe','ignore']});`,
+      "c.stdout.once('data',()=>{process.stdout.write(String(c.pid));process.exit(0);});",
+    ].join('');
     const parent = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
     const pid = await new Promise<number>((resolve, reject) => {
       let out = '';

@@ -56,7 +56,12 @@ afterAll(() => deleteNetns(gw, dev, up)); // the agent's nft tables live in the 
 
 /** A sink in the upstream namespace that prints its running byte count every 100 ms. */
 function startSink(): { received: () => number; ready: Promise<void> } {
-  const script = `let n=0;require('net').createServer(s=>{s.on('data',d=>n+=d.length);s.on('error',()=>{})}).listen(9000,'${SINK_ADDR}',()=>console.log('ready'));setInterval(()=>console.log(n),100)`;
+  const script = [
+    'let n=0;',
+    "require('net').createServer(s=>{s.on('data',d=>n+=d.length);s.on('error',()=>{})})",
+    `.listen(9000,'${SINK_ADDR}',()=>console.log('ready'));`,
+    'setInterval(()=>console.log(n),100)',
+  ].join('');
   const p = spawn('ip', ['netns', 'exec', up, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(p);
   let last = 0;
@@ -70,7 +75,12 @@ function startSink(): { received: () => number; ready: Promise<void> } {
 
 /** The flooding device: streams to the sink as fast as TCP lets it, reconnecting if the connection dies. */
 function startFlood(): void {
-  const script = `const net=require('net');const b=Buffer.alloc(16384,97);function go(){const s=net.connect(9000,'${SINK_ADDR}');const w=()=>{while(s.write(b));};s.on('connect',w);s.on('drain',w);s.on('error',()=>{});s.on('close',()=>setTimeout(go,200));}go();`;
+  const script = [
+    "const net=require('net');const b=Buffer.alloc(16384,97);",
+    `function go(){const s=net.connect(9000,'${SINK_ADDR}');const w=()=>{while(s.write(b));};`,
+    "s.on('connect',w);s.on('drain',w);s.on('error',()=>{});s.on('close',()=>setTimeout(go,200));}",
+    'go();',
+  ].join('');
   children.push(spawn('ip', ['netns', 'exec', dev, process.execPath, '-e', script], { stdio: 'ignore' }));
 }
 
