@@ -4,7 +4,7 @@
 
 import { componentConfigChecks } from '../agent/configChecks.ts';
 import { validateConfig } from '../config/validate.ts';
-import { isPlainObject } from '../localrules/metricValue.ts';
+import { isPlainObject } from '../plainObject.ts';
 import { parseCommandArgs, UsageError } from './args.ts';
 import { readStructuredFile } from './structuredFile.ts';
 

@@ -5,8 +5,9 @@ import { readFileSync } from 'node:fs';
 import { parseBehaviors } from '../localrules/behaviors.ts';
 import { parseDatapointLine } from '../localrules/datapointLine.ts';
 import { type Datapoint, defaultEvaluatorOptions, Evaluator, MemoryThingStates } from '../localrules/evaluator.ts';
-import { isPlainObject, type ValueContainer } from '../localrules/metricValue.ts';
+import type { ValueContainer } from '../localrules/metricValue.ts';
 import { compileProfile } from '../localrules/profile.ts';
+import { isPlainObject } from '../plainObject.ts';
 import { parseCommandArgs, UsageError } from './args.ts';
 import { readStructuredFile } from './structuredFile.ts';
 

@@ -1,6 +1,8 @@
 // The behavior model: a security profile's `behaviors` array exactly as the AWS CLI's
 // create-/describe-security-profile use it (device-defender.md §3.1), plus our extensions in a separate
 // `edge` object. Validation follows the service's rules; every error is `behaviors[i].field: message`.
+
+import { isPlainObject } from '../plainObject.ts';
 import { ACTION_TYPES, type ActionSpec, type ActionType, type MetricValue, type ScopeSpec } from './contracts.ts';
 import {
   awsMetrics,
@@ -12,7 +14,7 @@ import {
   type MetricInfo,
   operatorsFor,
 } from './metrics.ts';
-import { containerOf, describeValue, isPlainObject, type Parsed, parseMetricValue, readNumber } from './metricValue.ts';
+import { containerOf, describeValue, type Parsed, parseMetricValue, readNumber } from './metricValue.ts';
 
 /** The 11 statistics the API allows (device-defender.md §3.1), exactly these. */
 export const statistics = ['p0', 'p0.1', 'p0.01', 'p1', 'p10', 'p50', 'p90', 'p99', 'p99.9', 'p99.99', 'p100'] as const;

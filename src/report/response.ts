@@ -6,9 +6,11 @@
 // epoch milliseconds. The only documented ErrorCode is "InvalidPayload" with "Malformed metrics report"
 // (§1.5), so every rejection we produce uses that code, and the message starts with the documented text
 // followed by our `path: message` details. Answers from the real service are parsed with the code opaque.
+
+import { isPlainObject } from '../plainObject.ts';
 import { decodePayload } from './decode.ts';
 import type { ReportFormat } from './model.ts';
-import { integerProblem, isPlainObject } from './validationIssues.ts';
+import { integerProblem } from './validationIssues.ts';
 
 export const INVALID_PAYLOAD = 'InvalidPayload';
 export const MALFORMED_REPORT = 'Malformed metrics report';
