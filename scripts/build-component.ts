@@ -54,7 +54,8 @@ export async function buildComponent(root: string, log: (line: string) => void):
   for (const file of recipe.artifactFiles) await copyFile(path.join(artifactsDir, file), path.join(componentArtifacts, file));
   await writeFile(path.join(recipesDir, RECIPE_FILE), recipe.text);
   log(
-    `greengrass-build/recipes/${RECIPE_FILE} and ${recipe.artifactFiles.length} artifacts in greengrass-build/artifacts/${component.name}/${component.version}/`,
+    `greengrass-build/recipes/${RECIPE_FILE} and ${recipe.artifactFiles.length} artifacts in ` +
+      `greengrass-build/artifacts/${component.name}/${component.version}/`,
   );
 }
 

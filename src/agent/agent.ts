@@ -1,6 +1,9 @@
-// The composition root (docs/architecture.md): builds every module, starts and stops them in order, and runs
-// the one-directional data flow  collector → samples → local rules → enforcement / violations → outbox,
-// with reports aggregated per thing on the side. Constructors only store; start() does the work.
+// The composition root (docs/architecture.md): the one place that builds every part (once; the collector and the enforcer again
+// when their configuration changes), hands each the narrow interface it needs — one command runner for
+// the collector and enforcement, counters for the health monitor, publish/enqueue for the publishers —
+// starts and stops them in order, and runs the one-directional data flow
+// collector → samples → local rules → enforcement / violations → outbox, with reports aggregated per thing
+// on the side. Constructors only store; start() does the work.
 import { EventEmitter } from 'node:events';
 import { join, resolve } from 'node:path';
 import type { CollectorSample } from '../collector/collector.ts';
@@ -21,9 +24,11 @@ import { type CompiledProfile, compileProfile } from '../localrules/profile.ts';
 import { ThresholdCache } from '../localrules/thresholdCache.ts';
 import type { Logger } from '../log.ts';
 import { ReportIdStore } from '../report/reportIdStore.ts';
+import { type CommandRunner, createCommandRunner } from '../system/commandRunner.ts';
+import { componentConfigChecks } from './configChecks.ts';
 import { ConfigManager, type ConfigSource } from './configManager.ts';
 import { DownstreamIntake } from './downstreamIntake.ts';
-import { HealthMonitor, type HealthRecord } from './health.ts';
+import { HealthMonitor, type HealthRecord, type HealthSources } from './health.ts';
 import { Reporter } from './reporter.ts';
 import { ViolationPublisher } from './violationPublisher.ts';
 
@@ -66,6 +71,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly log: Logger;
   private readonly now: () => number;
   readonly ipc: GreengrassIpcClient;
+  /** ss, ip and nft for the collector and enforcement, in one namespace */
+  private readonly runner: CommandRunner;
   private readonly configs: ConfigManager;
   private config!: ComponentConfig;
   private stateDir = '';
@@ -79,6 +86,11 @@ export class Agent extends EventEmitter<AgentEvents> {
   private evaluator!: Evaluator;
   private downstream!: DownstreamIntake;
   private violations!: ViolationPublisher;
+  /**
+   * Action records made before the violation publisher exists (the start-up restore runs first, so that
+   * persisted blocks and stops are back before anything else can fail): published as soon as it does.
+   */
+  private actionsBeforePublisher: ActionRecord[] | undefined = [];
   private health!: HealthMonitor;
   private messageSubs: IpcSubscription[] = [];
   private replySubs: IpcSubscription[] = [];
@@ -103,9 +115,11 @@ export class Agent extends EventEmitter<AgentEvents> {
       logger: options.logger,
       backoff: { maxMs: 2000 },
     });
+    this.runner = createCommandRunner(options.netns !== undefined ? { netns: options.netns } : {});
     this.configs = new ConfigManager({
       ipc: this.ipc,
       lastGoodPath: join(options.bootstrapStateDir, 'last-good-config.json'),
+      checks: componentConfigChecks,
       logger: options.logger,
       now: this.now,
     });
@@ -158,6 +172,8 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.evaluator = new Evaluator(this.profile, this.cache, evaluatorOptionsOf(this.config));
     this.violations = new ViolationPublisher({ ipc: this.ipc, outbox: this.outbox, gatewayThing: this.o.thingName, logger: this.o.logger });
     this.violations.configure(this.config);
+    for (const record of this.actionsBeforePublisher ?? []) this.violations.publishAction(record);
+    this.actionsBeforePublisher = undefined;
     this.reporter = new Reporter({
       thingName: this.o.thingName,
       config: this.config,
@@ -168,7 +184,13 @@ export class Agent extends EventEmitter<AgentEvents> {
       ...(this.o.reportIntervalOverrideSeconds !== undefined ? { intervalOverrideSeconds: this.o.reportIntervalOverrideSeconds } : {}),
       extraHostMetrics: () => this.health.reportMetrics(this.outbox.takeDropped()),
     });
-    this.health = new HealthMonitor({ agent: this, now: this.now, onShed: (shed, why) => this.shed(shed, why) });
+    this.health = new HealthMonitor({
+      sources: this.healthSources(),
+      ipc: this.ipc,
+      onRecord: (record) => this.emit('health', record),
+      now: this.now,
+      onShed: (shed, why) => this.shed(shed, why),
+    });
 
     this.collector = this.makeCollector(this.config);
     await this.collector.start();
@@ -195,7 +217,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.configs.on('changed', (c, source) => {
       this.busy = this.busy
         .then(() => this.reconfigure(c, source))
-        .catch((err: Error) => this.log.error({ err: err.message }, 'reconfiguration failed'));
+        .catch((err: unknown) => this.log.error({ err }, 'reconfiguration failed'));
     });
     this.configs.subscribe();
     this.ipc.on('connected', () => {
@@ -203,8 +225,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       void this.configs.refresh();
       void this.ipc.updateState('RUNNING').catch(() => undefined);
     });
-    if (connected)
-      await this.ipc.updateState('RUNNING').catch((err: Error) => this.log.warn({ err: err.message }, 'UpdateState RUNNING failed'));
+    if (connected) await this.ipc.updateState('RUNNING').catch((err: unknown) => this.log.warn({ err }, 'UpdateState RUNNING failed'));
 
     this.health.start();
     this.scheduleSample(0);
@@ -231,7 +252,7 @@ export class Agent extends EventEmitter<AgentEvents> {
           }),
         ]);
       } catch (err) {
-        this.log.warn({ step: name, err: (err as Error).message }, 'shutdown step failed');
+        this.log.warn({ err, step: name }, 'shutdown step failed');
       } finally {
         if (timer) clearTimeout(timer);
       }
@@ -268,23 +289,36 @@ export class Agent extends EventEmitter<AgentEvents> {
     };
   }
 
+  /** The health monitor reads counters through these, never the modules themselves. */
+  private healthSources(): HealthSources {
+    return {
+      thingName: this.o.thingName,
+      config: () => this.config,
+      outbox: () => this.outbox.stats(),
+      violations: () => this.violations.stats(),
+      rejectedInputs: () => this.downstream.stats.rejected + this.downstream.stats.spoofed + this.configs.rejected,
+      configSource: () => this.configs.currentSource(),
+    };
+  }
+
   private makeEnforcer(config: ComponentConfig): Enforcer {
     return createEnforcer({
       config: config.enforcement,
       stateDir: this.stateDir,
       logger: this.o.logger,
       onAction: (record) => {
-        this.violations?.publishAction(record);
+        if (this.actionsBeforePublisher) this.actionsBeforePublisher.push(record);
+        else this.violations.publishAction(record);
         this.emit('action', record);
       },
-      ...(this.o.netns !== undefined ? { netns: this.o.netns } : {}),
+      runner: this.runner,
     });
   }
 
   private makeCollector(config: ComponentConfig): Collector {
     // Shedding drops the optional, costly part: per-process attribution and per-socket TCP counters.
     const effective = this.shedding ? { ...config, collector: { ...config.collector, perProcess: false, tcpBytes: false } } : config;
-    return new Collector({ config: effective, logger: this.o.logger, ...(this.o.netns !== undefined ? { netns: this.o.netns } : {}) });
+    return new Collector({ config: effective, logger: this.o.logger, runner: this.runner });
   }
 
   private shedding = false;
@@ -304,7 +338,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         this.collector = this.makeCollector(this.config);
         await this.collector.start();
       })
-      .catch((err: Error) => this.log.error({ err: err.message }, 'could not rebuild the collector'));
+      .catch((err: unknown) => this.log.error({ err }, 'could not rebuild the collector'));
   }
 
   private subscribeMessages(config: ComponentConfig): void {
@@ -320,7 +354,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private scheduleSample(delayMs: number): void {
     if (this.stopped) return;
     this.sampleTimer = setTimeout(() => {
-      this.busy = this.busy.then(() => this.sampleOnce()).catch((err: Error) => this.log.error({ err: err.message }, 'sample failed'));
+      this.busy = this.busy.then(() => this.sampleOnce()).catch((err: unknown) => this.log.error({ err }, 'sample failed'));
     }, delayMs);
   }
 
@@ -368,9 +402,7 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   private dispatch(events: ViolationEvent[]): void {
     for (const ev of events) {
-      this.enforcer
-        .handle(ev)
-        .catch((err: Error) => this.log.error({ err: err.message, violationId: ev.violationId }, 'enforcement failed'));
+      this.enforcer.handle(ev).catch((err: unknown) => this.log.error({ err, violationId: ev.violationId }, 'enforcement failed'));
       this.violations.publishViolation(ev);
       this.emit('violation', ev);
     }

@@ -16,7 +16,7 @@ import { ReportChecker } from '../report/reportChecker.ts';
 import { rejectedResponse } from '../report/response.ts';
 
 export interface DownstreamIntakeOptions {
-  ipc: GreengrassIpcClient;
+  ipc: Pick<GreengrassIpcClient, 'subscribeToTopic' | 'publishToTopic'>;
   logger: Logger;
   /** validated datapoints of an accepted report from a known device */
   onDatapoints: (points: Datapoint[]) => void;
@@ -149,7 +149,7 @@ export class DownstreamIntake {
       if (this.forwardDue(thingName, nowMs)) this.o.onForward(thingName, result.format, payload, result.response.reportId);
       this.o.onDatapoints(datapointsFromReport(result.report, thingName, this.offenderFor(thingName), nowMs));
     } catch (err) {
-      this.log.error({ err: (err as Error).message, thingName }, 'could not hand an accepted downstream report on');
+      this.log.error({ err, thingName }, 'could not hand an accepted downstream report on');
     }
     if (result.reply) this.answer(result.reply.topic, result.reply.payload);
   }
@@ -202,7 +202,7 @@ export class DownstreamIntake {
       .publishToTopic(topic, Buffer.from(payload))
       .catch((err: Error) => {
         this.stats.answerFailures++;
-        this.log.warn({ topic: topic.slice(0, 256), err: err.message }, 'could not answer a downstream device');
+        this.log.warn({ err, topic: topic.slice(0, 256) }, 'could not answer a downstream device');
       })
       .finally(() => {
         this.inFlight--;

@@ -17,7 +17,7 @@ import { parseReportTopic, reportTopic } from '../report/topics.ts';
 export interface ReporterOptions {
   thingName: string;
   config: ComponentConfig;
-  outbox: Outbox;
+  outbox: Pick<Outbox, 'enqueue' | 'confirmReport'>;
   ids: ReportIdStore;
   logger: Logger;
   nowMs: number;
@@ -143,7 +143,7 @@ export class Reporter {
     const format = t.format ?? (topic.includes('/cbor/') ? 'cbor' : 'json');
     const parsed = parseReportResponse(payload, format);
     if (!parsed.ok) {
-      this.log.warn({ topic, err: parsed.error }, 'unreadable answer from Device Defender');
+      this.log.warn({ topic, reason: parsed.error }, 'unreadable answer from Device Defender');
       return;
     }
     const r = parsed.response;
@@ -177,7 +177,7 @@ export class Reporter {
       reportId = this.o.ids.next(nowMs);
     } catch (err) {
       // Without a durable id we could repeat one after a crash; skip this window, say why.
-      this.log.error({ err: (err as Error).message, thingName }, 'cannot reserve a report_id; report skipped');
+      this.log.error({ err, thingName }, 'cannot reserve a report_id; report skipped');
       return;
     }
     const built = build(reportId);
@@ -186,7 +186,7 @@ export class Reporter {
     const { format, names } = this.o.config.reporting;
     const encoded = encodeWithinLimit(built.report, { format, style: names });
     if (!encoded.ok) {
-      this.log.error({ thingName, reportId, err: encoded.error }, 'report does not fit the message limit; skipped');
+      this.log.error({ thingName, reportId, reason: encoded.error }, 'report does not fit the message limit; skipped');
       return;
     }
     if (encoded.sampled.length > 0) this.log.info({ thingName, reportId, sampled: encoded.sampled }, 'report lists sampled to fit');

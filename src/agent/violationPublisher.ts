@@ -11,8 +11,8 @@ import type { Logger } from '../log.ts';
 import { thingNameProblem } from '../report/thingName.ts';
 
 export interface ViolationPublisherOptions {
-  ipc: GreengrassIpcClient;
-  outbox: Outbox;
+  ipc: Pick<GreengrassIpcClient, 'publishToTopic'>;
+  outbox: Pick<Outbox, 'enqueue'>;
   gatewayThing: string;
   logger: Logger;
 }
@@ -86,9 +86,9 @@ export class ViolationPublisher {
 
   private send(doc: Record<string, unknown>, thing: string): void {
     const text = JSON.stringify(doc);
-    this.o.ipc.publishToTopic(this.localTopic, doc).catch((err: Error) => {
+    this.o.ipc.publishToTopic(this.localTopic, doc).catch((err: unknown) => {
       this.counts.localPublishFailures++;
-      this.log.debug({ err: err.message }, 'local violation publish failed');
+      this.log.debug({ err }, 'local violation publish failed');
     });
     try {
       this.o.outbox.enqueue({
@@ -98,7 +98,7 @@ export class ViolationPublisher {
         encoding: 'utf8',
       });
     } catch (err) {
-      this.log.error({ err: (err as Error).message }, 'could not queue a violation for the cloud');
+      this.log.error({ err }, 'could not queue a violation for the cloud');
     }
   }
 }

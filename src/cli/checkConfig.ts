@@ -2,7 +2,7 @@
 // agent validates a configuration update. FILE may be a plain configuration object or a Greengrass recipe,
 // in which case its ComponentConfiguration.DefaultConfiguration is checked. Exit 0 valid, 1 invalid.
 
-import { componentConfigChecks } from '../config/componentConfig.ts';
+import { componentConfigChecks } from '../agent/configChecks.ts';
 import { readConfigFile } from '../config/configFile.ts';
 import { parseCommandArgs, UsageError } from './args.ts';
 

@@ -1,5 +1,11 @@
+// `defender-edge collect [--once] [--json] [--report] [--interval MS] [--count N] [--config FILE]`: take
+// samples with the same collector the agent runs and print them — for operators checking what the
+// collector sees on a given host. With --report, each printed sample is followed by the Device Defender
+// report built from it (the wire document, as the agent would publish it). Logs go to stderr.
+
+import { componentConfigChecks } from '../agent/configChecks.ts';
 import { Collector, type CollectorSample } from '../collector/collector.ts';
-import { componentConfigChecks } from '../config/componentConfig.ts';
+import type { DeviceSample, ListeningPort, ProcessSample } from '../collector/sample.ts';
 import { readConfigFile } from '../config/configFile.ts';
 import { type ConfigResult, validateConfig } from '../config/validate.ts';
 import { createLogger } from '../log.ts';
@@ -35,25 +41,35 @@ function fmtTraffic(t: { bytesIn: number; bytesOut: number; packetsIn: number; p
   return t ? `in ${t.bytesIn} B/${t.packetsIn} pkt, out ${t.bytesOut} B/${t.packetsOut} pkt` : 'n/a (first sample)';
 }
 
+function fmtListening(l: ListeningPort): string {
+  return `${l.protocol}/${l.port}${l.interface ? `@${l.interface}` : ''}${l.pid ? `(pid ${l.pid})` : ''}`;
+}
+
+function fmtProcess(p: ProcessSample): string {
+  const tcp = p.listeningTcpPorts.join(',') || '-';
+  const udp = p.listeningUdpPorts.join(',') || '-';
+  const mqtt = p.messagesSent !== undefined ? ` mqtt msgs sent ~${p.messagesSent} received ~${p.messagesReceived ?? 0}` : '';
+  const bytes = `bytes in ${p.traffic.bytesIn} out ${p.traffic.bytesOut}`;
+  return `  pid ${p.pid} ${p.comm}: tcp ${tcp} udp ${udp} conns ${p.establishedConnections} ${bytes}${mqtt}`;
+}
+
+function fmtDevice(d: DeviceSample): string {
+  const messages = `messages sent ${d.messagesSent} received ${d.messagesReceived} bytes ${d.messageBytes}`;
+  return `  device ${d.thingName}: ${fmtTraffic(d.traffic)}; destinations ${d.destinations.join(',') || '-'}; ${messages}`;
+}
+
 export function formatSample(s: CollectorSample): string {
   const h = s.host;
   const lines = [
     `sample ${new Date(h.t).toISOString()} interval ${h.intervalMs} ms`,
     `  network: ${fmtTraffic(h.network)}`,
-    `  listening: ${h.listening.map((l) => `${l.protocol}/${l.port}${l.interface ? `@${l.interface}` : ''}${l.pid ? `(pid ${l.pid})` : ''}`).join(' ') || 'none'}`,
+    `  listening: ${h.listening.map(fmtListening).join(' ') || 'none'}`,
     `  established tcp: ${h.established.length}`,
-    ...h.processes.map(
-      (p) =>
-        `  pid ${p.pid} ${p.comm}: tcp ${p.listeningTcpPorts.join(',') || '-'} udp ${p.listeningUdpPorts.join(',') || '-'} conns ${p.establishedConnections} bytes in ${p.traffic.bytesIn} out ${p.traffic.bytesOut}` +
-        (p.messagesSent !== undefined ? ` mqtt msgs sent ~${p.messagesSent} received ~${p.messagesReceived ?? 0}` : ''),
-    ),
+    ...h.processes.map(fmtProcess),
     `  custom: ${Object.entries(h.custom)
       .map(([k, v]) => `${k}=${'number' in v ? v.number : JSON.stringify(v)}`)
       .join(' ')}`,
-    ...s.devices.map(
-      (d) =>
-        `  device ${d.thingName}: ${fmtTraffic(d.traffic)}; destinations ${d.destinations.join(',') || '-'}; messages sent ${d.messagesSent} received ${d.messagesReceived} bytes ${d.messageBytes}`,
-    ),
+    ...s.devices.map(fmtDevice),
   ];
   if (h.degraded.length > 0) lines.push(`  degraded: ${h.degraded.join('; ')}`);
   return lines.join('\n');

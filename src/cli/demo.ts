@@ -105,16 +105,19 @@ export async function demoCommand(argv: string[]): Promise<number> {
   const t0 = Date.now();
   try {
     say(
-      `defender-edge demo — the rogue-agent scenario on this machine, no AWS account (${values['dry-run'] ? 'DRY-RUN: nothing will be stopped' : 'enforce mode'})`,
+      `defender-edge demo — the rogue-agent scenario on this machine, no AWS account ` +
+        `(${values['dry-run'] ? 'DRY-RUN: nothing will be stopped' : 'enforce mode'})`,
     );
     await scenario.start();
     say(`  work dir: ${scenario.workDir} (${values.keep ? 'kept' : 'removed at the end'})`);
     say(`  emulator: Greengrass IPC socket, client-device MQTT broker ${scenario.mqttUrl}, simulated cloud record`);
     say(
-      `  agent: thing ${scenario.gatewayThing}, sampling every ${samplingMs} ms, action ${action}, Defender reports every ${reportEverySeconds} s (compressed for the demo; deployments: ≥ 300 s)`,
+      `  agent: thing ${scenario.gatewayThing}, sampling every ${samplingMs} ms, action ${action}, Defender reports ` +
+        `every ${reportEverySeconds} s (compressed for the demo; deployments: ≥ 300 s)`,
     );
     say(
-      "  profile (the scenario's, per process): msgReceive aws:num-messages-received less-than 100 per 300 s; bytesOut aws:all-bytes-out less-than 10000 per 300 s",
+      "  profile (the scenario's, per process): msgReceive aws:num-messages-received less-than 100 per 300 s; " +
+        'bytesOut aws:all-bytes-out less-than 10000 per 300 s',
     );
     say(
       `  the rogue floods /rogue/agent with ${Math.round(1000 / rogueIntervalMs)} messages/s of {"message": <100 random A-Z0-9>} and receives them back`,

@@ -3,7 +3,7 @@
 // the same datapoints built from a recorded sample, the same evaluator. The whole input is checked
 // first; any bad field → `path: message` errors on stderr, exit 1, no events.
 import { readFileSync } from 'node:fs';
-import { componentConfigChecks } from '../config/componentConfig.ts';
+import { componentConfigChecks } from '../agent/configChecks.ts';
 import { configurationOf, isRecipe } from '../config/configFile.ts';
 import { configSchema } from '../config/schema.ts';
 import { readStructuredFile } from '../config/structuredFile.ts';
@@ -14,9 +14,10 @@ import type { ViolationEvent } from '../localrules/contracts.ts';
 import { parseDatapoint } from '../localrules/datapointLine.ts';
 import { type DeviceInfo, datapointsFromSample, deviceInfoOf } from '../localrules/datapoints.ts';
 import { type Datapoint, defaultEvaluatorOptions, Evaluator, type EvaluatorOptions, MemoryThingStates } from '../localrules/evaluator.ts';
-import { isPlainObject, type ValueContainer } from '../localrules/metricValue.ts';
+import type { ValueContainer } from '../localrules/metricValue.ts';
 import { compileProfile } from '../localrules/profile.ts';
 import { isRecordedSample, parseRecordedSample } from '../localrules/recordedSample.ts';
+import { isPlainObject } from '../plainObject.ts';
 import { parseCommandArgs, UsageError } from './args.ts';
 import { failWithErrors } from './errors.ts';
 

@@ -90,7 +90,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   try {
     await agent.start();
   } catch (err) {
-    logger.fatal({ err: (err as Error).message, stack: (err as Error).stack }, 'agent failed to start');
+    logger.fatal({ err }, 'agent failed to start');
     await agent.ipc.updateState('ERRORED').catch(() => undefined);
     await agent.stop();
     return 1;

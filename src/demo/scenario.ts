@@ -495,8 +495,8 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
     await this.starting?.catch(() => undefined);
     if (this.cloudTimer) clearInterval(this.cloudTimer);
     await Promise.all([...this.actors.values()].map((a) => stopActor(a)));
-    await this.agent?.stop().catch((err: Error) => this.log.warn({ err: err.message }, 'agent stop failed'));
-    await this.emulator?.stop().catch((err: Error) => this.log.warn({ err: err.message }, 'emulator stop failed'));
+    await this.agent?.stop().catch((err: unknown) => this.log.warn({ err }, 'agent stop failed'));
+    await this.emulator?.stop().catch((err: unknown) => this.log.warn({ err }, 'emulator stop failed'));
     for (const s of this.sinkSockets) s.destroy();
     await new Promise<void>((resolve) => (this.sink ? this.sink.close(() => resolve()) : resolve()));
     if (this.dir !== '' && !this.keepWorkDir) rmSync(this.dir, { recursive: true, force: true });

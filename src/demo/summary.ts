@@ -290,7 +290,9 @@ export function renderSummary(s: DemoSummary): string {
     `innocent process survived: ${s.innocentSurvived === null ? 'n/a' : s.innocentSurvived ? 'yes' : 'NO'}`,
     `behaviors fired: ${s.behaviorsFired.join(', ') || 'none'}`,
     ...Object.entries(s.behaviorsNotFired).map(([b, why]) => `behavior not fired: ${b} — ${why}`),
-    `cloud record: ${s.cloud.gatewayReports} gateway reports, ${s.cloud.deviceReports} device reports, ${s.cloud.violations} violations, ${s.cloud.actions} actions${s.cloud.reportAfterViolation ? '; reporting went on after the violation' : ''}`,
+    `cloud record: ${s.cloud.gatewayReports} gateway reports, ${s.cloud.deviceReports} device reports, ` +
+      `${s.cloud.violations} violations, ${s.cloud.actions} actions` +
+      (s.cloud.reportAfterViolation ? '; reporting went on after the violation' : ''),
     `downstream device: ${s.device.accepted} reports accepted, ${s.device.rejected} rejected`,
     `report cadence compressed to ${s.reportEverySeconds} s for the demo (deployments: every 300 s or more)`,
     '',

@@ -154,7 +154,7 @@ export class Outbox {
         'outbox full: dropped the oldest messages',
       );
     }
-    if (this.queue.diskError) this.log.error({ err: this.queue.diskError }, 'outbox cannot write to disk; holding messages in memory');
+    if (this.queue.diskError) this.log.error({ reason: this.queue.diskError }, 'outbox cannot write to disk; holding messages in memory');
     this.kick();
   }
 
@@ -320,7 +320,7 @@ export class Outbox {
           this.rejected++;
           this.lastError = outcome.err.message;
           this.log.error(
-            { err: outcome.err.message, reason: permanent, topic: m.topic, kind: m.kind, reportId: m.reportId },
+            { err: outcome.err, permanent, topic: m.topic, kind: m.kind, reportId: m.reportId },
             'IoT Core refused a message for good; dropped from the outbox',
           );
           // Counted as handed over (zero bytes) so acknowledgement stays contiguous; a replay after a reconnect
@@ -343,7 +343,7 @@ export class Outbox {
         this.backoffMs = Math.min(this.opts.maxBackoffMs, this.backoffMs === 0 ? this.opts.initialBackoffMs : this.backoffMs * 2);
         const delay = Math.round(this.backoffMs * (0.8 + 0.4 * this.opts.random()));
         this.log.warn(
-          { err: this.lastError, topic: m.topic, kind: m.kind, retryInMs: delay, depth: this.unsent() },
+          { err: outcome.err, topic: m.topic, kind: m.kind, retryInMs: delay, depth: this.unsent() },
           'publish to IoT Core failed; will retry',
         );
         this.timer = setTimeout(() => {

@@ -2,7 +2,9 @@
 // create-/describe-security-profile use it (API `Behavior`, docs/localrules.md#behaviors), plus our extensions
 // in a separate `edge` object. Validation follows the service's rules; every error is
 // `behaviors[i].field: message`.
-import type { ActionSpec, ActionType, MetricValue, ScopeSpec } from './contracts.ts';
+
+import { isPlainObject } from '../plainObject.ts';
+import { ACTION_TYPES, type ActionSpec, type ActionType, type MetricValue, type ScopeSpec } from './contracts.ts';
 import {
   awsMetrics,
   type ComparisonOperator,
@@ -13,7 +15,7 @@ import {
   type MetricInfo,
   operatorsFor,
 } from './metrics.ts';
-import { containerOf, describeValue, isPlainObject, type Parsed, parseMetricValue, readNumber } from './metricValue.ts';
+import { containerOf, describeValue, type Parsed, parseMetricValue, readNumber } from './metricValue.ts';
 
 /** The 11 statistics the API allows (API `StatisticalThreshold`), exactly these. */
 export const statistics = ['p0', 'p0.1', 'p0.01', 'p1', 'p10', 'p50', 'p90', 'p99', 'p99.9', 'p99.99', 'p100'] as const;
@@ -59,15 +61,6 @@ const criteriaKeys = [
   'mlDetectionConfig',
 ];
 const namePattern = /^[a-zA-Z0-9:_-]{1,128}$/;
-const actionTypes: readonly ActionType[] = [
-  'none',
-  'process-suspend',
-  'process-terminate',
-  'process-freeze',
-  'address-block',
-  'interface-down',
-  'interface-quarantine',
-];
 const maxTtlSeconds = 30 * 86_400;
 
 /** Default scope when `edge.scope` is absent (contracts.ts ScopeSpec). */
@@ -130,8 +123,8 @@ function parseAction(x: unknown, path: string, scope: EdgeExtension['scope'], er
   }
   errors.push(...unknownKeys(x, ['type', 'ttlSeconds', 'dryRun', 'revertOnClear'], path));
   const action: ActionSpec = { type: 'none' };
-  if (typeof x.type !== 'string' || !(actionTypes as readonly string[]).includes(x.type)) {
-    errors.push(`${path}.type: must be one of ${actionTypes.join(', ')}, got ${describeValue(x.type)}`);
+  if (typeof x.type !== 'string' || !(ACTION_TYPES as readonly string[]).includes(x.type)) {
+    errors.push(`${path}.type: must be one of ${ACTION_TYPES.join(', ')}, got ${describeValue(x.type)}`);
   } else {
     action.type = x.type as ActionType;
   }
@@ -169,7 +162,8 @@ function parseCriteria(x: unknown, path: string, metric: string, errors: string[
   // ML models are trained in the cloud over 14 days (ML Detect, docs/localrules.md); nothing local can stand in.
   if (x.mlDetectionConfig !== undefined) {
     errors.push(
-      `${path}.mlDetectionConfig: ML Detect is not supported on the edge (models are trained and held in the cloud); keep this behavior in the cloud profile or replace it with a threshold or statisticalThreshold`,
+      `${path}.mlDetectionConfig: ML Detect is not supported on the edge (models are trained and held in the cloud); ` +
+        `keep this behavior in the cloud profile or replace it with a threshold or statisticalThreshold`,
     );
     return {};
   }
@@ -211,7 +205,8 @@ function parseCriteria(x: unknown, path: string, metric: string, errors: string[
     if (container === 'count') {
       // Custom metrics take `number`, not `count` (custom-metrics guide); a Python agent SDK README example is wrong.
       errors.push(
-        `${path}.value.count: custom metrics take value.number (number), value.numbers (number-list), value.strings (string-list) or value.cidrs (ip-address-list)`,
+        `${path}.value.count: custom metrics take value.number (number), value.numbers (number-list), value.strings ` +
+          `(string-list) or value.cidrs (ip-address-list)`,
       );
     } else if (container === 'ports') {
       errors.push(`${path}.value.ports: custom metrics have no port-list type; use value.numbers`);
@@ -317,7 +312,8 @@ export function parseBehavior(x: unknown, path: string): Parsed<Behavior> {
     );
   } else if (cloudOnlyMetrics.includes(x.metric)) {
     errors.push(
-      `${path}.metric: ${x.metric} is computed by AWS IoT from its own connection data and cannot be evaluated on the edge; keep this behavior in the cloud profile`,
+      `${path}.metric: ${x.metric} is computed by AWS IoT from its own connection data and cannot be evaluated on the ` +
+        `edge; keep this behavior in the cloud profile`,
     );
   } else if (x.metric.startsWith('aws:') && awsMetrics[x.metric] === undefined) {
     errors.push(`${path}.metric: unknown metric ${x.metric}; built-in metrics are ${Object.keys(awsMetrics).join(', ')}`);
@@ -331,7 +327,9 @@ export function parseBehavior(x: unknown, path: string): Parsed<Behavior> {
     // collector counts messages per device over downstream.messageTopics, not per topic filter, so a dimension
     // cannot be honoured locally; refusing is better than a silent widening.
     errors.push(
-      `${path}.metricDimension: dimensions (TOPIC_FILTER) are resolved in the cloud and are not supported on the edge; local message metrics count the topics in downstream.messageTopics — remove metricDimension or keep this behavior in the cloud profile`,
+      `${path}.metricDimension: dimensions (TOPIC_FILTER) are resolved in the cloud and are not supported on the edge; ` +
+        `local message metrics count the topics in downstream.messageTopics — remove metricDimension or keep this ` +
+        `behavior in the cloud profile`,
     );
   }
   const { criteria, info } =

@@ -3,9 +3,10 @@
 // Datapoint of a downstream-device subject; errors are `path: message` (the CLI adds `line N: `).
 
 import ipaddr from 'ipaddr.js';
+import { isPlainObject } from '../plainObject.ts';
 import type { Datapoint } from './evaluator.ts';
 import { awsMetrics } from './metrics.ts';
-import { containerOf, describeValue, isPlainObject, type Parsed, parseMetricValue, type ValueContainer } from './metricValue.ts';
+import { containerOf, describeValue, type Parsed, parseMetricValue, type ValueContainer } from './metricValue.ts';
 
 /**
  * One parsed line. `containers`: for each metric the profile uses, the value container its behaviors

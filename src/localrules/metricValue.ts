@@ -2,16 +2,13 @@
 // JSON: a behavior's `criteria.value`, a per-thing override, or one datapoint of `defender-edge evaluate`.
 // Returns typed data or `path: message` errors; never throws.
 import ipaddr from 'ipaddr.js';
+import { isPlainObject } from '../plainObject.ts';
 import type { MetricValue } from './contracts.ts';
 
 export type ValueContainer = 'count' | 'number' | 'numbers' | 'ports' | 'cidrs' | 'strings';
 export const valueContainers: readonly ValueContainer[] = ['count', 'cidrs', 'ports', 'number', 'numbers', 'strings'];
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; errors: string[] };
-
-export function isPlainObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
 
 export function describeValue(x: unknown): string {
   if (x === null) return 'null';

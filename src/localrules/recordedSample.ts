@@ -4,7 +4,8 @@
 // `path: message` naming the value; fields the datapoints do not read are left alone (a newer collector
 // may add some, see src/collector/sample.ts).
 import type { DeviceSample, HostSample } from '../collector/sample.ts';
-import { describeValue, isPlainObject, type Parsed } from './metricValue.ts';
+import { isPlainObject } from '../plainObject.ts';
+import { describeValue, type Parsed } from './metricValue.ts';
 
 /** What `collect --json` prints per sample (the collector's CollectorSample). */
 export interface RecordedSample {

@@ -7,9 +7,11 @@
 // Data requirements (the C++ v2 SDK's Device Defender sample README): numbers with up to 15 significant digits,
 // strings of letters, digits and `:_-/.`, valid IPv4/IPv6 addresses. The service accepts data outside these
 // rules but neither shows nor retains it, so here it is accepted with a WARNING rather than an error.
+
+import { isPlainObject } from '../plainObject.ts';
 import type { CustomMetricValue } from './model.ts';
 import { isIPv4, isIPv6 } from './remoteAddress.ts';
-import { childPath, isPlainObject, isWellFormedString, type ValidationIssues } from './validationIssues.ts';
+import { childPath, isWellFormedString, type ValidationIssues } from './validationIssues.ts';
 
 const NAME = /^[a-zA-Z0-9:_-]{1,128}$/;
 const STRING_ITEM = /^[A-Za-z0-9:_\-/.]*$/;

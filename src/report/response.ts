@@ -8,9 +8,11 @@
 // "InvalidPayload" with "Malformed metrics report", so every rejection we produce uses that code, and the
 // message starts with the documented text followed by our `path: message` details. Answers from the real
 // service are parsed with the code opaque.
+
+import { isPlainObject } from '../plainObject.ts';
 import { decodePayload } from './decode.ts';
 import type { ReportFormat } from './model.ts';
-import { integerProblem, isPlainObject } from './validationIssues.ts';
+import { integerProblem } from './validationIssues.ts';
 
 export const INVALID_PAYLOAD = 'InvalidPayload';
 export const MALFORMED_REPORT = 'Malformed metrics report';

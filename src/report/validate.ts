@@ -17,6 +17,7 @@
 //  * report_id must be a positive integer no larger than 2^53-1, the largest a JSON number holds exactly.
 //  * Port numbers: `port` 1–65535 (documented "> 0"), `local_port` 0–65535 (documented ">= 0").
 
+import { isPlainObject } from '../plainObject.ts';
 import { customMetricNameProblem, readCustomMetricValue } from './customMetrics.ts';
 import { type FieldKey, fieldNamed, wireName } from './fieldNames.ts';
 import {
@@ -31,7 +32,7 @@ import {
   type ReportMetrics,
 } from './model.ts';
 import { parseRemoteAddress } from './remoteAddress.ts';
-import { childPath, integerProblem, isPlainObject, isWellFormedString, shownPath, ValidationIssues } from './validationIssues.ts';
+import { childPath, integerProblem, isWellFormedString, shownPath, ValidationIssues } from './validationIssues.ts';
 
 export type ReportValidation =
   | { ok: true; report: DefenderReport; style: NameStyle; warnings: string[] }

@@ -46,13 +46,6 @@ export function shownPath(path: string): string {
   return path === '' ? '(root)' : path;
 }
 
-/** A plain data object (what JSON.parse and the CBOR decoder produce), not an array, Date, Buffer or class instance. */
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value) as unknown;
-  return proto === Object.prototype || proto === null;
-}
-
 /** Non-negative (or positive) safe integer check with the message the validator uses. */
 export function integerProblem(value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): string | null {
   if (typeof value !== 'number' || !Number.isFinite(value)) return 'must be a number';

@@ -1,7 +1,7 @@
 // The scenario's configuration is a valid component configuration carrying the scenario's profile
 // exactly (docs/demo.md#the-scenario), per process, with the chosen action and mode.
 import { describe, expect, it } from 'vitest';
-import { validateComponentConfig } from '../../src/config/componentConfig.ts';
+import { validateComponentConfig } from '../../src/agent/configChecks.ts';
 import { scenarioConfig, seedBehaviors } from '../../src/demo/scenario.ts';
 import { behaviorsOf } from '../../src/localrules/configCheck.ts';
 

@@ -7,7 +7,7 @@
 
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { validateComponentConfig } from '../../src/config/componentConfig.ts';
+import { validateComponentConfig } from '../../src/agent/configChecks.ts';
 import { loadRecipeFile } from '../../src/ipc/emulator/recipe.ts';
 import { hostileString, hostileValue, mutateDocument } from '../support/mutate.ts';
 import { assertPathMessage, forEachCase, runSeed, settledHeap } from '../support/prng.ts';

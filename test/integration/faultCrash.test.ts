@@ -16,6 +16,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
 import { CLI } from '../support/ipc.ts';
 import { prng, runSeed } from '../support/prng.ts';
+import { until } from '../support/until.ts';
 
 const CHILD = fileURLToPath(new URL('./faultCrashChild.ts', import.meta.url));
 const RECIPE = fileURLToPath(new URL('../../recipe.yaml', import.meta.url));
@@ -155,12 +156,10 @@ describe('the agent itself SIGKILLed while running', () => {
         { env, stdio: ['ignore', 'ignore', 'pipe'], cwd: dir },
       );
       children.push(child);
-      const deadline = Date.now() + 20_000;
       // Up and reporting again: RUNNING and a report of this run in the cloud. A replay of what the last run
       // sent does not count (the outbox's cursor is persisted lazily, so a quick kill replays the same report).
       const newReport = () => reportIds().some((id) => id > maxBefore);
-      while ((running === before || !newReport()) && Date.now() < deadline && child.exitCode === null)
-        await new Promise((res) => setTimeout(res, 50));
+      await until(() => (running > before && newReport()) || child.exitCode !== null, 20_000, `agent run ${i} up and reporting`, 50);
       expect(child.exitCode, `agent run ${i} exited on its own`).toBeNull();
       expect(running, `agent run ${i} never reached RUNNING`).toBeGreaterThan(before);
       expect(newReport(), `agent run ${i} sent no new report`).toBe(true);

@@ -5,7 +5,7 @@ import { parse } from 'yaml';
 import { zipName } from '../../scripts/buildTargets.ts';
 import { accessControlFor, COMPONENT_NAME, recipeDefaultConfiguration } from '../../scripts/recipeDefaults.ts';
 import { syncRecipeText } from '../../scripts/sync-recipe.ts';
-import { validateComponentConfig } from '../../src/config/componentConfig.ts';
+import { validateComponentConfig } from '../../src/agent/configChecks.ts';
 import { defaultConfig } from '../../src/config/validate.ts';
 import { recipeSchemaErrors } from '../support/gdkSchemas.ts';
 import { type AccessControl, isAuthorized } from '../support/ipcAuthorization.ts';

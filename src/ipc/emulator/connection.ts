@@ -75,7 +75,7 @@ export class IpcConnection {
     this.host = host;
     this.log = log;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
+    socket.on('error', (err) => this.log.debug({ err }, 'socket error'));
     socket.on('close', () => this.teardown());
   }
 
@@ -191,7 +191,7 @@ export class IpcConnection {
     try {
       this.host.dispatch(operation, request, stream);
     } catch (err) {
-      this.log.error({ err: (err as Error).message, operation }, 'operation handler threw');
+      this.log.error({ err, operation }, 'operation handler threw');
       if (stream.isOpen()) stream.failUnmodeled('InternalServerError');
     }
   }

@@ -107,7 +107,7 @@ export class GreengrassEmulator extends EventEmitter<EmulatorEvents> {
     const recipe = typeof options.recipe === 'string' ? loadRecipeFile(options.recipe) : (options.recipe ?? embeddedRecipe());
     this.componentName = recipe.componentName;
     this.components = new ComponentStore(options.validationTimeoutMs ?? 10_000, (component, p) =>
-      this.log.error({ component, path: p.path }, `accessControl policy skipped: ${p.path}: ${p.message}`),
+      this.log.error({ component, path: p.path, reason: p.message }, 'accessControl policy skipped'),
     );
     const config = mergeConfig(recipe.defaultConfiguration, options.overrides ?? {});
     this.components.add(recipe.componentName, isJsonObject(config) ? config : {}, options.token);
@@ -162,7 +162,7 @@ export class GreengrassEmulator extends EventEmitter<EmulatorEvents> {
       server.once('error', (err) => reject(new EmulatorStartError(`${this.socketPath}: ${err.message}`)));
       server.listen(this.socketPath, () => resolve());
     });
-    server.on('error', (err) => this.log.error({ err: err.message }, 'server error'));
+    server.on('error', (err) => this.log.error({ err }, 'server error'));
     this.server = server;
     if (this.broker && this.bridge) {
       try {

@@ -151,7 +151,7 @@ export class MqttBridge {
     const message = err instanceof Error ? err.message : String(err);
     this.errors++;
     this.lastError = `${key} ${topic}: ${message}`;
-    this.log.warn({ route: key, topic, err: message }, 'bridge could not forward a message');
+    this.log.warn({ err, route: key, topic }, 'bridge could not forward a message');
   }
 }
 
