@@ -28,7 +28,6 @@ export const SOCKDIAG_LIBS: readonly string[] = ['-lbpf', '-lelf', '-lz'];
 const STATIC_LIBS = ['libbpf.a', 'libelf.a', 'libz.a'];
 
 export const BPF_SOURCE = 'native/ebpf/dedge_traffic.bpf.c';
-const BPF_HEADERS: readonly string[] = ['native/ebpf/dedge_kernel.h', 'native/ebpf/dedge_traffic.h'];
 /** -g makes clang emit BTF (CO-RE needs it); llvm-strip -g then drops the DWARF, keeping .BTF/.BTF.ext. */
 // -fdebug-compilation-dir=.: the BTF line info names the source relative to the project (same bytes in any checkout).
 export const BPF_CFLAGS: readonly string[] = ['-g', '-fdebug-compilation-dir=.', '-O2', '-target', 'bpf', '-mcpu=v3', '-Wall', '-Werror', '-Inative/ebpf'];
