@@ -38,6 +38,7 @@
  *       reparented.
  *   sched:sched_process_exit  when a thread group's last thread exits (signal->live reached 0), its
  *       dedge_procs entry is flagged exited with its comm at exit; the reader deletes it once read.
+ *   comm is always the group leader's (what /proc/PID/comm shows), not the calling thread's.
  *
  * Not counted: splice from a TCP socket into a pipe (tcp_splice_read does not go through recvmsg),
  * TCP_ZEROCOPY_RECEIVE (mmap'd receive), kernel sockets, raw and SCTP sockets. Traffic a kernel thread
@@ -107,7 +108,9 @@ static __always_inline struct dedge_proc *proc_of(__u32 tgid, struct task_struct
   struct dedge_proc init = {};
   init.first_ns = bpf_ktime_get_ns();
   init.uid = (__u32)bpf_get_current_uid_gid();
-  bpf_get_current_comm(init.comm, sizeof init.comm);
+  /* The process's name is its group leader's (what /proc/PID/comm shows); threads may rename themselves. */
+  struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+  bpf_probe_read_kernel_str(init.comm, sizeof init.comm, leader->comm);
   struct dedge_fork *f = bpf_map_lookup_elem(&dedge_forks, &tgid);
   if (f) {
     init.ppid = f->ppid;
@@ -240,7 +243,8 @@ int BPF_PROG(dedge_exit, struct task_struct *task) {
   struct dedge_proc *p = bpf_map_lookup_elem(&dedge_procs, &tgid);
   if (!p) return 0;
   p->exit_ns = bpf_ktime_get_ns();
-  bpf_probe_read_kernel_str(p->exit_comm, sizeof p->exit_comm, task->comm);
+  struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+  bpf_probe_read_kernel_str(p->exit_comm, sizeof p->exit_comm, leader->comm);
   __sync_fetch_and_or(&p->flags, DEDGE_PROC_EXITED);
   return 0;
 }
