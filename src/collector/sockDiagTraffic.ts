@@ -2,7 +2,9 @@
 // --traffic): the record layout is documented at the top of native/sockdiag/dedge-sockdiag.c, what the
 // counters mean at the top of native/ebpf/dedge_traffic.bpf.c. Pure: bytes in, typed data out; malformed
 // output is a SockDiagProtocolError, never a guess.
-import { PROTOCOL_VERSION, RECORD_SIZE, SockDiagProtocolError } from './sockDiagProtocol.ts';
+import type { SocketEntry } from './procNetSockets.ts';
+import { PROTOCOL_VERSION, RECORD_SIZE, SockDiagDecoder, SockDiagProtocolError } from './sockDiagProtocol.ts';
+import type { TcpSocketCounters } from './ssTcpInfo.ts';
 
 const TYPE_SOCKET = 0x53; // 'S'
 const TYPE_END = 0x45; // 'E'
@@ -158,4 +160,53 @@ function cString(buf: Buffer, at: number, len: number): string {
 /** u64 little-endian as a number: byte counters stay far below 2^53 (8 PiB). */
 function readU64(buf: Buffer, at: number): number {
   return buf.readUInt32LE(at + 4) * 0x1_0000_0000 + buf.readUInt32LE(at);
+}
+
+/** A TCP socket the kernel freed, with its final tcp_info counters (sockdiag mode, `destroyed` request). */
+export interface DestroyedSocket {
+  socket: SocketEntry;
+  counters: TcpSocketCounters;
+}
+
+export interface DestroyedResponse {
+  seq: number;
+  /** errno of the subscription: 0 = subscribed; ENOPROTOOPT when the helper is not in sockdiag mode */
+  error: number;
+  /** notifications were lost since the previous request (the helper's receive buffer overflowed) */
+  lost: boolean;
+  sockets: DestroyedSocket[];
+}
+
+/** `destroyed <seq>`: the helper's request line (with its newline). */
+export function destroyedRequest(seq: number): string {
+  return procsRequest(seq).replace('procs', 'destroyed');
+}
+
+const FLAG_BYTES = 1;
+const FLAG_SEGS = 2;
+const FLAG_DATA_SEGS = 4;
+
+/**
+ * Decodes one `destroyed` response: socket records (inode and uid 0: no file holds a socket being freed)
+ * then an end record. The caller matches each to the socket of an earlier dump by protocol, addresses and
+ * ports (unique among live TCP sockets) to find its owner, and counts what the socket did after that dump.
+ */
+export function decodeDestroyedResponse(buf: Buffer, decoder = new SockDiagDecoder()): DestroyedResponse {
+  const r = decoder.decode(buf);
+  const sockets: DestroyedSocket[] = r.sockets.map((socket, i) => {
+    const o = i * RECORD_SIZE;
+    const flags = buf[o + 4]!;
+    const counters: TcpSocketCounters = {
+      bytesAcked: (flags & FLAG_BYTES) !== 0 ? readU64(buf, o + 52) : 0,
+      bytesReceived: (flags & FLAG_BYTES) !== 0 ? readU64(buf, o + 60) : 0,
+      segsOut: (flags & FLAG_SEGS) !== 0 ? buf.readUInt32LE(o + 68) : 0,
+      segsIn: (flags & FLAG_SEGS) !== 0 ? buf.readUInt32LE(o + 72) : 0,
+    };
+    if ((flags & FLAG_DATA_SEGS) !== 0) {
+      counters.dataSegsOut = buf.readUInt32LE(o + 76);
+      counters.dataSegsIn = buf.readUInt32LE(o + 80);
+    }
+    return { socket, counters };
+  });
+  return { seq: r.seq, error: r.status.tcp4, lost: r.status.tcp6 !== 0, sockets };
 }

@@ -12,7 +12,16 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { readdirSync, readFileSync } from 'node:fs';
 import { silentLogger } from '../../src/log.ts';
-import { decodeTrafficResponse, HelperResponseAssembler, procsRequest, type ProcessCounters, type TrafficResponse } from '../../src/collector/sockDiagTraffic.ts';
+import {
+  decodeDestroyedResponse,
+  decodeTrafficResponse,
+  destroyedRequest,
+  HelperResponseAssembler,
+  procsRequest,
+  type DestroyedSocket,
+  type ProcessCounters,
+  type TrafficResponse,
+} from '../../src/collector/sockDiagTraffic.ts';
 import { TrafficSource, type TrafficReading } from '../../src/collector/trafficSource.ts';
 import { canBuild, ensureHelper, hasProgram } from '../collector/helpers/sockDiagHelper.ts';
 import { bindUdpLoopbacks, listen } from '../support/loopbackSockets.ts';
@@ -258,27 +267,43 @@ describe.skipIf(!isRoot)('dedge-sockdiag --traffic, eBPF mode (root), against tr
   });
 });
 
-/** Runs `file args…` and exchanges one `procs` request for its decoded response. */
-async function askOnce(file: string, args: string[]): Promise<{ r: TrafficResponse; progs: Set<number> }> {
-  const c = spawn(file, args, { stdio: ['pipe', 'pipe', 'inherit'] });
-  const a = new HelperResponseAssembler();
-  const whole = new Promise<Buffer>((resolve, reject) => {
-    c.stdout.on('data', (d: Buffer) => {
+/** Runs `file args…` and exchanges request lines for whole responses. */
+class Driver {
+  readonly child: ReturnType<typeof spawn>;
+  private readonly assembler = new HelperResponseAssembler();
+  private waiter: { resolve: (b: Buffer) => void; reject: (e: Error) => void } | undefined;
+  readonly exited: Promise<number | null>;
+  constructor(file: string, args: string[]) {
+    this.child = spawn(file, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.child.stdout!.on('data', (d: Buffer) => {
       try {
-        const w = a.push(d);
-        if (w) resolve(w);
+        const w = this.assembler.push(d);
+        if (w) this.waiter?.resolve(w);
       } catch (err) {
-        reject(err as Error);
+        this.waiter?.reject(err as Error);
       }
     });
-    c.on('exit', (code) => reject(new Error(`exited ${code} before answering`)));
-  });
-  c.stdin.write(procsRequest(1));
-  const r = decodeTrafficResponse(await whole);
-  const progs = progIdsOf(c.pid!);
-  const exited = new Promise((res) => c.on('exit', res));
-  c.stdin.end();
-  await exited;
+    this.exited = new Promise((res) => this.child.on('exit', (code) => res(code)));
+    void this.exited.then((code) => this.waiter?.reject(new Error(`exited ${code} before answering`)));
+  }
+  request(line: string): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+      this.child.stdin!.write(line);
+    });
+  }
+  async stop(): Promise<void> {
+    this.child.stdin!.end();
+    await this.exited;
+  }
+}
+
+/** Runs `file args…` and exchanges one `procs` request for its decoded response. */
+async function askOnce(file: string, args: string[]): Promise<{ r: TrafficResponse; progs: Set<number> }> {
+  const d = new Driver(file, args);
+  const r = decodeTrafficResponse(await d.request(procsRequest(1)));
+  const progs = progIdsOf(d.child.pid!);
+  await d.stop();
   return { r, progs };
 }
 
@@ -290,6 +315,57 @@ describe('dedge-sockdiag --traffic fallback: sockdiag mode, and why', () => {
     const { r, progs } = await askOnce(await ensureHelper(), ['--traffic', '--no-ebpf']);
     expect(r).toMatchObject({ mode: 'sockdiag', error: 0, reason: 'disabled by --no-ebpf', processes: [] });
     expect(progs.size).toBe(0);
+  });
+
+  it('sockdiag mode reports the TCP sockets the kernel destroyed, with final counters: a connection per 2 KB', async () => {
+    const server = net.createServer((c) => {
+      c.on('data', (d) => (received += d.length));
+      c.on('error', () => {});
+    });
+    let received = 0;
+    const port = await listen(server, '127.0.0.1');
+    const d = new Driver(await ensureHelper(), ['--traffic', '--no-ebpf']);
+    try {
+      const first = decodeDestroyedResponse(await d.request(destroyedRequest(1)));
+      expect(first.error).toBe(0);
+      const n = 20;
+      const size = 2048;
+      await runNode(TCP_PER_WRITE, [port, n, size]);
+      await until(() => received === n * size, 10_000, 'server received all');
+      const clients: DestroyedSocket[] = [];
+      const servers: DestroyedSocket[] = [];
+      let seq = 2;
+      await pollUntil(async () => {
+        const r = decodeDestroyedResponse(await d.request(destroyedRequest(seq++)));
+        expect(r.lost).toBe(false);
+        for (const x of r.sockets) {
+          if (x.socket.remotePort === port) clients.push(x);
+          else if (x.socket.localPort === port && x.socket.remotePort !== 0) servers.push(x);
+        }
+        return clients.length === n && servers.length === n ? true : undefined;
+      }, 'every connection destroyed, both ends');
+      // Freed sockets have no file and the kernel leaves the uid out: inode 0, uid 0, addresses kept.
+      expect(clients.every((x) => x.socket.inode === 0 && x.socket.localAddress === '127.0.0.1' && x.socket.protocol === 'tcp')).toBe(true);
+      // bytes_acked counts the SYN and FIN sequence numbers too: size .. size + 2 per connection
+      for (const x of clients) expect(x.counters.bytesAcked - size).toBeGreaterThanOrEqual(0);
+      for (const x of clients) expect(x.counters.bytesAcked - size).toBeLessThanOrEqual(2);
+      for (const x of servers) expect(x.counters.bytesReceived - size).toBeGreaterThanOrEqual(0);
+      for (const x of servers) expect(x.counters.bytesReceived - size).toBeLessThanOrEqual(1);
+      expect(new Set(clients.map((x) => x.socket.localPort)).size).toBe(n);
+    } finally {
+      await d.stop();
+      server.close();
+    }
+  });
+
+  it('outside sockdiag mode nothing subscribes to destroyed sockets: ENOPROTOOPT', async () => {
+    const off = new Driver(await ensureHelper(), []);
+    try {
+      const r = decodeDestroyedResponse(await off.request(destroyedRequest(5)));
+      expect(r).toMatchObject({ seq: 5, error: 92, sockets: [] });
+    } finally {
+      await off.stop();
+    }
   });
 
   it('without --traffic: off', async () => {
