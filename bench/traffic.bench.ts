@@ -12,12 +12,12 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import readline from 'node:readline';
 import { buildSockDiag } from '../scripts/buildSockDiag.ts';
-import { silentLogger } from '../src/log.ts';
 import { TrafficSource } from '../src/collector/trafficSource.ts';
+import { silentLogger } from '../src/log.ts';
 import type { BenchSuite } from './run.ts';
 import { percentile, round } from './stats.ts';
 
-const HOLDER = new URL('../test/collector/helpers/socketHolder.ts', import.meta.url).pathname;
+const HOLDER = new URL('../test/support/socketHolder.ts', import.meta.url).pathname;
 const TICK_MS = 10;
 const POLL_MS = 100;
 const WINDOW_MS = 10_000;
@@ -68,7 +68,9 @@ function udpLoad(ms: number): Promise<{ sent: number; got: number; cpuMs: number
     const c = spawn(process.execPath, ['-e', UDP_LOAD, String(ms)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     c.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    c.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as { sent: number; got: number; cpuMs: number }) : reject(new Error(`load exited ${code}`))));
+    c.on('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out) as { sent: number; got: number; cpuMs: number }) : reject(new Error(`load exited ${code}`)),
+    );
   });
 }
 

@@ -83,14 +83,22 @@ export class HelperResponseAssembler {
       const type = buf[this.checked]!;
       const closing = type === TYPE_END ? TYPE_SOCKET : type === TYPE_MODE ? TYPE_PROCESS : undefined;
       if (closing !== undefined) {
-        if (this.body !== undefined && this.body !== closing) throw new SockDiagProtocolError(`record at byte ${this.checked}: ${String.fromCharCode(type)} cannot close a response of ${String.fromCharCode(this.body)} records`);
-        if (this.checked + RECORD_SIZE !== this.total) throw new SockDiagProtocolError(`${this.total - this.checked - RECORD_SIZE} unexpected bytes after the last record`);
+        if (this.body !== undefined && this.body !== closing)
+          throw new SockDiagProtocolError(
+            `record at byte ${this.checked}: ${String.fromCharCode(type)} cannot close a response of ${String.fromCharCode(this.body)} records`,
+          );
+        if (this.checked + RECORD_SIZE !== this.total)
+          throw new SockDiagProtocolError(`${this.total - this.checked - RECORD_SIZE} unexpected bytes after the last record`);
         this.reset();
         return buf;
       }
-      if (type !== TYPE_SOCKET && type !== TYPE_PROCESS) throw new SockDiagProtocolError(`record at byte ${this.checked}: unknown type 0x${type.toString(16).padStart(2, '0')}`);
+      if (type !== TYPE_SOCKET && type !== TYPE_PROCESS)
+        throw new SockDiagProtocolError(`record at byte ${this.checked}: unknown type 0x${type.toString(16).padStart(2, '0')}`);
       if (this.body === undefined) this.body = type;
-      else if (this.body !== type) throw new SockDiagProtocolError(`record at byte ${this.checked}: ${String.fromCharCode(type)} record among ${String.fromCharCode(this.body)} records`);
+      else if (this.body !== type)
+        throw new SockDiagProtocolError(
+          `record at byte ${this.checked}: ${String.fromCharCode(type)} record among ${String.fromCharCode(this.body)} records`,
+        );
       this.checked += RECORD_SIZE;
     }
     return undefined;
@@ -110,20 +118,25 @@ export class HelperResponseAssembler {
 
 /** Decodes one complete `procs` response. */
 export function decodeTrafficResponse(buf: Buffer): TrafficResponse {
-  if (buf.length === 0 || buf.length % RECORD_SIZE !== 0) throw new SockDiagProtocolError(`response of ${buf.length} bytes is not a whole number of ${RECORD_SIZE}-byte records`);
+  if (buf.length === 0 || buf.length % RECORD_SIZE !== 0)
+    throw new SockDiagProtocolError(`response of ${buf.length} bytes is not a whole number of ${RECORD_SIZE}-byte records`);
   const end = buf.length - RECORD_SIZE;
   if (buf[end] !== TYPE_MODE) throw new SockDiagProtocolError('response does not close with a mode record');
-  if (buf[end + 1] !== PROTOCOL_VERSION) throw new SockDiagProtocolError(`helper speaks protocol version ${buf[end + 1]}, expected ${PROTOCOL_VERSION}`);
+  if (buf[end + 1] !== PROTOCOL_VERSION)
+    throw new SockDiagProtocolError(`helper speaks protocol version ${buf[end + 1]}, expected ${PROTOCOL_VERSION}`);
   const mode = TRAFFIC_MODES[buf[end + 2]!];
   if (mode === undefined) throw new SockDiagProtocolError(`unknown traffic mode ${buf[end + 2]}`);
   const count = buf.readUInt32LE(end + 4);
-  if (count !== end / RECORD_SIZE) throw new SockDiagProtocolError(`mode record counts ${count} processes, response holds ${end / RECORD_SIZE}`);
+  if (count !== end / RECORD_SIZE)
+    throw new SockDiagProtocolError(`mode record counts ${count} processes, response holds ${end / RECORD_SIZE}`);
   if (mode !== 'ebpf' && count !== 0) throw new SockDiagProtocolError(`${count} process records in ${mode} mode`);
   const processes: ProcessCounters[] = [];
   for (let o = 0; o < end; o += RECORD_SIZE) {
-    if (buf[o] !== TYPE_PROCESS) throw new SockDiagProtocolError(`record at byte ${o}: type 0x${buf[o]!.toString(16)}, expected a process record`);
+    if (buf[o] !== TYPE_PROCESS)
+      throw new SockDiagProtocolError(`record at byte ${o}: type 0x${buf[o]!.toString(16)}, expected a process record`);
     const flags = buf[o + 1]!;
-    if ((flags & ~(PROC_EXITED | PROC_PPID_AT_FORK)) !== 0) throw new SockDiagProtocolError(`record at byte ${o}: unknown flags 0x${flags.toString(16)}`);
+    if ((flags & ~(PROC_EXITED | PROC_PPID_AT_FORK)) !== 0)
+      throw new SockDiagProtocolError(`record at byte ${o}: unknown flags 0x${flags.toString(16)}`);
     const p: ProcessCounters = {
       tgid: buf.readUInt32LE(o + 4),
       ppid: buf.readUInt32LE(o + 8),

@@ -12,13 +12,13 @@
 // kills the helper and read() returns undefined; the next read starts a new one (whose counters restart
 // from zero: the caller must re-baseline, see `generation`). After maxConsecutiveFailures in a row it
 // backs off (retryAfterMs, doubling up to maxRetryAfterMs). Logged once per episode.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../log.ts';
 import { validateNetnsName } from './commandRunner.ts';
-import { decodeTrafficResponse, HelperResponseAssembler, procsRequest, type TrafficResponse } from './sockDiagTraffic.ts';
 import { errnoName, SockDiagError } from './sockDiagSource.ts';
+import { decodeTrafficResponse, HelperResponseAssembler, procsRequest, type TrafficResponse } from './sockDiagTraffic.ts';
 
 export interface TrafficSourceOptions {
   /** absolute path of the dedge-sockdiag executable */
@@ -57,7 +57,14 @@ export class TrafficSource {
   private stopped = false;
 
   constructor(options: TrafficSourceOptions) {
-    this.o = { noEbpf: false, requestTimeoutMs: 5000, maxConsecutiveFailures: 3, retryAfterMs: 60_000, maxRetryAfterMs: 15 * 60_000, ...options };
+    this.o = {
+      noEbpf: false,
+      requestTimeoutMs: 5000,
+      maxConsecutiveFailures: 3,
+      retryAfterMs: 60_000,
+      maxRetryAfterMs: 15 * 60_000,
+      ...options,
+    };
     this.backoffMs = this.o.retryAfterMs;
   }
 
@@ -103,14 +110,21 @@ export class TrafficSource {
     if (mode === this.lastMode) return;
     this.lastMode = mode;
     if (r.mode === 'ebpf') this.o.logger.info({ mode: r.mode }, 'per-process traffic: eBPF counters in the kernel');
-    else this.o.logger.warn({ mode: r.mode, error: r.error === 0 ? undefined : errnoName(r.error), reason: r.reason }, 'per-process traffic: eBPF unavailable, sockets sampled with sock_diag');
+    else
+      this.o.logger.warn(
+        { mode: r.mode, error: r.error === 0 ? undefined : errnoName(r.error), reason: r.reason },
+        'per-process traffic: eBPF unavailable, sockets sampled with sock_diag',
+      );
   }
 
   private request(): Promise<Buffer> {
     const child = this.child ?? this.start();
     this.seq = (this.seq + 1) >>> 0;
     return new Promise<Buffer>((resolve, reject) => {
-      const timer = setTimeout(() => this.failChild(new SockDiagError(`no answer within ${this.o.requestTimeoutMs} ms`)), this.o.requestTimeoutMs);
+      const timer = setTimeout(
+        () => this.failChild(new SockDiagError(`no answer within ${this.o.requestTimeoutMs} ms`)),
+        this.o.requestTimeoutMs,
+      );
       this.pending = { resolve, reject, timer };
       this.setRef(true);
       child.stdin!.write(procsRequest(this.seq));
@@ -124,7 +138,9 @@ export class TrafficSource {
       accessSync(file, fsConstants.X_OK);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      throw new SockDiagError(code === 'ENOENT' ? `${file}: not found (npm run build:sockdiag builds it)` : `${file}: not executable (${code})`);
+      throw new SockDiagError(
+        code === 'ENOENT' ? `${file}: not found (npm run build:sockdiag builds it)` : `${file}: not executable (${code})`,
+      );
     }
     const args = ['--traffic', ...(this.o.noEbpf ? ['--no-ebpf'] : [])];
     let argv: [string, string[]] = [file, args];
@@ -132,7 +148,10 @@ export class TrafficSource {
       validateNetnsName(this.o.netns);
       argv = ['ip', ['netns', 'exec', this.o.netns, file, ...args]];
     }
-    const child = spawn(argv[0], argv[1], { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' } });
+    const child = spawn(argv[0], argv[1], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' },
+    });
     this.child = child;
     this.generation++;
     this.stderrTail = '';
@@ -162,7 +181,9 @@ export class TrafficSource {
       if (this.child !== child) return;
       this.child = undefined;
       const stderr = this.stderrTail.trim().split('\n').pop();
-      this.settle()?.reject(new SockDiagError(`helper ${signal !== null ? `killed by ${signal}` : `exited with code ${code}`}${stderr ? `: ${stderr}` : ''}`));
+      this.settle()?.reject(
+        new SockDiagError(`helper ${signal !== null ? `killed by ${signal}` : `exited with code ${code}`}${stderr ? `: ${stderr}` : ''}`),
+      );
     });
     child.unref();
     this.setRef(false);
@@ -202,7 +223,10 @@ export class TrafficSource {
     this.warned = true;
     if (this.failures >= this.o.maxConsecutiveFailures) {
       this.retryAt = now + this.backoffMs;
-      this.o.logger.warn({ reason: err.message, retryInMs: this.backoffMs }, 'dedge-sockdiag traffic helper unavailable until the next attempt');
+      this.o.logger.warn(
+        { reason: err.message, retryInMs: this.backoffMs },
+        'dedge-sockdiag traffic helper unavailable until the next attempt',
+      );
       this.failures = 0;
       this.backoffMs = Math.min(this.backoffMs * 2, this.o.maxRetryAfterMs);
     }

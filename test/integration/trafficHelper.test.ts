@@ -6,25 +6,26 @@
 // depend on timing). Then the fallback: sockdiag mode when told so, when the kernel refuses the load
 // (capabilities removed from the bounding set) and for the arm64 build under qemu-user. Every case checks
 // that the helper's BPF programs are gone once it exits.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, execFile } from 'node:child_process';
-import dgram from 'node:dgram';
-import net from 'node:net';
+
+import { execFile, spawn } from 'node:child_process';
+import type dgram from 'node:dgram';
 import { readdirSync, readFileSync } from 'node:fs';
-import { silentLogger } from '../../src/log.ts';
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  type DestroyedSocket,
   decodeDestroyedResponse,
   decodeTrafficResponse,
   destroyedRequest,
   HelperResponseAssembler,
-  procsRequest,
-  type DestroyedSocket,
   type ProcessCounters,
+  procsRequest,
   type TrafficResponse,
 } from '../../src/collector/sockDiagTraffic.ts';
-import { TrafficSource, type TrafficReading } from '../../src/collector/trafficSource.ts';
-import { canBuild, ensureHelper, hasProgram } from '../collector/helpers/sockDiagHelper.ts';
+import { type TrafficReading, TrafficSource } from '../../src/collector/trafficSource.ts';
+import { silentLogger } from '../../src/log.ts';
 import { bindUdpLoopbacks, listen } from '../support/loopbackSockets.ts';
+import { canBuild, ensureHelper, hasProgram } from '../support/sockDiagHelper.ts';
 import { until } from '../support/until.ts';
 
 const isRoot = process.getuid?.() === 0;
@@ -46,7 +47,9 @@ function progIdsOf(pid: number): Set<number> {
 
 function loadedPrograms(): Promise<Array<{ id: number; name: string }>> {
   return new Promise((resolve, reject) =>
-    execFile('bpftool', ['-j', 'prog', 'list'], { maxBuffer: 64 * 2 ** 20 }, (err, stdout) => (err ? reject(err) : resolve(JSON.parse(stdout) as Array<{ id: number; name: string }>))),
+    execFile('bpftool', ['-j', 'prog', 'list'], { maxBuffer: 64 * 2 ** 20 }, (err, stdout) =>
+      err ? reject(err) : resolve(JSON.parse(stdout) as Array<{ id: number; name: string }>),
+    ),
   );
 }
 
@@ -190,7 +193,10 @@ describe.skipIf(!isRoot)('dedge-sockdiag --traffic, eBPF mode (root), against tr
   });
 
   it('loads its programs (named dedge_*) and holds them; the helper then runs unprivileged', async () => {
-    const names = (await loadedPrograms()).filter((p) => ourPrograms.has(p.id)).map((p) => p.name).sort();
+    const names = (await loadedPrograms())
+      .filter((p) => ourPrograms.has(p.id))
+      .map((p) => p.name)
+      .sort();
     expect(names).toEqual(['dedge_exit', 'dedge_fork', 'dedge_recv', 'dedge_send', 'dedge_tcp_destroy']);
     const status = readFileSync(`/proc/${helperPid}/status`, 'utf8');
     expect(/^Uid:\s*(.*)$/m.exec(status)?.[1]?.split(/\s+/)).toEqual(['65534', '65534', '65534', '65534']);
@@ -202,7 +208,16 @@ describe.skipIf(!isRoot)('dedge-sockdiag --traffic, eBPF mode (root), against tr
     const size = 2048;
     const { pid } = await runNode(TCP_PER_WRITE, [tcpPort, n, size]);
     const p = await collected.exited(pid);
-    expect(p).toMatchObject({ tgid: pid, ppid: process.pid, ppidAtFork: true, bytesOut: n * size, bytesIn: 0, exited: true, comm: COMM, exitComm: COMM });
+    expect(p).toMatchObject({
+      tgid: pid,
+      ppid: process.pid,
+      ppidAtFork: true,
+      bytesOut: n * size,
+      bytesIn: 0,
+      exited: true,
+      comm: COMM,
+      exitComm: COMM,
+    });
     // Segments sent per connection: at least SYN, the handshake's ACK, the data and FIN (the data may
     // ride with FIN or be split: 2 is the floor); at most a few dozen (2 KB on loopback's 64 KB MSS).
     expect(p.packetsOut).toBeGreaterThanOrEqual(2 * n);
@@ -228,7 +243,15 @@ describe.skipIf(!isRoot)('dedge-sockdiag --traffic, eBPF mode (root), against tr
     const { pid } = await runNode(UDP_DATAGRAMS, [udp4, udp6, n, size]);
     const p = await collected.exited(pid);
     // 4 × n datagrams: IPv4, IPv6, mapped (once, not twice), and the worker thread's (same process)
-    expect(p).toMatchObject({ tgid: pid, ppid: process.pid, bytesOut: 4 * n * size, packetsOut: 4 * n, bytesIn: 0, packetsIn: 0, exited: true });
+    expect(p).toMatchObject({
+      tgid: pid,
+      ppid: process.pid,
+      bytesOut: 4 * n * size,
+      packetsOut: 4 * n,
+      bytesIn: 0,
+      packetsIn: 0,
+      exited: true,
+    });
     // loopback delivered them (a receive buffer could drop some: at least one of each kind arrived)
     await until(() => udpReceived - before >= 3 * size, 10_000, 'datagrams arrived');
   }, 60_000);
@@ -255,7 +278,9 @@ describe.skipIf(!isRoot)('dedge-sockdiag --traffic, eBPF mode (root), against tr
       times.push(Number(process.hrtime.bigint() - t) / 1e6);
     }
     times.sort((a, b) => a - b);
-    console.log(`procs round trip over ${collected.last!.processes.length} processes: median ${times[25]!.toFixed(3)} ms, max ${times[49]!.toFixed(3)} ms`);
+    console.log(
+      `procs round trip over ${collected.last!.processes.length} processes: median ${times[25]!.toFixed(3)} ms, max ${times[49]!.toFixed(3)} ms`,
+    );
     expect(collected.last!.lostProcesses).toBe(0);
   });
 
@@ -263,7 +288,10 @@ describe.skipIf(!isRoot)('dedge-sockdiag --traffic, eBPF mode (root), against tr
     expect(ourPrograms.size).toBe(5);
     await source.stop();
     // Closing the links at exit detaches at once; the kernel frees the programs after an RCU grace period.
-    await pollUntil(async () => ((await loadedPrograms()).some((p) => ourPrograms.has(p.id)) ? undefined : true), 'the programs to be freed');
+    await pollUntil(
+      async () => ((await loadedPrograms()).some((p) => ourPrograms.has(p.id)) ? undefined : true),
+      'the programs to be freed',
+    );
   });
 });
 
@@ -373,12 +401,20 @@ describe('dedge-sockdiag --traffic fallback: sockdiag mode, and why', () => {
     expect(r).toMatchObject({ mode: 'off', reason: 'not requested (--traffic)' });
   });
 
-  it.skipIf(!isRoot || !hasSetpriv)('root without CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN (setpriv): the kernel refuses, EPERM is reported', async () => {
-    const { r, progs } = await askOnce('setpriv', ['--bounding-set=-bpf,-perfmon,-sys_admin', '--inh-caps=-bpf,-perfmon,-sys_admin', await ensureHelper(), '--traffic']);
-    expect(r).toMatchObject({ mode: 'sockdiag', error: 1, processes: [] });
-    expect(r.reason).toMatch(/Operation not permitted/);
-    expect(progs.size).toBe(0);
-  });
+  it.skipIf(!isRoot || !hasSetpriv)(
+    'root without CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN (setpriv): the kernel refuses, EPERM is reported',
+    async () => {
+      const { r, progs } = await askOnce('setpriv', [
+        '--bounding-set=-bpf,-perfmon,-sys_admin',
+        '--inh-caps=-bpf,-perfmon,-sys_admin',
+        await ensureHelper(),
+        '--traffic',
+      ]);
+      expect(r).toMatchObject({ mode: 'sockdiag', error: 1, processes: [] });
+      expect(r.reason).toMatch(/Operation not permitted/);
+      expect(progs.size).toBe(0);
+    },
+  );
 
   it.skipIf(!armReady)('the arm64 build under qemu-user (no bpf system call there): ENOSYS is reported', async () => {
     const { r } = await askOnce('qemu-aarch64-static', [await ensureHelper('arm64'), '--traffic']);
