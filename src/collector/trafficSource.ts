@@ -16,7 +16,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../log.ts';
-import { validateNetnsName } from './commandRunner.ts';
+import { validateNetnsName } from '../system/netnsName.ts';
 import { errnoName, SockDiagError } from './sockDiagSource.ts';
 import { decodeTrafficResponse, HelperResponseAssembler, procsRequest, type TrafficResponse } from './sockDiagTraffic.ts';
 
