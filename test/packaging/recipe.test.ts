@@ -65,8 +65,10 @@ describe('recipe manifests', () => {
         },
       ]);
       // A ZIP unpacks into a folder named after the archive (Greengrass recipe reference).
-      expect(m.Lifecycle.Run.Script).toBe(`{artifacts:decompressedPath}/${zipName(arch).replace(/\.zip$/, '')}/defender-edge run`);
-      expect(m.Lifecycle.Run.RequiresPrivilege).toBe(true);
+      // Lower-case `run`: nucleus lite reads recipe keys case-sensitively and finds no lifecycle step under `Run`.
+      expect(Object.keys(m.Lifecycle)).toEqual(['run']);
+      expect(m.Lifecycle.run.Script).toBe(`{artifacts:decompressedPath}/${zipName(arch).replace(/\.zip$/, '')}/defender-edge run`);
+      expect(m.Lifecycle.run.RequiresPrivilege).toBe(true);
     }
   });
 
