@@ -38,7 +38,7 @@ describe('coercion by the one schema', () => {
     expect(r.config.reporting).toMatchObject({ enabled: false, intervalSeconds: 600 });
     expect(r.config.collector).toMatchObject({ mqttPorts: [1883, 8883], includeLoopback: true });
     expect(r.config.enforcement).toMatchObject({ escalationFactor: 2.5, maxActionsPerMinute: 3, mode: 'dry-run' });
-    const [bytesOut, ports] = r.config.behaviors as Array<Record<string, any>>;
+    const [bytesOut, ports] = r.config.behaviors as Array<{ criteria: { value: unknown } }>;
     expect(bytesOut).toEqual({
       name: 'bytesOut',
       metric: 'aws:all-bytes-out',

@@ -8,7 +8,7 @@
 // - while the core's MQTT connection is down, PublishToIoTCore fails ("Failed to publish the message.", no
 //   spooler) and so does SubscribeToIoTCore ("Failed to bind the subscription.")
 //   (modules/ggipcd/src/services/mqttproxy/).
-// Not a test file itself.
+// `hold` parks chosen requests unanswered, for tests of a nucleus that makes a call wait. Not a test file itself.
 import { unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { isJsonObject, type JsonObject, mergeConfig } from '../../src/ipc/emulator/componentConfig.ts';
@@ -51,6 +51,11 @@ export interface LiteNucleusOptions {
   online?: boolean;
   /** JSON-lines record of every message that reaches the simulated cloud */
   recordFile?: string;
+  /**
+   * Requests this returns true for get no answer until release(): how the Java nucleus treats a
+   * SubscribeToIoTCore while the core is offline (it answers once connected), for tests of a nucleus that waits.
+   */
+  hold?: (operation: string) => boolean;
 }
 
 export class LiteNucleus {
@@ -64,6 +69,7 @@ export class LiteNucleus {
   private server: Server | null = null;
   private online: boolean;
   private readonly options: LiteNucleusOptions;
+  private held: Array<{ operation: string; request: unknown; stream: ServerStream }> = [];
 
   constructor(options: LiteNucleusOptions) {
     this.options = options;
@@ -90,6 +96,16 @@ export class LiteNucleus {
 
   setOnline(online: boolean): void {
     this.online = online;
+  }
+
+  /** Requests held and still open. */
+  heldCount(): number {
+    return this.held.filter((h) => h.stream.isOpen()).length;
+  }
+
+  /** Answer the held requests now (those the client has not given up on). */
+  release(): void {
+    for (const h of this.held.splice(0)) if (h.stream.isOpen()) this.answer(h.operation, h.request, h.stream);
   }
 
   /** A configuration change (as a deployment writes it); lite has no validators to ask. */
@@ -137,6 +153,15 @@ export class LiteNucleus {
   private dispatch(operation: string, request: unknown, stream: ServerStream): void {
     const name = operation.replace(/^aws\.greengrass#/, '');
     this.asked.set(name, this.count(name) + 1);
+    if (this.options.hold?.(name)) {
+      this.held.push({ operation, request, stream });
+      return;
+    }
+    this.answer(operation, request, stream);
+  }
+
+  private answer(operation: string, request: unknown, stream: ServerStream): void {
+    const name = operation.replace(/^aws\.greengrass#/, '');
     if (!LITE_OPERATIONS.has(name)) return stream.fail('ServiceError', '');
     if (!this.online && name === 'PublishToIoTCore') return stream.fail('ServiceError', 'Failed to publish the message.');
     if (!this.online && name === 'SubscribeToIoTCore') return stream.fail('ServiceError', 'Failed to bind the subscription.');
