@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { componentConfigChecks } from '../../src/agent/configChecks.ts';
 import { coerceBySchema } from '../../src/config/coerce.ts';
-import { componentConfigChecks } from '../../src/config/componentConfig.ts';
 import { validateConfig } from '../../src/config/validate.ts';
 
 // What nucleus lite hands back for the recipe's seed profile and a few settings: every scalar a string.
