@@ -43,10 +43,10 @@ function formatAjvError(e: ErrorObject): string {
     message = 'is not a known setting';
   } else if (e.keyword === 'enum') {
     message = `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
-  } else if (e.keyword === 'type') {
-    // e.g. `sampling.intervalMs: must be integer, got string "fast"`: what arrived, not only what was expected.
-    message = `${message}, got ${describeValue(e.data)}`;
   }
+  // e.g. `sampling.intervalMs: must be integer, got string "fast"`: what arrived, not only what was expected
+  // (for the keywords about the value itself; `required` and unknown keys are about the enclosing object).
+  if (e.keyword !== 'additionalProperties' && e.keyword !== 'required') message = `${message}, got ${describeValue(e.data)}`;
   return `${path === '' ? '(root)' : path}: ${message}`;
 }
 
@@ -71,11 +71,28 @@ export function validateConfig(raw: unknown, checks: readonly ConfigCheck[] = []
     return { ok: false, errors: [`(root): is not plain JSON data (${(err as Error).message})`] };
   }
   if (!validateSchema(copy)) {
-    return { ok: false, errors: (validateSchema.errors ?? []).map(formatAjvError) };
+    const schemaErrors = (validateSchema.errors ?? []).map(formatAjvError);
+    // All errors in one pass: a deployment costs minutes, so the module checks (behaviors …) run too, on
+    // the settings the schema did not refuse. A check may throw on a shape the schema refused; its errors
+    // are then already said.
+    const refused = new Set(schemaErrors.map(topLevelKey));
+    const more = checks.flatMap((check) => {
+      try {
+        return check(copy as unknown as ComponentConfig).filter((e) => !refused.has(topLevelKey(e)));
+      } catch {
+        return [];
+      }
+    });
+    return { ok: false, errors: [...schemaErrors, ...more] };
   }
   const config = copy as unknown as ComponentConfig;
   const errors = checks.flatMap((check) => check(config));
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config };
+}
+
+/** `behaviors[1].criteria: …` → `behaviors`; `(root): …` → `(root)`. */
+function topLevelKey(error: string): string {
+  return /^[^.[:]*/.exec(error)?.[0] ?? '';
 }
 
 /** Far deeper than the schema goes (behaviors[i].criteria.value.ports[j] is 5 levels). */

@@ -57,8 +57,8 @@ describe('collector configuration checks', () => {
     expect(r.errors).toEqual(
       expect.arrayContaining([
         'collector.perProcessIncludeLoopback: must be boolean, got string "yes"',
-        'collector.mqttPorts[1]: must be <= 65535',
-        'collector.mqttPorts[2]: must be >= 1',
+        'collector.mqttPorts[1]: must be <= 65535, got number 70000',
+        'collector.mqttPorts[2]: must be >= 1, got number 0',
         expect.stringMatching(/^collector\.mqttPorts: must NOT have duplicate items/),
       ]),
     );

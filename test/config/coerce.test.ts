@@ -84,9 +84,9 @@ describe('coercion by the one schema', () => {
   it('a coerced number still meets the schema bounds', () => {
     const r = validateConfig({ sampling: { intervalMs: '5' }, reporting: { intervalSeconds: '299.5' } });
     expect(r.ok ? [] : r.errors).toEqual([
-      'sampling.intervalMs: must be >= 100',
+      'sampling.intervalMs: must be >= 100, got number 5',
       'reporting.intervalSeconds: must be integer, got number 299.5',
-      'reporting.intervalSeconds: must be >= 300',
+      'reporting.intervalSeconds: must be >= 300, got number 299.5',
     ]);
   });
 
