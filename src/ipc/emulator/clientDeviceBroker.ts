@@ -153,10 +153,11 @@ export class ClientDeviceBroker {
     const emitter: EventEmitter = aedes; // its typings list only client events
     emitter.on('error', (err: Error) => this.log.error({ err: err.message }, 'broker error'));
     const { cert, key, ca } = this.options.tls;
-    const server = createServer({ cert, key, ca, requestCert: true, rejectUnauthorized: true }, (socket) => {
+    const server = createServer({ cert, key, ca, requestCert: true, rejectUnauthorized: true }, (socket) => aedes.handle(socket));
+    // The TCP connections, tracked from before the handshake: stop() must also close one still in it.
+    server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
-      aedes.handle(socket);
     });
     server.on('tlsClientError', (err) => {
       this.tlsFailures++;
@@ -190,7 +191,7 @@ export class ClientDeviceBroker {
     if (!aedes || !server) return;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     await new Promise<void>((resolve) => aedes.close(() => resolve()));
-    // Connections that never sent CONNECT are not aedes clients yet; close them ourselves.
+    // Connections that never sent CONNECT (or never finished the handshake) are not aedes clients; close them.
     for (const s of this.sockets) s.destroy();
     await closed;
   }

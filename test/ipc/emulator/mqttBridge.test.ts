@@ -1,14 +1,19 @@
 // The bridge between a real client-device broker (mqtt.js devices), local pub/sub and the simulated IoT
 // Core, in one process: routing, bytes, QoS, loops, IoT Core errors, stop.
-import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_TOPIC_MAPPING, parseTopicMapping, type TopicMapping } from '../../../src/ipc/emulator/bridgeMapping.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parseTopicMapping, type TopicMapping } from '../../../src/ipc/emulator/bridgeMapping.ts';
+import { type DeviceGroups, parseDeviceGroups } from '../../../src/ipc/emulator/clientDeviceAuth.ts';
 import { ClientDeviceBroker } from '../../../src/ipc/emulator/clientDeviceBroker.ts';
+import { CoreDeviceCa } from '../../../src/ipc/emulator/coreDeviceCa.ts';
 import { SimulatedIoTCore } from '../../../src/ipc/emulator/iotCore.ts';
 import { type LocalMessage, LocalPubSub } from '../../../src/ipc/emulator/localPubSub.ts';
 import { BRIDGE_COMPONENT, MqttBridge } from '../../../src/ipc/emulator/mqttBridge.ts';
 import { silentLogger } from '../../../src/log.ts';
 import { waitFor } from '../../support/ipc.ts';
-import { closeDevices, connectDevice, type Device } from '../../support/mqttDevice.ts';
+import { closeDevices, connectDevice, type Device, tlsOptions } from '../../support/mqttDevice.ts';
 
 interface Rig {
   broker: ClientDeviceBroker;
@@ -19,6 +24,25 @@ interface Rig {
 
 const rigs: Rig[] = [];
 const devices: Device[] = [];
+let dir = '';
+let ca: CoreDeviceCa;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'dedge-bridge-'));
+  ca = CoreDeviceCa.openOrCreate(join(dir, 'ca'));
+});
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Device groups that let every device do everything: these tests are about the bridge, not auth. */
+const allowAll = ((): DeviceGroups => {
+  const p = parseDeviceGroups({
+    definitions: { all: { selectionRule: 'thingName: *', policyName: 'p' } },
+    policies: { p: { s: { operations: ['*'], resources: ['*'] } } },
+  });
+  if (!p.ok) throw new Error(p.errors.join('; '));
+  return p.value;
+})();
 
 afterEach(async () => {
   await closeDevices(devices);
@@ -35,11 +59,26 @@ function mapping(raw: Record<string, unknown>): TopicMapping {
   return p.mapping;
 }
 
+/** A mapping a deployment might carry: Defender reports and devices/# up, their answers and devices/# down. */
+const REPORTS_AND_DEVICES = mapping({
+  reports: { topic: '$aws/things/+/defender/metrics/+', source: 'LocalMqtt', target: 'Pubsub' },
+  devicesUp: { topic: 'devices/#', source: 'LocalMqtt', target: 'Pubsub' },
+  accepted: { topic: '$aws/things/+/defender/metrics/+/accepted', source: 'Pubsub', target: 'LocalMqtt' },
+  rejected: { topic: '$aws/things/+/defender/metrics/+/rejected', source: 'Pubsub', target: 'LocalMqtt' },
+  devicesDown: { topic: 'devices/#', source: 'Pubsub', target: 'LocalMqtt' },
+});
+
 async function rig(m: TopicMapping, iot: ConstructorParameters<typeof SimulatedIoTCore>[0] = {}): Promise<Rig> {
   const pubsub = new LocalPubSub();
   const iotCore = new SimulatedIoTCore(iot);
   let bridge: MqttBridge | undefined;
-  const broker = new ClientDeviceBroker({ port: 0, onDevicePublish: (msg) => bridge?.fromLocalMqtt(msg) });
+  const server = ca.serverCredentials(['127.0.0.1']);
+  const broker = new ClientDeviceBroker({
+    port: 0,
+    tls: { ...server, ca: ca.caPem },
+    deviceGroups: () => allowAll,
+    onDevicePublish: (msg) => bridge?.fromLocalMqtt(msg),
+  });
   bridge = new MqttBridge(m, { broker, pubsub, iotCore }, silentLogger());
   const r = { broker, pubsub, iotCore, bridge };
   rigs.push(r);
@@ -49,7 +88,8 @@ async function rig(m: TopicMapping, iot: ConstructorParameters<typeof SimulatedI
 }
 
 async function device(r: Rig, id: string, subscribe?: string): Promise<Device> {
-  const d = await connectDevice(r.broker.url, id);
+  const c = ca.issueDevice(id, join(dir, 'devices'));
+  const d = await connectDevice(r.broker.url, id, tlsOptions({ caPath: ca.caPath, certPath: c.certPath, keyPath: c.keyPath }));
   devices.push(d);
   if (subscribe) await d.client.subscribeAsync(subscribe, { qos: 1 });
   return d;
@@ -68,7 +108,7 @@ function listen(r: Rig, filter: string, component = 'com.example.C'): Seen[] {
 
 describe('MqttBridge', () => {
   it('LocalMqtt → Pubsub: same topic, same bytes, as binaryMessage from the bridge identity', async () => {
-    const r = await rig(DEFAULT_TOPIC_MAPPING);
+    const r = await rig(REPORTS_AND_DEVICES);
     const seen = listen(r, '$aws/things/+/defender/metrics/+');
     const d = await device(r, 'dev1');
     const report = Buffer.from(JSON.stringify({ header: { report_id: 1, version: '1.0' }, metrics: {} }));
@@ -83,7 +123,7 @@ describe('MqttBridge', () => {
   });
 
   it('Pubsub → LocalMqtt: jsonMessage as its JSON text, binary as is, delivered at QoS 1', async () => {
-    const r = await rig(DEFAULT_TOPIC_MAPPING);
+    const r = await rig(REPORTS_AND_DEVICES);
     const d = await device(r, 'dev1', '$aws/things/dev1/defender/metrics/json/+');
     await d.client.subscribeAsync('devices/dev1/#', { qos: 1 });
     r.pubsub.publish(
@@ -101,7 +141,7 @@ describe('MqttBridge', () => {
   });
 
   it('unmapped topics stay where they were published', async () => {
-    const r = await rig(DEFAULT_TOPIC_MAPPING);
+    const r = await rig(REPORTS_AND_DEVICES);
     const seen = listen(r, '#');
     const d = await device(r, 'dev1', 'other/#');
     await d.client.subscribeAsync('devices/done', { qos: 1 });
@@ -210,6 +250,19 @@ describe('MqttBridge', () => {
       errors: 1,
       lastError: 'LocalMqtt->IotCore big/1: The publishing message size 25 bytes exceeds the configured limit of 8 bytes',
     });
+  });
+
+  it('maps nothing until configured; setMapping replaces the mapping while running', async () => {
+    const r = await rig([]);
+    const seen = listen(r, '#');
+    const d = await device(r, 'dev1');
+    await d.client.publishAsync('devices/dev1/a', '1', { qos: 1 });
+    await waitFor(() => r.bridge.status().unroutedFromLocalMqtt === 1);
+    r.bridge.setMapping(REPORTS_AND_DEVICES);
+    await d.client.publishAsync('devices/dev1/b', '2', { qos: 1 });
+    await waitFor(() => seen.length === 1);
+    expect(seen.map((x) => x[0])).toEqual(['devices/dev1/b']);
+    expect(r.bridge.status()).toMatchObject({ mappings: 5, unroutedFromLocalMqtt: 1, forwarded: { 'LocalMqtt->Pubsub': 1 } });
   });
 
   it('stop() removes its pub/sub and IoT Core subscriptions and ignores later device publishes', async () => {
