@@ -310,8 +310,10 @@ export class ClientDeviceBroker {
   }
 
   private onClientReady(client: Client): void {
-    const t = this.statsFor(client.id);
     const conn = client.conn as Socket;
+    // With TLS, a client that failed right after CONNECT can be gone before 'clientReady' is emitted.
+    if (conn.destroyed || (client as { closed?: boolean }).closed) return;
+    const t = this.statsFor(client.id);
     t.current = client;
     t.stats.connected = true;
     t.stats.connects++;
