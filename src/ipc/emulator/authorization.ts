@@ -138,7 +138,8 @@ export function parseAccessControl(
           }
           r = interpolated;
         } else if (r.replace(/\$\{[*?$]\}/g, '').includes('?')) {
-          // A bare `?` is not supported by the nucleus: the resource is skipped with an error (§3.1).
+          // A bare `?` is not supported by the nucleus: the resource is skipped with an error
+          // (authorization/AuthorizationModule.java validateResource).
           problems.push({ path: `${path}.resources`, message: `'${r}' contains a bare '?' (use \${?})` });
           continue;
         }

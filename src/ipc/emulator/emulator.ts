@@ -1,5 +1,5 @@
 // GreengrassEmulator: a local stand-in for a Greengrass core's IPC server. The real aws-iot-device-sdk-v2
-// client connects to it unchanged over a Unix socket (greengrass.md §1–§3). It behaves like one of two
+// client connects to it unchanged over a Unix socket. It behaves like one of two
 // real cores (flavor.ts): the Java nucleus ("classic", with client-device auth, a TLS broker and the MQTT
 // bridge when given an MQTT port) or nucleus lite. Deployments (deployment.ts) carry the configuration of
 // the component and of the client-device components, as a real deployment does.

@@ -53,7 +53,7 @@ const publishToIoTCore: Handler = (stream, req, deps) => {
   const payloadText = (req.payload as string | undefined) ?? '';
   if (!isBase64(payloadText)) return stream.fail('ServiceError', "'payload' is not valid base64.");
   if (!authorized(stream, deps, MQTTPROXY, topic)) return;
-  // No spooler: iotcored publishes at once or fails (aws-greengrass-lite issue 1175).
+  // No spooler: iotcored publishes on the live connection or fails (modules/iotcored/src/mqtt.c).
   if (!deps.iotCore.isOnline()) return stream.fail('ServiceError', 'Failed to publish the message.');
   try {
     deps.iotCore.publish({ topic, qos: qos === 0 ? 0 : 1, payload: Buffer.from(payloadText, 'base64') });

@@ -185,7 +185,7 @@ function pubsubUnauthorized(stream: ServerStream, components: ComponentStore, to
 const publishToTopic: Handler = (stream, req, { components, pubsub }) => {
   const topic = str(req.topic);
   if (topic === undefined) return stream.fail('InvalidArgumentsError', 'Publish topic must not be null');
-  // Order: authorization → wildcards → message (greengrass.md §2 and PubSubIPCEventStreamAgent).
+  // Order: authorization → wildcards → message (PubSubIPCEventStreamAgent).
   if (pubsubUnauthorized(stream, components, topic)) return;
   if (/[+#*]/.test(topic)) return stream.fail('InvalidArgumentsError', 'Publish topic must not contain a wildcard.');
   const message = localMessageOf(req.publishMessage);

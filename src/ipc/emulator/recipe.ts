@@ -1,5 +1,5 @@
-// Loading a component recipe (YAML or JSON, greengrass.md §4) into the identity the emulator serves, and
-// the manifest check nucleus lite makes before it deploys a recipe.
+// Loading a component recipe (YAML or JSON; Greengrass developer guide, component-recipe-reference) into the
+// identity the emulator serves, and the manifest check nucleus lite makes before it deploys a recipe.
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { isJsonObject, type JsonObject } from './componentConfig.ts';
