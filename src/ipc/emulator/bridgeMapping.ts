@@ -30,15 +30,6 @@ export interface Route {
   mapping: string;
 }
 
-export class BridgeConfigError extends Error {
-  override name = 'BridgeConfigError';
-  readonly errors: string[];
-  constructor(errors: string[]) {
-    super(errors.join('; '));
-    this.errors = errors;
-  }
-}
-
 export type MappingParse = { ok: true; mapping: TopicMapping; warnings: string[] } | { ok: false; errors: string[]; warnings: string[] };
 
 export const BRIDGE_COMPONENT_NAME = 'aws.greengrass.clientdevices.mqtt.Bridge';

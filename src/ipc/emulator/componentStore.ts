@@ -136,10 +136,6 @@ export class ComponentStore {
     };
   }
 
-  hasValidator(component: string): boolean {
-    return this.validators.has(component);
-  }
-
   /** Record one validity report; false when no such validation is waiting (timed out or never made). */
   report(component: string, deploymentId: string, status: string | undefined, message: string | undefined): boolean {
     const p = this.pending.get(`${component}\u0000${deploymentId}`);

@@ -4,14 +4,14 @@
 // says (nothing until a deployment configures it); a new mapping replaces the old one at once. Routing
 // is pure; this module only subscribes and sends.
 import type { Logger } from '../../log.ts';
-import { type BrokerKind, routesFor, sourceFilters, type TopicMapping } from './bridgeMapping.ts';
+import { BRIDGE_COMPONENT_NAME, type BrokerKind, routesFor, sourceFilters, type TopicMapping } from './bridgeMapping.ts';
 import type { ClientDeviceBroker, DeviceMessage } from './clientDeviceBroker.ts';
 import type { SimulatedIoTCore } from './iotCore.ts';
 import type { LocalMessage, LocalPubSub } from './localPubSub.ts';
 import { publishTopicProblem, topicMatchesFilter } from './mqttTopic.ts';
 
 /** The identity the bridge publishes and subscribes under on local pub/sub (bridge PubSubClient.java). */
-export const BRIDGE_COMPONENT = 'aws.greengrass.clientdevices.mqtt.Bridge';
+export const BRIDGE_COMPONENT = BRIDGE_COMPONENT_NAME;
 
 export interface BridgeEndpoints {
   broker: ClientDeviceBroker;
