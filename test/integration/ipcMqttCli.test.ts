@@ -26,11 +26,7 @@ afterEach(async () => {
 
 const setup = (): string => res.dir();
 
-type MqttReady = Awaited<EmulatorProcess['ready']> & {
-  mqtt: string;
-  ca: string;
-  deviceCerts: Record<string, { certPath: string; keyPath: string }>;
-};
+type MqttReady = Required<Awaited<EmulatorProcess['ready']>>;
 
 describe('defender-edge emulator --mqtt', () => {
   it('TLS devices with issued certificates, auth and bridge from --deployment; stats in status; exits 0 on EOF', async () => {

@@ -353,7 +353,8 @@ export class GreengrassEmulator extends EventEmitter<EmulatorEvents> {
    * Apply a deployment document (an object or its JSON text): every named component's configuration
    * (reset, then merge) and version. All or nothing: a malformed document, a bad client-device
    * configuration, a configuration over lite's limits or a component that rejects its new configuration
-   * fails the deployment and nothing changes.
+   * fails the deployment and nothing changes. Components the document does not name keep their state (a
+   * real deployment to the same target would remove them; the emulator only adds and updates).
    */
   deploy(document: unknown): Promise<DeployResult> {
     return this.serialize(async () => {
