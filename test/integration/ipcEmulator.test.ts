@@ -393,7 +393,7 @@ describe('configuration', () => {
     val.on('message', (e) => {
       const v = e.validateConfigurationUpdateEvent!;
       validations.push({ deploymentId: v.deploymentId!, configuration: v.configuration as Record<string, unknown> });
-      const ok = (v.configuration as { reporting?: { intervalSeconds?: number } }).reporting?.intervalSeconds! >= 300;
+      const ok = ((v.configuration as { reporting?: { intervalSeconds?: number } }).reporting?.intervalSeconds ?? 0) >= 300;
       void client.sendConfigurationValidityReport({
         configurationValidityReport: {
           deploymentId: v.deploymentId!,

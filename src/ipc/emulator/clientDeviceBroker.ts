@@ -240,7 +240,10 @@ export class ClientDeviceBroker {
     } else if (!this.can(client.id, 'mqtt:connect', `mqtt:clientId:${client.id}`)) {
       reason = "Device isn't authorized to connect (no device group grants mqtt:connect on its client id)";
     }
-    if (reason === null) return done(null, true);
+    if (reason === null) {
+      done(null, true);
+      return;
+    }
     this.refused++;
     this.lastRefusal = `${client.id}: ${reason}`;
     if (this.refusedIds.size < MAX_TRACKED_CLIENTS) this.refusedIds.add(client.id);
@@ -251,8 +254,14 @@ export class ClientDeviceBroker {
   }
 
   private authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
-    if (!client) return done(null);
-    if (this.can(client.id, 'mqtt:publish', `mqtt:topic:${packet.topic}`)) return done(null);
+    if (!client) {
+      done(null);
+      return;
+    }
+    if (this.can(client.id, 'mqtt:publish', `mqtt:topic:${packet.topic}`)) {
+      done(null);
+      return;
+    }
     this.deniedPublishes++;
     const t = this.tracked.get(client.id);
     if (t) t.stats.deniedPublishes++;
@@ -265,9 +274,14 @@ export class ClientDeviceBroker {
   }
 
   private authorizeSubscribe(client: Client | null, sub: Subscription, done: (err: Error | null, sub?: Subscription | null) => void): void {
-    if (!client) return done(null, sub);
-    if (!sub.topic.startsWith(DENIED_TOPIC) && this.can(client.id, 'mqtt:subscribe', `mqtt:topicfilter:${sub.topic}`))
-      return done(null, sub);
+    if (!client) {
+      done(null, sub);
+      return;
+    }
+    if (!sub.topic.startsWith(DENIED_TOPIC) && this.can(client.id, 'mqtt:subscribe', `mqtt:topicfilter:${sub.topic}`)) {
+      done(null, sub);
+      return;
+    }
     this.deniedSubscribes++;
     const t = this.tracked.get(client.id);
     if (t) t.stats.deniedSubscribes++;

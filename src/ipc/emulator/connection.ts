@@ -155,8 +155,12 @@ export class IpcConnection {
 
   private onFrame(frame: RpcFrame): void {
     if (this.state === 'awaiting-connect') {
-      if (frame.type !== MessageType.Connect || frame.streamId !== 0) return this.protocolError(CONNECT_FIRST);
-      return this.onConnect(frame);
+      if (frame.type !== MessageType.Connect || frame.streamId !== 0) {
+        this.protocolError(CONNECT_FIRST);
+        return;
+      }
+      this.onConnect(frame);
+      return;
     }
     if (frame.streamId === 0) {
       switch (frame.type) {
@@ -164,19 +168,28 @@ export class IpcConnection {
           // Echo the payload and the non-`:` headers (NUC onProtocolMessage).
           const headers: Record<string, string> = {};
           for (const [k, v] of frame.headers) if (!k.startsWith(':') && v.type === 'string') headers[k] = v.value;
-          return this.write(encodeFrame({ type: MessageType.PingResponse, flags: 0, streamId: 0, headers, payload: frame.payload }));
+          this.write(encodeFrame({ type: MessageType.PingResponse, flags: 0, streamId: 0, headers, payload: frame.payload }));
+          return;
         }
         case MessageType.PingResponse:
           return;
-        case MessageType.Connect:
-          return this.protocolError(CONNECT_FIRST);
-        default:
-          return this.protocolError(`message type ${frame.type} is not allowed on stream-id 0`);
+        case MessageType.Connect: {
+          this.protocolError(CONNECT_FIRST);
+          return;
+        }
+        default: {
+          this.protocolError(`message type ${frame.type} is not allowed on stream-id 0`);
+          return;
+        }
       }
     }
-    if (frame.streamId < 0) return this.protocolError(`invalid stream-id ${frame.streamId}`);
+    if (frame.streamId < 0) {
+      this.protocolError(`invalid stream-id ${frame.streamId}`);
+      return;
+    }
     if (frame.type !== MessageType.ApplicationMessage && frame.type !== MessageType.ApplicationError) {
-      return this.protocolError(`message type ${frame.type} is only allowed on stream-id 0`);
+      this.protocolError(`message type ${frame.type} is only allowed on stream-id 0`);
+      return;
     }
     const terminate = (frame.flags & MessageFlags.TerminateStream) !== 0;
     const open = this.streams.get(frame.streamId);
@@ -188,15 +201,20 @@ export class IpcConnection {
     if (frame.streamId <= this.lastStreamId) {
       // Late terminate for a stream already closed: silently ignored; anything else is an error.
       if (terminate) return;
-      return this.protocolError(`stream-id ${frame.streamId} is already closed`);
+      this.protocolError(`stream-id ${frame.streamId} is already closed`);
+      return;
     }
     if (frame.streamId !== this.lastStreamId + 1) {
-      return this.protocolError(
+      this.protocolError(
         'stream-id values must be monotonically incrementing. A stream-id arrived that was lower than the last seen stream-id.',
       );
+      return;
     }
     const operation = stringHeader(frame, 'operation');
-    if (!operation) return this.protocolError('The first message for on a non-zero :stream-id must contain an operation header value.');
+    if (!operation) {
+      this.protocolError('The first message for on a non-zero :stream-id must contain an operation header value.');
+      return;
+    }
     this.lastStreamId = frame.streamId;
     const stream = new StreamImpl(this, frame.streamId, this.component, operation, this.flavor, this.log, () =>
       this.streams.delete(frame.streamId),
@@ -206,14 +224,15 @@ export class IpcConnection {
     try {
       request = frame.payload.length === 0 ? {} : JSON.parse(frame.payload.toString('utf8'));
     } catch {
-      // The Java server fails to deserialize the request: an unmodeled error. Lite: ServiceError, no message.
-      return this.flavor === 'lite' ? stream.fail('ServiceError', '') : stream.failUnmodeled('InternalServerError');
+      this.flavor === 'lite' ? stream.fail('ServiceError', '') : stream.failUnmodeled('InternalServerError');
+      return;
     }
     if (this.flavor === 'lite') {
       // ggipcd decodes the request into room for 255 objects, and only a JSON object is a request.
       if (typeof request !== 'object' || request === null || Array.isArray(request) || objectLimitProblem(request) !== null) {
         this.log.warn({ operation }, 'lite: request is not a JSON object or exceeds 255 sub-objects');
-        return stream.fail('ServiceError', '');
+        stream.fail('ServiceError', '');
+        return;
       }
     }
     try {
@@ -225,7 +244,10 @@ export class IpcConnection {
   }
 
   private onConnect(frame: RpcFrame): void {
-    if (this.flavor === 'lite') return this.onLiteConnect(frame);
+    if (this.flavor === 'lite') {
+      this.onLiteConnect(frame);
+      return;
+    }
     // Version must be exactly 0.1.0, payload {"authToken": registered token} (greengrass.md §1.3).
     const version = stringHeader(frame, ':version');
     let component: string | null = null;
@@ -260,31 +282,48 @@ export class IpcConnection {
       this.log.info({ why }, 'lite: connect refused, closing');
       this.endSoon();
     };
-    if (frame.flags !== 0) return refuse('Connect message has flags set.');
+    if (frame.flags !== 0) {
+      refuse('Connect message has flags set.');
+      return;
+    }
     const version = frame.headers.get(':version');
-    if (version !== undefined && !(version.type === 'string' && version.value === '0.1.0'))
-      return refuse('Client protocol version not 0.1.0.');
+    if (version !== undefined && !(version.type === 'string' && version.value === '0.1.0')) {
+      refuse('Client protocol version not 0.1.0.');
+      return;
+    }
     let body: unknown;
     try {
       body = JSON.parse(frame.payload.toString('utf8'));
     } catch {
-      return refuse('Connect payload is not valid json.');
+      refuse('Connect payload is not valid json.');
+      return;
     }
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) return refuse('Connect payload is not valid json.');
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      refuse('Connect payload is not valid json.');
+      return;
+    }
     const { authToken, componentName } = body as { authToken?: unknown; componentName?: unknown };
     if ((authToken !== undefined && typeof authToken !== 'string') || (componentName !== undefined && typeof componentName !== 'string')) {
-      return refuse('Connect payload key has unexpected non-string value.');
+      refuse('Connect payload key has unexpected non-string value.');
+      return;
     }
     if (authToken === undefined) {
-      return refuse(
+      refuse(
         componentName === undefined
           ? 'did not provide authToken or componentName'
           : 'componentName authentication (systemd unit) is not emulated',
       );
+      return;
     }
     const component = LITE_SVCUID.test(authToken) ? this.host.authenticate(authToken) : null;
-    if (component === null) return refuse('failed authentication: invalid svcuid.');
-    if (componentName !== undefined && componentName !== component) return refuse('componentName does not match svcuid.');
+    if (component === null) {
+      refuse('failed authentication: invalid svcuid.');
+      return;
+    }
+    if (componentName !== undefined && componentName !== component) {
+      refuse('componentName does not match svcuid.');
+      return;
+    }
     this.component = component;
     this.state = 'connected';
     this.write(encodeFrame({ type: MessageType.ConnectAck, flags: MessageFlags.ConnectionAccepted, streamId: 0 }));
@@ -397,7 +436,10 @@ class StreamImpl implements ServerStream {
   }
 
   failUnmodeled(text: string): void {
-    if (this.flavor === 'lite') return this.fail('ServiceError', '');
+    if (this.flavor === 'lite') {
+      this.fail('ServiceError', '');
+      return;
+    }
     this.send(1, true, { ':content-type': 'text/plain' }, text);
   }
 

@@ -321,16 +321,23 @@ const classicHandlers = new Map<string, Handler>([
 export function dispatchOperation(operation: string, request: unknown, stream: ServerStream, deps: OperationDeps): void {
   if (deps.flavor === 'lite') {
     const liteHandler = liteHandlers.get(operation);
-    if (liteHandler) return liteHandler(stream, isJsonObject(request) ? request : {}, deps);
+    if (liteHandler) {
+      liteHandler(stream, isJsonObject(request) ? request : {}, deps);
+      return;
+    }
     // ggipcd: "Unhandled operation requested", answered with a ServiceError whose message is empty.
     deps.log.warn({ operation }, 'lite: Unhandled operation requested');
-    return stream.fail('ServiceError', '');
+    stream.fail('ServiceError', '');
+    return;
   }
   const handler = classicHandlers.get(operation);
-  if (handler) return handler(stream, isJsonObject(request) ? request : {}, deps);
+  if (handler) {
+    handler(stream, isJsonObject(request) ? request : {}, deps);
+    return;
+  }
   if (MODEL_OPERATIONS.has(operation)) {
-    // In the model but without a handler here (DefaultOperationHandler, greengrass.md §1.5).
-    return stream.fail('ServiceError', `Operation ${operation} is not supported by Greengrass`);
+    stream.fail('ServiceError', `Operation ${operation} is not supported by Greengrass`);
+    return;
   }
   stream.failUnsupported({ error: 'Unsupported Operation', message: `${operation} is an unsupported operation.` });
 }
