@@ -11,6 +11,7 @@ import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import { clientDeviceDeployment } from '../src/ipc/emulator/clientDeviceDeployment.ts';
 import { GreengrassEmulator } from '../src/ipc/emulator/emulator.ts';
 import { GreengrassIpcClient } from '../src/ipc/ipcClient.ts';
+import { until } from '../test/support/until.ts';
 import type { BenchSuite } from './run.ts';
 import { median, percentile, round } from './stats.ts';
 
@@ -100,7 +101,7 @@ export const suite: BenchSuite = {
         await ipc.publishToTopic(`${m.topic}/accepted`, { status: 'ACCEPTED' });
       });
       await receiver.subscribeAsync('$aws/things/bench-receiver/defender/metrics/json/accepted', { qos: 0 });
-      while (upSub.status !== 'active' || reportSub.status !== 'active') await new Promise((r) => setTimeout(r, 10));
+      await until(() => upSub.status === 'active' && reportSub.status === 'active', 10_000, 'both subscriptions active');
 
       const sendDirect = (): void => void sender.publish('bench/direct', report, { qos: 0 });
       const sendUp = (): void => void sender.publish('devices/bench-sender/telemetry', report, { qos: 0 });

@@ -6,7 +6,7 @@ import { buildBinaries } from './buildBinaries.ts';
 import { targetFor } from './buildTargets.ts';
 
 async function cli(argv: string[]): Promise<number> {
-  let values;
+  let values: { arch?: string[]; force: boolean; out?: string };
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -20,7 +20,7 @@ async function cli(argv: string[]): Promise<number> {
     );
     return 2;
   }
-  let targets;
+  let targets: ReturnType<typeof targetFor>[] | undefined;
   try {
     targets = values.arch?.map(targetFor);
   } catch (err) {

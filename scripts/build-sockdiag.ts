@@ -8,7 +8,7 @@ import { buildSockDiag, type SockDiagArch } from './buildSockDiag.ts';
 const ARCHES: readonly SockDiagArch[] = ['x64', 'arm64'];
 
 async function cli(argv: string[]): Promise<number> {
-  let values;
+  let values: { arch?: string[]; force: boolean };
   try {
     ({ values } = parseArgs({
       args: argv,

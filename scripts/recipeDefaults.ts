@@ -9,7 +9,7 @@ import { defaultConfig } from '../src/config/validate.ts';
 export const COMPONENT_NAME = 'com.defender-edge.DefenderEdge';
 
 /**
- * The rogue-agent walkthrough's profile `CheckRogueDevices` (scenario/rogue-agent.md), same names,
+ * The rogue-agent scenario's profile `CheckRogueDevices` (docs/demo.md#the-scenario), same names,
  * metrics, operators, values and durations, in alert-only form: no `edge.action`, so a violation is
  * raised and forwarded but nothing is stopped until an operator adds an action in a deployment.
  * bytesOut is also evaluated per process so a violation names the process that sent the bytes.
@@ -36,17 +36,18 @@ export function seedBehaviors(): unknown[] {
  * the filter exactly as subscribed, which is this same string.
  */
 function anyThingFilter(topic: string): string {
-  // greengrass.md §3.1: `{iot:thingName}` in a policy only works with interpolateComponentConfiguration;
-  // `+` as a whole level is an MQTT wildcard for mqttproxy resources and matches the gateway and every
-  // downstream thing the component reports for (device-defender.md §6).
+  // `{iot:thingName}` in a policy only works with interpolateComponentConfiguration
+  // (docs/greengrass-ipc.md#authorization-accesscontrol); `+` as a whole level is an MQTT wildcard for
+  // mqttproxy resources and matches the gateway and every downstream thing the component reports for
+  // (docs/reports.md#topics).
   return topic.replaceAll('{thingName}', '+');
 }
 
-/** Device Defender formats the service accepts reports in (device-defender.md: `/json`, `/cbor`). */
+/** Device Defender formats the service accepts reports in (`/json`, `/cbor`, docs/reports.md#topics). */
 const REPORT_FORMATS = ['json', 'cbor'] as const;
 
 /**
- * The IPC authorization (greengrass.md §3.1), exactly what the component calls:
+ * The IPC authorization (docs/greengrass-ipc.md#authorization-accesscontrol), exactly what the component calls:
  * - mqttproxy PublishToIoTCore: Defender reports for the gateway and downstream things in both formats,
  *   the violations topic and the heartbeat topic;
  * - mqttproxy SubscribeToIoTCore: the service's accepted/rejected answers for those reports;

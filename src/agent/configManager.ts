@@ -1,12 +1,11 @@
-// The configuration lifecycle (issue 5 "Cached thresholds and configuration"): read the component
+// The configuration lifecycle: read the component
 // configuration over IPC, refuse a bad one in the ValidateConfigurationUpdates hook with its
 // `path: message` errors, apply a good one without a restart, and keep the last good one on disk so a
 // restart while the nucleus is away enforces at once with what it had.
 import { EventEmitter } from 'node:events';
-import { componentConfigChecks } from '../config/componentConfig.ts';
 import { LastGoodConfigStore } from '../config/lastGoodStore.ts';
 import type { ComponentConfig } from '../config/schema.ts';
-import { defaultConfig, validateConfig } from '../config/validate.ts';
+import { type ConfigCheck, defaultConfig, validateConfig } from '../config/validate.ts';
 import type { GreengrassIpcClient } from '../ipc/ipcClient.ts';
 import type { IpcSubscription, ValidationVerdict } from '../ipc/ipcTypes.ts';
 import type { Logger } from '../log.ts';
@@ -21,6 +20,8 @@ export interface ConfigManagerEvents {
 export interface ConfigManagerOptions {
   ipc: GreengrassIpcClient;
   lastGoodPath: string;
+  /** every capability's checks on top of the schema (configChecks.ts) */
+  checks: readonly ConfigCheck[];
   logger: Logger;
   now?: () => number;
 }
@@ -30,6 +31,7 @@ const MAX_ERRORS_IN_VERDICT = 20;
 export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
   private readonly ipc: GreengrassIpcClient;
   private readonly store: LastGoodConfigStore;
+  private readonly checks: readonly ConfigCheck[];
   private readonly log: Logger;
   private readonly now: () => number;
   private config: ComponentConfig | undefined;
@@ -42,7 +44,8 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
   constructor(options: ConfigManagerOptions) {
     super();
     this.ipc = options.ipc;
-    this.store = new LastGoodConfigStore(options.lastGoodPath, componentConfigChecks);
+    this.checks = options.checks;
+    this.store = new LastGoodConfigStore(options.lastGoodPath, options.checks);
     this.log = options.logger.child({ module: 'config' });
     this.now = options.now ?? Date.now;
   }
@@ -71,7 +74,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
         this.log.warn({ savedAt: new Date(saved.savedAt).toISOString() }, 'using the last good configuration from disk');
         return this.apply(saved.config, 'last-good', false);
       case 'corrupt':
-        this.log.error({ err: saved.error, quarantinedTo: saved.quarantinedTo }, 'last good configuration unreadable; moved aside');
+        this.log.error({ reason: saved.error, quarantinedTo: saved.quarantinedTo }, 'last good configuration unreadable; moved aside');
         break;
       case 'invalid':
         this.log.error({ errors: saved.errors }, 'last good configuration no longer validates; ignored');
@@ -105,7 +108,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
   }
 
   private judge(configuration: Record<string, unknown>, deploymentId: string): ValidationVerdict {
-    const r = validateConfig(configuration, componentConfigChecks);
+    const r = validateConfig(configuration, this.checks);
     if (r.ok) {
       this.log.info({ deploymentId }, 'configuration update accepted by validation');
       return { accepted: true };
@@ -124,16 +127,16 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     try {
       raw = await this.ipc.getConfiguration([]);
     } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'could not read the configuration over IPC');
+      this.log.warn({ err }, 'could not read the configuration over IPC');
       return undefined;
     }
-    const r = validateConfig(raw, componentConfigChecks);
+    const r = validateConfig(raw, this.checks);
     if (r.ok) {
       try {
         this.store.saveValidated(raw as Record<string, unknown>, this.now());
       } catch (err) {
         // Disk full or read-only: the configuration still applies; only the offline fallback is stale.
-        this.log.error({ err: (err as Error).message }, 'could not persist the last good configuration');
+        this.log.error({ err }, 'could not persist the last good configuration');
       }
       return r.config;
     }

@@ -181,7 +181,7 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
       emulator.stop().then(
         () => done(0),
         (err: unknown) => {
-          logger.error({ err: (err as Error).message }, 'stop failed');
+          logger.error({ err }, 'stop failed');
           done(1);
         },
       );
@@ -196,7 +196,7 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
         const parsed = parseControlLine(line);
         if (parsed === null) return;
         if (!parsed.ok) {
-          logger.warn({ error: parsed.error }, 'bad control command');
+          logger.warn({ reason: parsed.error }, 'bad control command');
           return print({ ok: false, error: parsed.error });
         }
         try {

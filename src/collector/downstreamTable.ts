@@ -1,5 +1,5 @@
 // The nftables table the component owns for downstream-device traffic accounting, as pure functions:
-// the script that creates it and the parser of `nft -j list table` (issue 4 "Downstream devices").
+// the script that creates it and the parser of `nft -j list table`.
 // The kernel keeps the counters; we read them once per sample.
 //
 //   counter d<i>_out / d<i>_in        one pair per device (out = sent BY the device, in = sent TO it)
@@ -73,8 +73,14 @@ export function buildDownstreamScript(table: string, plans: readonly DevicePlan[
   const counters: string[] = [];
   for (const p of plans) {
     counters.push(`  counter ${p.counterOut} {}`, `  counter ${p.counterIn} {}`);
-    for (const a of p.v4) out4.push([a, p.counterOut]), in4.push([a, p.counterIn]);
-    for (const a of p.v6) out6.push([a, p.counterOut]), in6.push([a, p.counterIn]);
+    for (const a of p.v4) {
+      out4.push([a, p.counterOut]);
+      in4.push([a, p.counterIn]);
+    }
+    for (const a of p.v6) {
+      out6.push([a, p.counterOut]);
+      in6.push([a, p.counterIn]);
+    }
     if (p.mac) outMac.push([p.mac, p.counterOut]);
   }
   const rules = (hook: 'forward' | 'input' | 'output') => [

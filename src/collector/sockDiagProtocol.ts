@@ -142,7 +142,9 @@ export class SockDiagDecoder {
     if (count !== end / RECORD_SIZE)
       throw new SockDiagProtocolError(`end record counts ${count} sockets, response holds ${end / RECORD_SIZE}`);
     const status = {} as Record<DumpPart, number>;
-    DUMP_PARTS.forEach((part, i) => (status[part] = buf.readInt32LE(end + 8 + 4 * i)));
+    DUMP_PARTS.forEach((part, i) => {
+      status[part] = buf.readInt32LE(end + 8 + 4 * i);
+    });
     const interruptedMask = buf[end + 2]!;
     const interrupted = DUMP_PARTS.filter((_, i) => (interruptedMask & (1 << i)) !== 0);
 

@@ -1,6 +1,7 @@
-// The ONE schema of the component configuration (recipe DefaultConfiguration merged with deployment
-// updates, greengrass.md §4). Every module reads its section from the validated object; nothing else
-// parses configuration. Defaults live here so the recipe, the docs and the code cannot drift.
+// The ONE schema of the component configuration (recipe DefaultConfiguration merged with deployment updates,
+// docs/greengrass-ipc.md#configuration-deployments-validation-restarts). Every module reads its section from
+// the validated object; nothing else parses configuration. Defaults live here so the recipe, the docs and the
+// code cannot drift.
 import type { SchemaObject } from 'ajv';
 
 export interface DownstreamDevice {
@@ -35,7 +36,7 @@ export interface ComponentConfig {
     /**
      * Per-process TCP bytes include connections to loopback and the host's own addresses, independently of
      * `includeLoopback` (which governs the host's network_stats): a process talking to a local broker on
-     * 127.0.0.1 is exactly what per-process behaviors must see (scenario/rogue-agent.md).
+     * 127.0.0.1 is exactly what per-process behaviors must see (the demo's rogue agent, docs/demo.md).
      */
     perProcessIncludeLoopback: boolean;
     /**
@@ -111,7 +112,7 @@ export const configSchema: SchemaObject = {
       default: {},
       properties: {
         enabled: { type: 'boolean', default: true },
-        // device-defender.md §1.4: below 300 s per thing the service may throttle.
+        // Below 300 s per thing the service may throttle (docs/reports.md#limits-and-cadence).
         intervalSeconds: { type: 'integer', minimum: 300, maximum: 86_400, default: 300 },
         format: { type: 'string', enum: ['json', 'cbor'], default: 'json' },
         names: { type: 'string', enum: ['long', 'short'], default: 'long' },
@@ -203,7 +204,7 @@ export const configSchema: SchemaObject = {
       properties: {
         localTopic: { ...topic, default: 'defender-edge/violations' },
         cloudTopic: { ...topic, default: 'defender-edge/{thingName}/violations' },
-        // device-defender.md §3.5: the service invalidates after two days without datapoints.
+        // The service invalidates after two days without datapoints (Device Defender troubleshooting guide).
         invalidateAfterSeconds: { type: 'integer', minimum: 1, maximum: 30 * 86_400, default: 172_800 },
       },
       required: [],
@@ -238,7 +239,7 @@ export const configSchema: SchemaObject = {
         // away): nothing tells a component that the cloud is back, so this is the longest the backlog waits.
         maxBackoffMs: { type: 'integer', minimum: 100, maximum: 300_000, default: 30_000 },
         // Sent messages kept for replay until the cloud is known to have them (ipc/outbox.ts): the nucleus's
-        // mqtt.spooler.maxSizeInBytes (greengrass.md §3.3). 0 trusts the nucleus's memory spool.
+        // mqtt.spooler.maxSizeInBytes (docs/greengrass-ipc.md). 0 trusts the nucleus's memory spool.
         replayBytes: { type: 'integer', minimum: 0, maximum: 256 * 2 ** 20, default: 2_621_440 },
       },
       required: [],

@@ -24,7 +24,8 @@ export function thingNamePatternProblems(pattern: string, path = 'downstream.thi
   const nested = nestedRepetition(pattern);
   if (nested !== undefined) {
     return [
-      `${path}: the group ending at offset ${nested} repeats without bound and contains a repetition itself (like (a+)+), which can take exponential time on a hostile thing name; rewrite it without the nesting`,
+      `${path}: the group ending at offset ${nested} repeats without bound and contains a repetition itself (like ` +
+        `(a+)+), which can take exponential time on a hostile thing name; rewrite it without the nesting`,
     ];
   }
   return [];
@@ -55,9 +56,9 @@ export function nestedRepetition(pattern: string): number | undefined {
     if (c === ')' && frames.length > 1) {
       const inner = frames.pop()!;
       const q = quantifierAt(pattern, i + 1);
-      if (q && q.unbounded && inner.repeats) return i;
+      if (q?.unbounded && inner.repeats) return i;
       const parent = frames.at(-1)!;
-      if (inner.repeats || (q && q.repeats)) parent.repeats = true;
+      if (inner.repeats || q?.repeats) parent.repeats = true;
       i = q ? q.end : i + 1;
       continue;
     }

@@ -21,7 +21,7 @@ export function jsonPointerToPath(pointer: string): string {
 
 /**
  * `a` + `b` → `a.b`; a key that is not a plain name (spaces, `: `, newlines, quotes, empty) is shown
- * JSON-quoted, `a["x: y"]`, so a hostile key cannot blur the `path: message` (issue 8 fuzz finding).
+ * JSON-quoted, `a["x: y"]`, so a hostile key cannot blur the `path: message` (found by fuzzing, test/fuzz/).
  */
 function joinKey(parent: string, key: string): string {
   const cut = key.length > 64 ? `${key.slice(0, 64)}…` : key;
@@ -51,7 +51,7 @@ export function validateConfig(raw: unknown, checks: readonly ConfigCheck[] = []
     return { ok: false, errors: ['(root): must be an object'] };
   }
   // structuredClone (and Ajv) recurse: a hostile configuration nested thousands deep would overflow the
-  // stack and throw out of the validation hook (issue 8 fuzz finding). Measured without recursion first.
+  // stack and throw out of the validation hook (found by fuzzing, test/fuzz/). Measured without recursion first.
   const deep = tooDeepAt(raw, MAX_CONFIG_DEPTH);
   if (deep !== null) return { ok: false, errors: [`${deep === '' ? '(root)' : deep}: nests deeper than ${MAX_CONFIG_DEPTH} levels`] };
   let copy: Record<string, unknown>;

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { ComponentConfig } from '../config/schema.ts';
 import type { ViolationEvent } from '../localrules/contracts.ts';
 import type { Logger } from '../log.ts';
+import { readAncestry } from '../system/procfs.ts';
 import {
   type ActionRecord,
   type ActionTarget,
@@ -23,19 +24,13 @@ import type { AuditLog } from './auditLog.ts';
 import { activeKey, escalatedTtlMs, MAX_TIMER_MS, OffenceBook, offenceKey, RateLimiter, targetKey } from './enforcementPolicy.ts';
 import type { HostFacts } from './hostFacts.ts';
 import { ProcessIdentityError } from './processBackend.ts';
-import { readAncestry } from './procfs.ts';
 import { type ResolverDeps, recheckTarget, resolveTarget } from './targetResolver.ts';
 import { parseCidr } from './targetValidation.ts';
 import { checkViolationEvent } from './violationCheck.ts';
 
 export type EnforcementConfig = ComponentConfig['enforcement'];
 
-export interface EnforcerBackends {
-  process: EnforcementBackend;
-  nft: EnforcementBackend;
-  link: EnforcementBackend;
-  dryRun: EnforcementBackend;
-}
+export type EnforcerBackends = Readonly<Record<BackendName, EnforcementBackend>>;
 
 export interface EnforcerOptions {
   config: EnforcementConfig;
@@ -86,7 +81,9 @@ function violationRef(ev: ViolationEvent): ViolationRef {
   return ref;
 }
 
-function backendNameFor(type: EnforceActionType): BackendName {
+/** The one place that picks the backend of a new action (a persisted one names its own). */
+function backendNameFor(type: EnforceActionType, dryRun: boolean): BackendName {
+  if (dryRun) return 'dry-run';
   if (type === 'address-block' || type === 'interface-quarantine') return 'nft';
   if (type === 'interface-down') return 'link';
   return 'process';
@@ -161,10 +158,6 @@ export class Enforcer {
     return run;
   }
 
-  #backend(name: BackendName): EnforcementBackend {
-    return name === 'dry-run' ? this.backends.dryRun : this.backends[name];
-  }
-
   #emit(record: ActionRecord): ActionRecord {
     this.#m[record.outcome]++;
     try {
@@ -230,7 +223,7 @@ export class Enforcer {
     this.#clearTimer(a.id);
     const base = { type: a.type, dryRun: a.backend === 'dry-run', actionId: a.id, target: a.target, reason, violation };
     try {
-      const detail = await this.#backend(a.backend).revert(this.#request(a, this.#now()));
+      const detail = await this.backends[a.backend].revert(this.#request(a, this.#now()));
       this.#active.delete(a.id);
       this.#persist();
       return this.#emit({ t: this.#now(), outcome: 'reverted', detail, ...base });
@@ -252,7 +245,8 @@ export class Enforcer {
   start(): Promise<ActionRecord[]> {
     return this.#enqueue(async () => {
       const loaded = loadEnforcementState(this.#o.statePath);
-      for (const e of loaded.errors) this.#log.warn({ path: this.#o.statePath }, `enforcement state: ${e}`);
+      for (const reason of loaded.errors)
+        this.#log.warn({ path: this.#o.statePath, reason }, 'enforcement state: left out what cannot be trusted');
       this.#offences = new OffenceBook(this.#o.config.maxTtlSeconds * 1000, 10_000, loaded.state.offences);
       const records: ActionRecord[] = [];
       for (const a of loaded.state.actions) {
@@ -267,7 +261,7 @@ export class Enforcer {
           records.push(await this.#revert(a, 'mode-dry-run', a.violation));
           continue;
         }
-        let rail;
+        let rail: Awaited<ReturnType<typeof recheckTarget>>;
         try {
           rail = await recheckTarget(a.type, a.target, this.#deps);
         } catch (err) {
@@ -288,7 +282,7 @@ export class Enforcer {
         };
         try {
           const req = this.#request(a, now);
-          const detail = await this.#backend(a.backend).apply(req);
+          const detail = await this.backends[a.backend].apply(req);
           this.#schedule(a);
           records.push(this.#emit({ t: this.#now(), outcome: 'restored', detail, ttlSeconds: req.ttlMs / 1000, ...base }));
         } catch (err) {
@@ -317,7 +311,7 @@ export class Enforcer {
       if (this.#stopped) return [];
       if (ev.event === 'in-alarm') return this.#onAlarm(ev);
       if (ev.event === 'alarm-cleared') return this.#onCleared(ev);
-      // alarm-invalidated (device-defender.md §3.5: no datapoints for long): silence is not innocence,
+      // alarm-invalidated (no datapoints for long, docs/localrules.md#violations): silence is not innocence,
       // the action keeps running to its ttl.
       return [];
     });
@@ -335,7 +329,7 @@ export class Enforcer {
     for (const a of this.#active.values()) {
       if (a.violation.violationId === ev.violationId && a.type === type) return []; // a repeated in-alarm
     }
-    let res;
+    let res: Awaited<ReturnType<typeof resolveTarget>>;
     try {
       res = await resolveTarget(type, ev, this.#deps);
     } catch (err) {
@@ -376,7 +370,7 @@ export class Enforcer {
     const base =
       spec.ttlSeconds !== undefined && Number.isFinite(spec.ttlSeconds) && spec.ttlSeconds > 0 ? spec.ttlSeconds : c.defaultTtlSeconds;
     const ttlMs = escalatedTtlMs(base, c.escalationFactor, level, c.maxTtlSeconds);
-    const backend = this.#backend(dryRun ? 'dry-run' : backendNameFor(type));
+    const backend = this.backends[backendNameFor(type, dryRun)];
     let detail: string;
     try {
       detail = await backend.apply({ type, target, ttlMs });
@@ -469,7 +463,7 @@ export class Enforcer {
         process: this.backends.process.metrics(),
         nft: this.backends.nft.metrics(),
         link: this.backends.link.metrics(),
-        'dry-run': this.backends.dryRun.metrics(),
+        'dry-run': this.backends['dry-run'].metrics(),
       },
     };
   }
@@ -486,7 +480,7 @@ export class Enforcer {
       Promise.race([p, new Promise<void>((resolve) => setTimeout(resolve, 5000).unref())]).catch((err: unknown) =>
         this.#log.error({ err, backend: name }, 'backend shutdown failed'),
       );
-    await Promise.all(Object.entries(this.backends).map(([name, b]) => raced(name, (b as EnforcementBackend).shutdown())));
+    await Promise.all(Object.entries(this.backends).map(([name, b]) => raced(name, b.shutdown())));
     this.#persist();
   }
 }

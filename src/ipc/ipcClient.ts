@@ -154,7 +154,7 @@ export class GreengrassIpcClient extends EventEmitter<IpcClientEvents> {
 
   // ---- request/response operations: reject with IpcError, never throw synchronously ----
 
-  /** The whole configuration (keyPath []) or a subtree; a leaf comes back as {leaf: value} (greengrass.md §2). */
+  /** The whole configuration (keyPath []) or a subtree; a leaf comes back as {leaf: value} (docs/greengrass-ipc.md). */
   async getConfiguration(keyPath: string[] = [], componentName?: string): Promise<unknown> {
     const r = await this.call('GetConfiguration', (c, o) =>
       c.getConfiguration({ keyPath, ...(componentName ? { componentName } : {}) }, o),
@@ -275,14 +275,14 @@ export class GreengrassIpcClient extends EventEmitter<IpcClientEvents> {
       verdict = await validator(r);
     } catch (err) {
       this.counts.handlerErrors++;
-      this.log.error({ err: (err as Error).message, deploymentId: r.deploymentId }, 'configuration validator threw; rejecting');
+      this.log.error({ err, deploymentId: r.deploymentId }, 'configuration validator threw; rejecting');
       verdict = { accepted: false, message: `validator failed: ${(err as Error).message}` };
     }
     try {
       await this.sendConfigurationValidityReport(r.deploymentId, verdict);
       this.counts.validationReports++;
     } catch (err) {
-      this.log.warn({ err: (err as Error).message, deploymentId: r.deploymentId }, 'could not send configuration validity report');
+      this.log.warn({ err, deploymentId: r.deploymentId }, 'could not send configuration validity report');
     }
   }
 
@@ -290,7 +290,7 @@ export class GreengrassIpcClient extends EventEmitter<IpcClientEvents> {
     this.counts.messagesReceived++;
     const fail = (err: unknown): void => {
       this.counts.handlerErrors++;
-      this.log.error({ err: err instanceof Error ? err.message : String(err), subscription: what }, 'message handler failed');
+      this.log.error({ err, subscription: what }, 'message handler failed');
     };
     try {
       const r = run();
@@ -364,7 +364,7 @@ export class GreengrassIpcClient extends EventEmitter<IpcClientEvents> {
       this.failures++;
       const delay = backoffDelay(this.failures, this.policy, this.random);
       this.log.warn(
-        { err: toIpcError('connect', err).message, socket: this.socketPath, retryInMs: delay, failures: this.failures },
+        { err: toIpcError('connect', err), socket: this.socketPath, retryInMs: delay, failures: this.failures },
         'IPC connect failed',
       );
       this.scheduleConnect(delay);
@@ -416,7 +416,7 @@ export class GreengrassIpcClient extends EventEmitter<IpcClientEvents> {
       (this.emit as (e: K, ...a: IpcClientEvents[K]) => boolean)(event, ...args);
     } catch (err) {
       this.counts.handlerErrors++;
-      this.log.error({ err: (err as Error).message, event }, 'connection event listener threw');
+      this.log.error({ err, event }, 'connection event listener threw');
     }
   }
 }

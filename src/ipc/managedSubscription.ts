@@ -77,7 +77,7 @@ export class ManagedSubscription implements IpcSubscription {
       try {
         await op.close();
       } catch (err) {
-        this.deps.log.debug({ err: (err as Error).message, subscription: this.description }, 'closing stream failed');
+        this.deps.log.debug({ err, subscription: this.description }, 'closing stream failed');
       }
     }
   }
@@ -109,7 +109,7 @@ export class ManagedSubscription implements IpcSubscription {
     this.op = op;
     this.opGeneration = generation;
     op.on('streamError', (e) => {
-      log.debug({ err: e.message, subscription: this.description }, 'stream error');
+      log.debug({ err: e, subscription: this.description }, 'stream error');
     });
     op.on('ended', () => this.onEnded(op));
     try {
@@ -154,12 +154,12 @@ export class ManagedSubscription implements IpcSubscription {
     this.state = 'failed';
     this.error = err.message;
     const delay = backoffDelay(this.failures, this.deps.policy, this.deps.random);
-    this.deps.log.warn({ err: err.message, errorCode: err.errorCode, retryInMs: delay }, 'subscribe failed');
+    this.deps.log.warn({ err, retryInMs: delay }, 'subscribe failed');
     try {
       this.deps.onError(err);
     } catch (e) {
       this.deps.counters.handlerErrors++;
-      this.deps.log.error({ err: (e as Error).message }, 'subscriptionError listener threw');
+      this.deps.log.error({ err: e }, 'subscriptionError listener threw');
     }
     this.scheduleRetry(delay);
   }

@@ -47,18 +47,17 @@ function run(o: {
       const ref = refs.get(inode);
       if (!ref) return undefined;
       let p = procs.get(ref.pid);
-      if (!p)
-        procs.set(
-          ref.pid,
-          (p = {
-            ...ref,
-            traffic: { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 },
-            listeningTcpPorts: [],
-            listeningUdpPorts: [],
-            establishedConnections: 0,
-            remoteAddresses: [],
-          }),
-        );
+      if (!p) {
+        p = {
+          ...ref,
+          traffic: { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 },
+          listeningTcpPorts: [],
+          listeningUdpPorts: [],
+          establishedConnections: 0,
+          remoteAddresses: [],
+        };
+        procs.set(ref.pid, p);
+      }
       return p;
     },
     isLocalPeer: (a) => isLocalPeer(a, { byAddress: new Map([['10.0.0.5', 'eth0']]), names: new Set(['lo', 'eth0']) }),

@@ -42,7 +42,9 @@ function socketRecord(r: Rec): Buffer {
   if (r.counters) {
     b.writeBigUInt64LE(r.counters[0], 52);
     b.writeBigUInt64LE(r.counters[1], 60);
-    [r.counters[2], r.counters[3], r.counters[4], r.counters[5]].forEach((v, i) => b.writeUInt32LE(v, 68 + 4 * i));
+    [r.counters[2], r.counters[3], r.counters[4], r.counters[5]].forEach((v, i) => {
+      b.writeUInt32LE(v, 68 + 4 * i);
+    });
   }
   return b;
 }
@@ -61,7 +63,9 @@ function endRecord(
   b[2] = interrupted;
   b[3] = oneTcpDump;
   b.writeUInt32LE(count, 4);
-  status.forEach((s, i) => b.writeInt32LE(s, 8 + 4 * i));
+  status.forEach((s, i) => {
+    b.writeInt32LE(s, 8 + 4 * i);
+  });
   b.writeUInt32LE(seq, 24);
   return b;
 }

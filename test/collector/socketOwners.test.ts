@@ -9,7 +9,9 @@ import { parseProcNetSockets } from '../../src/collector/procNetSockets.ts';
 import { SocketOwners } from '../../src/collector/socketOwners.ts';
 
 const servers: net.Server[] = [];
-afterAll(() => servers.forEach((s) => s.close()));
+afterAll(() => {
+  for (const s of servers) s.close();
+});
 
 async function openListener(): Promise<{ port: number; inode: number }> {
   const s = net.createServer();

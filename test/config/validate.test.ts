@@ -24,7 +24,7 @@ describe('component configuration', () => {
     const r = validateConfig({ downstream: { devices: [{ thingName: 'ok' }, { addresses: [] }] } });
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.errors).toContain("downstream.devices[1]: must have required property 'thingName'");
-    expect(jsonPointerToPath('/a/0/b~1c')).toBe('a[0]["b/c"]'); // not a plain name: quoted (issue 8)
+    expect(jsonPointerToPath('/a/0/b~1c')).toBe('a[0]["b/c"]'); // not a plain name: quoted
   });
 
   it('rejects a non-object without throwing and leaves the input untouched', () => {
@@ -47,7 +47,7 @@ describe('component configuration', () => {
   });
 });
 
-describe('hostile nesting (issue 8 fuzz finding)', () => {
+describe('hostile nesting (found by fuzzing)', () => {
   it('refuses a configuration nested thousands deep with a path: message instead of overflowing the stack', () => {
     let deep: unknown = 1;
     for (let i = 0; i < 20_000; i++) deep = { a: deep };

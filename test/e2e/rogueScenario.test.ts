@@ -1,4 +1,4 @@
-// Issue 6 "The reference scenario, end to end", through the scenario runner in-process: the walkthrough's
+// The reference scenario (docs/demo.md#the-scenario), end to end, through the scenario runner in-process: the
 // rogue MQTT agent and a second rogue streaming bytes to a TCP sink, real processes, the seed profile
 // per process with a stop/kill action. Each rogue is named (pid, comm) and stopped; the audit log and the
 // cloud record hold the violation and the action; a later report still reaches the cloud. A noisy process
@@ -15,9 +15,7 @@ afterEach(async () => {
   await Promise.all(scenarios.splice(0).map((s) => s.stop()));
 });
 
-function audit(
-  s: RogueScenario,
-): Array<{
+function audit(s: RogueScenario): Array<{
   outcome: string;
   type: string;
   dryRun: boolean;
@@ -76,12 +74,10 @@ describe('rogue-agent scenario end to end', () => {
     expect(lines.some((l) => l.target?.pid === innocentPid || l.violation.offender.pid === innocentPid)).toBe(false);
     expect(lines.some((l) => l.target?.pid === outsider.pid || l.violation.offender.pid === outsider.pid)).toBe(false);
 
-    const cloud = s
-      .cloudRecord()
-      .map((l) => ({
-        ...l,
-        doc: JSON.parse(l.payload) as { record?: string; offender?: { pid?: number }; violation?: { offender?: { pid?: number } } },
-      }));
+    const cloud = s.cloudRecord().map((l) => ({
+      ...l,
+      doc: JSON.parse(l.payload) as { record?: string; offender?: { pid?: number }; violation?: { offender?: { pid?: number } } },
+    }));
     for (const role of ['rogue-agent', 'tcp-streamer'] as const) {
       const pid = byRole[role]!.pid;
       const v = cloud.find((l) => l.doc.record === 'violation' && l.doc.offender?.pid === pid)!;

@@ -1,4 +1,4 @@
-// Fuzz (issue 8 "Hostile input"): thing names as topic segments and in the audit log, ≥ 10,000 seeded
+// Fuzz, hostile input: thing names as topic segments and in the audit log, ≥ 10,000 seeded
 // cases each. A thing name with `/ + #`, control characters, lone surrogates or over 128 bytes never
 // becomes a topic segment (report topics, violation topics), and whatever a name or behavior holds
 // (newlines, quotes, braces), the enforcer's audit log gets exactly one JSON line per record.
@@ -167,7 +167,9 @@ describe('fuzz: the audit log cannot be forged through input', () => {
     expect(lines.length).toBe(records.length);
     expect(records.length).toBeGreaterThanOrEqual(ENFORCER_CASES);
     const parsed = lines.map((l) => JSON.parse(l) as ActionRecord);
-    parsed.forEach((p, i) => expect(p).toEqual(JSON.parse(JSON.stringify(records[i]))));
+    parsed.forEach((p, i) => {
+      expect(p).toEqual(JSON.parse(JSON.stringify(records[i])));
+    });
     // The hostile names come back verbatim from their own line (no forged fields, no split).
     const byId = new Map(parsed.map((p) => [p.violation.violationId, p.violation]));
     sent.forEach((s, i) => {
@@ -212,6 +214,8 @@ describe('fuzz: the audit log cannot be forged through input', () => {
     const lines = readFileSync(path, 'utf8').split('\n');
     expect(lines.pop()).toBe('');
     expect(lines.length).toBe(written.length);
-    lines.forEach((l, i) => expect(JSON.parse(l)).toEqual(written[i]));
+    lines.forEach((l, i) => {
+      expect(JSON.parse(l)).toEqual(written[i]);
+    });
   }, 120_000);
 });

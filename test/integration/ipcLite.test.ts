@@ -21,8 +21,8 @@ import {
   sdkClient,
   spawnEmulator,
   tempDir,
-  waitFor,
 } from '../support/ipc.ts';
+import { until } from '../support/until.ts';
 
 const ME = 'com.defender-edge.DefenderEdge';
 const TOKEN = 'LiteToken+0123/a'; // 16 base64 characters, like a lite SVCUID
@@ -178,7 +178,7 @@ describe('nucleus lite operations', () => {
     void client
       .publishToIoTCore({ topicName: '$aws/things/gw1/defender/metrics/json', qos: QOS1, payload: Buffer.alloc(8000) })
       .catch(() => undefined);
-    await waitFor(() => closed, 5000, 'the disconnection');
+    await until(() => closed, 5000, 'the disconnection');
     expect(emu.status().protocolErrors).toBe(1);
   });
 
@@ -210,7 +210,7 @@ describe('nucleus lite operations', () => {
       qos: QOS1,
       payload: JSON.stringify({ header: { report_id: 1, version: '1.0' }, metrics: {} }),
     });
-    await waitFor(() => answers.length === 1);
+    await until(() => answers.length === 1);
     // IoTCoreMessage from lite carries only topicName and payload.
     expect(answers).toEqual(['$aws/things/gw1/defender/metrics/json/accepted|payload,topicName']);
     const other = await rpcFailure(
@@ -225,7 +225,7 @@ describe('nucleus lite operations', () => {
     sub.on('message', (m) => got.push(m.jsonMessage?.message));
     await sub.activate();
     await client.publishToTopic({ topic: 'downstream/x', publishMessage: { jsonMessage: { message: 'text is fine on lite' } } });
-    await waitFor(() => got.length === 1);
+    await until(() => got.length === 1);
     expect(got).toEqual(['text is fine on lite']);
   });
 

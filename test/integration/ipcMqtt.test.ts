@@ -10,7 +10,7 @@ import { EmulatorStartError, GreengrassEmulator, type GreengrassEmulatorOptions 
 import { GreengrassIpcClient } from '../../src/ipc/ipcClient.ts';
 import type { LocalMessage } from '../../src/ipc/ipcTypes.ts';
 import { clientDeviceDeployment, deployClientDevices, deviceTls } from '../support/clientDevices.ts';
-import { tempDir, waitFor } from '../support/ipc.ts';
+import { tempDir } from '../support/ipc.ts';
 import {
   assertPortFree,
   closeDevices,
@@ -22,6 +22,7 @@ import {
   refusedConnect,
   tlsOptions,
 } from '../support/mqttDevice.ts';
+import { until } from '../support/until.ts';
 
 const TOKEN = 'MQTTBRIDGETEST01';
 const ME = 'com.defender-edge.DefenderEdge';
@@ -93,13 +94,13 @@ describe('classic core: client-device broker, client device auth and MQTT bridge
       got.push(m);
       await ipc.publishToTopic(`${m.topic}/accepted`, { thingName: m.topic.split('/')[2], status: 'ACCEPTED' });
     });
-    await waitFor(() => sub.status === 'active');
+    await until(() => sub.status === 'active');
 
     const dev = await device(emu, 'dev-7', '$aws/things/dev-7/defender/metrics/json/accepted');
     const body = report(1700000000);
     await dev.client.publishAsync('$aws/things/dev-7/defender/metrics/json', body, { qos: 1 }); // resolves on PUBACK
 
-    await waitFor(() => dev.received.length === 1, 5000, 'the answer at the device');
+    await until(() => dev.received.length === 1, 5000, 'the answer at the device');
     expect(received(got)).toEqual([['$aws/things/dev-7/defender/metrics/json', 'binary', body.toString('hex')]]);
     expect(dev.received).toEqual([
       {
@@ -136,13 +137,13 @@ describe('classic core: client-device broker, client device auth and MQTT bridge
     const sub = ipc.subscribeToTopic('$aws/things/+/defender/metrics/+', (m) => {
       got.push(m);
     });
-    await waitFor(() => sub.status === 'active');
+    await until(() => sub.status === 'active');
     const dev = await device(emu, 'dev-1');
     // Spoofing dev-2: the policy allows only the device's own thing (${iot:Connection.Thing.ThingName}).
     dev.client.publish('$aws/things/dev-2/defender/metrics/json', report(1), { qos: 0 });
     // Then its own report, as a barrier: it arrives, the spoofed one never does.
     await dev.client.publishAsync('$aws/things/dev-1/defender/metrics/json', report(2), { qos: 1 });
-    await waitFor(() => got.length === 1);
+    await until(() => got.length === 1);
     expect(got.map((m) => m.topic)).toEqual(['$aws/things/dev-1/defender/metrics/json']);
     expect(emu.status().mqtt).toMatchObject({ deniedPublishes: 1 });
     // A subscription outside the policy gets the SUBACK failure code.
@@ -164,7 +165,7 @@ describe('classic core: client-device broker, client device auth and MQTT bridge
     expect(await emu.deploy(authOnly)).toMatchObject({ ok: true });
     const dev = await device(emu, 'dev-1');
     await dev.client.publishAsync('$aws/things/dev-1/defender/metrics/json', report(1), { qos: 1 });
-    await waitFor(() => emu.status().mqtt!.bridge.unroutedFromLocalMqtt === 1);
+    await until(() => emu.status().mqtt!.bridge.unroutedFromLocalMqtt === 1);
   });
 
   it('a device must connect with the thing name its certificate is attached to', async () => {
@@ -223,7 +224,7 @@ describe('classic core: client-device broker, client device auth and MQTT bridge
     });
     const dev = await device(emu, 'dev-s');
     await dev.client.publishAsync('sensors/dev-s/temp', '21.5', { qos: 1 });
-    await waitFor(() => emu.status().recordsWritten === 1);
+    await until(() => emu.status().recordsWritten === 1);
     expect(JSON.parse(readFileSync(record, 'utf8'))).toMatchObject({ topic: 'gw1/sensors/dev-s/temp', qos: 1, payload: '21.5' });
     expect(emu.status().mqtt!.bridge.forwarded).toEqual({ 'LocalMqtt->IotCore': 1 });
   });
@@ -244,10 +245,10 @@ describe('classic core: client-device broker, client device auth and MQTT bridge
     await raw.closed;
 
     await ipc.publishToTopic('devices/dev-ok/cmd', { still: 'works' });
-    await waitFor(() => dev.received.length === 1);
+    await until(() => dev.received.length === 1);
     expect(dev.received[0]!.payload.toString()).toBe('{"still":"works"}');
     // The broker's bookkeeping of the dropped client follows its close event.
-    await waitFor(() => emu.status().mqtt!.connectedClients === 1, 5000, 'the dropped client to be counted out');
+    await until(() => emu.status().mqtt!.connectedClients === 1, 5000, 'the dropped client to be counted out');
     expect(emu.status()).toMatchObject({ clients: 1 });
     expect(emu.status().mqtt!.clientErrors).toBeGreaterThanOrEqual(1);
   });

@@ -1,11 +1,12 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: the parsed recipe/gdk YAML is walked ad hoc by these assertions
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { zipName } from '../../scripts/buildTargets.ts';
 import { accessControlFor, COMPONENT_NAME, recipeDefaultConfiguration } from '../../scripts/recipeDefaults.ts';
 import { syncRecipeText } from '../../scripts/sync-recipe.ts';
-import { validateComponentConfig } from '../../src/config/componentConfig.ts';
-import { defaultConfig, } from '../../src/config/validate.ts';
+import { validateComponentConfig } from '../../src/agent/configChecks.ts';
+import { defaultConfig } from '../../src/config/validate.ts';
 import { recipeSchemaErrors } from '../support/gdkSchemas.ts';
 import { type AccessControl, isAuthorized } from '../support/ipcAuthorization.ts';
 
@@ -54,7 +55,7 @@ describe('recipe manifests', () => {
           Permission: { Read: 'OWNER', Execute: 'OWNER' },
         },
       ]);
-      // greengrass.md §4: a ZIP unpacks into a folder named after the archive.
+      // A ZIP unpacks into a folder named after the archive (Greengrass recipe reference).
       expect(m.Lifecycle.Run.Script).toBe(`{artifacts:decompressedPath}/${zipName(arch).replace(/\.zip$/, '')}/defender-edge run`);
       expect(m.Lifecycle.Run.RequiresPrivilege).toBe(true);
     }
@@ -154,7 +155,7 @@ describe('recipe accessControl', () => {
       for (const p of Object.values(policies)) {
         expect(p.operations).not.toContain('*');
         expect(p.resources).not.toContain('*');
-        // greengrass.md §3.1: recipe variables stay literal without interpolateComponentConfiguration.
+        // Recipe variables stay literal without interpolateComponentConfiguration (docs/greengrass-ipc.md).
         for (const r of p.resources) expect(r).not.toMatch(/\{iot:/);
       }
     }

@@ -158,7 +158,10 @@ describe('CBOR well-formedness walk (hostile input)', () => {
 
   it('survives random bytes: never throws, and cbor-x accepts everything the walk lets through', () => {
     let seed = 12345;
-    const rand = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    const rand = () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed / 2 ** 32;
+    };
     for (let i = 0; i < 20_000; i++) {
       const b = Uint8Array.from({ length: 1 + Math.floor(rand() * 40) }, () => Math.floor(rand() * 256));
       b[0] = 0xa0 + Math.floor(rand() * 32);

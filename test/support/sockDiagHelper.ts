@@ -46,8 +46,14 @@ export class RawHelper {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no answer to ${JSON.stringify(line)} within ${timeoutMs} ms`)), timeoutMs);
       this.waiter = {
-        resolve: (b) => (clearTimeout(timer), resolve(b)),
-        reject: (e) => (clearTimeout(timer), reject(e)),
+        resolve: (b) => {
+          clearTimeout(timer);
+          resolve(b);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
       };
       this.child.stdin!.write(line);
     });

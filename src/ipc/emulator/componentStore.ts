@@ -21,7 +21,7 @@ export interface Component {
   config: JsonObject;
   policies: Policy[];
   state: string;
-  /** ms; UpdateConfiguration with an older timestamp fails (its request doc). */
+  /** ms; UpdateConfiguration with an older timestamp fails (IPC guide, UpdateConfiguration). */
   lastModifiedMs: number;
 }
 
@@ -36,7 +36,7 @@ interface PendingValidation {
   settle: (result: Validation) => void;
 }
 
-/** SVCUID: 16 random characters, upper case (Java nucleus); also valid base64 of 12 bytes (lite). */
+/** SVCUID: 16 random characters, upper case (nucleus ipc/AuthenticationHandler.java); also valid base64 of 12 bytes (lite). */
 export function newToken(): string {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
   return [...randomBytes(16)].map((b) => alphabet[b % alphabet.length]).join('');

@@ -1,6 +1,6 @@
 // One client connection of the emulator: stream splitting, the Connect handshake, stream-id rules and
-// per-stream replies exactly as the nucleus/CES server does them (greengrass.md §1.2–§1.5). Anything
-// malformed gets a ProtocolError on stream 0 and closes only this connection.
+// per-stream replies exactly as the nucleus / aws-c-event-stream server does them (docs/greengrass-ipc.md).
+// Anything malformed gets a ProtocolError on stream 0 and closes only this connection.
 //
 // Nucleus lite's ggipcd (aws-greengrass-lite modules/ggipcd/src/ipc_server.c) differs, and the `lite`
 // flavor follows it: a refused or malformed connect, or any malformed message, just closes the socket (no
@@ -28,7 +28,7 @@ import {
 
 /** What a connection needs from the emulator. */
 export interface ConnectionHost {
-  /** Component name for a valid token, else null (greengrass.md §1.3). */
+  /** Component name for a valid token, else null (docs/greengrass-ipc.md, "Connect"). */
   authenticate(authToken: string): string | null;
   dispatch(operation: string, request: unknown, stream: ServerStream): void;
   onProtocolError(reason: string): void;
@@ -57,7 +57,7 @@ export interface ServerStream {
   accept(): void;
   /** An event on an open streaming operation. */
   event(shape: string, body: object): void;
-  /** Modeled error: terminates the stream (greengrass.md §1.5). */
+  /** Modeled error: terminates the stream (docs/greengrass-ipc.md, "Responses"). */
   fail(code: ModeledErrorCode, message: string, extra?: Record<string, unknown>): void;
   /** Unmodeled error: text/plain, terminates. */
   failUnmodeled(text: string): void;
@@ -90,7 +90,7 @@ export class IpcConnection {
     this.log = log;
     this.splitter = new FrameSplitter(host.flavor === 'lite' ? EVENTSTREAM_PRELUDE_BYTES + LITE_MAX_MSG_BYTES : MAX_MESSAGE_BYTES);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
+    socket.on('error', (err) => this.log.debug({ err }, 'socket error'));
     socket.on('close', () => this.teardown());
   }
 
@@ -165,7 +165,7 @@ export class IpcConnection {
     if (frame.streamId === 0) {
       switch (frame.type) {
         case MessageType.Ping: {
-          // Echo the payload and the non-`:` headers (NUC onProtocolMessage).
+          // Echo the payload and the non-`:` headers (nucleus ServiceOperationMappingContinuationHandler.onProtocolMessage).
           const headers: Record<string, string> = {};
           for (const [k, v] of frame.headers) if (!k.startsWith(':') && v.type === 'string') headers[k] = v.value;
           this.write(encodeFrame({ type: MessageType.PingResponse, flags: 0, streamId: 0, headers, payload: frame.payload }));
@@ -194,7 +194,7 @@ export class IpcConnection {
     const terminate = (frame.flags & MessageFlags.TerminateStream) !== 0;
     const open = this.streams.get(frame.streamId);
     if (open) {
-      // The client closes a stream with an empty TerminateStream message (greengrass.md §1.5).
+      // The client closes a stream with an empty TerminateStream message (aws-iot-device-sdk-v2 eventstream_rpc.ts).
       if (terminate) open.closedByPeer();
       return;
     }
@@ -238,7 +238,7 @@ export class IpcConnection {
     try {
       this.host.dispatch(operation, request, stream);
     } catch (err) {
-      this.log.error({ err: (err as Error).message, operation }, 'operation handler threw');
+      this.log.error({ err, operation }, 'operation handler threw');
       if (stream.isOpen()) stream.failUnmodeled('InternalServerError');
     }
   }
@@ -248,7 +248,7 @@ export class IpcConnection {
       this.onLiteConnect(frame);
       return;
     }
-    // Version must be exactly 0.1.0, payload {"authToken": registered token} (greengrass.md §1.3).
+    // Version must be exactly 0.1.0, payload {"authToken": registered token} (docs/greengrass-ipc.md).
     const version = stringHeader(frame, ':version');
     let component: string | null = null;
     if (version === '0.1.0') {

@@ -1,6 +1,6 @@
 // GreengrassEmulator: a local stand-in for a Greengrass core's IPC server. The real aws-iot-device-sdk-v2
-// client connects to it unchanged over a Unix socket. It behaves like one of two
-// real cores (flavor.ts): the Java nucleus ("classic", with client-device auth, a TLS broker and the MQTT
+// client connects to it unchanged over a Unix socket (docs/greengrass-ipc.md). It behaves like one of
+// two real cores (flavor.ts): the Java nucleus ("classic", with client-device auth, a TLS broker and the MQTT
 // bridge when given an MQTT port) or nucleus lite. Deployments (deployment.ts) carry the configuration of
 // the component and of the client-device components, as a real deployment does.
 // Library class for tests (in-process) and for the `defender-edge emulator` CLI.
@@ -39,7 +39,7 @@ export interface GreengrassEmulatorOptions {
   /** Merged over the recipe's DefaultConfiguration (a deployment's configuration merge). */
   overrides?: JsonObject;
   thingName?: string;
-  /** Fixed SVCUID for the recipe's component (default: random). Lite needs 16 base64 characters. */
+  /** Fixed SVCUID for the recipe's component (default: random, as the nucleus issues them). Lite needs 16 base64 characters. */
   token?: string;
   /** JSON-lines record of every message that reaches the simulated cloud. */
   recordFile?: string;
@@ -159,7 +159,8 @@ export class GreengrassEmulator extends EventEmitter<EmulatorEvents> {
     this.initialDeployment = options.deployment;
     const recipe =
       typeof options.recipe === 'string' ? loadRecipeFile(options.recipe, { flavor: this.nucleus }) : (options.recipe ?? embeddedRecipe());
-    for (const skipped of recipe.skippedManifests ?? []) this.log.info({ recipe: recipe.componentName }, skipped);
+    for (const skipped of recipe.skippedManifests ?? [])
+      this.log.info({ recipe: recipe.componentName, reason: skipped }, 'recipe manifest skipped');
     this.recipe = recipe;
     this.componentName = recipe.componentName;
     if (this.nucleus === 'lite' && options.mqttPort !== undefined) {
@@ -173,14 +174,13 @@ export class GreengrassEmulator extends EventEmitter<EmulatorEvents> {
     this.components = new ComponentStore({
       flavor: this.nucleus,
       thingName: this.thingName,
-      onPolicyProblem: (component, p) =>
-        this.log.error({ component, path: p.path }, `accessControl policy skipped: ${p.path}: ${p.message}`),
+      onPolicyProblem: (component, p) => this.log.error({ component, path: p.path, reason: p.message }, 'accessControl policy skipped'),
     });
     const merged = mergeConfig(recipe.defaultConfiguration, options.overrides ?? {});
     const config = isJsonObject(merged) ? merged : {};
     if (this.nucleus === 'lite') {
       const problem = liteConfigProblem(config);
-      // Lite fails to load such a configuration (observed: "Visited object's subobjects exceeds maximum.").
+      // Lite fails to load such a configuration (aws-greengrass-sdk-lite src/object_visit.c; see liteLimits.ts).
       if (problem) throw new EmulatorStartError(`${recipe.componentName} configuration: ${problem}`);
     }
     this.components.add(recipe.componentName, config, {
@@ -221,7 +221,7 @@ export class GreengrassEmulator extends EventEmitter<EmulatorEvents> {
       if (this.initialDeployment !== undefined) {
         const r = await this.deploy(this.initialDeployment);
         if (!r.ok) throw new EmulatorStartError(`deployment: ${r.errors.join('; ')}`);
-        for (const w of r.warnings) this.log.warn(w);
+        for (const w of r.warnings) this.log.warn({ reason: w }, 'deployment warning');
       }
       await removeStaleSocket(this.socketPath);
       const server = createServer((socket) => this.onSocket(socket));
@@ -229,7 +229,7 @@ export class GreengrassEmulator extends EventEmitter<EmulatorEvents> {
         server.once('error', (err) => reject(new EmulatorStartError(`${this.socketPath}: ${err.message}`)));
         server.listen(this.socketPath, () => resolve());
       });
-      server.on('error', (err) => this.log.error({ err: err.message }, 'server error'));
+      server.on('error', (err) => this.log.error({ err }, 'server error'));
       this.server = server;
       if (this.broker && this.bridge) {
         try {
@@ -395,7 +395,7 @@ export class GreengrassEmulator extends EventEmitter<EmulatorEvents> {
   }
 
   /**
-   * Close open subscription streams from the server side (greengrass.md §1.5 "server closes a stream"),
+   * Close open subscription streams from the server side (the nucleus's empty TerminateStream message),
    * optionally only one component's or one operation's. Returns how many were closed.
    */
   closeStreams(filter: { component?: string; operation?: string } = {}): number {

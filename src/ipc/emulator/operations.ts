@@ -85,7 +85,7 @@ function qosOf(stream: ServerStream, raw: unknown): 0 | 1 | null {
 }
 
 const publishToIoTCore: Handler = (stream, req, { components, iotCore }) => {
-  // Order: topic → authorization → payload → QoS → publish (greengrass.md §2).
+  // Order: topic → authorization → payload → QoS → publish (nucleus MqttProxyIPCAgent.java).
   const topic = str(req.topicName);
   if (topic === undefined) return stream.fail('InvalidArgumentsError', 'Topic is required');
   if (!components.authorized(stream.component, MQTTPROXY, stream.operation, topic))
@@ -223,7 +223,7 @@ function keyPathOf(raw: unknown): string[] | null {
 }
 
 const getConfiguration: Handler = (stream, req, { components }) => {
-  // No authorization: any component may read any component's configuration (greengrass.md §2).
+  // No authorization: any component may read any component's configuration (nucleus ConfigStoreIPCEventStreamAgent.java).
   const name = str(req.componentName) ?? stream.component;
   const keyPath = keyPathOf(req.keyPath);
   const c = components.get(name);
@@ -231,7 +231,7 @@ const getConfiguration: Handler = (stream, req, { components }) => {
   if (!c || keyPath === null) return stream.fail('ResourceNotFoundError', 'Key not found');
   const found = getAtPath(c.config, keyPath);
   if (!found.found) return stream.fail('ResourceNotFoundError', 'Key not found');
-  // A key path ending at a leaf returns {"<leaf>": value}, not the bare value (greengrass.md §2).
+  // A key path ending at a leaf returns {"<leaf>": value}, not the bare value (same file).
   const value = keyPath.length > 0 && !isJsonObject(found.value) ? { [keyPath[keyPath.length - 1]!]: found.value } : found.value;
   stream.respond({ componentName: name, value });
 };
@@ -261,7 +261,7 @@ const subscribeToConfigurationUpdate: Handler = (stream, req, { components }) =>
   const name = str(req.componentName) ?? stream.component;
   const keyPath = keyPathOf(req.keyPath);
   const c = components.get(name);
-  // The subscribed path must exist (greengrass.md §2).
+  // The subscribed path must exist (nucleus ConfigStoreIPCEventStreamAgent.java).
   if (!c || keyPath === null || !getAtPath(c.config, keyPath).found) return stream.fail('ResourceNotFoundError', 'Key not found');
   stream.accept();
   stream.onClose(
@@ -336,6 +336,7 @@ export function dispatchOperation(operation: string, request: unknown, stream: S
     return;
   }
   if (MODEL_OPERATIONS.has(operation)) {
+    // In the model but without a handler here (nucleus ipc/common/DefaultOperationHandler.java).
     stream.fail('ServiceError', `Operation ${operation} is not supported by Greengrass`);
     return;
   }

@@ -29,7 +29,7 @@ export const DEFAULT_COMPONENT_NAME = 'com.defender-edge.DefenderEdge';
 /**
  * What the component needs when no recipe.yaml exists: Device Defender topics and our own topics on
  * IoT Core, and everything on local pub/sub (downstream reports, violations). `+` for the thing so
- * that no recipe-variable interpolation is needed (greengrass.md §3.1).
+ * that no recipe-variable interpolation is needed (docs/greengrass-ipc.md#authorization-accesscontrol).
  */
 export function embeddedRecipe(): RecipeIdentity {
   return {

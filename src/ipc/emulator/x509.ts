@@ -1,7 +1,7 @@
 // Minimal X.509 v3 certificate issuing with node:crypto: keys and ECDSA signatures come from node:crypto,
-// this module only writes the DER structures (RFC 5280 §4.1 Certificate/TBSCertificate, §4.2.1 extensions;
-// DER rules of ITU-T X.690 §8/§10). Enough for a local CA, a TLS server certificate and client
-// certificates; parsing and verification stay with node:crypto's X509Certificate and node:tls.
+// this module only writes the DER structures (RFC 5280 §4.1 Certificate/TBSCertificate, RFC 5280 §4.2.1
+// extensions; DER rules of ITU-T X.690, clauses 8 and 10). Enough for a local CA, a TLS server certificate
+// and client certificates; parsing and verification stay with node:crypto's X509Certificate and node:tls.
 import { createHash, createPublicKey, generateKeyPairSync, type KeyObject, randomBytes, sign } from 'node:crypto';
 import { isIP } from 'node:net';
 
@@ -25,7 +25,7 @@ const utf8 = (s: string): Buffer => tlv(0x0c, Buffer.from(s, 'utf8'));
 const bool = (v: boolean): Buffer => tlv(0x01, Buffer.from([v ? 0xff : 0x00]));
 const explicit = (n: number, inner: Buffer): Buffer => tlv(0xa0 | n, inner);
 
-/** A non-negative INTEGER from big-endian bytes, minimal form (X.690 §8.3.2). */
+/** A non-negative INTEGER from big-endian bytes, minimal form (X.690 clause 8.3.2). */
 function integer(bytes: Buffer): Buffer {
   let i = 0;
   while (i < bytes.length - 1 && bytes[i] === 0 && (bytes[i + 1]! & 0x80) === 0) i++;

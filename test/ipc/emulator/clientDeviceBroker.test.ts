@@ -9,7 +9,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type DeviceGroups, parseDeviceGroups } from '../../../src/ipc/emulator/clientDeviceAuth.ts';
 import { BrokerStartError, ClientDeviceBroker, type DeviceMessage } from '../../../src/ipc/emulator/clientDeviceBroker.ts';
 import { CoreDeviceCa } from '../../../src/ipc/emulator/coreDeviceCa.ts';
-import { waitFor } from '../../support/ipc.ts';
 import {
   assertPortFree,
   closeDevices,
@@ -22,6 +21,7 @@ import {
   refusedConnect,
   tlsOptions,
 } from '../../support/mqttDevice.ts';
+import { until } from '../../support/until.ts';
 
 const brokers: ClientDeviceBroker[] = [];
 const devices: Device[] = [];
@@ -102,8 +102,8 @@ describe('ClientDeviceBroker', () => {
     await sink.client.subscribeAsync('a/#', { qos: 1 });
     await sensor.client.publishAsync('a/b', 'abc', { qos: 0 });
     await sensor.client.publishAsync('a/c', Buffer.from([0, 1, 2, 255]), { qos: 1 });
-    await waitFor(() => sink.received.length === 2, 5000, 'two messages at the sink');
-    await waitFor(() => b.status().connectedClients === 2, 5000, 'both registered');
+    await until(() => sink.received.length === 2, 5000, 'two messages at the sink');
+    await until(() => b.status().connectedClients === 2, 5000, 'both registered');
     expect(sink.received.map((m) => [m.topic, m.payload.toString('hex')])).toEqual([
       ['a/b', '616263'],
       ['a/c', '000102ff'],
@@ -144,7 +144,7 @@ describe('ClientDeviceBroker', () => {
     ]);
 
     await sensor.client.endAsync();
-    await waitFor(() => b.status().connectedClients === 1, 5000, 'sensor disconnect');
+    await until(() => b.status().connectedClients === 1, 5000, 'sensor disconnect');
     expect(b.status().clients[0]).toMatchObject({ clientId: 'sensor-1', connected: false, publishesIn: 2 });
   });
 
@@ -152,9 +152,9 @@ describe('ClientDeviceBroker', () => {
     const b = await startBroker();
     const first = await device(b, 'dev-r');
     const second = await device(b, 'dev-r'); // [MQTT-3.1.4-2]: the broker closes the first session
-    await waitFor(() => first.client.disconnected || !first.client.connected, 5000, 'first session closed');
+    await until(() => first.client.disconnected || !first.client.connected, 5000, 'first session closed');
     await second.client.publishAsync('x', 'y', { qos: 1 });
-    await waitFor(() => b.status().clients[0]?.publishesIn === 1);
+    await until(() => b.status().clients[0]?.publishesIn === 1);
     expect(b.status().clients).toEqual([
       expect.objectContaining({ clientId: 'dev-r', connected: true, connects: 2, remotePort: second.localPort }),
     ]);
@@ -166,7 +166,7 @@ describe('ClientDeviceBroker', () => {
     const d = await device(b, 'dev-sub');
     await d.client.subscribeAsync('down/+', { qos: 1 });
     await b.publish('down/1', Buffer.from('cmd'), 1);
-    await waitFor(() => d.received.length === 1);
+    await until(() => d.received.length === 1);
     expect(d.received).toEqual([{ topic: 'down/1', payload: Buffer.from('cmd'), qos: 1 }]);
     expect(seen).toEqual([]);
   });
@@ -183,7 +183,7 @@ describe('ClientDeviceBroker', () => {
     expect((await refusedConnect(b.url, 'intruder', tlsOptions(tlsOf('intruder')))).code).toBe(4);
     await device(b, 'sensor-1');
     // CONNACK goes out before the broker's clientReady event: wait for the bookkeeping.
-    await waitFor(() => b.status().connectedClients === 1, 5000, 'sensor-1 registered');
+    await until(() => b.status().connectedClients === 1, 5000, 'sensor-1 registered');
     const st = b.status();
     expect(st).toMatchObject({ refusedConnects: 2, refusedClientIds: ['sensor-2', 'intruder'], connectedClients: 1 });
     expect(st.lastRefusal).toMatch(/^intruder: Device isn't authorized to connect/);
@@ -202,7 +202,7 @@ describe('ClientDeviceBroker', () => {
       tlsOptions({ caPath: ca.caPath, certPath: foreign.certPath, keyPath: foreign.keyPath }),
     );
     expect(err.message).toMatch(/certificate|socket|closed|ECONNRESET|unknown ca/i);
-    await waitFor(() => b.status().tlsFailures >= 2, 5000, 'two TLS failures counted');
+    await until(() => b.status().tlsFailures >= 2, 5000, 'two TLS failures counted');
     expect(b.status().refusedConnects).toBe(0);
   });
 
@@ -235,7 +235,7 @@ describe('ClientDeviceBroker', () => {
     });
     d.client.publish('data/dev-2/x', 'denied, another thing', { qos: 0 });
     await d.client.publishAsync('data/dev-1/x', 'allowed', { qos: 1 });
-    await waitFor(() => d.received.length === 1);
+    await until(() => d.received.length === 1);
     expect(seen.map((m) => m.topic)).toEqual(['data/dev-1/x']);
     expect(d.received.map((m) => m.topic)).toEqual(['data/dev-1/x']);
     expect(denyAcked).toBe(false); // Moquette answers nothing to a denied QoS 1 publish
@@ -256,11 +256,11 @@ describe('ClientDeviceBroker', () => {
 
     const badPublish = await rawSocket(b.port, tlsOf('dev-raw'));
     badPublish.socket.write(connectPacket('dev-raw'));
-    badPublish.socket.write(publishPacket('t/#', Buffer.from('x'))); // '#' is not allowed in PUBLISH (§3.3.2.1)
+    badPublish.socket.write(publishPacket('t/#', Buffer.from('x'))); // '#' is not allowed in PUBLISH (MQTT 3.1.1 §3.3.2.1)
     await badPublish.closed;
 
     await good.client.publishAsync('t', 'still here', { qos: 0 });
-    await waitFor(() => good.received.length === 1);
+    await until(() => good.received.length === 1);
     expect(good.received[0]!.payload.toString()).toBe('still here');
     expect(b.status().clientErrors).toBeGreaterThanOrEqual(2);
     expect(good.client.connected).toBe(true);
