@@ -4,13 +4,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { LevelWithSilent } from 'pino';
-import { isJsonObject, type JsonObject } from '../ipc/emulator/componentConfig.ts';
+import type { JsonObject } from '../ipc/emulator/componentConfig.ts';
 import { CONTROL_HELP, parseControlLine, runControlCommand } from '../ipc/emulator/controlChannel.ts';
 import { CertificateError, type DeviceCredentials } from '../ipc/emulator/coreDeviceCa.ts';
 import { DEFAULT_THING_NAME, EmulatorStartError, GreengrassEmulator } from '../ipc/emulator/emulator.ts';
 import { isNucleusFlavor, NUCLEUS_FLAVORS } from '../ipc/emulator/flavor.ts';
 import { RecipeError } from '../ipc/emulator/recipe.ts';
 import { createLogger } from '../log.ts';
+import { isPlainObject } from '../plainObject.ts';
 import { parseCommandArgs, UsageError } from './args.ts';
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -65,7 +66,7 @@ function readJsonFile(option: string, path: string): unknown {
 
 function readOverrides(path: string): JsonObject {
   const value = readJsonFile('--config', path);
-  if (!isJsonObject(value)) throw new UsageError(`--config: ${path}: must be a JSON object`);
+  if (!isPlainObject(value)) throw new UsageError(`--config: ${path}: must be a JSON object`);
   return value;
 }
 

@@ -1,6 +1,7 @@
 // The standard client-device set-up for tests against the classic emulator: the deployment a real gateway
 // gets for downstream devices (Auth device group, broker, bridge mapping for Device Defender reports) and
 // TLS devices with certificates the emulator issues. (Not a test file itself.)
+import { parseTopicMapping, type TopicMapping } from '../../src/ipc/emulator/bridgeMapping.ts';
 import { type ClientDeviceDeploymentOptions, clientDeviceDeployment } from '../../src/ipc/emulator/clientDeviceDeployment.ts';
 import type { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
 import { connectDevice, type Device, type DeviceTls, tlsOptions } from './mqttDevice.ts';
@@ -25,3 +26,19 @@ export async function connectThing(emu: GreengrassEmulator, thing: string, dir: 
   const d = await connectDevice(emu.mqttUrl!, thing, tlsOptions(tls));
   return { ...d, tls };
 }
+
+/** A bridge `mqttTopicMapping` object parsed; throws on a mapping the bridge would refuse. */
+export function topicMapping(raw: Record<string, unknown>): TopicMapping {
+  const p = parseTopicMapping(raw);
+  if (!p.ok) throw new Error(p.errors.join('; '));
+  return p.mapping;
+}
+
+/** A mapping a deployment might carry: Defender reports and devices/# up to pub/sub, their answers and devices/# down. */
+export const REPORTS_AND_DEVICES: TopicMapping = topicMapping({
+  DeviceDefenderReportsToPubsub: { topic: '$aws/things/+/defender/metrics/+', source: 'LocalMqtt', target: 'Pubsub' },
+  DevicesToPubsub: { topic: 'devices/#', source: 'LocalMqtt', target: 'Pubsub' },
+  DeviceDefenderAcceptedToLocalMqtt: { topic: '$aws/things/+/defender/metrics/+/accepted', source: 'Pubsub', target: 'LocalMqtt' },
+  DeviceDefenderRejectedToLocalMqtt: { topic: '$aws/things/+/defender/metrics/+/rejected', source: 'Pubsub', target: 'LocalMqtt' },
+  DevicesToLocalMqtt: { topic: 'devices/#', source: 'Pubsub', target: 'LocalMqtt' },
+});

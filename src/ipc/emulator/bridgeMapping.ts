@@ -7,6 +7,7 @@
 //     targetTopicPrefix?: string (bridge ≥ 2.2.0) }
 // source and target must differ. The bridge keeps the topic name when forwarding, with the optional
 // prefix in front (MessageBridge.java: targetTopic = targetTopicPrefix + sourceTopic).
+import { isPlainObject } from '../../plainObject.ts';
 import { filterProblem, topicMatchesFilter } from './mqttTopic.ts';
 
 export const BROKER_KINDS = ['LocalMqtt', 'Pubsub', 'IotCore'] as const;
@@ -38,10 +39,6 @@ const ENTRY_KEYS = ['topic', 'source', 'target', 'targetTopicPrefix'] as const;
 /** The bridge's other configuration keys (BridgeConfig.java): accepted, not used by the emulator. */
 const CONFIG_KEYS = ['mqttTopicMapping', 'brokerUri', 'brokerServerUri', 'clientId', 'mqtt5RouteOptions', 'mqtt', 'startupTimeoutSeconds'];
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** Broker names are enum values the bridge reads case-insensitively (ACCEPT_CASE_INSENSITIVE_ENUMS). */
 function brokerKind(v: unknown): BrokerKind | null {
   if (typeof v !== 'string') return null;
@@ -54,12 +51,12 @@ function brokerKind(v: unknown): BrokerKind | null {
  */
 export function parseTopicMapping(raw: unknown, path = 'mqttTopicMapping'): MappingParse {
   const warnings: string[] = [];
-  if (!isObject(raw)) return { ok: false, errors: [`${path}: must be an object of named mappings`], warnings };
+  if (!isPlainObject(raw)) return { ok: false, errors: [`${path}: must be an object of named mappings`], warnings };
   const errors: string[] = [];
   const mapping: TopicMappingEntry[] = [];
   for (const [name, value] of Object.entries(raw)) {
     const p = `${path}.${name}`;
-    if (!isObject(value)) {
+    if (!isPlainObject(value)) {
       errors.push(`${p}: must be an object {topic, source, target}`);
       continue;
     }
@@ -109,7 +106,7 @@ function describe(v: unknown): string {
 export function parseBridgeConfig(raw: unknown, path: string = BRIDGE_COMPONENT_NAME): MappingParse {
   const nothing = `${path}.mqttTopicMapping: absent; the bridge maps nothing`;
   if (raw === undefined || raw === null) return { ok: true, mapping: [], warnings: [nothing] };
-  if (!isObject(raw)) return { ok: false, errors: [`${path}: configuration must be an object with mqttTopicMapping`], warnings: [] };
+  if (!isPlainObject(raw)) return { ok: false, errors: [`${path}: configuration must be an object with mqttTopicMapping`], warnings: [] };
   const warnings: string[] = [];
   for (const key of Object.keys(raw)) {
     if (!CONFIG_KEYS.some((k) => k.toLowerCase() === key.toLowerCase())) warnings.push(`${path}.${key}: unknown key, ignored`);

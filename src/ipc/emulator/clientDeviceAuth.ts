@@ -1,3 +1,4 @@
+import { isPlainObject } from '../../plainObject.ts';
 // Client device authorization as aws.greengrass.clientdevices.Auth does it, from its `deviceGroups`
 // configuration. Pure: no I/O. Semantics read from aws-greengrass-client-device-auth:
 // - configuration/GroupConfiguration.java, GroupDefinition.java, AuthorizationPolicyStatement.java:
@@ -140,10 +141,6 @@ export interface DeviceGroups {
 
 export type DeviceGroupsParse = { ok: true; value: DeviceGroups; warnings: string[] } | { ok: false; errors: string[]; warnings: string[] };
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** Case-insensitive property read; unknown keys are reported as warnings. */
 function props(obj: Record<string, unknown>, known: readonly string[], path: string, warnings: string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -174,7 +171,7 @@ export function parseDeviceGroups(raw: unknown, path = 'deviceGroups'): DeviceGr
   const errors: string[] = [];
   const warnings: string[] = [];
   if (raw === undefined || raw === null) return { ok: true, value: { groups: [] }, warnings };
-  if (!isObject(raw)) return { ok: false, errors: [`${path}: must be an object {formatVersion, definitions, policies}`], warnings };
+  if (!isPlainObject(raw)) return { ok: false, errors: [`${path}: must be an object {formatVersion, definitions, policies}`], warnings };
   const top = props(raw, ['formatVersion', 'definitions', 'policies'], path, warnings);
   const fv = top.formatVersion;
   if (fv !== undefined && fv !== null && !(typeof fv === 'string' && fv.toLowerCase() === '2021-03-05')) {
@@ -182,18 +179,18 @@ export function parseDeviceGroups(raw: unknown, path = 'deviceGroups'): DeviceGr
   }
   const policies = new Map<string, Permission[]>();
   if (top.policies !== undefined && top.policies !== null) {
-    if (!isObject(top.policies)) errors.push(`${path}.policies: must be an object of named policies`);
+    if (!isPlainObject(top.policies)) errors.push(`${path}.policies: must be an object of named policies`);
     else {
       for (const [policyName, statements] of Object.entries(top.policies)) {
         const pp = `${path}.policies.${policyName}`;
-        if (!isObject(statements)) {
+        if (!isPlainObject(statements)) {
           errors.push(`${pp}: must be an object of named statements`);
           continue;
         }
         const permissions: Permission[] = [];
         for (const [statementName, statement] of Object.entries(statements)) {
           const sp = `${pp}.${statementName}`;
-          if (!isObject(statement)) {
+          if (!isPlainObject(statement)) {
             errors.push(`${sp}: must be an object {operations, resources}`);
             continue;
           }
@@ -218,11 +215,11 @@ export function parseDeviceGroups(raw: unknown, path = 'deviceGroups'): DeviceGr
   }
   const groups: DeviceGroup[] = [];
   if (top.definitions !== undefined && top.definitions !== null) {
-    if (!isObject(top.definitions)) errors.push(`${path}.definitions: must be an object of named groups`);
+    if (!isPlainObject(top.definitions)) errors.push(`${path}.definitions: must be an object of named groups`);
     else {
       for (const [groupName, def] of Object.entries(top.definitions)) {
         const gp = `${path}.definitions.${groupName}`;
-        if (!isObject(def)) {
+        if (!isPlainObject(def)) {
           errors.push(`${gp}: must be an object {selectionRule, policyName}`);
           continue;
         }
@@ -255,7 +252,7 @@ export function parseDeviceGroups(raw: unknown, path = 'deviceGroups'): DeviceGr
 /** The Auth component's configuration: only `deviceGroups` matters to the emulator. */
 export function parseAuthConfig(config: unknown, path: string = AUTH_COMPONENT): DeviceGroupsParse {
   if (config === undefined || config === null) return { ok: true, value: { groups: [] }, warnings: [] };
-  if (!isObject(config)) return { ok: false, errors: [`${path}: configuration must be an object`], warnings: [] };
+  if (!isPlainObject(config)) return { ok: false, errors: [`${path}: configuration must be an object`], warnings: [] };
   return parseDeviceGroups(config.deviceGroups, `${path}.deviceGroups`);
 }
 

@@ -6,8 +6,9 @@
 //   (computeIfAbsent), a second one is answered but gets no events, and closing any of them removes it;
 // - a validity report is accepted only for a validation still waiting; only REJECTED refuses.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { isPlainObject } from '../../plainObject.ts';
 import { isAuthorized, type Policy, type PolicyProblem, parseAccessControl } from './authorization.ts';
-import { changedPaths, isJsonObject, type JsonObject, pathsOverlap } from './componentConfig.ts';
+import { changedPaths, type JsonObject, pathsOverlap } from './componentConfig.ts';
 import type { NucleusFlavor } from './flavor.ts';
 
 export interface Component {
@@ -203,7 +204,7 @@ export class ComponentStore {
   }
 
   private reloadPolicies(c: Component): void {
-    const { policies, problems } = parseAccessControl(isJsonObject(c.config) ? c.config.accessControl : undefined, {
+    const { policies, problems } = parseAccessControl(isPlainObject(c.config) ? c.config.accessControl : undefined, {
       flavor: this.options.flavor,
       thingName: this.options.thingName,
     });

@@ -10,7 +10,8 @@
 // Semantics (Greengrass developer guide, update-component-configurations.md): `reset` runs first and sets
 // each pointed-to key back to the recipe default, or removes it when the recipe has none (`""` = the whole
 // configuration); `merge` then merges the object in (objects merge, lists and scalars are replaced).
-import { isJsonObject, type JsonObject, mergeConfig } from './componentConfig.ts';
+import { isPlainObject } from '../../plainObject.ts';
+import { type JsonObject, mergeConfig } from './componentConfig.ts';
 
 export interface ComponentDeployment {
   name: string;
@@ -59,7 +60,7 @@ export function parseJsonPointer(pointer: string): string[] | null {
 function parseComponent(name: string, raw: unknown, errors: string[]): ComponentDeployment | null {
   const p = `components.${name}`;
   if (!COMPONENT_NAME.test(name)) errors.push(`${p}: component name must match ^[a-zA-Z0-9-_.]+$`);
-  if (!isJsonObject(raw)) {
+  if (!isPlainObject(raw)) {
     errors.push(`${p}: must be an object {componentVersion, configurationUpdate}`);
     return null;
   }
@@ -76,7 +77,7 @@ function parseComponent(name: string, raw: unknown, errors: string[]): Component
   const update = raw.configurationUpdate;
   if (update !== undefined) {
     out.hasConfigurationUpdate = true;
-    if (!isJsonObject(update)) errors.push(`${p}.configurationUpdate: must be an object {merge, reset}`);
+    if (!isPlainObject(update)) errors.push(`${p}.configurationUpdate: must be an object {merge, reset}`);
     else {
       for (const k of Object.keys(update))
         if (!UPDATE_KEYS.has(k)) errors.push(`${p}.configurationUpdate.${k}: unknown key (expected merge, reset)`);
@@ -92,7 +93,7 @@ function parseComponent(name: string, raw: unknown, errors: string[]): Component
             errors.push(`${p}.configurationUpdate.merge: invalid JSON: ${(err as Error).message}`);
           }
           if (parsed !== undefined) {
-            if (isJsonObject(parsed)) out.merge = parsed;
+            if (isPlainObject(parsed)) out.merge = parsed;
             else errors.push(`${p}.configurationUpdate.merge: must hold a JSON object, not ${JSON.stringify(parsed)}`);
           }
         }
@@ -126,12 +127,12 @@ export function parseDeployment(raw: unknown): DeploymentParse {
       return { ok: false, errors: [`deployment: invalid JSON: ${(err as Error).message}`] };
     }
   }
-  if (!isJsonObject(doc)) return { ok: false, errors: ['deployment: must be a JSON object with "components"'] };
+  if (!isPlainObject(doc)) return { ok: false, errors: ['deployment: must be a JSON object with "components"'] };
   const errors: string[] = [];
   for (const k of Object.keys(doc))
     if (!TOP_KEYS.has(k)) errors.push(`${k}: unknown key of a deployment (expected ${[...TOP_KEYS].join(', ')})`);
   const components: ComponentDeployment[] = [];
-  if (!isJsonObject(doc.components) || Object.keys(doc.components).length === 0) {
+  if (!isPlainObject(doc.components) || Object.keys(doc.components).length === 0) {
     errors.push('components: required, an object {"<componentName>": {"componentVersion": …, "configurationUpdate": …}}');
   } else {
     for (const [name, c] of Object.entries(doc.components)) {
@@ -147,7 +148,7 @@ export function parseDeployment(raw: unknown): DeploymentParse {
   const policies = doc.deploymentPolicies;
   if (policies !== undefined) {
     const timeout =
-      isJsonObject(policies) && isJsonObject(policies.configurationValidationPolicy)
+      isPlainObject(policies) && isPlainObject(policies.configurationValidationPolicy)
         ? policies.configurationValidationPolicy.timeoutInSeconds
         : undefined;
     if (timeout !== undefined) {
@@ -161,7 +162,7 @@ export function parseDeployment(raw: unknown): DeploymentParse {
 function getPath(tree: unknown, path: readonly string[]): { found: boolean; value?: unknown } {
   let node = tree;
   for (const k of path) {
-    if (!isJsonObject(node) || !(k in node)) return { found: false };
+    if (!isPlainObject(node) || !(k in node)) return { found: false };
     node = node[k];
   }
   return { found: true, value: node };
@@ -187,10 +188,10 @@ export function applyConfigurationUpdate(
     for (const k of keyPath.slice(0, -1)) {
       if (Array.isArray(node))
         return { ok: false, error: `${path}.reset: /${keyPath.join('/')} points into a list; lists reset as a whole` };
-      node = isJsonObject(node) ? node[k] : undefined;
+      node = isPlainObject(node) ? node[k] : undefined;
     }
     if (Array.isArray(node)) return { ok: false, error: `${path}.reset: /${keyPath.join('/')} points into a list; lists reset as a whole` };
-    if (!isJsonObject(node)) continue; // nothing there to reset
+    if (!isPlainObject(node)) continue; // nothing there to reset
     const last = keyPath[keyPath.length - 1]!;
     const dflt = getPath(defaults, keyPath);
     if (dflt.found) node[last] = structuredClone(dflt.value);
@@ -198,7 +199,7 @@ export function applyConfigurationUpdate(
   }
   if (update.merge !== undefined) {
     const merged = mergeConfig(config, update.merge);
-    if (!isJsonObject(merged)) return { ok: false, error: `${path}.merge: the configuration must stay an object` };
+    if (!isPlainObject(merged)) return { ok: false, error: `${path}.merge: the configuration must stay an object` };
     config = merged;
   }
   return { ok: true, config };

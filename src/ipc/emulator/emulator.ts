@@ -11,10 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { type Logger, silentLogger } from '../../log.ts';
+import { isPlainObject } from '../../plainObject.ts';
 import { BRIDGE_COMPONENT_NAME, parseBridgeConfig } from './bridgeMapping.ts';
 import { AUTH_COMPONENT, type DeviceGroups, parseAuthConfig } from './clientDeviceAuth.ts';
 import { BrokerStartError, ClientDeviceBroker, type ClientDeviceBrokerStatus } from './clientDeviceBroker.ts';
-import { isJsonObject, type JsonObject, mergeAtPath, mergeConfig } from './componentConfig.ts';
+import { type JsonObject, mergeAtPath, mergeConfig } from './componentConfig.ts';
 import { type ChangeResult, ComponentStore } from './componentStore.ts';
 import { IpcConnection, type ServerStream } from './connection.ts';
 import { CoreDeviceCa, type DeviceCredentials } from './coreDeviceCa.ts';
@@ -177,7 +178,7 @@ export class GreengrassEmulator extends EventEmitter<EmulatorEvents> {
       onPolicyProblem: (component, p) => this.log.error({ component, path: p.path, reason: p.message }, 'accessControl policy skipped'),
     });
     const merged = mergeConfig(recipe.defaultConfiguration, options.overrides ?? {});
-    const config = isJsonObject(merged) ? merged : {};
+    const config = isPlainObject(merged) ? merged : {};
     if (this.nucleus === 'lite') {
       const problem = liteConfigProblem(config);
       // Lite fails to load such a configuration (aws-greengrass-sdk-lite src/object_visit.c; see liteLimits.ts).
@@ -337,7 +338,7 @@ export class GreengrassEmulator extends EventEmitter<EmulatorEvents> {
       const c = this.components.get(component);
       if (!c) return { applied: false, reason: `component ${component} not found` };
       const candidate = mergeAtPath(c.config, keyPath, patch);
-      if (!isJsonObject(candidate)) return { applied: false, reason: 'configuration must stay an object' };
+      if (!isPlainObject(candidate)) return { applied: false, reason: 'configuration must stay an object' };
       if (this.nucleus === 'lite') {
         const problem = liteConfigProblem(candidate);
         if (problem) return { applied: false, reason: problem };

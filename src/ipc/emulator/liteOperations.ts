@@ -9,11 +9,12 @@
 // - SubscribeToTopic ignores receiveMode (a component hears its own messages) and IoTCoreMessage events
 //   carry only topicName and payload;
 // - UpdateState needs no policy; ERRORED is accepted and has no effect (it only reaches systemd as status).
+import { isPlainObject } from '../../plainObject.ts';
 import { MQTTPROXY, PUBSUB } from './authorization.ts';
-import { getAtPath, isJsonObject, mergeAtPath } from './componentConfig.ts';
+import { getAtPath, mergeAtPath } from './componentConfig.ts';
 import type { ServerStream } from './connection.ts';
 import { LITE_MAX_MSG_BYTES, numbersAsStrings, objectLimitProblem } from './liteLimits.ts';
-import type { LocalMessage } from './localPubSub.ts';
+import { type LocalMessage, subscriptionEvent } from './localPubSub.ts';
 import type { Handler } from './operations.ts';
 
 const op = (name: string): string => `aws.greengrass#${name}`;
@@ -81,10 +82,10 @@ const subscribeToIoTCore: Handler = (stream, req, deps) => {
 const publishToTopic: Handler = (stream, req, deps) => {
   const topic = req.topic;
   const pm = req.publishMessage;
-  if (typeof topic !== 'string' || !isJsonObject(pm)) return stream.fail('ServiceError', INVALID);
+  if (typeof topic !== 'string' || !isPlainObject(pm)) return stream.fail('ServiceError', INVALID);
   const json = pm.jsonMessage;
   const binary = pm.binaryMessage;
-  if ((json !== undefined && !isJsonObject(json)) || (binary !== undefined && !isJsonObject(binary)))
+  if ((json !== undefined && !isPlainObject(json)) || (binary !== undefined && !isPlainObject(binary)))
     return stream.fail('ServiceError', INVALID);
   if ((json === undefined) === (binary === undefined)) return stream.fail('ServiceError', INVALID);
   let message: LocalMessage;
@@ -108,13 +109,7 @@ const subscribeToTopic: Handler = (stream, req, deps) => {
   if (!authorized(stream, deps, PUBSUB, topic)) return;
   stream.accept();
   const unsubscribe = deps.pubsub.subscribe(topic, stream.component, 'RECEIVE_ALL_MESSAGES', (t, m) => {
-    const context = { topic: t };
-    stream.event(
-      'SubscriptionResponseMessage',
-      m.kind === 'json'
-        ? { jsonMessage: { message: m.value, context } }
-        : { binaryMessage: { message: m.value.toString('base64'), context } },
-    );
+    stream.event('SubscriptionResponseMessage', subscriptionEvent(t, m));
   });
   stream.onClose(unsubscribe);
 };
@@ -133,7 +128,7 @@ const getConfiguration: Handler = (stream, req, { components }) => {
   const found = c ? getAtPath(c.config, keyPath) : ({ found: false } as const);
   if (!found.found) return stream.fail('ResourceNotFoundError', 'Key not found.');
   let value = found.value;
-  if (!isJsonObject(value)) {
+  if (!isPlainObject(value)) {
     if (keyPath.length === 0) return stream.fail('InvalidArgumentsError', 'Key is not valid.');
     value = { [keyPath[keyPath.length - 1]!]: value };
   }
@@ -157,7 +152,7 @@ const updateConfiguration: Handler = (stream, req, { components, now }) => {
   }
   const keyPath = (req.keyPath as string[] | undefined) ?? [];
   const touchesAccessControl =
-    keyPath.length > 0 ? keyPath[0] === 'accessControl' : isJsonObject(req.valueToMerge) && 'accessControl' in req.valueToMerge;
+    keyPath.length > 0 ? keyPath[0] === 'accessControl' : isPlainObject(req.valueToMerge) && 'accessControl' in req.valueToMerge;
   if (touchesAccessControl) return stream.fail('InvalidArgumentsError', 'Config update is not allowed for following field [accessControl]');
   if (keyPath.length > MAX_KEY_PATH) return stream.fail('ServiceError', 'Config path depth larger than supported.');
   const c = components.get(stream.component)!;
@@ -165,7 +160,7 @@ const updateConfiguration: Handler = (stream, req, { components, now }) => {
   // ggconfigd keeps a newer value and ignores an older write.
   if (stampMs < c.lastModifiedMs) return stream.respond({});
   const candidate = mergeAtPath(c.config, keyPath, req.valueToMerge);
-  if (!isJsonObject(candidate) || objectLimitProblem(req.valueToMerge) !== null)
+  if (!isPlainObject(candidate) || objectLimitProblem(req.valueToMerge) !== null)
     return stream.fail('ServiceError', 'Failed to update the configuration.');
   components.commit(stream.component, candidate, Math.max(now(), stampMs));
   stream.respond({});

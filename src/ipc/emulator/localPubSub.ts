@@ -10,6 +10,14 @@ export type LocalMessage = { kind: 'json'; value: unknown } | { kind: 'binary'; 
 export type ReceiveMode = 'RECEIVE_ALL_MESSAGES' | 'RECEIVE_MESSAGES_FROM_OTHERS';
 export type LocalListener = (topic: string, message: LocalMessage, fromComponent: string | undefined) => void;
 
+/** The SubscribeToTopic event body for a message, as both cores send it (binary payloads base64 on the wire). */
+export function subscriptionEvent(topic: string, m: LocalMessage): object {
+  const context = { topic };
+  return m.kind === 'json'
+    ? { jsonMessage: { message: m.value, context } }
+    : { binaryMessage: { message: m.value.toString('base64'), context } };
+}
+
 interface Subscription {
   filter: string;
   component: string | undefined;

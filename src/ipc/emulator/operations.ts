@@ -4,14 +4,15 @@
 // lifecycle/LifecycleIPCEventStreamAgent.java; authorization/AuthorizationModule.java). Nucleus lite's
 // operations are in liteOperations.ts; dispatchOperation picks by flavor.
 import type { Logger } from '../../log.ts';
+import { isPlainObject } from '../../plainObject.ts';
 import { MQTTPROXY, PUBSUB } from './authorization.ts';
-import { getAtPath, isJsonObject, mergeAtPath } from './componentConfig.ts';
+import { getAtPath, mergeAtPath } from './componentConfig.ts';
 import type { ComponentStore } from './componentStore.ts';
 import type { ServerStream } from './connection.ts';
 import type { NucleusFlavor } from './flavor.ts';
 import { type CloudMessage, IoTCorePublishError, type SimulatedIoTCore } from './iotCore.ts';
 import { liteHandlers } from './liteOperations.ts';
-import type { LocalMessage, LocalPubSub, ReceiveMode } from './localPubSub.ts';
+import { type LocalMessage, type LocalPubSub, type ReceiveMode, subscriptionEvent } from './localPubSub.ts';
 import { filterProblem, publishTopicProblem } from './mqttTopic.ts';
 
 export interface OperationDeps {
@@ -152,14 +153,14 @@ function subscribeNow(stream: ServerStream, topic: string, iotCore: SimulatedIoT
 
 /** 'bad-json' when jsonMessage.message is not an object: the Java model types it Map<String, Object>. */
 function localMessageOf(raw: unknown): LocalMessage | null | 'bad-json' {
-  if (!isJsonObject(raw)) return null;
+  if (!isPlainObject(raw)) return null;
   const json = raw.jsonMessage;
   const binary = raw.binaryMessage;
-  if (isJsonObject(json) && binary === undefined) {
-    if (json.message !== undefined && json.message !== null && !isJsonObject(json.message)) return 'bad-json';
+  if (isPlainObject(json) && binary === undefined) {
+    if (json.message !== undefined && json.message !== null && !isPlainObject(json.message)) return 'bad-json';
     return { kind: 'json', value: json.message };
   }
-  if (isJsonObject(binary) && json === undefined && typeof binary.message === 'string') {
+  if (isPlainObject(binary) && json === undefined && typeof binary.message === 'string') {
     return { kind: 'binary', value: Buffer.from(binary.message, 'base64') };
   }
   return null;
@@ -206,13 +207,7 @@ const subscribeToTopic: Handler = (stream, req, { components, pubsub }) => {
       : undefined;
   stream.accept();
   const unsubscribe = pubsub.subscribe(topic, stream.component, mode, (t, m) => {
-    const context = { topic: t };
-    stream.event(
-      'SubscriptionResponseMessage',
-      m.kind === 'json'
-        ? { jsonMessage: { message: m.value, context } }
-        : { binaryMessage: { message: m.value.toString('base64'), context } },
-    );
+    stream.event('SubscriptionResponseMessage', subscriptionEvent(t, m));
   });
   stream.onClose(unsubscribe);
 };
@@ -232,7 +227,7 @@ const getConfiguration: Handler = (stream, req, { components }) => {
   const found = getAtPath(c.config, keyPath);
   if (!found.found) return stream.fail('ResourceNotFoundError', 'Key not found');
   // A key path ending at a leaf returns {"<leaf>": value}, not the bare value (same file).
-  const value = keyPath.length > 0 && !isJsonObject(found.value) ? { [keyPath[keyPath.length - 1]!]: found.value } : found.value;
+  const value = keyPath.length > 0 && !isPlainObject(found.value) ? { [keyPath[keyPath.length - 1]!]: found.value } : found.value;
   stream.respond({ componentName: name, value });
 };
 
@@ -242,7 +237,7 @@ const updateConfiguration: Handler = (stream, req, { components, now }) => {
   if (typeof req.timestamp !== 'number') return stream.fail('InvalidArgumentsError', 'Timestamp is required');
   if (!('valueToMerge' in req)) return stream.fail('InvalidArgumentsError', 'valueToMerge is required');
   const touchesAccessControl =
-    keyPath.length > 0 ? keyPath[0] === 'accessControl' : isJsonObject(req.valueToMerge) && 'accessControl' in req.valueToMerge;
+    keyPath.length > 0 ? keyPath[0] === 'accessControl' : isPlainObject(req.valueToMerge) && 'accessControl' in req.valueToMerge;
   if (touchesAccessControl)
     return stream.fail('InvalidArgumentsError', 'Config update is not allowed for following fields [accessControl]');
   const c = components.get(stream.component)!;
@@ -252,7 +247,7 @@ const updateConfiguration: Handler = (stream, req, { components, now }) => {
   }
   // An IPC update is not validated: the nucleus asks validators only during a deployment.
   const candidate = mergeAtPath(c.config, keyPath, req.valueToMerge);
-  if (!isJsonObject(candidate)) return stream.fail('InvalidArgumentsError', 'the configuration must stay an object');
+  if (!isPlainObject(candidate)) return stream.fail('InvalidArgumentsError', 'the configuration must stay an object');
   components.commit(stream.component, candidate, Math.max(now(), stampMs));
   stream.respond({});
 };
@@ -280,7 +275,7 @@ const subscribeToValidateConfigurationUpdates: Handler = (stream, _req, { compon
 
 const sendConfigurationValidityReport: Handler = (stream, req, { components }) => {
   const report = req.configurationValidityReport;
-  if (!isJsonObject(report)) return stream.fail('InvalidArgumentsError', 'Configuration validity report is required');
+  if (!isPlainObject(report)) return stream.fail('InvalidArgumentsError', 'Configuration validity report is required');
   const id = str(report.deploymentId);
   if (id === undefined) {
     return stream.fail('InvalidArgumentsError', 'Cannot accept configuration validity report, the deployment ID provided was null');
@@ -322,7 +317,7 @@ export function dispatchOperation(operation: string, request: unknown, stream: S
   if (deps.flavor === 'lite') {
     const liteHandler = liteHandlers.get(operation);
     if (liteHandler) {
-      liteHandler(stream, isJsonObject(request) ? request : {}, deps);
+      liteHandler(stream, isPlainObject(request) ? request : {}, deps);
       return;
     }
     // ggipcd: "Unhandled operation requested", answered with a ServiceError whose message is empty.
@@ -332,7 +327,7 @@ export function dispatchOperation(operation: string, request: unknown, stream: S
   }
   const handler = classicHandlers.get(operation);
   if (handler) {
-    handler(stream, isJsonObject(request) ? request : {}, deps);
+    handler(stream, isPlainObject(request) ? request : {}, deps);
     return;
   }
   if (MODEL_OPERATIONS.has(operation)) {

@@ -2,7 +2,8 @@
 // identity the emulator serves, and the manifest check nucleus lite makes before it deploys a recipe.
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { isJsonObject, type JsonObject } from './componentConfig.ts';
+import { isPlainObject } from '../../plainObject.ts';
+import type { JsonObject } from './componentConfig.ts';
 import type { NucleusFlavor } from './flavor.ts';
 
 export interface RecipeIdentity {
@@ -69,15 +70,15 @@ export function parseRecipe(text: string, source = 'recipe', options: RecipePars
   } catch (err) {
     throw new RecipeError(`${source}: not YAML/JSON: ${(err as Error).message}`);
   }
-  if (!isJsonObject(doc)) throw new RecipeError(`${source}: must be an object`);
+  if (!isPlainObject(doc)) throw new RecipeError(`${source}: must be an object`);
   const name = doc.ComponentName;
   if (typeof name !== 'string' || !/^[a-zA-Z0-9-_.]+$/.test(name)) {
     throw new RecipeError(`${source}: ComponentName: must be a string matching ^[a-zA-Z0-9-_.]+$`);
   }
   const cc = doc.ComponentConfiguration;
-  if (cc !== undefined && !isJsonObject(cc)) throw new RecipeError(`${source}: ComponentConfiguration: must be an object`);
+  if (cc !== undefined && !isPlainObject(cc)) throw new RecipeError(`${source}: ComponentConfiguration: must be an object`);
   const dc = cc?.DefaultConfiguration ?? {};
-  if (!isJsonObject(dc)) throw new RecipeError(`${source}: ComponentConfiguration.DefaultConfiguration: must be an object`);
+  if (!isPlainObject(dc)) throw new RecipeError(`${source}: ComponentConfiguration.DefaultConfiguration: must be an object`);
   const version = doc.ComponentVersion;
   if (version !== undefined && typeof version !== 'string') throw new RecipeError(`${source}: ComponentVersion: must be a string`);
   const identity: RecipeIdentity = { componentName: name, defaultConfiguration: dc };
@@ -126,10 +127,10 @@ export function selectLiteManifest(recipe: JsonObject, architecture: string): Ma
   for (let i = 0; i < manifests.length; i++) {
     const m: unknown = manifests[i];
     const at = `Manifests[${i}]`;
-    if (!isJsonObject(m)) return { ok: false, error: `${at}: Provided manifest section is in invalid format.`, skipped };
+    if (!isPlainObject(m)) return { ok: false, error: `${at}: Provided manifest section is in invalid format.`, skipped };
     const platform = m.Platform;
     if (platform === undefined) return { ok: false, error: `${at}.Platform: Platform not provided`, skipped };
-    if (!isJsonObject(platform)) return { ok: false, error: `${at}.Platform: must be a map`, skipped };
+    if (!isPlainObject(platform)) return { ok: false, error: `${at}.Platform: must be a map`, skipped };
     const runtime = platform.runtime;
     if (runtime === undefined) {
       skipped.push(`${at}: Skipping manifest as it does not include a runtime platform field.`);
@@ -154,7 +155,7 @@ export function selectLiteManifest(recipe: JsonObject, architecture: string): Ma
       continue;
     }
     const lifecycle = m.Lifecycle;
-    const hasLifecycle = (isJsonObject(lifecycle) && Object.keys(lifecycle).length > 0) || isJsonObject(recipe.Lifecycle);
+    const hasLifecycle = (isPlainObject(lifecycle) && Object.keys(lifecycle).length > 0) || isPlainObject(recipe.Lifecycle);
     if (!hasLifecycle) {
       skipped.push(`${at}: no Lifecycle`);
       continue;

@@ -6,21 +6,7 @@ import {
   sourceFilters,
   type TopicMapping,
 } from '../../../src/ipc/emulator/bridgeMapping.ts';
-
-function mapping(raw: Record<string, unknown>): TopicMapping {
-  const p = parseTopicMapping(raw);
-  if (!p.ok) throw new Error(p.errors.join('; '));
-  return p.mapping;
-}
-
-/** A mapping a deployment might carry (there is no default: the bridge maps nothing until configured). */
-const REPORTS_AND_DEVICES = mapping({
-  DeviceDefenderReportsToPubsub: { topic: '$aws/things/+/defender/metrics/+', source: 'LocalMqtt', target: 'Pubsub' },
-  DevicesToPubsub: { topic: 'devices/#', source: 'LocalMqtt', target: 'Pubsub' },
-  DeviceDefenderAcceptedToLocalMqtt: { topic: '$aws/things/+/defender/metrics/+/accepted', source: 'Pubsub', target: 'LocalMqtt' },
-  DeviceDefenderRejectedToLocalMqtt: { topic: '$aws/things/+/defender/metrics/+/rejected', source: 'Pubsub', target: 'LocalMqtt' },
-  DevicesToLocalMqtt: { topic: 'devices/#', source: 'Pubsub', target: 'LocalMqtt' },
-});
+import { REPORTS_AND_DEVICES } from '../../support/clientDevices.ts';
 
 describe('parseTopicMapping', () => {
   it('reads the Greengrass format (named entries) and defaults targetTopicPrefix to empty', () => {

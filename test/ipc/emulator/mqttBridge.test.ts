@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { parseTopicMapping, type TopicMapping } from '../../../src/ipc/emulator/bridgeMapping.ts';
+import type { TopicMapping } from '../../../src/ipc/emulator/bridgeMapping.ts';
 import { type DeviceGroups, parseDeviceGroups } from '../../../src/ipc/emulator/clientDeviceAuth.ts';
 import { ClientDeviceBroker } from '../../../src/ipc/emulator/clientDeviceBroker.ts';
 import { CoreDeviceCa } from '../../../src/ipc/emulator/coreDeviceCa.ts';
@@ -12,6 +12,7 @@ import { SimulatedIoTCore } from '../../../src/ipc/emulator/iotCore.ts';
 import { type LocalMessage, LocalPubSub } from '../../../src/ipc/emulator/localPubSub.ts';
 import { BRIDGE_COMPONENT, MqttBridge } from '../../../src/ipc/emulator/mqttBridge.ts';
 import { silentLogger } from '../../../src/log.ts';
+import { REPORTS_AND_DEVICES, topicMapping } from '../../support/clientDevices.ts';
 import { closeDevices, connectDevice, type Device, tlsOptions } from '../../support/mqttDevice.ts';
 import { until } from '../../support/until.ts';
 
@@ -51,21 +52,6 @@ afterEach(async () => {
     await r.broker.stop();
     r.iotCore.close();
   }
-});
-
-function mapping(raw: Record<string, unknown>): TopicMapping {
-  const p = parseTopicMapping(raw);
-  if (!p.ok) throw new Error(p.errors.join('; '));
-  return p.mapping;
-}
-
-/** A mapping a deployment might carry: Defender reports and devices/# up, their answers and devices/# down. */
-const REPORTS_AND_DEVICES = mapping({
-  reports: { topic: '$aws/things/+/defender/metrics/+', source: 'LocalMqtt', target: 'Pubsub' },
-  devicesUp: { topic: 'devices/#', source: 'LocalMqtt', target: 'Pubsub' },
-  accepted: { topic: '$aws/things/+/defender/metrics/+/accepted', source: 'Pubsub', target: 'LocalMqtt' },
-  rejected: { topic: '$aws/things/+/defender/metrics/+/rejected', source: 'Pubsub', target: 'LocalMqtt' },
-  devicesDown: { topic: 'devices/#', source: 'Pubsub', target: 'LocalMqtt' },
 });
 
 async function rig(m: TopicMapping, iot: ConstructorParameters<typeof SimulatedIoTCore>[0] = {}): Promise<Rig> {
@@ -166,7 +152,7 @@ describe('MqttBridge', () => {
 
   it('no echo loops: exact topics mapped both ways, through pub/sub and through IoT Core', async () => {
     const r = await rig(
-      mapping({
+      topicMapping({
         up: { topic: 'loop/t', source: 'LocalMqtt', target: 'Pubsub' },
         down: { topic: 'loop/t', source: 'Pubsub', target: 'LocalMqtt' },
         toCloud: { topic: 'loop/c', source: 'LocalMqtt', target: 'IotCore' },
@@ -203,7 +189,7 @@ describe('MqttBridge', () => {
 
   it('overlapping filters forward a message once', async () => {
     const r = await rig(
-      mapping({
+      topicMapping({
         wide: { topic: 'p/#', source: 'Pubsub', target: 'LocalMqtt' },
         narrow: { topic: 'p/+', source: 'Pubsub', target: 'LocalMqtt' },
         prefixed: { topic: 'p/+', source: 'Pubsub', target: 'LocalMqtt', targetTopicPrefix: 'gw/' },
@@ -219,7 +205,7 @@ describe('MqttBridge', () => {
   });
 
   it('LocalMqtt → IotCore reaches the Device Defender endpoint; IotCore → LocalMqtt brings the answer back', async () => {
-    const m = mapping({
+    const m = topicMapping({
       reports: { topic: '$aws/things/+/defender/metrics/+', source: 'LocalMqtt', target: 'IotCore' },
       answers: { topic: '$aws/things/+/defender/metrics/+/+', source: 'IotCore', target: 'LocalMqtt' },
     });
@@ -240,7 +226,7 @@ describe('MqttBridge', () => {
   });
 
   it('a message IoT Core refuses is counted and logged, and the bridge keeps going', async () => {
-    const r = await rig(mapping({ up: { topic: 'big/#', source: 'LocalMqtt', target: 'IotCore' } }), { maxMessageSizeBytes: 8 });
+    const r = await rig(topicMapping({ up: { topic: 'big/#', source: 'LocalMqtt', target: 'IotCore' } }), { maxMessageSizeBytes: 8 });
     const d = await device(r, 'dev1');
     await d.client.publishAsync('big/1', 'way more than eight bytes', { qos: 1 });
     await d.client.publishAsync('big/2', 'small', { qos: 1 });
@@ -267,7 +253,7 @@ describe('MqttBridge', () => {
 
   it('stop() removes its pub/sub and IoT Core subscriptions and ignores later device publishes', async () => {
     const r = await rig(
-      mapping({
+      topicMapping({
         a: { topic: 'a/#', source: 'Pubsub', target: 'LocalMqtt' },
         b: { topic: 'b', source: 'IotCore', target: 'Pubsub' },
         c: { topic: 'c', source: 'LocalMqtt', target: 'Pubsub' },
