@@ -70,9 +70,8 @@ describe('defender-edge emulator CLI', () => {
     await sensor.whenConnected(5000);
     await sensor.publishToTopic('downstream/reports', { ok: 1 });
     await expect(sensor.publishToTopic('defender-edge/x', {})).rejects.toMatchObject({ errorCode: 'UnauthorizedError' });
-    const deployed = await emu.send(
-      `deploy ${JSON.stringify({ components: { 'com.defender-edge.DefenderEdge': { componentVersion: '0.1.0', configurationUpdate: { merge: '{"logLevel":"warn"}' } } } })}`,
-    );
+    const logLevelWarn = { componentVersion: '0.1.0', configurationUpdate: { merge: '{"logLevel":"warn"}' } };
+    const deployed = await emu.send(`deploy ${JSON.stringify({ components: { 'com.defender-edge.DefenderEdge': logLevelWarn } })}`);
     expect(deployed).toMatchObject({
       ok: true,
       components: { 'com.defender-edge.DefenderEdge': { version: '0.1.0', changed: [['logLevel']] } },
@@ -177,7 +176,8 @@ describe('defender-edge emulator CLI', () => {
     ]).catch((e: unknown) => e)) as { code: number; stderr: string };
     expect(err.code).toBe(1);
     expect(err.stderr).toContain(
-      'deployment: components.aws.greengrass.clientdevices.Auth.configuration.deviceGroups.definitions.g.policyName: Policy definition none does not have a corresponding policy',
+      'deployment: components.aws.greengrass.clientdevices.Auth.configuration.deviceGroups.definitions.g.policyName: ' +
+        'Policy definition none does not have a corresponding policy',
     );
     expect(existsSync(socket)).toBe(false);
   });

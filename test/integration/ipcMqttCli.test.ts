@@ -132,9 +132,9 @@ describe('defender-edge emulator --mqtt', () => {
     });
 
     // A bad deployment over stdin is refused with the field named; the running set-up stays.
-    const bad = await emu.send(
-      `deploy ${JSON.stringify({ components: { 'aws.greengrass.clientdevices.mqtt.Bridge': { componentVersion: '2.3.2', configurationUpdate: { merge: '{"mqttTopicMapping":{"x":{"topic":"a","source":"LocalMqtt","target":"Cloud"}}}' } } } })}`,
-    );
+    const badMapping = { mqttTopicMapping: { x: { topic: 'a', source: 'LocalMqtt', target: 'Cloud' } } };
+    const badBridge = { componentVersion: '2.3.2', configurationUpdate: { merge: JSON.stringify(badMapping) } };
+    const bad = await emu.send(`deploy ${JSON.stringify({ components: { 'aws.greengrass.clientdevices.mqtt.Bridge': badBridge } })}`);
     expect(bad).toMatchObject({
       ok: false,
       error:

@@ -73,7 +73,10 @@ export function objectLimitProblem(value: unknown): string | null {
 export function liteConfigProblem(config: unknown): string | null {
   const visit = objectLimitProblem(config);
   if (visit)
-    return `${visit} (lite allows ${LITE_MAX_SUBOBJECTS} sub-objects — a map entry counts 2, a list element 1 — and depth ${LITE_MAX_DEPTH}; this has ${subobjectCount(config)} and depth ${objectDepth(config)})`;
+    return (
+      `${visit} (lite allows ${LITE_MAX_SUBOBJECTS} sub-objects — a map entry counts 2, a list element 1 — ` +
+      `and depth ${LITE_MAX_DEPTH}; this has ${subobjectCount(config)} and depth ${objectDepth(config)})`
+    );
   const bytes = Buffer.byteLength(JSON.stringify(config));
   if (bytes > LITE_MAX_MSG_BYTES) return `${bytes} bytes of JSON exceed lite's ${LITE_MAX_MSG_BYTES}-byte core-bus message limit`;
   return null;

@@ -47,7 +47,8 @@ describe('lite object limits', () => {
     expect(liteConfigProblem({ s: 'x'.repeat(9000) })).toBeNull();
     expect(liteConfigProblem({ s: 'x'.repeat(10_000) })).toMatch(/^10008 bytes of JSON exceed lite's 10000-byte core-bus message limit$/);
     expect(liteConfigProblem(mapOf(200))).toBe(
-      "Visited object's subobjects exceeds maximum. (lite allows 255 sub-objects — a map entry counts 2, a list element 1 — and depth 15; this has 400 and depth 2)",
+      "Visited object's subobjects exceeds maximum. (lite allows 255 sub-objects — a map entry counts 2, a list element 1 — " +
+        'and depth 15; this has 400 and depth 2)',
     );
   });
 

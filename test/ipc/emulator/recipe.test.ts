@@ -100,8 +100,18 @@ describe('recipes under nucleus lite', () => {
   });
 
   it('lite decodes a YAML recipe keeping scalars as text; a JSON recipe keeps its numbers; classic keeps both', () => {
-    const yaml =
-      'ComponentName: a.b\nComponentVersion: 1.0.0\nComponentConfiguration:\n  DefaultConfiguration:\n    n: 42\n    on: true\nManifests:\n  - Platform: {os: linux, runtime: "*"}\n    Lifecycle: {Run: x}\n';
+    const yaml = [
+      'ComponentName: a.b',
+      'ComponentVersion: 1.0.0',
+      'ComponentConfiguration:',
+      '  DefaultConfiguration:',
+      '    n: 42',
+      '    on: true',
+      'Manifests:',
+      '  - Platform: {os: linux, runtime: "*"}',
+      '    Lifecycle: {Run: x}',
+      '',
+    ].join('\n');
     expect(parseRecipe(yaml, 'r.yaml', { flavor: 'lite' })).toMatchObject({
       componentVersion: '1.0.0',
       defaultConfiguration: { n: '42', on: 'true' },
