@@ -1,7 +1,8 @@
-// The recipe's ComponentConfiguration.DefaultConfiguration, produced from the ONE config schema's
-// defaults (src/config/validate.ts defaultConfig) plus the seed profile and the IPC authorization the
-// component needs. `npm run recipe:sync` writes it into recipe.yaml; test/packaging/recipe.test.ts fails
-// when recipe.yaml and this drift apart.
+// The recipe's ComponentConfiguration.DefaultConfiguration: the seed profile and the IPC authorization the
+// component needs, and nothing the ONE config schema already defaults (src/config/schema.ts fills those in
+// at start). Kept that small because nucleus lite refuses a recipe whose decoded object is larger than 255
+// sub-objects (src/config/liteLimits.ts). `npm run recipe:sync` writes it into recipe.yaml;
+// test/packaging/recipe.test.ts fails when recipe.yaml and this drift apart.
 
 import type { ComponentConfig } from '../src/config/schema.ts';
 import { defaultConfig } from '../src/config/validate.ts';
@@ -94,8 +95,10 @@ export function accessControlFor(config: ComponentConfig): Record<string, unknow
   };
 }
 
-/** The whole DefaultConfiguration: every schema default, the seed behaviors, the access control. */
+/**
+ * The DefaultConfiguration: what differs from the schema defaults (the seed behaviors) plus the access
+ * control. Every other setting is the schema's default, filled in when the configuration is validated.
+ */
 export function recipeDefaultConfiguration(): Record<string, unknown> {
-  const defaults = defaultConfig();
-  return { ...defaults, behaviors: seedBehaviors(), accessControl: accessControlFor(defaults) };
+  return { behaviors: seedBehaviors(), accessControl: accessControlFor(defaultConfig()) };
 }

@@ -285,7 +285,14 @@ export class Agent extends EventEmitter<AgentEvents> {
       violations: this.violations.stats(),
       enforcement: this.enforcer.metrics(),
       thresholds: this.cache.stats(),
-      config: { source: this.configs.currentSource(), rejected: this.configs.rejected, mode: this.config.enforcement.mode },
+      config: {
+        source: this.configs.currentSource(),
+        rejected: this.configs.rejected,
+        mode: this.config.enforcement.mode,
+        validation: this.configs.validationMode(),
+        refusedAtStart: this.configs.refusedAtStart,
+        lastErrors: this.configs.lastErrors,
+      },
     };
   }
 
@@ -298,6 +305,8 @@ export class Agent extends EventEmitter<AgentEvents> {
       violations: () => this.violations.stats(),
       rejectedInputs: () => this.downstream.stats.rejected + this.downstream.stats.spoofed + this.configs.rejected,
       configSource: () => this.configs.currentSource(),
+      configValidation: () => this.configs.validationMode(),
+      configErrors: () => this.configs.lastErrors,
     };
   }
 

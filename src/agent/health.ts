@@ -19,6 +19,10 @@ export interface HealthRecord {
   actions: number;
   rejectedInputs: number;
   configSource: string;
+  /** `nucleus`: the nucleus asks the agent to validate configuration updates; `on-apply`: it cannot (nucleus lite) */
+  configValidation: string;
+  /** the last refused configuration's first errors (`path: message`), empty when none was refused since */
+  configErrors: string[];
   mode: string;
   /** the self-limit is shedding optional work */
   shedding: boolean;
@@ -34,6 +38,9 @@ export interface HealthSources {
   /** downstream reports refused or spoofed, plus configurations refused */
   rejectedInputs(): number;
   configSource(): string;
+  /** how configurations are validated, and the errors of the last one refused */
+  configValidation(): string;
+  configErrors(): readonly string[];
 }
 
 /** Where the heartbeat goes: local pub/sub always, IoT Core while connected. */
@@ -52,6 +59,8 @@ export interface HealthMonitorOptions {
 }
 
 const RECENT = 60;
+/** enough to find the problem; the health record is published every minute and must stay small */
+const MAX_CONFIG_ERRORS = 5;
 
 export class HealthMonitor {
   private readonly sources: HealthSources;
@@ -168,6 +177,8 @@ export class HealthMonitor {
       actions: violations.actions,
       rejectedInputs: s.rejectedInputs(),
       configSource: s.configSource(),
+      configValidation: s.configValidation(),
+      configErrors: s.configErrors().slice(0, MAX_CONFIG_ERRORS),
       mode: s.config().enforcement.mode,
       shedding: this.shedding,
     };

@@ -3,6 +3,7 @@
 // the validated object; nothing else parses configuration. Defaults live here so the recipe, the docs and the
 // code cannot drift.
 import type { SchemaObject } from 'ajv';
+import { COERCE_KEYWORD } from './coerce.ts';
 
 export interface DownstreamDevice {
   thingName: string;
@@ -90,6 +91,42 @@ export interface ComponentConfig {
 }
 
 const topic = { type: 'string', minLength: 1, maxLength: 512 } as const;
+
+/** A Device Defender MetricValue's numeric members (API `MetricValue`). */
+const metricValueScalars: SchemaObject = {
+  properties: {
+    count: { type: 'number' },
+    number: { type: 'number' },
+    numbers: { items: { type: 'number' } },
+    ports: { items: { type: 'integer' } },
+  },
+};
+
+/**
+ * The numbers and booleans of one behavior, for coercion only (coerce.ts): src/localrules/behaviors.ts
+ * validates behaviors with its own `path: message` errors, so these types are not checked here.
+ */
+const behaviorScalars: SchemaObject = {
+  properties: {
+    criteria: {
+      properties: {
+        value: metricValueScalars,
+        durationSeconds: { type: 'integer' },
+        consecutiveDatapointsToAlarm: { type: 'integer' },
+        consecutiveDatapointsToClear: { type: 'integer' },
+      },
+    },
+    suppressAlerts: { type: 'boolean' },
+    exportMetric: { type: 'boolean' },
+    edge: {
+      properties: {
+        scope: { properties: { host: { type: 'boolean' }, processes: { type: 'boolean' }, devices: { type: 'boolean' } } },
+        action: { properties: { ttlSeconds: { type: 'integer' }, dryRun: { type: 'boolean' }, revertOnClear: { type: 'boolean' } } },
+        thingOverrides: { additionalProperties: metricValueScalars },
+      },
+    },
+  },
+};
 
 // Typed loosely: Ajv's JSONSchemaType cannot express `default: {}` on objects whose members all default.
 export const configSchema: SchemaObject = {
@@ -183,7 +220,7 @@ export const configSchema: SchemaObject = {
       },
       required: [],
     },
-    behaviors: { type: 'array', items: {}, maxItems: 100, default: [] },
+    behaviors: { type: 'array', items: {}, maxItems: 100, default: [], [COERCE_KEYWORD]: { items: behaviorScalars } },
     statistics: {
       type: 'object',
       additionalProperties: false,

@@ -1,4 +1,6 @@
 import { Ajv, type ErrorObject } from 'ajv';
+import { describeValue } from '../describeValue.ts';
+import { COERCE_KEYWORD, coerceBySchema } from './coerce.ts';
 import { type ComponentConfig, configSchema } from './schema.ts';
 
 export type ConfigResult = { ok: true; config: ComponentConfig } | { ok: false; errors: string[] };
@@ -6,7 +8,10 @@ export type ConfigResult = { ok: true; config: ComponentConfig } | { ok: false; 
 /** A further check on an already schema-valid configuration (e.g. behaviors); returns `path: message` errors. */
 export type ConfigCheck = (config: ComponentConfig) => string[];
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true });
+// verbose: errors carry the offending value, so a type error can name it.
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true, verbose: true });
+// An annotation for coerce.ts; Ajv validates nothing with it.
+ajv.addKeyword({ keyword: COERCE_KEYWORD, schemaType: 'object' });
 const validateSchema = ajv.compile(configSchema);
 
 /** `/a/0/b` → `a[0].b`, the form every `path: message` error in the project uses. */
@@ -38,6 +43,9 @@ function formatAjvError(e: ErrorObject): string {
     message = 'is not a known setting';
   } else if (e.keyword === 'enum') {
     message = `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
+  } else if (e.keyword === 'type') {
+    // e.g. `sampling.intervalMs: must be integer, got string "fast"`: what arrived, not only what was expected.
+    message = `${message}, got ${describeValue(e.data)}`;
   }
   return `${path === '' ? '(root)' : path}: ${message}`;
 }
@@ -56,7 +64,9 @@ export function validateConfig(raw: unknown, checks: readonly ConfigCheck[] = []
   if (deep !== null) return { ok: false, errors: [`${deep === '' ? '(root)' : deep}: nests deeper than ${MAX_CONFIG_DEPTH} levels`] };
   let copy: Record<string, unknown>;
   try {
-    copy = structuredClone(raw) as Record<string, unknown>;
+    // Numbers and booleans that arrive as strings (nucleus lite) become numbers and booleans where the
+    // schema types them (coerce.ts); nothing else is converted.
+    copy = coerceBySchema(structuredClone(raw), configSchema) as Record<string, unknown>;
   } catch (err) {
     return { ok: false, errors: [`(root): is not plain JSON data (${(err as Error).message})`] };
   }

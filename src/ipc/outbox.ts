@@ -82,6 +82,8 @@ export class Outbox {
   private backoffMs = 0;
   private published = 0;
   private failures = 0;
+  /** consecutive failed attempts since the last accepted publish */
+  private failStreak = 0;
   private lastError: string | undefined;
   private idleWaiters: Array<() => void> = [];
   /** Ends the wait for the publish in flight (retryNow after a reconnect). */
@@ -312,6 +314,10 @@ export class Outbox {
           this.sent(seq, Buffer.byteLength(m.payload, m.encoding), m.reportId, m.topic);
           this.published++;
           this.backoffMs = 0;
+          if (this.failStreak > 0) {
+            this.log.info({ failedAttempts: this.failStreak, depth: this.unsent() }, 'publish to IoT Core accepted again');
+            this.failStreak = 0;
+          }
           continue;
         }
         const permanent = permanentFailure(outcome.err);
@@ -338,12 +344,16 @@ export class Outbox {
         }
         this.abandonInFlight = undefined;
         this.failures++;
+        this.failStreak++;
         this.recovering = true;
         this.lastError = outcome.err.message;
         this.backoffMs = Math.min(this.opts.maxBackoffMs, this.backoffMs === 0 ? this.opts.initialBackoffMs : this.backoffMs * 2);
         const delay = Math.round(this.backoffMs * (0.8 + 0.4 * this.opts.random()));
-        this.log.warn(
-          { err: outcome.err, topic: m.topic, kind: m.kind, retryInMs: delay, depth: this.unsent() },
+        // A core without a spooler (nucleus lite) refuses every publish while offline, for hours maybe:
+        // the first failure and every 20th are worth a warning, the rest only a debug line.
+        const level = this.failStreak === 1 || this.failStreak % 20 === 0 ? 'warn' : 'debug';
+        this.log[level](
+          { err: outcome.err, topic: m.topic, kind: m.kind, retryInMs: delay, depth: this.unsent(), failedAttempts: this.failStreak },
           'publish to IoT Core failed; will retry',
         );
         this.timer = setTimeout(() => {

@@ -2,6 +2,7 @@
 // JSON: a behavior's `criteria.value`, a per-thing override, or one datapoint of `defender-edge evaluate`.
 // Returns typed data or `path: message` errors; never throws.
 import ipaddr from 'ipaddr.js';
+import { describeValue } from '../describeValue.ts';
 import { isPlainObject } from '../plainObject.ts';
 import type { MetricValue } from './contracts.ts';
 
@@ -10,11 +11,7 @@ export const valueContainers: readonly ValueContainer[] = ['count', 'cidrs', 'po
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; errors: string[] };
 
-export function describeValue(x: unknown): string {
-  if (x === null) return 'null';
-  if (Array.isArray(x)) return 'an array';
-  return typeof x === 'object' ? 'an object' : `${typeof x} ${JSON.stringify(x)}`;
-}
+export { describeValue };
 
 /**
  * A number written either as a JSON number or as a decimal string: the Greengrass recipe reference recommends

@@ -11,6 +11,8 @@ function sources(): HealthSources {
     violations: () => ({ violations: 5, actions: 2 }),
     rejectedInputs: () => 4,
     configSource: () => 'nucleus',
+    configValidation: () => 'on-apply',
+    configErrors: () => ['a: 1', 'b: 2', 'c: 3', 'd: 4', 'e: 5', 'f: 6'],
   };
 }
 
@@ -84,6 +86,8 @@ describe('health record', () => {
       actions: 2,
       rejectedInputs: 4,
       configSource: 'nucleus',
+      configValidation: 'on-apply',
+      configErrors: ['a: 1', 'b: 2', 'c: 3', 'd: 4', 'e: 5'], // the first five: the record stays small
       mode: 'dry-run',
       shedding: false,
     });

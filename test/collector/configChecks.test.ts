@@ -56,7 +56,7 @@ describe('collector configuration checks', () => {
     if (r.ok) return;
     expect(r.errors).toEqual(
       expect.arrayContaining([
-        'collector.perProcessIncludeLoopback: must be boolean',
+        'collector.perProcessIncludeLoopback: must be boolean, got string "yes"',
         'collector.mqttPorts[1]: must be <= 65535',
         'collector.mqttPorts[2]: must be >= 1',
         expect.stringMatching(/^collector\.mqttPorts: must NOT have duplicate items/),

@@ -62,6 +62,11 @@ export interface GreengrassEmulatorOptions {
   certDir?: string;
   /** A deployment document (deployment.ts) applied by start(), before the socket listens. */
   deployment?: unknown;
+  /**
+   * Tests of a core that makes a call wait: requests (operation name without `aws.greengrass#`) this
+   * returns true for get no answer until releaseHeld(). No real core is configured this way.
+   */
+  hold?: (operation: string) => boolean;
   logger?: Logger;
 }
 
@@ -131,6 +136,9 @@ export class GreengrassEmulator extends EventEmitter<EmulatorEvents> {
   private readonly deps: OperationDeps;
   private readonly connections = new Set<IpcConnection>();
   private readonly streamingOps = new Set<ServerStream>();
+  private readonly requests = new Map<string, number>();
+  private readonly hold: ((operation: string) => boolean) | undefined;
+  private readonly held: Array<{ operation: string; request: unknown; stream: ServerStream }> = [];
   private readonly validationTimeoutMs: number;
   private readonly mqttPort: number | undefined;
   private readonly certDirOption: string | undefined;
@@ -158,6 +166,7 @@ export class GreengrassEmulator extends EventEmitter<EmulatorEvents> {
     this.validationTimeoutMs = options.validationTimeoutMs ?? 20_000;
     this.certDirOption = options.certDir;
     this.initialDeployment = options.deployment;
+    this.hold = options.hold;
     const recipe =
       typeof options.recipe === 'string' ? loadRecipeFile(options.recipe, { flavor: this.nucleus }) : (options.recipe ?? embeddedRecipe());
     for (const skipped of recipe.skippedManifests ?? [])
@@ -297,6 +306,21 @@ export class GreengrassEmulator extends EventEmitter<EmulatorEvents> {
       );
     }
     return { ...this.ca.issueDevice(thingName, outDir), caPath: this.ca.caPath };
+  }
+
+  /** How many requests for `operation` (without `aws.greengrass#`) components have sent. */
+  requestCount(operation: string): number {
+    return this.requests.get(operation) ?? 0;
+  }
+
+  /** Requests held by the `hold` option whose stream is still open. */
+  heldCount(): number {
+    return this.held.filter((h) => h.stream.isOpen()).length;
+  }
+
+  /** Answer the held requests now (those the client has not given up on). */
+  releaseHeld(): void {
+    for (const h of this.held.splice(0)) if (h.stream.isOpen()) dispatchOperation(h.operation, h.request, h.stream, this.deps);
   }
 
   /** Component name → SVCUID of every IPC identity. */
@@ -559,9 +583,15 @@ export class GreengrassEmulator extends EventEmitter<EmulatorEvents> {
         flavor: this.nucleus,
         authenticate: (token) => this.components.nameForToken(token),
         dispatch: (operation, request, stream) => {
+          const name = operation.replace(/^aws\.greengrass#/, '');
+          this.requests.set(name, this.requestCount(name) + 1);
           if (/#Subscribe/.test(operation)) {
             this.streamingOps.add(stream);
             stream.onClose(() => this.streamingOps.delete(stream));
+          }
+          if (this.hold?.(name)) {
+            this.held.push({ operation, request, stream });
+            return;
           }
           dispatchOperation(operation, request, stream, this.deps);
         },

@@ -1,0 +1,8 @@
+// How an unexpected value is named in a `path: message` error: its type and, for a scalar, the value itself
+// (`got string "fast"`), for every reader of untrusted data (configuration, behaviors, datapoints).
+
+export function describeValue(x: unknown): string {
+  if (x === null) return 'null';
+  if (Array.isArray(x)) return 'an array';
+  return typeof x === 'object' ? 'an object' : `${typeof x} ${JSON.stringify(x)}`;
+}
