@@ -10,10 +10,11 @@
 // flag; errors are only `{"_message", "_errorCode"}`; an event too large for its 10,000-byte buffer is
 // dropped.
 import type { Socket } from 'node:net';
+import { LITE_MAX_IPC_MESSAGE_BYTES } from '../../config/liteLimits.ts';
 import type { Logger } from '../../log.ts';
 import type { NucleusFlavor } from './flavor.ts';
 import { FrameError, FrameSplitter, MAX_MESSAGE_BYTES } from './frameSplitter.ts';
-import { EVENTSTREAM_PRELUDE_BYTES, LITE_MAX_MSG_BYTES, objectLimitProblem } from './liteLimits.ts';
+import { EVENTSTREAM_PRELUDE_BYTES, objectLimitProblem } from './liteLimits.ts';
 import {
   connectionError,
   decodeFrame,
@@ -88,7 +89,7 @@ export class IpcConnection {
     this.socket = socket;
     this.host = host;
     this.log = log;
-    this.splitter = new FrameSplitter(host.flavor === 'lite' ? EVENTSTREAM_PRELUDE_BYTES + LITE_MAX_MSG_BYTES : MAX_MESSAGE_BYTES);
+    this.splitter = new FrameSplitter(host.flavor === 'lite' ? EVENTSTREAM_PRELUDE_BYTES + LITE_MAX_IPC_MESSAGE_BYTES : MAX_MESSAGE_BYTES);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.log.debug({ err }, 'socket error'));
     socket.on('close', () => this.teardown());
@@ -396,7 +397,7 @@ class StreamImpl implements ServerStream {
   private send(type: 0 | 1, terminate: boolean, headers: Record<string, string> | undefined, payload: string, finish = terminate): boolean {
     if (!this.open) return false;
     const frame = encodeFrame({ type, flags: terminate ? MessageFlags.TerminateStream : 0, streamId: this.id, headers, payload });
-    if (this.flavor === 'lite' && frame.length > LITE_MAX_MSG_BYTES) {
+    if (this.flavor === 'lite' && frame.length > LITE_MAX_IPC_MESSAGE_BYTES) {
       this.log.warn({ operation: this.operation, bytes: frame.length }, 'lite: message does not fit the 10,000-byte IPC buffer; not sent');
       return false;
     }

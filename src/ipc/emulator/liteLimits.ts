@@ -7,35 +7,15 @@
 //   GGL_IPC_MAX_MSG_LEN: 10,000 bytes. ggipcd reads at most that much after a message's 12-byte prelude and
 //   drops the connection otherwise ("EventStream packet does not fit in configured IPC buffer size."); its
 //   request decoder has room for 255 objects.
+// The limits and the counting are the agent's own (src/config/liteLimits.ts, which checks the recipe against
+// them); this module adds what the emulator answers: lite's refusals, in the order lite finds them.
+import { LITE_MAX_DEPTH, LITE_MAX_IPC_MESSAGE_BYTES, LITE_MAX_SUBOBJECTS, liteDepth, liteSubobjectCount } from '../../config/liteLimits.ts';
 
-export const LITE_MAX_SUBOBJECTS = 255;
-export const LITE_MAX_DEPTH = 15;
-export const LITE_MAX_MSG_BYTES = 10_000;
 /** An eventstream message's prelude (total length, headers length, prelude CRC). */
 export const EVENTSTREAM_PRELUDE_BYTES = 12;
 
 export const SUBOBJECTS_EXCEEDED = "Visited object's subobjects exceeds maximum.";
 export const DEPTH_EXCEEDED = "Visited object's depth exceeds maximum.";
-
-/** Sub-objects of a JSON value as lite counts them: list length + 2 × map entries, recursively. */
-export function subobjectCount(value: unknown): number {
-  if (Array.isArray(value)) return value.reduce((n: number, v) => n + subobjectCount(v), value.length);
-  if (typeof value === 'object' && value !== null) {
-    const entries = Object.values(value as Record<string, unknown>);
-    return entries.reduce((n: number, v) => n + subobjectCount(v), 2 * entries.length);
-  }
-  return 0;
-}
-
-/** Depth as lite counts it: a scalar 1, `{"a":5}` 2. */
-export function objectDepth(value: unknown): number {
-  const children = Array.isArray(value)
-    ? value
-    : typeof value === 'object' && value !== null
-      ? Object.values(value as Record<string, unknown>)
-      : [];
-  return 1 + children.reduce((d: number, v) => Math.max(d, objectDepth(v)), 0);
-}
 
 /**
  * What lite's object visit says about `value`, walking it in order like object_visit.c (a container's
@@ -75,10 +55,11 @@ export function liteConfigProblem(config: unknown): string | null {
   if (visit)
     return (
       `${visit} (lite allows ${LITE_MAX_SUBOBJECTS} sub-objects — a map entry counts 2, a list element 1 — ` +
-      `and depth ${LITE_MAX_DEPTH}; this has ${subobjectCount(config)} and depth ${objectDepth(config)})`
+      `nested at most ${LITE_MAX_DEPTH - 1} levels; this has ${liteSubobjectCount(config)}, nested ${liteDepth(config)})`
     );
   const bytes = Buffer.byteLength(JSON.stringify(config));
-  if (bytes > LITE_MAX_MSG_BYTES) return `${bytes} bytes of JSON exceed lite's ${LITE_MAX_MSG_BYTES}-byte core-bus message limit`;
+  if (bytes > LITE_MAX_IPC_MESSAGE_BYTES)
+    return `${bytes} bytes of JSON exceed lite's ${LITE_MAX_IPC_MESSAGE_BYTES}-byte core-bus message limit`;
   return null;
 }
 

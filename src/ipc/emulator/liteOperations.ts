@@ -9,11 +9,12 @@
 // - SubscribeToTopic ignores receiveMode (a component hears its own messages) and IoTCoreMessage events
 //   carry only topicName and payload;
 // - UpdateState needs no policy; ERRORED is accepted and has no effect (it only reaches systemd as status).
+import { LITE_MAX_IPC_MESSAGE_BYTES } from '../../config/liteLimits.ts';
 import { isPlainObject } from '../../plainObject.ts';
 import { MQTTPROXY, PUBSUB } from './authorization.ts';
 import { getAtPath, mergeAtPath } from './componentConfig.ts';
 import type { ServerStream } from './connection.ts';
-import { LITE_MAX_MSG_BYTES, numbersAsStrings, objectLimitProblem } from './liteLimits.ts';
+import { numbersAsStrings, objectLimitProblem } from './liteLimits.ts';
 import { type LocalMessage, subscriptionEvent } from './localPubSub.ts';
 import type { Handler } from './operations.ts';
 
@@ -133,7 +134,7 @@ const getConfiguration: Handler = (stream, req, { components }) => {
     value = { [keyPath[keyPath.length - 1]!]: value };
   }
   // ggconfigd's read answer must fit a core-bus message: ≤ 255 sub-objects, ≤ 10,000 bytes.
-  if (objectLimitProblem(value) !== null || Buffer.byteLength(JSON.stringify(value)) > LITE_MAX_MSG_BYTES) {
+  if (objectLimitProblem(value) !== null || Buffer.byteLength(JSON.stringify(value)) > LITE_MAX_IPC_MESSAGE_BYTES) {
     return stream.fail('ServiceError', '');
   }
   stream.respond({ componentName: name, value: numbersAsStrings(value) });
