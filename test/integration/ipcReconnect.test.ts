@@ -57,6 +57,9 @@ describe('reconnect', () => {
     await ipc.whenConnected(5000);
     await until(() => subs.every((s) => s.status === 'active'), 5000, 'subscriptions');
     expect(await first.send('cloud-publish defender-edge/gw1/cmd {"n":1}')).toEqual({ ok: true, delivered: 1 });
+    // "delivered" means queued for the client's socket (the emulator writes once per event-loop turn): wait for
+    // the message to arrive before killing the emulator, or the kill can take it with it.
+    await until(() => cloud.length === 1, 5000, 'first message');
 
     first.child.kill('SIGKILL');
     await first.exited;
