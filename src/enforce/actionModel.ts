@@ -84,6 +84,11 @@ export type ActionOutcome =
   | 'killed'; // process-terminate: the process ignored SIGTERM for stopGraceMs and got SIGKILL
 
 export interface ActionRecord {
+  /**
+   * Unique per record (a UUID the enforcer sets when it emits it): the audit log line and the cloud record
+   * share it, and it is the key receivers drop a repeated delivery by.
+   */
+  recordId?: string;
   t: number;
   outcome: ActionOutcome;
   type: EnforceActionType;

@@ -166,7 +166,8 @@ export class Enforcer {
     return run;
   }
 
-  #emit(record: ActionRecord): ActionRecord {
+  #emit(fields: ActionRecord): ActionRecord {
+    const record: ActionRecord = { recordId: randomUUID(), ...fields };
     this.#m[record.outcome]++;
     try {
       this.#o.audit.append(record);
