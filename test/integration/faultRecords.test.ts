@@ -2,13 +2,14 @@
 // while the real agent (`defender-edge run`, a child process) is stopped at random points — SIGTERM in
 // one test, SIGKILL in the other — with alarms open and records in flight, the simulated IoT Core online
 // in some rounds and offline (the nucleus spools what it takes) in others. The nucleus (our emulator, in
-// this process) keeps running throughout, so it never loses its spool.
+// this process) keeps running throughout, so it never loses its spool — except in the third test, where
+// it restarts while the agent is down and its memory spool is lost.
 //
 // What the agent produced is observed independently: every record is published on local pub/sub after it
 // is in the outbox, and the test listens there. At the end (IoT Core online, the agent started once more)
 // every record seen locally must be in the emulator's cloud record file:
 // - SIGTERM: no message of any kind reaches the cloud twice;
-// - SIGKILL: a second copy is allowed only when it is byte-identical (same topic, same payload, so the same
+// - SIGKILL, or a nucleus restart: a second copy is allowed only when it is byte-identical (same topic, same payload, so the same
 //   recordId or report_id); the copies are counted;
 // - one in-alarm per violation id, and per subject an alarm is cleared before it is raised again: the
 //   gateway's alarm, violating from the first sample to the last, is raised exactly once.
@@ -68,13 +69,13 @@ function deviceReport(reportId: number, violating: boolean): unknown {
   };
 }
 
-async function scenario(signal: 'SIGTERM' | 'SIGKILL') {
+async function scenario(signal: 'SIGTERM' | 'SIGKILL', restartNucleus = false) {
   const seed = runSeed();
   const r = prng(seed);
   const dir = mkdtempSync(join(tmpdir(), 'dedge-records-'));
   dirs.push(dir);
   const recordFile = join(dir, 'cloud.jsonl');
-  const emulator = new GreengrassEmulator({
+  const emulatorOptions = {
     socketPath: join(dir, 'ipc.sock'),
     recipe: RECIPE,
     token: TOKEN,
@@ -102,21 +103,25 @@ async function scenario(signal: 'SIGTERM' | 'SIGKILL') {
         },
       ],
     },
-  });
-  emulators.push(emulator);
-  await emulator.start();
-
+  };
   // What the agent produced: each record is published locally once it is in the outbox.
   const local: RecordDoc[] = [];
-  emulator.subscribeLocal('defender-edge/violations', (_topic, m) => {
-    if (m.kind === 'json') local.push(m.value as RecordDoc);
-  });
   const answered = new Set<number>();
-  emulator.subscribeLocal('$aws/things/+/defender/metrics/json/accepted', (_topic, m) => {
-    // The agent answers as the service does: the JSON document as a binary message.
-    const doc = (m.kind === 'json' ? m.value : JSON.parse(m.value.toString('utf8'))) as { reportId: number };
-    answered.add(doc.reportId);
-  });
+  const startNucleus = async (): Promise<GreengrassEmulator> => {
+    const e = new GreengrassEmulator(emulatorOptions);
+    emulators.push(e);
+    await e.start();
+    e.subscribeLocal('defender-edge/violations', (_topic, m) => {
+      if (m.kind === 'json') local.push(m.value as RecordDoc);
+    });
+    e.subscribeLocal('$aws/things/+/defender/metrics/json/accepted', (_topic, m) => {
+      // The agent answers as the service does: the JSON document as a binary message.
+      const doc = (m.kind === 'json' ? m.value : JSON.parse(m.value.toString('utf8'))) as { reportId: number };
+      answered.add(doc.reportId);
+    });
+    return e;
+  };
+  let emulator = await startNucleus();
   let reportId = 1_000;
   const publishReport = (device: string, violating: boolean): number => {
     reportId++;
@@ -161,6 +166,11 @@ async function scenario(signal: 'SIGTERM' | 'SIGKILL') {
   for (let round = 0; round < ROUNDS; round++) {
     // Both states at least once: round 0 offline, round 1 online, then at random.
     const online = round === 0 ? false : round === 1 ? true : r.bool();
+    if (restartNucleus && round > 0) {
+      // The nucleus restarts while the agent is down: a new socket, and its memory spool is gone.
+      await emulator.stop();
+      emulator = await startNucleus();
+    }
     emulator.setOnline(online);
     sawOnline ||= online;
     sawOffline ||= !online;
@@ -219,8 +229,13 @@ async function scenario(signal: 'SIGTERM' | 'SIGKILL') {
   for (const x of records) payloadsById.set(x.doc.recordId, (payloadsById.get(x.doc.recordId) ?? new Set()).add(x.line.payload));
   const differing = [...payloadsById].filter(([, p]) => p.size > 1).map(([id]) => id);
   expect(differing, `record ids with different payloads (seed ${seed})`).toEqual([]);
-  if (signal === 'SIGTERM') expect(copies, `messages delivered twice although the nucleus kept running (seed ${seed})`).toBe(0);
-  else console.info(`SIGKILL x${ROUNDS}: ${lines.length} messages in the cloud, ${copies} byte-identical copies (seed ${seed})`);
+  if (signal === 'SIGTERM' && !restartNucleus)
+    expect(copies, `messages delivered twice although the nucleus kept running (seed ${seed})`).toBe(0);
+  else
+    console.info(
+      `${signal} x${ROUNDS}${restartNucleus ? ', nucleus restarted each time' : ''}: ${lines.length} messages in the cloud, ` +
+        `${copies} byte-identical copies (seed ${seed})`,
+    );
 
   // One in-alarm per violation id, and per (thing, behavior) each alarm ends before the next one starts.
   const firstCopies = [...new Map(records.map((x) => [x.doc.recordId, x.doc])).values()];
@@ -258,6 +273,17 @@ describe('records across agent restarts (the nucleus keeps running)', () => {
   it(
     `SIGKILL x${ROUNDS}, IoT Core online and offline: every record delivered, copies only byte-identical, no alarm raised twice`,
     () => scenario('SIGKILL'),
+    240_000,
+  );
+});
+
+describe('records across restarts of the agent and the nucleus', () => {
+  // What an offline nucleus held in its memory spool is lost when it restarts: the outbox sees a new nucleus
+  // run (a new socket) and sends those records again. Some may have reached the cloud before (online
+  // rounds): those arrive twice, byte-identical.
+  it(
+    `SIGTERM x${ROUNDS}, the nucleus restarted each time: every record delivered, copies only byte-identical`,
+    () => scenario('SIGTERM', true),
     240_000,
   );
 });
