@@ -94,7 +94,7 @@ describe('recipe DefaultConfiguration', () => {
     expect((defaults.enforcement as { mode: string }).mode).toBe('dry-run');
   });
 
-  it('holds gateway-sized budgets, alert-only (not the scenario\'s 10 KB per process, which cries wolf on a fleet)', () => {
+  it("holds gateway-sized budgets, alert-only (not the scenario's 10 KB per process, which cries wolf on a fleet)", () => {
     const behaviors = defaults.behaviors as Array<Record<string, any>>;
     expect(
       behaviors.map((b) => [
