@@ -360,6 +360,7 @@ export class Enforcer {
     const key = activeKey(type, target);
     const existing = [...this.#active.values()].find((a) => activeKey(a.type, a.target) === key);
     if (existing !== undefined) {
+      const state = existing.backend === 'dry-run' ? 'already simulated' : 'already in force';
       records.push(
         this.#emit({
           t: this.#now(),
@@ -368,7 +369,7 @@ export class Enforcer {
           dryRun,
           target,
           reason: 'already-active',
-          detail: `${existing.backend === 'dry-run' ? 'already simulated' : 'already in force'} as ${existing.id} until ${new Date(existing.expiresAt).toISOString()}`,
+          detail: `${state} as ${existing.id} until ${new Date(existing.expiresAt).toISOString()}`,
           violation,
         }),
       );
