@@ -143,7 +143,7 @@ describe('defender-edge demo', () => {
     expect(s.mode).toBe('dry-run');
     const rogue = s.offenders.find((o) => o.role === 'rogue-agent')!;
     expect(rogue.stillRunning).toBe(true);
-    expect(rogue).toMatchObject({ action: 'process-terminate', outcome: 'applied', dryRun: true, detectedAfterMs: null });
+    expect(rogue).toMatchObject({ action: 'process-terminate', outcome: 'would-apply', dryRun: true, detectedAfterMs: null });
     expect(rogue.actedAfterMs).not.toBeNull();
     expect(s.detectedAfterMs).toBeNull();
     expect(s.innocentSurvived).toBe(true);

@@ -189,7 +189,7 @@ describe('nft address backend in a namespace', () => {
     const before = nftRuleset(topo.gw);
     const e = enforcer({ mode: 'dry-run' });
     const [r] = await e.handle(deviceAlarm({ type: 'address-block', ttlSeconds: 30 }));
-    expect(r).toMatchObject({ outcome: 'applied', dryRun: true });
+    expect(r).toMatchObject({ outcome: 'would-apply', dryRun: true });
     expect(nftRuleset(topo.gw)).toBe(before);
     expect(await gwToDev()).toBe(true);
   });
