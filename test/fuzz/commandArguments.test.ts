@@ -28,7 +28,7 @@ function sources(dir: string): string[] {
 /** Files that may start processes, and why (each builds an argument array from validated parts). */
 const MAY_SPAWN: Record<string, string> = {
   'src/system/commandRunner.ts': 'ss/nft/ip for the collector and enforcement; program and netns validated',
-  'scripts/pkgSea.ts': 'build time only: the packaging tool',
+  'scripts/seaExecutables.ts': 'build time only: the pinned Node writing the SEA blob, postject injecting it',
   'scripts/baseBinaries.ts': 'build time only: strip/unzip of base binaries',
   'scripts/buildSockDiag.ts': 'build time only: the C compiler for dedge-sockdiag',
   'src/collector/sockDiagSource.ts': 'the dedge-sockdiag helper by absolute path beside the executable, no arguments',

@@ -1,4 +1,4 @@
-// The dependency probe (fixtures/dependencyProbe.ts) baked into a real SEA executable with pkg, on the
+// The dependency probe (fixtures/dependencyProbe.ts) baked into a real SEA executable (scripts/seaExecutables.ts), on the
 // cached stripped x64 base binary, exactly as the product binary is built: proves that inside a SEA the
 // aws-crt addon loads from beside the executable (and not from a decoy two folders up), cbor-x takes its
 // pure JS path, aedes + mqtt talk over loopback, pino-pretty works. Today no command of the product loads
@@ -14,7 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { BaseBinary } from '../../scripts/baseBinaries.ts';
 import { BUILD_TARGETS, CRT_ADDON_NAME } from '../../scripts/buildTargets.ts';
 import { bundle } from '../../scripts/bundle.ts';
-import { buildSeaExecutables } from '../../scripts/pkgSea.ts';
+import { buildSeaExecutables } from '../../scripts/seaExecutables.ts';
 
 const run = promisify(execFile);
 const root = path.resolve(new URL('../..', import.meta.url).pathname);
@@ -23,9 +23,8 @@ const cached = process.arch === 'x64' && existsSync(path.join(baseDir, 'node')) 
 
 describe.skipIf(!cached)('dependency probe as a SEA executable (skipped until build:binaries cached the x64 base binary)', () => {
   let scratch = '';
-  let pkgHome = '';
   afterAll(async () => {
-    for (const dir of [scratch, pkgHome]) if (dir !== '') await rm(dir, { recursive: true, force: true });
+    if (scratch !== '') await rm(scratch, { recursive: true, force: true });
   });
 
   it('loads the addon beside the executable and every dependency works', async () => {
@@ -34,9 +33,7 @@ describe.skipIf(!cached)('dependency probe as a SEA executable (skipped until bu
     const base: BaseBinary = { target: BUILD_TARGETS.find((t) => t.arch === 'amd64')!, nodePath: path.join(baseDir, 'node'), ...record };
     const bundleFile = path.join(scratch, 'probe.cjs');
     await bundle({ root, entry: 'test/packaging/fixtures/dependencyProbe.ts', outfile: bundleFile, version: '0.0.0-probe' });
-    // pkg's private HOME next to the cached base binary, so seeding it is a hard link, not a 100 MB copy.
-    pkgHome = await mkdtemp(path.join(path.dirname(path.dirname(baseDir)), 'probe-pkg-home-'));
-    const exes = await buildSeaExecutables({ root, bundle: bundleFile, bases: [base], pkgHome, log: () => {} });
+    const exes = await buildSeaExecutables({ root, bundle: bundleFile, bases: [base], workDir: scratch, log: () => {} });
 
     const appDir = path.join(scratch, 'app', 'a', 'b');
     await mkdir(appDir, { recursive: true });
