@@ -12,7 +12,7 @@ import { execFile } from 'node:child_process';
 import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { promisify, stripVTControlCharacters } from 'node:util';
 import type { BaseBinary } from './baseBinaries.ts';
 import { BINARY_NAME, NODE_VERSION } from './buildTargets.ts';
 
@@ -28,10 +28,10 @@ export const SEA_MAIN = `${BINARY_NAME}.cjs`;
 const SEA_SENTINEL_FUSE = ['NODE_SEA', 'FUSE_fce680ab2cc467b6e072b8b5df1996b2'].join('_');
 
 /**
- * LIEF (inside postject) re-parses the ELF file after adding the note section and warns about note
- * section names it can no longer resolve; the executable is correct (it runs and the tests run it).
+ * postject's progress lines, and LIEF (inside postject) warning about note section names it cannot
+ * resolve after adding the blob's note section: the executable is correct (the tests run it).
  */
-const BENIGN_POSTJECT_OUTPUT = /^warning: Can't find string offset for section name '\.note|Injection done!/;
+const BENIGN_POSTJECT_OUTPUT = /^(warning: Can't find string offset for section name '\.note|Start injection of |💉 Injection done!)/;
 
 /** No snapshot and no code cache: both are specific to the machine architecture that writes the blob. */
 export function seaConfig(output: string): Record<string, unknown> {
@@ -85,13 +85,13 @@ export async function buildSeaExecutables(req: SeaRequest): Promise<Map<string, 
         out = await run(
           process.execPath,
           [postject, exe, 'NODE_SEA_BLOB', path.join(work, 'sea-prep.blob'), '--sentinel-fuse', SEA_SENTINEL_FUSE, '--overwrite'],
-          { cwd: work, maxBuffer: 16 * 2 ** 20, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } },
+          { cwd: work, maxBuffer: 16 * 2 ** 20 },
         );
       } catch (err) {
         const e = err as { stdout?: string; stderr?: string; message: string };
         throw new Error(`postject ${base.target.arch} failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`);
       }
-      for (const line of `${out.stdout}${out.stderr}`.split('\n')) {
+      for (const line of stripVTControlCharacters(`${out.stdout}${out.stderr}`).split('\n')) {
         if (line.trim() !== '' && !BENIGN_POSTJECT_OUTPUT.test(line)) req.log(`  postject: ${line}`);
       }
       result.set(base.target.arch, exe);
