@@ -7,6 +7,7 @@ import { ProcessBackend, ProcessIdentityError } from '../../src/enforce/processB
 import { silentLogger } from '../../src/log.ts';
 import { findCgroup2Mount } from '../../src/system/procfs.ts';
 import { Children, procState, startTimeOf } from '../support/children.ts';
+import { requirement, requires } from '../support/requirements.ts';
 import { uniqueId } from '../support/uniqueId.ts';
 import { until } from '../support/until.ts';
 
@@ -104,7 +105,8 @@ describe('process backend', () => {
   });
 
   const cgroupRoot = findCgroup2Mount();
-  it.skipIf(cgroupRoot === null)('freezes and thaws the process cgroup (cgroup v2)', async () => {
+  const cgroup2 = requirement(cgroupRoot !== null, 'no cgroup v2 hierarchy mounted (/proc/self/mountinfo) to create a test cgroup in');
+  it('freezes and thaws the process cgroup (cgroup v2)', requires(cgroup2), async () => {
     const name = uniqueId();
     const dir = join(cgroupRoot!, name);
     mkdirSync(dir);

@@ -2,10 +2,10 @@
 // cached stripped x64 base binary, exactly as the product binary is built: proves that inside a SEA the
 // aws-crt addon loads from beside the executable (and not from a decoy two folders up), cbor-x takes its
 // pure JS path, aedes + mqtt talk over loopback, pino-pretty works. Today no command of the product loads
-// aws-crt yet, so this is the check that the binary's native-addon path works. Skipped until
-// `npm run build:binaries` has cached the base binary.
+// aws-crt yet, so this is the check that the binary's native-addon path works. Needs the base binary
+// `npm run build:binaries` caches (npm run setup runs it).
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,13 +15,15 @@ import type { BaseBinary } from '../../scripts/baseBinaries.ts';
 import { BUILD_TARGETS, CRT_ADDON_NAME } from '../../scripts/buildTargets.ts';
 import { bundle } from '../../scripts/bundle.ts';
 import { buildSeaExecutables } from '../../scripts/seaExecutables.ts';
+import { builtFile, requirement, requires } from '../support/requirements.ts';
 
 const run = promisify(execFile);
 const root = path.resolve(new URL('../..', import.meta.url).pathname);
 const baseDir = path.join(root, 'node_modules', '.cache', 'defender-edge-build', 'base', 'amd64');
-const cached = process.arch === 'x64' && existsSync(path.join(baseDir, 'node')) && existsSync(path.join(baseDir, 'node.json'));
+const x64 = requirement(process.arch === 'x64', `not an x64 machine (${process.arch}): the probe runs the x64 base binary`);
+const cached = builtFile('node_modules/.cache/defender-edge-build/base/amd64/node.json');
 
-describe.skipIf(!cached)('dependency probe as a SEA executable (skipped until build:binaries cached the x64 base binary)', () => {
+describe('dependency probe as a SEA executable', requires(x64, cached), () => {
   let scratch = '';
   afterAll(async () => {
     if (scratch !== '') await rm(scratch, { recursive: true, force: true });
