@@ -14,7 +14,7 @@ import { compilerFor, compilerPackages } from '../../scripts/buildSockDiag.ts';
 import { SockDiagSource } from '../../src/collector/sockDiagSource.ts';
 import { type Helper, startHelper } from '../support/childProcess.ts';
 import { createNetns, deleteNetns } from '../support/netns.ts';
-import { program, QEMU_ARM64, requires } from '../support/requirements.ts';
+import { program, QEMU_ARM64, requires, root } from '../support/requirements.ts';
 import { ensureHelper } from '../support/sockDiagHelper.ts';
 import { uniqueId } from '../support/uniqueId.ts';
 import { until } from '../support/until.ts';
@@ -162,7 +162,7 @@ describe('SockDiagSource', () => {
     expect(s.stats.lastError).toMatch(/not-executable: (not executable \(EACCES\)|cannot start \(EACCES\))/);
   });
 
-  it('inside a network namespace: dumps that namespace, not the host', async () => {
+  it('inside a network namespace: dumps that namespace, not the host', requires(root), async () => {
     const ns = `${uniqueId()}sd`;
     createNetns(ns);
     let sink: Helper | undefined;
