@@ -24,7 +24,7 @@ describe('the package list', () => {
     const names = SYSTEM_PACKAGES.map(aptName);
     expect(new Set(names).size).toBe(names.length);
     for (const p of SYSTEM_PACKAGES) {
-      expect(p.name).toMatch(/^[a-z0-9][a-z0-9+.-]+$/); // Debian Policy §5.6.1
+      expect(p.name).toMatch(/^[a-z0-9][a-z0-9+.-]+$/); // package names: https://www.debian.org/doc/debian-policy/ch-controlfields.html#source
       expect(p.why.length).toBeGreaterThan(10);
     }
   });
