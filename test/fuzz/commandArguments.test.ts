@@ -35,6 +35,7 @@ const MAY_SPAWN: Record<string, string> = {
   'src/collector/sockDiagSource.ts': 'the dedge-sockdiag helper by absolute path beside the executable, no arguments',
   'src/collector/trafficSource.ts': 'the dedge-sockdiag helper by absolute path, fixed flags (--traffic, --no-ebpf); netns validated',
   'src/demo/cast.ts': 'the demo cast: this same executable with fixed hidden subcommands',
+  'src/cli/emulator.ts': 'mkfifo for --control fifo:PATH: fixed mode, the path after `--`',
   'src/enforce/linkWatchdog.ts': 'this same executable, the fixed hidden watchdog subcommand; interface and netns validated',
 };
 
