@@ -14,15 +14,13 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type DestroyedSocket,
-  decodeDestroyedResponse,
-  decodeTrafficResponse,
   destroyedRequest,
-  HelperResponseAssembler,
-  type ProcessCounters,
   procsRequest,
-  type TrafficResponse,
-} from '../../src/collector/sockDiagTraffic.ts';
-import { type TrafficReading, TrafficSource } from '../../src/collector/trafficSource.ts';
+  ResponseAssembler,
+  SockDiagDecoder,
+} from '../../src/collector/sockDiagProtocol.ts';
+import { SockDiagSource, type TrafficReading } from '../../src/collector/sockDiagSource.ts';
+import { decodeTrafficResponse, type ProcessCounters, type TrafficResponse } from '../../src/collector/sockDiagTraffic.ts';
 import { silentLogger } from '../../src/log.ts';
 import { bindUdpLoopbacks, listen } from '../support/loopbackSockets.ts';
 import { canBuild, ensureHelper, hasProgram } from '../support/sockDiagHelper.ts';
@@ -132,12 +130,12 @@ async function pollUntil<T>(fn: () => Promise<T | undefined>, what: string, ms =
 class Collected {
   readonly byTgid = new Map<number, ProcessCounters>();
   last: TrafficReading | undefined;
-  private readonly source: TrafficSource;
-  constructor(source: TrafficSource) {
+  private readonly source: SockDiagSource;
+  constructor(source: SockDiagSource) {
     this.source = source;
   }
   async poll(): Promise<TrafficReading> {
-    const r = await this.source.read();
+    const r = await this.source.procs(Date.now());
     if (!r) throw new Error('the helper did not answer');
     this.last = r;
     for (const p of r.processes) this.byTgid.set(p.tgid, p);
@@ -154,7 +152,7 @@ class Collected {
 }
 
 describe.skipIf(!isRoot)('dedge-sockdiag --traffic, eBPF mode (root), against traffic this test generates', () => {
-  let source: TrafficSource;
+  let source: SockDiagSource;
   let collected: Collected;
   let helperPid = 0;
   let ourPrograms = new Set<number>();
@@ -170,7 +168,7 @@ describe.skipIf(!isRoot)('dedge-sockdiag --traffic, eBPF mode (root), against tr
 
   beforeAll(async () => {
     COMM = (await runNode("process.stdout.write(require('node:fs').readFileSync('/proc/self/comm', 'utf8').trim())", [])).stdout;
-    source = new TrafficSource({ helperPath: await ensureHelper(), logger: silentLogger() });
+    source = new SockDiagSource({ helperPath: await ensureHelper(), logger: silentLogger(), traffic: true });
     collected = new Collected(source);
     const first = await collected.poll();
     expect({ mode: first.mode, reason: first.reason }).toEqual({ mode: 'ebpf', reason: '' });
@@ -298,7 +296,7 @@ describe.skipIf(!isRoot)('dedge-sockdiag --traffic, eBPF mode (root), against tr
 /** Runs `file args…` and exchanges request lines for whole responses. */
 class Driver {
   readonly child: ReturnType<typeof spawn>;
-  private readonly assembler = new HelperResponseAssembler();
+  private readonly assembler = new ResponseAssembler();
   private waiter: { resolve: (b: Buffer) => void; reject: (e: Error) => void } | undefined;
   readonly exited: Promise<number | null>;
   constructor(file: string, args: string[]) {
@@ -354,7 +352,7 @@ describe('dedge-sockdiag --traffic fallback: sockdiag mode, and why', () => {
     const port = await listen(server, '127.0.0.1');
     const d = new Driver(await ensureHelper(), ['--traffic', '--no-ebpf']);
     try {
-      const first = decodeDestroyedResponse(await d.request(destroyedRequest(1)));
+      const first = new SockDiagDecoder().decodeDestroyed(await d.request(destroyedRequest(1)));
       expect(first.error).toBe(0);
       const n = 20;
       const size = 2048;
@@ -364,7 +362,7 @@ describe('dedge-sockdiag --traffic fallback: sockdiag mode, and why', () => {
       const servers: DestroyedSocket[] = [];
       let seq = 2;
       await pollUntil(async () => {
-        const r = decodeDestroyedResponse(await d.request(destroyedRequest(seq++)));
+        const r = new SockDiagDecoder().decodeDestroyed(await d.request(destroyedRequest(seq++)));
         expect(r.lost).toBe(false);
         for (const x of r.sockets) {
           if (x.socket.remotePort === port) clients.push(x);
@@ -389,7 +387,7 @@ describe('dedge-sockdiag --traffic fallback: sockdiag mode, and why', () => {
   it('outside sockdiag mode nothing subscribes to destroyed sockets: ENOPROTOOPT', async () => {
     const off = new Driver(await ensureHelper(), []);
     try {
-      const r = decodeDestroyedResponse(await off.request(destroyedRequest(5)));
+      const r = new SockDiagDecoder().decodeDestroyed(await off.request(destroyedRequest(5)));
       expect(r).toMatchObject({ seq: 5, error: 92, sockets: [] });
     } finally {
       await off.stop();
