@@ -116,6 +116,11 @@ const child = "const s = require('node:dgram').createSocket('udp4'); const size 
   process.stdout.write(JSON.stringify({ parent: process.pid, kids }));
 })();`;
 
+// one datagram of argv[2] bytes to 127.0.0.1:argv[1]; prints the sender's pid
+const UDP_ONE = `
+const s = require('node:dgram').createSocket('udp4');
+s.send(Buffer.alloc(Number(process.argv[2]), 0x65), Number(process.argv[1]), '127.0.0.1', () => { s.close(); process.stdout.write(String(process.pid)); });`;
+
 async function pollUntil<T>(fn: () => Promise<T | undefined>, what: string, ms = 10_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
@@ -332,6 +337,52 @@ async function askOnce(file: string, args: string[]): Promise<{ r: TrafficRespon
   await d.stop();
   return { r, progs };
 }
+
+const hasUnshare = (await hasProgram('unshare', ['--version'])) && (await hasProgram('nsenter', ['--version']));
+
+/** children pids of a process (its main thread's /proc children list) */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+describe.skipIf(!isRoot || !hasUnshare)('dedge-sockdiag --traffic in a private pid namespace (root)', () => {
+  it('numbers processes as that namespace does; traffic of processes outside it is one aggregate record (tgid 0)', async () => {
+    // The helper as PID 1 of a new pid namespace (unshare --fork), with that namespace's /proc.
+    const d = new Driver('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child=SIGKILL', await ensureHelper(), '--traffic']);
+    try {
+      const first = decodeTrafficResponse(await d.request(procsRequest(1)));
+      expect(first.mode).toBe('ebpf');
+      const helper = await pollUntil(async () => childrenOf(d.child.pid!)[0], 'the helper under unshare');
+      // inside: a child of nsenter in the helper's pid namespace; it prints its own pid, as the namespace numbers it
+      const inside = await new Promise<number>((resolve, reject) => {
+        const c = spawn('nsenter', ['--target', String(helper), '--pid', '--', process.execPath, '-e', UDP_ONE, '9', '1500'], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        let out = '';
+        c.stdout.on('data', (b: Buffer) => (out += b.toString()));
+        c.on('exit', (code) => (code === 0 ? resolve(Number(out)) : reject(new Error(`nsenter exited ${code}`))));
+      });
+      // outside: this test's own child, in the initial namespace
+      await runNode(UDP_ONE, [9, 999]);
+      const seen = new Map<number, ProcessCounters>();
+      let seq = 2;
+      await pollUntil(async () => {
+        for (const p of decodeTrafficResponse(await d.request(procsRequest(seq++))).processes) seen.set(p.tgid, p);
+        return seen.get(inside)?.exited && (seen.get(0)?.bytesOut ?? 0) >= 999 ? true : undefined;
+      }, 'the inside process exited and the outside traffic');
+      expect(inside).toBeGreaterThan(1);
+      expect(inside).toBeLessThan(100); // a fresh namespace numbers from 1
+      expect(seen.get(inside)).toMatchObject({ bytesOut: 1500, packetsOut: 1, exited: true });
+      expect(seen.get(0)).toMatchObject({ comm: '', exited: false, ppid: 0 });
+    } finally {
+      await d.stop();
+    }
+  });
+});
 
 const hasSetpriv = await hasProgram('setpriv', ['--version']);
 const armReady = (await canBuild('arm64')) && (await hasProgram('qemu-aarch64-static'));
