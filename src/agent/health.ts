@@ -25,9 +25,10 @@ export interface HealthRecord {
   shedding: boolean;
   /**
    * Per-process traffic coverage (docs/traffic.md#coverage): the mode (ebpf | sockdiag | proc | off), why
-   * not eBPF, the bytes no process could be named for since the start, eBPF processes lost to a full map.
+   * not eBPF, the bytes no process could be named for since the start, the bytes of processes outside the
+   * agent's pid namespace (eBPF sees the whole host), eBPF processes lost to a full map.
    */
-  traffic: { mode: string; reason?: string; unattributedBytes: number; lostProcesses: number };
+  traffic: { mode: string; reason?: string; unattributedBytes: number; outsideBytes: number; lostProcesses: number };
 }
 
 /** What the health record reads, handed in by the composition root (agent.ts): counters, never modules. */
@@ -62,7 +63,12 @@ export interface HealthMonitorOptions {
 const RECENT = 60;
 
 function trafficOf(t: TrafficCounters): HealthRecord['traffic'] {
-  const out: HealthRecord['traffic'] = { mode: t.mode, unattributedBytes: t.unattributedBytes, lostProcesses: t.lostProcesses };
+  const out: HealthRecord['traffic'] = {
+    mode: t.mode,
+    unattributedBytes: t.unattributedBytes,
+    outsideBytes: t.outsideBytes,
+    lostProcesses: t.lostProcesses,
+  };
   if (t.reason !== undefined) out.reason = t.reason;
   return out;
 }

@@ -19,7 +19,7 @@ export interface FamilyShare {
 export interface FamilyDeltas {
   /** by head, `pid:startTime` */
   families: Map<string, FamilyShare>;
-  /** traffic no live or known process could be named for, and that of processes outside our pid namespace */
+  /** traffic no live or known process could be named for */
   unattributed: TrafficDelta;
 }
 
@@ -49,7 +49,6 @@ export class FamilyAttribution {
   attribute(d: CounterDeltas): FamilyDeltas {
     const families = new Map<string, FamilyShare>();
     const unattributed: TrafficDelta = { ...ZERO_TRAFFIC };
-    addTraffic(unattributed, d.outside);
     const add = (head: FamilyNode, alive: boolean, delta: TrafficDelta): void => {
       const key = familyKey(head);
       let share = families.get(key);

@@ -62,6 +62,8 @@ export interface TrafficCounters {
   reason?: string;
   /** bytes no process could be named for, since the start */
   unattributedBytes: number;
+  /** eBPF: bytes of processes outside the agent's pid namespace (a container's host), since the start: not ours to name */
+  outsideBytes: number;
   /** eBPF: processes the kernel map had no room for (cumulative, from the helper) */
   lostProcesses: number;
   polls: number;
@@ -89,7 +91,7 @@ export class ProcessTrafficCollector {
   /** family heads of the previous sample's socket owners, for destroyed sockets whose owner is gone now */
   private previousHeads = new Map<number, ProcessRef>();
   private inFlight: Promise<void> | undefined;
-  readonly stats: TrafficCounters = { mode: 'off', unattributedBytes: 0, lostProcesses: 0, polls: 0 };
+  readonly stats: TrafficCounters = { mode: 'off', unattributedBytes: 0, outsideBytes: 0, lostProcesses: 0, polls: 0 };
 
   constructor(options: ProcessTrafficOptions) {
     this.o = options;
@@ -125,7 +127,9 @@ export class ProcessTrafficCollector {
     this.stats.polls++;
     this.stats.lostProcesses = r.lostProcesses;
     this.o.directory.beginRound();
-    const { families, unattributed } = this.attribution.attribute(this.counters.take(r));
+    const deltas = this.counters.take(r);
+    this.stats.outsideBytes += bytesOf(deltas.outside);
+    const { families, unattributed } = this.attribution.attribute(deltas);
     const intervalMs = this.lastPollT === undefined ? 0 : Math.max(0, now - this.lastPollT);
     this.lastPollT = now;
     const moved: FamilyShare[] = [];

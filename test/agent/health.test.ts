@@ -11,7 +11,7 @@ function sources(): HealthSources {
     violations: () => ({ violations: 5, actions: 2 }),
     rejectedInputs: () => 4,
     configSource: () => 'nucleus',
-    traffic: () => ({ mode: 'sockdiag', reason: 'load: Operation not permitted', unattributedBytes: 4096, lostProcesses: 0, polls: 0 }),
+    traffic: () => ({ mode: 'sockdiag', reason: 'load: Operation not permitted', unattributedBytes: 4096, outsideBytes: 0, lostProcesses: 0, polls: 0 }),
   };
 }
 
@@ -88,7 +88,7 @@ describe('health record', () => {
       mode: 'dry-run',
       shedding: false,
       // coverage said out loud: where per-process traffic comes from, why not eBPF, what nobody could be named for
-      traffic: { mode: 'sockdiag', reason: 'load: Operation not permitted', unattributedBytes: 4096, lostProcesses: 0 },
+      traffic: { mode: 'sockdiag', reason: 'load: Operation not permitted', unattributedBytes: 4096, outsideBytes: 0, lostProcesses: 0 },
     });
     expect(m.reportMetrics(7)).toMatchObject({
       'defender-edge:outbox-dropped': 7,

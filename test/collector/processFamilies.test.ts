@@ -120,7 +120,7 @@ describe('FamilyAttribution over a /proc tree', () => {
     };
   }
 
-  it('fork-per-send: each exited child counts for the live program that forked it; the outside is unattributed', () => {
+  it('fork-per-send: each exited child counts for the live program that forked it; the outside is not ours', () => {
     const round = attribution();
     proc(100, 'rogue', 1, 500);
     const r = round(
@@ -133,7 +133,7 @@ describe('FamilyAttribution over a /proc tree', () => {
       ),
     );
     expect([...r.families.values()].map((f) => [f.head.pid, f.head.comm, f.alive, f.delta.bytesOut])).toEqual([[100, 'rogue', true, 4096]]);
-    expect(r.unattributed.bytesOut).toBe(777);
+    expect(r.unattributed.bytesOut).toBe(0);
   });
 
   it('a live child climbs to its family head; a child of the boundary is its own head', () => {
