@@ -66,11 +66,17 @@ export interface Stage {
   stop(): Promise<void>;
 }
 
+export interface StageOptions {
+  ebpf: boolean;
+  /** heartbeat interval (default 1 s: the tests read the health record); the default configuration's is 60 s */
+  heartbeatSeconds?: number;
+}
+
 /** The agent's configuration: one per-process behavior, bytes out below 10,000 per 300 s, terminate. */
-export function stageConfig(id: string, o: { ebpf: boolean }): Record<string, unknown> {
+export function stageConfig(id: string, o: StageOptions): Record<string, unknown> {
   return {
     sampling: { intervalMs: 1000 },
-    heartbeat: { intervalSeconds: 1 },
+    heartbeat: { intervalSeconds: o.heartbeatSeconds ?? 1 },
     collector: { perProcess: true, ebpf: o.ebpf, downstreamNftTable: `${id}_ds` },
     enforcement: { mode: 'enforce', nftTable: `${id}_t`, stopGraceMs: 2000, maxActionsPerMinute: 120 },
     behaviors: [
@@ -116,7 +122,7 @@ function readCloud(recordFile: string): CloudDoc[] {
   return out;
 }
 
-export async function startStage(o: { ebpf: boolean }): Promise<Stage> {
+export async function startStage(o: StageOptions): Promise<Stage> {
   const id = uniqueId();
   const dir = mkdtempSync(join(tmpdir(), 'dedge-nohide-'));
   const topo = createTopology(id);
@@ -198,8 +204,10 @@ export async function startStage(o: { ebpf: boolean }): Promise<Stage> {
     };
     const cloud = () => readCloud(recordFile);
     const health = () => cloud().findLast((c) => c.topic === `defender-edge/${THING}/heartbeat`)?.doc;
-    // running, and past its first sample: the heartbeat says where per-process traffic comes from
-    await until(() => ((health()?.samples as number | undefined) ?? 0) > 0, 30_000, 'the agent heartbeat after a sample');
+    await until(() => logs.some((l) => l.msg === 'agent running'), 30_000, 'the agent running');
+    // past its first sample: the heartbeat says where per-process traffic comes from
+    if ((o.heartbeatSeconds ?? 1) <= 5)
+      await until(() => ((health()?.samples as number | undefined) ?? 0) > 0, 30_000, 'the agent heartbeat after a sample');
     let n = 0;
     const rogue = async (style: RogueStyle, r: { bytes?: number; intervalMs?: number } = {}): Promise<Rogue> => {
       const args = [style, topo.devAddr, String(tcpPort), String(udpPort), String(r.bytes ?? 2048), String(r.intervalMs ?? 100)];
