@@ -103,6 +103,7 @@ async function measureCost(stage: Stage): Promise<Record<string, unknown>> {
 async function latencyRounds(stage: Stage, styles: readonly RogueStyle[], timeoutMs: number): Promise<Record<string, unknown>> {
   const by = new Map<string, number[]>(styles.map((s) => [s, []]));
   const missed = new Map<string, number>(styles.map((s) => [s, 0]));
+  const unmeasured = new Map<string, number>(styles.map((s) => [s, 0]));
   for (let round = 0; round < ROUNDS; round++) {
     const rogues: Rogue[] = [];
     for (const style of styles) rogues.push(await stage.rogue(style, style === 'fork' ? { intervalMs: 150 } : {}));
@@ -111,12 +112,14 @@ async function latencyRounds(stage: Stage, styles: readonly RogueStyle[], timeou
     for (const r of rogues) {
       const crossed = r.crossedAt();
       const stopped = r.stoppedAt();
-      if (crossed === undefined || stopped === undefined) missed.set(r.style, missed.get(r.style)! + 1);
+      if (r.exitedAt === undefined) missed.set(r.style, missed.get(r.style)! + 1);
+      else if (crossed === undefined || stopped === undefined) unmeasured.set(r.style, unmeasured.get(r.style)! + 1);
       else by.get(r.style)!.push(stopped - crossed);
     }
   }
   const out: Record<string, unknown> = {};
-  for (const s of styles) out[s] = { ...dist(by.get(s)!), notStopped: missed.get(s) };
+  // notStopped: still running at the deadline; unmeasured: stopped, but a line it never got to print is missing
+  for (const s of styles) out[s] = { ...dist(by.get(s)!), notStopped: missed.get(s), unmeasured: unmeasured.get(s) };
   out.all = dist([...by.values()].flat());
   return out;
 }

@@ -4,6 +4,7 @@
 // An exited process is delivered once, with its final counters: its last delta is returned like any other
 // and then it is forgotten. A new helper (generation) restarts every counter from zero. Pure: readings in,
 // deltas out.
+import { trafficDelta } from './procNetDev.ts';
 import type { TrafficDelta } from './sample.ts';
 import type { ProcessCounters } from './sockDiagTraffic.ts';
 
@@ -26,20 +27,6 @@ export const ZERO_TRAFFIC: Readonly<TrafficDelta> = Object.freeze({ bytesIn: 0, 
 /** The identity of one process across readings: tgid plus when it was first counted. */
 export function processKey(p: Pick<ProcessCounters, 'tgid' | 'firstSeenNs'>): string {
   return `${p.tgid}:${p.firstSeenNs}`;
-}
-
-/** Counters only grow within one life; a smaller value means the entry was recreated: count it from zero. */
-function grown(now: number, before: number): number {
-  return now >= before ? now - before : now;
-}
-
-export function trafficDelta(now: TrafficDelta, before: TrafficDelta): TrafficDelta {
-  return {
-    bytesIn: grown(now.bytesIn, before.bytesIn),
-    bytesOut: grown(now.bytesOut, before.bytesOut),
-    packetsIn: grown(now.packetsIn, before.packetsIn),
-    packetsOut: grown(now.packetsOut, before.packetsOut),
-  };
 }
 
 export function isZeroTraffic(d: TrafficDelta): boolean {
@@ -81,7 +68,8 @@ export class ProcessCounterDeltas {
     for (const p of reading.processes) {
       const key = processKey(p);
       const now = countersOf(p);
-      const delta = trafficDelta(now, this.last.get(key) ?? ZERO_TRAFFIC);
+      // counters only grow within one life; a smaller value would mean a recreated entry: counted from zero
+      const delta = trafficDelta(this.last.get(key) ?? ZERO_TRAFFIC, now);
       if (p.tgid === 0) {
         outside = delta;
         next.set(key, now);

@@ -10,9 +10,10 @@
 import type { Logger } from '../log.ts';
 import { FamilyAttribution, type FamilyShare } from './familyTraffic.ts';
 import type { InterfaceMap } from './interfaceAddresses.ts';
-import { addTraffic, isZeroTraffic, ProcessCounterDeltas, trafficDelta, ZERO_TRAFFIC } from './processCounters.ts';
+import { addTraffic, isZeroTraffic, ProcessCounterDeltas, ZERO_TRAFFIC } from './processCounters.ts';
 import { familyHead, type ProcessDirectory, refOf } from './processFamilies.ts';
 import { addTrafficDeltas, type DumpView, destroyedDeltas, isLocalPeer, socketKey } from './processTraffic.ts';
+import { trafficDelta } from './procNetDev.ts';
 import type { SocketEntry } from './procNetSockets.ts';
 import type { ProcessRef, ProcessSample, ProcessTrafficCoverage, ProcessTrafficMode, TrafficDelta } from './sample.ts';
 import type { SockDiagSource } from './sockDiagSource.ts';
@@ -216,7 +217,7 @@ export class ProcessTrafficCollector {
       if (p.family !== undefined) continue;
       const ebpf = counted.get(p.pid) ?? ZERO_TRAFFIC;
       // p.traffic holds tcp_info + eBPF: the larger of the two, per counter, is tcp + ebpf - min(tcp, ebpf).
-      const tcp = trafficDelta(p.traffic, ebpf);
+      const tcp = trafficDelta(ebpf, p.traffic);
       const more: TrafficDelta = {
         bytesIn: Math.max(0, tcp.bytesIn - ebpf.bytesIn),
         bytesOut: Math.max(0, tcp.bytesOut - ebpf.bytesOut),

@@ -24,9 +24,12 @@ const payload = Buffer.alloc(bytes, 0x72);
 const out = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ ...o, pid: process.pid })}\n`);
 
 if (style === 'child') {
-  // a fork child: one connection, one write, gone
+  // a fork child: one connection, one write, gone. The line goes out right after the write (a pipe write
+  // is synchronous): the family may be stopped any moment after the send that crosses the threshold.
   const s = net.connect({ host, port: tcpPort }, () => {
-    s.end(payload, () => out({ t: Date.now(), sent: bytes }));
+    s.write(payload);
+    out({ t: Date.now(), sent: bytes });
+    s.end();
   });
   s.on('error', () => process.exit(1));
   s.on('close', () => process.exit(0));
