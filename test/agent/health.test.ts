@@ -11,7 +11,14 @@ function sources(): HealthSources {
     violations: () => ({ violations: 5, actions: 2 }),
     rejectedInputs: () => 4,
     configSource: () => 'nucleus',
-    traffic: () => ({ mode: 'sockdiag', reason: 'load: Operation not permitted', unattributedBytes: 4096, outsideBytes: 0, lostProcesses: 0, polls: 0 }),
+    traffic: () => ({
+      mode: 'sockdiag',
+      reason: 'load: Operation not permitted',
+      unattributedBytes: 4096,
+      outsideBytes: 0,
+      lostProcesses: 0,
+      polls: 0,
+    }),
   };
 }
 
