@@ -36,17 +36,26 @@ export function familyKey(ref: Pick<ProcessRef, 'pid' | 'startTime'>): string {
   return `${ref.pid}:${ref.startTime ?? ''}`;
 }
 
+/**
+ * How long a live process's family head is trusted without looking at /proc again. A (tgid, first seen)
+ * pair names one process for as long as it lives, and heads change only when a parent exits or a process
+ * execs into a boundary: re-checked once a sample, a poll costs no /proc read per busy process.
+ */
+const HEAD_TTL_MS = 1000;
+
 export class FamilyAttribution {
   private readonly dir: ProcessDirectory;
   /** processes seen alive, by (tgid, first seen): their node at the time, for when they are gone */
   private readonly seen = new Map<string, FamilyNode>();
+  /** live processes' family heads, by (tgid, first seen), and when they were looked up */
+  private readonly heads = new Map<string, { head: FamilyNode; at: number }>();
 
   constructor(directory: ProcessDirectory) {
     this.dir = directory;
   }
 
-  /** Call once per reading, after directory.beginRound(). */
-  attribute(d: CounterDeltas): FamilyDeltas {
+  /** Call once per reading, after directory.beginRound(); `now` ages the cached heads. */
+  attribute(d: CounterDeltas, now = Number.POSITIVE_INFINITY): FamilyDeltas {
     const families = new Map<string, FamilyShare>();
     const unattributed: TrafficDelta = { ...ZERO_TRAFFIC };
     const add = (head: FamilyNode, alive: boolean, delta: TrafficDelta): void => {
@@ -59,12 +68,21 @@ export class FamilyAttribution {
       addTraffic(share.delta, delta);
     };
     if (this.seen.size > KNOWN_LIMIT) this.seen.clear();
+    if (this.heads.size > KNOWN_LIMIT) this.heads.clear();
     for (const { process: p, delta } of d.processes) {
       const key = processKey(p);
+      const cached = p.exited ? undefined : this.heads.get(key);
+      if (cached !== undefined && now - cached.at < HEAD_TTL_MS) {
+        add(cached.head, true, delta);
+        continue;
+      }
+      this.heads.delete(key);
       const live = p.exited ? undefined : this.dir.get(p.tgid);
       if (live !== undefined && olderThan(live, p.firstSeenNs)) {
         if (!this.seen.has(key)) this.seen.set(key, live);
-        add(familyHead(live, this.dir.get), true, delta);
+        const head = familyHead(live, this.dir.get);
+        if (Number.isFinite(now)) this.heads.set(key, { head, at: now });
+        add(head, true, delta);
         continue;
       }
       // Gone: its parent's family, else its own name if we knew it, else nobody.

@@ -130,7 +130,7 @@ export class ProcessTrafficCollector {
     this.o.directory.beginRound();
     const deltas = this.counters.take(r);
     this.stats.outsideBytes += bytesOf(deltas.outside);
-    const { families, unattributed } = this.attribution.attribute(deltas);
+    const { families, unattributed } = this.attribution.attribute(deltas, now);
     const intervalMs = this.lastPollT === undefined ? 0 : Math.max(0, now - this.lastPollT);
     this.lastPollT = now;
     const moved: FamilyShare[] = [];

@@ -170,6 +170,24 @@ describe('FamilyAttribution over a /proc tree', () => {
     expect(r.unattributed.bytesOut).toBe(70);
   });
 
+  it('a busy live process costs no /proc read per poll: its head is looked up again after a second', () => {
+    proc(1, 'systemd', 0, 1);
+    const dir = new ProcessDirectory({ procRoot: root, isBoundary: (i) => i.pid === 1 });
+    const a = new FamilyAttribution(dir);
+    proc(100, 'supervisor', 1, 500);
+    proc(110, 'worker', 100, 510);
+    const poll = (now: number) => {
+      dir.beginRound();
+      const r = a.attribute(deltas([[rec(110, 100, 511n * TICK), 10]]), now);
+      return { heads: [...r.families.values()].map((f) => f.head.pid), reads: dir.reads };
+    };
+    expect(poll(1000)).toEqual({ heads: [100], reads: 3 }); // worker, supervisor, init
+    expect(poll(1100)).toEqual({ heads: [100], reads: 0 });
+    gone(100); // the supervisor exits: the worker is re-parented to init and heads its own family
+    proc(110, 'worker', 1, 510);
+    expect(poll(2100)).toEqual({ heads: [110], reads: 2 });
+  });
+
   it('a parent number reused by a younger process is not the parent', () => {
     const round = attribution();
     proc(100, 'newcomer', 1, 900); // started after the child was first counted
