@@ -31,8 +31,7 @@ const MAY_SPAWN: Record<string, string> = {
   'scripts/pkgSea.ts': 'build time only: the packaging tool',
   'scripts/baseBinaries.ts': 'build time only: strip/unzip of base binaries',
   'scripts/buildSockDiag.ts': 'build time only: the C compiler for dedge-sockdiag',
-  'src/collector/sockDiagSource.ts': 'the dedge-sockdiag helper by absolute path beside the executable, no arguments',
-  'src/collector/trafficSource.ts': 'the dedge-sockdiag helper by absolute path, fixed flags (--traffic, --no-ebpf); netns validated',
+  'src/collector/helperProcess.ts': 'the dedge-sockdiag helper by absolute path, fixed flags (--traffic, --no-ebpf); netns validated',
   'src/demo/cast.ts': 'the demo cast: this same executable with fixed hidden subcommands',
   'src/enforce/linkWatchdog.ts': 'this same executable, the fixed hidden watchdog subcommand; interface and netns validated',
 };
