@@ -2,7 +2,7 @@
 // --mount-proc --kill-child=SIGKILL PROGRAM`, optionally inside a network namespace. PROGRAM is the
 // namespace's PID 1; when it ends — or unshare, our child, is killed — the kernel ends everything left in
 // the namespace, so nothing a test started can outlive it, and whatever runs inside sees (and can act on)
-// only the namespace's processes. Other processes join with nsenter.
+// only the namespace's processes. PROGRAM can be a keeper (nsKeeper.ts) that starts others inside.
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { until } from './until.ts';
@@ -87,11 +87,4 @@ export async function startInPidNs(
       clearTimeout(timer);
     },
   };
-}
-
-/** A process inside the pid (and network) namespace of `init`: nsenter forks it there; its parent (nsenter) is outside. */
-export function spawnInPidNs(init: number, argv: string[], o: { net?: boolean; stdio?: SpawnOptions['stdio'] } = {}): ChildProcess {
-  return spawn('nsenter', ['--target', String(init), '--pid', ...(o.net ? ['--net'] : []), '--', ...argv], {
-    stdio: o.stdio ?? ['ignore', 'pipe', 'inherit'],
-  });
 }
