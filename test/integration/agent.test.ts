@@ -433,6 +433,33 @@ describe.each(NUCLEUS_FLAVORS)('configuration from the %s emulator', (nucleus) =
     expect(offline.currentConfig().behaviors).toMatchObject([{ name: 'bytesOut', criteria: { value: { count: 5000 } } }]);
   });
 
+  it('a deployment that also changes the version is not validated: the agent refuses it on apply and again at its restart, on the last good configuration', async () => {
+    const r = await rig({}, false, nucleus);
+    const agent = startAgent(r);
+    await agent.start();
+    const component = r.emulator.componentName;
+    const bad = { sampling: { intervalMs: 5 } };
+    const deployed = await r.emulator.deploy({
+      components: { [component]: { componentVersion: '9.0.0', configurationUpdate: { merge: JSON.stringify(bad) } } },
+    });
+    // The deployment succeeds: no core asks the component about a configuration that comes with a new version.
+    expect(deployed).toMatchObject({ ok: true, components: { [component]: { version: '9.0.0', validated: false } } });
+    expect(r.emulator.requestCount('SendConfigurationValidityReport')).toBe(0);
+    await until(() => agent.snapshot().config.rejected === 1, 5000, 'the refusal on apply');
+    expect(agent.currentConfig().sampling.intervalMs).toBe(200);
+    expect(agent.snapshot().config.lastErrors.join('\n')).toMatch(/^sampling\.intervalMs: must be >= 100/);
+
+    // A real core restarts the component for its new version: it refuses the configuration at start and runs
+    // on the last good one, RUNNING (not ERRORED, which would end in BROKEN after three restarts).
+    await agent.stop();
+    const restarted = startAgent(r);
+    await restarted.start();
+    expect(restarted.snapshot().config).toMatchObject({ source: 'last-good', refusedAtStart: true, rejected: 1 });
+    expect(restarted.snapshot().config.lastErrors.join('\n')).toMatch(/^sampling\.intervalMs: must be >= 100/);
+    expect(restarted.currentConfig().sampling.intervalMs).toBe(200);
+    expect(r.emulator.componentState()).toBe('RUNNING');
+  });
+
   it('keeps all its state in the start-up stateDir when the configuration moves it (until the next start)', async () => {
     const r = await rig({}, false, nucleus);
     const agent = startAgent(r, 3600);
