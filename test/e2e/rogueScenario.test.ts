@@ -34,7 +34,7 @@ function audit(s: RogueScenario): Array<{
 }
 
 describe.each(NUCLEUS_FLAVORS)('rogue-agent scenario end to end on %s', (nucleus) => {
-  it('names and terminates both rogues, leaves the innocent and an outside process alone, and runs again on the same agent', async () => {
+  it('names and terminates both rogues, leaves the innocent and an outside process alone (and, on classic, runs again on the same agent)', async () => {
     const s = new RogueScenario({ samplingMs: 1000, nucleus });
     scenarios.push(s);
     await s.start();
@@ -93,13 +93,16 @@ describe.each(NUCLEUS_FLAVORS)('rogue-agent scenario end to end on %s', (nucleus
     expect(cloud.some((l) => l.doc.offender?.pid === outsider.pid)).toBe(false);
     expect(isRunning(outsider)).toBe(true);
 
-    // The bench reuses one emulator and agent across rounds: a second round starts a fresh cast and works the same.
-    const again = await s.round({ innocent: false, device: false, waitForReport: false, timeoutMs: 40_000 });
-    expect(again.problems).toEqual([]);
-    expect(again.offenders).toHaveLength(1);
-    expect(again.offenders[0]).toMatchObject({ role: 'rogue-agent', outcome: 'applied', stillRunning: false });
-    expect(again.offenders[0]!.pid).not.toBe(byRole['rogue-agent']!.pid);
-    expect(isRunning(outsider)).toBe(true);
+    // The bench reuses one emulator and agent across rounds: a second round starts a fresh cast and works the
+    // same. (Whether rounds can repeat does not depend on the core: checked on classic only, to save CI time.)
+    if (nucleus === 'classic') {
+      const again = await s.round({ innocent: false, device: false, waitForReport: false, timeoutMs: 40_000 });
+      expect(again.problems).toEqual([]);
+      expect(again.offenders).toHaveLength(1);
+      expect(again.offenders[0]).toMatchObject({ role: 'rogue-agent', outcome: 'applied', stillRunning: false });
+      expect(again.offenders[0]!.pid).not.toBe(byRole['rogue-agent']!.pid);
+      expect(isRunning(outsider)).toBe(true);
+    }
 
     // The agent took the scenario's configuration as the core handed it (lite: numbers as strings) and set
     // itself up once: no IPC operation repeated beyond one call per subscription.
