@@ -156,12 +156,12 @@ describe('on a nucleus that answers like nucleus lite', () => {
     expect(agent.currentConfig().reporting.intervalSeconds).toBe(300);
     expect(lines.find((l) => /refused at start/.test(l.msg))).toMatchObject({
       level: 50,
-      errors: ['reporting.intervalSeconds: must be >= 300'],
+      errors: ['reporting.intervalSeconds: must be >= 300, got number 60'],
     });
     expect(lines.some((l) => /running on the defaults, not on the refused configuration/.test(l.msg))).toBe(true);
     // RUNNING, not ERRORED: the agent keeps guarding the gateway on what it has (configManager.ts explains why).
     expect(nucleus.requestCount('UpdateState')).toBe(1);
     // (What the health record carries; on the defaults its first one is a minute away.)
-    expect(agent.snapshot().config.lastErrors).toEqual(['reporting.intervalSeconds: must be >= 300']);
+    expect(agent.snapshot().config.lastErrors).toEqual(['reporting.intervalSeconds: must be >= 300, got number 60']);
   }, 60_000);
 });
