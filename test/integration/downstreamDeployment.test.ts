@@ -140,31 +140,112 @@ function plusPolicy(doc: DeploymentJson): Record<string, unknown> {
   return merge;
 }
 
-describe.each(NUCLEUS_FLAVORS)('the deployment on the %s emulator', (nucleus) => {
-  it.runIf(nucleus === 'lite')('is refused by nucleus lite, naming each client-device component; the component alone deploys', async () => {
-    const dir = res.dir();
-    const refused = spawnEmulator(
-      ['--nucleus', 'lite', '--socket', join(dir, 'a.sock'), '--recipe', RECIPE, '--token', TOKEN, '--deployment', EXAMPLE],
-      dir,
-    );
-    res.procs.push(refused);
-    await expect(refused.ready).rejects.toThrow(/exited/);
-    expect((await refused.exited).code).toBe(1);
-    for (const name of PLUGINS) {
-      expect(refused.stderr()).toContain(`components.${name}: nucleus lite runs generic components only; ${name} is a Java nucleus plugin`);
-    }
+/** The gateway's machine settings (not part of the deployment): fast samples, a heartbeat every second, no per-process collection. */
+function writeOverrides(dir: string): string {
+  const path = join(dir, 'overrides.json');
+  writeFileSync(
+    path,
+    JSON.stringify({
+      sampling: { intervalMs: 200 },
+      heartbeat: { intervalSeconds: 1 },
+      collector: { perProcess: false, customMetrics: false, tcpBytes: false },
+    }),
+  );
+  return path;
+}
 
-    // What docs/packaging.md says to deploy to a lite gateway: only the component, with the same merge.
-    const doc = example();
-    writeFileSync(join(dir, 'lite.json'), JSON.stringify({ ...doc, components: { [COMPONENT]: doc.components[COMPONENT] } }));
-    const accepted = spawnEmulator(
-      ['--nucleus', 'lite', '--socket', join(dir, 'b.sock'), '--recipe', RECIPE, '--token', TOKEN, '--deployment', join(dir, 'lite.json')],
-      dir,
-    );
-    res.procs.push(accepted);
-    expect(await accepted.ready).toMatchObject({ ready: true, nucleus: 'lite', components: { [COMPONENT]: TOKEN } });
-    expect(await accepted.send('status')).toMatchObject({ deployments: { applied: 1, failed: 0 } });
+/** `defender-edge run` as the nucleus starts a component: socket, SVCUID and thing name in the environment. */
+function startAgentProcess(dir: string, socket: string, reportEverySeconds: number): { agent: ChildProcess; stderr: () => string } {
+  const agent = spawn(
+    process.execPath,
+    [CLI, 'run', '--state-dir', join(dir, 'state'), '--report-interval-seconds', String(reportEverySeconds), '--log-level', 'warn'],
+    {
+      env: { ...process.env, AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT: socket, SVCUID: TOKEN, AWS_IOT_THING_NAME: GW },
+      stdio: ['ignore', 'ignore', 'pipe'],
+      cwd: dir,
+    },
+  );
+  agents.push(agent);
+  let err = '';
+  agent.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
   });
+  return { agent, stderr: () => err };
+}
+
+/** What reached the simulated cloud so far. */
+function cloudRecord(record: string): Recorded[] {
+  return existsSync(record)
+    ? readFileSync(record, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Recorded)
+    : [];
+}
+
+describe.each(NUCLEUS_FLAVORS)('the deployment on the %s emulator', (nucleus) => {
+  it.runIf(nucleus === 'lite')(
+    'is refused by nucleus lite, naming each client-device component; the component alone deploys and runs',
+    async () => {
+      const dir = res.dir();
+      const refused = spawnEmulator(
+        ['--nucleus', 'lite', '--socket', join(dir, 'a.sock'), '--recipe', RECIPE, '--token', TOKEN, '--deployment', EXAMPLE],
+        dir,
+      );
+      res.procs.push(refused);
+      await expect(refused.ready).rejects.toThrow(/exited/);
+      expect((await refused.exited).code).toBe(1);
+      for (const name of PLUGINS) {
+        expect(refused.stderr()).toContain(
+          `components.${name}: nucleus lite runs generic components only; ${name} is a Java nucleus plugin`,
+        );
+      }
+
+      // What docs/packaging.md says to deploy to a lite gateway: only the component, with the same merge.
+      const doc = example();
+      writeFileSync(join(dir, 'lite.json'), JSON.stringify({ ...doc, components: { [COMPONENT]: doc.components[COMPONENT] } }));
+      const socket = join(dir, 'b.sock');
+      const record = join(dir, 'cloud.jsonl');
+      const accepted = spawnEmulator(
+        [
+          ...['--nucleus', 'lite', '--socket', socket, '--recipe', RECIPE, '--token', TOKEN, '--thing', GW, '--record', record],
+          ...['--config', writeOverrides(dir), '--deployment', join(dir, 'lite.json')],
+        ],
+        dir,
+      );
+      res.procs.push(accepted);
+      expect(await accepted.ready).toMatchObject({ ready: true, nucleus: 'lite', components: { [COMPONENT]: TOKEN } });
+      expect(await accepted.send('status')).toMatchObject({ deployments: { applied: 1, failed: 0 } });
+
+      // `defender-edge run` on it: reports reach IoT Core, and the deployed configuration is in force — a report
+      // for sensor-1 on local pub/sub (from some other component: lite has no bridge) is taken as a known
+      // device's (downstream.thingNamePattern from the merge) and forwarded.
+      const { stderr } = startAgentProcess(dir, socket, 1);
+      await until(
+        () => cloudRecord(record).some((m) => m.topic === `$aws/things/${GW}/defender/metrics/json`),
+        20_000,
+        `a gateway report (${stderr()})`,
+      );
+      const heartbeat = await until(
+        () => cloudRecord(record).find((m) => m.topic === `defender-edge/${GW}/heartbeat`),
+        10_000,
+        'a heartbeat',
+      );
+      expect(JSON.parse(heartbeat.payload)).toMatchObject({ configSource: 'nucleus', configValidation: 'on-apply', configErrors: [] });
+      const body = JSON.parse(report(7101)) as Record<string, unknown>;
+      // The agent's local subscription may still be on its way: publish until it is heard.
+      const forwarded = await until(
+        async () => {
+          await accepted.send(`local-publish $aws/things/sensor-1/defender/metrics/json ${JSON.stringify(body)}`);
+          return cloudRecord(record).find((m) => m.topic === '$aws/things/sensor-1/defender/metrics/json');
+        },
+        10_000,
+        'the sensor-1 report forwarded',
+        200,
+      );
+      expect(JSON.parse(forwarded.payload)).toEqual(body);
+    },
+  );
 
   it('downstream devices: a report answered and forwarded, another thing’s topic dropped by the broker, `+` policies deny', async (ctx) => {
     if (nucleus === 'lite') {
@@ -174,16 +255,6 @@ describe.each(NUCLEUS_FLAVORS)('the deployment on the %s emulator', (nucleus) =>
     const dir = res.dir();
     const record = join(dir, 'cloud.jsonl');
     const socket = join(dir, 'ipc.sock');
-    // The device's own machine settings (not part of the deployment): fast samples, a heartbeat every second
-    // to the cloud record, no per-process collection.
-    writeFileSync(
-      join(dir, 'overrides.json'),
-      JSON.stringify({
-        sampling: { intervalMs: 200 },
-        heartbeat: { intervalSeconds: 1 },
-        collector: { perProcess: false, customMetrics: false, tcpBytes: false },
-      }),
-    );
     const emu: EmulatorProcess = spawnEmulator(
       [
         '--nucleus',
@@ -193,7 +264,7 @@ describe.each(NUCLEUS_FLAVORS)('the deployment on the %s emulator', (nucleus) =>
         '--recipe',
         RECIPE,
         '--config',
-        join(dir, 'overrides.json'),
+        writeOverrides(dir),
         '--deployment',
         EXAMPLE,
         '--thing',
@@ -223,33 +294,14 @@ describe.each(NUCLEUS_FLAVORS)('the deployment on the %s emulator', (nucleus) =>
       mqtt: { deviceGroups: ['DefenderEdgeDownstreamDevices'], bridge: { mappings: 3 } },
     });
 
-    const agent = spawn(
-      process.execPath,
-      [CLI, 'run', '--state-dir', join(dir, 'state'), '--report-interval-seconds', '3600', '--log-level', 'warn'],
-      {
-        env: { ...process.env, AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT: socket, SVCUID: TOKEN, AWS_IOT_THING_NAME: GW },
-        stdio: ['ignore', 'ignore', 'pipe'],
-        cwd: dir,
-      },
-    );
-    agents.push(agent);
-    let agentErr = '';
-    agent.stderr!.on('data', (d: Buffer) => {
-      agentErr += d.toString();
-    });
-    const cloud = (): Recorded[] =>
-      existsSync(record)
-        ? readFileSync(record, 'utf8')
-            .split('\n')
-            .filter(Boolean)
-            .map((l) => JSON.parse(l) as Recorded)
-        : [];
+    const { agent, stderr: agentErr } = startAgentProcess(dir, socket, 3600);
+    const cloud = (): Recorded[] => cloudRecord(record);
     const reportIds = (topic: string): number[] =>
       cloud()
         .filter((m) => m.topic === topic)
         .map((m) => (JSON.parse(m.payload) as { header: { report_id: number } }).header.report_id);
     // Validation, configuration updates, two IoT Core and one local subscription: the agent listens.
-    await until(async () => ((await emu.send('status')).openStreams as number) >= 5, 20_000, `the agent's subscriptions (${agentErr})`);
+    await until(async () => ((await emu.send('status')).openStreams as number) >= 5, 20_000, `the agent's subscriptions (${agentErr()})`);
 
     const tls = (thing: string): DeviceTls => ({ caPath: ready.ca!, ...ready.deviceCerts![thing]! });
     const device = async (thing: string): Promise<Device> => {
