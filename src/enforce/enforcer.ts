@@ -55,8 +55,12 @@ export interface EnforcerMetrics {
   events: number;
   invalidEvents: number;
   applied: number;
+  /** dry-run: actions that passed every rail and would have been applied */
+  'would-apply': number;
   restored: number;
   reverted: number;
+  /** dry-run: simulated actions whose ttl ran out or whose alarm cleared */
+  'would-revert': number;
   refused: number;
   rateLimited: number;
   skipped: number;
@@ -95,6 +99,7 @@ export class Enforcer {
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #limiter: RateLimiter;
+  readonly #dryRunLimiter: RateLimiter;
   readonly #deps: ResolverDeps;
   #offences: OffenceBook;
   readonly #active = new Map<string, ActiveAction>();
@@ -107,8 +112,10 @@ export class Enforcer {
     events: 0,
     invalidEvents: 0,
     applied: 0,
+    'would-apply': 0,
     restored: 0,
     reverted: 0,
+    'would-revert': 0,
     refused: 0,
     rateLimited: 0,
     skipped: 0,
@@ -123,6 +130,7 @@ export class Enforcer {
     this.#now = options.now ?? Date.now;
     const c = options.config;
     this.#limiter = new RateLimiter(c.maxActionsPerMinute);
+    this.#dryRunLimiter = new RateLimiter(c.maxActionsPerMinute);
     this.#offences = new OffenceBook(c.maxTtlSeconds * 1000);
     const agentPid = options.agentPid ?? process.pid;
     this.#deps = {
@@ -158,7 +166,8 @@ export class Enforcer {
     return run;
   }
 
-  #emit(record: ActionRecord): ActionRecord {
+  #emit(fields: ActionRecord): ActionRecord {
+    const record: ActionRecord = { recordId: randomUUID(), ...fields };
     this.#m[record.outcome]++;
     try {
       this.#o.audit.append(record);
@@ -226,7 +235,8 @@ export class Enforcer {
       const detail = await this.backends[a.backend].revert(this.#request(a, this.#now()));
       this.#active.delete(a.id);
       this.#persist();
-      return this.#emit({ t: this.#now(), outcome: 'reverted', detail, ...base });
+      // A simulated action was never in force: lifting it changes nothing either.
+      return this.#emit({ t: this.#now(), outcome: base.dryRun ? 'would-revert' : 'reverted', detail, ...base });
     } catch (err) {
       // Keep it active and try again later: a failed `ip link set up` must not be forgotten.
       const retry = setTimeout(() => {
@@ -261,6 +271,12 @@ export class Enforcer {
           records.push(await this.#revert(a, 'mode-dry-run', a.violation));
           continue;
         }
+        if (a.backend === 'dry-run') {
+          // Nothing was in force, so there is nothing to put back and nothing to report: the simulated action
+          // only keeps its target "already active" and ends with a would-revert at its expiry.
+          this.#schedule(a);
+          continue;
+        }
         let rail: Awaited<ReturnType<typeof recheckTarget>>;
         try {
           rail = await recheckTarget(a.type, a.target, this.#deps);
@@ -273,7 +289,7 @@ export class Enforcer {
         }
         const base = {
           type: a.type,
-          dryRun: a.backend === 'dry-run',
+          dryRun: false,
           actionId: a.id,
           target: a.target,
           violation: a.violation,
@@ -344,6 +360,7 @@ export class Enforcer {
     const key = activeKey(type, target);
     const existing = [...this.#active.values()].find((a) => activeKey(a.type, a.target) === key);
     if (existing !== undefined) {
+      const state = existing.backend === 'dry-run' ? 'already simulated' : 'already in force';
       records.push(
         this.#emit({
           t: this.#now(),
@@ -352,14 +369,16 @@ export class Enforcer {
           dryRun,
           target,
           reason: 'already-active',
-          detail: `already in force as ${existing.id} until ${new Date(existing.expiresAt).toISOString()}`,
+          detail: `${state} as ${existing.id} until ${new Date(existing.expiresAt).toISOString()}`,
           violation,
         }),
       );
       return records;
     }
     const now = this.#now();
-    if (!this.#limiter.tryTake(now)) {
+    // Simulated actions have their own budget: dry-run says "rate-limited" where enforcing would, but a
+    // dry-run behavior never uses up the slots of the behaviors that act.
+    if (!(dryRun ? this.#dryRunLimiter : this.#limiter).tryTake(now)) {
       this.#m.rateLimited++;
       records.push(refused('rate-limited', `more than ${this.#o.config.maxActionsPerMinute} actions in the last minute`, { target }));
       return records;
@@ -381,11 +400,13 @@ export class Enforcer {
       );
       return records;
     }
-    this.#offences.record(oKey, now);
+    // Escalation counts actions taken: a dry-run offence leaves the repeat-offender level where it was, so
+    // turning enforcement on later does not start with doubled ttls for what was only simulated.
+    if (!dryRun) this.#offences.record(oKey, now);
     const id = randomUUID();
     const record: ActionRecord = {
       t: this.#now(),
-      outcome: 'applied',
+      outcome: dryRun ? 'would-apply' : 'applied',
       type,
       dryRun,
       actionId: id,

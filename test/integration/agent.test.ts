@@ -250,7 +250,8 @@ describe('agent against the emulator', () => {
 
   it('publishes the action records of the start-up restore (persisted active actions) to the cloud', async () => {
     const r = await rig();
-    // An action in force when the last run stopped: a dry-run block of Dev1's address for another minute.
+    // A simulated (dry-run) block of Dev1's address that ran out while the agent was down: the start-up
+    // restore ends it with a would-revert record (a simulated action still in force is restored silently).
     const now = Date.now();
     const violation = {
       violationId: 'restore-violation-1',
@@ -266,8 +267,8 @@ describe('agent against the emulator', () => {
       type: 'address-block',
       target: { kind: 'addresses', addresses: ['192.0.2.10'] },
       backend: 'dry-run',
-      appliedAt: now - 5000,
-      expiresAt: now + 60_000,
+      appliedAt: now - 65_000,
+      expiresAt: now - 5000,
       escalationLevel: 0,
       revertOnClear: false,
       offenceKey: 'device:Dev1',
@@ -282,7 +283,8 @@ describe('agent against the emulator', () => {
     expect(JSON.parse(m.payload)).toMatchObject({
       record: 'action',
       gateway: GW,
-      outcome: 'restored',
+      outcome: 'would-revert',
+      reason: 'expired',
       type: 'address-block',
       actionId: 'restore-action-1',
       dryRun: true,
@@ -372,6 +374,7 @@ describe.each(NUCLEUS_FLAVORS)('configuration from the %s emulator', (nucleus) =
     await agent.start();
     await until(() => agent.snapshot().config.validation === (nucleus === 'classic' ? 'nucleus' : 'on-apply'), 5000, 'the validation mode');
 
+    const recipeProfile = agent.currentConfig().behaviors;
     // The Java nucleus asks the agent first and the deployment fails with its errors; lite applies it and
     // the agent refuses it on apply. Either way the last good configuration stays in force.
     const refusals = (): string[] => agent.snapshot().config.lastErrors;
@@ -396,7 +399,7 @@ describe.each(NUCLEUS_FLAVORS)('configuration from the %s emulator', (nucleus) =
       expect(refusals().join('\n')).toMatch(/behaviors\[0\]\.criteria/);
     }
     expect(agent.currentConfig().sampling.intervalMs).toBe(200);
-    expect(agent.currentConfig().behaviors).toHaveLength(2); // the recipe's seed profile
+    expect(agent.currentConfig().behaviors).toEqual(recipeProfile); // the recipe's profile, still
 
     // Numbers as the core hands them (strings on lite) and a list replaced whole.
     const good = await r.emulator.changeConfig({

@@ -78,13 +78,14 @@ describe('on a nucleus that answers like nucleus lite', () => {
     const { nucleus, agent, lines, health, cloud } = await rig();
     await agent.start();
 
-    // The configuration from the nucleus is in force, numbers included ("200", "10000", "300", "true").
+    // The configuration from the nucleus is in force, numbers included ("200", "10000000", "300", "true"):
+    // behaviors[1] is the recipe's processBytesOut.
     const config = agent.currentConfig();
     expect(agent.snapshot().config.source).toBe('nucleus');
     expect(config.sampling.intervalMs).toBe(200);
     expect(config.heartbeat.intervalSeconds).toBe(1);
     expect((config.behaviors as Array<{ criteria: { value: { count: unknown }; durationSeconds: unknown } }>)[1]!.criteria).toMatchObject({
-      value: { count: 10000 },
+      value: { count: 10_000_000 },
       durationSeconds: 300,
     });
 
