@@ -68,10 +68,9 @@ export function corePolicy(p: PolicyInputs, arn: ArnOf): PolicyDocument {
       // client devices"), restricted to the downstream devices and the gateways' own connectivity info.
       allow(['greengrass:PutCertificateAuthorities', 'greengrass:VerifyClientDeviceIdentity'], ['*']),
       allow(['greengrass:VerifyClientDeviceIoTCertificateAssociation'], [arn('iot', `thing/${dev}`)]),
-      allow(
-        ['greengrass:GetConnectivityInfo', 'greengrass:UpdateConnectivityInfo'],
-        [arn('greengrass', `/greengrass/things/${gw}/connectivityInfo`)],
-      ),
+      // The resource is the core device's thing, not the API path (the Greengrass developer guide's minimal
+      // policy for client-device support: https://docs.aws.amazon.com/greengrass/v2/developerguide/device-auth.html).
+      allow(['greengrass:GetConnectivityInfo', 'greengrass:UpdateConnectivityInfo'], [arn('iot', `thing/${gw}`)]),
       // defender-edge: Device Defender reports for the gateway and its downstream devices (the service accepts
       // reports published for another thing on that thing's reserved topic), violations and heartbeats.
       allow(

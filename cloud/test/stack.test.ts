@@ -302,6 +302,10 @@ describe('IoT policies', () => {
     expect(ok('iot:AssumeRoleWithCertificate', iot('rolealias/GreengrassV2TokenExchangeRoleAlias'))).toBe(true);
     expect(ok('greengrass:VerifyClientDeviceIoTCertificateAssociation', iot('thing/sensor-3'))).toBe(true);
     expect(ok('greengrass:VerifyClientDeviceIoTCertificateAssociation', iot('thing/gw-2'))).toBe(false);
+    // Connectivity info is authorized on the core's thing ARN (the IP detector updates it, client device auth reads it).
+    expect(ok('greengrass:UpdateConnectivityInfo', iot('thing/gw-17'))).toBe(true);
+    expect(ok('greengrass:GetConnectivityInfo', iot('thing/gw-17'))).toBe(true);
+    expect(ok('greengrass:UpdateConnectivityInfo', iot('thing/sensor-3'))).toBe(false);
     // Greengrass does not substitute thing policy variables in core-device policies.
     expect(JSON.stringify(core)).not.toContain('${iot:');
   });
