@@ -1,5 +1,6 @@
 // Composition of the enforcement part: the one call the agent makes. Production uses the host
 // namespace; tests pass `netns` so nft/ip act inside namespaces they created.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../log.ts';
 import type { ActionRecord } from './actionModel.ts';
@@ -28,6 +29,17 @@ export interface CreateEnforcerOptions {
   cgroupRoot?: string | null;
   auditMaxBytes?: number;
   commandTimeoutMs?: number;
+  /** how often actions in force are read back from the kernel (default 10 s; 0: on demand only) */
+  reconcileMs?: number;
+}
+
+/** This boot's id (proc(5) /proc/sys/kernel/random/boot_id); undefined where it cannot be read. */
+export function readBootId(path = '/proc/sys/kernel/random/boot_id'): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function enforcementPaths(stateDir: string): { statePath: string; auditPath: string } {
@@ -69,6 +81,13 @@ export function createEnforcer(options: CreateEnforcerOptions): Enforcer {
     ...(options.onAction === undefined ? {} : { onAction: options.onAction }),
     ...(options.now === undefined ? {} : { now: options.now }),
     ...(options.agentPid === undefined ? {} : { agentPid: options.agentPid }),
+    ...(options.reconcileMs === undefined ? {} : { reconcileMs: options.reconcileMs }),
+    ...optionalBootId(),
   });
   return enforcer;
+}
+
+function optionalBootId(): { bootId?: string } {
+  const bootId = readBootId();
+  return bootId === undefined ? {} : { bootId };
 }

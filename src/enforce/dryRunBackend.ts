@@ -1,7 +1,7 @@
 // Simulation mode for free (CrowdSec bouncer habit): receives exactly what a real backend would, logs
 // it, changes nothing. Selected by `enforcement.mode: dry-run` or a behavior's `action.dryRun`.
 import type { Logger } from '../log.ts';
-import type { ApplyRequest, BackendEntry, BackendMetrics, EnforcementBackend } from './actionModel.ts';
+import type { ApplyRequest, BackendEntry, BackendMetrics, EnforcementBackend, ReadBack } from './actionModel.ts';
 
 export function describeTarget(req: ApplyRequest): string {
   const t = req.target;
@@ -45,6 +45,10 @@ export class DryRunBackend implements EnforcementBackend {
 
   async list(): Promise<BackendEntry[]> {
     return [...this.#active.values()];
+  }
+
+  async readBack(): Promise<ReadBack> {
+    return { state: 'simulated', observed: 'dry-run: nothing was changed', at: Date.now() };
   }
 
   async shutdown(): Promise<void> {}

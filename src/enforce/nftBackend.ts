@@ -2,8 +2,8 @@
 // Every element carries a kernel timeout (CrowdSec bouncer habit): if the agent dies, blocks still end
 // on time, and a crash never leaves a permanent block. Each change is one `nft -f -` transaction.
 import type { Logger } from '../log.ts';
-import type { ApplyRequest, BackendEntry, BackendMetrics, EnforcementBackend } from './actionModel.ts';
-import type { CommandRunner } from './commandRunner.ts';
+import type { ApplyRequest, BackendEntry, BackendMetrics, EnforcementBackend, ReadBack } from './actionModel.ts';
+import { CommandError, type CommandRunner } from './commandRunner.ts';
 import { parseAddress, validateInterfaceName } from './targetValidation.ts';
 
 const TABLE_NAME = /^[a-zA-Z0-9_]{1,32}$/;
@@ -104,6 +104,42 @@ export function parseTableJson(text: string): BackendEntry[] {
   return out;
 }
 
+/**
+ * Pure: whether every element of `req` is in the table `nft -j list table` printed (`null`: the table
+ * does not exist). An element missing from its set was deleted by someone: not in force. A missing table
+ * is a ruleset reload or flush (a firewall service restart does that), not a decision about this action:
+ * `lost`, and the enforcer applies it again.
+ */
+export function readBackFromTable(table: string, req: ApplyRequest, listing: string | null): Omit<ReadBack, 'at'> {
+  if (listing === null) return { state: 'lost', observed: `table inet ${table} does not exist (ruleset flushed or reloaded)` };
+  const entries = parseTableJson(listing);
+  const canonical = (text: string): string => {
+    try {
+      return parseAddress(text).text;
+    } catch {
+      return text;
+    }
+  };
+  const present = new Map<string, number | undefined>();
+  for (const e of entries) {
+    if (e.target.kind === 'addresses') for (const a of e.target.addresses) present.set(`addr:${canonical(a)}`, e.expiresInMs);
+    else if (e.target.kind === 'interface') present.set(`if:${e.target.ifname}`, e.expiresInMs);
+  }
+  const seen: string[] = [];
+  const missing: string[] = [];
+  for (const { set, elem } of elementsOf(req)) {
+    const key = set === NFT_SETS.quarantine ? `if:${elem.slice(1, -1)}` : `addr:${elem}`;
+    if (!present.has(key)) {
+      missing.push(`${elem} not in inet ${table} ${set}`);
+      continue;
+    }
+    const ms = present.get(key);
+    seen.push(`${elem} in inet ${table} ${set}${ms === undefined ? '' : `, expires in ${Math.round(ms / 1000)} s`}`);
+  }
+  if (missing.length > 0) return { state: 'not-in-force', observed: [...missing, ...seen].join('; ') };
+  return { state: 'in-force', observed: seen.join('; ') };
+}
+
 export interface NftBackendOptions {
   runner: CommandRunner;
   table: string;
@@ -145,6 +181,7 @@ export class NftBackend implements EnforcementBackend {
       this.#counters[counter]++;
     } catch (err) {
       this.#counters.failed++;
+      this.#ready = null; // the table may have been deleted under us: the next change re-creates it
       throw err;
     }
   }
@@ -168,6 +205,19 @@ export class NftBackend implements EnforcementBackend {
   async list(): Promise<BackendEntry[]> {
     await this.init();
     return parseTableJson((await this.#o.runner.run('nft', ['-j', 'list', 'table', 'inet', this.#o.table])).stdout);
+  }
+
+  async readBack(req: ApplyRequest): Promise<ReadBack> {
+    let listing: string | null;
+    try {
+      listing = (await this.#o.runner.run('nft', ['-j', 'list', 'table', 'inet', this.#o.table])).stdout;
+    } catch (err) {
+      // nft says "No such file or directory" for a table that does not exist; anything else is a failed read.
+      if (!(err instanceof CommandError) || !/No such file or directory/.test(err.stderr)) throw err;
+      listing = null;
+      this.#ready = null;
+    }
+    return { ...readBackFromTable(this.#o.table, req, listing), at: Date.now() };
   }
 
   /** Nothing to do: elements keep their kernel timeouts after we exit (that is the point). */

@@ -1,10 +1,10 @@
 // Process actions: SIGSTOP/SIGCONT, SIGTERM then SIGKILL after a grace period, cgroup v2 freeze.
 // Signals go out first and are logged after (the rogue scenario wants the process stopped within ~1 s
 // of detection). Every signal re-checks the pid's start time right before kill(2): no pid-reuse victims.
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../log.ts';
-import type { ActionTarget, ApplyRequest, BackendEntry, BackendMetrics, EnforcementBackend } from './actionModel.ts';
+import type { ActionTarget, ApplyRequest, BackendEntry, BackendMetrics, EnforcementBackend, ReadBack } from './actionModel.ts';
 import { hasExited, readStat } from './procfs.ts';
 import { validatePid } from './targetValidation.ts';
 
@@ -186,6 +186,51 @@ export class ProcessBackend implements EnforcementBackend {
       // exited on its own between the check and the signal: nothing to kill
       if (!(err instanceof ProcessIdentityError)) this.#o.logger.error({ err, pid: t.pid }, 'SIGKILL failed');
       this.#o.onTerminateDone?.(t, 'exited');
+    }
+  }
+
+  /** What /proc (and the cgroup's cgroup.events) shows for the action now. */
+  #observe(type: ApplyRequest['type'], t: ProcessTarget): Omit<ReadBack, 'at'> {
+    const stat = readStat(t.pid, this.#o.procRoot);
+    const gone = stat === null || stat.startTime !== t.startTime || stat.state === 'Z' || stat.state === 'X';
+    const who = `pid ${t.pid} (${t.comm})`;
+    switch (type) {
+      case 'process-terminate':
+        return gone
+          ? { state: 'in-force', observed: `${who} is gone` }
+          : { state: 'pending', observed: `${who} still running (state ${stat.state}) after SIGTERM` };
+      case 'process-suspend':
+        if (gone) return { state: 'target-gone', observed: `${who} is gone` };
+        // T: stopped by a signal; t: stopped while traced (proc(5)) — either way it does not run.
+        return stat.state === 'T' || stat.state === 't'
+          ? { state: 'in-force', observed: `${who} stopped (state ${stat.state})` }
+          : { state: 'not-in-force', observed: `${who} is running (state ${stat.state})` };
+      case 'process-freeze': {
+        let events: string;
+        try {
+          events = readFileSync(join(this.#freezeFile(t), '..', 'cgroup.events'), 'utf8');
+        } catch {
+          return { state: 'target-gone', observed: `cgroup ${t.cgroup} no longer exists` };
+        }
+        // cgroup v2: cgroup.events has "frozen 1" once every process of the subtree is frozen (admin-guide/cgroup-v2.rst).
+        return /^frozen 1$/m.test(events)
+          ? { state: 'in-force', observed: `cgroup ${t.cgroup} frozen` }
+          : { state: 'not-in-force', observed: `cgroup ${t.cgroup} not frozen` };
+      }
+      default:
+        throw new Error(`process backend cannot read back ${type}`);
+    }
+  }
+
+  async readBack(req: ApplyRequest, settleMs = 0): Promise<ReadBack> {
+    const t = req.target;
+    if (t.kind !== 'process') throw new Error(`process backend cannot read back ${req.type} on a ${t.kind} target`);
+    const deadline = Date.now() + settleMs;
+    for (;;) {
+      const r = this.#observe(req.type, t);
+      // A stop or a freeze lands when the target is next scheduled: wait for it up to settleMs.
+      if ((r.state !== 'not-in-force' && r.state !== 'pending') || Date.now() >= deadline) return { ...r, at: Date.now() };
+      await new Promise((resolve) => setTimeout(resolve, 5));
     }
   }
 
