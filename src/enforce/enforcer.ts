@@ -708,6 +708,11 @@ export class Enforcer {
         records.push(await this.#reapply(existing, rb));
       }
     }
+    if (existing !== undefined && existing.backend === 'dry-run' && !dryRun) {
+      // A simulated action (dry-run, or a pause now over) must not stand in for the real one.
+      records.push(await this.#revert(existing, 'superseded', existing.violation));
+      existing = undefined;
+    }
     if (existing !== undefined) {
       records.push(
         this.#emit({
