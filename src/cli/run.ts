@@ -21,6 +21,9 @@ from the environment the Greengrass nucleus (or \`defender-edge emulator\`) give
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
+/** What ps / pgrep see for the agent. */
+export const PROCESS_TITLE = 'defender-edge';
+
 export async function runCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(
     argv,
@@ -60,6 +63,9 @@ export async function runCommand(argv: string[]): Promise<number> {
       throw new UsageError('--report-interval-seconds: must be an integer from 1 to 86400');
     }
   }
+  // Node names its main thread "MainThread", which is what ps, top and pgrep show (the thread's comm);
+  // the title sets the comm (prctl PR_SET_NAME, up to 15 bytes) and the command line ps -f shows.
+  process.title = PROCESS_TITLE;
   const logger = createLogger(level ? { level: level as LevelWithSilent } : {});
   const agent = new Agent({
     socketPath: env.socketPath,
