@@ -14,13 +14,7 @@ import type { IoTCoreMessage, IpcSubscription } from '../ipc/ipcTypes.ts';
 import type { Outbox } from '../ipc/outbox.ts';
 import type { Logger } from '../log.ts';
 import { type ControlService, isRequestProblem } from './controlService.ts';
-import { parseCloudCommand } from './protocol.ts';
-
-export const COMMANDS_TOPIC = 'defender-edge/{thingName}/commands';
-
-export function commandsTopicFor(thingName: string): string {
-  return COMMANDS_TOPIC.replaceAll('{thingName}', thingName);
-}
+import { commandsTopicFor, parseCloudCommand } from './protocol.ts';
 
 export interface CloudCommandsOptions {
   ipc: GreengrassIpcClient;

@@ -143,6 +143,13 @@ export function parseSocketRequest(line: string): ParsedSocketRequest {
 
 // ---- the IoT Core commands topic ----
 
+/** Where the cloud sends commands; answers go to `<topic>/accepted` and `<topic>/rejected`. */
+export const COMMANDS_TOPIC = 'defender-edge/{thingName}/commands';
+
+export function commandsTopicFor(thingName: string): string {
+  return COMMANDS_TOPIC.replaceAll('{thingName}', thingName);
+}
+
 export const CLOUD_COMMANDS = ['lift', 'pause', 'resume', 'status'] as const;
 export type CloudCommandName = (typeof CLOUD_COMMANDS)[number];
 
