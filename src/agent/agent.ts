@@ -47,7 +47,10 @@ export interface AgentOptions {
    */
   processFilter?: (p: ProcessRef) => boolean;
   now?: () => number;
-  /** the component's work folder, where the control socket lives (default: the working directory, as Greengrass starts components in theirs) */
+  /**
+   * The component's work folder, where the control socket lives (`run` passes its working directory:
+   * Greengrass starts a component in its work folder). Absent: no control socket (tests, the demo).
+   */
   workDir?: string;
 }
 
@@ -185,7 +188,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.console = new OperatorConsole({
       agent: this,
       outbox: this.outbox,
-      workDir: resolve(this.o.workDir ?? '.'),
+      ...(this.o.workDir === undefined ? {} : { workDir: resolve(this.o.workDir) }),
       stateDir: this.stateDir,
       logger: this.o.logger,
       now: this.now,

@@ -15,15 +15,21 @@ import {
 } from './agentTarget.ts';
 import { parseCommandArgs, UsageError } from './args.ts';
 
-const USAGE = `usage: defender-edge explain VIOLATION_ID [--ascii] [--width N] [--json] [--work-dir DIR] [--state-dir DIR]
+const USAGE = `usage: defender-edge explain VIOLATION_ID [--ascii] [--width N] [--rows N] [--json] [--work-dir DIR] [--state-dir DIR]
 
 VIOLATION_ID is an id from \`defender-edge violations list\` (or a unique prefix of at least 4 characters).
   --ascii      draw the chart with # and | instead of Unicode blocks
   --width N    chart width in columns (10-200, default 40)
+  --rows N     most chart rows (1-1000, default 30); neighbouring datapoints are summed into one row
 ${TARGET_HELP}`;
 
 export async function explainCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(argv, { ...TARGET_OPTIONS, ascii: { type: 'boolean' }, width: { type: 'string' } });
+  const { values, positionals } = parseCommandArgs(argv, {
+    ...TARGET_OPTIONS,
+    ascii: { type: 'boolean' },
+    width: { type: 'string' },
+    rows: { type: 'string' },
+  });
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
@@ -32,6 +38,9 @@ export async function explainCommand(argv: string[]): Promise<number> {
   const width = values.width === undefined ? 40 : Number(values.width);
   if (!Number.isInteger(width) || width < 10 || width > 200)
     throw new UsageError(`--width: must be an integer from 10 to 200, got ${JSON.stringify(values.width)}`);
+  const rows = values.rows === undefined ? 30 : Number(values.rows);
+  if (!Number.isInteger(rows) || rows < 1 || rows > 1000)
+    throw new UsageError(`--rows: must be an integer from 1 to 1000, got ${JSON.stringify(values.rows)}`);
   const id = positionals[0]!;
   if (!/^[A-Za-z0-9-]{1,128}$/.test(id)) throw new UsageError(`VIOLATION_ID: must be an id or a prefix of one, got ${JSON.stringify(id)}`);
   return runOperatorCommand('explain', async () => {
@@ -45,7 +54,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
       }
     }
     if (values.json) printJson(detail);
-    else printLines(renderExplain(detail.violation, detail.actions, Date.now(), { width, ascii: values.ascii ?? false }));
+    else printLines(renderExplain(detail.violation, detail.actions, Date.now(), { width, rows, ascii: values.ascii ?? false }));
     return 0;
   });
 }

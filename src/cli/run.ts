@@ -9,7 +9,9 @@ import { parseCommandArgs, UsageError } from './args.ts';
 const USAGE = `usage: defender-edge run [--state-dir DIR] [--thing NAME] [--log-level LEVEL]
 
 Runs the agent. Reads AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT, SVCUID and AWS_IOT_THING_NAME
-from the environment the Greengrass nucleus (or \`defender-edge emulator\`) gives a component.
+from the environment the Greengrass nucleus (or \`defender-edge emulator\`) gives a component. Opens its
+control socket control.sock (mode 0600) in the working directory — under Greengrass the component's work
+folder — for \`defender-edge status\`, \`actions\`, \`violations\`, \`explain\`, \`pause\` and \`resume\`.
 
   --state-dir  where the last good configuration is kept before the configuration says otherwise
                (default ./state, i.e. the component's work folder)
@@ -72,6 +74,8 @@ export async function runCommand(argv: string[]): Promise<number> {
     authToken: env.authToken,
     thingName,
     bootstrapStateDir: values['state-dir']!,
+    // Greengrass runs a component with its work folder as the working directory: the control socket goes there.
+    workDir: process.cwd(),
     logger,
     ...(reportIntervalOverrideSeconds !== undefined ? { reportIntervalOverrideSeconds } : {}),
   });

@@ -87,7 +87,11 @@ export function renderChart(e: JournalEntry, ev: ViolationEvidence, o: ExplainOp
       `datapoints judged one by one (consecutiveDatapointsToAlarm ${ev.consecutiveDatapointsToAlarm}); ${ascii ? '|' : '┃'} = threshold ${threshold === undefined ? '?' : num(threshold)}`,
     );
   }
-  const tw = Math.max(...series.map((s) => `${((s.t - end) / 1000).toFixed(1)}s`.length));
+  const offset = (t: number) => {
+    const x = (t - end) / 1000;
+    return `${Math.abs(x) < 0.05 ? '0.0' : x.toFixed(1)}s`;
+  };
+  const tw = Math.max(...series.map((s) => offset(s.t).length));
   const vw = Math.max(...series.map((s) => num(s.v).length)) + 1;
   const jw = Math.max(...series.map((s) => num(s.judgedValue).length));
   let crossed = false;
@@ -102,8 +106,8 @@ export function renderChart(e: JournalEntry, ev: ViolationEvidence, o: ExplainOp
     } else if (bad !== undefined) note = bad ? '  violating' : '  normal';
     const left =
       ev.judged === 'window-sum'
-        ? `${`${((s.t - end) / 1000).toFixed(1)}s`.padStart(tw)}  ${`+${num(s.v)}`.padStart(vw)}  ${num(s.judgedValue).padStart(jw)}`
-        : `${`${((s.t - end) / 1000).toFixed(1)}s`.padStart(tw)}  ${num(s.judgedValue).padStart(jw)}`;
+        ? `${offset(s.t).padStart(tw)}  ${`+${num(s.v)}`.padStart(vw)}  ${num(s.judgedValue).padStart(jw)}`
+        : `${offset(s.t).padStart(tw)}  ${num(s.judgedValue).padStart(jw)}`;
     out.push(`  ${left}  ${bar(s.judgedValue * scale, width, mark, ascii)}${note}`.trimEnd());
   }
   const last = series.at(-1);

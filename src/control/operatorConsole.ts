@@ -39,8 +39,8 @@ export interface ConsoleAgent {
 export interface OperatorConsoleOptions {
   agent: ConsoleAgent;
   outbox: Outbox;
-  /** the component's work folder (its cwd under Greengrass): the control socket lives there */
-  workDir: string;
+  /** the component's work folder (its cwd under Greengrass): the control socket lives there; absent: no socket */
+  workDir?: string;
   stateDir: string;
   logger: Logger;
   now: () => number;
@@ -49,7 +49,7 @@ export interface OperatorConsoleOptions {
 export class OperatorConsole {
   readonly journal: ViolationJournal;
   readonly service: ControlService;
-  readonly socket: ControlSocketServer;
+  readonly socket: ControlSocketServer | undefined;
   readonly cloud: CloudCommands;
   readonly #o: OperatorConsoleOptions;
   readonly #log: Logger;
@@ -72,11 +72,10 @@ export class OperatorConsole {
       now: options.now,
       statusParts: () => this.#statusParts(),
     });
-    this.socket = new ControlSocketServer({
-      path: controlSocketPath(options.workDir),
-      handle: (line) => this.handleLine(line),
-      logger: this.#log,
-    });
+    this.socket =
+      options.workDir === undefined
+        ? undefined
+        : new ControlSocketServer({ path: controlSocketPath(options.workDir), handle: (line) => this.handleLine(line), logger: this.#log });
     this.cloud = new CloudCommands({
       ipc: agent.ipc,
       outbox: options.outbox,
@@ -100,7 +99,7 @@ export class OperatorConsole {
       this.#lastSample = summarizeSample(sample.host, durationMs, c.collector.perProcess && !agent.selfLimit().shedding);
     });
     try {
-      await this.socket.start();
+      await this.socket?.start();
     } catch (err) {
       // The agent keeps enforcing without its console; `status` then reads the persisted state.
       this.#socketError = (err as Error).message;
@@ -110,7 +109,7 @@ export class OperatorConsole {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.socket.stop(), this.cloud.close()]);
+    await Promise.all([this.socket?.stop(), this.cloud.close()]);
   }
 
   /** One control-socket line in, one answer line out. */
@@ -147,7 +146,7 @@ export class OperatorConsole {
       pid: process.pid,
       startedAt: this.#startedAt,
       version: version(),
-      workDir: this.#o.workDir,
+      ...(this.#o.workDir === undefined ? {} : { workDir: this.#o.workDir }),
       stateDir: this.#o.stateDir,
       ipc: { connected: snap.ipc.connected, state: agent.ipc.connectionState },
       cloudCommands: (({ answersQueued: _, ...rest }) => rest)(this.cloud.stats()),

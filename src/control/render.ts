@@ -102,9 +102,11 @@ export function renderStatus(s: AgentStatus): string[] {
     );
     const share = l.sockets === 0 ? 100 : Math.round((l.attributedSockets / l.sockets) * 100);
     out.push(
-      l.perProcess
-        ? `attribution: ${l.attributedSockets} of ${l.sockets} sockets attributed to a process (${share} %)`
-        : 'attribution: off (collector.perProcess is false, or shed by the self-limit)',
+      !l.perProcess
+        ? 'attribution: off (collector.perProcess is false, or shed by the self-limit)'
+        : l.sockets === 0
+          ? 'attribution: no listening or established sockets in the last sample'
+          : `attribution: ${l.attributedSockets} of ${l.sockets} sockets attributed to a process (${share} %)`,
     );
   } else if (s.running) out.push('last sample: none yet');
   if (s.selfLimit !== undefined) {

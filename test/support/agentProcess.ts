@@ -1,0 +1,130 @@
+// The whole agent (`defender-edge run`) as a real child process, in a network namespace the test created
+// and in a private pid namespace (unshare --pid --fork --mount-proc): an enforcing agent then sees — and
+// can act on — only the processes of that namespace, never anything else on this shared machine. It is
+// PID 1 there, so when it ends the kernel ends whatever it left in the namespace too.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { until } from './until.ts';
+
+export const CLI = fileURLToPath(new URL('../../bin/defender-edge.js', import.meta.url));
+
+export interface AgentProcess {
+  /** `ip` exec'd into `unshare` */
+  child: ChildProcess;
+  /** the agent's pid in our namespace (unshare's child) */
+  agentPid: () => number | undefined;
+  /** its JSON log lines so far */
+  logs: Array<Record<string, unknown>>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGTERM to the agent (a clean stop), SIGKILL after timeoutMs */
+  stop: (timeoutMs?: number) => Promise<void>;
+}
+
+export interface AgentProcessOptions {
+  netns: string;
+  /** its work folder (cwd, as Greengrass gives a component) */
+  workDir: string;
+  ipcSocket: string;
+  token: string;
+  thingName: string;
+  args?: string[];
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+export async function startAgentProcess(o: AgentProcessOptions): Promise<AgentProcess> {
+  const child = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      o.netns,
+      'unshare',
+      '--pid',
+      '--fork',
+      '--mount-proc',
+      '--kill-child=SIGKILL', // if unshare dies, so does the agent
+      process.execPath,
+      CLI,
+      'run',
+      ...(o.args ?? []),
+    ],
+    {
+      cwd: o.workDir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT: o.ipcSocket,
+        SVCUID: o.token,
+        AWS_IOT_THING_NAME: o.thingName,
+      },
+    },
+  );
+  const logs: Array<Record<string, unknown>> = [];
+  // Read both pipes to the end: a full pipe would block the agent's synchronous logging.
+  readline.createInterface({ input: child.stdout! }).on('line', (l) => {
+    try {
+      logs.push(JSON.parse(l) as Record<string, unknown>);
+    } catch {
+      logs.push({ raw: l });
+    }
+  });
+  child.stderr!.on('data', (d: Buffer) => logs.push({ stderr: d.toString() }));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', reject);
+  });
+  let agentPid: number | undefined;
+  const findAgent = () => {
+    agentPid ??= child.pid === undefined ? undefined : childrenOf(child.pid)[0];
+    return agentPid;
+  };
+  await until(() => findAgent(), 10_000, 'the agent process under unshare');
+  return {
+    child,
+    agentPid: findAgent,
+    logs,
+    exited,
+    stop: async (timeoutMs = 15_000) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const pid = findAgent();
+      if (pid !== undefined) {
+        try {
+          process.kill(pid, 'SIGTERM');
+        } catch {
+          /* gone */
+        }
+      }
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** `defender-edge <args…>` as an operator would type it (in our own namespaces). */
+export function runCli(args: string[], cwd?: string): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { cwd, timeout: 60_000, maxBuffer: 16 * 2 ** 20 }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
