@@ -112,7 +112,21 @@ describe.skipIf(!built)('standalone binaries (skipped until `npm run build:binar
     expect(await runFile(bin, ['--version'], scratch)).toEqual({ code: 0, stdout: `${pkg.version}\n`, stderr: '' });
     const help = await runFile(bin, ['--help'], scratch);
     expect(help.code).toBe(0);
-    expect(commandNames(help.stdout)).toEqual(['run', 'emulator', 'demo', 'evaluate', 'validate-report', 'check-config', 'collect']);
+    expect(commandNames(help.stdout)).toEqual([
+      'run',
+      'emulator',
+      'demo',
+      'evaluate',
+      'validate-report',
+      'check-config',
+      'collect',
+      'status',
+      'actions',
+      'violations',
+      'explain',
+      'pause',
+      'resume',
+    ]);
   });
 
   it('x64: every command line tried behaves exactly as the TypeScript sources do', async () => {
