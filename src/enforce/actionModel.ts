@@ -77,6 +77,8 @@ export interface EnforcementBackend {
    * asynchronously (a signal being delivered, a cgroup finishing its freeze) before saying it is not in force.
    */
   readBack(request: ApplyRequest, settleMs?: number): Promise<ReadBack>;
+  /** the same for many actions with one look at the kernel, where the backend can (nft: one table listing) */
+  readBackAll?(requests: readonly ApplyRequest[]): Promise<ReadBack[]>;
   /** stop background work; never lifts a block (nft elements keep their kernel timeout) */
   shutdown(): Promise<void>;
   metrics(): BackendMetrics;

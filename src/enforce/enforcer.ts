@@ -326,6 +326,27 @@ export class Enforcer {
     }
   }
 
+  /** Read-backs of many actions, one look at the kernel per backend where it can (nft lists its table once). */
+  async #readBackEach(actions: readonly ActiveAction[]): Promise<Map<string, ReadBack>> {
+    const out = new Map<string, ReadBack>();
+    const byBackend = new Map<BackendName, ActiveAction[]>();
+    for (const a of actions) byBackend.set(a.backend, [...(byBackend.get(a.backend) ?? []), a]);
+    for (const [name, group] of byBackend) {
+      const backend = this.#backend(name);
+      if (backend.readBackAll !== undefined && group.length > 1) {
+        const now = this.#now();
+        try {
+          const rbs = await backend.readBackAll(group.map((a) => this.#request(a, now)));
+          for (const [i, a] of group.entries()) out.set(a.id, rbs[i]!);
+        } catch (err) {
+          for (const a of group) out.set(a.id, { state: 'unknown', observed: `read-back failed: ${(err as Error).message}`, at: now });
+        }
+      } else
+        for (const a of group) out.set(a.id, await this.#readBack(a.type, a.target, a.backend, Math.max(1000, a.expiresAt - this.#now())));
+    }
+    return out;
+  }
+
   async #readBackActive(a: ActiveAction): Promise<ReadBack> {
     const rb = await this.#readBack(a.type, a.target, a.backend, Math.max(1000, a.expiresAt - this.#now()));
     if (this.#active.has(a.id)) this.#readBacks.set(a.id, rb);
@@ -551,10 +572,13 @@ export class Enforcer {
       const r: ReconcileResult = { t: this.#now(), checked: 0, inForce: 0, lifted: [], gone: [], restored: [], unknown: 0 };
       if (this.#stopped) return r;
       this.#m.reconciles++;
-      for (const a of [...this.#active.values()]) {
-        if (a.backend === 'dry-run') continue;
+      const actions = [...this.#active.values()].filter((a) => a.backend !== 'dry-run');
+      const readBacks = await this.#readBackEach(actions);
+      for (const a of actions) {
+        if (!this.#active.has(a.id)) continue;
         r.checked++;
-        const rb = await this.#readBackActive(a);
+        const rb = readBacks.get(a.id)!;
+        this.#readBacks.set(a.id, rb);
         if (rb.state === 'not-in-force') r.lifted.push(await this.#driftLift(a, rb));
         else if (rb.state === 'target-gone') r.gone.push(await this.#drop(a, rb));
         else if (rb.state === 'lost') r.restored.push(await this.#reapply(a, rb));

@@ -207,17 +207,27 @@ export class NftBackend implements EnforcementBackend {
     return parseTableJson((await this.#o.runner.run('nft', ['-j', 'list', 'table', 'inet', this.#o.table])).stdout);
   }
 
-  async readBack(req: ApplyRequest): Promise<ReadBack> {
-    let listing: string | null;
+  async #listing(): Promise<string | null> {
     try {
-      listing = (await this.#o.runner.run('nft', ['-j', 'list', 'table', 'inet', this.#o.table])).stdout;
+      return (await this.#o.runner.run('nft', ['-j', 'list', 'table', 'inet', this.#o.table])).stdout;
     } catch (err) {
       // nft says "No such file or directory" for a table that does not exist; anything else is a failed read.
       if (!(err instanceof CommandError) || !/No such file or directory/.test(err.stderr)) throw err;
-      listing = null;
       this.#ready = null;
+      return null;
     }
+  }
+
+  async readBack(req: ApplyRequest): Promise<ReadBack> {
+    const listing = await this.#listing();
     return { ...readBackFromTable(this.#o.table, req, listing), at: Date.now() };
+  }
+
+  /** Many at once from one listing of the table (a reconcile pass over every block in force). */
+  async readBackAll(reqs: readonly ApplyRequest[]): Promise<ReadBack[]> {
+    const listing = await this.#listing();
+    const at = Date.now();
+    return reqs.map((req) => ({ ...readBackFromTable(this.#o.table, req, listing), at }));
   }
 
   /** Nothing to do: elements keep their kernel timeouts after we exit (that is the point). */

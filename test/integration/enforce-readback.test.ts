@@ -66,10 +66,10 @@ function enforcer(config: Partial<EnforcementConfig> = {}, reconcileMs = 0): Enf
 }
 
 let seq = 0;
-function deviceAlarm(action: ActionSpec, device: { interface?: string } = {}): ViolationEvent {
+function deviceAlarm(action: ActionSpec, device: { interface?: string; thingName?: string; address?: string } = {}): ViolationEvent {
   return {
     violationId: `v-${id}-${++seq}`,
-    thingName: 'sensor-1',
+    thingName: device.thingName ?? 'sensor-1',
     behavior: 'bytesOut',
     metric: 'aws:all-bytes-out',
     event: 'in-alarm',
@@ -78,8 +78,8 @@ function deviceAlarm(action: ActionSpec, device: { interface?: string } = {}): V
     threshold: { count: 10_000 },
     offender: {
       kind: 'device',
-      thingName: 'sensor-1',
-      addresses: [topo.devAddr],
+      thingName: device.thingName ?? 'sensor-1',
+      addresses: [device.address ?? topo.devAddr],
       ...(device.interface ? { interface: device.interface } : {}),
     },
     action,
@@ -156,6 +156,18 @@ describe('read-back and drift with real nftables', () => {
     expect(recs.some((x) => x.reason === 'already-active')).toBe(false);
     expect(blocked()).toBe(true);
     expect(recs[1]!.escalationLevel).toBe(1); // a repeat offender all the same
+  });
+
+  it('a reconcile reads the table once for all blocks and tells the lifted one from the one in force', async () => {
+    const e = enforcer();
+    await e.handle(deviceAlarm({ type: 'address-block', ttlSeconds: 120 }));
+    await e.handle(deviceAlarm({ type: 'address-block', ttlSeconds: 120 }, { thingName: 'sensor-9', address: '10.231.0.77' }));
+    deleteByHand();
+    const r = await e.reconcile();
+    expect(r).toMatchObject({ checked: 2, inForce: 1 });
+    expect(r.lifted.map((x) => x.violation.thingName)).toEqual(['sensor-1']);
+    expect(e.status().active.map((a) => [a.violation.thingName, a.readBack?.state])).toEqual([['sensor-9', 'in-force']]);
+    expect(block4()).toContain('"10.231.0.77"');
   });
 
   it('the periodic reconcile finds it without being asked', async () => {
