@@ -149,7 +149,7 @@ export class OperatorConsole {
       ...(this.#o.workDir === undefined ? {} : { workDir: this.#o.workDir }),
       stateDir: this.#o.stateDir,
       ipc: { connected: snap.ipc.connected, state: agent.ipc.connectionState },
-      cloudCommands: (({ answersQueued: _, ...rest }) => rest)(this.cloud.stats()),
+      cloudCommands: this.cloud.stats(),
       outbox: {
         depth: snap.outbox.depth,
         bytes: snap.outbox.bytes,

@@ -78,7 +78,7 @@ export interface AgentStatus {
   workDir?: string;
   stateDir: string;
   ipc?: { connected: boolean; state: string };
-  cloudCommands?: { topic: string; subscription: string; lastError?: string; accepted: number; rejected: number };
+  cloudCommands?: { topic: string; subscription: string; lastError?: string; accepted: number; rejected: number; answersQueued: number };
   outbox?: { depth: number; bytes: number; droppedTotal: number; lastError?: string };
   lastSample?: SampleSummary;
   selfLimit?: { shedding: boolean; rssBytes: number; maxRssBytes: number; cpuPercent: number; maxCpuPercent: number };
