@@ -90,13 +90,23 @@ export class OperatorConsole {
   async start(): Promise<void> {
     const agent = this.#o.agent;
     this.journal.load();
+    // The listeners run inside the agent's dispatch loop: whatever goes wrong here must not reach it (the
+    // next event still has to be enforced).
     agent.on('violation', (ev) => {
-      // Synchronous with the evaluation: the behavior's window still holds what crossed the threshold.
-      this.journal.record(ev, ev.event === 'in-alarm' ? agent.evidenceFor(ev) : undefined);
+      try {
+        // Synchronous with the evaluation: the behavior's window still holds what crossed the threshold.
+        this.journal.record(ev, ev.event === 'in-alarm' ? agent.evidenceFor(ev) : undefined);
+      } catch (err) {
+        this.#log.error({ err: (err as Error).message, violationId: ev.violationId }, 'could not journal a violation');
+      }
     });
     agent.on('sample', (sample, durationMs) => {
-      const c = agent.currentConfig();
-      this.#lastSample = summarizeSample(sample.host, durationMs, c.collector.perProcess && !agent.selfLimit().shedding);
+      try {
+        const c = agent.currentConfig();
+        this.#lastSample = summarizeSample(sample.host, durationMs, c.collector.perProcess && !agent.selfLimit().shedding);
+      } catch (err) {
+        this.#log.error({ err: (err as Error).message }, 'could not summarize a sample');
+      }
     });
     try {
       await this.socket?.start();
