@@ -280,10 +280,9 @@ export class Agent extends EventEmitter<AgentEvents> {
     return this.evaluator.evidenceFor(ev);
   }
 
-  /** The self-limit's state for `status`. */
-  selfLimit(): { shedding: boolean; rssBytes: number; cpuPercent: number } {
-    const r = this.health.record();
-    return { shedding: this.shedding, rssBytes: r.rssBytes, cpuPercent: r.cpuPercent };
+  /** The self-limit's state for `status` (whether it sheds optional work now). */
+  isShedding(): boolean {
+    return this.shedding;
   }
 
   /** Snapshot of every module's counters, for the health record. */

@@ -31,7 +31,7 @@ export interface ConsoleAgent {
     outbox: { depth: number; bytes: number; droppedTotal: number; lastError?: string };
     config: { source: string; rejected: number };
   };
-  selfLimit(): { shedding: boolean; rssBytes: number; cpuPercent: number };
+  isShedding(): boolean;
   on(event: 'sample', listener: (sample: CollectorSample, durationMs: number) => void): unknown;
   on(event: 'violation', listener: (ev: ViolationEvent) => void): unknown;
 }
@@ -56,12 +56,15 @@ export class OperatorConsole {
   readonly #startedAt: number;
   #lastSample: SampleSummary | undefined;
   #socketError: string | undefined;
+  /** the agent's CPU use over the last second or more, measured here (the health record keeps its own window) */
+  #cpu = { at: process.cpuUsage(), t: 0, percent: 0 };
   rejectedRequests = 0;
 
   constructor(options: OperatorConsoleOptions) {
     this.#o = options;
     this.#log = options.logger.child({ module: 'console' });
     this.#startedAt = options.now();
+    this.#cpu.t = this.#startedAt;
     const agent = options.agent;
     this.journal = new ViolationJournal({ path: journalPath(options.stateDir), logger: this.#log });
     const auditPath = enforcementPaths(options.stateDir).auditPath;
@@ -103,7 +106,8 @@ export class OperatorConsole {
     agent.on('sample', (sample, durationMs) => {
       try {
         const c = agent.currentConfig();
-        this.#lastSample = summarizeSample(sample.host, durationMs, c.collector.perProcess && !agent.selfLimit().shedding);
+        this.#lastSample = summarizeSample(sample.host, durationMs, c.collector.perProcess && !agent.isShedding());
+        this.#measureCpu();
       } catch (err) {
         this.#log.error({ err: (err as Error).message }, 'could not summarize a sample');
       }
@@ -120,6 +124,13 @@ export class OperatorConsole {
 
   async stop(): Promise<void> {
     await Promise.all([this.socket?.stop(), this.cloud.close()]);
+  }
+
+  #measureCpu(): void {
+    const t = this.#o.now();
+    if (t - this.#cpu.t < 1000) return;
+    const used = process.cpuUsage(this.#cpu.at);
+    this.#cpu = { at: process.cpuUsage(), t, percent: Math.round(((used.user + used.system) / 1000 / (t - this.#cpu.t)) * 1000) / 10 };
   }
 
   /** One control-socket line in, one answer line out. */
@@ -150,7 +161,7 @@ export class OperatorConsole {
     const agent = this.#o.agent;
     const snap = agent.snapshot();
     const config = agent.currentConfig();
-    const self = agent.selfLimit();
+    this.#measureCpu();
     return {
       thingName: agent.thingName,
       pid: process.pid,
@@ -168,10 +179,10 @@ export class OperatorConsole {
       },
       ...(this.#lastSample === undefined ? {} : { lastSample: this.#lastSample }),
       selfLimit: {
-        shedding: self.shedding,
-        rssBytes: self.rssBytes,
+        shedding: agent.isShedding(),
+        rssBytes: process.memoryUsage.rss(),
         maxRssBytes: config.selfLimit.maxRssBytes,
-        cpuPercent: self.cpuPercent,
+        cpuPercent: this.#cpu.percent,
         maxCpuPercent: config.selfLimit.maxCpuPercent,
       },
       config: { source: snap.config.source, rejected: snap.config.rejected },
