@@ -3,7 +3,7 @@
 
 import { isoSeconds } from '../control/textFormat.ts';
 import type { PauseState } from '../enforce/activeStore.ts';
-import { describeOperator } from '../enforce/enforcer.ts';
+import { describeOperator } from '../enforce/decisionText.ts';
 import {
   agentTarget,
   askAgent,

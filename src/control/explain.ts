@@ -3,7 +3,7 @@
 // action passed (or the one that refused it), the action, what the kernel showed, and how it ended.
 // Pure: a journal entry and the audit records in, lines out.
 import type { ActionRecord } from '../enforce/actionModel.ts';
-import { describeOperator } from '../enforce/enforcer.ts';
+import { describeOperator } from '../enforce/decisionText.ts';
 import { compareNumbers } from '../localrules/criterion.ts';
 import type { ViolationEvidence } from '../localrules/evaluator.ts';
 import { duration, isoSeconds, metricValue, num, offender, target } from './textFormat.ts';

@@ -1,7 +1,7 @@
 // Text views of status, actions in force and recent violations (the `--json` forms print the data as is).
 // Pure: data and the current time in, lines out.
 import type { ActionRecord } from '../enforce/actionModel.ts';
-import { describeOperator } from '../enforce/enforcer.ts';
+import { describeOperator } from '../enforce/decisionText.ts';
 import type { ActionsList } from './controlService.ts';
 import type { AgentStatus, ViolationSummary } from './statusModel.ts';
 import { bytes, duration, isoSeconds, metricValue, num, offender, shortId, table, target } from './textFormat.ts';

@@ -26,6 +26,7 @@ import {
 } from './actionModel.ts';
 import { loadEnforcementState, type PauseState, type QuietEntry, saveEnforcementState } from './activeStore.ts';
 import type { AuditLog, CommandAuditRecord } from './auditLog.ts';
+import { describeOperator, railsPassed } from './decisionText.ts';
 import { activeKey, escalatedTtlMs, MAX_TIMER_MS, OffenceBook, offenceKey, RateLimiter, targetKey } from './enforcementPolicy.ts';
 import type { HostFacts } from './hostFacts.ts';
 import { ProcessIdentityError } from './processBackend.ts';
@@ -827,7 +828,7 @@ export class Enforcer {
       detail,
       escalationLevel: level,
       readBack,
-      rails: this.#railsPassed(type, target, level, ttlMs, dryRun, paused),
+      rails: railsPassed(this.#o.config, { type, target, level, ttlMs, dryRun, paused }),
       violation,
     };
     if (type === 'process-terminate') {
@@ -854,43 +855,6 @@ export class Enforcer {
     this.#persist();
     records.push(this.#emit(record));
     return records;
-  }
-
-  /** The rails an applied action passed and the policy that shaped it, for `explain` and the audit log. */
-  #railsPassed(
-    type: EnforceActionType,
-    target: ActionTarget,
-    level: number,
-    ttlMs: number,
-    dryRun: boolean,
-    paused: PauseState | undefined,
-  ): string[] {
-    const c = this.#o.config;
-    const rails: string[] = [];
-    if (target.kind === 'process') {
-      rails.push(`process identity: pid ${target.pid} still has start time ${target.startTime} (no pid reuse)`);
-      rails.push('not PID 1, the agent, its parents, a kernel thread or the Greengrass nucleus');
-      rails.push(`not a protected process (${c.protectedProcesses.join(', ') || 'none configured'})`);
-      if (type === 'process-freeze') rails.push(`cgroup ${target.cgroup ?? '?'} holds no protected process`);
-    } else if (target.kind === 'addresses') {
-      rails.push(
-        `not loopback, multicast or an address of this gateway; not in neverBlockCidrs (${c.neverBlockCidrs.join(', ') || 'none configured'})`,
-      );
-    } else {
-      rails.push(
-        `not lo${c.allowDefaultRouteInterface ? '' : ', not the interface carrying the default route'} (allowDefaultRouteInterface ${c.allowDefaultRouteInterface})`,
-      );
-    }
-    rails.push(`rate limit: within ${c.maxActionsPerMinute} actions per minute`);
-    rails.push(
-      type === 'process-terminate'
-        ? `escalation level ${level} (offence count for this offender)`
-        : `escalation level ${level}: ttl ${ttlMs / 1000} s (×${c.escalationFactor} per repeat, at most ${c.maxTtlSeconds} s)`,
-    );
-    if (paused !== undefined)
-      rails.push(`dry-run: enforcement paused by ${describeOperator(paused.by)} until ${new Date(paused.until).toISOString()}`);
-    else if (dryRun) rails.push(c.mode === 'dry-run' ? 'dry-run: enforcement.mode is dry-run' : "dry-run: the behavior's action.dryRun");
-    return rails;
   }
 
   async #onCleared(ev: ViolationEvent): Promise<ActionRecord[]> {
@@ -960,14 +924,4 @@ export class Enforcer {
     await Promise.all(Object.entries(this.backends).map(([name, b]) => raced(name, (b as EnforcementBackend).shutdown())));
     this.#persist();
   }
-}
-
-/** "root (uid 0) on the gateway", "alice@example.com from the cloud", "someone on the host". */
-export function describeOperator(by: Operator): string {
-  const who = by.user ?? (by.uid !== undefined ? `uid ${by.uid}` : undefined);
-  const uid = by.user !== undefined && by.uid !== undefined ? ` (uid ${by.uid})` : '';
-  if (by.via === 'host') return 'someone on the host, outside the agent';
-  if (by.via === 'cloud')
-    return `${who ?? 'a cloud command'}${uid} through the cloud${by.commandId === undefined ? '' : ` (command ${by.commandId})`}`;
-  return `${who ?? 'an operator'}${uid} on the gateway`;
 }
