@@ -7,35 +7,30 @@
 // never waited for, so cutime does not see it), also a mean over the run.
 // Two socket sources side by side: `sockdiag*` (the persistent helper, one netlink dump per sample) and
 // the /proc/net + ss fallback (`proc*`, the collector before the helper).
-// Target (issue 4): ≤ 6 ms CPU per sample at 2,000 sockets.
+// Target: ≤ 6 ms CPU per sample at 2,000 sockets (README, Benchmarks).
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import readline from 'node:readline';
 import si from 'systeminformation';
 import { buildSockDiag } from '../scripts/buildSockDiag.ts';
 import { HostCollector, type HostCollectorOptions } from '../src/collector/hostCollector.ts';
 import { silentLogger } from '../src/log.ts';
+import { readProcStat } from '../src/system/procfs.ts';
 import type { BenchSuite } from './run.ts';
 import { median, round } from './stats.ts';
 
 const HOLDER = new URL('../test/support/socketHolder.ts', import.meta.url).pathname;
 const TICK_MS = 1000 / 100; // USER_HZ is 100 on Linux
 
-function statFields(pid: number | 'self'): string[] {
-  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return s.slice(s.lastIndexOf(')') + 2).split(' ');
-}
-
 function childTicksMs(): number {
-  const f = statFields('self');
-  return (Number(f[16 - 3]) + Number(f[17 - 3])) * TICK_MS; // cutime, cstime
+  const s = readProcStat(process.pid);
+  return s === undefined ? 0 : (s.cutime + s.cstime) * TICK_MS;
 }
 
 /** utime + stime of a process we did not wait for (the helper), ms; 0 when there is none. */
 function processTicksMs(pid: number | undefined): number {
   if (pid === undefined) return 0;
-  const f = statFields(pid);
-  return (Number(f[14 - 3]) + Number(f[15 - 3])) * TICK_MS;
+  const s = readProcStat(pid);
+  return s === undefined ? 0 : (s.utime + s.stime) * TICK_MS;
 }
 
 async function holdSockets(n: number): Promise<{ stop: () => Promise<void> }> {

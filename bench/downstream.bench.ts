@@ -1,4 +1,4 @@
-// Issue 3: end-to-end downstream forwarding through the emulator — a device report injected into local
+// End-to-end downstream forwarding through the emulator — a device report injected into local
 // pub/sub → SubscribeToTopic stream → validation → outbox (disk) → PublishToIoTCore → the cloud record,
 // plus the service-style answer to the device (PublishToTopic).
 //
@@ -19,6 +19,8 @@ import { Agent } from '../src/agent/agent.ts';
 import { GreengrassIpcClient } from '../src/ipc/ipcClient.ts';
 import type { LocalMessage } from '../src/ipc/ipcTypes.ts';
 import { silentLogger } from '../src/log.ts';
+import { readProcStat } from '../src/system/procfs.ts';
+import { until } from '../test/support/until.ts';
 import type { BenchSuite } from './run.ts';
 import { median, percentile, round } from './stats.ts';
 
@@ -58,18 +60,10 @@ function burst(first: number): string {
   return text;
 }
 
-async function until(fn: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error('bench timed out');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 /** CPU time (user + system, ms) of another process, all its threads. */
 function cpuMsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
+  const s = readProcStat(pid);
+  return s === undefined ? 0 : ((s.utime + s.stime) * 1000) / 100; // USER_HZ is 100 on Linux
 }
 
 interface EmulatorProcess {
@@ -174,7 +168,7 @@ async function rounds(emu: EmulatorProcess, done: () => number): Promise<Rounds>
     const e0 = cpuMsOf(emu.pid);
     const t0 = performance.now();
     emu.send(text);
-    await until(() => done() - before >= N, 120_000).catch((e: Error) => {
+    await until(() => done() - before >= N, 120_000, 'every report answered', 5).catch((e: Error) => {
       throw new Error(`${e.message}: ${done() - before}/${N} in round ${r}`);
     });
     const seconds = (performance.now() - t0) / 1000;
@@ -280,7 +274,7 @@ async function pacedForwarding(): Promise<{
     await agent.start();
     await new Promise((r) => setTimeout(r, 300));
     emu.send(burst(0)); // warm-up
-    await until(() => forwardedAndSent(agent) >= N, 120_000);
+    await until(() => forwardedAndSent(agent) >= N, 120_000, 'every report forwarded', 5);
     const before = agent.snapshot().downstream as { accepted: number; answersShed: number; answerFailures: number };
     const perTick = PACED_PER_SEC / 100;
     const total = PACED_PER_SEC * PACED_SECONDS;
@@ -296,7 +290,7 @@ async function pacedForwarding(): Promise<{
       }
       emu.send(text);
     }
-    await until(() => forwardedAndSent(agent) >= N + total, 120_000);
+    await until(() => forwardedAndSent(agent) >= N + total, 120_000, 'every report forwarded', 5);
     const after = agent.snapshot().downstream as { accepted: number; answersShed: number; answerFailures: number };
     await agent.stop();
     await emu.status();
@@ -379,7 +373,9 @@ export const suite: BenchSuite = {
       // A burst of N reports at once: answers beyond 32 in flight are shed (counted), as a flood would be.
       answersSent: agent.accepted - agent.answersShed - agent.answerFailures,
       paced,
-      note: 'emulator (nucleus stand-in) in its own process on the same 2 cores; per forwarded report the agent takes one inbound stream message and makes one PublishToIoTCore (plus the answer, PublishToTopic, unless shed)',
+      note:
+        'emulator (nucleus stand-in) in its own process on the same 2 cores; per forwarded report the agent takes ' +
+        'one inbound stream message and makes one PublishToIoTCore (plus the answer, PublishToTopic, unless shed)',
       target: '>= 5000 reports/s end to end',
     };
   },

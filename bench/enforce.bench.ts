@@ -2,7 +2,7 @@
 // (state T in /proc), over ≥ 20 spawned processes. Baseline in the same run: a bare kill(SIGSTOP) and
 // the same /proc poll, so the ratio shows what the rails, audit and persistence add.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -10,15 +10,16 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { defaultConfig } from '../src/config/validate.ts';
 import { createEnforcer } from '../src/enforce/createEnforcer.ts';
+import { type ProcStat, readProcStat } from '../src/system/procfs.ts';
 import type { BenchSuite } from './run.ts';
 import { percentile, round } from './stats.ts';
 
 const RUNS = 24;
 
-function stat(pid: number): { state: string; startTime: number } {
-  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  return { state: f[0]!, startTime: Number(f[19]) };
+function stat(pid: number): ProcStat {
+  const s = readProcStat(pid);
+  if (s === undefined) throw new Error(`pid ${pid}: no /proc/${pid}/stat`);
+  return s;
 }
 
 async function startChild(): Promise<ChildProcess> {
@@ -105,7 +106,10 @@ export const suite: BenchSuite = {
       handleResolved: summary(handleResolved),
       bareKillStopped: k,
       ratioP50: round(e.p50 / k.p50, 2),
-      note: 'signalSent = handle() in → SIGSTOP sent (rails + /proc identity check); enforcerStopped = handle() in → state T seen after handle() resolved (adds audit append and the fsynced state write, done after the signal); bareKillStopped = kill(SIGSTOP) → state T',
+      note:
+        'signalSent = handle() in → SIGSTOP sent (rails + /proc identity check); enforcerStopped = handle() in → ' +
+        'state T seen after handle() resolved (adds audit append and the fsynced state write, done after the signal); ' +
+        'bareKillStopped = kill(SIGSTOP) → state T',
     };
   },
 };

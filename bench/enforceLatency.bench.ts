@@ -1,4 +1,4 @@
-// Issue 6 "Done when": detect → enforce latency over ≥ 20 runs of the rogue scenario (src/demo/scenario.ts),
+// Detect → enforce latency over ≥ 20 runs of the rogue scenario (src/demo/scenario.ts),
 // with the product's 1 s sampling and the seed profile per process, action process-terminate.
 //
 // The two instants, precisely:
@@ -77,7 +77,8 @@ export const suite: BenchSuite = {
       runs: RUNS,
       samplingMs: 1000,
       definition:
-        'stopped − crossing: crossing = t of the first sample whose 300 s bytesOut window reaches 10000 (the violation t); stopped = the parent sees the rogue exit after process-terminate',
+        'stopped − crossing: crossing = t of the first sample whose 300 s bytesOut window reaches 10000 (the violation ' +
+        't); stopped = the parent sees the rogue exit after process-terminate',
       detectToStopMs: dist(total),
       byRogue: { mqttRogueAgent: dist(byRole['rogue-agent']!), tcpStreamer: dist(byRole['tcp-streamer']!) },
       crossingToActionMs: dist(toAction),

@@ -1,4 +1,4 @@
-// Local rules benchmarks (issue 5):
+// Local rules benchmarks:
 // 1. Evaluation throughput: datapoint×behavior evaluations per second, 1,000 things × 20 behaviors, 1 s
 //    samples. Baseline in the same run: the bare loop over the same datapoints and behaviors doing only a
 //    numeric comparison (no windows, no state) — the ratio says what the state machine and windows cost.

@@ -1,4 +1,4 @@
-// Outbox (issue 8): throughput to disk and recovery after the nucleus restarts.
+// Outbox: throughput to disk and recovery after the nucleus restarts.
 // 1. Throughput: N report-sized messages enqueued while the publisher is blocked (everything goes to
 //    disk: p50 µs per enqueue, messages/s), then drained when it unblocks, and enqueue+drain overall.
 //    Same-run baseline: appendFileSync of the very same lines to one file (what a naive journal costs).
@@ -12,6 +12,7 @@ import { GreengrassEmulator } from '../src/ipc/emulator/emulator.ts';
 import { GreengrassIpcClient } from '../src/ipc/ipcClient.ts';
 import { Outbox } from '../src/ipc/outbox.ts';
 import { silentLogger } from '../src/log.ts';
+import { until } from '../test/support/until.ts';
 import type { BenchSuite } from './run.ts';
 import { median, percentile, round } from './stats.ts';
 
@@ -90,14 +91,6 @@ async function throughput(dir: string): Promise<Record<string, unknown>> {
   };
 }
 
-async function until(check: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((res) => setTimeout(res, 2));
-  }
-}
-
 async function recovery(dir: string): Promise<Record<string, unknown>> {
   const socketPath = join(dir, 'ipc.sock');
   let emu = new GreengrassEmulator({ socketPath, token: TOKEN });
@@ -118,14 +111,14 @@ async function recovery(dir: string): Promise<Record<string, unknown>> {
   try {
     for (let run = 0; run < 5; run++) {
       await emu.stop();
-      await until(() => !ipc.isConnected(), 10_000);
+      await until(() => !ipc.isConnected(), 10_000, 'the client to see the emulator gone', 2);
       for (let i = 0; i < 20; i++)
         outbox.enqueue({ kind: 'report', topic: 'defender-edge/bench/report', payload: reportPayload(i), encoding: 'utf8' });
       await new Promise((res) => setTimeout(res, 1500)); // an outage: a few reconnect attempts fail
       emu = new GreengrassEmulator({ socketPath, token: TOKEN });
       await emu.start();
       const back = performance.now();
-      await until(() => emu.status().recordsWritten > 0, 30_000);
+      await until(() => emu.status().recordsWritten > 0, 30_000, 'the first record after the restart', 2);
       samples.push(performance.now() - back);
       expectDrained(await outbox.drained(10_000));
     }

@@ -1,4 +1,4 @@
-// Packaging numbers (issue 7): zip size per arch (target ≤ 45 MB) and cold start of the x64 binary —
+// Packaging numbers: zip size per arch (target ≤ 45 MB) and cold start of the x64 binary —
 // `--version` wall time, and time to the first line a `collect` prints (the first sample; target
 // ≤ 400 ms) — as medians, with a baseline measured in the same run: the project's own Node starting an
 // empty script. The arm64 binary under qemu-user is reported for information (emulation, not a target).

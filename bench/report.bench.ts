@@ -101,7 +101,9 @@ export const suite: BenchSuite = {
     const rounds = 7;
     const iterations = 2000;
     return {
-      what: 'reports/s: validate (decode + validate + answer) and validate + encode of a typical report, vs. the bare codec round trip (parse + serialize) of the same bytes',
+      what:
+        'reports/s: validate (decode + validate + answer) and validate + encode of a typical report, vs. the bare ' +
+        'codec round trip (parse + serialize) of the same bytes',
       jsonLong: measure('json', encodeReport(report!, 'json', 'long'), rounds, iterations),
       jsonShort: measure('json', encodeReport(report!, 'json', 'short'), rounds, iterations),
       cborLong: measure('cbor', encodeReport(report!, 'cbor', 'long'), rounds, iterations),

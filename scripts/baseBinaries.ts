@@ -1,4 +1,4 @@
-// Stock Node base binaries for the SEA executables, from the npm registry only (issue 7): `npm pack`
+// Stock Node base binaries for the SEA executables, from the npm registry only (docs/packaging.md): `npm pack`
 // fetches node-linux-<arch>@NODE_VERSION (npm refuses to *install* the arm64 one on x64 because of its
 // `cpu` field, but packs it), the tarball is checked against the pinned integrity, `package/bin/node` is
 // extracted and stripped. Everything is cached under node_modules/.cache so repeated builds are offline.
@@ -81,7 +81,7 @@ async function stripToolAvailable(tool: string): Promise<boolean> {
 
 /**
  * The base Node binary for one target: extracted from the verified tarball and stripped of symbols
- * (≈18 MB less; packaging-notes.md: strip before injecting, never after). Without the target's strip
+ * (≈18 MB less; we strip before the SEA blob is injected, never after). Without the target's strip
  * tool the binary is used unstripped and the build says so.
  */
 export async function prepareBaseBinary(cacheDir: string, target: BuildTarget, log: (line: string) => void): Promise<BaseBinary> {

@@ -1,6 +1,6 @@
 // gdk's custom build (gdk-config.json `custom_build_command`: `npm run --silent build:component`), run by
-// `gdk component build` from the project root after it recreated greengrass-build/ (greengrass.md §5
-// steps 2–3). Leaves exactly what gdk publish expects:
+// `gdk component build` from the project root after it recreated greengrass-build/
+// (docs/packaging.md#what-gdk-does-with-a-custom-build). Leaves exactly what gdk publish expects:
 //   greengrass-build/recipes/recipe.yaml                      (URIs s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/<zip>)
 //   greengrass-build/artifacts/<ComponentName>/<version>/     (both zips, nothing else)
 // Builds the binaries first (incremental, scripts/buildBinaries.ts). With DEFENDER_EDGE_REUSE_ARTIFACTS=1
@@ -49,12 +49,13 @@ export async function buildComponent(root: string, log: (line: string) => void):
   const componentArtifacts = path.join(buildDir, 'artifacts', component.name, component.version);
   await mkdir(recipesDir, { recursive: true });
   await mkdir(componentArtifacts, { recursive: true });
-  // gdk publish uploads every file in that folder (§5 publish step 5): leave only ours.
+  // gdk publish uploads every file in that folder (gdk PublishCommand.py): leave only ours.
   for (const stale of await readdir(componentArtifacts)) await rm(path.join(componentArtifacts, stale), { recursive: true, force: true });
   for (const file of recipe.artifactFiles) await copyFile(path.join(artifactsDir, file), path.join(componentArtifacts, file));
   await writeFile(path.join(recipesDir, RECIPE_FILE), recipe.text);
   log(
-    `greengrass-build/recipes/${RECIPE_FILE} and ${recipe.artifactFiles.length} artifacts in greengrass-build/artifacts/${component.name}/${component.version}/`,
+    `greengrass-build/recipes/${RECIPE_FILE} and ${recipe.artifactFiles.length} artifacts in ` +
+      `greengrass-build/artifacts/${component.name}/${component.version}/`,
   );
 }
 

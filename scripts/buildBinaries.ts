@@ -1,4 +1,4 @@
-// The standalone binaries (issue 7): bundle → registry base binaries → pkg SEA → artifacts/<arch>/
+// The standalone binaries (docs/packaging.md): bundle → registry base binaries → pkg SEA → artifacts/<arch>/
 // {defender-edge, aws-crt-nodejs.node, dedge-sockdiag} → artifacts/defender-edge-<arch>.zip, plus
 // artifacts/build-info.json (sizes and SHA-256 of every output, no timestamps). Incremental: when the
 // fingerprint of every input (bundle bytes, base binaries, addons, build scripts, pkg and Node versions)

@@ -1,11 +1,11 @@
 // What the standalone binaries are built from: one pinned Node release for every architecture (the SEA
-// preparation blob is specific to the exact Node version, packaging-notes.md), taken from the npm
-// registry's node-linux-<arch> packages, never from nodejs.org (issue 7: built from registry packages only).
+// preparation blob is made with that exact Node version), taken from the npm registry's node-linux-<arch>
+// packages, never from nodejs.org, so the build needs nothing but the npm registry (docs/packaging.md).
 
 /** The Node.js release embedded in every binary; must equal the `node` devDependency that runs the build. */
 export const NODE_VERSION = '24.21.0';
 
-/** Greengrass platform architecture (greengrass.md §4 `Platform.architecture`), used in artifact names. */
+/** Greengrass platform architecture (recipe `Platform.architecture`), used in artifact names. */
 export type GreengrassArch = 'amd64' | 'aarch64';
 
 export interface BuildTarget {
@@ -42,7 +42,10 @@ export const BUILD_TARGETS: readonly BuildTarget[] = [
   },
 ];
 
-/** File names inside artifacts/<arch>/ and inside each zip (the zip has no top folder: greengrass.md §4). */
+/**
+ * File names inside artifacts/<arch>/ and inside each zip (the zip has no top folder: Greengrass unpacks it into
+ * a folder named after it).
+ */
 export const BINARY_NAME = 'defender-edge';
 export const CRT_ADDON_NAME = 'aws-crt-nodejs.node';
 

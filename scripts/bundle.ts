@@ -9,11 +9,11 @@ import { CRT_ADDON_NAME } from './buildTargets.ts';
 
 /**
  * Runs before any bundled module. Why each line:
- * - aws-crt loads its addon from `AWS_CRT_NODEJS_BINARY_ABSOLUTE_PATH` (packaging-notes.md); point it at the
+ * - aws-crt loads its addon from `AWS_CRT_NODEJS_BINARY_ABSOLUTE_PATH` (aws-crt dist/native/binding.js); point it at the
  *   file shipped beside the executable (in a SEA `__dirname` is the executable's folder) before aws-crt is
  *   first required, and drop the relative-path override that would resolve against another folder.
  * - In a SEA the main script's own `require` loads built-ins only; a require created from `__filename`
- *   can load the `.node` addon by path (packaging-notes.md).
+ *   can load the `.node` addon by path (https://nodejs.org/api/single-executable-applications.html).
  * - `import.meta.url` has no meaning in a CommonJS bundle; modules that read it get this file's URL.
  */
 export const BUNDLE_BANNER = [
@@ -30,8 +30,8 @@ const CRT_DEFAULT_SEARCH = /let search_paths = \[\s*path\.join\(bin_path, platfo
 /**
  * aws-crt first looks for its addon relative to its own module folder; in a bundle that is two folders
  * above the executable (e.g. /tmp when the binary sits in /tmp/a/b), a place we do not control. Remove
- * that default so the only candidate is the explicit path from the banner (issue 7: the addon "is loaded
- * by explicit path"). Fails the build if aws-crt's loader changed shape, rather than shipping the old risk.
+ * that default so the only candidate is the explicit path from the banner (the addon is loaded only by
+ * explicit path, docs/packaging.md). Fails the build if aws-crt's loader changed shape, rather than shipping the old risk.
  */
 export const crtExplicitPathPlugin: Plugin = {
   name: 'aws-crt-explicit-path',

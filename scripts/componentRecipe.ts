@@ -1,11 +1,11 @@
 // What gdk's own build would do to the recipe, done by our custom build because gdk does nothing for
-// `build_system: custom` (greengrass.md §5 step 3): set ComponentVersion (the gdk-config value, possibly
+// `build_system: custom` (docs/packaging.md#what-gdk-does-with-a-custom-build): set ComponentVersion (the gdk-config value, possibly
 // NEXT_PATCH, which `gdk component publish` resolves), ComponentPublisher (author), and rewrite every
 // artifact URI to `s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/<file>`, the literal placeholders
-// publish replaces (§5 build step 4, publish step 6). Pure: text in, text out.
+// publish replaces. Pure: text in, text out.
 import { type Document, isMap, isSeq, parseDocument } from 'yaml';
 
-/** The one component of a gdk-config.json (greengrass.md §5: exactly one). */
+/** The one component of a gdk-config.json (gdk allows exactly one). */
 export interface GdkComponent {
   name: string;
   version: string;
@@ -86,5 +86,5 @@ export function buildComponentRecipe(rootRecipeText: string, component: GdkCompo
   return { text: doc.toString({ lineWidth: 110 }), artifactFiles };
 }
 
-/** greengrass.md §5: gdk refuses recipes over 16000 bytes (build and publish). */
+/** gdk refuses recipes over 16000 bytes (build and publish; gdk/common/consts.py MAX_RECIPE_FILE_SIZE_BYTES). */
 export const MAX_RECIPE_BYTES = 16_000;

@@ -1,7 +1,7 @@
 // Runs @yao-pkg/pkg in SEA mode offline. pkg's SEA mode looks for `node-v<version>-linux-<arch>.tar.gz`
 // in `$HOME/.pkg-cache/sea/` and skips download and checksum when the archive and its `.ok` sentinel
 // exist, and skips extraction when `node-v<version>-linux-<arch>/bin/node` and its `.ok` exist
-// (packaging-notes.md; @yao-pkg/pkg 6.23.0 lib-es5/sea.js `getNodejsExecutable`, `extract`). pkg takes
+// (@yao-pkg/pkg 6.23.0 lib-es5/sea.js `getNodejsExecutable`, `extract`). pkg takes
 // that folder from os.homedir() (not PKG_CACHE_PATH), so the build gives pkg a private HOME under the
 // build cache and seeds it with our registry-sourced base binaries: nothing is downloaded, and the
 // user's own ~/.pkg-cache is neither read nor written.

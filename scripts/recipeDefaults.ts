@@ -1,7 +1,8 @@
-// The recipe's ComponentConfiguration.DefaultConfiguration, produced from the ONE config schema's
-// defaults (src/config/validate.ts defaultConfig) plus the seed profile and the IPC authorization the
-// component needs. `npm run recipe:sync` writes it into recipe.yaml; test/packaging/recipe.test.ts fails
-// when recipe.yaml and this drift apart.
+// The recipe's ComponentConfiguration.DefaultConfiguration: the seed profile and the IPC authorization the
+// component needs, and nothing the ONE config schema already defaults (src/config/schema.ts fills those in
+// at start). Kept that small because nucleus lite refuses a recipe whose decoded object is larger than 255
+// sub-objects (src/config/liteLimits.ts). `npm run recipe:sync` writes it into recipe.yaml;
+// test/packaging/recipe.test.ts fails when recipe.yaml and this drift apart.
 
 import type { ComponentConfig } from '../src/config/schema.ts';
 import { defaultConfig } from '../src/config/validate.ts';
@@ -10,7 +11,7 @@ import { COMMANDS_TOPIC } from '../src/control/protocol.ts';
 export const COMPONENT_NAME = 'com.defender-edge.DefenderEdge';
 
 /**
- * The rogue-agent walkthrough's profile `CheckRogueDevices` (scenario/rogue-agent.md), same names,
+ * The rogue-agent scenario's profile `CheckRogueDevices` (docs/demo.md#the-scenario), same names,
  * metrics, operators, values and durations, in alert-only form: no `edge.action`, so a violation is
  * raised and forwarded but nothing is stopped until an operator adds an action in a deployment.
  * bytesOut is also evaluated per process so a violation names the process that sent the bytes.
@@ -37,17 +38,18 @@ export function seedBehaviors(): unknown[] {
  * the filter exactly as subscribed, which is this same string.
  */
 function anyThingFilter(topic: string): string {
-  // greengrass.md §3.1: `{iot:thingName}` in a policy only works with interpolateComponentConfiguration;
-  // `+` as a whole level is an MQTT wildcard for mqttproxy resources and matches the gateway and every
-  // downstream thing the component reports for (device-defender.md §6).
+  // `{iot:thingName}` in a policy only works with interpolateComponentConfiguration
+  // (docs/greengrass-ipc.md#authorization-accesscontrol); `+` as a whole level is an MQTT wildcard for
+  // mqttproxy resources and matches the gateway and every downstream thing the component reports for
+  // (docs/reports.md#topics).
   return topic.replaceAll('{thingName}', '+');
 }
 
-/** Device Defender formats the service accepts reports in (device-defender.md: `/json`, `/cbor`). */
+/** Device Defender formats the service accepts reports in (`/json`, `/cbor`, docs/reports.md#topics). */
 const REPORT_FORMATS = ['json', 'cbor'] as const;
 
 /**
- * The IPC authorization (greengrass.md §3.1), exactly what the component calls:
+ * The IPC authorization (docs/greengrass-ipc.md#authorization-accesscontrol), exactly what the component calls:
  * - mqttproxy PublishToIoTCore: Defender reports for the gateway and downstream things in both formats,
  *   the violations topic, the heartbeat topic and the answers to operators' commands;
  * - mqttproxy SubscribeToIoTCore: the service's accepted/rejected answers for those reports, and the
@@ -100,8 +102,10 @@ export function accessControlFor(config: ComponentConfig): Record<string, unknow
   };
 }
 
-/** The whole DefaultConfiguration: every schema default, the seed behaviors, the access control. */
+/**
+ * The DefaultConfiguration: what differs from the schema defaults (the seed behaviors) plus the access
+ * control. Every other setting is the schema's default, filled in when the configuration is validated.
+ */
 export function recipeDefaultConfiguration(): Record<string, unknown> {
-  const defaults = defaultConfig();
-  return { ...defaults, behaviors: seedBehaviors(), accessControl: accessControlFor(defaults) };
+  return { behaviors: seedBehaviors(), accessControl: accessControlFor(defaultConfig()) };
 }

@@ -1,7 +1,7 @@
-// A deterministic ZIP writer for the Greengrass artifacts (recipe `Unarchive: ZIP`, greengrass.md §4):
+// A deterministic ZIP writer for the Greengrass artifacts (recipe `Unarchive: ZIP`, docs/packaging.md):
 // entries sorted by name, every timestamp fixed at the DOS epoch (1980-01-01 00:00), no extra fields
 // (no uid/gid, no extended timestamps), Unix permission bits in the external attributes. Same input
-// bytes, same zip bytes (issue 7: reproducible build). Pure: buffers in, buffer out.
+// bytes, same zip bytes (a reproducible build). Pure: buffers in, buffer out.
 // Format: PKWARE APPNOTE.TXT 6.3 §4.3 (local header, central directory, end of central directory).
 import { crc32, deflateRawSync } from 'node:zlib';
 

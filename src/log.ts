@@ -1,3 +1,10 @@
+// Logging with pino, one convention everywhere:
+// - a caught error goes in the `err` field as it is, `log.error({ err, ...context }, 'constant message')`;
+//   pino's default err serializer writes its type, message, stack and own properties (a CommandError's
+//   kind and stderr, an IpcError's errorCode): https://github.com/pinojs/pino-std-serializers;
+// - a problem known only as text (a parse result, a `path: message`) goes in `reason`, a list of them in
+//   `errors`;
+// - the message is a constant sentence: values go in fields, never into the message.
 import { type LevelWithSilent, type Logger, pino } from 'pino';
 
 export type { Logger };

@@ -1,4 +1,5 @@
 import { UsageError } from './cli/args.ts';
+import { EXIT_INVALID, EXIT_USAGE } from './cli/errors.ts';
 import { version } from './version.ts';
 
 /** A subcommand: parses its own argv, returns the process exit code. */
@@ -106,9 +107,12 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`defender-edge ${name}: ${err.message}\n`);
-      return 2;
+      return EXIT_USAGE;
     }
-    process.stderr.write(`defender-edge ${name}: ${(err as Error).stack ?? String(err)}\n`);
-    return 1;
+    // A user sees what went wrong, not where in our code; DEFENDER_EDGE_DEBUG=1 adds the stack.
+    const e = err instanceof Error ? err : new Error(String(err));
+    const detail = process.env.DEFENDER_EDGE_DEBUG === '1' ? (e.stack ?? e.message) : e.message;
+    process.stderr.write(`defender-edge ${name}: ${detail}\n`);
+    return EXIT_INVALID;
   }
 }

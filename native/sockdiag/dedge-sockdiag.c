@@ -1,5 +1,5 @@
 /*
- * dedge-sockdiag: the collector's socket-diagnostics helper (issue 4, collector performance).
+ * dedge-sockdiag: the collector's socket-diagnostics helper, there for collector performance (docs/sockdiag.md).
  *
  * Node has no netlink, so before this helper the collector read /proc/net/{tcp,tcp6,udp,udp6} as text
  * and spawned `ss` every sample for per-socket tcp_info. This program stays alive beside the agent and,
@@ -7,10 +7,27 @@
  * IPv6 — TCP with INET_DIAG_INFO (struct tcp_info) — and writes fixed-size binary records on stdout,
  * then one end record. It exits when stdin ends (the agent went away) or on "quit".
  *
+ * Command line: no argument = sockets only (as before). `--traffic` also loads the per-process traffic
+ * counters (eBPF, native/ebpf/dedge_traffic.bpf.c, through dedge-traffic.c) before dropping privileges;
+ * `--traffic --no-ebpf` reports sockdiag mode without trying (tests; a kernel where loading misbehaves).
+ *
  * Requests (one line each, at most 127 bytes):
  *   dump <seq> [<tcp-states-hex> [<udp-states-hex> [<flags-hex>]]]
  *        seq: decimal, echoed in the end record; states: inet_diag idiag_states bit masks (bit N =
  *        kernel state N), default all; flags: 1 = dump TCP per family (see below), default 0
+ *   procs <seq>
+ *        per-process traffic counters: one process record per thread group counted since the helper
+ *        started, then one mode record (below). An exited process is delivered once, then forgotten.
+ *   destroyed <seq>
+ *        sockdiag mode only (--traffic where eBPF is unavailable): the TCP sockets the kernel destroyed
+ *        since the last such request, with their final tcp_info (sock_diag multicast groups
+ *        SKNLGRP_INET_TCP_DESTROY and SKNLGRP_INET6_TCP_DESTROY, net/core/sock_diag.c: the kernel sends
+ *        one inet_diag_msg + INET_DIAG_INFO per TCP socket as it frees it). Answered like `dump`: socket
+ *        records, then an end record. In those records inode and uid are 0 (no file holds a socket being
+ *        freed, and the kernel does not fill the uid): the caller attributes them by their addresses and
+ *        ports to the socket it saw in an earlier dump. End record: status[0] = errno of the subscription
+ *        (0 = subscribed; ENOPROTOOPT when not in sockdiag mode), status[1] = ENOBUFS if notifications
+ *        were lost since the last request (the receive buffer overflowed), statuses 2, 3 = 0.
  *   quit
  *
  * Cost: a TCP dump of any state but LISTEN walks the kernel's whole established-connections hash table,
@@ -43,6 +60,25 @@
  * A counter whose flag bit is clear is 0 (UDP, or a kernel whose tcp_info is shorter). With one AF_UNSPEC
  * TCP dump, its status is reported for both TCP parts.
  *
+ * Response to `procs`: process records, then one mode record that ends the response.
+ *   process record                               mode record
+ *   0  u8  'P'                                   0  u8  'M'
+ *   1  u8  flags: 1 exited (whole thread group), 1  u8  protocol version (1)
+ *              2 ppid recorded at fork           2  u8  mode: 0 off (no --traffic), 1 ebpf, 2 sockdiag
+ *   2  u16 0                                     3  u8  0
+ *   4  u32 tgid                                  4  u32 process records in this response
+ *   8  u32 parent tgid                           8  i32 errno of the eBPF failure (0 in ebpf mode), or of
+ *   12 u32 uid (real, at first sight)                   this read (mode ebpf, records may be missing)
+ *   16 u64 bytes out  24 u64 bytes in            12 u32 seq of the request
+ *   32 u64 packets out 40 u64 packets in         16 u64 processes lost: counter map full (cumulative)
+ *   48 16B comm at first sight (NUL-padded)      24 u64 TCP sockets whose segments were lost (cumulative)
+ *   64 16B comm at exit (zeros while alive)      32 56B why not ebpf (text, NUL-padded; "" in ebpf mode)
+ *   80 u64 first seen, CLOCK_MONOTONIC ns
+ * Counters are cumulative since the process was first counted (per-process deltas are the reader's job;
+ * a tgid whose first-seen time changed is a new process that reuses the number). What bytes and packets
+ * mean per protocol: the top of native/ebpf/dedge_traffic.bpf.c. In sockdiag mode and off, no process
+ * records: the caller attributes sockets itself from `dump`.
+ *
  * Facts used: sock_diag(7) (SOCK_DIAG_BY_FAMILY, inet_diag_req_v2, inet_diag_msg, INET_DIAG_INFO);
  * netlink(7) (NLM_F_DUMP, NLMSG_DONE / NLMSG_ERROR, NLM_F_DUMP_INTR); struct tcp_info from <linux/tcp.h>.
  */
@@ -64,6 +100,8 @@
 #include <linux/sock_diag.h>
 #include <linux/inet_diag.h>
 #include <linux/tcp.h>
+#include "dedge-traffic.h"
+#include "dedge_traffic.h"
 
 #define RECORD_SIZE 88
 #define PROTOCOL_VERSION 1
@@ -253,6 +291,96 @@ static void emit_end(uint32_t seq, uint32_t count, const int status[4], unsigned
   flush_out();
 }
 
+static struct traffic_status traffic;
+
+static void emit_proc(uint32_t tgid, const struct dedge_proc *p, void *arg) {
+  uint32_t *count = arg;
+  unsigned char *r = next_record();
+  r[0] = 'P';
+  r[1] = (unsigned char)(((p->flags & DEDGE_PROC_EXITED) ? 1u : 0u) | ((p->flags & DEDGE_PROC_PPID_FORK) ? 2u : 0u));
+  put32(r + 4, tgid);
+  put32(r + 8, p->ppid);
+  put32(r + 12, p->uid);
+  put64(r + 16, p->bytes_out);
+  put64(r + 24, p->bytes_in);
+  put64(r + 32, p->packets_out);
+  put64(r + 40, p->packets_in);
+  memcpy(r + 48, p->comm, 16);
+  if (p->flags & DEDGE_PROC_EXITED) memcpy(r + 64, p->exit_comm, 16);
+  put64(r + 80, p->first_ns);
+  (*count)++;
+}
+
+static void answer_procs(uint32_t seq) {
+  uint32_t count = 0;
+  uint64_t stats[2] = {0, 0};
+  int err = traffic.error;
+  if (traffic.mode == TRAFFIC_EBPF) err = traffic_read(emit_proc, &count, stats);
+  unsigned char *r = next_record();
+  r[0] = 'M';
+  r[1] = PROTOCOL_VERSION;
+  r[2] = (unsigned char)traffic.mode;
+  put32(r + 4, count);
+  put32(r + 8, (uint32_t)err);
+  put32(r + 12, seq);
+  put64(r + 16, stats[0]);
+  put64(r + 24, stats[1]);
+  memcpy(r + 32, traffic.reason, TRAFFIC_REASON_LEN);
+  flush_out();
+}
+
+/*
+ * Destroyed-socket notifications (sockdiag mode). Subscribed before privileges are dropped so the receive
+ * buffer can be raised past net.core.rmem_max (SO_RCVBUFFORCE needs CAP_NET_ADMIN): at ~330 bytes per
+ * notification, 4 MiB hold ~12,000 destroyed sockets between two requests.
+ */
+static int destroy_fd = -1;
+static int destroy_error = ENOPROTOOPT;
+
+static void subscribe_destroyed(void) {
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_SOCK_DIAG);
+  if (fd < 0) {
+    destroy_error = errno;
+    return;
+  }
+  int size = 4 << 20;
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0) (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  struct sockaddr_nl a;
+  memset(&a, 0, sizeof a);
+  a.nl_family = AF_NETLINK;
+  a.nl_groups = (1u << (SKNLGRP_INET_TCP_DESTROY - 1)) | (1u << (SKNLGRP_INET6_TCP_DESTROY - 1));
+  if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+    destroy_error = errno;
+    close(fd);
+    return;
+  }
+  destroy_fd = fd;
+  destroy_error = 0;
+}
+
+static void answer_destroyed(uint32_t seq) {
+  uint32_t count = 0;
+  int status[4] = {destroy_error, 0, 0, 0};
+  while (destroy_fd >= 0) {
+    ssize_t n = recv(destroy_fd, recv_buf, sizeof recv_buf, MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == ENOBUFS) {
+        status[1] = ENOBUFS; /* some were dropped; the socket goes on receiving */
+        continue;
+      }
+      break; /* EAGAIN: all read */
+    }
+    int left = (int)n;
+    for (const struct nlmsghdr *h = (const struct nlmsghdr *)recv_buf; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+      if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
+      emit_socket(h, IPPROTO_TCP);
+      count++;
+    }
+  }
+  emit_end(seq, count, status, status[1] != 0 ? 1u : 0u, 0);
+}
+
 /* Strict parse of an unsigned number: all of s, in base, within max. */
 static int parse_u32(const char *s, int base, uint32_t *out) {
   if (*s == '\0' || *s == '-' || *s == '+') return 0;
@@ -282,10 +410,34 @@ static void drop_privileges(void) {
   }
 }
 
-int main(void) {
+int main(int argc, char **argv) {
   /* A dump of 2,000 sockets is ~180 KB: a 1 MiB pipe (the unprivileged maximum) takes it in a few writes
    * instead of blocking every 64 KiB until the agent reads. Not a pipe, or refused: the default is fine. */
   (void)fcntl(STDOUT_FILENO, F_SETPIPE_SZ, 1 << 20);
+  int want_traffic = 0, no_ebpf = 0;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--traffic") == 0) want_traffic = 1;
+    else if (strcmp(argv[i], "--no-ebpf") == 0) no_ebpf = 1;
+    else {
+      static const char msg[] = "usage: dedge-sockdiag [--traffic [--no-ebpf]]\n";
+      ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
+      (void)ignored;
+      return 2;
+    }
+  }
+  /*
+   * Loading and attaching BPF programs needs CAP_BPF + CAP_PERFMON (or CAP_SYS_ADMIN), so it happens
+   * first, as root; then privileges go exactly as without --traffic. Keeping the map and link file
+   * descriptors across the drop is safe: they grant only what the helper does anyway — reading and
+   * deleting entries of its own maps (map operations on an open fd are checked against the fd's mode,
+   * not the caller's capabilities) and, by closing them, detaching its own programs. They cannot load a
+   * program, attach anything new, or reach another BPF object (that needs CAP_BPF, gone for good under
+   * no_new_privs). The programs count; they never change packets or processes.
+   */
+  if (!want_traffic) traffic_disable(&traffic, TRAFFIC_OFF, "not requested (--traffic)");
+  else if (no_ebpf) traffic_disable(&traffic, TRAFFIC_SOCKDIAG, "disabled by --no-ebpf");
+  else traffic_start(&traffic);
+  if (traffic.mode == TRAFFIC_SOCKDIAG) subscribe_destroyed();
   drop_privileges();
   /* Opened lazily so a request can report the failure (e.g. EPROTONOSUPPORT) instead of exiting. */
   int fd = -1;
@@ -308,6 +460,15 @@ int main(void) {
     for (char *tok = strtok(line, " \t"); tok != NULL && nwords < 6; tok = strtok(NULL, " \t")) words[nwords++] = tok;
 
     if (nwords == 1 && strcmp(words[0], "quit") == 0) break;
+    uint32_t procs_seq;
+    if (nwords == 2 && strcmp(words[0], "procs") == 0 && parse_u32(words[1], 10, &procs_seq)) {
+      answer_procs(procs_seq);
+      continue;
+    }
+    if (nwords == 2 && strcmp(words[0], "destroyed") == 0 && parse_u32(words[1], 10, &procs_seq)) {
+      answer_destroyed(procs_seq);
+      continue;
+    }
 
     uint32_t seq = 0, tcp_states = 0xffffffffu, udp_states = 0xffffffffu, flags = 0;
     int valid = nwords >= 2 && nwords <= 5 && strcmp(words[0], "dump") == 0 && parse_u32(words[1], 10, &seq) &&

@@ -1,6 +1,9 @@
-// The composition root (architecture.md): builds every module, starts and stops them in order, and runs
-// the one-directional data flow  collector → samples → local rules → enforcement / violations → outbox,
-// with reports aggregated per thing on the side. Constructors only store; start() does the work.
+// The composition root (docs/architecture.md): the one place that builds every part (once; the collector and the enforcer again
+// when their configuration changes), hands each the narrow interface it needs — one command runner for
+// the collector and enforcement, counters for the health monitor, publish/enqueue for the publishers —
+// starts and stops them in order, and runs the one-directional data flow
+// collector → samples → local rules → enforcement / violations → outbox, with reports aggregated per thing
+// on the side. Constructors only store; start() does the work.
 import { EventEmitter } from 'node:events';
 import { join, resolve } from 'node:path';
 import type { CollectorSample } from '../collector/collector.ts';
@@ -16,15 +19,17 @@ import type { IpcSubscription } from '../ipc/ipcTypes.ts';
 import { Outbox } from '../ipc/outbox.ts';
 import { behaviorsOf, evaluatorOptionsOf } from '../localrules/configCheck.ts';
 import type { ViolationEvent } from '../localrules/contracts.ts';
-import { datapointsFromDeviceSample, datapointsFromHostSample } from '../localrules/datapoints.ts';
+import { datapointsFromSample, deviceInfoOf } from '../localrules/datapoints.ts';
 import { type Datapoint, Evaluator, type ViolationEvidence } from '../localrules/evaluator.ts';
 import { type CompiledProfile, compileProfile } from '../localrules/profile.ts';
 import { ThresholdCache } from '../localrules/thresholdCache.ts';
 import type { Logger } from '../log.ts';
 import { ReportIdStore } from '../report/reportIdStore.ts';
+import { type CommandRunner, createCommandRunner } from '../system/commandRunner.ts';
+import { componentConfigChecks } from './configChecks.ts';
 import { ConfigManager, type ConfigSource } from './configManager.ts';
 import { DownstreamIntake } from './downstreamIntake.ts';
-import { HealthMonitor, type HealthRecord } from './health.ts';
+import { HealthMonitor, type HealthRecord, type HealthSources } from './health.ts';
 import { Reporter } from './reporter.ts';
 import { ViolationPublisher } from './violationPublisher.ts';
 
@@ -34,6 +39,8 @@ export interface AgentOptions {
   thingName: string;
   /** where state lives before the configuration is known (last good configuration); config.stateDir is resolved against the working directory */
   bootstrapStateDir: string;
+  /** `run --state-dir`: where all state lives, whatever the configuration's stateDir says */
+  stateDir?: string;
   logger: Logger;
   /** tests: run collector and enforcement commands in this network namespace */
   netns?: string;
@@ -70,6 +77,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly log: Logger;
   private readonly now: () => number;
   readonly ipc: GreengrassIpcClient;
+  /** ss, ip and nft for the collector and enforcement, in one namespace */
+  private readonly runner: CommandRunner;
   private readonly configs: ConfigManager;
   private config!: ComponentConfig;
   private stateDir = '';
@@ -83,6 +92,11 @@ export class Agent extends EventEmitter<AgentEvents> {
   private evaluator!: Evaluator;
   private downstream!: DownstreamIntake;
   private violations!: ViolationPublisher;
+  /**
+   * Action records made before the violation publisher exists (the start-up restore runs first, so that
+   * persisted blocks and stops are back before anything else can fail): published as soon as it does.
+   */
+  private actionsBeforePublisher: ActionRecord[] | undefined = [];
   private health!: HealthMonitor;
   private console: OperatorConsole | undefined;
   private messageSubs: IpcSubscription[] = [];
@@ -100,17 +114,19 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.o = options;
     this.log = options.logger.child({ module: 'agent' });
     this.now = options.now ?? Date.now;
-    // Reconnect at most 2 s apart: the nucleus is a local socket (an attempt costs microseconds), and the
-    // agent must carry on within 5 s of the nucleus coming back (issue 8).
+    // Reconnect at most 2 s apart: the nucleus is a local socket (an attempt costs microseconds), and the agent
+    // must carry on within 5 s of the nucleus coming back (test/integration/faultNucleus.test.ts).
     this.ipc = new GreengrassIpcClient({
       socketPath: options.socketPath,
       authToken: options.authToken,
       logger: options.logger,
       backoff: { maxMs: 2000 },
     });
+    this.runner = createCommandRunner(options.netns !== undefined ? { netns: options.netns } : {});
     this.configs = new ConfigManager({
       ipc: this.ipc,
       lastGoodPath: join(options.bootstrapStateDir, 'last-good-config.json'),
+      checks: componentConfigChecks,
       logger: options.logger,
       now: this.now,
     });
@@ -133,7 +149,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         'nucleus not reachable yet; starting on the last good configuration, IPC keeps retrying',
       );
     this.config = await this.configs.load(connected);
-    this.stateDir = resolve(this.config.stateDir);
+    this.stateDir = resolve(this.o.stateDir ?? this.config.stateDir);
     this.log.info({ thingName: this.o.thingName, source: this.configs.currentSource(), stateDir: this.stateDir }, 'configuration loaded');
 
     // Enforcement first: persisted blocks and stops are restored before anything else can fail.
@@ -163,6 +179,8 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.evaluator = new Evaluator(this.profile, this.cache, evaluatorOptionsOf(this.config));
     this.violations = new ViolationPublisher({ ipc: this.ipc, outbox: this.outbox, gatewayThing: this.o.thingName, logger: this.o.logger });
     this.violations.configure(this.config);
+    for (const record of this.actionsBeforePublisher ?? []) this.violations.publishAction(record);
+    this.actionsBeforePublisher = undefined;
     this.reporter = new Reporter({
       thingName: this.o.thingName,
       config: this.config,
@@ -173,7 +191,13 @@ export class Agent extends EventEmitter<AgentEvents> {
       ...(this.o.reportIntervalOverrideSeconds !== undefined ? { intervalOverrideSeconds: this.o.reportIntervalOverrideSeconds } : {}),
       extraHostMetrics: () => this.health.reportMetrics(this.outbox.takeDropped()),
     });
-    this.health = new HealthMonitor({ agent: this, now: this.now, onShed: (shed, why) => this.shed(shed, why) });
+    this.health = new HealthMonitor({
+      sources: this.healthSources(),
+      ipc: this.ipc,
+      onRecord: (record) => this.emit('health', record),
+      now: this.now,
+      onShed: (shed, why) => this.shed(shed, why),
+    });
 
     this.collector = this.makeCollector(this.config);
     await this.collector.start();
@@ -210,7 +234,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.configs.on('changed', (c, source) => {
       this.busy = this.busy
         .then(() => this.reconfigure(c, source))
-        .catch((err: Error) => this.log.error({ err: err.message }, 'reconfiguration failed'));
+        .catch((err: unknown) => this.log.error({ err }, 'reconfiguration failed'));
     });
     this.configs.subscribe();
     this.ipc.on('connected', () => {
@@ -218,8 +242,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       void this.configs.refresh();
       void this.ipc.updateState('RUNNING').catch(() => undefined);
     });
-    if (connected)
-      await this.ipc.updateState('RUNNING').catch((err: Error) => this.log.warn({ err: err.message }, 'UpdateState RUNNING failed'));
+    if (connected) await this.ipc.updateState('RUNNING').catch((err: unknown) => this.log.warn({ err }, 'UpdateState RUNNING failed'));
 
     this.health.start();
     this.scheduleSample(0);
@@ -246,7 +269,7 @@ export class Agent extends EventEmitter<AgentEvents> {
           }),
         ]);
       } catch (err) {
-        this.log.warn({ step: name, err: (err as Error).message }, 'shutdown step failed');
+        this.log.warn({ err, step: name }, 'shutdown step failed');
       } finally {
         if (timer) clearTimeout(timer);
       }
@@ -295,7 +318,28 @@ export class Agent extends EventEmitter<AgentEvents> {
       violations: this.violations.stats(),
       enforcement: this.enforcer.metrics(),
       thresholds: this.cache.stats(),
-      config: { source: this.configs.currentSource(), rejected: this.configs.rejected, mode: this.config.enforcement.mode },
+      config: {
+        source: this.configs.currentSource(),
+        rejected: this.configs.rejected,
+        mode: this.config.enforcement.mode,
+        validation: this.configs.validationMode(),
+        refusedAtStart: this.configs.refusedAtStart,
+        lastErrors: this.configs.lastErrors,
+      },
+    };
+  }
+
+  /** The health monitor reads counters through these, never the modules themselves. */
+  private healthSources(): HealthSources {
+    return {
+      thingName: this.o.thingName,
+      config: () => this.config,
+      outbox: () => this.outbox.stats(),
+      violations: () => this.violations.stats(),
+      rejectedInputs: () => this.downstream.stats.rejected + this.downstream.stats.spoofed + this.configs.rejected,
+      configSource: () => this.configs.currentSource(),
+      configValidation: () => this.configs.validationMode(),
+      configErrors: () => this.configs.lastErrors,
     };
   }
 
@@ -305,17 +349,18 @@ export class Agent extends EventEmitter<AgentEvents> {
       stateDir: this.stateDir,
       logger: this.o.logger,
       onAction: (record) => {
-        this.violations?.publishAction(record);
+        if (this.actionsBeforePublisher) this.actionsBeforePublisher.push(record);
+        else this.violations.publishAction(record);
         this.emit('action', record);
       },
-      ...(this.o.netns !== undefined ? { netns: this.o.netns } : {}),
+      runner: this.runner,
     });
   }
 
   private makeCollector(config: ComponentConfig): Collector {
     // Shedding drops the optional, costly part: per-process attribution and per-socket TCP counters.
     const effective = this.shedding ? { ...config, collector: { ...config.collector, perProcess: false, tcpBytes: false } } : config;
-    return new Collector({ config: effective, logger: this.o.logger, ...(this.o.netns !== undefined ? { netns: this.o.netns } : {}) });
+    return new Collector({ config: effective, logger: this.o.logger, runner: this.runner });
   }
 
   private shedding = false;
@@ -335,7 +380,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         this.collector = this.makeCollector(this.config);
         await this.collector.start();
       })
-      .catch((err: Error) => this.log.error({ err: err.message }, 'could not rebuild the collector'));
+      .catch((err: unknown) => this.log.error({ err }, 'could not rebuild the collector'));
   }
 
   private subscribeMessages(config: ComponentConfig): void {
@@ -351,7 +396,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private scheduleSample(delayMs: number): void {
     if (this.stopped) return;
     this.sampleTimer = setTimeout(() => {
-      this.busy = this.busy.then(() => this.sampleOnce()).catch((err: Error) => this.log.error({ err: err.message }, 'sample failed'));
+      this.busy = this.busy.then(() => this.sampleOnce()).catch((err: unknown) => this.log.error({ err }, 'sample failed'));
     }, delayMs);
   }
 
@@ -363,10 +408,10 @@ export class Agent extends EventEmitter<AgentEvents> {
       const sample = await this.collector.sample(start);
       const filter = this.o.processFilter;
       const host = filter ? { ...sample.host, processes: sample.host.processes.filter((p) => filter(p)) } : sample.host;
-      const points: Datapoint[] = datapointsFromHostSample(host, this.o.thingName, {
+      const points = datapointsFromSample({ host, devices: sample.devices }, this.o.thingName, {
         perProcess: this.config.collector.perProcess && !this.shedding,
+        deviceInfo: deviceInfoOf(this.config.downstream.devices),
       });
-      for (const d of sample.devices) points.push(...datapointsFromDeviceSample(d, this.deviceInfo(d.thingName)));
       this.evaluate(points);
       if (start - this.lastExpire >= EXPIRE_EVERY_MS) {
         this.lastExpire = start;
@@ -391,11 +436,6 @@ export class Agent extends EventEmitter<AgentEvents> {
     }
   }
 
-  private deviceInfo(thingName: string): { addresses?: string[]; interface?: string } {
-    const d = this.config.downstream.devices.find((x) => x.thingName === thingName);
-    return d ? { addresses: d.addresses, ...(d.interface !== undefined ? { interface: d.interface } : {}) } : {};
-  }
-
   /** Evaluate and act at once: enforcement is started before anything is published. */
   private evaluate(points: Datapoint[]): void {
     if (points.length === 0) return;
@@ -404,9 +444,7 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   private dispatch(events: ViolationEvent[]): void {
     for (const ev of events) {
-      this.enforcer
-        .handle(ev)
-        .catch((err: Error) => this.log.error({ err: err.message, violationId: ev.violationId }, 'enforcement failed'));
+      this.enforcer.handle(ev).catch((err: unknown) => this.log.error({ err, violationId: ev.violationId }, 'enforcement failed'));
       this.violations.publishViolation(ev);
       this.emit('violation', ev);
     }
@@ -422,7 +460,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     await this.downstream.configure(config);
     this.reporter.forgetDevicesExcept(new Set(config.downstream.devices.map((d) => d.thingName)));
     const changed = (k: keyof ComponentConfig) => JSON.stringify(old[k]) !== JSON.stringify(config[k]);
-    if (changed('stateDir')) {
+    if (changed('stateDir') && this.o.stateDir === undefined) {
       // The outbox, report ids, threshold cache and enforcement state must stay together: moving only some
       // of them while running would split the state, so all of it moves at the next start.
       this.log.warn({ stateDir: this.stateDir, next: resolve(config.stateDir) }, 'stateDir changed: takes effect at the next start');

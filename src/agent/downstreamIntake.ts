@@ -1,4 +1,4 @@
-// Downstream devices' own Defender reports (issue 3): they arrive on local pub/sub (bridged from the
+// Downstream devices' own Defender reports: they arrive on local pub/sub (bridged from the
 // client-device broker), are validated like the service would, checked against the known downstream
 // devices (anything else is a spoofing attempt), answered service-style on local pub/sub, handed to local
 // evaluation, and forwarded unchanged to the thing's reserved topic through the outbox.
@@ -16,7 +16,7 @@ import { ReportChecker } from '../report/reportChecker.ts';
 import { rejectedResponse } from '../report/response.ts';
 
 export interface DownstreamIntakeOptions {
-  ipc: GreengrassIpcClient;
+  ipc: Pick<GreengrassIpcClient, 'subscribeToTopic' | 'publishToTopic'>;
   logger: Logger;
   /** validated datapoints of an accepted report from a known device */
   onDatapoints: (points: Datapoint[]) => void;
@@ -41,13 +41,16 @@ export interface DownstreamIntakeStats {
 /** Devices whose last forwarding time is remembered at most (least recently forwarded forgotten first). */
 const MAX_FORWARD_CLOCKS = 100_000;
 
-/** The service rejects a report for a thing it does not know with its only documented code (§1.5). */
+/**
+ * A report for a thing that is not a known downstream device is rejected with the service's only documented
+ * code (docs/reports.md#answers-accepted-and-rejected).
+ */
 const SPOOF_MESSAGE = 'thing is not a known downstream device of this gateway';
 
 /**
  * Answers on their way over IPC at most, and answers waiting behind them. A flooding device would
  * otherwise pile up thousands of PublishToTopic calls that time out, and the SDK rejects a cancelled
- * activation with nobody listening (an unhandled rejection ends the process) — issue 8 fuzz finding.
+ * activation with nobody listening (an unhandled rejection ends the process) — found by fuzzing (test/fuzz/).
  * The short queue absorbs the bursts of a steady load (a poll cycle of many devices); past it an answer is
  * shed and counted, the report itself is still judged, evaluated and forwarded.
  */
@@ -146,7 +149,7 @@ export class DownstreamIntake {
       if (this.forwardDue(thingName, nowMs)) this.o.onForward(thingName, result.format, payload, result.response.reportId);
       this.o.onDatapoints(datapointsFromReport(result.report, thingName, this.offenderFor(thingName), nowMs));
     } catch (err) {
-      this.log.error({ err: (err as Error).message, thingName }, 'could not hand an accepted downstream report on');
+      this.log.error({ err, thingName }, 'could not hand an accepted downstream report on');
     }
     if (result.reply) this.answer(result.reply.topic, result.reply.payload);
   }
@@ -199,7 +202,7 @@ export class DownstreamIntake {
       .publishToTopic(topic, Buffer.from(payload))
       .catch((err: Error) => {
         this.stats.answerFailures++;
-        this.log.warn({ topic: topic.slice(0, 256), err: err.message }, 'could not answer a downstream device');
+        this.log.warn({ err, topic: topic.slice(0, 256) }, 'could not answer a downstream device');
       })
       .finally(() => {
         this.inFlight--;

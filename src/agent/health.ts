@@ -1,7 +1,8 @@
-// The agent's own health (issue 9 "Health"): a periodic record of RSS, CPU, sample duration, outbox
+// The agent's own health: a periodic record of RSS, CPU, sample duration, outbox
 // depth, violations, actions, rejected inputs and degraded collectors — on local pub/sub, as a heartbeat
 // to IoT Core while connected, and as custom metrics in the host report.
-import type { Agent } from './agent.ts';
+import type { ComponentConfig } from '../config/schema.ts';
+import type { GreengrassIpcClient } from '../ipc/ipcClient.ts';
 
 export interface HealthRecord {
   t: number;
@@ -18,13 +19,38 @@ export interface HealthRecord {
   actions: number;
   rejectedInputs: number;
   configSource: string;
+  /** `nucleus`: the nucleus asks the agent to validate configuration updates; `on-apply`: it cannot (nucleus lite) */
+  configValidation: string;
+  /** the last refused configuration's first errors (`path: message`), empty when none was refused since */
+  configErrors: string[];
   mode: string;
   /** the self-limit is shedding optional work */
   shedding: boolean;
 }
 
+/** What the health record reads, handed in by the composition root (agent.ts): counters, never modules. */
+export interface HealthSources {
+  thingName: string;
+  /** the configuration in force: the self-limit's bounds, the heartbeat and the enforcement mode */
+  config(): Pick<ComponentConfig, 'selfLimit' | 'heartbeat' | 'enforcement'>;
+  outbox(): { depth: number; droppedTotal: number };
+  violations(): { violations: number; actions: number };
+  /** downstream reports refused or spoofed, plus configurations refused */
+  rejectedInputs(): number;
+  configSource(): string;
+  /** how configurations are validated, and the errors of the last one refused */
+  configValidation(): string;
+  configErrors(): readonly string[];
+}
+
+/** Where the heartbeat goes: local pub/sub always, IoT Core while connected. */
+export type HeartbeatIpc = Pick<GreengrassIpcClient, 'publishToTopic' | 'publishToIoTCore' | 'isConnected'>;
+
 export interface HealthMonitorOptions {
-  agent: Agent;
+  sources: HealthSources;
+  ipc: HeartbeatIpc;
+  /** every heartbeat record, as it is published */
+  onRecord?: (record: HealthRecord) => void;
   now: () => number;
   /** called when the self-limit starts (true) or stops (false) shedding optional work */
   onShed: (shed: boolean, why: string) => void;
@@ -33,9 +59,13 @@ export interface HealthMonitorOptions {
 }
 
 const RECENT = 60;
+/** enough to find the problem; the health record is published every minute and must stay small */
+const MAX_CONFIG_ERRORS = 5;
 
 export class HealthMonitor {
-  private readonly agent: Agent;
+  private readonly sources: HealthSources;
+  private readonly ipc: HeartbeatIpc;
+  private readonly onRecord: ((record: HealthRecord) => void) | undefined;
   private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
   private recent: number[] = [];
@@ -53,7 +83,9 @@ export class HealthMonitor {
   shedding = false;
 
   constructor(options: HealthMonitorOptions) {
-    this.agent = options.agent;
+    this.sources = options.sources;
+    this.ipc = options.ipc;
+    this.onRecord = options.onRecord;
     this.now = options.now;
     this.cpuT = this.now();
     this.limitT = this.cpuT;
@@ -62,12 +94,12 @@ export class HealthMonitor {
   }
 
   /**
-   * The self-limit (issue 9): when RSS or CPU stays above its bound for `sustainSeconds`, say so loudly and
+   * The self-limit: when RSS or CPU stays above its bound for `sustainSeconds`, say so loudly and
    * shed optional work (per-process detail); resume once both stayed below for as long. CPU is measured
    * over at least one second between checks.
    */
   checkSelfLimit(t: number, cpuPercentOverride?: number): void {
-    const { maxRssBytes, maxCpuPercent, sustainSeconds } = this.agent.currentConfig().selfLimit;
+    const { maxRssBytes, maxCpuPercent, sustainSeconds } = this.sources.config().selfLimit;
     let cpu = cpuPercentOverride;
     if (cpu === undefined) {
       if (t - this.limitT < 1000) return;
@@ -100,7 +132,7 @@ export class HealthMonitor {
   }
 
   start(): void {
-    const config = this.agent.currentConfig();
+    const config = this.sources.config();
     if (!config.heartbeat.enabled) return;
     this.timer = setInterval(() => this.publish(), config.heartbeat.intervalSeconds * 1000);
     this.timer.unref();
@@ -126,29 +158,33 @@ export class HealthMonitor {
       this.cpuAt = process.cpuUsage();
       this.cpuT = t;
     }
-    const snap = this.agent.snapshot();
+    const s = this.sources;
+    const outbox = s.outbox();
+    const violations = s.violations();
     const sorted = [...this.recent].sort((a, b) => a - b);
     return {
       t,
-      thingName: this.agent.thingName,
+      thingName: s.thingName,
       rssBytes: process.memoryUsage.rss(),
       cpuPercent: this.cpuPercent,
       samples: this.samples,
       sampleMs: { last: this.recent.at(-1) ?? 0, max: sorted.at(-1) ?? 0, p50: sorted[Math.floor(sorted.length / 2)] ?? 0 },
       degraded: this.degraded,
-      ipcConnected: snap.ipc.connected,
-      outboxDepth: snap.outbox.depth,
-      outboxDroppedTotal: snap.outbox.droppedTotal,
-      violations: snap.violations.violations,
-      actions: snap.violations.actions,
-      rejectedInputs: snap.downstream.rejected + snap.downstream.spoofed + snap.config.rejected,
-      configSource: snap.config.source,
-      mode: snap.config.mode,
+      ipcConnected: this.ipc.isConnected(),
+      outboxDepth: outbox.depth,
+      outboxDroppedTotal: outbox.droppedTotal,
+      violations: violations.violations,
+      actions: violations.actions,
+      rejectedInputs: s.rejectedInputs(),
+      configSource: s.configSource(),
+      configValidation: s.configValidation(),
+      configErrors: s.configErrors().slice(0, MAX_CONFIG_ERRORS),
+      mode: s.config().enforcement.mode,
       shedding: this.shedding,
     };
   }
 
-  /** Custom metrics for the host report (names follow the custom-metric rules, device-defender.md §1.2). */
+  /** Custom metrics for the host report (names follow the custom-metric rules, docs/reports.md#custom-metrics). */
   reportMetrics(outboxDropped: number): Record<string, number> {
     const r = this.record();
     return {
@@ -167,14 +203,13 @@ export class HealthMonitor {
 
   private publish(): void {
     const r = this.record();
-    const config = this.agent.currentConfig();
-    this.agent.emit('health', r);
-    const ipc = this.agent.ipc;
-    ipc.publishToTopic(config.heartbeat.localTopic, r).catch(() => undefined);
-    if (ipc.isConnected()) {
+    const config = this.sources.config();
+    this.onRecord?.(r);
+    this.ipc.publishToTopic(config.heartbeat.localTopic, r).catch(() => undefined);
+    if (this.ipc.isConnected()) {
       // A heartbeat is about now: it is not queued for later like reports and violations.
-      const topic = config.heartbeat.topic.replaceAll('{thingName}', this.agent.thingName);
-      ipc.publishToIoTCore(topic, JSON.stringify(r), 0).catch(() => undefined);
+      const topic = config.heartbeat.topic.replaceAll('{thingName}', this.sources.thingName);
+      this.ipc.publishToIoTCore(topic, JSON.stringify(r), 0).catch(() => undefined);
     }
   }
 }

@@ -1,7 +1,7 @@
-// Cloud reporting (issue 3 "Cadence and forwarding"): samples are taken every second, but each thing gets
-// one Device Defender report per reporting interval (≥ 300 s, device-defender.md §1.4) covering exactly
-// that interval. Reports go through the outbox (QoS 1, disk-backed) to the thing's reserved topic; the
-// service's accepted/rejected answers are correlated with what we sent by report_id.
+// Cloud reporting: samples are taken every second, but each thing gets one Device Defender report per reporting
+// interval (≥ 300 s, docs/reports.md#limits-and-cadence) covering exactly that interval. Reports go through the
+// outbox (QoS 1, disk-backed) to the thing's reserved topic; the service's accepted/rejected answers are
+// correlated with what we sent by report_id.
 import type { DeviceSample, HostSample } from '../collector/sample.ts';
 import type { ComponentConfig } from '../config/schema.ts';
 import type { Outbox } from '../ipc/outbox.ts';
@@ -17,13 +17,13 @@ import { parseReportTopic, reportTopic } from '../report/topics.ts';
 export interface ReporterOptions {
   thingName: string;
   config: ComponentConfig;
-  outbox: Outbox;
+  outbox: Pick<Outbox, 'enqueue' | 'confirmReport'>;
   ids: ReportIdStore;
   logger: Logger;
   nowMs: number;
   /**
    * Demos and tests only: a reporting interval below the configuration's (whose floor is the service's 300 s,
-   * device-defender.md §1.4). Never set by a deployment; `run --report-interval-seconds` says so in its help.
+   * docs/reports.md#limits-and-cadence). Never set by a deployment; `run --report-interval-seconds` says so in its help.
    */
   intervalOverrideSeconds?: number;
   /** custom metrics the agent adds to every host report (health, outbox drops) */
@@ -143,7 +143,7 @@ export class Reporter {
     const format = t.format ?? (topic.includes('/cbor/') ? 'cbor' : 'json');
     const parsed = parseReportResponse(payload, format);
     if (!parsed.ok) {
-      this.log.warn({ topic, err: parsed.error }, 'unreadable answer from Device Defender');
+      this.log.warn({ topic, reason: parsed.error }, 'unreadable answer from Device Defender');
       return;
     }
     const r = parsed.response;
@@ -177,7 +177,7 @@ export class Reporter {
       reportId = this.o.ids.next(nowMs);
     } catch (err) {
       // Without a durable id we could repeat one after a crash; skip this window, say why.
-      this.log.error({ err: (err as Error).message, thingName }, 'cannot reserve a report_id; report skipped');
+      this.log.error({ err, thingName }, 'cannot reserve a report_id; report skipped');
       return;
     }
     const built = build(reportId);
@@ -186,7 +186,7 @@ export class Reporter {
     const { format, names } = this.o.config.reporting;
     const encoded = encodeWithinLimit(built.report, { format, style: names });
     if (!encoded.ok) {
-      this.log.error({ thingName, reportId, err: encoded.error }, 'report does not fit the message limit; skipped');
+      this.log.error({ thingName, reportId, reason: encoded.error }, 'report does not fit the message limit; skipped');
       return;
     }
     if (encoded.sampled.length > 0) this.log.info({ thingName, reportId, sampled: encoded.sampled }, 'report lists sampled to fit');

@@ -1,7 +1,7 @@
-// Violations and enforcement actions leave the gateway (issue 5 "Violations leave the gateway", issue 6
-// "each action reported to the cloud with the violation"): every event goes to local pub/sub (for other
-// components) and to IoT Core through the outbox (QoS 1, kept on disk while offline). Accounts without
-// cloud Detect route `defender-edge/+/violations` with an IoT rule to SNS to get the e-mail alert back.
+// Violations and enforcement actions leave the gateway, each action reported with its violation: every event
+// goes to local pub/sub (for other components) and to IoT Core through the outbox (QoS 1, kept on disk while
+// offline). Accounts without cloud Detect route `defender-edge/+/violations` with an IoT rule to SNS to get the
+// e-mail alert back.
 import type { ComponentConfig } from '../config/schema.ts';
 import type { ActionRecord } from '../enforce/actionModel.ts';
 import type { GreengrassIpcClient } from '../ipc/ipcClient.ts';
@@ -11,8 +11,8 @@ import type { Logger } from '../log.ts';
 import { thingNameProblem } from '../report/thingName.ts';
 
 export interface ViolationPublisherOptions {
-  ipc: GreengrassIpcClient;
-  outbox: Outbox;
+  ipc: Pick<GreengrassIpcClient, 'publishToTopic'>;
+  outbox: Pick<Outbox, 'enqueue'>;
   gatewayThing: string;
   logger: Logger;
 }
@@ -86,9 +86,9 @@ export class ViolationPublisher {
 
   private send(doc: Record<string, unknown>, thing: string): void {
     const text = JSON.stringify(doc);
-    this.o.ipc.publishToTopic(this.localTopic, doc).catch((err: Error) => {
+    this.o.ipc.publishToTopic(this.localTopic, doc).catch((err: unknown) => {
       this.counts.localPublishFailures++;
-      this.log.debug({ err: err.message }, 'local violation publish failed');
+      this.log.debug({ err }, 'local violation publish failed');
     });
     try {
       this.o.outbox.enqueue({
@@ -98,7 +98,7 @@ export class ViolationPublisher {
         encoding: 'utf8',
       });
     } catch (err) {
-      this.log.error({ err: (err as Error).message }, 'could not queue a violation for the cloud');
+      this.log.error({ err }, 'could not queue a violation for the cloud');
     }
   }
 }

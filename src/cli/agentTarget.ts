@@ -7,6 +7,7 @@ import { controlSocketPath } from '../control/controlSocket.ts';
 import { resolveStateDir } from '../control/offlineState.ts';
 import { MAX_WINDOW_SECONDS } from '../control/protocol.ts';
 import { UsageError } from './args.ts';
+import { EXIT_INVALID } from './errors.ts';
 
 export const TARGET_OPTIONS = {
   'work-dir': { type: 'string' },
@@ -77,7 +78,7 @@ export async function runOperatorCommand(name: string, body: () => Promise<numbe
   } catch (err) {
     if (err instanceof CommandFailed) {
       process.stderr.write(`defender-edge ${name}: ${err.message}\n`);
-      return 1;
+      return EXIT_INVALID;
     }
     throw err;
   }

@@ -2,12 +2,12 @@
 // samples with the same collector the agent runs and print them — for operators checking what the
 // collector sees on a given host. With --report, each printed sample is followed by the Device Defender
 // report built from it (the wire document, as the agent would publish it). Logs go to stderr.
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+
+import { componentConfigChecks } from '../agent/configChecks.ts';
 import { Collector, type CollectorSample } from '../collector/collector.ts';
-import { componentConfigChecks } from '../config/componentConfig.ts';
-import type { ComponentConfig } from '../config/schema.ts';
-import { validateConfig } from '../config/validate.ts';
+import type { DeviceSample, ListeningPort, ProcessSample } from '../collector/sample.ts';
+import { readConfigFile } from '../config/configFile.ts';
+import { type ConfigResult, validateConfig } from '../config/validate.ts';
 import { createLogger } from '../log.ts';
 import { buildHostReport } from '../report/buildReport.ts';
 import { encodeWithinLimit } from '../report/sizeLimit.ts';
@@ -32,19 +32,30 @@ function intOption(name: string, value: string | undefined, min: number, max: nu
   return n;
 }
 
-function loadConfig(file: string | undefined): ComponentConfig {
-  let raw: unknown = {};
-  if (file !== undefined) {
-    const text = readFileSync(file, 'utf8');
-    raw = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
-  }
-  const r = validateConfig(raw ?? {}, componentConfigChecks);
-  if (!r.ok) throw new UsageError(`invalid configuration:\n  ${r.errors.join('\n  ')}`);
-  return r.config;
+function loadConfig(file: string | undefined): ConfigResult {
+  if (file === undefined) return validateConfig({}, componentConfigChecks);
+  return readConfigFile(file, componentConfigChecks);
 }
 
 function fmtTraffic(t: { bytesIn: number; bytesOut: number; packetsIn: number; packetsOut: number } | undefined): string {
   return t ? `in ${t.bytesIn} B/${t.packetsIn} pkt, out ${t.bytesOut} B/${t.packetsOut} pkt` : 'n/a (first sample)';
+}
+
+function fmtListening(l: ListeningPort): string {
+  return `${l.protocol}/${l.port}${l.interface ? `@${l.interface}` : ''}${l.pid ? `(pid ${l.pid})` : ''}`;
+}
+
+function fmtProcess(p: ProcessSample): string {
+  const tcp = p.listeningTcpPorts.join(',') || '-';
+  const udp = p.listeningUdpPorts.join(',') || '-';
+  const mqtt = p.messagesSent !== undefined ? ` mqtt msgs sent ~${p.messagesSent} received ~${p.messagesReceived ?? 0}` : '';
+  const bytes = `bytes in ${p.traffic.bytesIn} out ${p.traffic.bytesOut}`;
+  return `  pid ${p.pid} ${p.comm}: tcp ${tcp} udp ${udp} conns ${p.establishedConnections} ${bytes}${mqtt}`;
+}
+
+function fmtDevice(d: DeviceSample): string {
+  const messages = `messages sent ${d.messagesSent} received ${d.messagesReceived} bytes ${d.messageBytes}`;
+  return `  device ${d.thingName}: ${fmtTraffic(d.traffic)}; destinations ${d.destinations.join(',') || '-'}; ${messages}`;
 }
 
 export function formatSample(s: CollectorSample): string {
@@ -52,20 +63,13 @@ export function formatSample(s: CollectorSample): string {
   const lines = [
     `sample ${new Date(h.t).toISOString()} interval ${h.intervalMs} ms`,
     `  network: ${fmtTraffic(h.network)}`,
-    `  listening: ${h.listening.map((l) => `${l.protocol}/${l.port}${l.interface ? `@${l.interface}` : ''}${l.pid ? `(pid ${l.pid})` : ''}`).join(' ') || 'none'}`,
+    `  listening: ${h.listening.map(fmtListening).join(' ') || 'none'}`,
     `  established tcp: ${h.established.length}`,
-    ...h.processes.map(
-      (p) =>
-        `  pid ${p.pid} ${p.comm}: tcp ${p.listeningTcpPorts.join(',') || '-'} udp ${p.listeningUdpPorts.join(',') || '-'} conns ${p.establishedConnections} bytes in ${p.traffic.bytesIn} out ${p.traffic.bytesOut}` +
-        (p.messagesSent !== undefined ? ` mqtt msgs sent ~${p.messagesSent} received ~${p.messagesReceived ?? 0}` : ''),
-    ),
+    ...h.processes.map(fmtProcess),
     `  custom: ${Object.entries(h.custom)
       .map(([k, v]) => `${k}=${'number' in v ? v.number : JSON.stringify(v)}`)
       .join(' ')}`,
-    ...s.devices.map(
-      (d) =>
-        `  device ${d.thingName}: ${fmtTraffic(d.traffic)}; destinations ${d.destinations.join(',') || '-'}; messages sent ${d.messagesSent} received ${d.messagesReceived} bytes ${d.messageBytes}`,
-    ),
+    ...s.devices.map(fmtDevice),
   ];
   if (h.degraded.length > 0) lines.push(`  degraded: ${h.degraded.join('; ')}`);
   return lines.join('\n');
@@ -89,7 +93,12 @@ export async function collectCommand(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  const config = loadConfig(values.config);
+  const loaded = loadConfig(values.config);
+  if (!loaded.ok) {
+    process.stderr.write(`${loaded.errors.join('\n')}\n`);
+    return 1;
+  }
+  const { config } = loaded;
   const intervalMs = intOption('interval', values.interval, 100, 60_000) ?? config.sampling.intervalMs;
   const count = values.once ? 1 : intOption('count', values.count, 1, Number.MAX_SAFE_INTEGER);
   const logger = createLogger({ level: config.logLevel, fd: 2 });
@@ -125,8 +134,8 @@ export async function collectCommand(argv: string[]): Promise<number> {
 
   await collector.start();
   try {
-    // The first sample has no traffic deltas yet (device-defender.md §2.1: no network_stats without a
-    // previous sample). `--once` waits for the second; otherwise it is printed at once, as it is: the
+    // The first sample has no traffic deltas yet (no network_stats without a previous sample,
+    // docs/reports.md). `--once` waits for the second; otherwise it is printed at once, as it is: the
     // ports, connections and processes are already real (and it shows how soon the agent sees the host).
     let next = Date.now();
     const first = await collector.sample(next);

@@ -1,4 +1,4 @@
-// `defender-edge demo` (also `npm start`): the rogue-agent scenario (shared/scenario/rogue-agent.md) on this
+// `defender-edge demo` (also `npm start`): the rogue-agent scenario (docs/demo.md#the-scenario) on this
 // machine with no AWS account — emulator, agent, rogue, innocent neighbour, downstream device — as a
 // compact live view and a summary table, or as one JSON object (--json). Exit 0 when the story held,
 // 1 when it did not (the summary's `problems` say why), 2 on a bad command line, 130 on Ctrl-C.
@@ -14,7 +14,7 @@ const USAGE = `usage: defender-edge demo [--json] [--dry-run] [--action terminat
                           [--log-level LEVEL] [--keep]
 
 Runs the rogue-agent scenario on this machine: the Greengrass IPC emulator (with an MQTT broker and a
-simulated cloud), the agent with the walkthrough's profile (msgReceive, bytesOut) per process in enforce
+simulated cloud), the agent with the scenario's profile (msgReceive, bytesOut) per process in enforce
 mode, a rogue agent flooding MQTT, an innocent process beside it and a downstream device sending reports.
 Only processes the demo starts are judged and acted on.
 
@@ -25,7 +25,7 @@ Only processes the demo starts are judged and acted on.
   --sampling-ms N      agent sampling interval (default 1000)
   --report-every N     Defender report every N seconds (default 5; compressed for the demo — deployments
                        report every 300 s or more)
-  --rogue-interval-ms N  pause between the rogue's messages (default 40 = 25 messages/s; the walkthrough's 1000
+  --rogue-interval-ms N  pause between the rogue's messages (default 40 = 25 messages/s; the scenario's 1000
                        would cross bytesOut after ~67 s)
   --timeout-seconds N  give up after N seconds (default 60)
   --log-level LEVEL    the agent's own logs on stderr (default silent)
@@ -105,16 +105,19 @@ export async function demoCommand(argv: string[]): Promise<number> {
   const t0 = Date.now();
   try {
     say(
-      `defender-edge demo — the rogue-agent scenario on this machine, no AWS account (${values['dry-run'] ? 'DRY-RUN: nothing will be stopped' : 'enforce mode'})`,
+      `defender-edge demo — the rogue-agent scenario on this machine, no AWS account ` +
+        `(${values['dry-run'] ? 'DRY-RUN: nothing will be stopped' : 'enforce mode'})`,
     );
     await scenario.start();
     say(`  work dir: ${scenario.workDir} (${values.keep ? 'kept' : 'removed at the end'})`);
     say(`  emulator: Greengrass IPC socket, client-device MQTT broker ${scenario.mqttUrl}, simulated cloud record`);
     say(
-      `  agent: thing ${scenario.gatewayThing}, sampling every ${samplingMs} ms, action ${action}, Defender reports every ${reportEverySeconds} s (compressed for the demo; deployments: ≥ 300 s)`,
+      `  agent: thing ${scenario.gatewayThing}, sampling every ${samplingMs} ms, action ${action}, Defender reports ` +
+        `every ${reportEverySeconds} s (compressed for the demo; deployments: ≥ 300 s)`,
     );
     say(
-      "  profile (the walkthrough's, per process): msgReceive aws:num-messages-received less-than 100 per 300 s; bytesOut aws:all-bytes-out less-than 10000 per 300 s",
+      "  profile (the scenario's, per process): msgReceive aws:num-messages-received less-than 100 per 300 s; " +
+        'bytesOut aws:all-bytes-out less-than 10000 per 300 s',
     );
     say(
       `  the rogue floods /rogue/agent with ${Math.round(1000 / rogueIntervalMs)} messages/s of {"message": <100 random A-Z0-9>} and receives them back`,

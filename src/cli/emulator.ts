@@ -61,7 +61,7 @@ function parsePort(text: string): number {
   return Number(text);
 }
 
-/** MQTT 3.1.1 client ids: 1-65535 bytes of UTF-8 (§3.1.3.1); commas separate the list here. */
+/** MQTT client ids: 1-65535 bytes of UTF-8 (MQTT 3.1.1 §3.1.3.1); commas separate the list here. */
 function parseClientIds(text: string): string[] {
   const ids = text.split(',').map((s) => s.trim());
   if (ids.some((id) => id.length === 0 || Buffer.byteLength(id) > 65535))
@@ -156,7 +156,7 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
       emulator.stop().then(
         () => done(0),
         (err: unknown) => {
-          logger.error({ err: (err as Error).message }, 'stop failed');
+          logger.error({ err }, 'stop failed');
           done(1);
         },
       );
@@ -171,7 +171,7 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
         const parsed = parseControlLine(line);
         if (parsed === null) return;
         if (!parsed.ok) {
-          logger.warn({ error: parsed.error }, 'bad control command');
+          logger.warn({ reason: parsed.error }, 'bad control command');
           return print({ ok: false, error: parsed.error });
         }
         try {

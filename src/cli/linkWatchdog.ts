@@ -3,9 +3,10 @@
 // --detach it starts the watchdog outside the caller's process tree, prints its pid and exits. Exits 0
 // when it restored the link or its state folder is gone, 1 if `ip` failed.
 import { isAbsolute } from 'node:path';
-import { createCommandRunner } from '../enforce/commandRunner.ts';
 import { launchDetached, runWatchdog } from '../enforce/linkWatchdog.ts';
-import { validateInterfaceName, validateNetnsName } from '../enforce/targetValidation.ts';
+import { validateInterfaceName } from '../enforce/targetValidation.ts';
+import { createCommandRunner } from '../system/commandRunner.ts';
+import { validateNetnsName } from '../system/netnsName.ts';
 import { parseCommandArgs, UsageError } from './args.ts';
 
 export async function linkWatchdogCommand(argv: string[]): Promise<number> {

@@ -1,5 +1,5 @@
 // `defender-edge run`: the agent as a Greengrass component. Everything it needs comes from the component
-// environment the nucleus sets (greengrass.md §3.2); SIGTERM (the nucleus stopping us) is a clean stop.
+// environment the nucleus sets (docs/greengrass-ipc.md#the-components-environment); SIGTERM (the nucleus stopping us) is a clean stop.
 import type { LevelWithSilent } from 'pino';
 import { Agent } from '../agent/agent.ts';
 import { ComponentEnvironmentError, readComponentEnvironment } from '../ipc/componentEnv.ts';
@@ -13,8 +13,8 @@ from the environment the Greengrass nucleus (or \`defender-edge emulator\`) give
 control socket control.sock (mode 0600) in the working directory — under Greengrass the component's work
 folder — for \`defender-edge status\`, \`actions\`, \`violations\`, \`explain\`, \`pause\` and \`resume\`.
 
-  --state-dir  where the last good configuration is kept before the configuration says otherwise
-               (default ./state, i.e. the component's work folder)
+  --state-dir  where all state lives (outbox, report ids, thresholds, actions, last good configuration);
+               overrides the stateDir setting (default: stateDir, i.e. ./state in the component's work folder)
   --thing      thing name, when AWS_IOT_THING_NAME is not set
   --log-level  fatal|error|warn|info|debug|trace|silent (default info, or DEFENDER_EDGE_LOG_LEVEL)
   --report-interval-seconds N
@@ -30,7 +30,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(
     argv,
     {
-      'state-dir': { type: 'string', default: 'state' },
+      'state-dir': { type: 'string' },
       thing: { type: 'string' },
       'report-interval-seconds': { type: 'string' },
       'log-level': { type: 'string' },
@@ -73,7 +73,8 @@ export async function runCommand(argv: string[]): Promise<number> {
     socketPath: env.socketPath,
     authToken: env.authToken,
     thingName,
-    bootstrapStateDir: values['state-dir']!,
+    bootstrapStateDir: values['state-dir'] ?? 'state',
+    ...(values['state-dir'] !== undefined ? { stateDir: values['state-dir'] } : {}),
     // Greengrass runs a component with its work folder as the working directory: the control socket goes there.
     workDir: process.cwd(),
     logger,
@@ -99,7 +100,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   try {
     await agent.start();
   } catch (err) {
-    logger.fatal({ err: (err as Error).message, stack: (err as Error).stack }, 'agent failed to start');
+    logger.fatal({ err }, 'agent failed to start');
     await agent.ipc.updateState('ERRORED').catch(() => undefined);
     await agent.stop();
     return 1;

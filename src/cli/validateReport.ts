@@ -1,5 +1,5 @@
 // `defender-edge validate-report [--topic TOPIC] FILE|-`: validate one Device Defender report like the
-// service (device-defender.md §1.2–§1.5). Prints the service-style accepted/rejected JSON on stdout,
+// service (docs/reports.md). Prints the service-style accepted/rejected JSON on stdout,
 // warnings (data the service accepts but does not retain) on stderr. Exit 0 accepted, 1 rejected,
 // 2 usage error (bad options, unreadable file, a topic that is not a Defender report topic).
 import { closeSync, openSync, readSync } from 'node:fs';

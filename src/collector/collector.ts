@@ -6,7 +6,7 @@
 import type { ComponentConfig } from '../config/schema.ts';
 import { compileThingNamePattern } from '../config/thingNamePattern.ts';
 import type { Logger } from '../log.ts';
-import type { CommandRunner } from './commandRunner.ts';
+import type { CommandRunner } from '../system/commandRunner.ts';
 import { DownstreamCollector } from './downstreamCollector.ts';
 import { HostCollector } from './hostCollector.ts';
 import { MessageCounter } from './messageCounter.ts';
@@ -15,11 +15,10 @@ import type { DeviceSample, HostSample } from './sample.ts';
 export interface CollectorOptions {
   config: ComponentConfig;
   logger: Logger;
-  /** run ss/ip/nft in this network namespace (tests); default: the component's own namespace */
-  netns?: string;
-  /** /proc/PID/net of a process inside `netns`, so /proc/net files describe that namespace too */
-  procNetDir?: string;
+  /** runs ss/ip/nft; its namespace is the one sampled (tests: a namespace they created). Default: this namespace */
   runner?: CommandRunner;
+  /** /proc/PID/net of a process inside the runner's namespace, so /proc/net files describe that namespace too */
+  procNetDir?: string;
 }
 
 export interface CollectorSample {
@@ -47,7 +46,6 @@ export class Collector {
       mqttPorts: c.mqttPorts,
       diskPath: c.diskPath,
       logger: log,
-      netns: options.netns,
       procNetDir: options.procNetDir,
       runner: options.runner,
     });
@@ -55,7 +53,6 @@ export class Collector {
       devices: config.downstream.devices,
       table: c.downstreamNftTable,
       logger: log,
-      netns: options.netns,
       runner: options.runner,
     });
     this.configured = new Set(config.downstream.devices.map((d) => d.thingName));

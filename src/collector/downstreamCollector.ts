@@ -5,18 +5,18 @@
 // `traffic` and reports the reason; the table is re-created on the next sample.
 import type { DownstreamDevice } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
-import { type CommandRunner, runCommand } from './commandRunner.ts';
+import { type CommandRunner, createCommandRunner } from '../system/commandRunner.ts';
 import { buildDownstreamScript, type CounterValue, type DevicePlan, parseDownstreamJson, planDevices } from './downstreamTable.ts';
 import { counterDelta } from './procNetDev.ts';
 import type { TrafficDelta } from './sample.ts';
-import { reasonOf } from './sourceHealth.ts';
+import { reasonOf, SOURCE_COMMAND_TIMEOUT_MS } from './sourceHealth.ts';
 
 export interface DownstreamCollectorOptions {
   devices: readonly DownstreamDevice[];
   /** nft table name (family inet); owned by us: created on start, deleted on stop */
   table: string;
   logger: Logger;
-  netns?: string;
+  /** runs nft; its namespace holds the table (tests: a namespace they created). Default: this namespace */
   runner?: CommandRunner;
 }
 
@@ -44,7 +44,7 @@ export class DownstreamCollector {
   constructor(options: DownstreamCollectorOptions) {
     this.o = options;
     this.plans = planDevices(options.devices);
-    this.runner = options.runner ?? runCommand;
+    this.runner = options.runner ?? createCommandRunner();
   }
 
   get deviceCount(): number {
@@ -62,7 +62,10 @@ export class DownstreamCollector {
   }
 
   private async install(): Promise<void> {
-    await this.runner('nft', ['-f', '-'], { netns: this.o.netns, input: buildDownstreamScript(this.o.table, this.plans) });
+    await this.runner.run('nft', ['-f', '-'], {
+      input: buildDownstreamScript(this.o.table, this.plans),
+      timeoutMs: SOURCE_COMMAND_TIMEOUT_MS,
+    });
     this.installed = true;
     this.previous = undefined;
   }
@@ -74,7 +77,7 @@ export class DownstreamCollector {
       if (!this.installed) await this.install();
       let json: string;
       try {
-        json = await this.runner('nft', ['-j', 'list', 'table', 'inet', this.o.table], { netns: this.o.netns });
+        json = await this.runner.run('nft', ['-j', 'list', 'table', 'inet', this.o.table], { timeoutMs: SOURCE_COMMAND_TIMEOUT_MS });
       } catch (err) {
         this.installed = false; // deleted behind our back (or nft broke): re-create next time
         throw err;
@@ -127,7 +130,7 @@ export class DownstreamCollector {
     const reason = reasonOf(err);
     if (reason !== this.lastReason) {
       this.lastReason = reason;
-      this.o.logger.warn({ source: 'downstream-traffic', reason }, 'downstream traffic accounting degraded; other metrics continue');
+      this.o.logger.warn({ err, source: 'downstream-traffic' }, 'downstream traffic accounting degraded; other metrics continue');
     }
     return reason;
   }
@@ -137,10 +140,10 @@ export class DownstreamCollector {
     if (this.plans.length === 0) return;
     this.installed = false;
     try {
-      await this.runner('nft', ['delete', 'table', 'inet', this.o.table], { netns: this.o.netns });
+      await this.runner.run('nft', ['delete', 'table', 'inet', this.o.table], { timeoutMs: SOURCE_COMMAND_TIMEOUT_MS });
     } catch (err) {
       if (!/No such file or directory/.test((err as { stderr?: string }).stderr ?? '')) {
-        this.o.logger.warn({ source: 'downstream-traffic', reason: reasonOf(err) }, 'could not delete the accounting table');
+        this.o.logger.warn({ err, source: 'downstream-traffic' }, 'could not delete the accounting table');
       }
     }
   }

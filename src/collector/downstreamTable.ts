@@ -1,5 +1,5 @@
 // The nftables table the component owns for downstream-device traffic accounting, as pure functions:
-// the script that creates it and the parser of `nft -j list table` (issue 4 "Downstream devices").
+// the script that creates it and the parser of `nft -j list table`.
 // The kernel keeps the counters; we read them once per sample.
 //
 //   counter d<i>_out / d<i>_in        one pair per device (out = sent BY the device, in = sent TO it)

@@ -11,7 +11,7 @@ import { readdirSync, statfsSync } from 'node:fs';
 import os from 'node:os';
 import ipaddr from 'ipaddr.js';
 import type { Logger } from '../log.ts';
-import { type CommandRunner, runCommand } from './commandRunner.ts';
+import { type CommandRunner, createCommandRunner } from '../system/commandRunner.ts';
 import { type InterfaceMap, interfaceMapFromIpJson, interfaceMapFromOs, interfaceOf } from './interfaceAddresses.ts';
 import { addTrafficDeltas, isLocalPeer } from './processTraffic.ts';
 import { type InterfaceCounters, networkDeltas, parseProcNetDev } from './procNetDev.ts';
@@ -22,13 +22,13 @@ import { defaultSockDiagPath } from './sockDiagLocation.ts';
 import { DUMP_PARTS, type DumpPart } from './sockDiagProtocol.ts';
 import { errnoName, SockDiagSource } from './sockDiagSource.ts';
 import { SocketOwners } from './socketOwners.ts';
-import { SourceHealth } from './sourceHealth.ts';
+import { SOURCE_COMMAND_TIMEOUT_MS, SourceHealth } from './sourceHealth.ts';
 import { parseSsTcpInfo, ssTcpInfoArgs, type TcpSocketCounters } from './ssTcpInfo.ts';
 import { type CpuTimes, cpuUsagePercent, diskUsedPercent, parseMemUsedBytes, parseProcStatCpu } from './systemStats.ts';
 
-/** Names of the custom metrics we produce (device-defender.md §1.2: `[a-zA-Z0-9:_-]+`, no `aws:` prefix). */
+/** Names of the custom metrics we produce (API CreateCustomMetric: `[a-zA-Z0-9:_-]+`, no `aws:` prefix). */
 export const CUSTOM_METRIC_NAMES = {
-  cpuUsage: 'cpu_usage', // percent of all CPUs busy over the interval (the Python agent's name, §4.1)
+  cpuUsage: 'cpu_usage', // percent of all CPUs busy over the interval (the Python agent SDK's name)
   memoryUsed: 'memory_used_bytes', // MemTotal − MemAvailable
   diskUsed: 'disk_used_percent', // df Use% of collector.diskPath
   processCount: 'process_count',
@@ -52,11 +52,10 @@ export interface HostCollectorOptions {
   /** the dedge-sockdiag executable (absolute), or false for /proc/net + ss only. Default: defaultSockDiagPath(). */
   sockDiagHelper?: string | false;
   logger: Logger;
-  /** run ss / ip inside this network namespace (tests); the component runs in its own namespace */
-  netns?: string;
   /** directory holding dev, tcp, tcp6, udp, udp6; default /proc/self/net. /proc/PID/net reads PID's namespace. */
   procNetDir?: string;
   procRoot?: string;
+  /** runs ss / ip; its namespace is the one sampled (tests: a namespace they created). Default: this namespace */
   runner?: CommandRunner;
   diskPath?: string;
   endianness?: Endianness;
@@ -87,7 +86,7 @@ export class HostCollector {
     this.o = options;
     this.health = new SourceHealth(options.logger);
     this.owners = new SocketOwners({ procRoot: options.procRoot ?? '/proc' });
-    this.runner = options.runner ?? runCommand;
+    this.runner = options.runner ?? createCommandRunner();
     this.procNet = options.procNetDir ?? '/proc/self/net';
     this.endianness = options.endianness ?? os.endianness();
     this.perProcessLoopback = options.perProcessIncludeLoopback ?? options.includeLoopback;
@@ -96,7 +95,7 @@ export class HostCollector {
       this.sockDiag = new SockDiagSource({
         helperPath: options.sockDiagHelper ?? defaultSockDiagPath(),
         logger: options.logger,
-        netns: options.netns,
+        netns: this.runner.netns,
       });
     }
   }
@@ -225,9 +224,9 @@ export class HostCollector {
   private async interfaceMap(): Promise<InterfaceMap | undefined> {
     try {
       const map =
-        this.o.netns === undefined
+        this.runner.netns === undefined
           ? interfaceMapFromOs(os.networkInterfaces())
-          : interfaceMapFromIpJson(await this.runner('ip', ['-j', 'addr', 'show'], { netns: this.o.netns }));
+          : interfaceMapFromIpJson(await this.runner.run('ip', ['-j', 'addr', 'show'], { timeoutMs: SOURCE_COMMAND_TIMEOUT_MS }));
       this.health.ok('interfaces');
       return map;
     } catch (err) {
@@ -305,7 +304,7 @@ export class HostCollector {
       // addProcessTraffic filters the bytes.
       const filter = !this.perProcessLoopback && this.mqttPorts.size === 0;
       const exclude = filter ? ['127.0.0.0/8', '::1', ...[...(ifaces?.byAddress.keys() ?? [])].filter(isUnicastHostAddress)] : [];
-      const text = await this.runner('ss', ssTcpInfoArgs(exclude), { netns: this.o.netns });
+      const text = await this.runner.run('ss', ssTcpInfoArgs(exclude), { timeoutMs: SOURCE_COMMAND_TIMEOUT_MS });
       const parsed = parseSsTcpInfo(text);
       if (parsed.badLines.length > 0) this.health.fail('tcp-bytes', new Error(`${parsed.badLines.length} unparsable ss lines skipped`));
       else this.health.ok('tcp-bytes');
@@ -320,7 +319,7 @@ export class HostCollector {
    * Per-process TCP bytes and MQTT message estimates over the interval (processTraffic.ts). Deltas are
    * never taken across a change of source: ss may have filtered out sockets the helper reports, which
    * would then look new and count their whole life; that sample has zero per-process traffic, like the
-   * first one (device-defender.md §2.1).
+   * first one (no deltas without a previous sample, docs/reports.md).
    */
   private addProcessTraffic(
     tcp: Map<number, TcpSocketCounters>,
@@ -354,7 +353,7 @@ export class HostCollector {
       const previous = this.previousDev;
       this.previousDev = parsed.interfaces;
       const devNames = [...parsed.interfaces.keys()];
-      // device-defender.md §2.1: deltas only, and no network_stats at all without a previous sample.
+      // Deltas only, and no network_stats at all without a previous sample (docs/reports.md).
       if (!previous) return { devNames };
       const { total, perInterface } = networkDeltas(previous, parsed.interfaces, this.o.includeLoopback);
       return { network: total, perInterface, devNames };

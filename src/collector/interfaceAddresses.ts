@@ -1,5 +1,5 @@
-// The address → interface map, built ONCE per sample (the Python agent looks interfaces up once per
-// connection, the main cost of its 0.65 s samples — device-defender.md §4.1). Pure builders over either
+// The address → interface map, built ONCE per sample (the Python agent SDK's collector looks interfaces up
+// once per connection, AWSIoTDeviceDefenderAgentSDK/collector.py). Pure builders over either
 // os.networkInterfaces() output (host namespace) or `ip -j addr` JSON (a namespace given by name).
 import type { NetworkInterfaceInfo } from 'node:os';
 import ipaddr from 'ipaddr.js';

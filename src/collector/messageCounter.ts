@@ -1,5 +1,5 @@
 // Messages per downstream device on local pub/sub: the local counterparts of aws:num-messages-sent,
-// aws:num-messages-received and aws:message-byte-size (device-defender.md §2.2). Pure: whoever subscribes
+// aws:num-messages-received and aws:message-byte-size (cloud-side metrics, docs/localrules.md). Pure: whoever subscribes
 // to local pub/sub feeds it (topic, bytes, direction, time); the collector drains it once per sample.
 //
 // Pattern syntax (config `downstream.messageTopics`): an MQTT topic filter (levels split by '/') in which

@@ -1,5 +1,5 @@
 // /proc/net/dev parsing and the counter deltas Device Defender's network_stats wants
-// (device-defender.md §1.2 "Delta Metric, >= 0", §2.1). Pure.
+// ("Delta Metric, >= 0", docs/reports.md#the-document). Pure.
 import type { TrafficDelta } from './sample.ts';
 
 export interface InterfaceCounters {
@@ -43,7 +43,7 @@ export function parseProcNetDev(text: string): { interfaces: Map<string, Interfa
 /**
  * Difference of two cumulative counters. A counter that went backwards was reset (interface re-created,
  * driver reload, 32-bit wrap): the interval's true value is unknown, and the smallest honest answer is
- * the new value counted from zero — never a negative delta, which the service rejects (§1.2 ">= 0").
+ * the new value counted from zero — never a negative delta, which the service rejects (">= 0").
  */
 export function counterDelta(previous: number, current: number): number {
   return current >= previous ? current - previous : current;
@@ -72,7 +72,7 @@ export const zeroTraffic = (): TrafficDelta => ({ bytesIn: 0, bytesOut: 0, packe
 /**
  * Per-interface deltas and their total. An interface that appeared since the previous sample counts
  * from zero (its counters started during the interval); the loopback interface is left out of the total
- * unless asked for — the official agent counts it, which inflates network_stats (device-defender.md §4.1).
+ * unless asked for — the Python agent SDK counts it, which inflates network_stats (docs/reports.md#what-other-agents-do).
  */
 export function networkDeltas(
   previous: Map<string, InterfaceCounters>,

@@ -47,7 +47,7 @@ function hexWordToBytes(hex: string, endianness: Endianness, out: number[]): boo
 /**
  * "0100007F" → "127.0.0.1"; 32 hex digits → RFC 5952 IPv6 text. An IPv4-mapped IPv6 address
  * (::ffff:a.b.c.d, a dual-stack socket talking IPv4) is returned as plain IPv4: the peer really is an
- * IPv4 host, and IPv4 CIDR behaviors (device-defender.md §3.2 in-cidr-set) must match it.
+ * IPv4 host, and IPv4 CIDR behaviors (in-cidr-set, docs/localrules.md) must match it.
  */
 export function decodeProcAddress(hex: string, endianness: Endianness): string | undefined {
   if (hex.length === 8) {

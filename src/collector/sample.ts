@@ -2,7 +2,7 @@
 // and local evaluation (src/localrules/). Plain data, JSON-serializable. Producers may add optional
 // fields; consumers must ignore what they do not know.
 
-/** Counter deltas over one interval (never raw cumulative counters; device-defender.md §2.1 "Delta"). */
+/** Counter deltas over one interval (never raw cumulative counters: "Delta Metric", docs/reports.md). */
 export interface TrafficDelta {
   bytesIn: number;
   bytesOut: number;
@@ -86,6 +86,6 @@ export interface DeviceSample {
   messagesSent: number;
   messagesReceived: number;
   messageBytes: number;
-  /** largest single message over the interval (aws:message-byte-size is a per-message metric, §2.2); absent without messages */
+  /** largest single message over the interval (aws:message-byte-size is a per-message metric); absent without messages */
   maxMessageBytes?: number;
 }

@@ -1,7 +1,7 @@
 // The collector's side of the dedge-sockdiag helper: spawns it once (by absolute path, argument array,
 // optionally inside a network namespace), sends one request per sample over its stdin and reads the
 // binary answer from its stdout (sockDiagProtocol.ts). One dump replaces reading /proc/net/{tcp,tcp6,
-// udp,udp6} and spawning `ss` (issue 4, collector performance).
+// udp,udp6} and spawning `ss`, for collector performance (docs/sockdiag.md).
 //
 // Failure policy: any failure (helper missing, not executable, crashed, timed out, garbled output, or the
 // kernel refusing NETLINK_SOCK_DIAG) kills the helper and makes dump() return undefined, so the caller
@@ -13,7 +13,7 @@ import { accessSync, constants as fsConstants } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../log.ts';
-import { validateNetnsName } from './commandRunner.ts';
+import { validateNetnsName } from '../system/netnsName.ts';
 import { dumpRequest, ResponseAssembler, SockDiagDecoder, type SockDiagResponse } from './sockDiagProtocol.ts';
 
 export interface SockDiagSourceOptions {
@@ -238,10 +238,10 @@ export class SockDiagSource {
     this.consecutiveFailures++;
     const quiet = this.lastIdleExitWarnAt !== undefined && this.lastNow - this.lastIdleExitWarnAt < IDLE_EXIT_WARN_MS;
     if (quiet) {
-      this.o.logger.debug({ reason: err.message }, 'dedge-sockdiag helper died again; restarting it at the next sample');
+      this.o.logger.debug({ err }, 'dedge-sockdiag helper died again; restarting it at the next sample');
     } else {
       this.lastIdleExitWarnAt = this.lastNow;
-      this.o.logger.warn({ reason: err.message }, 'dedge-sockdiag helper died; restarting it at the next sample');
+      this.o.logger.warn({ err }, 'dedge-sockdiag helper died; restarting it at the next sample');
     }
   }
 
@@ -263,11 +263,11 @@ export class SockDiagSource {
     this.stats.lastError = reason;
     this.consecutiveFailures++;
     if (this.consecutiveFailures === 1) {
-      this.o.logger.warn({ reason }, 'dedge-sockdiag helper failed; this sample reads /proc/net and ss instead, the next restarts it');
+      this.o.logger.warn({ err }, 'dedge-sockdiag helper failed; this sample reads /proc/net and ss instead, the next restarts it');
     }
     if (this.consecutiveFailures >= this.o.maxConsecutiveFailures) {
       this.stats.retryAt = now + this.backoffMs;
-      const log = { reason, failures: this.consecutiveFailures, retryInMs: this.backoffMs };
+      const log = { err, failures: this.consecutiveFailures, retryInMs: this.backoffMs };
       if (!this.gaveUpLogged)
         this.o.logger.warn(log, 'dedge-sockdiag helper unavailable; collecting sockets from /proc/net and ss until the next attempt');
       else this.o.logger.debug(log, 'dedge-sockdiag helper still unavailable');

@@ -5,8 +5,8 @@
 // Only when that fails does it do the full walk. Inodes no process holds (kernel sockets, other pid
 // namespaces) are remembered and retried rarely. Known limit: a socket passed to another process over a
 // unix socket keeps its first owner until its first owner exits.
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { parseProcCgroup, parseProcStat, socketInodeOfLink } from './procProcess.ts';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { readProcCgroup, readProcStat, socketInodeOfLink } from '../system/procfs.ts';
 import type { ProcessRef } from './sample.ts';
 
 interface KnownProcess extends ProcessRef {
@@ -146,7 +146,7 @@ export class SocketOwners {
 
   private refreshProcess(pid: number): void {
     const known = this.processes.get(pid);
-    const stat = this.readStat(pid);
+    const stat = readProcStat(pid, this.procRoot);
     if (!known || !stat || stat.startTime !== known.startTime) {
       this.forget(pid);
       return;
@@ -172,16 +172,8 @@ export class SocketOwners {
     return pids;
   }
 
-  private readStat(pid: number) {
-    try {
-      return parseProcStat(readFileSync(`${this.procRoot}/${pid}/stat`, 'utf8'));
-    } catch {
-      return undefined;
-    }
-  }
-
   private readProcess(pid: number): ProcessRef | undefined {
-    const stat = this.readStat(pid);
+    const stat = readProcStat(pid, this.procRoot);
     if (!stat) return undefined;
     const ref: ProcessRef = { pid, comm: stat.comm, startTime: stat.startTime };
     try {
@@ -189,12 +181,10 @@ export class SocketOwners {
     } catch {
       // kernel threads and other users' processes without root have no readable exe
     }
-    try {
-      const cg = parseProcCgroup(readFileSync(`${this.procRoot}/${pid}/cgroup`, 'utf8'));
-      if (cg !== undefined) ref.cgroup = cg;
-    } catch {
-      // process exited between reads
-    }
+    // Unreadable: the process exited between reads. No v2 line (a cgroup v1 host): the first hierarchy.
+    const cg = readProcCgroup(pid, this.procRoot);
+    const cgroup = cg?.v2 ?? cg?.v1;
+    if (cgroup !== undefined) ref.cgroup = cgroup;
     return ref;
   }
 }

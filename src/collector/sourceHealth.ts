@@ -1,7 +1,10 @@
-// Which metric sources failed this sample, and logging each failure ONCE (issue 4 "Rules": a failing
-// source degrades only its metrics, is logged once with the reason; the rest keeps sampling).
+// Which metric sources failed this sample, and logging each failure ONCE: a failing source degrades only its
+// metrics and is logged once with the reason; the rest keeps sampling.
 import type { Logger } from '../log.ts';
-import { CommandError } from './commandRunner.ts';
+import { CommandError } from '../system/commandRunner.ts';
+
+/** How long a metric source's command (ss, ip, nft) may take: a sample must not wait longer for one source. */
+export const SOURCE_COMMAND_TIMEOUT_MS = 5000;
 
 export class SourceHealth {
   private readonly failing = new Map<string, string>();
@@ -22,7 +25,7 @@ export class SourceHealth {
     this.current.push(`${source}: ${reason}`);
     if (this.failing.get(source) !== reason) {
       this.failing.set(source, reason);
-      this.logger.warn({ source, reason }, 'metric source degraded; its metrics are left out until it recovers');
+      this.logger.warn({ err, source }, 'metric source degraded; its metrics are left out until it recovers');
     }
   }
 

@@ -3,7 +3,8 @@
 export const settingDescriptions: Record<string, string> = {
   thingName: 'The gateway thing name, when `AWS_IOT_THING_NAME` is not set.',
   stateDir:
-    'Where state lives (outbox, report ids, thresholds, active actions, audit log); relative to the component work folder. A change takes effect at the next start.',
+    'Where state lives (outbox, report ids, thresholds, active actions, audit log); relative to the component work ' +
+    'folder. A change takes effect at the next start.',
   logLevel: 'pino log level.',
   sampling: 'Local sampling: every sample is evaluated at once.',
   'sampling.intervalMs': 'Time between samples of the host and downstream devices (ms).',
@@ -35,9 +36,12 @@ export const settingDescriptions: Record<string, string> = {
   'downstream.devices[].mac': 'MAC address of the device.',
   'downstream.devices[].interface': 'Gateway interface the device sits behind (interface actions).',
   'downstream.forwardMinIntervalSeconds':
-    "Forward at most one of a device's own reports per this many seconds (0: every valid report). Device Defender may throttle a thing that reports more often than every 300 s; a report not forwarded is still answered and evaluated locally, and counted.",
+    "Forward at most one of a device's own reports per this many seconds (0: every valid report). Device Defender may " +
+    'throttle a thing that reports more often than every 300 s; a report not forwarded is still answered and ' +
+    'evaluated locally, and counted.',
   'downstream.thingNamePattern':
-    'Regular expression for further known thing names, matched against the whole name (reports from anything else are refused as spoofed); a group repeated without bound that itself repeats, like (a+)+, is refused.',
+    'Regular expression for further known thing names, matched against the whole name (reports from anything else are ' +
+    'refused as spoofed); a group repeated without bound that itself repeats, like (a+)+, is refused.',
   'downstream.reportTopic': 'Local pub/sub topic filter on which devices publish their own Defender reports.',
   'downstream.messageTopics': 'Local pub/sub topic patterns counted per device; `{thingName}` marks the level with the thing name.',
   behaviors: "Device Defender behaviors (a security profile's `behaviors`, pasted unchanged) plus our `edge` extension.",
@@ -68,7 +72,8 @@ export const settingDescriptions: Record<string, string> = {
   'outbox.maxBytes': 'Most bytes kept on disk; beyond it the oldest are dropped and counted.',
   'outbox.maxBackoffMs': 'Longest wait between retries of a failed publish.',
   'outbox.replayBytes':
-    'Sent messages are kept and sent again after a reconnect until this many newer bytes went out (set it to the nucleus spool size, `mqtt.spooler.maxSizeInBytes`).',
+    'Sent messages are kept and sent again after a reconnect until this many newer bytes went out (set it to the nucleus ' +
+    'spool size, `mqtt.spooler.maxSizeInBytes`).',
   thresholdCache: 'Per-thing evaluation state in memory (LRU); evicted things reload from disk.',
   'thresholdCache.maxThings': 'Things held in memory at once.',
   'thresholdCache.maxBytes': 'Memory bound of the cache (estimated bytes).',

@@ -1,7 +1,9 @@
-// The ONE schema of the component configuration (recipe DefaultConfiguration merged with deployment
-// updates, greengrass.md §4). Every module reads its section from the validated object; nothing else
-// parses configuration. Defaults live here so the recipe, the docs and the code cannot drift.
+// The ONE schema of the component configuration (recipe DefaultConfiguration merged with deployment updates,
+// docs/greengrass-ipc.md#configuration-deployments-validation-restarts). Every module reads its section from
+// the validated object; nothing else parses configuration. Defaults live here so the recipe, the docs and the
+// code cannot drift.
 import type { SchemaObject } from 'ajv';
+import { COERCE_KEYWORD } from './coerce.ts';
 
 export interface DownstreamDevice {
   thingName: string;
@@ -35,7 +37,7 @@ export interface ComponentConfig {
     /**
      * Per-process TCP bytes include connections to loopback and the host's own addresses, independently of
      * `includeLoopback` (which governs the host's network_stats): a process talking to a local broker on
-     * 127.0.0.1 is exactly what per-process behaviors must see (scenario/rogue-agent.md).
+     * 127.0.0.1 is exactly what per-process behaviors must see (the demo's rogue agent, docs/demo.md).
      */
     perProcessIncludeLoopback: boolean;
     /**
@@ -91,6 +93,42 @@ export interface ComponentConfig {
 
 const topic = { type: 'string', minLength: 1, maxLength: 512 } as const;
 
+/** A Device Defender MetricValue's numeric members (API `MetricValue`). */
+const metricValueScalars: SchemaObject = {
+  properties: {
+    count: { type: 'number' },
+    number: { type: 'number' },
+    numbers: { items: { type: 'number' } },
+    ports: { items: { type: 'integer' } },
+  },
+};
+
+/**
+ * The numbers and booleans of one behavior, for coercion only (coerce.ts): src/localrules/behaviors.ts
+ * validates behaviors with its own `path: message` errors, so these types are not checked here.
+ */
+const behaviorScalars: SchemaObject = {
+  properties: {
+    criteria: {
+      properties: {
+        value: metricValueScalars,
+        durationSeconds: { type: 'integer' },
+        consecutiveDatapointsToAlarm: { type: 'integer' },
+        consecutiveDatapointsToClear: { type: 'integer' },
+      },
+    },
+    suppressAlerts: { type: 'boolean' },
+    exportMetric: { type: 'boolean' },
+    edge: {
+      properties: {
+        scope: { properties: { host: { type: 'boolean' }, processes: { type: 'boolean' }, devices: { type: 'boolean' } } },
+        action: { properties: { ttlSeconds: { type: 'integer' }, dryRun: { type: 'boolean' }, revertOnClear: { type: 'boolean' } } },
+        thingOverrides: { additionalProperties: metricValueScalars },
+      },
+    },
+  },
+};
+
 // Typed loosely: Ajv's JSONSchemaType cannot express `default: {}` on objects whose members all default.
 export const configSchema: SchemaObject = {
   type: 'object',
@@ -112,7 +150,7 @@ export const configSchema: SchemaObject = {
       default: {},
       properties: {
         enabled: { type: 'boolean', default: true },
-        // device-defender.md §1.4: below 300 s per thing the service may throttle.
+        // Below 300 s per thing the service may throttle (docs/reports.md#limits-and-cadence).
         intervalSeconds: { type: 'integer', minimum: 300, maximum: 86_400, default: 300 },
         format: { type: 'string', enum: ['json', 'cbor'], default: 'json' },
         names: { type: 'string', enum: ['long', 'short'], default: 'long' },
@@ -183,7 +221,7 @@ export const configSchema: SchemaObject = {
       },
       required: [],
     },
-    behaviors: { type: 'array', items: {}, maxItems: 100, default: [] },
+    behaviors: { type: 'array', items: {}, maxItems: 100, default: [], [COERCE_KEYWORD]: { items: behaviorScalars } },
     statistics: {
       type: 'object',
       additionalProperties: false,
@@ -204,7 +242,7 @@ export const configSchema: SchemaObject = {
       properties: {
         localTopic: { ...topic, default: 'defender-edge/violations' },
         cloudTopic: { ...topic, default: 'defender-edge/{thingName}/violations' },
-        // device-defender.md §3.5: the service invalidates after two days without datapoints.
+        // The service invalidates after two days without datapoints (Device Defender troubleshooting guide).
         invalidateAfterSeconds: { type: 'integer', minimum: 1, maximum: 30 * 86_400, default: 172_800 },
       },
       required: [],
@@ -240,7 +278,7 @@ export const configSchema: SchemaObject = {
         // away): nothing tells a component that the cloud is back, so this is the longest the backlog waits.
         maxBackoffMs: { type: 'integer', minimum: 100, maximum: 300_000, default: 30_000 },
         // Sent messages kept for replay until the cloud is known to have them (ipc/outbox.ts): the nucleus's
-        // mqtt.spooler.maxSizeInBytes (greengrass.md §3.3). 0 trusts the nucleus's memory spool.
+        // mqtt.spooler.maxSizeInBytes (docs/greengrass-ipc.md). 0 trusts the nucleus's memory spool.
         replayBytes: { type: 'integer', minimum: 0, maximum: 256 * 2 ** 20, default: 2_621_440 },
       },
       required: [],

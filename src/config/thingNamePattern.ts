@@ -24,7 +24,8 @@ export function thingNamePatternProblems(pattern: string, path = 'downstream.thi
   const nested = nestedRepetition(pattern);
   if (nested !== undefined) {
     return [
-      `${path}: the group ending at offset ${nested} repeats without bound and contains a repetition itself (like (a+)+), which can take exponential time on a hostile thing name; rewrite it without the nesting`,
+      `${path}: the group ending at offset ${nested} repeats without bound and contains a repetition itself (like ` +
+        `(a+)+), which can take exponential time on a hostile thing name; rewrite it without the nesting`,
     ];
   }
   return [];

@@ -1,4 +1,6 @@
 import { Ajv, type ErrorObject } from 'ajv';
+import { describeValue } from '../describeValue.ts';
+import { COERCE_KEYWORD, coerceBySchema } from './coerce.ts';
 import { type ComponentConfig, configSchema } from './schema.ts';
 
 export type ConfigResult = { ok: true; config: ComponentConfig } | { ok: false; errors: string[] };
@@ -6,7 +8,10 @@ export type ConfigResult = { ok: true; config: ComponentConfig } | { ok: false; 
 /** A further check on an already schema-valid configuration (e.g. behaviors); returns `path: message` errors. */
 export type ConfigCheck = (config: ComponentConfig) => string[];
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true });
+// verbose: errors carry the offending value, so a type error can name it.
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true, verbose: true });
+// An annotation for coerce.ts; Ajv validates nothing with it.
+ajv.addKeyword({ keyword: COERCE_KEYWORD, schemaType: 'object' });
 const validateSchema = ajv.compile(configSchema);
 
 /** `/a/0/b` → `a[0].b`, the form every `path: message` error in the project uses. */
@@ -21,7 +26,7 @@ export function jsonPointerToPath(pointer: string): string {
 
 /**
  * `a` + `b` → `a.b`; a key that is not a plain name (spaces, `: `, newlines, quotes, empty) is shown
- * JSON-quoted, `a["x: y"]`, so a hostile key cannot blur the `path: message` (issue 8 fuzz finding).
+ * JSON-quoted, `a["x: y"]`, so a hostile key cannot blur the `path: message` (found by fuzzing, test/fuzz/).
  */
 function joinKey(parent: string, key: string): string {
   const cut = key.length > 64 ? `${key.slice(0, 64)}…` : key;
@@ -39,6 +44,9 @@ function formatAjvError(e: ErrorObject): string {
   } else if (e.keyword === 'enum') {
     message = `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
   }
+  // e.g. `sampling.intervalMs: must be integer, got string "fast"`: what arrived, not only what was expected
+  // (for the keywords about the value itself; `required` and unknown keys are about the enclosing object).
+  if (e.keyword !== 'additionalProperties' && e.keyword !== 'required') message = `${message}, got ${describeValue(e.data)}`;
   return `${path === '' ? '(root)' : path}: ${message}`;
 }
 
@@ -51,21 +59,40 @@ export function validateConfig(raw: unknown, checks: readonly ConfigCheck[] = []
     return { ok: false, errors: ['(root): must be an object'] };
   }
   // structuredClone (and Ajv) recurse: a hostile configuration nested thousands deep would overflow the
-  // stack and throw out of the validation hook (issue 8 fuzz finding). Measured without recursion first.
+  // stack and throw out of the validation hook (found by fuzzing, test/fuzz/). Measured without recursion first.
   const deep = tooDeepAt(raw, MAX_CONFIG_DEPTH);
   if (deep !== null) return { ok: false, errors: [`${deep === '' ? '(root)' : deep}: nests deeper than ${MAX_CONFIG_DEPTH} levels`] };
   let copy: Record<string, unknown>;
   try {
-    copy = structuredClone(raw) as Record<string, unknown>;
+    // Numbers and booleans that arrive as strings (nucleus lite) become numbers and booleans where the
+    // schema types them (coerce.ts); nothing else is converted.
+    copy = coerceBySchema(structuredClone(raw), configSchema) as Record<string, unknown>;
   } catch (err) {
     return { ok: false, errors: [`(root): is not plain JSON data (${(err as Error).message})`] };
   }
   if (!validateSchema(copy)) {
-    return { ok: false, errors: (validateSchema.errors ?? []).map(formatAjvError) };
+    const schemaErrors = (validateSchema.errors ?? []).map(formatAjvError);
+    // All errors in one pass: a deployment costs minutes, so the module checks (behaviors …) run too, on
+    // the settings the schema did not refuse. A check may throw on a shape the schema refused; its errors
+    // are then already said.
+    const refused = new Set(schemaErrors.map(topLevelKey));
+    const more = checks.flatMap((check) => {
+      try {
+        return check(copy as unknown as ComponentConfig).filter((e) => !refused.has(topLevelKey(e)));
+      } catch {
+        return [];
+      }
+    });
+    return { ok: false, errors: [...schemaErrors, ...more] };
   }
   const config = copy as unknown as ComponentConfig;
   const errors = checks.flatMap((check) => check(config));
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config };
+}
+
+/** `behaviors[1].criteria: …` → `behaviors`; `(root): …` → `(root)`. */
+function topLevelKey(error: string): string {
+  return /^[^.[:]*/.exec(error)?.[0] ?? '';
 }
 
 /** Far deeper than the schema goes (behaviors[i].criteria.value.ports[j] is 5 levels). */

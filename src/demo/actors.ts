@@ -1,5 +1,5 @@
 // The demo's cast, each run as its own process so that enforcement acts on a real, separate pid:
-//  - rogue-agent: the walkthrough's rogue agent (rogue-agent.md) — its own MQTT client, subscribes QoS 1 to
+//  - rogue-agent: the scenario's rogue agent (docs/demo.md#the-scenario) — its own MQTT client, subscribes QoS 1 to
 //    a topic and publishes {"message": <100 random A-Z0-9>} to it in a loop, so it sends and receives.
 //  - tcp-streamer: a second rogue that just streams bytes to a TCP sink.
 //  - innocent: a well-behaved neighbour that must never be touched.
@@ -168,7 +168,7 @@ export async function innocentCommand(argv: string[]): Promise<number> {
 
 /**
  * `_device --url mqtt://… --thing NAME [--interval-ms 2000]`: a downstream device that runs its own Device
- * Defender agent: publishes a report (device-defender.md §1) with its MQTT connection's byte deltas to
+ * Defender agent: publishes a report (docs/reports.md) with its MQTT connection's byte deltas to
  * `$aws/things/NAME/defender/metrics/json` and prints each accepted/rejected answer it gets back.
  */
 export async function deviceCommand(argv: string[]): Promise<number> {

@@ -3,8 +3,8 @@
 // state T in /proc/PID/stat. Only processes started here are ever signalled, by pid.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { readStat } from '../enforce/procfs.ts';
 import { selfCommand } from '../selfCommand.ts';
+import { readProcStat } from '../system/procfs.ts';
 
 export type ActorRole = 'rogue-agent' | 'tcp-streamer' | 'innocent' | 'device';
 
@@ -36,7 +36,7 @@ export interface Actor {
 
 /** /proc/PID/stat state letter, or null when the process is gone. */
 export function procState(pid: number): string | null {
-  return readStat(pid)?.state ?? null;
+  return readProcStat(pid)?.state ?? null;
 }
 
 export function isRunning(actor: Actor): boolean {

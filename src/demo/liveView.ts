@@ -27,7 +27,8 @@ export function violationLine(ev: ViolationEvent, t0: number): string {
       : ev.offender.kind === 'device'
         ? `device ${ev.offender.thingName}`
         : 'the gateway';
-  return `${stamp(ev.t, t0)}  VIOLATION ${ev.behavior} ${ev.event}: ${who} — ${ev.metric} = ${count(ev.value)}, must be ${ev.comparisonOperator ?? '?'} ${count(ev.threshold)}`;
+  const measured = `${ev.metric} = ${count(ev.value)}, must be ${ev.comparisonOperator ?? '?'} ${count(ev.threshold)}`;
+  return `${stamp(ev.t, t0)}  VIOLATION ${ev.behavior} ${ev.event}: ${who} — ${measured}`;
 }
 
 export function actionLine(r: ActionRecord, t0: number): string {

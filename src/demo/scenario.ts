@@ -1,6 +1,6 @@
-// The rogue-agent scenario (shared/scenario/rogue-agent.md) on one machine, no AWS account: the Greengrass
+// The rogue-agent scenario (docs/demo.md#the-scenario) on one machine, no AWS account: the Greengrass
 // emulator in-process (IPC socket, client-device MQTT broker, cloud record), the agent in-process with the
-// walkthrough's profile scoped per process and an enforcement action, a TCP sink, and the cast as real
+// scenario's profile scoped per process and an enforcement action, a TCP sink, and the cast as real
 // processes (cast.ts). One module for `defender-edge demo`, the end-to-end tests and the latency bench:
 // start() once, round() as often as wanted (each round starts a fresh cast), stop() cleans up everything.
 import { EventEmitter } from 'node:events';
@@ -26,7 +26,7 @@ export interface ScenarioOptions {
   mode?: 'enforce' | 'dry-run';
   action?: DemoAction;
   /**
-   * Pause between the rogue agent's publishes. The walkthrough's rogue publishes once a second; at that
+   * Pause between the rogue agent's publishes. The scenario's rogue publishes once a second; at that
    * rate (~150 bytes/s on the wire) it crosses bytesOut < 10000 after ~67 s. The demo's rogue "floods"
    * at 25 messages/s (40 ms): ~3.5 KB/s crosses 10000 bytes in ~3 s — after a few quiet samples, so the
    * crossing is visible — and msgReceive's 100 messages in ~4 s, so the demo ends in seconds.
@@ -81,7 +81,7 @@ const ROLE_TITLE: Record<ActorRole, string> = {
   device: 'device-sim',
 };
 
-/** The walkthrough's security profile (rogue-agent.md: names, metrics, operators, values, durations) scoped per process with an action. */
+/** The scenario's security profile (docs/demo.md: names, metrics, operators, values, durations) scoped per process with an action. */
 export function seedBehaviors(action: ActionSpec): unknown[] {
   const edge = { scope: { host: false, processes: true, devices: false }, action };
   return [
@@ -495,8 +495,8 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
     await this.starting?.catch(() => undefined);
     if (this.cloudTimer) clearInterval(this.cloudTimer);
     await Promise.all([...this.actors.values()].map((a) => stopActor(a)));
-    await this.agent?.stop().catch((err: Error) => this.log.warn({ err: err.message }, 'agent stop failed'));
-    await this.emulator?.stop().catch((err: Error) => this.log.warn({ err: err.message }, 'emulator stop failed'));
+    await this.agent?.stop().catch((err: unknown) => this.log.warn({ err }, 'agent stop failed'));
+    await this.emulator?.stop().catch((err: unknown) => this.log.warn({ err }, 'emulator stop failed'));
     for (const s of this.sinkSockets) s.destroy();
     await new Promise<void>((resolve) => (this.sink ? this.sink.close(() => resolve()) : resolve()));
     if (this.dir !== '' && !this.keepWorkDir) rmSync(this.dir, { recursive: true, force: true });

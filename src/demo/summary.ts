@@ -1,4 +1,4 @@
-// What a run of the rogue-agent scenario (shared/scenario/rogue-agent.md) proved, as one JSON-able object,
+// What a run of the rogue-agent scenario (docs/demo.md#the-scenario) proved, as one JSON-able object,
 // and its human rendering. Pure: everything observed is passed in (no I/O, no clock).
 
 import type { ActionRecord } from '../enforce/actionModel.ts';
@@ -78,9 +78,9 @@ export interface DemoSummary {
   scenario: 'rogue-agent';
   mode: 'enforce' | 'dry-run';
   samplingMs: number;
-  /** the demo's compressed report cadence; deployments report every ≥ 300 s (device-defender.md §1.4) */
+  /** the demo's compressed report cadence; deployments report every ≥ 300 s (docs/reports.md) */
   reportEverySeconds: number;
-  /** the walkthrough's rogue agent: detection → stop in ms (null in dry-run or if it was not stopped) */
+  /** the scenario's rogue agent: detection → stop in ms (null in dry-run or if it was not stopped) */
   detectedAfterMs: number | null;
   action: string | null;
   offender: { pid: number; comm: string } | null;
@@ -290,7 +290,9 @@ export function renderSummary(s: DemoSummary): string {
     `innocent process survived: ${s.innocentSurvived === null ? 'n/a' : s.innocentSurvived ? 'yes' : 'NO'}`,
     `behaviors fired: ${s.behaviorsFired.join(', ') || 'none'}`,
     ...Object.entries(s.behaviorsNotFired).map(([b, why]) => `behavior not fired: ${b} — ${why}`),
-    `cloud record: ${s.cloud.gatewayReports} gateway reports, ${s.cloud.deviceReports} device reports, ${s.cloud.violations} violations, ${s.cloud.actions} actions${s.cloud.reportAfterViolation ? '; reporting went on after the violation' : ''}`,
+    `cloud record: ${s.cloud.gatewayReports} gateway reports, ${s.cloud.deviceReports} device reports, ` +
+      `${s.cloud.violations} violations, ${s.cloud.actions} actions` +
+      (s.cloud.reportAfterViolation ? '; reporting went on after the violation' : ''),
     `downstream device: ${s.device.accepted} reports accepted, ${s.device.rejected} rejected`,
     `report cadence compressed to ${s.reportEverySeconds} s for the demo (deployments: every 300 s or more)`,
     '',

@@ -1,17 +1,10 @@
 // The data enforcement works with: what a backend is asked to do, what is active, and the record of
 // every decision (audit log line, onAction payload). Plain JSON-serializable data.
-import type { ActionType, MetricValue, Offender, ViolationEventType } from '../localrules/contracts.ts';
+import { ACTION_TYPES, type ActionType, type MetricValue, type Offender, type ViolationEventType } from '../localrules/contracts.ts';
 
 export type EnforceActionType = Exclude<ActionType, 'none'>;
 
-export const ENFORCE_ACTION_TYPES: readonly EnforceActionType[] = [
-  'process-suspend',
-  'process-terminate',
-  'process-freeze',
-  'address-block',
-  'interface-down',
-  'interface-quarantine',
-];
+export const ENFORCE_ACTION_TYPES: readonly EnforceActionType[] = ACTION_TYPES.filter((t): t is EnforceActionType => t !== 'none');
 
 export type ActionTarget =
   /** startTime is the one read from /proc when the action was decided: every later signal re-checks it */
@@ -27,14 +20,6 @@ export interface ApplyRequest {
 }
 
 export type BackendName = 'process' | 'nft' | 'link' | 'dry-run';
-
-/** What a backend reports as currently in force (nft: from the kernel; others: what it tracks). */
-export interface BackendEntry {
-  type: EnforceActionType;
-  target: ActionTarget;
-  /** remaining time as the kernel reports it (nft, whole seconds) */
-  expiresInMs?: number;
-}
 
 export interface BackendMetrics {
   applied: number;
@@ -63,15 +48,14 @@ export interface ReadBack {
 }
 
 /**
- * One enforcement backend (the CrowdSec bouncer shape: init / add / delete / shutdown / metrics, plus
- * list). apply/revert resolve with a short human detail ("SIGSTOP sent") or reject with the cause.
+ * One enforcement backend (the CrowdSec bouncer shape: add / delete / shutdown / metrics, plus a read-back
+ * of what the kernel shows; a backend that needs set-up does it on its first use). apply/revert resolve
+ * with a short human detail ("SIGSTOP sent") or reject with the cause.
  */
 export interface EnforcementBackend {
   readonly name: BackendName;
-  init(): Promise<void>;
   apply(request: ApplyRequest): Promise<string>;
   revert(request: ApplyRequest): Promise<string>;
-  list(): Promise<BackendEntry[]>;
   /**
    * Reads the action back from the kernel. `settleMs`: how long to wait for an effect that lands
    * asynchronously (a signal being delivered, a cgroup finishing its freeze) before saying it is not in force.

@@ -1,5 +1,7 @@
 // The active actions and offence counts on disk, written atomically after every change (temp file +
 // rename, src/store/atomicFile.ts) and read back on start so blocks survive a restart (fail2ban habit).
+
+import { isPlainObject } from '../plainObject.ts';
 import { readJsonFile, writeFileAtomic } from '../store/atomicFile.ts';
 import { type ActionTarget, type ActiveAction, type BackendName, ENFORCE_ACTION_TYPES, type Operator } from './actionModel.ts';
 import type { OffenceEntry } from './enforcementPolicy.ts';
@@ -35,11 +37,10 @@ export interface EnforcementState {
 
 const BACKENDS: readonly BackendName[] = ['process', 'nft', 'link', 'dry-run'];
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
 function checkTarget(t: unknown, path: string): string | null {
-  if (!isObj(t)) return `${path}: must be an object`;
+  if (!isPlainObject(t)) return `${path}: must be an object`;
   try {
     switch (t.kind) {
       case 'process':
@@ -66,7 +67,7 @@ function checkTarget(t: unknown, path: string): string | null {
 
 /** `path: message` for a persisted action that cannot be trusted, or null. */
 export function checkActiveAction(a: unknown, path: string): string | null {
-  if (!isObj(a)) return `${path}: must be an object`;
+  if (!isPlainObject(a)) return `${path}: must be an object`;
   if (typeof a.id !== 'string' || a.id === '') return `${path}.id: must be a non-empty string`;
   if (!ENFORCE_ACTION_TYPES.includes(a.type as never)) return `${path}.type: must be one of ${ENFORCE_ACTION_TYPES.join(', ')}`;
   if (!BACKENDS.includes(a.backend as never)) return `${path}.backend: must be one of ${BACKENDS.join(', ')}`;
@@ -75,7 +76,7 @@ export function checkActiveAction(a: unknown, path: string): string | null {
   if (!isNum(a.escalationLevel)) return `${path}.escalationLevel: must be a number`;
   if (typeof a.revertOnClear !== 'boolean') return `${path}.revertOnClear: must be a boolean`;
   if (typeof a.offenceKey !== 'string') return `${path}.offenceKey: must be a string`;
-  if (!isObj(a.violation) || typeof a.violation.violationId !== 'string') return `${path}.violation.violationId: must be a string`;
+  if (!isPlainObject(a.violation) || typeof a.violation.violationId !== 'string') return `${path}.violation.violationId: must be a string`;
   return checkTarget(a.target as ActionTarget, `${path}.target`);
 }
 
@@ -88,7 +89,7 @@ export interface LoadedState {
 export function loadEnforcementState(path: string): LoadedState {
   const empty: EnforcementState = { version: 1, actions: [], offences: {} };
   const r = readJsonFile<{ actions: unknown[]; offences: Record<string, unknown> }>(path, (v) =>
-    isObj(v) && v.version === 1 && Array.isArray(v.actions) && isObj(v.offences)
+    isPlainObject(v) && v.version === 1 && Array.isArray(v.actions) && isPlainObject(v.offences)
       ? null
       : '(root): must be {version: 1, actions: [], offences: {}}',
   );
@@ -103,22 +104,23 @@ export function loadEnforcementState(path: string): LoadedState {
   });
   const offences: Record<string, OffenceEntry> = {};
   for (const [k, v] of Object.entries(r.value.offences)) {
-    if (isObj(v) && isNum(v.count) && isNum(v.lastAt)) offences[k] = { count: v.count, lastAt: v.lastAt };
+    if (isPlainObject(v) && isNum(v.count) && isNum(v.lastAt)) offences[k] = { count: v.count, lastAt: v.lastAt };
     else errors.push(`offences.${k}: must be {count, lastAt}`);
   }
   const state: EnforcementState = { version: 1, actions, offences };
   const raw = r.value as { quiet?: unknown; pause?: unknown; bootId?: unknown };
-  if (isObj(raw.quiet)) {
+  if (isPlainObject(raw.quiet)) {
     const quiet: Record<string, QuietEntry> = {};
     for (const [k, v] of Object.entries(raw.quiet)) {
-      if (isObj(v) && isNum(v.until)) quiet[k] = v as unknown as QuietEntry;
+      if (isPlainObject(v) && isNum(v.until)) quiet[k] = v as unknown as QuietEntry;
       else errors.push(`quiet.${k}.until: must be a number`);
     }
     state.quiet = quiet;
   }
   if (raw.pause !== undefined) {
     const p = raw.pause;
-    if (isObj(p) && isNum(p.until) && isNum(p.at) && isObj(p.by) && typeof p.by.via === 'string') state.pause = p as unknown as PauseState;
+    if (isPlainObject(p) && isNum(p.until) && isNum(p.at) && isPlainObject(p.by) && typeof p.by.via === 'string')
+      state.pause = p as unknown as PauseState;
     else errors.push('pause: must be {at, until, by: {via}}');
   }
   if (typeof raw.bootId === 'string') state.bootId = raw.bootId;

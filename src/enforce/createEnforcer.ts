@@ -1,11 +1,12 @@
-// Composition of the enforcement part: the one call the agent makes. Production uses the host
-// namespace; tests pass `netns` so nft/ip act inside namespaces they created.
-import { readFileSync } from 'node:fs';
+// Composition of the enforcement part: the one call the agent makes, and the one place that builds the
+// backends. Production runs nft/ip in the host namespace; tests pass a runner bound to a namespace they
+// created.
 import { join } from 'node:path';
 import type { Logger } from '../log.ts';
+import { type CommandRunner, createCommandRunner } from '../system/commandRunner.ts';
+import { findCgroup2Mount, readBootId } from '../system/procfs.ts';
 import type { ActionRecord } from './actionModel.ts';
 import { AuditLog } from './auditLog.ts';
-import { createCommandRunner } from './commandRunner.ts';
 import { DryRunBackend } from './dryRunBackend.ts';
 import { type EnforcementConfig, Enforcer } from './enforcer.ts';
 import { createHostFacts } from './hostFacts.ts';
@@ -13,7 +14,6 @@ import { LinkBackend } from './linkBackend.ts';
 import { startWatchdog } from './linkWatchdog.ts';
 import { NftBackend } from './nftBackend.ts';
 import { ProcessBackend } from './processBackend.ts';
-import { findCgroup2Mount } from './procfs.ts';
 
 export interface CreateEnforcerOptions {
   config: EnforcementConfig;
@@ -21,25 +21,15 @@ export interface CreateEnforcerOptions {
   stateDir: string;
   logger: Logger;
   onAction?: (record: ActionRecord) => void;
-  /** run nft/ip inside this network namespace (tests); absent = the agent's own namespace */
-  netns?: string;
+  /** runs nft/ip; its namespace is the one acted in (tests: one they created). Default: this namespace */
+  runner?: CommandRunner;
   now?: () => number;
   agentPid?: number;
   /** override cgroup2 mount discovery (null = no cgroup v2) */
   cgroupRoot?: string | null;
   auditMaxBytes?: number;
-  commandTimeoutMs?: number;
   /** how often actions in force are read back from the kernel (default 10 s; 0: on demand only) */
   reconcileMs?: number;
-}
-
-/** This boot's id (proc(5) /proc/sys/kernel/random/boot_id); undefined where it cannot be read. */
-export function readBootId(path = '/proc/sys/kernel/random/boot_id'): string | undefined {
-  try {
-    return readFileSync(path, 'utf8').trim() || undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 export function enforcementPaths(stateDir: string): { statePath: string; auditPath: string } {
@@ -48,10 +38,7 @@ export function enforcementPaths(stateDir: string): { statePath: string; auditPa
 
 export function createEnforcer(options: CreateEnforcerOptions): Enforcer {
   const logger = options.logger.child({ module: 'enforce' });
-  const runner = createCommandRunner({
-    ...(options.netns === undefined ? {} : { netns: options.netns }),
-    ...(options.commandTimeoutMs === undefined ? {} : { timeoutMs: options.commandTimeoutMs }),
-  });
+  const runner = options.runner ?? createCommandRunner();
   const cgroupRoot = options.cgroupRoot === undefined ? findCgroup2Mount() : options.cgroupRoot;
   const { statePath, auditPath } = enforcementPaths(options.stateDir);
   let enforcer: Enforcer | undefined;
@@ -71,7 +58,7 @@ export function createEnforcer(options: CreateEnforcerOptions): Enforcer {
         logger,
         watchdog: (ifname, deadlineMs) => startWatchdog({ statePath, ifname, deadlineMs, netns: runner.netns }),
       }),
-      dryRun: new DryRunBackend(logger),
+      'dry-run': new DryRunBackend(logger),
     },
     hostFacts: createHostFacts(runner),
     statePath,

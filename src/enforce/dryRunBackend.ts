@@ -1,7 +1,7 @@
 // Simulation mode for free (CrowdSec bouncer habit): receives exactly what a real backend would, logs
 // it, changes nothing. Selected by `enforcement.mode: dry-run` or a behavior's `action.dryRun`.
 import type { Logger } from '../log.ts';
-import type { ApplyRequest, BackendEntry, BackendMetrics, EnforcementBackend, ReadBack } from './actionModel.ts';
+import type { ApplyRequest, BackendMetrics, EnforcementBackend, ReadBack } from './actionModel.ts';
 
 export function describeTarget(req: ApplyRequest): string {
   const t = req.target;
@@ -19,17 +19,13 @@ export class DryRunBackend implements EnforcementBackend {
   readonly name = 'dry-run' as const;
   readonly #logger: Logger;
   readonly #counters: BackendMetrics = { applied: 0, reverted: 0, failed: 0 };
-  readonly #active = new Map<string, BackendEntry>();
 
   constructor(logger: Logger) {
     this.#logger = logger;
   }
 
-  async init(): Promise<void> {}
-
   async apply(req: ApplyRequest): Promise<string> {
     const detail = `dry-run: would ${req.type} ${describeTarget(req)} for ${Math.ceil(req.ttlMs / 1000)} s`;
-    this.#active.set(`${req.type} ${describeTarget(req)}`, { type: req.type, target: req.target });
     this.#counters.applied++;
     this.#logger.info({ action: req.type, target: req.target, ttlMs: req.ttlMs }, detail);
     return detail;
@@ -37,14 +33,9 @@ export class DryRunBackend implements EnforcementBackend {
 
   async revert(req: ApplyRequest): Promise<string> {
     const detail = `dry-run: would revert ${req.type} on ${describeTarget(req)}`;
-    this.#active.delete(`${req.type} ${describeTarget(req)}`);
     this.#counters.reverted++;
     this.#logger.info({ action: req.type, target: req.target }, detail);
     return detail;
-  }
-
-  async list(): Promise<BackendEntry[]> {
-    return [...this.#active.values()];
   }
 
   async readBack(): Promise<ReadBack> {

@@ -3,7 +3,7 @@
 import type { Offender } from '../localrules/contracts.ts';
 import type { ActionTarget, EnforceActionType } from './actionModel.ts';
 
-/** Sliding-window limiter: at most `max` actions in any `windowMs` (issue 6: maxActionsPerMinute). */
+/** Sliding-window limiter: at most `max` actions in any `windowMs` (enforcement.maxActionsPerMinute). */
 export class RateLimiter {
   readonly #max: number;
   readonly #windowMs: number;

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { ComponentConfig } from '../config/schema.ts';
 import type { ViolationEvent } from '../localrules/contracts.ts';
 import type { Logger } from '../log.ts';
+import { readAncestry } from '../system/procfs.ts';
 import {
   type ActionRecord,
   type ActionTarget,
@@ -30,19 +31,13 @@ import { describeOperator, railsPassed } from './decisionText.ts';
 import { activeKey, escalatedTtlMs, MAX_TIMER_MS, OffenceBook, offenceKey, RateLimiter, targetKey } from './enforcementPolicy.ts';
 import type { HostFacts } from './hostFacts.ts';
 import { ProcessIdentityError } from './processBackend.ts';
-import { readAncestry } from './procfs.ts';
 import { type ResolverDeps, recheckTarget, resolveTarget } from './targetResolver.ts';
 import { parseCidr } from './targetValidation.ts';
 import { checkViolationEvent } from './violationCheck.ts';
 
 export type EnforcementConfig = ComponentConfig['enforcement'];
 
-export interface EnforcerBackends {
-  process: EnforcementBackend;
-  nft: EnforcementBackend;
-  link: EnforcementBackend;
-  dryRun: EnforcementBackend;
-}
+export type EnforcerBackends = Readonly<Record<BackendName, EnforcementBackend>>;
 
 export interface EnforcerOptions {
   config: EnforcementConfig;
@@ -136,7 +131,9 @@ function violationRef(ev: ViolationEvent): ViolationRef {
   return ref;
 }
 
-function backendNameFor(type: EnforceActionType): BackendName {
+/** The one place that picks the backend of a new action (a persisted one names its own). */
+function backendNameFor(type: EnforceActionType, dryRun: boolean): BackendName {
+  if (dryRun) return 'dry-run';
   if (type === 'address-block' || type === 'interface-quarantine') return 'nft';
   if (type === 'interface-down') return 'link';
   return 'process';
@@ -220,10 +217,6 @@ export class Enforcer {
     return run;
   }
 
-  #backend(name: BackendName): EnforcementBackend {
-    return name === 'dry-run' ? this.backends.dryRun : this.backends[name];
-  }
-
   #emit(record: ActionRecord): ActionRecord {
     this.#m[record.outcome]++;
     if (record.readBack !== undefined && record.actionId !== undefined) this.#readBacks.set(record.actionId, record.readBack);
@@ -299,7 +292,7 @@ export class Enforcer {
     this.#clearTimer(a.id);
     const base = { type: a.type, dryRun: a.backend === 'dry-run', actionId: a.id, target: a.target, reason, violation };
     try {
-      const detail = await this.#backend(a.backend).revert(this.#request(a, this.#now()));
+      const detail = await this.backends[a.backend].revert(this.#request(a, this.#now()));
       this.#active.delete(a.id);
       this.#readBacks.delete(a.id);
       this.#persist();
@@ -321,7 +314,7 @@ export class Enforcer {
   /** The backend's read-back, never throwing: a failed read is `unknown`, which is never taken as drift. */
   async #readBack(type: EnforceActionType, target: ActionTarget, backend: BackendName, ttlMs: number, settleMs = 0): Promise<ReadBack> {
     try {
-      return await this.#backend(backend).readBack({ type, target, ttlMs }, settleMs);
+      return await this.backends[backend].readBack({ type, target, ttlMs }, settleMs);
     } catch (err) {
       return { state: 'unknown', observed: `read-back failed: ${(err as Error).message}`, at: this.#now() };
     }
@@ -333,7 +326,7 @@ export class Enforcer {
     const byBackend = new Map<BackendName, ActiveAction[]>();
     for (const a of actions) byBackend.set(a.backend, [...(byBackend.get(a.backend) ?? []), a]);
     for (const [name, group] of byBackend) {
-      const backend = this.#backend(name);
+      const backend = this.backends[name];
       if (backend.readBackAll !== undefined && group.length > 1) {
         const now = this.#now();
         try {
@@ -377,7 +370,7 @@ export class Enforcer {
     this.#clearTimer(a.id);
     let detail: string;
     try {
-      detail = await this.#backend(a.backend).revert(this.#request(a, this.#now()));
+      detail = await this.backends[a.backend].revert(this.#request(a, this.#now()));
     } catch (err) {
       if (o.reason === 'operator') {
         this.#schedule(a); // still in force: keep its expiry
@@ -415,7 +408,7 @@ export class Enforcer {
   async #drop(a: ActiveAction, rb: ReadBack): Promise<ActionRecord> {
     this.#clearTimer(a.id);
     try {
-      await this.#backend(a.backend).revert(this.#request(a, this.#now()));
+      await this.backends[a.backend].revert(this.#request(a, this.#now()));
     } catch {
       /* nothing to revert on a target that is gone; the backend forgets it either way */
     }
@@ -441,7 +434,7 @@ export class Enforcer {
     const base = { type: a.type, dryRun: false, actionId: a.id, target: a.target, violation: a.violation, expiresAt: a.expiresAt };
     try {
       const req = this.#request(a, this.#now());
-      const detail = await this.#backend(a.backend).apply(req);
+      const detail = await this.backends[a.backend].apply(req);
       const readBack = await this.#readBack(a.type, a.target, a.backend, req.ttlMs, this.#settleMs(a.type));
       return this.#emit({
         t: this.#now(),
@@ -483,7 +476,8 @@ export class Enforcer {
   start(): Promise<ActionRecord[]> {
     return this.#enqueue(async () => {
       const loaded = loadEnforcementState(this.#o.statePath);
-      for (const e of loaded.errors) this.#log.warn({ path: this.#o.statePath }, `enforcement state: ${e}`);
+      for (const reason of loaded.errors)
+        this.#log.warn({ path: this.#o.statePath, reason }, 'enforcement state: left out what cannot be trusted');
       this.#offences = new OffenceBook(this.#o.config.maxTtlSeconds * 1000, 10_000, loaded.state.offences);
       for (const [k, q] of Object.entries(loaded.state.quiet ?? {})) this.#setQuiet(k, q);
       this.#pause = loaded.state.pause;
@@ -535,7 +529,7 @@ export class Enforcer {
         };
         try {
           const req = this.#request(a, now);
-          const detail = await this.#backend(a.backend).apply(req);
+          const detail = await this.backends[a.backend].apply(req);
           this.#schedule(a);
           const readBack = await this.#readBack(a.type, a.target, a.backend, req.ttlMs, this.#settleMs(a.type));
           records.push(this.#emit({ t: this.#now(), outcome: 'restored', detail, ttlSeconds: req.ttlMs / 1000, readBack, ...base }));
@@ -686,7 +680,7 @@ export class Enforcer {
       if (this.#stopped) return [];
       if (ev.event === 'in-alarm') return this.#onAlarm(ev);
       if (ev.event === 'alarm-cleared') return this.#onCleared(ev);
-      // alarm-invalidated (device-defender.md §3.5: no datapoints for long): silence is not innocence,
+      // alarm-invalidated (no datapoints for long, docs/localrules.md#violations): silence is not innocence,
       // the action keeps running to its ttl.
       return [];
     });
@@ -782,7 +776,7 @@ export class Enforcer {
     const base =
       spec.ttlSeconds !== undefined && Number.isFinite(spec.ttlSeconds) && spec.ttlSeconds > 0 ? spec.ttlSeconds : c.defaultTtlSeconds;
     const ttlMs = escalatedTtlMs(base, c.escalationFactor, level, c.maxTtlSeconds);
-    const backend = this.#backend(dryRun ? 'dry-run' : backendNameFor(type));
+    const backend = this.backends[backendNameFor(type, dryRun)];
     let detail: string;
     try {
       detail = await backend.apply({ type, target, ttlMs });
@@ -903,7 +897,7 @@ export class Enforcer {
         process: this.backends.process.metrics(),
         nft: this.backends.nft.metrics(),
         link: this.backends.link.metrics(),
-        'dry-run': this.backends.dryRun.metrics(),
+        'dry-run': this.backends['dry-run'].metrics(),
       },
     };
   }
@@ -921,7 +915,7 @@ export class Enforcer {
       Promise.race([p, new Promise<void>((resolve) => setTimeout(resolve, 5000).unref())]).catch((err: unknown) =>
         this.#log.error({ err, backend: name }, 'backend shutdown failed'),
       );
-    await Promise.all(Object.entries(this.backends).map(([name, b]) => raced(name, (b as EnforcementBackend).shutdown())));
+    await Promise.all(Object.entries(this.backends).map(([name, b]) => raced(name, b.shutdown())));
     this.#persist();
   }
 }

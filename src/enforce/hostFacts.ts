@@ -1,6 +1,6 @@
 // Facts the address and interface rails need, read with `ip -j` in the namespace the backends act in:
 // the gateway's own addresses and the interfaces that carry a default route.
-import type { CommandRunner } from './commandRunner.ts';
+import type { CommandRunner } from '../system/commandRunner.ts';
 import { type ParsedAddress, parseAddress } from './targetValidation.ts';
 
 function parseJsonArray(text: string, what: string): unknown[] {
@@ -49,14 +49,14 @@ export interface HostFacts {
 export function createHostFacts(runner: CommandRunner): HostFacts {
   return {
     async localAddresses() {
-      return parseIpAddrJson((await runner.run('ip', ['-j', 'addr', 'show'])).stdout);
+      return parseIpAddrJson(await runner.run('ip', ['-j', 'addr', 'show']));
     },
     async defaultRouteInterfaces() {
       const [v4, v6] = await Promise.all([
         runner.run('ip', ['-j', '-4', 'route', 'show', 'default']),
         runner.run('ip', ['-j', '-6', 'route', 'show', 'default']),
       ]);
-      return new Set([...parseDefaultRouteJson(v4.stdout), ...parseDefaultRouteJson(v6.stdout)]);
+      return new Set([...parseDefaultRouteJson(v4), ...parseDefaultRouteJson(v6)]);
     },
     async interfaceExists(ifname) {
       try {

@@ -2,8 +2,8 @@
 // no kernel timeout: the Enforcer's timer (and the persisted state after a restart) brings it back, and a
 // watchdog process that outlives the agent does if the agent never comes back (linkWatchdog.ts).
 import type { Logger } from '../log.ts';
-import type { ApplyRequest, BackendEntry, BackendMetrics, EnforcementBackend, ReadBack } from './actionModel.ts';
-import { CommandError, type CommandRunner } from './commandRunner.ts';
+import { CommandError, type CommandRunner } from '../system/commandRunner.ts';
+import type { ApplyRequest, BackendMetrics, EnforcementBackend, ReadBack } from './actionModel.ts';
 import type { WatchdogHandle } from './linkWatchdog.ts';
 import { validateInterfaceName } from './targetValidation.ts';
 
@@ -31,14 +31,11 @@ export class LinkBackend implements EnforcementBackend {
   readonly name = 'link' as const;
   readonly #o: LinkBackendOptions;
   readonly #counters: BackendMetrics = { applied: 0, reverted: 0, failed: 0 };
-  readonly #down = new Map<string, BackendEntry>();
   readonly #watchdogs = new Map<string, WatchdogHandle>();
 
   constructor(options: LinkBackendOptions) {
     this.#o = options;
   }
-
-  async init(): Promise<void> {}
 
   #ifname(req: ApplyRequest): string {
     if (req.type !== 'interface-down' || req.target.kind !== 'interface')
@@ -59,16 +56,12 @@ export class LinkBackend implements EnforcementBackend {
   async apply(req: ApplyRequest): Promise<string> {
     const ifname = this.#ifname(req);
     await this.#set(ifname, 'down', 'applied');
-    this.#down.set(ifname, { type: req.type, target: req.target });
     if (this.#o.watchdog) {
       this.#watchdogs.get(ifname)?.stop();
       try {
         this.#watchdogs.set(ifname, this.#o.watchdog(ifname, (this.#o.now ?? Date.now)() + req.ttlMs));
       } catch (err) {
-        this.#o.logger.warn(
-          { err: (err as Error).message, ifname },
-          "interface watchdog not started; the agent's own timer still brings the link up",
-        );
+        this.#o.logger.warn({ err, ifname }, "interface watchdog not started; the agent's own timer still brings the link up");
       }
     }
     return `interface ${ifname} set down`;
@@ -76,22 +69,17 @@ export class LinkBackend implements EnforcementBackend {
 
   async revert(req: ApplyRequest): Promise<string> {
     const ifname = this.#ifname(req);
-    this.#down.delete(ifname);
     this.#watchdogs.get(ifname)?.stop();
     this.#watchdogs.delete(ifname);
     await this.#set(ifname, 'up', 'reverted');
     return `interface ${ifname} set up`;
   }
 
-  async list(): Promise<BackendEntry[]> {
-    return [...this.#down.values()];
-  }
-
   async readBack(req: ApplyRequest): Promise<ReadBack> {
     const ifname = this.#ifname(req);
     let listing: string | null;
     try {
-      listing = (await this.#o.runner.run('ip', ['-j', 'link', 'show', 'dev', ifname])).stdout;
+      listing = await this.#o.runner.run('ip', ['-j', 'link', 'show', 'dev', ifname]);
     } catch (err) {
       // iproute2: `Device "X" does not exist.`
       if (!(err instanceof CommandError) || !/does not exist/.test(err.stderr)) throw err;

@@ -15,10 +15,11 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { selfCommand } from '../selfCommand.ts';
+import type { CommandRunner } from '../system/commandRunner.ts';
+import { validateNetnsName } from '../system/netnsName.ts';
 import type { EnforcementState } from './activeStore.ts';
 import { loadEnforcementState } from './activeStore.ts';
-import type { CommandRunner } from './commandRunner.ts';
-import { validateInterfaceName, validateNetnsName } from './targetValidation.ts';
+import { validateInterfaceName } from './targetValidation.ts';
 
 /** After the deadline, how long the watchdog leaves the agent to revert by itself. */
 export const WATCHDOG_GRACE_MS = 2000;

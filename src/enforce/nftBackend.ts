@@ -2,8 +2,8 @@
 // Every element carries a kernel timeout (CrowdSec bouncer habit): if the agent dies, blocks still end
 // on time, and a crash never leaves a permanent block. Each change is one `nft -f -` transaction.
 import type { Logger } from '../log.ts';
-import type { ApplyRequest, BackendEntry, BackendMetrics, EnforcementBackend, ReadBack } from './actionModel.ts';
-import { CommandError, type CommandRunner } from './commandRunner.ts';
+import { CommandError, type CommandRunner } from '../system/commandRunner.ts';
+import type { ActionTarget, ApplyRequest, BackendMetrics, EnforceActionType, EnforcementBackend, ReadBack } from './actionModel.ts';
 import { parseAddress, validateInterfaceName } from './targetValidation.ts';
 
 const TABLE_NAME = /^[a-zA-Z0-9_]{1,32}$/;
@@ -80,11 +80,19 @@ export function revertBatch(table: string, req: ApplyRequest): string {
     .join('\n')}\n`;
 }
 
-/** Pure: `nft -j list table` → the elements in force. */
-export function parseTableJson(text: string): BackendEntry[] {
+/** An element of one of our sets, as the kernel reports it. */
+export interface NftElement {
+  type: EnforceActionType;
+  target: ActionTarget;
+  /** remaining time as the kernel reports it (whole seconds) */
+  expiresInMs?: number;
+}
+
+/** Pure: `nft -j list table inet TABLE` → the elements in force (what an operator or a test reads back). */
+export function parseTableJson(text: string): NftElement[] {
   const doc = JSON.parse(text) as { nftables?: unknown };
   if (!Array.isArray(doc.nftables)) throw new Error('nft -j: no nftables array');
-  const out: BackendEntry[] = [];
+  const out: NftElement[] = [];
   for (const obj of doc.nftables) {
     const set = (obj as { set?: { name?: unknown; elem?: unknown } }).set;
     if (set === undefined || !Array.isArray(set.elem)) continue;
@@ -158,13 +166,9 @@ export class NftBackend implements EnforcementBackend {
     this.#o = options;
   }
 
-  get table(): string {
-    return this.#o.table;
-  }
-
-  /** Creates or repairs the table; existing elements (blocks from before a restart) are kept. */
-  init(): Promise<void> {
-    this.#ready ??= this.#o.runner.run('nft', ['-f', '-'], tableBatch(this.#o.table)).then(
+  /** Creates or repairs the table once; existing elements (blocks from before a restart) are kept. */
+  #ensureTable(): Promise<void> {
+    this.#ready ??= this.#o.runner.run('nft', ['-f', '-'], { input: tableBatch(this.#o.table) }).then(
       () => undefined,
       (err: unknown) => {
         this.#ready = null; // let the next call retry (nft may be installed later)
@@ -176,8 +180,8 @@ export class NftBackend implements EnforcementBackend {
 
   async #batch(batch: string, counter: 'applied' | 'reverted'): Promise<void> {
     try {
-      await this.init();
-      await this.#o.runner.run('nft', ['-f', '-'], batch);
+      await this.#ensureTable();
+      await this.#o.runner.run('nft', ['-f', '-'], { input: batch });
       this.#counters[counter]++;
     } catch (err) {
       this.#counters.failed++;
@@ -202,17 +206,13 @@ export class NftBackend implements EnforcementBackend {
       .join(', ')} from inet ${this.#o.table}`;
   }
 
-  async list(): Promise<BackendEntry[]> {
-    await this.init();
-    return parseTableJson((await this.#o.runner.run('nft', ['-j', 'list', 'table', 'inet', this.#o.table])).stdout);
-  }
-
   async #listing(): Promise<string | null> {
     try {
-      return (await this.#o.runner.run('nft', ['-j', 'list', 'table', 'inet', this.#o.table])).stdout;
+      return await this.#o.runner.run('nft', ['-j', 'list', 'table', 'inet', this.#o.table]);
     } catch (err) {
-      // nft says "No such file or directory" for a table that does not exist; anything else is a failed read.
-      if (!(err instanceof CommandError) || !/No such file or directory/.test(err.stderr)) throw err;
+      // nft says "No such file or directory" for a table that does not exist; anything else (nft itself not
+      // found included) is a failed read.
+      if (!(err instanceof CommandError) || err.kind !== 'failed' || !/No such file or directory/.test(err.stderr)) throw err;
       this.#ready = null;
       return null;
     }
@@ -232,12 +232,6 @@ export class NftBackend implements EnforcementBackend {
 
   /** Nothing to do: elements keep their kernel timeouts after we exit (that is the point). */
   async shutdown(): Promise<void> {}
-
-  /** Removes the table and every block in it: for uninstall and tests, never called on shutdown. */
-  async destroy(): Promise<void> {
-    this.#ready = null;
-    await this.#o.runner.run('nft', ['delete', 'table', 'inet', this.#o.table]);
-  }
 
   metrics(): BackendMetrics {
     return { ...this.#counters };

@@ -1,11 +1,11 @@
 // Process actions: SIGSTOP/SIGCONT, SIGTERM then SIGKILL after a grace period, cgroup v2 freeze.
 // Signals go out first and are logged after (the rogue scenario wants the process stopped within ~1 s
 // of detection). Every signal re-checks the pid's start time right before kill(2): no pid-reuse victims.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../log.ts';
-import type { ActionTarget, ApplyRequest, BackendEntry, BackendMetrics, EnforcementBackend, ReadBack } from './actionModel.ts';
-import { hasExited, readStat } from './procfs.ts';
+import { hasExited, readCgroupFrozen, readProcStat } from '../system/procfs.ts';
+import type { ActionTarget, ApplyRequest, BackendMetrics, EnforcementBackend, ReadBack } from './actionModel.ts';
 import { validatePid } from './targetValidation.ts';
 
 export class ProcessIdentityError extends Error {
@@ -35,17 +35,11 @@ export class ProcessBackend implements EnforcementBackend {
   readonly name = 'process' as const;
   readonly #o: ProcessBackendOptions;
   readonly #counters: BackendMetrics = { applied: 0, reverted: 0, failed: 0 };
-  /** pid → target of the processes we suspended or froze and have not reverted */
-  readonly #held = new Map<string, BackendEntry>();
   /** pending SIGKILL follow-ups of process-terminate */
   readonly #pendingKills = new Set<{ target: ProcessTarget; timer: NodeJS.Timeout; finish: () => void; done: Promise<void> }>();
 
   constructor(options: ProcessBackendOptions) {
     this.#o = options;
-  }
-
-  async init(): Promise<void> {
-    /* nothing to prepare: kill(2) and cgroupfs need no setup */
   }
 
   /** Throws unless the pid still names the process we decided on. Cheap (one /proc read). */
@@ -54,8 +48,8 @@ export class ProcessBackend implements EnforcementBackend {
     // Defence in depth: the rails refuse these long before, but a backend must never be the one that
     // stops init or the agent, whatever its caller did.
     if (pid === 1 || pid === process.pid) throw new ProcessIdentityError('pid-reused', `refusing to signal pid ${pid}`);
-    const stat = readStat(pid, this.#o.procRoot);
-    if (stat === null || stat.state === 'Z' || stat.state === 'X')
+    const stat = readProcStat(pid, this.#o.procRoot);
+    if (stat === undefined || stat.state === 'Z' || stat.state === 'X')
       throw new ProcessIdentityError('process-gone', `pid ${pid} no longer exists`);
     if (stat.startTime !== t.startTime)
       throw new ProcessIdentityError('pid-reused', `pid ${pid} was reused (start ${stat.startTime} ≠ ${t.startTime})`);
@@ -81,7 +75,6 @@ export class ProcessBackend implements EnforcementBackend {
       switch (req.type) {
         case 'process-suspend':
           this.#signal(t, 'SIGSTOP');
-          this.#held.set(String(t.pid), { type: req.type, target: t });
           detail = `SIGSTOP sent to pid ${t.pid}`;
           break;
         case 'process-terminate':
@@ -92,7 +85,6 @@ export class ProcessBackend implements EnforcementBackend {
         case 'process-freeze': {
           this.#verify(t);
           writeFileSync(this.#freezeFile(t), '1');
-          this.#held.set(String(t.pid), { type: req.type, target: t });
           detail = `cgroup ${t.cgroup} frozen`;
           break;
         }
@@ -111,7 +103,6 @@ export class ProcessBackend implements EnforcementBackend {
   async revert(req: ApplyRequest): Promise<string> {
     const t = req.target;
     if (t.kind !== 'process') throw new Error(`process backend cannot revert ${req.type} on a ${t.kind} target`);
-    this.#held.delete(String(t.pid));
     try {
       let detail: string;
       switch (req.type) {
@@ -191,8 +182,8 @@ export class ProcessBackend implements EnforcementBackend {
 
   /** What /proc (and the cgroup's cgroup.events) shows for the action now. */
   #observe(type: ApplyRequest['type'], t: ProcessTarget): Omit<ReadBack, 'at'> {
-    const stat = readStat(t.pid, this.#o.procRoot);
-    const gone = stat === null || stat.startTime !== t.startTime || stat.state === 'Z' || stat.state === 'X';
+    const stat = readProcStat(t.pid, this.#o.procRoot);
+    const gone = stat === undefined || stat.startTime !== t.startTime || stat.state === 'Z' || stat.state === 'X';
     const who = `pid ${t.pid} (${t.comm})`;
     switch (type) {
       case 'process-terminate':
@@ -206,14 +197,9 @@ export class ProcessBackend implements EnforcementBackend {
           ? { state: 'in-force', observed: `${who} stopped (state ${stat.state})` }
           : { state: 'not-in-force', observed: `${who} is running (state ${stat.state})` };
       case 'process-freeze': {
-        let events: string;
-        try {
-          events = readFileSync(join(this.#freezeFile(t), '..', 'cgroup.events'), 'utf8');
-        } catch {
-          return { state: 'target-gone', observed: `cgroup ${t.cgroup} no longer exists` };
-        }
-        // cgroup v2: cgroup.events has "frozen 1" once every process of the subtree is frozen (admin-guide/cgroup-v2.rst).
-        return /^frozen 1$/m.test(events)
+        const frozen = readCgroupFrozen(join(this.#freezeFile(t), '..'));
+        if (frozen === undefined) return { state: 'target-gone', observed: `cgroup ${t.cgroup} no longer exists` };
+        return frozen
           ? { state: 'in-force', observed: `cgroup ${t.cgroup} frozen` }
           : { state: 'not-in-force', observed: `cgroup ${t.cgroup} not frozen` };
       }
@@ -237,10 +223,6 @@ export class ProcessBackend implements EnforcementBackend {
   /** Resolves when every pending SIGTERM→SIGKILL follow-up has finished (tests, benchmarks, shutdown). */
   async settled(): Promise<void> {
     await Promise.all([...this.#pendingKills].map((p) => p.done));
-  }
-
-  async list(): Promise<BackendEntry[]> {
-    return [...this.#held.values()];
   }
 
   /**

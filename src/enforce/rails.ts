@@ -1,7 +1,8 @@
-// The safety rails (issue 6 "Rails"): pure verdicts over facts read elsewhere. Each returns null (go) or
+// The safety rails (README "Privileges and safety rails"): pure verdicts over facts read elsewhere. Each returns null (go) or
 // a Refusal with a stable code. Checked before every apply and again on restore after a restart.
+
+import type { ProcessInfo } from '../system/procfs.ts';
 import type { Refusal } from './actionModel.ts';
-import type { ProcessInfo } from './procfs.ts';
 import { cidrContains, type ParsedAddress, type ParsedCidr } from './targetValidation.ts';
 
 export interface ProcessRailContext {

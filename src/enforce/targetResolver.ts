@@ -3,9 +3,9 @@
 // its ignoreip list on restore; so do we with every rail).
 import { join } from 'node:path';
 import type { ViolationEvent } from '../localrules/contracts.ts';
+import { listCgroupSubtreePids, type ProcessInfo, readProcessInfo } from '../system/procfs.ts';
 import type { ActionTarget, EnforceActionType, Refusal } from './actionModel.ts';
 import type { HostFacts } from './hostFacts.ts';
-import { listCgroupSubtreePids, type ProcessInfo, readProcessInfo } from './procfs.ts';
 import { checkAddress, checkCgroupMembers, checkInterface, checkProcessTarget, type ProcessRailContext } from './rails.ts';
 import { type ParsedCidr, parseAddress, parseCidr, validateInterfaceName, validatePid } from './targetValidation.ts';
 

@@ -1,5 +1,6 @@
 // Validation of everything that ends up in an argument to nft/ip or in a kill(2): pids, interface names,
-// IP addresses, CIDRs, namespace names. Bad values throw TargetValidationError naming the field.
+// IP addresses, CIDRs (namespace names: src/system/netnsName.ts). Bad values throw TargetValidationError
+// naming the field.
 import ipaddr from 'ipaddr.js';
 
 export class TargetValidationError extends Error {
@@ -25,24 +26,13 @@ export function validatePid(pid: unknown, field = 'pid'): number {
 
 // IFNAMSIZ is 16 incl. NUL; `/`, whitespace and `:` are not allowed by the kernel (dev_valid_name), we
 // keep to the conservative set the config schema uses for downstream interfaces.
-// Never a leading `-`: after `dev`/`netns exec` a tool could still read it as an option (issue 8).
+// Never a leading `-`: after `dev`/`netns exec` a tool could still read it as an option.
 const IFNAME = /^[a-zA-Z0-9_.][a-zA-Z0-9_.-]{0,14}$/;
 
 export function validateInterfaceName(name: unknown, field = 'interface'): string {
   if (typeof name !== 'string' || !IFNAME.test(name) || name === '.' || name === '..') {
     throw new TargetValidationError(
       `${field}: must be an interface name of 1-15 characters [a-zA-Z0-9_.-], not starting with '-', got ${shown(name)}`,
-    );
-  }
-  return name;
-}
-
-const NETNS = /^[a-zA-Z0-9_.][a-zA-Z0-9_.-]{0,63}$/;
-
-export function validateNetnsName(name: unknown, field = 'netns'): string {
-  if (typeof name !== 'string' || !NETNS.test(name) || name === '.' || name === '..') {
-    throw new TargetValidationError(
-      `${field}: must be a network namespace name [a-zA-Z0-9_.-]{1,64}, not starting with '-', got ${shown(name)}`,
     );
   }
   return name;

@@ -7,7 +7,7 @@ const OFFENDERS = new Set(['host', 'process', 'device']);
 export function checkViolationEvent(ev: unknown): string | null {
   if (typeof ev !== 'object' || ev === null) return '(root): must be an object';
   const e = ev as Record<string, unknown>;
-  // device-defender.md §3.5: violationId is 1-128 of [a-zA-Z0-9-]
+  // violationId is 1-128 of [a-zA-Z0-9-] (API ViolationEvent)
   if (typeof e.violationId !== 'string' || !/^[a-zA-Z0-9-]{1,128}$/.test(e.violationId))
     return 'violationId: must match [a-zA-Z0-9-]{1,128}';
   if (typeof e.thingName !== 'string' || e.thingName.length < 1 || e.thingName.length > 128)

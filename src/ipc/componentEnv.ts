@@ -1,4 +1,4 @@
-// The environment the nucleus gives a component process (greengrass.md §3.2).
+// The environment the nucleus gives a component process (docs/greengrass-ipc.md#the-components-environment).
 import { isAbsolute, resolve } from 'node:path';
 
 export interface ComponentEnvironment {

@@ -22,6 +22,9 @@ import { ManagedSubscription, type StreamFactory } from './managedSubscription.t
 import { sdkClientConfig } from './sdkClientConfig.ts';
 
 const model = greengrasscoreipc.model;
+
+/** The description of the validation subscription in subscriptionError / subscriptionGaveUp events. */
+export const VALIDATION_SUBSCRIPTION = 'SubscribeToValidateConfigurationUpdates';
 type SdkClient = greengrasscoreipc.Client;
 
 export interface GreengrassIpcClientOptions {
@@ -34,12 +37,21 @@ export interface GreengrassIpcClientOptions {
   random?: () => number;
   connectTimeoutMs?: number;
   callTimeoutMs?: number;
+  /** consecutive failures after which a subscription stops retrying until re-armed (default 5) */
+  maxSubscribeAttempts?: number;
+  /**
+   * A SubscribeToIoTCore that gave up is re-armed when a PublishToIoTCore succeeds (the core's cloud
+   * connection is up: nucleus lite refuses both while offline), at most once per this interval (default 60 s).
+   */
+  rearmMinIntervalMs?: number;
 }
 
 export interface IpcClientEvents {
   connected: [];
   disconnected: [reason: string];
   subscriptionError: [description: string, error: IpcError];
+  /** a subscription stopped retrying after repeated failures (it is tried again after a reconnect) */
+  subscriptionGaveUp: [description: string, error: IpcError];
 }
 
 export interface PublishOptions {
@@ -58,6 +70,11 @@ export class GreengrassIpcClient extends EventEmitter<IpcClientEvents> {
   private readonly random: () => number;
   private readonly connectTimeoutMs: number;
   private readonly callTimeoutMs: number;
+  private readonly maxSubscribeAttempts: number;
+  private readonly rearmMinIntervalMs: number;
+  private lastCloudRearm = Number.NEGATIVE_INFINITY;
+  /** subscriptions that depend on the core's cloud connection (SubscribeToIoTCore) */
+  private readonly cloudSubscriptions = new WeakSet<ManagedSubscription>();
   private sdk: SdkClient | null = null;
   private state: IpcConnectionState = 'idle';
   private generation = 0;
@@ -78,6 +95,7 @@ export class GreengrassIpcClient extends EventEmitter<IpcClientEvents> {
     messagesReceived: 0,
     handlerErrors: 0,
     validationReports: 0,
+    subscriptionsGivenUp: 0,
   };
 
   constructor(options: GreengrassIpcClientOptions) {
@@ -91,6 +109,8 @@ export class GreengrassIpcClient extends EventEmitter<IpcClientEvents> {
     this.random = options.random ?? Math.random;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     this.callTimeoutMs = options.callTimeoutMs ?? 10_000;
+    this.maxSubscribeAttempts = Math.max(1, Math.floor(options.maxSubscribeAttempts ?? 5));
+    this.rearmMinIntervalMs = options.rearmMinIntervalMs ?? 60_000;
   }
 
   get connectionState(): IpcConnectionState {
@@ -154,7 +174,7 @@ export class GreengrassIpcClient extends EventEmitter<IpcClientEvents> {
 
   // ---- request/response operations: reject with IpcError, never throw synchronously ----
 
-  /** The whole configuration (keyPath []) or a subtree; a leaf comes back as {leaf: value} (greengrass.md §2). */
+  /** The whole configuration (keyPath []) or a subtree; a leaf comes back as {leaf: value} (docs/greengrass-ipc.md). */
   async getConfiguration(keyPath: string[] = [], componentName?: string): Promise<unknown> {
     const r = await this.call('GetConfiguration', (c, o) =>
       c.getConfiguration({ keyPath, ...(componentName ? { componentName } : {}) }, o),
@@ -175,6 +195,7 @@ export class GreengrassIpcClient extends EventEmitter<IpcClientEvents> {
   async publishToIoTCore(topic: string, payload: Buffer | string, qos: 0 | 1, options: PublishOptions = {}): Promise<void> {
     const q = qos === 1 ? model.QOS.AT_LEAST_ONCE : model.QOS.AT_MOST_ONCE;
     await this.call('PublishToIoTCore', (c, o) => c.publishToIoTCore({ topicName: topic, qos: q, payload, ...options }, o));
+    this.cloudReachable();
   }
 
   /** A Buffer goes as binaryMessage, anything else as jsonMessage. */
@@ -195,7 +216,7 @@ export class GreengrassIpcClient extends EventEmitter<IpcClientEvents> {
 
   subscribeToIoTCore(topicFilter: string, qos: 0 | 1, handler: (m: IoTCoreMessage) => void | Promise<void>): IpcSubscription {
     const q = qos === 1 ? model.QOS.AT_LEAST_ONCE : model.QOS.AT_MOST_ONCE;
-    return this.addSubscription(`SubscribeToIoTCore ${topicFilter}`, (c, o) => {
+    return this.addSubscription(`SubscribeToIoTCore ${topicFilter}`, { cloud: true }, (c, o) => {
       const op = c.subscribeToIoTCore({ topicName: topicFilter, qos: q }, o);
       op.on('message', (e) => {
         const m = e.message;
@@ -218,7 +239,7 @@ export class GreengrassIpcClient extends EventEmitter<IpcClientEvents> {
         : receiveMode === 'all'
           ? model.ReceiveMode.RECEIVE_ALL_MESSAGES
           : model.ReceiveMode.RECEIVE_MESSAGES_FROM_OTHERS;
-    return this.addSubscription(`SubscribeToTopic ${topic}`, (c, o) => {
+    return this.addSubscription(`SubscribeToTopic ${topic}`, {}, (c, o) => {
       const op = c.subscribeToTopic({ topic, ...(mode ? { receiveMode: mode } : {}) }, o);
       op.on('message', (e) => {
         let out: LocalMessage | null = null;
@@ -232,7 +253,7 @@ export class GreengrassIpcClient extends EventEmitter<IpcClientEvents> {
   }
 
   subscribeToConfigurationUpdate(keyPath: string[], handler: (u: ConfigurationUpdate) => void | Promise<void>): IpcSubscription {
-    return this.addSubscription(`SubscribeToConfigurationUpdate [${keyPath.join('/')}]`, (c, o) => {
+    return this.addSubscription(`SubscribeToConfigurationUpdate [${keyPath.join('/')}]`, {}, (c, o) => {
       const op = c.subscribeToConfigurationUpdate({ keyPath }, o);
       op.on('message', (e) => {
         const u = e.configurationUpdateEvent;
@@ -249,7 +270,7 @@ export class GreengrassIpcClient extends EventEmitter<IpcClientEvents> {
   subscribeToValidateConfigurationUpdates(
     validator: (r: ValidationRequest) => ValidationVerdict | Promise<ValidationVerdict>,
   ): IpcSubscription {
-    return this.addSubscription('SubscribeToValidateConfigurationUpdates', (c, o) => {
+    return this.addSubscription(VALIDATION_SUBSCRIPTION, {}, (c, o) => {
       const op = c.subscribeToValidateConfigurationUpdates({}, o);
       op.on('message', (e) => {
         const v = e.validateConfigurationUpdateEvent;
@@ -275,14 +296,26 @@ export class GreengrassIpcClient extends EventEmitter<IpcClientEvents> {
       verdict = await validator(r);
     } catch (err) {
       this.counts.handlerErrors++;
-      this.log.error({ err: (err as Error).message, deploymentId: r.deploymentId }, 'configuration validator threw; rejecting');
+      this.log.error({ err, deploymentId: r.deploymentId }, 'configuration validator threw; rejecting');
       verdict = { accepted: false, message: `validator failed: ${(err as Error).message}` };
     }
     try {
       await this.sendConfigurationValidityReport(r.deploymentId, verdict);
       this.counts.validationReports++;
     } catch (err) {
-      this.log.warn({ err: (err as Error).message, deploymentId: r.deploymentId }, 'could not send configuration validity report');
+      this.log.warn({ err, deploymentId: r.deploymentId }, 'could not send configuration validity report');
+    }
+  }
+
+  /** The cloud took a message: cloud subscriptions that gave up get another (bounded, rate-limited) series. */
+  private cloudReachable(): void {
+    const now = Date.now();
+    if (now - this.lastCloudRearm < this.rearmMinIntervalMs) return;
+    let rearmed = 0;
+    for (const s of this.subscriptions) if (this.cloudSubscriptions.has(s) && s.rearm()) rearmed++;
+    if (rearmed > 0) {
+      this.lastCloudRearm = now;
+      this.log.info({ subscriptions: rearmed }, 'IoT Core reachable again: subscribing once more');
     }
   }
 
@@ -290,7 +323,7 @@ export class GreengrassIpcClient extends EventEmitter<IpcClientEvents> {
     this.counts.messagesReceived++;
     const fail = (err: unknown): void => {
       this.counts.handlerErrors++;
-      this.log.error({ err: err instanceof Error ? err.message : String(err), subscription: what }, 'message handler failed');
+      this.log.error({ err, subscription: what }, 'message handler failed');
     };
     try {
       const r = run();
@@ -300,18 +333,30 @@ export class GreengrassIpcClient extends EventEmitter<IpcClientEvents> {
     }
   }
 
-  private addSubscription(description: string, factory: StreamFactory): IpcSubscription {
+  /**
+   * `cloud`: the subscription needs the core's cloud connection (SubscribeToIoTCore). The Java nucleus holds
+   * such a subscribe until it is online (so it is not cancelled at the call timeout); nucleus lite refuses it
+   * while offline (so it is re-armed once a PublishToIoTCore shows the cloud is back).
+   */
+  private addSubscription(description: string, kind: { cloud?: boolean }, factory: StreamFactory): IpcSubscription {
     if (this.state === 'stopped') throw new IpcError(description, 'stopped', 'client stopped');
     const sub = new ManagedSubscription(description, factory, {
       log: this.log,
       policy: this.policy,
       random: this.random,
       timeoutMs: this.callTimeoutMs,
+      maxAttempts: this.maxSubscribeAttempts,
+      ...(kind.cloud ? { waitPastTimeout: true } : {}),
       counters: this.counts,
       currentClient: () => (this.state === 'connected' ? { client: this.sdk!, generation: this.generation } : null),
       onError: (err) => this.emit('subscriptionError', description, err),
+      onGaveUp: (err) => {
+        this.counts.subscriptionsGivenUp++;
+        this.safeEmit('subscriptionGaveUp', description, err);
+      },
       onClosed: () => this.subscriptions.delete(sub),
     });
+    if (kind.cloud) this.cloudSubscriptions.add(sub);
     this.subscriptions.add(sub);
     sub.activateIfConnected();
     return sub;
@@ -364,7 +409,7 @@ export class GreengrassIpcClient extends EventEmitter<IpcClientEvents> {
       this.failures++;
       const delay = backoffDelay(this.failures, this.policy, this.random);
       this.log.warn(
-        { err: toIpcError('connect', err).message, socket: this.socketPath, retryInMs: delay, failures: this.failures },
+        { err: toIpcError('connect', err), socket: this.socketPath, retryInMs: delay, failures: this.failures },
         'IPC connect failed',
       );
       this.scheduleConnect(delay);
@@ -416,7 +461,7 @@ export class GreengrassIpcClient extends EventEmitter<IpcClientEvents> {
       (this.emit as (e: K, ...a: IpcClientEvents[K]) => boolean)(event, ...args);
     } catch (err) {
       this.counts.handlerErrors++;
-      this.log.error({ err: (err as Error).message, event }, 'connection event listener threw');
+      this.log.error({ err, event }, 'connection event listener threw');
     }
   }
 }

@@ -38,6 +38,8 @@ export interface IpcCounters {
   messagesReceived: number;
   handlerErrors: number;
   validationReports: number;
+  /** subscriptions that stopped retrying after repeated failures */
+  subscriptionsGivenUp: number;
 }
 
 export type IpcConnectionState = 'idle' | 'connecting' | 'connected' | 'waiting' | 'stopped';
@@ -48,5 +50,7 @@ export interface IpcSubscription {
   /** 'active' once the nucleus accepted it on the current connection. */
   readonly status: 'pending' | 'active' | 'failed' | 'closed';
   readonly lastError: string | undefined;
+  /** it failed repeatedly and stopped retrying until the next connection (or a re-arm by the client) */
+  readonly gaveUp: boolean;
   close(): Promise<void>;
 }

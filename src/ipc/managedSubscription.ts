@@ -1,5 +1,9 @@
 // One subscription of the IPC client, kept alive across reconnects: activated on every new connection,
 // re-activated with backoff when the nucleus refuses it or closes its stream, closed only by its owner.
+// Retries are bounded: after `maxAttempts` consecutive failures it gives up, says so once, and waits to be
+// re-armed (a new connection, or rearm() when something suggests the cause is gone). A nucleus that refuses
+// an operation for good (nucleus lite answers operations it does not implement with a ServiceError) would
+// otherwise be asked again every few seconds for as long as the component runs.
 
 import { cancel } from 'aws-crt';
 import type { eventstream_rpc, greengrasscoreipc } from 'aws-iot-device-sdk-v2';
@@ -22,10 +26,20 @@ export interface SubscriptionDeps {
   policy: BackoffPolicy;
   random: () => number;
   timeoutMs: number;
+  /** consecutive failed attempts after which it gives up until re-armed (≥ 1) */
+  maxAttempts: number;
+  /**
+   * Keep waiting for the nucleus's answer past `timeoutMs` instead of cancelling and asking again: the Java
+   * nucleus answers SubscribeToIoTCore only once the core's MQTT connection is up (aws-greengrass-nucleus
+   * mqttclient/MqttClient.java), so cancelling every `timeoutMs` would only pile up pending subscribes.
+   */
+  waitPastTimeout?: boolean;
   counters: IpcCounters;
   /** The live SDK client and its connection generation, or null while disconnected. */
   currentClient: () => { client: greengrasscoreipc.Client; generation: number } | null;
   onError: (err: IpcError) => void;
+  /** it stopped retrying after `maxAttempts` failures (called once per giving up) */
+  onGaveUp?: (err: IpcError) => void;
   onClosed: () => void;
 }
 
@@ -38,6 +52,7 @@ export class ManagedSubscription implements IpcSubscription {
   private op: SubscriptionStream | null = null;
   private opGeneration = -1;
   private failures = 0;
+  private stopped = false;
   private retryTimer: NodeJS.Timeout | null = null;
 
   constructor(description: string, factory: StreamFactory, deps: SubscriptionDeps) {
@@ -54,9 +69,22 @@ export class ManagedSubscription implements IpcSubscription {
     return this.error;
   }
 
+  get gaveUp(): boolean {
+    return this.stopped;
+  }
+
+  /** Try again after giving up (a bounded series of `maxAttempts`); no effect otherwise. Returns whether it re-armed. */
+  rearm(): boolean {
+    if (!this.stopped || this.state === 'closed') return false;
+    this.stopped = false;
+    this.failures = 0;
+    this.activateIfConnected();
+    return true;
+  }
+
   /** Subscribe on the current connection unless already subscribed (or subscribing) there. */
   activateIfConnected(): void {
-    if (this.state === 'closed' || this.op !== null) return;
+    if (this.state === 'closed' || this.stopped || this.op !== null) return;
     const current = this.deps.currentClient();
     if (current) void this.activate(current.client, current.generation);
   }
@@ -65,6 +93,9 @@ export class ManagedSubscription implements IpcSubscription {
   connectionLost(): void {
     this.op = null;
     this.clearRetry();
+    // A new connection (maybe a restarted nucleus) deserves a new series of attempts.
+    this.stopped = false;
+    this.failures = 0;
     if (this.state !== 'closed') this.state = 'pending';
   }
 
@@ -77,7 +108,7 @@ export class ManagedSubscription implements IpcSubscription {
       try {
         await op.close();
       } catch (err) {
-        this.deps.log.debug({ err: (err as Error).message, subscription: this.description }, 'closing stream failed');
+        this.deps.log.debug({ err, subscription: this.description }, 'closing stream failed');
       }
     }
   }
@@ -95,6 +126,14 @@ export class ManagedSubscription implements IpcSubscription {
     const controller = new cancel.CancelController();
     let timedOut = false;
     const timer = setTimeout(() => {
+      if (this.deps.waitPastTimeout) {
+        // One request stays in flight; the answer (or the connection's end) settles it.
+        if (this.op !== null) {
+          this.error = `no answer within ${this.deps.timeoutMs} ms; still waiting (the core may be offline)`;
+          log.info({ subscription: this.description, waitedMs: this.deps.timeoutMs }, 'subscription not answered yet; still waiting');
+        }
+        return;
+      }
       timedOut = true;
       controller.cancel();
     }, this.deps.timeoutMs);
@@ -109,7 +148,7 @@ export class ManagedSubscription implements IpcSubscription {
     this.op = op;
     this.opGeneration = generation;
     op.on('streamError', (e) => {
-      log.debug({ err: e.message, subscription: this.description }, 'stream error');
+      log.debug({ err: e, subscription: this.description }, 'stream error');
     });
     op.on('ended', () => this.onEnded(op));
     try {
@@ -142,6 +181,10 @@ export class ManagedSubscription implements IpcSubscription {
     this.deps.counters.streamsEnded++;
     this.state = 'pending';
     this.failures++;
+    if (this.failures >= this.deps.maxAttempts) {
+      this.giveUp(new IpcError(this.description, 'transport', 'the nucleus closed the stream'));
+      return;
+    }
     const delay = backoffDelay(this.failures, this.deps.policy, this.deps.random);
     this.deps.log.warn({ subscription: this.description, retryInMs: delay }, 'stream closed by the nucleus; subscribing again');
     this.scheduleRetry(delay);
@@ -153,15 +196,47 @@ export class ManagedSubscription implements IpcSubscription {
     this.failures++;
     this.state = 'failed';
     this.error = err.message;
+    this.notify(this.deps.onError, err);
+    if (this.isClosed()) {
+      // Its owner closed it on hearing the error (e.g. an operation this nucleus does not have): no retry.
+      this.deps.log.warn({ err, attempt: this.failures }, 'subscribe failed; not retried');
+      return;
+    }
+    if (this.failures >= this.deps.maxAttempts) {
+      this.deps.log.warn({ err, attempt: this.failures }, 'subscribe failed');
+      this.giveUp(err);
+      return;
+    }
     const delay = backoffDelay(this.failures, this.deps.policy, this.deps.random);
-    this.deps.log.warn({ err: err.message, errorCode: err.errorCode, retryInMs: delay }, 'subscribe failed');
+    this.deps.log.warn({ err, attempt: this.failures, retryInMs: delay }, 'subscribe failed');
+    this.scheduleRetry(delay);
+  }
+
+  /** Stop retrying until re-armed; said once, loudly enough to be found in the log. */
+  private giveUp(err: IpcError): void {
+    this.stopped = true;
+    this.state = 'failed';
+    this.error = err.message;
+    this.clearRetry();
+    this.deps.log.error(
+      { subscription: this.description, err, attempts: this.failures },
+      'subscription given up after repeated failures; tried again after a reconnect or when the cause may be gone',
+    );
+    if (this.deps.onGaveUp) this.notify(this.deps.onGaveUp, err);
+  }
+
+  /** A method, not `this.state === 'closed'` inline: a listener may have closed it since the last assignment. */
+  private isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  private notify(listener: (err: IpcError) => void, err: IpcError): void {
     try {
-      this.deps.onError(err);
+      listener(err);
     } catch (e) {
       this.deps.counters.handlerErrors++;
-      this.deps.log.error({ err: (e as Error).message }, 'subscriptionError listener threw');
+      this.deps.log.error({ err: e }, 'subscriptionError listener threw');
     }
-    this.scheduleRetry(delay);
   }
 
   private scheduleRetry(delayMs: number): void {

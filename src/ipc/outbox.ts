@@ -56,14 +56,14 @@ export interface OutboxStats {
 }
 
 /**
- * Everything bound for IoT Core goes through here (issue 8): a disk-backed, bounded queue drained in
+ * Everything bound for IoT Core goes through here: a disk-backed, bounded queue drained in
  * order, a window of messages in flight, QoS 1. While the cloud is away the nucleus takes QoS 1
  * messages until its spool is full, then refuses ("Message spool is full"); from then on the backlog
  * waits here, on disk, in order. Ordering: the nucleus holds the oldest messages, we hold everything
  * after them, and our head is only retried after a refusal, so when the cloud returns the spool goes
  * first and nothing overtakes.
  *
- * We do not rely on the spooler: it is memory-only (greengrass.md §3.3) and PublishToIoTCore answers as
+ * We do not rely on the spooler: it is memory-only (docs/greengrass-ipc.md) and PublishToIoTCore answers as
  * soon as a message is spooled, not when the cloud has it. So a sent message stays on disk, unconfirmed,
  * until either (a) Device Defender answers a report sent after it (confirmReport: the cloud had
  * everything before it), or (b) more than `replayBytes` (the spool size) of newer payload was sent after
@@ -82,6 +82,8 @@ export class Outbox {
   private backoffMs = 0;
   private published = 0;
   private failures = 0;
+  /** consecutive failed attempts since the last accepted publish */
+  private failStreak = 0;
   private lastError: string | undefined;
   private idleWaiters: Array<() => void> = [];
   /** Ends the wait for the publish in flight (retryNow after a reconnect). */
@@ -154,7 +156,7 @@ export class Outbox {
         'outbox full: dropped the oldest messages',
       );
     }
-    if (this.queue.diskError) this.log.error({ err: this.queue.diskError }, 'outbox cannot write to disk; holding messages in memory');
+    if (this.queue.diskError) this.log.error({ reason: this.queue.diskError }, 'outbox cannot write to disk; holding messages in memory');
     this.kick();
   }
 
@@ -182,7 +184,8 @@ export class Outbox {
    * Try now (e.g. after the IPC connection came back), forgetting the current backoff. A publish still in
    * flight on the old connection is abandoned and the head sent again at once: the SDK may never answer
    * a call whose connection died (it then waits for its call timeout), and a duplicate is what QoS 1
-   * allows anyway (issue 8: carry on within 5 s of the nucleus coming back).
+   * allows anyway (the agent must carry on within 5 s of the nucleus coming back,
+   * test/integration/faultNucleus.test.ts).
    */
   retryNow(): void {
     this.abandonInFlight?.();
@@ -276,7 +279,7 @@ export class Outbox {
    * batch is done. After any failure the outbox waits for what is still in flight, then goes one at a
    * time until it has caught up: a nucleus whose spool is full while it drains can refuse message k and
    * take k+1 a moment later, which would put k+1 in the cloud first; one at a time, what arrives keeps
-   * the queue's order (issue 8). The window opens again once nothing is left to send.
+   * the queue's order. The window opens again once nothing is left to send.
    */
   private async pump(): Promise<void> {
     let flight: InFlight[] = [];
@@ -311,6 +314,10 @@ export class Outbox {
           this.sent(seq, Buffer.byteLength(m.payload, m.encoding), m.reportId, m.topic);
           this.published++;
           this.backoffMs = 0;
+          if (this.failStreak > 0) {
+            this.log.info({ failedAttempts: this.failStreak, depth: this.unsent() }, 'publish to IoT Core accepted again');
+            this.failStreak = 0;
+          }
           continue;
         }
         const permanent = permanentFailure(outcome.err);
@@ -319,7 +326,7 @@ export class Outbox {
           this.rejected++;
           this.lastError = outcome.err.message;
           this.log.error(
-            { err: outcome.err.message, reason: permanent, topic: m.topic, kind: m.kind, reportId: m.reportId },
+            { err: outcome.err, permanent, topic: m.topic, kind: m.kind, reportId: m.reportId },
             'IoT Core refused a message for good; dropped from the outbox',
           );
           // Counted as handed over (zero bytes) so acknowledgement stays contiguous; a replay after a reconnect
@@ -337,12 +344,16 @@ export class Outbox {
         }
         this.abandonInFlight = undefined;
         this.failures++;
+        this.failStreak++;
         this.recovering = true;
         this.lastError = outcome.err.message;
         this.backoffMs = Math.min(this.opts.maxBackoffMs, this.backoffMs === 0 ? this.opts.initialBackoffMs : this.backoffMs * 2);
         const delay = Math.round(this.backoffMs * (0.8 + 0.4 * this.opts.random()));
-        this.log.warn(
-          { err: this.lastError, topic: m.topic, kind: m.kind, retryInMs: delay, depth: this.unsent() },
+        // A core without a spooler (nucleus lite) refuses every publish while offline, for hours maybe:
+        // the first failure and every 20th are worth a warning, the rest only a debug line.
+        const level = this.failStreak === 1 || this.failStreak % 20 === 0 ? 'warn' : 'debug';
+        this.log[level](
+          { err: outcome.err, topic: m.topic, kind: m.kind, retryInMs: delay, depth: this.unsent(), failedAttempts: this.failStreak },
           'publish to IoT Core failed; will retry',
         );
         this.timer = setTimeout(() => {
@@ -384,7 +395,7 @@ interface InFlight {
   outcome?: { ok: true } | { ok: false; err: Error };
 }
 
-/** Errors that no retry can fix (greengrass.md §2, §3.3); anything else (offline, spool full, timeouts) is retried. */
+/** Errors that no retry can fix (docs/greengrass-ipc.md); anything else (offline, spool full, timeouts) is retried. */
 export function permanentFailure(err: unknown): string | undefined {
   if (!(err instanceof IpcError)) return undefined;
   if (err.errorCode === 'UnauthorizedError') return 'not authorized';

@@ -1,5 +1,5 @@
 // The SDK client configuration for a nucleus socket and token: what the SDK's createDefaultClientConfig
-// builds from process.env (greengrass.md §1.3), with both values passed in instead.
+// builds from process.env (aws-iot-device-sdk-v2 lib/greengrasscoreipc.ts), with both values passed in instead.
 
 import { io } from 'aws-crt';
 import type { eventstream_rpc } from 'aws-iot-device-sdk-v2';

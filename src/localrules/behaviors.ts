@@ -1,7 +1,10 @@
 // The behavior model: a security profile's `behaviors` array exactly as the AWS CLI's
-// create-/describe-security-profile use it (device-defender.md §3.1), plus our extensions in a separate
-// `edge` object. Validation follows the service's rules; every error is `behaviors[i].field: message`.
-import type { ActionSpec, ActionType, MetricValue, ScopeSpec } from './contracts.ts';
+// create-/describe-security-profile use it (API `Behavior`, docs/localrules.md#behaviors), plus our extensions
+// in a separate `edge` object. Validation follows the service's rules; every error is
+// `behaviors[i].field: message`.
+
+import { isPlainObject } from '../plainObject.ts';
+import { ACTION_TYPES, type ActionSpec, type ActionType, type MetricValue, type ScopeSpec } from './contracts.ts';
 import {
   awsMetrics,
   type ComparisonOperator,
@@ -12,9 +15,9 @@ import {
   type MetricInfo,
   operatorsFor,
 } from './metrics.ts';
-import { containerOf, describeValue, isPlainObject, type Parsed, parseMetricValue, readNumber } from './metricValue.ts';
+import { containerOf, describeValue, type Parsed, parseMetricValue, readNumber } from './metricValue.ts';
 
-/** The 11 statistics the API allows (device-defender.md §3.1), exactly these. */
+/** The 11 statistics the API allows (API `StatisticalThreshold`), exactly these. */
 export const statistics = ['p0', 'p0.1', 'p0.01', 'p1', 'p10', 'p50', 'p90', 'p99', 'p99.9', 'p99.99', 'p100'] as const;
 export type Statistic = (typeof statistics)[number];
 
@@ -58,15 +61,6 @@ const criteriaKeys = [
   'mlDetectionConfig',
 ];
 const namePattern = /^[a-zA-Z0-9:_-]{1,128}$/;
-const actionTypes: readonly ActionType[] = [
-  'none',
-  'process-suspend',
-  'process-terminate',
-  'process-freeze',
-  'address-block',
-  'interface-down',
-  'interface-quarantine',
-];
 const maxTtlSeconds = 30 * 86_400;
 
 /** Default scope when `edge.scope` is absent (contracts.ts ScopeSpec). */
@@ -129,8 +123,8 @@ function parseAction(x: unknown, path: string, scope: EdgeExtension['scope'], er
   }
   errors.push(...unknownKeys(x, ['type', 'ttlSeconds', 'dryRun', 'revertOnClear'], path));
   const action: ActionSpec = { type: 'none' };
-  if (typeof x.type !== 'string' || !(actionTypes as readonly string[]).includes(x.type)) {
-    errors.push(`${path}.type: must be one of ${actionTypes.join(', ')}, got ${describeValue(x.type)}`);
+  if (typeof x.type !== 'string' || !(ACTION_TYPES as readonly string[]).includes(x.type)) {
+    errors.push(`${path}.type: must be one of ${ACTION_TYPES.join(', ')}, got ${describeValue(x.type)}`);
   } else {
     action.type = x.type as ActionType;
   }
@@ -165,10 +159,11 @@ function parseCriteria(x: unknown, path: string, metric: string, errors: string[
     return {};
   }
   errors.push(...unknownKeys(x, criteriaKeys, path));
-  // device-defender.md §3.8: ML models are trained in the cloud over 14 days; nothing local can stand in.
+  // ML models are trained in the cloud over 14 days (ML Detect, docs/localrules.md); nothing local can stand in.
   if (x.mlDetectionConfig !== undefined) {
     errors.push(
-      `${path}.mlDetectionConfig: ML Detect is not supported on the edge (models are trained and held in the cloud); keep this behavior in the cloud profile or replace it with a threshold or statisticalThreshold`,
+      `${path}.mlDetectionConfig: ML Detect is not supported on the edge (models are trained and held in the cloud); ` +
+        `keep this behavior in the cloud profile or replace it with a threshold or statisticalThreshold`,
     );
     return {};
   }
@@ -208,9 +203,10 @@ function parseCriteria(x: unknown, path: string, metric: string, errors: string[
   if (info === undefined && !metric.startsWith('aws:')) {
     const container = value !== undefined ? containerOf(value) : 'number';
     if (container === 'count') {
-      // device-defender.md §8: the PYSDK README's `{"count":75}` for a custom number is a known doc error.
+      // Custom metrics take `number`, not `count` (custom-metrics guide); a Python agent SDK README example is wrong.
       errors.push(
-        `${path}.value.count: custom metrics take value.number (number), value.numbers (number-list), value.strings (string-list) or value.cidrs (ip-address-list)`,
+        `${path}.value.count: custom metrics take value.number (number), value.numbers (number-list), value.strings ` +
+          `(string-list) or value.cidrs (ip-address-list)`,
       );
     } else if (container === 'ports') {
       errors.push(`${path}.value.ports: custom metrics have no port-list type; use value.numbers`);
@@ -316,7 +312,8 @@ export function parseBehavior(x: unknown, path: string): Parsed<Behavior> {
     );
   } else if (cloudOnlyMetrics.includes(x.metric)) {
     errors.push(
-      `${path}.metric: ${x.metric} is computed by AWS IoT from its own connection data and cannot be evaluated on the edge; keep this behavior in the cloud profile`,
+      `${path}.metric: ${x.metric} is computed by AWS IoT from its own connection data and cannot be evaluated on the ` +
+        `edge; keep this behavior in the cloud profile`,
     );
   } else if (x.metric.startsWith('aws:') && awsMetrics[x.metric] === undefined) {
     errors.push(`${path}.metric: unknown metric ${x.metric}; built-in metrics are ${Object.keys(awsMetrics).join(', ')}`);
@@ -325,11 +322,14 @@ export function parseBehavior(x: unknown, path: string): Parsed<Behavior> {
   } else metric = x.metric;
 
   if (x.metricDimension !== undefined) {
-    // device-defender.md §2.2/§3.1: the only dimension type is TOPIC_FILTER, a named account object
-    // resolved in the cloud. The collector counts messages per device over downstream.messageTopics, not
-    // per topic filter, so a dimension cannot be honoured locally; refusing is better than a silent widening.
+    // The only dimension type is TOPIC_FILTER, a named account object resolved in the cloud
+    // (https://docs.aws.amazon.com/iot-device-defender/latest/devguide/scoping-security-behavior.html). The
+    // collector counts messages per device over downstream.messageTopics, not per topic filter, so a dimension
+    // cannot be honoured locally; refusing is better than a silent widening.
     errors.push(
-      `${path}.metricDimension: dimensions (TOPIC_FILTER) are resolved in the cloud and are not supported on the edge; local message metrics count the topics in downstream.messageTopics — remove metricDimension or keep this behavior in the cloud profile`,
+      `${path}.metricDimension: dimensions (TOPIC_FILTER) are resolved in the cloud and are not supported on the edge; ` +
+        `local message metrics count the topics in downstream.messageTopics — remove metricDimension or keep this ` +
+        `behavior in the cloud profile`,
     );
   }
   const { criteria, info } =

@@ -1,7 +1,7 @@
 // Membership of IP addresses in a set of CIDRs, for in-cidr-set / not-in-cidr-set
-// (device-defender.md §3.2). IPv4 is matched on 32-bit integers (the hot path: every destination address
-// of every sample); IPv6 through ipaddr.js. IPv4-mapped IPv6 addresses (::ffff:a.b.c.d, as `ss` prints
-// dual-stack sockets) are matched as the IPv4 address they carry.
+// (docs/localrules.md#operators-on-lists-in-set--not-in-set). IPv4 is matched on 32-bit integers (the hot path:
+// every destination address of every sample); IPv6 through ipaddr.js. IPv4-mapped IPv6 addresses
+// (::ffff:a.b.c.d, as `ss` prints dual-stack sockets) are matched as the IPv4 address they carry.
 import ipaddr from 'ipaddr.js';
 
 interface V4Range {

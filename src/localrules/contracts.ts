@@ -1,6 +1,6 @@
 // Types shared by the evaluator, the enforcement backends and the agent. Plain data.
 
-/** Device Defender MetricValue (API `MetricValue`; device-defender.md §3.1). */
+/** Device Defender MetricValue (https://docs.aws.amazon.com/iot/latest/apireference/API_MetricValue.html). */
 export type MetricValue =
   | { count: number }
   | { number: number }
@@ -16,14 +16,17 @@ export type Offender =
   | { kind: 'device'; thingName: string; addresses: string[]; interface?: string };
 
 /** Our extension to a behavior: what to do when it goes `in-alarm`. Absent or `none` = alert only. */
-export type ActionType =
-  | 'none'
-  | 'process-suspend' // SIGSTOP (reverted with SIGCONT)
-  | 'process-terminate' // SIGTERM, SIGKILL after the grace period
-  | 'process-freeze' // cgroup v2 freeze of the process's cgroup
-  | 'address-block' // nft set element with a kernel timeout: the device's addresses (or the offending remote ones)
-  | 'interface-down' // ip link set DEV down
-  | 'interface-quarantine'; // drop everything on DEV in our nft table
+export const ACTION_TYPES = [
+  'none',
+  'process-suspend', // SIGSTOP (reverted with SIGCONT)
+  'process-terminate', // SIGTERM, SIGKILL after the grace period
+  'process-freeze', // cgroup v2 freeze of the process's cgroup
+  'address-block', // nft set element with a kernel timeout: the device's addresses (or the offending remote ones)
+  'interface-down', // ip link set DEV down
+  'interface-quarantine', // drop everything on DEV in our nft table
+] as const;
+
+export type ActionType = (typeof ACTION_TYPES)[number];
 
 export interface ActionSpec {
   type: ActionType;

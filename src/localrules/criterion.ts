@@ -1,5 +1,6 @@
-// Judging one datapoint value against one behavior's criterion (device-defender.md §3.2). A behavior
-// describes NORMAL: the datapoint violates when the criterion is false (§7.1).
+// Judging one datapoint value against one behavior's criterion (docs/localrules.md). A behavior describes
+// NORMAL ("you are specifying how you expect your device to behave normally", Device Defender troubleshooting
+// guide): the datapoint violates when the criterion is false.
 
 import { CidrSet } from './cidrSet.ts';
 import type { MetricValue } from './contracts.ts';
@@ -8,7 +9,7 @@ import type { ComparisonOperator } from './metrics.ts';
 /**
  * - `violating` / `normal`: counts toward consecutiveDatapointsToAlarm / …ToClear.
  * - `empty`: an empty port or address list — "always considered in conformity … If the corresponding
- *   behavior was in violation, the violation is cleared" (§3.2, TS): it clears at once.
+ *   behavior was in violation, the violation is cleared" (troubleshooting guide): it clears at once.
  * - `skip`: the value does not fit this behavior (another container); not a datapoint for it.
  */
 export type Verdict = 'normal' | 'violating' | 'empty' | 'skip';
@@ -67,7 +68,7 @@ function judgeList<T>(elements: readonly T[], allow: boolean, has: (e: T) => boo
 
 /**
  * Judge a list value. For in-set / not-in-set on number-list and string-list custom metrics the service
- * documents nothing (§3.2, §10.6); we give them the same allow-list / deny-list meaning as ports and CIDRs
+ * documents nothing beyond their names (API `BehaviorCriteria`); we give them the same allow-list / deny-list meaning as ports and CIDRs
  * (docs/localrules.md "in-set and not-in-set"), numbers compared by numeric equality.
  */
 export function judgeListValue(c: CompiledCriterion, v: MetricValue): Verdict {

@@ -3,18 +3,17 @@
 // Datapoint of a downstream-device subject; errors are `path: message` (the CLI adds `line N: `).
 
 import ipaddr from 'ipaddr.js';
+import { isPlainObject } from '../plainObject.ts';
 import type { Datapoint } from './evaluator.ts';
 import { awsMetrics } from './metrics.ts';
-import { containerOf, describeValue, isPlainObject, type Parsed, parseMetricValue, type ValueContainer } from './metricValue.ts';
+import { containerOf, describeValue, type Parsed, parseMetricValue, type ValueContainer } from './metricValue.ts';
 
-/** `containers`: for each metric the profile uses, the value container its behaviors expect. */
-export function parseDatapointLine(line: string, containers: ReadonlyMap<string, ValueContainer>): Parsed<Datapoint> {
-  let x: unknown;
-  try {
-    x = JSON.parse(line);
-  } catch (err) {
-    return { ok: false, errors: [`(line): not valid JSON: ${(err as Error).message}`] };
-  }
+/**
+ * One parsed line. `containers`: for each metric the profile uses, the value container its behaviors
+ * expect. A metric must be one of the service's device-side metrics or a custom metric the profile uses:
+ * anything else is a typo that would otherwise match no behavior and pass silently.
+ */
+export function parseDatapoint(x: unknown, containers: ReadonlyMap<string, ValueContainer>): Parsed<Datapoint> {
   if (!isPlainObject(x)) return { ok: false, errors: [`(line): must be an object {t, thing, metric, value}, got ${describeValue(x)}`] };
   const errors: string[] = Object.keys(x)
     .filter((k) => !['t', 'thing', 'metric', 'value'].includes(k))
@@ -25,6 +24,8 @@ export function parseDatapointLine(line: string, containers: ReadonlyMap<string,
     errors.push(`thing: must be a thing name of 1–128 characters, got ${describeValue(x.thing)}`);
   if (typeof x.metric !== 'string' || x.metric.length < 1 || x.metric.length > 128)
     errors.push(`metric: must be a metric name, got ${describeValue(x.metric)}`);
+  else if (awsMetrics[x.metric] === undefined && !containers.has(x.metric))
+    errors.push(`metric: ${JSON.stringify(x.metric)} is neither a Device Defender metric nor a custom metric of the profile`);
   const v = parseMetricValue(x.value, 'value');
   if (!v.ok) errors.push(...v.errors);
   else {

@@ -1,6 +1,7 @@
-// Turning collector samples (src/collector/sample.ts) into datapoints tagged with their subject, so a
-// violation names its offender. Metric names are the service's (device-defender.md §2.1); the message
-// metrics are the local counterparts of the cloud-side ones (§2.2), counted on local pub/sub.
+// Turning collector samples (src/collector/sample.ts) into datapoints tagged with their subject, so a violation
+// names its offender. Metric names are the service's device-side ones; the message metrics are the local
+// counterparts of the cloud-side ones, counted on local pub/sub
+// (docs/localrules.md#metrics-and-where-they-come-from).
 import type { CustomMetricValue, DeviceSample, HostSample, ProcessSample, TrafficDelta } from '../collector/sample.ts';
 import type { MetricValue, Offender } from './contracts.ts';
 import type { Datapoint } from './evaluator.ts';
@@ -18,7 +19,7 @@ function pushTraffic(out: Datapoint[], base: Omit<Datapoint, 'metric' | 'value'>
   );
 }
 
-/** Custom metric value as reported (number_list …) → the behavior's container (numbers …), §1.2 table. */
+/** Custom metric value as reported (number_list …) → the behavior's container (numbers …), docs/reports.md#custom-metrics. */
 export function customToMetricValue(v: CustomMetricValue): MetricValue {
   if ('number' in v) return { number: v.number };
   if ('number_list' in v) return { numbers: v.number_list };
@@ -75,7 +76,7 @@ export function datapointsFromProcessSample(p: ProcessSample, t: number, interva
 }
 
 /**
- * aws:message-byte-size is per message in the cloud (§2.2); a sample only has totals, so the datapoint
+ * aws:message-byte-size is per message in the cloud (cloud-side metrics guide); a sample only has totals, so the datapoint
  * is the mean size of the interval's messages, emitted only when there were any (docs/localrules.md).
  */
 function pushMessages(
@@ -101,4 +102,30 @@ export function datapointsFromDeviceSample(sample: DeviceSample, device: { addre
   out.push({ ...base, metric: 'aws:destination-ip-addresses', value: { cidrs: sortedUnique(sample.destinations) } });
   pushMessages(out, base, sample.messagesSent, sample.messagesReceived, sample.messageBytes);
   return out;
+}
+
+/** Where the agent gets a device's addresses and interface from: its configuration (downstream.devices). */
+export type DeviceInfo = (thingName: string) => { addresses?: string[]; interface?: string };
+
+/** The DeviceInfo of configured downstream devices (a device not listed has no addresses to act on). */
+export function deviceInfoOf(devices: readonly { thingName: string; addresses: string[]; interface?: string }[]): DeviceInfo {
+  return (thingName) => {
+    const d = devices.find((x) => x.thingName === thingName);
+    return d ? { addresses: d.addresses, ...(d.interface !== undefined ? { interface: d.interface } : {}) } : {};
+  };
+}
+
+/**
+ * Every datapoint of one collector sample, as the agent evaluates it: the gateway (and, with `perProcess`,
+ * each of its processes) under the gateway's thing name, each downstream device under its own.
+ * `defender-edge evaluate` replays recorded samples through this same function.
+ */
+export function datapointsFromSample(
+  sample: { host: HostSample; devices: readonly DeviceSample[] },
+  thingName: string,
+  options: { perProcess: boolean; deviceInfo: DeviceInfo },
+): Datapoint[] {
+  const points = datapointsFromHostSample(sample.host, thingName, { perProcess: options.perProcess });
+  for (const d of sample.devices) points.push(...datapointsFromDeviceSample(d, options.deviceInfo(d.thingName)));
+  return points;
 }

@@ -1,6 +1,6 @@
 // The local Detect evaluator: pure logic, no I/O, no clock — every datapoint carries its time and
 // expire() takes `nowMs`. Per-thing state comes from a ThingStates source (memory for the CLI and tests,
-// the bounded threshold cache in the agent). device-defender.md §3 and §7; choices in docs/localrules.md.
+// the bounded threshold cache in the agent). Semantics and choices: docs/localrules.md.
 import { createHash } from 'node:crypto';
 import type { MetricValue, Offender, ViolationEvent } from './contracts.ts';
 import { type CompiledCriterion, compareNumbers, judgeListValue, numericValue, type Verdict } from './criterion.ts';
@@ -43,7 +43,7 @@ export interface ViolationEvidence {
 export const MAX_EVIDENCE_POINTS = 300;
 
 export interface EvaluatorOptions {
-  /** config violations.invalidateAfterSeconds × 1000: a thing silent this long has its alarms invalidated (§3.5) */
+  /** config violations.invalidateAfterSeconds × 1000: a thing silent this long has its alarms invalidated */
   invalidateAfterMs: number;
   /** a process not seen this long is forgotten (its alarms invalidated); processes come and go far more than things */
   processIdleMs: number;
@@ -86,7 +86,7 @@ export const defaultEvaluatorOptions = (): EvaluatorOptions => ({
   statistics: { windowMs: 86_400_000, maxSamples: 288, minSamples: 12 },
 });
 
-/** violationId: [a-zA-Z0-9-]{1,128} (§3.5), stable for the life of one violation and derived, not random. */
+/** violationId: [a-zA-Z0-9-]{1,128} (API `ViolationEvent`), stable for the life of one violation and derived, not random. */
 function violationIdFor(thing: string, key: string, subject: string, t: number): string {
   return createHash('sha256').update(`${thing}\u0000${key}\u0000${subject}\u0000${t}`).digest('hex').slice(0, 32);
 }
@@ -107,7 +107,7 @@ export class Evaluator {
   /**
    * A new configuration: states of unchanged behaviors carry over (re-indexed lazily on next use); states
    * of changed or removed behaviors are dropped without events — like the service, a deleted behavior
-   * simply stops producing violations (§3.5).
+   * simply stops producing violations (troubleshooting guide).
    */
   setProfile(profile: CompiledProfile): void {
     this.profile = profile;
@@ -265,7 +265,7 @@ export class Evaluator {
   }
 
   /**
-   * Invalidate and forget what went silent (§3.5 "alarm-invalidated"): a thing with no datapoint for
+   * Invalidate and forget what went silent ("alarm-invalidated", docs/localrules.md#violations): a thing with no datapoint for
    * invalidateAfterMs, and a process not seen for processIdleMs. Returns one `alarm-invalidated` per
    * active alarm; state without an alarm is dropped silently.
    */

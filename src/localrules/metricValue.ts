@@ -1,7 +1,9 @@
-// Parsing of a Device Defender MetricValue (API `MetricValue`, device-defender.md §3.1) from untrusted
+// Parsing of a Device Defender MetricValue (API `MetricValue`) from untrusted
 // JSON: a behavior's `criteria.value`, a per-thing override, or one datapoint of `defender-edge evaluate`.
 // Returns typed data or `path: message` errors; never throws.
 import ipaddr from 'ipaddr.js';
+import { describeValue } from '../describeValue.ts';
+import { isPlainObject } from '../plainObject.ts';
 import type { MetricValue } from './contracts.ts';
 
 export type ValueContainer = 'count' | 'number' | 'numbers' | 'ports' | 'cidrs' | 'strings';
@@ -9,20 +11,13 @@ export const valueContainers: readonly ValueContainer[] = ['count', 'cidrs', 'po
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; errors: string[] };
 
-export function isPlainObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
-
-export function describeValue(x: unknown): string {
-  if (x === null) return 'null';
-  if (Array.isArray(x)) return 'an array';
-  return typeof x === 'object' ? 'an object' : `${typeof x} ${JSON.stringify(x)}`;
-}
+export { describeValue };
 
 /**
- * A number written either as a JSON number or as a decimal string: greengrass.md §4 recommends numbers as
- * strings in a recipe's DefaultConfiguration (configuration values may come back converted), and
- * CloudFormation models `value.count` as a string (device-defender.md §3.1).
+ * A number written either as a JSON number or as a decimal string: the Greengrass recipe reference recommends
+ * numbers as strings in a recipe's DefaultConfiguration (configuration values may come back converted,
+ * docs/greengrass-ipc.md), and CloudFormation models `value.count` as a string
+ * (AWS::IoT::SecurityProfile MetricValue).
  */
 export function readNumber(x: unknown): number | undefined {
   if (typeof x === 'number') return Number.isFinite(x) ? x : undefined;
@@ -30,7 +25,7 @@ export function readNumber(x: unknown): number | undefined {
   return undefined;
 }
 
-/** CIDR text as the API allows it: 2–43 chars of `[a-fA-F0-9:./]` (device-defender.md §3.1), and it must parse. */
+/** CIDR text as the API allows it: 2–43 chars of `[a-fA-F0-9:./]` (API `MetricValue`), and it must parse. */
 export function cidrProblem(x: unknown): string | null {
   if (typeof x !== 'string') return `must be a string, got ${describeValue(x)}`;
   if (x.length < 2 || x.length > 43 || !/^[a-fA-F0-9:./]+$/.test(x)) return `"${x}" must be 2–43 characters of [a-fA-F0-9:./]`;

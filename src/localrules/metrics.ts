@@ -1,5 +1,5 @@
 // The metrics a local behavior can name, with the operators, value container and durations the service
-// allows for each (device-defender.md §2.1 device-side, §2.2 cloud-side, §3.2 operators, §3.4 durations).
+// allows for each (device-side and cloud-side metrics guides, API `BehaviorCriteria`; docs/localrules.md).
 import type { ValueContainer } from './metricValue.ts';
 
 export type ComparisonOperator =
@@ -14,7 +14,7 @@ export type ComparisonOperator =
   | 'in-set'
   | 'not-in-set';
 
-/** All ten values of the API enum (device-defender.md §3.1; BEH prose lists only eight, §8). */
+/** All ten values of the API enum (API `BehaviorCriteria`; the behaviors guide's prose lists only eight). */
 export const comparisonOperators: readonly ComparisonOperator[] = [
   'less-than',
   'less-than-equals',
@@ -46,7 +46,7 @@ export interface MetricInfo {
   durations?: readonly number[] | 'statistical-only';
 }
 
-/** device-defender.md §2.1: the device-side durations 300, 600, 900, 1800, 3600. */
+/** The device-side durations 300, 600, 900, 1800, 3600 (device-side metrics guide). */
 export const serviceDurations: readonly number[] = [300, 600, 900, 1800, 3600];
 
 const deltaCount: MetricInfo = { container: 'count', timing: 'delta', durations: serviceDurations };
@@ -54,7 +54,7 @@ const snapshotCount: MetricInfo = { container: 'count', timing: 'snapshot', dura
 
 /** Built-in metrics the edge evaluates. */
 export const awsMetrics: Readonly<Record<string, MetricInfo>> = {
-  // Device-side, §2.1.
+  // Device-side metrics.
   'aws:all-bytes-out': deltaCount,
   'aws:all-bytes-in': deltaCount,
   'aws:all-packets-out': deltaCount,
@@ -66,14 +66,14 @@ export const awsMetrics: Readonly<Record<string, MetricInfo>> = {
   'aws:listening-tcp-ports': { container: 'ports', timing: 'snapshot' },
   'aws:listening-udp-ports': { container: 'ports', timing: 'snapshot' },
   'aws:destination-ip-addresses': { container: 'cidrs', timing: 'snapshot' },
-  // Cloud-side message metrics (§2.2), counted locally from the collector's pub/sub message counts.
+  // Cloud-side message metrics, counted locally from the collector's pub/sub message counts.
   'aws:num-messages-sent': deltaCount,
   'aws:num-messages-received': deltaCount,
-  // §2.2: per-message size; durationSeconds only with statisticalThreshold.
+  // Per-message size; durationSeconds only with statisticalThreshold (cloud-side metrics guide).
   'aws:message-byte-size': { container: 'count', timing: 'snapshot', durations: 'statistical-only' },
 };
 
-/** Cloud-side metrics AWS IoT computes from its own connection logs (§2.2); nothing on the gateway sees them. */
+/** Cloud-side metrics AWS IoT computes from its own connection logs (cloud-side metrics guide); nothing on the gateway sees them. */
 export const cloudOnlyMetrics: readonly string[] = [
   'aws:num-authorization-failures',
   'aws:source-ip-address',
@@ -82,7 +82,7 @@ export const cloudOnlyMetrics: readonly string[] = [
   'aws:disconnect-duration',
 ];
 
-/** Operators that fit each value container (device-defender.md §3.2 "Valid for", §1.2 custom metric table). */
+/** Operators that fit each value container (API `BehaviorCriteria`, docs/reports.md#custom-metrics). */
 export const operatorsFor: Readonly<Record<ValueContainer, readonly ComparisonOperator[]>> = {
   count: numericOperators,
   number: numericOperators,
@@ -92,7 +92,7 @@ export const operatorsFor: Readonly<Record<ValueContainer, readonly ComparisonOp
   strings: ['in-set', 'not-in-set'],
 };
 
-/** Custom metric names (API CreateCustomMetric, device-defender.md §1.2): 1–128 of [a-zA-Z0-9:_-], not `aws:`. */
+/** Custom metric names (API CreateCustomMetric): 1–128 of [a-zA-Z0-9:_-], not `aws:`. */
 export const customMetricNamePattern = /^[a-zA-Z0-9:_-]{1,128}$/;
 
 /**

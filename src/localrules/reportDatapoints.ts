@@ -1,6 +1,7 @@
-// Datapoints from a downstream device's own Device Defender report (issue 3 "hands the metrics to local
-// evaluation"). The mapping report field → metric is the one device-defender.md §2.1 infers; count metrics
-// take `total` when present (a sampled list keeps the true total, §10.5), else the list length.
+// Datapoints from a downstream device's own Device Defender report, so that local evaluation judges the device
+// by what it reports. The mapping report field → metric follows from the metric descriptions
+// (docs/localrules.md#a-downstream-devices-own-report); count metrics take `total` when present (a sampled list
+// keeps the true total), else the list length.
 import type { DefenderReport, PortList } from '../report/model.ts';
 import { parseRemoteAddress } from '../report/remoteAddress.ts';
 import type { Offender } from './contracts.ts';

@@ -1,6 +1,6 @@
-// Statistical thresholds on the edge (device-defender.md §3.3). The service computes pXX over every
-// device of the profile; a gateway sees only its own things and the resolved fleet value is exposed by no
-// API (§10.14). So the percentile is computed over each thing's OWN history of the behavior's value:
+// Statistical thresholds on the edge (behaviors guide, `statisticalThreshold`). The service computes pXX over
+// every device of the profile; a gateway sees only its own things and the resolved fleet value is exposed by
+// no API. So the percentile is computed over each thing's OWN history of the behavior's value:
 // "alarm when this thing deviates from what it usually does" (docs/localrules.md "Statistical thresholds").
 import type { Statistic } from './behaviors.ts';
 

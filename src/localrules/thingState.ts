@@ -1,8 +1,9 @@
 // Everything the evaluator remembers about one thing: per subject (the thing itself, or one of its
 // processes) and per behavior, the violation counters, the sliding window and the statistical history.
 // This is the unit the threshold cache holds in memory, evicts and persists (thresholdCache.ts).
+
+import { isPlainObject } from '../plainObject.ts';
 import type { Offender } from './contracts.ts';
-import { isPlainObject } from './metricValue.ts';
 import { SlidingSum, type SlidingSumJson } from './slidingWindow.ts';
 import { History, type HistoryJson } from './statistics.ts';
 import type { ViolationCounters } from './violationState.ts';

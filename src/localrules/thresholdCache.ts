@@ -83,7 +83,7 @@ export class ThresholdCache implements ThingStates {
     } catch (err) {
       // A full or read-only disk degrades to "forget on eviction"; evaluation must go on.
       this.counters.writeErrors++;
-      this.options.logger.warn({ thing: state.thing, err: (err as Error).message }, 'threshold cache: cannot persist thing state');
+      this.options.logger.warn({ err, thing: state.thing }, 'threshold cache: cannot persist thing state');
     }
   }
 
@@ -106,7 +106,7 @@ export class ThresholdCache implements ThingStates {
     if (r.kind === 'corrupt') {
       this.counters.corrupt++;
       this.options.logger.warn(
-        { thing, error: r.error, quarantinedTo: r.quarantinedTo },
+        { thing, reason: r.error, quarantinedTo: r.quarantinedTo },
         'threshold cache: corrupt thing state quarantined; starting fresh',
       );
     }
@@ -131,7 +131,7 @@ export class ThresholdCache implements ThingStates {
     try {
       this.store.delete(thing);
     } catch (err) {
-      this.options.logger.warn({ thing, err: (err as Error).message }, 'threshold cache: cannot delete thing state');
+      this.options.logger.warn({ err, thing }, 'threshold cache: cannot delete thing state');
     }
   }
 

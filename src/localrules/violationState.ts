@@ -1,6 +1,6 @@
-// The violation state machine of one (thing, behavior[, process]) — device-defender.md §3.5 and §7.2:
-// `in-alarm` after consecutiveDatapointsToAlarm violating datapoints; while in alarm, `alarm-cleared`
-// after consecutiveDatapointsToClear normal ones; one active violation at a time. Pure.
+// The violation state machine of one (thing, behavior[, process]) — API `BehaviorCriteria`,
+// docs/localrules.md#violations: `in-alarm` after consecutiveDatapointsToAlarm violating datapoints; while in
+// alarm, `alarm-cleared` after consecutiveDatapointsToClear normal ones; one active violation at a time. Pure.
 import type { Verdict } from './criterion.ts';
 
 export interface ViolationCounters {
@@ -39,8 +39,8 @@ export function step(s: ViolationCounters, verdict: Verdict, toAlarm: number, to
     return undefined;
   }
   s.normal++;
-  // An empty port/address list clears at once (§3.2 TS: "the violation is cleared"), whatever
-  // consecutiveDatapointsToClear says (open question §10.7, decided in docs/localrules.md).
+  // An empty port/address list clears at once (troubleshooting guide: "the violation is cleared"), whatever
+  // consecutiveDatapointsToClear says (the documentation does not say; our reading is in docs/localrules.md).
   if (verdict === 'empty' || s.normal >= toClear) {
     s.inAlarm = false;
     s.normal = 0;

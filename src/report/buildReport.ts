@@ -1,4 +1,4 @@
-// Collector samples → report model (device-defender.md §1.2). Pure: the report_id and every input come in
+// Collector samples → report model (docs/reports.md#the-document). Pure: the report_id and every input come in
 // as arguments. Feed it an interval aggregate (intervalAggregator.ts) so the report covers its interval.
 // Entries that cannot be reported (a port 0, an address that is not an IP, a bad custom metric) are left
 // out and listed in `problems` as `path: message` for the caller to count and log; they never fail the
@@ -6,11 +6,14 @@
 //
 // Choices:
 //  * Empty listening-port and connection lists ARE reported (`{"ports": [], "total": 0}`): an empty list is
-//    a datapoint meaning "conforming" (§1.4, TS) and lets a cloud alarm clear; PYSDK leaves them out.
-//  * `network_stats` only when the sample carries a delta (§5.3: never raw counters; nothing on the first).
+//    a datapoint meaning "conforming" and lets a cloud alarm clear (Device Defender troubleshooting guide,
+//    https://docs.aws.amazon.com/iot/latest/developerguide/device-defender-troubleshoot.html); the Python
+//    agent SDK leaves them out.
+//  * `network_stats` only when the sample carries a delta: never raw counters, nothing on the first sample
+//    (the official Greengrass component's first report carries cumulative counters; docs/reports.md).
 //  * Duplicate entries (the same port bound on 0.0.0.0 and ::, several sockets with SO_REUSEPORT) are
 //    reported once; `total` counts distinct entries.
-//  * Wildcard binds have no interface (PYSDK writes "0.0.0.0"/"::" as the interface name; we leave it out).
+//  * Wildcard binds have no interface (the Python agent SDK writes "0.0.0.0"/"::" as the interface name; we leave it out).
 import type { DeviceSample, HostSample, ListeningPort, TcpConnection, TrafficDelta } from '../collector/sample.ts';
 import { customMetricNameProblem, readCustomMetricValue } from './customMetrics.ts';
 import { sampleList } from './listSampling.ts';
@@ -26,7 +29,7 @@ import {
 import { formatRemoteAddress } from './remoteAddress.ts';
 import { integerProblem, ValidationIssues } from './validationIssues.ts';
 
-/** The official agent's `max_list_size` (PYSDK metrics.py, device-defender.md §1.4). */
+/** The Python agent SDK's `max_list_size` (AWSIoTDeviceDefenderAgentSDK/metrics.py; docs/reports.md#limits-and-cadence). */
 export const DEFAULT_MAX_LIST_SIZE = 50;
 
 export interface BuildOptions {
@@ -39,7 +42,7 @@ export interface BuildOptions {
 export interface DeviceBuildOptions extends BuildOptions {
   /**
    * Custom metric names under which a downstream device's gateway-side observations are reported. Each is
-   * left out unless named: a custom metric must exist in the account before Detect uses it (§1.2, CM).
+   * left out unless named: a custom metric must exist in the account before Detect uses it (docs/reports.md#custom-metrics).
    */
   customMetricNames?: {
     /** ip_list of the destination addresses seen through the gateway */
@@ -51,7 +54,7 @@ export interface DeviceBuildOptions extends BuildOptions {
 }
 
 export interface BuiltReport {
-  /** undefined when there is nothing to report (a report must have metrics or custom metrics, §1.2) */
+  /** undefined when there is nothing to report (a report must have metrics or custom metrics, docs/reports.md) */
   report: DefenderReport | undefined;
   problems: string[];
 }

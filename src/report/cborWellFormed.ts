@@ -4,10 +4,11 @@
 // arrays/records, stringify integer map keys and rename `__proto__` keys. This walk creates no values:
 // one pass over at most MAX_MESSAGE_BYTES, O(1) work per byte, so the cost of a hostile payload is bounded.
 //
-// What it refuses, beyond malformed CBOR (each is never produced by any Device Defender agent, §1.3):
-// nesting deeper than `maxDepth`, simple values other than false/true/null/undefined, text strings that are not UTF-8, map keys that are not definite-length
-// text strings, duplicate map keys (RFC 8949 §5.6 "not valid"), `__proto__` keys, tags, and
-// indefinite-length byte/text strings (well-formed CBOR, but cbor-x cannot decode them; no agent writes them).
+// What it refuses, beyond malformed CBOR (each is never produced by any Device Defender agent,
+// docs/reports.md#json-and-cbor): nesting deeper than `maxDepth`, simple values other than
+// false/true/null/undefined, text strings that are not UTF-8, map keys that are not definite-length text
+// strings, duplicate map keys (RFC 8949 §5.6 "not valid"), `__proto__` keys, tags, and indefinite-length
+// byte/text strings (well-formed CBOR, but cbor-x cannot decode them; no agent writes them).
 import { isUtf8 } from 'node:buffer';
 
 interface Frame {

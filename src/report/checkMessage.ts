@@ -1,6 +1,7 @@
 // One report message as the service sees it: topic + payload bytes → accepted or rejected, with the
-// service-style answer and where it goes (device-defender.md §1.1, §1.5). The validate-report CLI, the
-// emulator's Device Defender endpoint and the downstream-report forwarder all call this one function.
+// service-style answer and where it goes (docs/reports.md#topics, #answers-accepted-and-rejected). The
+// validate-report CLI, the emulator's Device Defender endpoint and the downstream-report forwarder all call
+// this one function.
 import { decodePayload, detectFormat } from './decode.ts';
 import { encodeDocument } from './encode.ts';
 import type { DefenderReport, NameStyle, ReportFormat } from './model.ts';
@@ -17,7 +18,7 @@ export interface ReportMessage {
   nowMs: number;
 }
 
-/** Where and what to answer: `{topic}/accepted|rejected`, encoded like the request (§1.1 RT). */
+/** Where and what to answer: `{topic}/accepted|rejected`, encoded like the request (AWS IoT reserved topics; docs/reports.md#topics). */
 export interface ReportReply {
   topic: string;
   payload: Uint8Array;
@@ -53,7 +54,7 @@ export function checkReportMessage(message: ReportMessage): ReportCheck {
     if (!parsed.ok && parsed.reason === 'not-defender') return { status: 'NOT_A_REPORT_TOPIC', error: parsed.error };
     if (parsed.reply !== undefined)
       return { status: 'NOT_A_REPORT_TOPIC', error: `topic: is an answer topic (/${parsed.reply}), not a report topic` };
-    // A bad thing name (TS: > 128 bytes, control characters) is a rejection, answered on the same topic.
+    // A bad thing name (> 128 bytes, control characters: docs/reports.md#topics) is a rejection, answered on the same topic.
     if (!parsed.ok) errors.push(parsed.error);
     thingName = parsed.thingName;
     format = parsed.format!;
@@ -63,8 +64,8 @@ export function checkReportMessage(message: ReportMessage): ReportCheck {
 
   // The answer topic is the request topic + `/accepted|/rejected`, only when that is a topic anyone can
   // publish on: a thing segment with `+`/`#` (wildcards, MQTT 3.1.1 §4.7.1), `*` (local PublishToTopic
-  // refuses it, greengrass.md §2), U+0000 or a lone surrogate cannot be published to, so such a report
-  // gets no answer (issue 8: topics only from validated parts).
+  // refuses it, docs/greengrass-ipc.md), U+0000 or a lone surrogate cannot be published to, so such a report
+  // gets no answer: answer topics are built only from parts that were validated.
   const answerable = message.topic !== undefined && publishableTopic(message.topic);
   const reply = (doc: AcceptedResponse | RejectedResponse): ReportReply | undefined =>
     !answerable

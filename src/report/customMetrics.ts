@@ -1,14 +1,17 @@
-// Custom metrics (device-defender.md §1.2 "Custom metrics", CM, API CreateCustomMetric, CPPV2):
+// Custom metrics (docs/reports.md#custom-metrics; API CreateCustomMetric,
+// https://docs.aws.amazon.com/iot/latest/apireference/API_CreateCustomMetric.html):
 // `custom_metrics` is an object keyed by the metric name exactly as created (1–128 chars, [a-zA-Z0-9:_-]+,
 // not starting with `aws:`); each value is an array holding ONE object with one of `number`, `number_list`,
-// `string_list`, `ip_list`. A bare object is rejected by the service (TS, API).
+// `string_list`, `ip_list`. A bare object is rejected by the service (troubleshooting guide).
 //
-// Data requirements (CPPV2): numbers with up to 15 significant digits, strings of letters, digits and
-// `:_-/.`, valid IPv4/IPv6 addresses. The service accepts data outside these rules but neither shows nor
-// retains it, so here it is accepted with a WARNING rather than an error.
+// Data requirements (the C++ v2 SDK's Device Defender sample README): numbers with up to 15 significant digits,
+// strings of letters, digits and `:_-/.`, valid IPv4/IPv6 addresses. The service accepts data outside these
+// rules but neither shows nor retains it, so here it is accepted with a WARNING rather than an error.
+
+import { isPlainObject } from '../plainObject.ts';
 import type { CustomMetricValue } from './model.ts';
 import { isIPv4, isIPv6 } from './remoteAddress.ts';
-import { childPath, isPlainObject, isWellFormedString, type ValidationIssues } from './validationIssues.ts';
+import { childPath, isWellFormedString, type ValidationIssues } from './validationIssues.ts';
 
 const NAME = /^[a-zA-Z0-9:_-]{1,128}$/;
 const STRING_ITEM = /^[A-Za-z0-9:_\-/.]*$/;
@@ -29,7 +32,7 @@ function finiteNumber(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value);
 }
 
-/** More than 15 significant digits: the service keeps only 15 (CPPV2). */
+/** More than 15 significant digits: the service keeps only 15 (docs/reports.md#custom-metrics). */
 function beyondPrecision(value: number): boolean {
   return Number(value.toPrecision(15)) !== value;
 }

@@ -1,5 +1,5 @@
-// Untrusted payload → plain document, JSON or CBOR (device-defender.md §1.3: the same document, encoded
-// either way). The format comes from the topic's last segment when there is a topic; without one it is
+// Untrusted payload → plain document, JSON or CBOR (docs/reports.md#json-and-cbor: the same document,
+// encoded either way). The format comes from the topic's last segment when there is a topic; without one it is
 // detected from the content. Never throws; work is bounded by the size check that comes first.
 import { isUtf8 } from 'node:buffer';
 import { Decoder } from 'cbor-x';

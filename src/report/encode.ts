@@ -1,5 +1,5 @@
-// Report model → payload bytes (device-defender.md §1.2 JSON, §1.3 CBOR: the same document, text keys,
-// long or short, like PYSDK's `json.dumps(separators=(',', ':'))` and `cbor.dumps`).
+// Report model → payload bytes (docs/reports.md#json-and-cbor: JSON or CBOR, the same document, text keys,
+// long or short, like the Python agent SDK's `json.dumps(separators=(',', ':'))` and `cbor.dumps`).
 import { Encoder } from 'cbor-x';
 import type { DefenderReport, NameStyle, ReportFormat } from './model.ts';
 import { toWireDocument } from './wireDocument.ts';

@@ -1,6 +1,6 @@
-// The long and short wire name of every report field (device-defender.md §1.2 tables). One table, used by
+// The long and short wire name of every report field (docs/reports.md#the-document). One table, used by
 // the writer (wireDocument.ts) and the reader (validate.ts), so the two styles cannot drift apart.
-// Custom metric names and their value keys (`number`, `number_list`, …) are not shortened (§1.2).
+// Custom metric names and their value keys (`number`, `number_list`, …) are not shortened (docs/reports.md#custom-metrics).
 import type { NameStyle } from './model.ts';
 
 export const FIELD_NAMES = {

@@ -1,5 +1,5 @@
 // Accumulates 1 s samples into reporting intervals so that each report covers exactly its interval
-// (device-defender.md §1.2 "Delta Metric", §2.1, §5.3). Pure: time comes in as arguments.
+// (network_stats are "Delta Metric"s, docs/reports.md#the-document). Pure: time comes in as arguments.
 //
 // Windows are fixed: window k covers (startMs + k·I, startMs + (k+1)·I]. A sample belongs to the window that
 // holds its end time `t` (a 1 s sample straddling a boundary counts whole in the later window). Samples
@@ -8,13 +8,15 @@
 //
 // In a window:
 //  * traffic deltas are SUMMED; samples without a delta (the collector's first sample) add nothing, and a
-//    window that saw no delta at all has NO network figures — never raw counters (the official agent's
-//    first-report bug, §5.3). A sample with intervalMs <= 0 or a negative/fractional delta is ignored.
+//    window that saw no delta at all has NO network figures — never raw counters (the official Greengrass
+//    component's first-report bug, docs/reports.md). A sample with intervalMs <= 0 or a negative/fractional
+//    delta is ignored.
 //  * listening ports, connections and processes are the LAST snapshot (by `t`); custom metrics the last
 //    value per name.
 //  * for a downstream device: destinations are the union (bounded), message counts are summed.
 // `take(nowMs)` returns the most recent complete window. Older complete windows that were never taken
-// are discarded and counted, not returned: the service does not take historical reports (§1.4 H2019/H2021).
+// are discarded and counted, not returned: the service does not take historical reports
+// (docs/reports.md#limits-and-cadence).
 import type { CustomMetricValue, DeviceSample, HostSample, TrafficDelta } from '../collector/sample.ts';
 import { integerProblem } from './validationIssues.ts';
 

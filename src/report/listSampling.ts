@@ -1,8 +1,8 @@
-// Sampling of long lists (device-defender.md §1.4): the official agent keeps at most `max_list_size` = 50
-// ports/connections, chosen at random, while `total` keeps the true count (PYSDK metrics.py). We do the
-// same with a seeded generator instead of Math.random so the result is a pure function of its inputs
-// (testable, reproducible); callers seed with the report_id, so successive reports show different samples
-// and every element gets reported over time.
+// Sampling of long lists (docs/reports.md#limits-and-cadence): the Python agent SDK keeps at most
+// `max_list_size` = 50 ports/connections, chosen at random, while `total` keeps the true count
+// (AWSIoTDeviceDefenderAgentSDK/metrics.py). We do the same with a seeded generator instead of Math.random so
+// the result is a pure function of its inputs (testable, reproducible); callers seed with the report_id, so
+// successive reports show different samples and every element gets reported over time.
 
 /** mulberry32: a tiny, well-distributed 32-bit PRNG; quality is ample for picking a sample. */
 function generator(seed: number): () => number {

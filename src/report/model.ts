@@ -1,39 +1,40 @@
-// The one typed model of a Device Defender metrics report (device-defender.md §1.2). It is independent of
+// The one typed model of a Device Defender metrics report (docs/reports.md#the-document). It is independent of
 // the wire naming: `toWireDocument` (wireDocument.ts) writes it with long or short names, the validator
 // (validate.ts) reads either style back into it. Plain data, JSON-serializable.
 import type { CustomMetricValue } from '../collector/sample.ts';
 
 export type { CustomMetricValue };
 
-/** Wire naming style (device-defender.md §1.2: every field has a long and a short name). */
+/** Wire naming style (every field has a long and a short name, docs/reports.md#the-document). */
 export type NameStyle = 'long' | 'short';
-/** Payload encoding, also the last segment of the reserved topic (device-defender.md §1.1, §1.3). */
+/** Payload encoding, also the last segment of the reserved topic (docs/reports.md#topics). */
 export type ReportFormat = 'json' | 'cbor';
 
-/** §1.2 header `version`: "Major.Minor"; every source and SDK sends "1.0". */
+/** Header `version`: "Major.Minor"; every documented example and SDK sends "1.0". */
 export const REPORT_VERSION = '1.0';
 
 /**
- * AWS IoT Core rejects MQTT payloads over 128 KB (device-defender.md §1.4). We read "KB" as KiB
- * (131072 bytes), the larger reading, so that nothing the service accepts is refused here.
+ * AWS IoT Core rejects MQTT payloads over 128 KB (https://docs.aws.amazon.com/general/latest/gr/iot-core.html,
+ * message broker limits). We read "KB" as KiB (131072 bytes), the larger reading, so that nothing the service
+ * accepts is refused here.
  */
 export const MAX_MESSAGE_BYTES = 128 * 1024;
 
 export interface ReportHeader {
-  /** positive integer, increasing per thing (§1.2 "Monotonically increasing value. Epoch timestamp recommended.") */
+  /** positive integer, increasing per thing ("Monotonically increasing value. Epoch timestamp recommended.") */
   reportId: number;
   version: typeof REPORT_VERSION;
 }
 
 export interface PortEntry {
-  /** 1–65535 (§1.2 "ports should be numbers greater than 0") */
+  /** 1–65535 ("ports should be numbers greater than 0", docs/reports.md#the-document) */
   port: number;
   interface?: string;
 }
 
 export interface PortList {
   ports: PortEntry[];
-  /** the true count; `ports` may be a sample of it (§1.4, the official agent samples to 50) */
+  /** the true count; `ports` may be a sample of it (the Python agent SDK samples to 50) */
   total?: number;
 }
 
@@ -49,7 +50,7 @@ export interface EstablishedConnections {
   total?: number;
 }
 
-/** Deltas over the report's interval, never raw counters (§1.2 "Delta Metric", §5.3). */
+/** Deltas over the report's interval, never raw counters ("Delta Metric", docs/reports.md#the-document). */
 export interface NetworkStats {
   bytesIn?: number;
   bytesOut?: number;
@@ -75,7 +76,7 @@ export interface CustomMetric {
 
 export interface DefenderReport {
   header: ReportHeader;
-  /** §1.2: a report has `metrics`, `custom_metrics` or both */
+  /** a report has `metrics`, `custom_metrics` or both */
   metrics?: ReportMetrics;
   customMetrics?: CustomMetric[];
 }

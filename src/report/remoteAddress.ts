@@ -1,7 +1,8 @@
-// `remote_addr` of a TCP connection (device-defender.md §1.2): "ip:port", IPv4 or IPv6. The DSM table calls
-// the type "Number" — a doc error, every example and SDK sends a string. PYSDK writes IPv6 as "[ip]:port";
-// before its IPv6 fix (§5.4, issues #23/#24) it wrote "ip:port" unbracketed, and the Greengrass component
-// pins an SDK commit from that time — so an unbracketed IPv6 form is accepted too, the last ':' being the port.
+// `remote_addr` of a TCP connection (docs/reports.md#the-document): "ip:port", IPv4 or IPv6. The
+// specification's table calls the type "Number" — a doc error, every example and SDK sends a string. The
+// Python agent SDK writes IPv6 as "[ip]:port" since its 2021-01-20 change (commit 2f9542e); older agents
+// wrote "ip:port" unbracketed and are still deployed — so an unbracketed IPv6 form is accepted too, the
+// last ':' being the port.
 import { isIPv4 as netIsIPv4, isIPv6 as netIsIPv6 } from 'node:net';
 import ipaddr from 'ipaddr.js';
 
@@ -47,7 +48,7 @@ export function parseRemoteAddress(text: string): RemoteAddress | null {
 }
 
 /**
- * Write `ip:port` the way PYSDK does (IPv6 in brackets). IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`, as a
+ * Write `ip:port` the way the Python agent SDK does (IPv6 in brackets). IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`, as a
  * dual-stack socket reports IPv4 peers) are written as plain IPv4, so that IPv4 `cidrs` in a
  * `aws:destination-ip-addresses` behavior match them. Null for an address that is not an IP.
  */

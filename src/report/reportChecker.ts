@@ -44,7 +44,7 @@ export class ReportChecker {
       case 'NOT_A_REPORT_TOPIC':
         this.counters.notAReportTopic += 1;
         this.log.warn(
-          { topic: message.topic?.slice(0, 256), error: result.error },
+          { topic: message.topic?.slice(0, 256), reason: result.error },
           'message on a topic that is not a Device Defender report topic',
         );
         break;

@@ -1,5 +1,6 @@
-// report_id allocation (device-defender.md §1.2/§1.4: a positive integer, unique, monotonically increasing;
-// "Epoch timestamp recommended"; §6: per thing or per account is not stated — one sequence satisfies both).
+// report_id allocation (docs/reports.md#limits-and-cadence: a positive integer, unique, monotonically
+// increasing; "Epoch timestamp recommended"; per thing or per account is not stated — one sequence satisfies
+// both).
 //
 // Scheme: ONE sequence for every thing this process reports for (the gateway and all downstream things):
 //   id = max(nowMs, last + 1)

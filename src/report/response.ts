@@ -1,14 +1,18 @@
-// Service-style answers to a report (device-defender.md §1.5), published on `…/accepted` / `…/rejected`:
+// Service-style answers to a report (docs/reports.md#answers-accepted-and-rejected), published on
+// `…/accepted` / `…/rejected`:
 //   {"thingName":"t","reportId":12,"status":"ACCEPTED","timestamp":1635801636023}
 //   {"thingName":"t","reportId":12,"status":"REJECTED","statusDetails":{"ErrorCode":"InvalidPayload",
 //    "ErrorMessage":"Malformed metrics report"},"timestamp":…}
-// `reportId` is in both (ECDEMO matches it to the request; the TS example garbles the key). `timestamp` is
-// epoch milliseconds. The only documented ErrorCode is "InvalidPayload" with "Malformed metrics report"
-// (§1.5), so every rejection we produce uses that code, and the message starts with the documented text
-// followed by our `path: message` details. Answers from the real service are parsed with the code opaque.
+// `reportId` is in both (the embedded-C defender demo matches it to the request; the troubleshooting guide's
+// example garbles the key). `timestamp` is epoch milliseconds. The only documented ErrorCode is
+// "InvalidPayload" with "Malformed metrics report", so every rejection we produce uses that code, and the
+// message starts with the documented text followed by our `path: message` details. Answers from the real
+// service are parsed with the code opaque.
+
+import { isPlainObject } from '../plainObject.ts';
 import { decodePayload } from './decode.ts';
 import type { ReportFormat } from './model.ts';
-import { integerProblem, isPlainObject } from './validationIssues.ts';
+import { integerProblem } from './validationIssues.ts';
 
 export const INVALID_PAYLOAD = 'InvalidPayload';
 export const MALFORMED_REPORT = 'Malformed metrics report';
@@ -58,7 +62,7 @@ export type ParsedResponse = { ok: true; response: ReportResponse } | { ok: fals
 
 /**
  * Parse an answer from the service (or the emulator) on an accepted/rejected topic. ErrorCode and
- * ErrorMessage are kept as opaque strings (§1.5: only one code is documented; log whatever comes).
+ * ErrorMessage are kept as opaque strings (only one code is documented; log whatever comes).
  */
 export function parseReportResponse(payload: Uint8Array, format: ReportFormat): ParsedResponse {
   const decoded = decodePayload(payload, format);

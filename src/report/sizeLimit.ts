@@ -1,4 +1,4 @@
-// Encoding a report so that it fits the AWS IoT Core message limit (device-defender.md §1.4: 128 KB).
+// Encoding a report so that it fits the AWS IoT Core message limit (128 KB, docs/reports.md#limits-and-cadence).
 // When the encoded report is too large, the longest list is halved (a sample, as for maxListSize) until it
 // fits; port and connection lists keep their true `total`. Custom-metric lists have no `total`, so
 // shortening them loses the count: they are shortened only after every port/connection list is empty.
@@ -33,7 +33,7 @@ function listsOf(report: DefenderReport): { copy: DefenderReport; lists: ListRef
     ['listening_udp_ports', m?.listeningUdpPorts],
   ] as const) {
     if (list === undefined) continue;
-    // The true count survives sampling (§1.4): fill `total` in if the caller left it out.
+    // The true count survives sampling: fill `total` in if the caller left it out.
     list.total ??= list.ports.length;
     lists.push({
       name,

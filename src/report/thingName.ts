@@ -1,9 +1,10 @@
-// Thing-name rules for Device Defender reports. device-defender.md §1.1 / §6 (TS): "If the thing name
-// contains control characters or is longer than 128 bytes of UTF-8 encoded characters, messages reported
-// by devices are rejected." The name is also a segment of the reserved MQTT topic, so it must not contain
-// a topic separator or wildcard: a `/` would shift the topic's segments, `+`/`#` are not allowed in a
-// publish topic (MQTT 3.1.1 §4.7.1). An unregistered thing may use any other client id (§1.4), so no
-// narrower character set is imposed.
+// Thing-name rules for Device Defender reports (docs/reports.md#topics). The troubleshooting guide
+// (https://docs.aws.amazon.com/iot/latest/developerguide/device-defender-troubleshoot.html): "If the thing name
+// contains control characters or is longer than 128 bytes of UTF-8 encoded characters, messages reported by
+// devices are rejected." The name is also a segment of the reserved MQTT topic, so it must not contain a topic
+// separator or wildcard: a `/` would shift the topic's segments, `+`/`#` are not allowed in a publish topic
+// (MQTT 3.1.1 §4.7.1). Reports for unregistered things are accepted too (same guide), so no narrower character
+// set is imposed.
 
 import { isWellFormedString } from './validationIssues.ts';
 

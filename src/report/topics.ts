@@ -1,7 +1,7 @@
-// The Device Defender reserved topics (device-defender.md §1.1):
+// The Device Defender reserved topics (https://docs.aws.amazon.com/iot/latest/developerguide/reserved-topics.html):
 //   $aws/things/{thingName}/defender/metrics/{json|cbor}                 (device publishes)
 //   $aws/things/{thingName}/defender/metrics/{json|cbor}/{accepted|rejected}   (service answers)
-// The format segment is lower case; MQTT topics are case sensitive (§1.1), so `JSON` is not a report topic.
+// The format segment is lower case; MQTT topics are case sensitive, so `JSON` is not a report topic.
 import type { ReportFormat } from './model.ts';
 import { thingNameProblem } from './thingName.ts';
 

@@ -1,22 +1,23 @@
-// The report validator: applies the service's documented rules (device-defender.md §1.2, §1.4) to an
+// The report validator: applies the service's documented rules (docs/reports.md) to an
 // untrusted, already decoded document and returns the typed model or every `path: message` error (paths
 // use the names as they appear in the document). Never throws; reads only known fields, so the work is
 // bounded by the document's size (decode.ts bounds that) and stops after MAX_ERRORS errors.
 //
-// Choices where the spec is silent (§10), each tested in test/report/validate.test.ts:
-//  * §10.9 mixing long and short names: REJECTED. No SDK ever mixes them; a mixed report is far more likely
+// Choices where the documentation is silent (docs/reports.md), each tested in test/report/validate.test.ts:
+//  * Mixing long and short names: REJECTED. No SDK ever mixes them; a mixed report is far more likely
 //    a bug than a plan, and accepting it would have to guess which style an ambiguous reader expects.
-//  * §10.10 one broken field: the WHOLE report is rejected (no silent dropping), so the device learns about it.
+//  * One broken field: the WHOLE report is rejected (no silent dropping), so the device learns about it.
 //  * Unknown fields: rejected ("is not a known field"); a typo such as `byte_in` must not vanish silently.
-//  * `null` for an optional field means "absent": PYSDK writes Python None as null (`local_interface` when no
-//    interface owns the address) and its reports must be accepted unchanged (§4.1). A required field that
+//  * `null` for an optional field means "absent": the Python agent SDK writes None as null (`local_interface`
+//    when no interface owns the address) and its reports must be accepted unchanged. A required field that
 //    is null is missing.
-//  * §10.5 `total` vs the listed elements: `total` may exceed the list (sampled lists, §1.4), but a `total`
+//  * `total` vs the listed elements: `total` may exceed the list (sampled lists), but a `total`
 //    below the number of listed elements is contradictory and rejected.
-//  * A port entry without `port` (DSM marks it optional) is rejected: it states nothing.
+//  * A port entry without `port` (the specification marks it optional) is rejected: it states nothing.
 //  * report_id must be a positive integer no larger than 2^53-1, the largest a JSON number holds exactly.
-//  * Port numbers: `port` 1–65535 (DSM "> 0"), `local_port` 0–65535 (DSM ">= 0").
+//  * Port numbers: `port` 1–65535 (documented "> 0"), `local_port` 0–65535 (documented ">= 0").
 
+import { isPlainObject } from '../plainObject.ts';
 import { customMetricNameProblem, readCustomMetricValue } from './customMetrics.ts';
 import { type FieldKey, fieldNamed, wireName } from './fieldNames.ts';
 import {
@@ -31,11 +32,11 @@ import {
   type ReportMetrics,
 } from './model.ts';
 import { parseRemoteAddress } from './remoteAddress.ts';
-import { childPath, integerProblem, isPlainObject, isWellFormedString, shownPath, ValidationIssues } from './validationIssues.ts';
+import { childPath, integerProblem, isWellFormedString, shownPath, ValidationIssues } from './validationIssues.ts';
 
 export type ReportValidation =
   | { ok: true; report: DefenderReport; style: NameStyle; warnings: string[] }
-  /** `reportId` when the header carried a valid one, so a rejection can still name the report (§1.5). */
+  /** `reportId` when the header carried a valid one, so a rejection can still name the report. */
   | { ok: false; errors: string[]; style?: NameStyle; reportId?: number };
 
 type Fields = Partial<Record<FieldKey, unknown>>;
@@ -142,7 +143,7 @@ function validate(document: unknown, issues: ValidationIssues): ReportValidation
   const r = new Reader(style, issues);
   const root = r.fields(document, '', ['header', 'metrics', 'customMetrics']) ?? {};
 
-  // §1.2 header: "Complete block required for well-formed report."
+  // header: "Complete block required for well-formed report."
   let reportId: number | undefined;
   if (root.header === undefined) issues.error(r.name('header'), 'is required');
   else {
@@ -156,7 +157,7 @@ function validate(document: unknown, issues: ValidationIssues): ReportValidation
     }
   }
 
-  // §1.2: "A report can have both or at least one metrics or custom_metrics block."
+  // "A report can have both or at least one metrics or custom_metrics block."
   if (root.metrics === undefined && root.customMetrics === undefined) {
     issues.error('(root)', `must have ${r.name('metrics')} or ${r.name('customMetrics')} (or both)`);
   }
@@ -202,7 +203,7 @@ function readMetrics(r: Reader, value: unknown, path: string): ReportMetrics | u
   return out;
 }
 
-// §1.2 network_stats: every counter is a "Delta Metric, >= 0".
+// network_stats: every counter is a "Delta Metric, >= 0".
 function readNetworkStats(r: Reader, value: unknown, path: string): NetworkStats | undefined {
   const f = r.fields(value, path, ['bytesIn', 'bytesOut', 'packetsIn', 'packetsOut']);
   if (f === undefined) return undefined;
@@ -215,7 +216,7 @@ function readNetworkStats(r: Reader, value: unknown, path: string): NetworkStats
   return out;
 }
 
-/** §1.2 `total` ("Number >= 0"), which must not be below the number of listed elements (§10.5 choice). */
+/** `total` ("Number >= 0"), which must not be below the number of listed elements (our choice). */
 function readTotal(r: Reader, value: unknown, path: string, listed: number): number | undefined {
   if (value === undefined) return undefined;
   const total = r.integer(value, path, 0);

@@ -37,20 +37,13 @@ export function childPath(parent: string, key: string): string {
   return parent === '' ? cut : `${parent}.${cut}`;
 }
 
-// Field names, custom metric names (device-defender.md §1.2: letters, digits, `:`, `_`, `-`) and ports.
+// Field names, custom metric names (API CreateCustomMetric: letters, digits, `:`, `_`, `-`) and ports.
 const PLAIN_KEY = /^[A-Za-z0-9_:$-]+$/;
 
 const MAX_KEY_SHOWN = 64;
 
 export function shownPath(path: string): string {
   return path === '' ? '(root)' : path;
-}
-
-/** A plain data object (what JSON.parse and the CBOR decoder produce), not an array, Date, Buffer or class instance. */
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value) as unknown;
-  return proto === Object.prototype || proto === null;
 }
 
 /** Non-negative (or positive) safe integer check with the message the validator uses. */

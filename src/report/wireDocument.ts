@@ -1,7 +1,8 @@
 // Writes the report model as the document that goes on the wire, with long or short names
-// (device-defender.md §1.2). Field order follows the official Python agent (PYSDK metrics.py `_v1_metrics`,
-// §4.1): header; metrics = network_stats, tcp_connections, listening_tcp_ports, listening_udp_ports;
-// custom_metrics. Optional fields that are absent in the model are left out, never written as null.
+// (docs/reports.md#the-document). Field order follows the Python agent SDK
+// (AWSIoTDeviceDefenderAgentSDK/metrics.py `_v1_metrics`): header; metrics = network_stats, tcp_connections,
+// listening_tcp_ports, listening_udp_ports; custom_metrics. Optional fields that are absent in the model are
+// left out, never written as null.
 import { type FieldKey, wireName } from './fieldNames.ts';
 import type { ConnectionEntry, DefenderReport, NameStyle, PortList, ReportMetrics } from './model.ts';
 
@@ -19,7 +20,7 @@ export function toWireDocument(report: DefenderReport, style: NameStyle): WireDo
   if (report.metrics !== undefined) doc[n('metrics')] = metricsDocument(report.metrics, n);
   if (report.customMetrics !== undefined) {
     const custom: Record<string, unknown> = {};
-    // §1.2: each value is an array holding one object; names are written exactly as created.
+    // Each value is an array holding one object; names are written exactly as created.
     for (const metric of report.customMetrics) put(custom, metric.name, [{ ...metric.value }]);
     doc[n('customMetrics')] = custom;
   }

@@ -1,14 +1,36 @@
 import { describe, expect, it } from 'vitest';
-import type { Agent } from '../../src/agent/agent.ts';
-import { HealthMonitor } from '../../src/agent/health.ts';
+import { HealthMonitor, type HealthRecord, type HealthSources } from '../../src/agent/health.ts';
 import { defaultConfig } from '../../src/config/validate.ts';
 
-function monitor(rss: () => number) {
+function sources(): HealthSources {
   const config = { ...defaultConfig(), selfLimit: { maxRssBytes: 100, maxCpuPercent: 50, sustainSeconds: 2 } };
-  // Only currentConfig() is read by the self-limit.
-  const agent = { currentConfig: () => config } as unknown as Agent;
+  return {
+    thingName: 'Gw',
+    config: () => config,
+    outbox: () => ({ depth: 3, droppedTotal: 1 }),
+    violations: () => ({ violations: 5, actions: 2 }),
+    rejectedInputs: () => 4,
+    configSource: () => 'nucleus',
+    configValidation: () => 'on-apply',
+    configErrors: () => ['a: 1', 'b: 2', 'c: 3', 'd: 4', 'e: 5', 'f: 6'],
+  };
+}
+
+const offlineIpc = {
+  isConnected: () => false,
+  publishToTopic: async () => undefined,
+  publishToIoTCore: async () => undefined,
+};
+
+function monitor(rss: () => number) {
   const calls: Array<[boolean, string]> = [];
-  const m = new HealthMonitor({ agent, now: () => 0, onShed: (shed, why) => calls.push([shed, why]), readRss: rss });
+  const m = new HealthMonitor({
+    sources: sources(),
+    ipc: offlineIpc,
+    now: () => 0,
+    onShed: (shed, why) => calls.push([shed, why]),
+    readRss: rss,
+  });
   return { m, calls };
 }
 
@@ -44,5 +66,31 @@ describe('self-limit', () => {
     m.checkSelfLimit(2500, 80);
     expect(calls.map((c) => c[0])).toEqual([true]);
     expect(calls[0]![1]).toMatch(/cpu 80\.0 % \(bound 50\)/);
+  });
+});
+
+describe('health record', () => {
+  it('is made of the counters the sources hand in', () => {
+    const { m } = monitor(() => 10);
+    m.recordSample(12, ['tcp-bytes: ss: not found']);
+    const r: HealthRecord = m.record();
+    expect(r).toMatchObject({
+      thingName: 'Gw',
+      samples: 1,
+      sampleMs: { last: 12, max: 12, p50: 12 },
+      degraded: ['tcp-bytes: ss: not found'],
+      ipcConnected: false,
+      outboxDepth: 3,
+      outboxDroppedTotal: 1,
+      violations: 5,
+      actions: 2,
+      rejectedInputs: 4,
+      configSource: 'nucleus',
+      configValidation: 'on-apply',
+      configErrors: ['a: 1', 'b: 2', 'c: 3', 'd: 4', 'e: 5'], // the first five: the record stays small
+      mode: 'dry-run',
+      shedding: false,
+    });
+    expect(m.reportMetrics(7)).toMatchObject({ 'defender-edge:outbox-dropped': 7, 'defender-edge:rejected-inputs': 4 });
   });
 });

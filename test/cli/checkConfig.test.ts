@@ -46,7 +46,13 @@ describe('defender-edge check-config', () => {
       ].join('\n'),
     );
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe('sampling.intervalMs: must be >= 100\n');
+    // Schema and behavior errors in one pass, each naming the value given.
+    expect(r.stderr.trim().split('\n')).toEqual([
+      'sampling.intervalMs: must be >= 100, got number 5',
+      'behaviors[0].criteria.comparisonOperator: in-port-set does not apply to aws:all-bytes-out; ' +
+        'use less-than or less-than-equals or greater-than or greater-than-equals',
+      'behaviors[0].criteria.value: aws:all-bytes-out takes value.count, got value.ports',
+    ]);
     const r2 = check(
       'bad2.yaml',
       [
@@ -77,7 +83,7 @@ describe('defender-edge check-config', () => {
     ].join('\n');
     expect(check('recipe.yaml', recipe)).toMatchObject({
       code: 1,
-      stderr: 'ComponentConfiguration.DefaultConfiguration.reporting.intervalSeconds: must be >= 300\n',
+      stderr: 'ComponentConfiguration.DefaultConfiguration.reporting.intervalSeconds: must be >= 300, got number 60\n',
     });
     expect(check('recipe2.yaml', recipe.replace('intervalSeconds: 60', 'intervalSeconds: 600'))).toMatchObject({ code: 0 });
   });

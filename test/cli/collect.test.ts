@@ -2,7 +2,10 @@
 // it listens on, owned by this process), the report built from a sample validates like the service, and
 // usage errors exit 2.
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkReportMessage } from '../../src/report/checkMessage.ts';
@@ -10,13 +13,23 @@ import { checkReportMessage } from '../../src/report/checkMessage.ts';
 const CLI = fileURLToPath(new URL('../../bin/defender-edge.js', import.meta.url));
 let server: Server;
 let port = 0;
+const dir = mkdtempSync(join(tmpdir(), 'dedge-cli-collect-'));
+let files = 0;
+function cfgFile(text: string): string {
+  const p = join(dir, `config-${files++}.json`);
+  writeFileSync(p, text);
+  return p;
+}
 
 beforeAll(async () => {
   server = createServer(() => undefined);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   port = (server.address() as { port: number }).port;
 });
-afterAll(() => new Promise<void>((r) => server.close(() => r())));
+afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  await new Promise<void>((r) => server.close(() => r()));
+});
 
 function collect(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -62,6 +75,16 @@ describe('defender-edge collect', () => {
     expect(lines[0]!.host).toMatchObject({ intervalMs: 0 });
     expect(lines[0]!.host.network).toBeUndefined();
     expect(lines[1]!.host.network).toBeDefined();
+  });
+
+  it('a configuration it cannot read or that is invalid exits 1 with path: message, never a stack trace', async () => {
+    const missing = await collect(['--once', '--config', '/nonexistent/dedge-missing.json']);
+    expect(missing).toMatchObject({ code: 1, stdout: '' });
+    expect(missing.stderr.trim()).toBe('/nonexistent/dedge-missing.json: cannot read: ENOENT');
+    const bad = await collect(['--once', '--config', cfgFile('{"sampling": {"intervalMs": 1e400}}')]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^sampling\.intervalMs: /);
+    expect(bad.stderr).not.toMatch(/\n\s+at /);
   });
 
   it('usage errors exit 2 and name the option', async () => {

@@ -56,9 +56,9 @@ describe('collector configuration checks', () => {
     if (r.ok) return;
     expect(r.errors).toEqual(
       expect.arrayContaining([
-        'collector.perProcessIncludeLoopback: must be boolean',
-        'collector.mqttPorts[1]: must be <= 65535',
-        'collector.mqttPorts[2]: must be >= 1',
+        'collector.perProcessIncludeLoopback: must be boolean, got string "yes"',
+        'collector.mqttPorts[1]: must be <= 65535, got number 70000',
+        'collector.mqttPorts[2]: must be >= 1, got number 0',
         expect.stringMatching(/^collector\.mqttPorts: must NOT have duplicate items/),
       ]),
     );

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { validateComponentConfig } from '../../src/agent/configChecks.ts';
 import { Collector } from '../../src/collector/collector.ts';
-import { validateComponentConfig } from '../../src/config/componentConfig.ts';
 import { compileThingNamePattern, nestedRepetition, thingNamePatternProblems } from '../../src/config/thingNamePattern.ts';
 import { defaultConfig } from '../../src/config/validate.ts';
 import { silentLogger } from '../../src/log.ts';

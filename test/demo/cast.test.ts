@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Actor, isRunning, procState, spawnActor, stopActor } from '../../src/demo/cast.ts';
 import { selfCommand } from '../../src/selfCommand.ts';
+import { until } from '../support/until.ts';
 
 const actors: Actor[] = [];
 const strays: number[] = [];
@@ -18,14 +19,6 @@ afterEach(async () => {
     }
   }
 });
-
-async function until(fn: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('selfCommand', () => {
   it('from the sources: this Node and bin/defender-edge.js, never the test runner', () => {
@@ -75,7 +68,11 @@ describe('cast', () => {
   it('an actor whose parent dies without cleaning up stops by itself', async () => {
     const c = selfCommand(['_innocent']);
     // A parent that starts an actor, prints its pid and exits at once (as a demo killed with SIGKILL would).
-    const script = `const {spawn}=require('node:child_process');const c=spawn(${JSON.stringify(c.file)},${JSON.stringify(c.args)},{stdio:['ignore','pipe','ignore']});c.stdout.once('data',()=>{process.stdout.write(String(c.pid));process.exit(0);});`;
+    const script = [
+      "const {spawn}=require('node:child_process');",
+      `const c=spawn(${JSON.stringify(c.file)},${JSON.stringify(c.args)},{stdio:['ignore','pipe','ignore']});`,
+      "c.stdout.once('data',()=>{process.stdout.write(String(c.pid));process.exit(0);});",
+    ].join('');
     const parent = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
     const pid = await new Promise<number>((resolve, reject) => {
       let out = '';

@@ -1,12 +1,12 @@
-// The scenario's configuration is a valid component configuration carrying the walkthrough's profile
-// exactly (rogue-agent.md), per process, with the chosen action and mode.
+// The scenario's configuration is a valid component configuration carrying the scenario's profile
+// exactly (docs/demo.md#the-scenario), per process, with the chosen action and mode.
 import { describe, expect, it } from 'vitest';
-import { validateComponentConfig } from '../../src/config/componentConfig.ts';
+import { validateComponentConfig } from '../../src/agent/configChecks.ts';
 import { scenarioConfig, seedBehaviors } from '../../src/demo/scenario.ts';
 import { behaviorsOf } from '../../src/localrules/configCheck.ts';
 
 describe('scenario configuration', () => {
-  it('passes the one schema and every module check, with the walkthrough profile scoped per process', () => {
+  it('passes the one schema and every module check, with the scenario profile scoped per process', () => {
     const raw = scenarioConfig({
       stateDir: '/tmp/x/state',
       samplingMs: 1000,

@@ -1,4 +1,4 @@
-// Issue 7 "Done when": the built binaries run the real thing — `emulator` and `run` from the same
+// The built binaries run the real thing — `emulator` and `run` from the same
 // executable, as separate processes over a Unix socket, until a Defender report reaches the emulator's
 // cloud record and is accepted. x64 natively; arm64 under qemu-user. Skipped (reason in the title) when
 // `npm run build:binaries` has not run.
@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
+import { until } from '../support/until.ts';
 
 const root = path.resolve(new URL('../..', import.meta.url).pathname);
 const bin = (arch: string) => path.join(root, 'artifacts', arch, 'defender-edge');
@@ -25,16 +26,6 @@ afterEach(() => {
 
 function command(arch: 'amd64' | 'aarch64', args: string[]): [string, string[]] {
   return arch === 'amd64' ? [bin(arch), args] : [QEMU, ['-L', ARM_SYSROOT, bin(arch), ...args]];
-}
-
-async function waitFor<T>(fn: () => T | undefined, ms: number, what: string): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 async function emulatorPlusRun(arch: 'amd64' | 'aarch64', timeoutMs: number): Promise<void> {
@@ -70,7 +61,7 @@ async function emulatorPlusRun(arch: 'amd64' | 'aarch64', timeoutMs: number): Pr
     env: { ...process.env, AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT: socket, SVCUID: token, AWS_IOT_THING_NAME: 'BinThing' },
   });
   procs.push(agent);
-  const report = await waitFor(
+  const report = await until(
     () => {
       if (!existsSync(record)) return undefined;
       return readFileSync(record, 'utf8')
@@ -81,6 +72,7 @@ async function emulatorPlusRun(arch: 'amd64' | 'aarch64', timeoutMs: number): Pr
     },
     timeoutMs,
     'a report in the cloud record',
+    100,
   );
   const doc = JSON.parse(report.payload) as { header: { version: string; report_id: number } };
   expect(doc.header.version).toBe('1.0');

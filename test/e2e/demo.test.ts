@@ -1,4 +1,4 @@
-// Issue 9 "Done when": `defender-edge demo --json` as a real process (the executable a user runs), checked
+// `defender-edge demo --json` as a real process (the executable a user runs), checked
 // from its summary and, with --keep, from the files it leaves: the cloud record and the audit log. Also
 // --dry-run, Ctrl-C cleanup, a usage error, and the same demo from the standalone binary when built.
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -69,7 +69,7 @@ function jsonLines(file: string): Array<Record<string, unknown>> {
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-/** The walkthrough's profile (rogue-agent.md). */
+/** The scenario's profile (docs/demo.md#the-scenario). */
 const SEED: Record<string, { metric: string; threshold: number }> = {
   msgReceive: { metric: 'aws:num-messages-received', threshold: 100 },
   bytesOut: { metric: 'aws:all-bytes-out', threshold: 10_000 },

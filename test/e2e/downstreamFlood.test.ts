@@ -1,4 +1,4 @@
-// Issue 6, the downstream half of the reference scenario, end to end through the agent: a downstream
+// The downstream half of the reference scenario, end to end through the agent: a downstream
 // device in a network namespace this test creates floods traffic through a gateway namespace; the agent
 // (collector + local rules + enforcement, commands run in the gateway namespace) counts it per device,
 // raises the violation and blocks the device's address in its nft table — the traffic measurably stops —
@@ -15,11 +15,13 @@ import type { ActionRecord } from '../../src/enforce/actionModel.ts';
 import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
 import type { ViolationEvent } from '../../src/localrules/contracts.ts';
 import { silentLogger } from '../../src/log.ts';
-import { createNetns, deleteNetns, inNs, uniquePrefix, vethBetween } from '../support/netns.ts';
+import { createNetns, deleteNetns, inNs, vethBetween } from '../support/netns.ts';
+import { uniqueId } from '../support/uniqueId.ts';
+import { until } from '../support/until.ts';
 
 const RECIPE = fileURLToPath(new URL('../../recipe.yaml', import.meta.url));
 const TOKEN = 'FLOODTESTTOKEN01';
-const prefix = uniquePrefix();
+const prefix = uniqueId();
 const gw = `${prefix}fg`;
 const dev = `${prefix}fd`;
 const up = `${prefix}fu`;
@@ -54,7 +56,12 @@ afterAll(() => deleteNetns(gw, dev, up)); // the agent's nft tables live in the 
 
 /** A sink in the upstream namespace that prints its running byte count every 100 ms. */
 function startSink(): { received: () => number; ready: Promise<void> } {
-  const script = `let n=0;require('net').createServer(s=>{s.on('data',d=>n+=d.length);s.on('error',()=>{})}).listen(9000,'${SINK_ADDR}',()=>console.log('ready'));setInterval(()=>console.log(n),100)`;
+  const script = [
+    'let n=0;',
+    "require('net').createServer(s=>{s.on('data',d=>n+=d.length);s.on('error',()=>{})})",
+    `.listen(9000,'${SINK_ADDR}',()=>console.log('ready'));`,
+    'setInterval(()=>console.log(n),100)',
+  ].join('');
   const p = spawn('ip', ['netns', 'exec', up, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(p);
   let last = 0;
@@ -71,18 +78,13 @@ function startSink(): { received: () => number; ready: Promise<void> } {
 
 /** The flooding device: streams to the sink as fast as TCP lets it, reconnecting if the connection dies. */
 function startFlood(): void {
-  const script = `const net=require('net');const b=Buffer.alloc(16384,97);function go(){const s=net.connect(9000,'${SINK_ADDR}');const w=()=>{while(s.write(b));};s.on('connect',w);s.on('drain',w);s.on('error',()=>{});s.on('close',()=>setTimeout(go,200));}go();`;
+  const script = [
+    "const net=require('net');const b=Buffer.alloc(16384,97);",
+    `function go(){const s=net.connect(9000,'${SINK_ADDR}');const w=()=>{while(s.write(b));};`,
+    "s.on('connect',w);s.on('drain',w);s.on('error',()=>{});s.on('close',()=>setTimeout(go,200));}",
+    'go();',
+  ].join('');
   children.push(spawn('ip', ['netns', 'exec', dev, process.execPath, '-e', script], { stdio: 'ignore' }));
-}
-
-async function until<T>(fn: () => T | undefined | false, ms: number, what: string): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,4 +1,4 @@
-// Issue 6 "The reference scenario, end to end", through the scenario runner in-process: the walkthrough's
+// The reference scenario (docs/demo.md#the-scenario), end to end, through the scenario runner in-process: the
 // rogue MQTT agent and a second rogue streaming bytes to a TCP sink, real processes, the seed profile
 // per process with a stop/kill action. Each rogue is named (pid, comm) and stopped; the audit log and the
 // cloud record hold the violation and the action; a later report still reaches the cloud. A noisy process

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ActiveAction } from '../../src/enforce/actionModel.ts';
 import { type EnforcementState, saveEnforcementState } from '../../src/enforce/activeStore.ts';
-import type { CommandRunner } from '../../src/enforce/commandRunner.ts';
 import { LinkBackend } from '../../src/enforce/linkBackend.ts';
 import { runWatchdog, WATCHDOG_GRACE_MS, type WatchdogHandle, watchdogDecision } from '../../src/enforce/linkWatchdog.ts';
 import { silentLogger } from '../../src/log.ts';
+import type { CommandRunner } from '../../src/system/commandRunner.ts';
 
 const action = (ifname: string, expiresAt: number, over: Partial<ActiveAction> = {}): ActiveAction => ({
   id: `a-${ifname}-${expiresAt}`,
@@ -37,9 +37,9 @@ function recordingRunner(): CommandRunner & { calls: string[][] } {
   return {
     netns: undefined,
     calls,
-    run: async (tool, args) => {
-      calls.push([tool, ...args]);
-      return { stdout: '', stderr: '' };
+    run: async (program, args) => {
+      calls.push([program, ...args]);
+      return '';
     },
   };
 }

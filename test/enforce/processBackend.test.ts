@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ActionTarget } from '../../src/enforce/actionModel.ts';
 import { ProcessBackend, ProcessIdentityError } from '../../src/enforce/processBackend.ts';
-import { findCgroup2Mount } from '../../src/enforce/procfs.ts';
 import { silentLogger } from '../../src/log.ts';
-import { Children, procState, startTimeOf, uniqueId, waitFor } from '../support/children.ts';
+import { findCgroup2Mount } from '../../src/system/procfs.ts';
+import { Children, procState, startTimeOf } from '../support/children.ts';
+import { uniqueId } from '../support/uniqueId.ts';
+import { until } from '../support/until.ts';
 
 const children = new Children();
 const cleanups: Array<() => void> = [];
@@ -43,10 +45,9 @@ describe('process backend', () => {
     const b = backend();
     const t = target(c.pid);
     await b.apply({ type: 'process-suspend', target: t, ttlMs: 1000 });
-    expect(await waitFor(() => procState(c.pid) === 'T')).toBe(true);
-    expect(await b.list()).toEqual([{ type: 'process-suspend', target: t }]);
+    await until(() => procState(c.pid) === 'T', 10_000, 'the child stopped (T)');
     await b.revert({ type: 'process-suspend', target: t, ttlMs: 1000 });
-    expect(await waitFor(() => procState(c.pid) === 'S' || procState(c.pid) === 'R')).toBe(true);
+    await until(() => procState(c.pid) === 'S' || procState(c.pid) === 'R', 10_000, 'the child running again');
     expect(b.metrics()).toEqual({ applied: 1, reverted: 1, failed: 0 });
   });
 
@@ -121,8 +122,8 @@ describe('process backend', () => {
     const b = backend();
     const t = target(c.pid, `/${name}`);
     await b.apply({ type: 'process-freeze', target: t, ttlMs: 1000 });
-    expect(await waitFor(() => readFileSync(join(dir, 'cgroup.events'), 'utf8').includes('frozen 1'))).toBe(true);
+    await until(() => readFileSync(join(dir, 'cgroup.events'), 'utf8').includes('frozen 1'), 10_000, 'frozen 1 in cgroup.events');
     await b.revert({ type: 'process-freeze', target: t, ttlMs: 1000 });
-    expect(await waitFor(() => readFileSync(join(dir, 'cgroup.events'), 'utf8').includes('frozen 0'))).toBe(true);
+    await until(() => readFileSync(join(dir, 'cgroup.events'), 'utf8').includes('frozen 0'), 10_000, 'frozen 0 in cgroup.events');
   });
 });

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import type { ProcessInfo } from '../../src/enforce/procfs.ts';
 import {
   checkAddress,
   checkCgroupMembers,
@@ -9,6 +8,7 @@ import {
   type ProcessRailContext,
 } from '../../src/enforce/rails.ts';
 import { parseAddress, parseCidr } from '../../src/enforce/targetValidation.ts';
+import type { ProcessInfo } from '../../src/system/procfs.ts';
 
 const ctx: ProcessRailContext = { agentPid: 500, agentAncestors: new Set([400, 1]), protectedProcesses: new Set(['sshd', 'dropbear']) };
 const proc = (over: Partial<ProcessInfo> = {}): ProcessInfo => ({

@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  cidrContains,
-  parseAddress,
-  parseCidr,
-  validateInterfaceName,
-  validateNetnsName,
-  validatePid,
-} from '../../src/enforce/targetValidation.ts';
+import { cidrContains, parseAddress, parseCidr, validateInterfaceName, validatePid } from '../../src/enforce/targetValidation.ts';
 
 describe('target validation', () => {
   it('accepts integer pids in range and names the field otherwise', () => {
@@ -19,11 +12,6 @@ describe('target validation', () => {
     for (const bad of ['', 'a'.repeat(16), 'eth 0', 'eth0;rm', '../x', '..', 'a/b', 'eth0"', 5]) {
       expect(() => validateInterfaceName(bad, 'offender.interface')).toThrow(/^offender\.interface: /);
     }
-  });
-
-  it('validates namespace names', () => {
-    expect(validateNetnsName('dedge01g')).toBe('dedge01g');
-    expect(() => validateNetnsName('a b')).toThrow(/netns: /);
   });
 
   it('canonicalises addresses and folds IPv4-mapped IPv6 into IPv4', () => {

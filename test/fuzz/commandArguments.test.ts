@@ -1,8 +1,8 @@
-// Issue 8 "No shell strings anywhere; every external command argument validated":
+// No shell strings anywhere; every external command argument validated:
 // 1. A scan of every source file we ship or run (src/, bin/, scripts/): child processes only through
 //    execFile/spawn with argument arrays, in the few files allowed to, never `exec`/`execSync`, never
 //    `shell: true`, no eval. 2. 10,000 seeded hostile values at the validators every command argument
-//    goes through (pids, interface names, namespace names, addresses, CIDRs) and at both command runners:
+//    goes through (pids, interface names, namespace names, addresses, CIDRs) and at the command runner:
 //    a value is either refused with `path: message` before any process starts, or comes out in a form no
 //    program can read as an option or a second argument.
 
@@ -10,9 +10,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { runCommand as collectorRun } from '../../src/collector/commandRunner.ts';
-import { createCommandRunner } from '../../src/enforce/commandRunner.ts';
-import { parseAddress, parseCidr, validateInterfaceName, validateNetnsName, validatePid } from '../../src/enforce/targetValidation.ts';
+import { parseAddress, parseCidr, validateInterfaceName, validatePid } from '../../src/enforce/targetValidation.ts';
+import { createCommandRunner } from '../../src/system/commandRunner.ts';
+import { validateNetnsName } from '../../src/system/netnsName.ts';
 import { hostileString, hostileValue } from '../support/mutate.ts';
 import { forEachCase, PATH_MESSAGE, runSeed } from '../support/prng.ts';
 
@@ -27,12 +27,12 @@ function sources(dir: string): string[] {
 
 /** Files that may start processes, and why (each builds an argument array from validated parts). */
 const MAY_SPAWN: Record<string, string> = {
-  'src/collector/commandRunner.ts': 'ss/nft/ip for the collector; program and netns validated',
-  'src/enforce/commandRunner.ts': 'nft/ip for enforcement; tool is a fixed union, netns validated',
+  'src/system/commandRunner.ts': 'ss/nft/ip for the collector and enforcement; program and netns validated',
   'scripts/pkgSea.ts': 'build time only: the packaging tool',
   'scripts/baseBinaries.ts': 'build time only: strip/unzip of base binaries',
   'scripts/buildSockDiag.ts': 'build time only: the C compiler for dedge-sockdiag',
   'src/collector/sockDiagSource.ts': 'the dedge-sockdiag helper by absolute path beside the executable, no arguments',
+  'src/collector/trafficSource.ts': 'the dedge-sockdiag helper by absolute path, fixed flags (--traffic, --no-ebpf); netns validated',
   'src/demo/cast.ts': 'the demo cast: this same executable with fixed hidden subcommands',
   'src/enforce/linkWatchdog.ts': 'this same executable, the fixed hidden watchdog subcommand; interface and netns validated',
 };
@@ -42,7 +42,7 @@ describe('no shell strings anywhere', () => {
 
   it('scans a real tree', () => {
     expect(files.length).toBeGreaterThan(50);
-    expect(files).toContain('src/enforce/commandRunner.ts');
+    expect(files).toContain('src/system/commandRunner.ts');
   });
 
   it('starts processes only with execFile/spawn and argument arrays, only where allowed', () => {
@@ -108,7 +108,7 @@ describe('fuzz: command arguments are validated before any process starts', () =
     );
   });
 
-  it('both command runners refuse a hostile namespace or program before spawning', async () => {
+  it('the command runner refuses a hostile namespace or program before spawning', async () => {
     const seed = runSeed();
     await forEachCase(
       'command runners',
@@ -116,8 +116,7 @@ describe('fuzz: command arguments are validated before any process starts', () =
       async (r) => {
         const bad = r.pick(['-x', '--help', 'a b', 'a;reboot', '$(id)', '../x', '', 'x'.repeat(70), '\u0000', 'ns\nx', '.', '..']);
         expect(() => createCommandRunner({ netns: bad })).toThrow(/netns: /);
-        await expect(collectorRun('true', [], { netns: bad })).rejects.toThrow(/netns: /);
-        await expect(collectorRun(r.pick(['-x', 'a b', 'sh -c id', '$(id)', '']), [])).rejects.toThrow(/invalid program name/);
+        await expect(createCommandRunner().run(r.pick(['-x', 'a b', 'sh -c id', '$(id)', '']), [])).rejects.toThrow(/invalid program name/);
       },
       seed,
     );

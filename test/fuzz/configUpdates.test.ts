@@ -1,4 +1,4 @@
-// Fuzz (issue 8 "Hostile input"): configuration updates, ≥ 10,000 seeded cases. The recipe's default
+// Fuzz, hostile input: configuration updates, ≥ 10,000 seeded cases. The recipe's default
 // configuration (plus devices and an enforcing behavior) is mutated — wrong types, NaN/Infinity, huge
 // arrays, deep nesting, `__proto__`/`constructor` keys, hostile strings and regexes — and handed to
 // validateComponentConfig, the one check the ValidateConfigurationUpdates hook, the agent and the last-good
@@ -7,7 +7,7 @@
 
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { validateComponentConfig } from '../../src/config/componentConfig.ts';
+import { validateComponentConfig } from '../../src/agent/configChecks.ts';
 import { loadRecipeFile } from '../../src/ipc/emulator/recipe.ts';
 import { hostileString, hostileValue, mutateDocument } from '../support/mutate.ts';
 import { assertPathMessage, forEachCase, runSeed, settledHeap } from '../support/prng.ts';

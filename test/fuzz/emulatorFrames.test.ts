@@ -1,4 +1,4 @@
-// Fuzz (issue 8 "Hostile input"): raw frames at the emulator (the nucleus stand-in), ≥ 10,000 seeded
+// Fuzz, hostile input: raw frames at the emulator (the nucleus stand-in), ≥ 10,000 seeded
 // cases over a real Unix socket. Each case is one connection: sometimes a valid Connect first, then
 // mutated eventstream frames (random types, flags, stream ids, operations, hostile JSON bodies, bit
 // flips, truncation, absurd lengths) or raw garbage. The emulator never crashes, every byte it answers
@@ -11,9 +11,10 @@ import { EventStreamCodec, type Message, type MessageHeaders } from '@smithy/eve
 import type { greengrasscoreipc } from 'aws-iot-device-sdk-v2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
-import { closeAll, QOS1, sdkClient, tempDir, waitFor } from '../support/ipc.ts';
+import { closeAll, QOS1, sdkClient, tempDir } from '../support/ipc.ts';
 import { hostileString, hostileValue, mutateBytes } from '../support/mutate.ts';
 import { forEachCase, type Prng, runSeed, settledHeap } from '../support/prng.ts';
+import { until } from '../support/until.ts';
 
 const CASES = Number(process.env.FUZZ_CASES ?? 10_000);
 const CONCURRENCY = 24;
@@ -198,7 +199,7 @@ describe('fuzz: raw frames at the emulator', () => {
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
     // Everything the storm opened is gone again; only the good client is left.
-    await waitFor(
+    await until(
       () => emu.status().clients === baseline.clients && emu.status().openStreams === baseline.openStreams,
       10_000,
       'connections and streams released',

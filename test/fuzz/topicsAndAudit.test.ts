@@ -1,4 +1,4 @@
-// Fuzz (issue 8 "Hostile input"): thing names as topic segments and in the audit log, ≥ 10,000 seeded
+// Fuzz, hostile input: thing names as topic segments and in the audit log, ≥ 10,000 seeded
 // cases each. A thing name with `/ + #`, control characters, lone surrogates or over 128 bytes never
 // becomes a topic segment (report topics, violation topics), and whatever a name or behavior holds
 // (newlines, quotes, braces), the enforcer's audit log gets exactly one JSON line per record.

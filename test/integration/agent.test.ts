@@ -2,7 +2,7 @@
 // (refused / applied / survives a restart offline), reports reaching the cloud record, downstream reports
 // (valid, invalid, spoofed, CBOR) answered and forwarded.
 
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -289,6 +289,49 @@ describe('agent against the emulator', () => {
     });
     await until(() => local.length > 0, 5000, 'the local violation');
     expect(local[0]).toMatchObject({ record: 'violation', behavior: 'noSsh' });
+  });
+
+  it('publishes the action records of the start-up restore (persisted active actions) to the cloud', async () => {
+    const r = await rig();
+    // An action in force when the last run stopped: a dry-run block of Dev1's address for another minute.
+    const now = Date.now();
+    const violation = {
+      violationId: 'restore-violation-1',
+      thingName: 'Dev1',
+      behavior: 'noSsh',
+      metric: 'aws:listening-tcp-ports',
+      event: 'in-alarm',
+      t: now - 5000,
+      offender: { kind: 'device', thingName: 'Dev1', addresses: ['192.0.2.10'] },
+    };
+    const action = {
+      id: 'restore-action-1',
+      type: 'address-block',
+      target: { kind: 'addresses', addresses: ['192.0.2.10'] },
+      backend: 'dry-run',
+      appliedAt: now - 5000,
+      expiresAt: now + 60_000,
+      escalationLevel: 0,
+      revertOnClear: false,
+      offenceKey: 'device:Dev1',
+      violation,
+    };
+    mkdirSync(join(r.dir, 'state', 'enforcement'), { recursive: true });
+    writeFileSync(join(r.dir, 'state', 'enforcement', 'active.json'), JSON.stringify({ version: 1, actions: [action], offences: {} }));
+    const agent = startAgent(r, 3600);
+    await agent.start();
+    const m = await until(() => cloud(r).find((x) => x.topic === 'defender-edge/Dev1/violations'), 5000, 'the restore action record');
+    expect(m.qos).toBe(1);
+    expect(JSON.parse(m.payload)).toMatchObject({
+      record: 'action',
+      gateway: GW,
+      outcome: 'restored',
+      type: 'address-block',
+      actionId: 'restore-action-1',
+      dryRun: true,
+      violation: { violationId: 'restore-violation-1', thingName: 'Dev1' },
+    });
+    expect(agent.snapshot().violations.actions).toBe(1);
   });
 
   it('serves real MQTT devices through the client-device broker and bridge: answers on MQTT, valid reports forwarded', async () => {

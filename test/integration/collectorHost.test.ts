@@ -12,6 +12,7 @@ import { silentLogger } from '../../src/log.ts';
 import { type Helper, startHelper, waitExit } from '../support/childProcess.ts';
 import { bindUdpLoopbacks, listen } from '../support/loopbackSockets.ts';
 import { ensureHelper } from '../support/sockDiagHelper.ts';
+import { until } from '../support/until.ts';
 
 const helperPath = await ensureHelper();
 const PATHS = [
@@ -155,7 +156,7 @@ describe.each(PATHS)('HostCollector on this host (loopback ground truth), socket
     await sample(c);
     a.send('go');
     await a.next();
-    for (let i = 0; i < 200 && (received.get(aPort) ?? 0) < 50000; i++) await new Promise((r) => setTimeout(r, 10));
+    await until(() => (received.get(aPort) ?? 0) >= 50000, 10_000, 'the bytes at the sink', 10);
     const s = await sample(c);
     expect(s.processes.find((p) => p.pid === a.pid)?.traffic.bytesOut).toBe(0);
     expect(s.processes.find((p) => p.pid === process.pid)?.traffic.bytesIn).toBe(0);
@@ -310,7 +311,7 @@ describe('HostCollector: the helper missing, or killed between samples', () => {
       await new Promise((r) => setImmediate(r));
       sender.send('go');
       expect(await sender.next()).toEqual({ sent: 40000 });
-      for (let i = 0; i < 200 && (received.get(senderPort) ?? 0) < 40000; i++) await new Promise((r) => setTimeout(r, 10));
+      await until(() => (received.get(senderPort) ?? 0) >= 40000, 10_000, 'the bytes at the sink', 10);
       const s = await c.sample(Date.now());
       expect(c.socketSource).toBe('sockdiag');
       expect(c.sockDiagPid).not.toBe(first);

@@ -1,6 +1,6 @@
 // Per-process MQTT message estimates (hostCollector.ts addProcessTraffic) against a real broker (aedes, in
 // this test process, on 127.0.0.1) and a real MQTT client child process that publishes a known number of
-// QoS 1 messages: the rogue-agent demo's situation (scenario/rogue-agent.md) — a process on the gateway
+// QoS 1 messages: the rogue-agent demo's situation (docs/demo.md#the-scenario) — a process on the gateway
 // publishing to the local broker must show messagesSent/messagesReceived and bytes, although the host's
 // network_stats exclude loopback. Through both socket sources (helper and /proc + ss).
 

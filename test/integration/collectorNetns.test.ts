@@ -4,15 +4,16 @@
 // per device by the nft table the collector owns. Also the degraded paths: nft missing, namespace gone.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Collector } from '../../src/collector/collector.ts';
-import { type CommandRunner, runCommand } from '../../src/collector/commandRunner.ts';
 import { DownstreamCollector } from '../../src/collector/downstreamCollector.ts';
 import { HostCollector } from '../../src/collector/hostCollector.ts';
 import { validateConfig } from '../../src/config/validate.ts';
 import { silentLogger } from '../../src/log.ts';
+import { type CommandRunner, createCommandRunner } from '../../src/system/commandRunner.ts';
 import { type Helper, startHelper, waitExit } from '../support/childProcess.ts';
-import { createNetns, deleteNetns, inNs, uniquePrefix, vethBetween } from '../support/netns.ts';
+import { createNetns, deleteNetns, inNs, vethBetween } from '../support/netns.ts';
+import { uniqueId } from '../support/uniqueId.ts';
 
-const prefix = uniquePrefix();
+const prefix = uniqueId();
 const gw = `${prefix}gw`;
 const dev = `${prefix}dv`;
 const up = `${prefix}up`;
@@ -55,7 +56,7 @@ describe('network_stats in a namespace (loopback included on request)', () => {
       customMetrics: false,
       tcpBytes: true,
       logger: silentLogger(),
-      netns: solo,
+      runner: createCommandRunner({ netns: solo }),
       procNetDir,
     });
     const withoutLo = new HostCollector({
@@ -64,7 +65,7 @@ describe('network_stats in a namespace (loopback included on request)', () => {
       customMetrics: false,
       tcpBytes: false,
       logger: silentLogger(),
-      netns: solo,
+      runner: createCommandRunner({ netns: solo }),
       procNetDir,
     });
     await withLo.sample(Date.now());
@@ -103,7 +104,7 @@ describe('downstream devices behind a gateway namespace', () => {
   ];
 
   it('counts each device’s traffic in both directions and its destinations, IPv4 and IPv6', async () => {
-    const c = new DownstreamCollector({ devices, table, logger: silentLogger(), netns: gw });
+    const c = new DownstreamCollector({ devices, table, logger: silentLogger(), runner: createCommandRunner({ netns: gw }) });
     await c.start();
     try {
       const sink4 = startHelper('traffic.ts', ['sink', '10.77.2.2', '0'], { netns: up });
@@ -155,7 +156,7 @@ describe('downstream devices behind a gateway namespace', () => {
   });
 
   it('re-creates its table when it is deleted behind its back, reporting the gap as degraded', async () => {
-    const c = new DownstreamCollector({ devices, table, logger: silentLogger(), netns: gw });
+    const c = new DownstreamCollector({ devices, table, logger: silentLogger(), runner: createCommandRunner({ netns: gw }) });
     await c.start();
     try {
       await c.sample();
@@ -172,14 +173,17 @@ describe('downstream devices behind a gateway namespace', () => {
   });
 
   it('degrades only downstream traffic when nft is missing; host sampling goes on', async () => {
-    const missingNft: CommandRunner = (program, args, options) =>
-      runCommand(program === 'nft' ? 'dedge-no-such-nft' : program, args, options);
+    const inGw = createCommandRunner({ netns: gw });
+    const missingNft: CommandRunner = {
+      netns: gw,
+      run: (program, args, options) => inGw.run(program === 'nft' ? 'dedge-no-such-nft' : program, args, options),
+    };
     const r = validateConfig({
       downstream: { devices, messageTopics: ['devices/{thingName}/#'] },
       collector: { downstreamNftTable: table, tcpBytes: false },
     });
     if (!r.ok) throw new Error(r.errors.join('; '));
-    const collector = new Collector({ config: r.config, logger: silentLogger(), netns: gw, runner: missingNft });
+    const collector = new Collector({ config: r.config, logger: silentLogger(), runner: missingNft });
     await collector.start();
     collector.messages.record('devices/sensor-b/telemetry', 120, 'sent', Date.now());
     collector.messages.record('devices/unknown/telemetry', 120, 'sent', Date.now());
@@ -201,7 +205,7 @@ describe('downstream devices behind a gateway namespace', () => {
       customMetrics: true,
       tcpBytes: true,
       logger: silentLogger(),
-      netns: `${prefix}gone`,
+      runner: createCommandRunner({ netns: `${prefix}gone` }),
     });
     const s = await c.sample(Date.now());
     expect(s.degraded).toEqual([

@@ -10,10 +10,11 @@ import type { ActionRecord } from '../../src/enforce/actionModel.ts';
 import { createEnforcer, enforcementPaths } from '../../src/enforce/createEnforcer.ts';
 import type { EnforcementConfig, Enforcer } from '../../src/enforce/enforcer.ts';
 import { startWatchdog, WATCHDOG_GRACE_MS } from '../../src/enforce/linkWatchdog.ts';
-import type { NftBackend } from '../../src/enforce/nftBackend.ts';
+import { parseTableJson } from '../../src/enforce/nftBackend.ts';
 import type { ActionSpec, ViolationEvent } from '../../src/localrules/contracts.ts';
 import { silentLogger } from '../../src/log.ts';
-import { uniqueId, waitFor } from '../support/children.ts';
+import { createCommandRunner } from '../../src/system/commandRunner.ts';
+import { readAncestry } from '../../src/system/procfs.ts';
 import {
   canConnect,
   createTopology,
@@ -23,7 +24,9 @@ import {
   nftRuleset,
   startTcpServer,
   type Topology,
-} from '../support/enforceNetns.ts';
+} from '../support/netns.ts';
+import { uniqueId } from '../support/uniqueId.ts';
+import { until } from '../support/until.ts';
 
 const PORT = 7207;
 const id = uniqueId();
@@ -50,27 +53,30 @@ beforeEach(() => {
 afterEach(async () => {
   for (const e of enforcers.splice(0)) await e.stop();
   try {
-    inNs(topo.gw, ['nft', 'delete', 'table', 'inet', table]);
+    inNs(topo.gw, 'nft', ['delete', 'table', 'inet', table]);
   } catch {
     /* not created by this test */
   }
   try {
-    inNs(topo.gw, ['ip', 'route', 'del', 'default']);
+    inNs(topo.gw, 'ip', ['route', 'del', 'default']);
   } catch {
     /* none */
   }
-  inNs(topo.gw, ['ip', 'link', 'set', topo.gwIf, 'up']);
+  inNs(topo.gw, 'ip', ['link', 'set', topo.gwIf, 'up']);
   rmSync(stateDir, { recursive: true, force: true });
   // Watchdogs whose state folder is gone exit by themselves: none outlives the test.
-  expect(await waitFor(() => watchdogsOf(stateDir).length === 0, 5000, 100)).toBe(true);
+  await until(() => watchdogsOf(stateDir).length === 0, 5000, 'no watchdog left', 100);
 });
+
+/** The elements of our nft sets, as the gateway namespace's kernel reports them. */
+const nftElements = () => parseTableJson(inNs(topo.gw, 'nft', ['-j', 'list', 'table', 'inet', table]));
 
 function enforcer(config: Partial<EnforcementConfig> = {}): Enforcer {
   const e = createEnforcer({
     config: { ...defaultConfig().enforcement, mode: 'enforce', nftTable: table, ...config },
     stateDir,
     logger: silentLogger(),
-    netns: topo.gw,
+    runner: createCommandRunner({ netns: topo.gw }),
     onAction: (r) => records.push(r),
   });
   enforcers.push(e);
@@ -93,17 +99,9 @@ function watchdogsOf(dir: string): number[] {
 }
 
 function ancestorsOf(pid: number): number[] {
-  const out: number[] = [];
-  try {
-    for (let p = pid; p > 1; ) {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      p = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      out.push(p);
-    }
-  } catch {
-    /* a process in the chain exited meanwhile */
-  }
-  return out;
+  return readAncestry(pid)
+    .slice(1)
+    .map((p) => p.pid);
 }
 
 let seq = 0;
@@ -135,7 +133,7 @@ describe('nft address backend in a namespace', () => {
     const probeAll = () => Promise.all([gwToDev(), gwToDev6(), devToGw()]);
     // Precondition: the fresh veth pair carries v4 and v6 (under CPU load the first v6 probe can miss its
     // 700 ms; waiting for it is not what this test is about).
-    expect(await waitFor(async () => (await probeAll()).every(Boolean), 8000, 200)).toBe(true);
+    await until(async () => (await probeAll()).every(Boolean), 8000, 'v4 and v6 probes through the fresh veth pair', 200);
     const e = enforcer();
     const [r] = await e.handle(deviceAlarm({ type: 'address-block', ttlSeconds: 4 }, { addresses: [topo.devAddr, topo.devAddr6] }));
     expect(r).toMatchObject({
@@ -145,14 +143,14 @@ describe('nft address backend in a namespace', () => {
       ttlSeconds: 4,
     });
     expect(await probeAll()).toEqual([false, false, false]);
-    const listed = await e.backends.nft.list();
+    const listed = nftElements();
     expect(listed.map((x) => x.target)).toEqual([
       { kind: 'addresses', addresses: [topo.devAddr] },
       { kind: 'addresses', addresses: [topo.devAddr6] },
     ]);
     expect(listed[0]!.expiresInMs).toBeLessThanOrEqual(4000);
-    expect(await waitFor(async () => (await gwToDev()) && (await devToGw()), 8000, 200)).toBe(true);
-    expect(await waitFor(() => records.some((x) => x.outcome === 'reverted' && x.reason === 'expired'), 3000)).toBe(true);
+    await until(async () => (await gwToDev()) && (await devToGw()), 8000, 'traffic flowing again both ways', 200);
+    await until(() => records.some((x) => x.outcome === 'reverted' && x.reason === 'expired'), 3000, 'the expiry revert record');
   });
 
   it('a block expires in the kernel even when the agent is gone', async () => {
@@ -160,7 +158,7 @@ describe('nft address backend in a namespace', () => {
     await e.handle(deviceAlarm({ type: 'address-block', ttlSeconds: 3 }));
     await e.stop(); // no timer left to revert anything
     expect(await gwToDev()).toBe(false);
-    expect(await waitFor(gwToDev, 8000, 200)).toBe(true);
+    await until(gwToDev, 8000, 'traffic flowing again', 200);
   });
 
   it("refuses the gateway's own address and never-block CIDRs without touching nft", async () => {
@@ -200,16 +198,16 @@ describe('nft address backend in a namespace', () => {
     const e1 = enforcer();
     await e1.handle(deviceAlarm({ type: 'address-block', ttlSeconds: 5 }));
     await e1.stop();
-    inNs(topo.gw, ['nft', 'delete', 'table', 'inet', table]); // as after a reboot
+    inNs(topo.gw, 'nft', ['delete', 'table', 'inet', table]); // as after a reboot
     expect(await gwToDev()).toBe(true); // also lets some of the ttl pass
     const e2 = enforcer();
     const [r] = await e2.start();
     expect(r).toMatchObject({ outcome: 'restored', type: 'address-block' });
     expect(r!.ttlSeconds).toBeLessThan(5);
     expect(await gwToDev()).toBe(false);
-    const [entry] = await (e2.backends.nft as NftBackend).list();
+    const [entry] = nftElements();
     expect(entry!.expiresInMs).toBeLessThanOrEqual(5000); // nft -j reports whole seconds
-    expect(await waitFor(gwToDev, 8000, 200)).toBe(true);
+    await until(gwToDev, 8000, 'traffic flowing again', 200);
   });
 });
 
@@ -219,11 +217,11 @@ describe('interface actions in a namespace', () => {
     const [r] = await e.handle(deviceAlarm({ type: 'interface-quarantine', ttlSeconds: 3 }, { interface: topo.gwIf }));
     expect(r).toMatchObject({ outcome: 'applied', target: { kind: 'interface', ifname: topo.gwIf } });
     expect(await Promise.all([gwToDev(), devToGw()])).toEqual([false, false]);
-    expect(await waitFor(async () => (await gwToDev()) && (await devToGw()), 8000, 200)).toBe(true);
+    await until(async () => (await gwToDev()) && (await devToGw()), 8000, 'traffic flowing again both ways', 200);
   });
 
   it('refuses the default-route interface unless allowDefaultRouteInterface', async () => {
-    inNs(topo.gw, ['ip', 'route', 'add', 'default', 'via', topo.devAddr, 'dev', topo.gwIf]);
+    inNs(topo.gw, 'ip', ['route', 'add', 'default', 'via', topo.devAddr, 'dev', topo.gwIf]);
     const before = nftRuleset(topo.gw);
     const [refused] = await enforcer().handle(deviceAlarm({ type: 'interface-down' }, { interface: topo.gwIf }));
     expect(refused).toMatchObject({ outcome: 'refused', reason: 'default-route-interface' });
@@ -247,7 +245,7 @@ describe('interface actions in a namespace', () => {
     const [r] = await e.handle({ ...ev, event: 'alarm-cleared' });
     expect(r).toMatchObject({ outcome: 'reverted', reason: 'alarm-cleared' });
     expect(linkIsUp(topo.gw, topo.gwIf)).toBe(true);
-    expect(await waitFor(gwToDev, 8000, 200)).toBe(true);
+    await until(gwToDev, 8000, 'traffic flowing again', 200);
   });
 
   it('an interface-down outlives an agent that stops for good: its watchdog brings the link up after the deadline', async () => {
@@ -255,34 +253,34 @@ describe('interface actions in a namespace', () => {
     const applied = Date.now();
     const [r] = await e.handle(deviceAlarm({ type: 'interface-down', ttlSeconds: 2 }, { interface: topo.gwIf }));
     expect(r).toMatchObject({ outcome: 'applied' });
-    expect(await waitFor(() => watchdogsOf(stateDir).length === 1, 3000, 50)).toBe(true);
+    await until(() => watchdogsOf(stateDir).length === 1, 3000, 'one watchdog', 50);
     // Out of the agent's process tree once its launcher has exited: the nucleus stops a component by
     // killing its whole tree.
     const [dog] = watchdogsOf(stateDir);
-    expect(await waitFor(() => !ancestorsOf(dog!).includes(process.pid), 3000, 50)).toBe(true);
+    await until(() => !ancestorsOf(dog!).includes(process.pid), 3000, "the watchdog outside the agent's process tree", 50);
     // The agent stops (as on a deployment that removes it) and never comes back: stop() never reverts.
     await e.stop();
     enforcers.splice(enforcers.indexOf(e), 1);
     expect(linkIsUp(topo.gw, topo.gwIf)).toBe(false);
-    expect(await waitFor(() => linkIsUp(topo.gw, topo.gwIf), 2000 + WATCHDOG_GRACE_MS + 5000, 100)).toBe(true);
+    await until(() => linkIsUp(topo.gw, topo.gwIf), 2000 + WATCHDOG_GRACE_MS + 5000, 'the link up again', 100);
     // Not before the action's deadline plus the grace left to the agent.
     expect(Date.now() - applied).toBeGreaterThanOrEqual(2000 + WATCHDOG_GRACE_MS);
-    expect(await waitFor(() => watchdogsOf(stateDir).length === 0, 3000, 100)).toBe(true);
-    expect(await waitFor(gwToDev, 8000, 200)).toBe(true);
+    await until(() => watchdogsOf(stateDir).length === 0, 3000, 'no watchdog left', 100);
+    await until(gwToDev, 8000, 'traffic flowing again', 200);
   });
 
   it("a watchdog left by an earlier run waits for a newer action on the same interface; a revert stops the agent's own", async () => {
     const first = enforcer();
     const ev = deviceAlarm({ type: 'interface-down', ttlSeconds: 1, revertOnClear: true }, { interface: topo.gwIf });
     await first.handle(ev);
-    expect(await waitFor(() => watchdogsOf(stateDir).length === 1, 3000, 50)).toBe(true);
+    await until(() => watchdogsOf(stateDir).length === 1, 3000, 'one watchdog', 50);
     const [early] = watchdogsOf(stateDir);
     // Reverted by the agent itself: its watchdog is stopped.
     await first.handle({ ...ev, event: 'alarm-cleared' });
-    expect(await waitFor(() => !watchdogsOf(stateDir).includes(early!), 3000, 50)).toBe(true);
+    await until(() => !watchdogsOf(stateDir).includes(early!), 3000, 'the early watchdog gone', 50);
     // An orphan from an "earlier run": a watchdog for a deadline that passes while a newer action is in force.
     startWatchdog({ statePath: enforcementPaths(stateDir).statePath, ifname: topo.gwIf, deadlineMs: Date.now(), netns: topo.gw });
-    expect(await waitFor(() => watchdogsOf(stateDir).length === 1, 3000, 50)).toBe(true);
+    await until(() => watchdogsOf(stateDir).length === 1, 3000, 'one watchdog', 50);
     const [orphan] = watchdogsOf(stateDir);
     const [newer] = await first.handle(deviceAlarm({ type: 'interface-down', ttlSeconds: 6 }, { interface: topo.gwIf }));
     expect(newer).toMatchObject({ outcome: 'applied' });

@@ -11,7 +11,8 @@ import type { EnforcementConfig, Enforcer } from '../../src/enforce/enforcer.ts'
 import type { ProcessBackend } from '../../src/enforce/processBackend.ts';
 import type { ActionSpec, ViolationEvent } from '../../src/localrules/contracts.ts';
 import { silentLogger } from '../../src/log.ts';
-import { type Child, Children, procState, sleep, startTimeOf, waitFor } from '../support/children.ts';
+import { type Child, Children, procState, sleep, startTimeOf } from '../support/children.ts';
+import { until } from '../support/until.ts';
 
 const children = new Children();
 const enforcers: Enforcer[] = [];
@@ -81,7 +82,7 @@ describe('Enforcer on processes', () => {
     });
     const [reverted] = await e.handle({ ...ev, event: 'alarm-cleared', t: Date.now() });
     expect(reverted).toMatchObject({ outcome: 'reverted', reason: 'alarm-cleared', actionId: applied!.actionId });
-    expect(await waitFor(() => running(c))).toBe(true);
+    await until(() => running(c), 10_000, 'the child running');
     expect(auditLines().map((r) => r.outcome)).toEqual(['applied', 'reverted']);
     expect(records.map((r) => r.outcome)).toEqual(['applied', 'reverted']);
     expect(e.active()).toEqual([]);
@@ -94,7 +95,7 @@ describe('Enforcer on processes', () => {
     await e.handle(ev);
     expect(await e.handle({ ...ev, event: 'alarm-cleared' })).toEqual([]);
     expect(procState(c.pid)).toBe('T');
-    expect(await waitFor(() => running(c), 5000)).toBe(true);
+    await until(() => running(c), 5000, 'the child running');
     expect(records.at(-1)).toMatchObject({ outcome: 'reverted', reason: 'expired' });
   });
 
@@ -227,7 +228,7 @@ describe('Enforcer on processes', () => {
       expect(r!.ttlSeconds).toBeLessThanOrEqual(2.5); // 500 ms of the 3 s passed while "down"
       expect(r!.ttlSeconds).toBeGreaterThan(0);
       expect(procState(c.pid)).toBe('T');
-      expect(await waitFor(() => running(c), 6000)).toBe(true);
+      await until(() => running(c), 6000, 'the child running');
       expect(records.at(-1)).toMatchObject({ outcome: 'reverted', reason: 'expired' });
     });
 
@@ -239,7 +240,7 @@ describe('Enforcer on processes', () => {
       const e2 = enforcer({ protectedProcesses: ['sshd', 'node'] });
       const [r] = await e2.start();
       expect(r).toMatchObject({ outcome: 'reverted', reason: 'rail-on-restore:protected-process' });
-      expect(await waitFor(() => running(c))).toBe(true);
+      await until(() => running(c), 10_000, 'the child running');
       expect(e2.active()).toEqual([]);
     });
 
@@ -251,7 +252,7 @@ describe('Enforcer on processes', () => {
       const e2 = enforcer({}, { now: () => Date.now() + 10_000 });
       const [r] = await e2.start();
       expect(r).toMatchObject({ outcome: 'reverted', reason: 'expired' });
-      expect(await waitFor(() => running(c))).toBe(true);
+      await until(() => running(c), 10_000, 'the child running');
     });
   });
 });

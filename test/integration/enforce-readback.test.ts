@@ -15,8 +15,11 @@ import { createEnforcer, enforcementPaths } from '../../src/enforce/createEnforc
 import type { EnforcementConfig, Enforcer } from '../../src/enforce/enforcer.ts';
 import type { ActionSpec, ViolationEvent } from '../../src/localrules/contracts.ts';
 import { silentLogger } from '../../src/log.ts';
-import { Children, procState, startTimeOf, uniqueId, waitFor } from '../support/children.ts';
-import { canConnect, createTopology, destroyTopology, inNs, linkIsUp, startTcpServer, type Topology } from '../support/enforceNetns.ts';
+import { createCommandRunner } from '../../src/system/commandRunner.ts';
+import { Children, procState, startTimeOf } from '../support/children.ts';
+import { canConnect, createTopology, destroyTopology, inNs, linkIsUp, startTcpServer, type Topology } from '../support/netns.ts';
+import { uniqueId } from '../support/uniqueId.ts';
+import { until } from '../support/until.ts';
 
 const PORT = 7209;
 const id = uniqueId();
@@ -44,11 +47,11 @@ afterEach(async () => {
   for (const e of enforcers.splice(0)) await e.stop();
   await children.killAll();
   try {
-    inNs(topo.gw, ['nft', 'delete', 'table', 'inet', table]);
+    inNs(topo.gw, 'nft', ['delete', 'table', 'inet', table]);
   } catch {
     /* not created by this test */
   }
-  inNs(topo.gw, ['ip', 'link', 'set', topo.gwIf, 'up']);
+  inNs(topo.gw, 'ip', ['link', 'set', topo.gwIf, 'up']);
   rmSync(stateDir, { recursive: true, force: true });
 });
 
@@ -57,7 +60,7 @@ function enforcer(config: Partial<EnforcementConfig> = {}, reconcileMs = 0): Enf
     config: { ...defaultConfig().enforcement, mode: 'enforce', nftTable: table, ...config },
     stateDir,
     logger: silentLogger(),
-    netns: topo.gw,
+    runner: createCommandRunner({ netns: topo.gw }),
     onAction: (r) => records.push(r),
     reconcileMs,
   });
@@ -100,9 +103,9 @@ function processAlarm(pid: number, action: ActionSpec): ViolationEvent {
   };
 }
 
-const block4 = () => inNs(topo.gw, ['nft', '-j', 'list', 'set', 'inet', table, 'block4']);
+const block4 = () => inNs(topo.gw, 'nft', ['-j', 'list', 'set', 'inet', table, 'block4']);
 const blocked = () => block4().includes(`"${topo.devAddr}"`);
-const deleteByHand = () => inNs(topo.gw, ['nft', 'delete', 'element', 'inet', table, 'block4', `{ ${topo.devAddr} }`]);
+const deleteByHand = () => inNs(topo.gw, 'nft', ['delete', 'element', 'inet', table, 'block4', `{ ${topo.devAddr} }`]);
 const gwToDev = () => canConnect(topo.gw, topo.devAddr, PORT);
 const audit = () =>
   readFileSync(enforcementPaths(stateDir).auditPath, 'utf8')
@@ -175,7 +178,7 @@ describe('read-back and drift with real nftables', () => {
     await e.start();
     await e.handle(deviceAlarm({ type: 'address-block', ttlSeconds: 120 }));
     deleteByHand();
-    expect(await waitFor(() => records.some((x) => x.outcome === 'lifted' && x.reason === 'drift'), 5000)).toBe(true);
+    await until(() => records.some((x) => x.outcome === 'lifted' && x.reason === 'drift'), 5000, 'the drift lift record');
     expect(e.status().lastReconcile).toMatchObject({ lifted: 1 });
   });
 
@@ -201,7 +204,7 @@ describe('read-back and drift with real nftables', () => {
   it('a table flushed wholesale (a firewall reload) is not a lift: the block is applied again', async () => {
     const e = enforcer();
     await e.handle(deviceAlarm({ type: 'address-block', ttlSeconds: 120 }));
-    inNs(topo.gw, ['nft', 'delete', 'table', 'inet', table]);
+    inNs(topo.gw, 'nft', ['delete', 'table', 'inet', table]);
     const r = await e.reconcile();
     expect(r.restored).toEqual([
       expect.objectContaining({ outcome: 'restored', reason: 'kernel-lost', readBack: expect.objectContaining({ state: 'in-force' }) }),
@@ -260,7 +263,7 @@ describe('read-back and drift of interface-down', () => {
     expect(applied).toMatchObject({ outcome: 'applied', readBack: { state: 'in-force' } });
     expect(applied!.readBack!.observed).toMatch(new RegExp(`^interface ${topo.gwIf} is down`));
     expect(linkIsUp(topo.gw, topo.gwIf)).toBe(false);
-    inNs(topo.gw, ['ip', 'link', 'set', topo.gwIf, 'up']);
+    inNs(topo.gw, 'ip', ['link', 'set', topo.gwIf, 'up']);
     const r = await e.reconcile();
     expect(r.lifted).toEqual([expect.objectContaining({ outcome: 'lifted', reason: 'drift', type: 'interface-down' })]);
     expect(r.lifted[0]!.readBack!.observed).toMatch(new RegExp(`^interface ${topo.gwIf} is up`));
@@ -280,7 +283,7 @@ describe('read-back and drift of process actions', () => {
     });
     expect(applied!.rails!.join('\n')).toMatch(/no pid reuse/);
     process.kill(c.pid, 'SIGCONT'); // an operator continues it by hand
-    expect(await waitFor(() => procState(c.pid) !== 'T')).toBe(true);
+    await until(() => procState(c.pid) !== 'T', 10_000, 'the process continued');
     const r = await e.reconcile();
     expect(r.lifted).toEqual([expect.objectContaining({ outcome: 'lifted', reason: 'drift', type: 'process-suspend' })]);
     expect(r.lifted[0]!.readBack!.observed).toMatch(new RegExp(`^pid ${c.pid} \\(.+\\) is running`));
@@ -306,7 +309,7 @@ describe('read-back and drift of process actions', () => {
     const c = await children.start({ ignoreTerm: true });
     const [applied] = await e.handle(processAlarm(c.pid, { type: 'process-terminate' }));
     expect(applied!.readBack).toMatchObject({ state: 'pending' });
-    expect(await waitFor(() => records.some((x) => x.outcome === 'killed'), 5000)).toBe(true);
+    await until(() => records.some((x) => x.outcome === 'killed'), 5000, 'the killed record');
     expect(records.find((x) => x.outcome === 'killed')!.readBack).toMatchObject({
       state: 'in-force',
       observed: expect.stringMatching(new RegExp(`^pid ${c.pid} \\(.+\\) is gone$`)),

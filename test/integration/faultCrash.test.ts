@@ -1,4 +1,4 @@
-// Fault test (issue 8 "Agent SIGKILLed 100 times at random points under load: state intact every time").
+// Fault test: the agent SIGKILLed 100 times at random points under load, its state intact every time.
 // 1. A child program (faultCrashChild.ts) recovers every persisted store the agent has — outbox,
 //    last-good configuration, threshold state, active actions, report_id counter — checks it against its
 //    own progress log, then writes to all of them at once until it is SIGKILLed at a random (seeded)
@@ -16,6 +16,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
 import { CLI } from '../support/ipc.ts';
 import { prng, runSeed } from '../support/prng.ts';
+import { until } from '../support/until.ts';
 
 const CHILD = fileURLToPath(new URL('./faultCrashChild.ts', import.meta.url));
 const RECIPE = fileURLToPath(new URL('../../recipe.yaml', import.meta.url));
@@ -151,16 +152,14 @@ describe('the agent itself SIGKILLed while running', () => {
       const maxBefore = Math.max(0, ...reportIds());
       const child = spawn(
         process.execPath,
-        [CLI, 'run', '--state-dir', join(dir, 'boot'), '--report-interval-seconds', '1', '--log-level', 'warn'],
+        [CLI, 'run', '--state-dir', join(dir, 'state'), '--report-interval-seconds', '1', '--log-level', 'warn'],
         { env, stdio: ['ignore', 'ignore', 'pipe'], cwd: dir },
       );
       children.push(child);
-      const deadline = Date.now() + 20_000;
       // Up and reporting again: RUNNING and a report of this run in the cloud. A replay of what the last run
       // sent does not count (the outbox's cursor is persisted lazily, so a quick kill replays the same report).
       const newReport = () => reportIds().some((id) => id > maxBefore);
-      while ((running === before || !newReport()) && Date.now() < deadline && child.exitCode === null)
-        await new Promise((res) => setTimeout(res, 50));
+      await until(() => (running > before && newReport()) || child.exitCode !== null, 20_000, `agent run ${i} up and reporting`, 50);
       expect(child.exitCode, `agent run ${i} exited on its own`).toBeNull();
       expect(running, `agent run ${i} never reached RUNNING`).toBeGreaterThan(before);
       expect(newReport(), `agent run ${i} sent no new report`).toBe(true);
@@ -182,6 +181,6 @@ describe('the agent itself SIGKILLed while running', () => {
     expect(seen.size).toBeGreaterThanOrEqual(KILLS_AGENT);
     const files = readdirSync(dir, { recursive: true }).map(String);
     expect(files.filter((f) => f.includes('.corrupt-'))).toEqual([]);
-    expect(files).toContain(join('boot', 'last-good-config.json'));
+    expect(files).toContain(join('state', 'last-good-config.json'));
   }, 180_000);
 });

@@ -1,4 +1,4 @@
-// Fault test (issue 8 "Disk full"): the agent's state directory is a small tmpfs this test mounts (and
+// Fault test, disk full: the agent's state directory is a small tmpfs this test mounts (and
 // unmounts). With the disk full the agent says so clearly (outbox diskError ENOSPC, persisted state not
 // written), keeps reporting, and keeps ENFORCING: a downstream device's violation still blocks its
 // address in a real nft table inside a network namespace the test created. When space returns, the
@@ -14,13 +14,14 @@ import { Agent } from '../../src/agent/agent.ts';
 import type { ActionRecord } from '../../src/enforce/actionModel.ts';
 import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
 import { silentLogger } from '../../src/log.ts';
-import { inNs, nftRuleset } from '../support/enforceNetns.ts';
+import { createNetns, deleteNetns, inNs, nftRuleset } from '../support/netns.ts';
+import { uniqueId } from '../support/uniqueId.ts';
 import { until } from '../support/until.ts';
 
 const RECIPE = fileURLToPath(new URL('../../recipe.yaml', import.meta.url));
 const TOKEN = 'DISKFULLTESTTOKN';
 const GW = 'GatewayThing';
-const id = `dedge${Math.random().toString(16).slice(2, 6)}`;
+const id = uniqueId();
 const table = `${id}_t`;
 
 let work: string;
@@ -39,9 +40,8 @@ beforeAll(() => {
   mkdirSync(mnt);
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', `${id}fs`, mnt]);
   mounted = true;
-  execFileSync('ip', ['netns', 'add', `${id}g`]);
+  createNetns(`${id}g`);
   ns = `${id}g`;
-  inNs(ns, ['ip', 'link', 'set', 'lo', 'up']);
 });
 
 afterAll(async () => {
@@ -49,15 +49,11 @@ afterAll(async () => {
   await emulator?.stop();
   if (ns) {
     try {
-      inNs(ns, ['nft', 'delete', 'table', 'inet', table]);
+      inNs(ns, 'nft', ['delete', 'table', 'inet', table]);
     } catch {
       /* not created */
     }
-    try {
-      execFileSync('ip', ['netns', 'del', ns]);
-    } catch {
-      /* already gone */
-    }
+    deleteNetns(ns);
   }
   if (mounted) {
     try {

@@ -1,4 +1,4 @@
-// Fault test (issue 8 "Emulator (nucleus) killed and restarted"): the emulator and the agent
+// Fault test, the emulator (nucleus) killed and restarted: the emulator and the agent
 // (`defender-edge run`) are both child processes. The emulator is SIGKILLed (stale socket left behind)
 // while the agent keeps producing reports, then started again: the agent reconnects, resubscribes and
 // carries on within 5 s of the socket being back, and every message its outbox held on disk during the
@@ -9,7 +9,8 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLI, type EmulatorProcess, killEmulator, spawnEmulator, tempDir, waitFor } from '../support/ipc.ts';
+import { CLI, type EmulatorProcess, killEmulator, spawnEmulator, tempDir } from '../support/ipc.ts';
+import { until } from '../support/until.ts';
 
 const RECIPE = fileURLToPath(new URL('../../recipe.yaml', import.meta.url));
 const TOKEN = 'NUCLEUSKILLTEST1';
@@ -34,13 +35,14 @@ interface Recorded {
 
 /** Poll the emulator's `status` control command until `ok` holds. */
 async function statusUntil(e: EmulatorProcess, ok: (status: Record<string, unknown>) => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const st = await e.send('status');
-    if (ok(st)) return;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(st)}`);
-    await new Promise((res) => setTimeout(res, 50));
-  }
+  let last: Record<string, unknown> = {};
+  const check = async () => {
+    last = await e.send('status');
+    return ok(last);
+  };
+  await until(check, ms, what, 50).catch((err: Error) => {
+    throw new Error(`${err.message}: ${JSON.stringify(last)}`);
+  });
 }
 
 describe('nucleus killed and restarted', () => {
@@ -61,11 +63,12 @@ async function killAndRestart(cloudOfflineFirst: boolean): Promise<void> {
     cleanups.push(tmp.cleanup);
     const socket = join(tmp.dir, 'ipc.sock');
     const record = join(tmp.dir, 'cloud.jsonl');
-    const stateDir = join(tmp.dir, 'state');
+    // Only `run --state-dir` names this folder (the configuration leaves stateDir at its default): the
+    // outbox checked below must be there.
+    const stateDir = join(tmp.dir, 'agent-state');
     writeFileSync(
       join(tmp.dir, 'overrides.json'),
       JSON.stringify({
-        stateDir,
         sampling: { intervalMs: 200 },
         heartbeat: { enabled: false },
         collector: { perProcess: false, customMetrics: false, tcpBytes: false },
@@ -90,15 +93,11 @@ async function killAndRestart(cloudOfflineFirst: boolean): Promise<void> {
     emulators.push(first);
     await first.ready;
 
-    const agent = spawn(
-      process.execPath,
-      [CLI, 'run', '--state-dir', join(tmp.dir, 'boot'), '--report-interval-seconds', '1', '--log-level', 'warn'],
-      {
-        env: { ...process.env, AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT: socket, SVCUID: TOKEN, AWS_IOT_THING_NAME: GW },
-        stdio: ['ignore', 'ignore', 'pipe'],
-        cwd: tmp.dir, // a relative default state dir must never land in the source tree
-      },
-    );
+    const agent = spawn(process.execPath, [CLI, 'run', '--state-dir', stateDir, '--report-interval-seconds', '1', '--log-level', 'warn'], {
+      env: { ...process.env, AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT: socket, SVCUID: TOKEN, AWS_IOT_THING_NAME: GW },
+      stdio: ['ignore', 'ignore', 'pipe'],
+      cwd: tmp.dir, // a relative default state dir must never land in the source tree
+    });
     agents.push(agent);
     let agentErr = '';
     agent.stderr!.on('data', (d: Buffer) => {
@@ -111,7 +110,7 @@ async function killAndRestart(cloudOfflineFirst: boolean): Promise<void> {
             .filter(Boolean)
             .map((l) => JSON.parse(l) as Recorded)
         : [];
-    await waitFor(() => cloud().some((m) => m.topic === `$aws/things/${GW}/defender/metrics/json`), 20_000, 'a first report');
+    await until(() => cloud().some((m) => m.topic === `$aws/things/${GW}/defender/metrics/json`), 20_000, 'a first report');
     const streamsBefore = (await first.send('status')).openStreams as number;
     expect(streamsBefore).toBeGreaterThan(2);
 
@@ -145,7 +144,7 @@ async function killAndRestart(cloudOfflineFirst: boolean): Promise<void> {
     // A segment file also keeps lines already delivered (the cursor marks them): held = on disk, not in the cloud.
     const alreadyThere = new Set(cloud().map((m) => `${m.topic}\n${m.payload}`));
     const undelivered = () => onDisk().filter((h) => !alreadyThere.has(`${h.topic}\n${h.payload}`));
-    await waitFor(() => undelivered().length >= 3, 15_000, 'reports queued on disk while the nucleus is down');
+    await until(() => undelivered().length >= 3, 15_000, 'reports queued on disk while the nucleus is down');
     const held = undelivered();
     expect(agent.exitCode).toBeNull();
 
@@ -153,13 +152,13 @@ async function killAndRestart(cloudOfflineFirst: boolean): Promise<void> {
     emulators.push(second);
     await second.ready;
     const socketBack = Date.now();
-    await waitFor(() => cloud().length > deliveredBefore, 10_000, 'the first publish after the restart');
+    await until(() => cloud().length > deliveredBefore, 10_000, 'the first publish after the restart');
     const firstAfter = cloud()[deliveredBefore]!;
     const recoveryMs = firstAfter.ts - socketBack;
     expect(recoveryMs, `first publish ${recoveryMs} ms after the socket came back`).toBeLessThanOrEqual(5000);
 
     // Every message held on disk during the outage reached the cloud.
-    await waitFor(
+    await until(
       () => {
         const arrived = new Set(
           cloud()
@@ -180,7 +179,7 @@ async function killAndRestart(cloudOfflineFirst: boolean): Promise<void> {
       ok: true,
       delivered: 1,
     });
-    await waitFor(
+    await until(
       () => cloud().some((m) => m.topic === '$aws/things/Dev1/defender/metrics/json' && m.payload.includes('"report_id":4242')),
       5000,
       'the forwarded device report',

@@ -1,4 +1,4 @@
-// Fault test (issue 8 "Cloud offline for a simulated 24 h at the default report cadence"): the agent runs
+// Fault test, the cloud offline for a simulated 24 h at the default report cadence: the agent runs
 // in-process against the emulator; the cloud goes offline for 288 reporting intervals (24 h of 300 s
 // reports, time compressed with reportIntervalOverrideSeconds) while a downstream device flaps a behavior,
 // producing violations and forwarded reports meanwhile. The nucleus spool is small (32 KiB) so it fills

@@ -1,6 +1,6 @@
 // Raw frames over a real Unix socket (net + @smithy/eventstream-codec, not our own encoder): every kind
 // of bad input gets a ProtocolError on stream 0 and closes only that connection, while a real SDK
-// client connected beforehand keeps working (greengrass.md §1.2 stream-id rules, §1.1 limits).
+// client connected beforehand keeps working (docs/greengrass-ipc.md, wire protocol: stream-id rules, limits).
 
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -8,7 +8,8 @@ import { EventStreamCodec, type Message, type MessageHeaders } from '@smithy/eve
 import type { greengrasscoreipc } from 'aws-iot-device-sdk-v2';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
-import { closeAll, QOS1, sdkClient, tempDir, waitFor } from '../support/ipc.ts';
+import { closeAll, QOS1, sdkClient, tempDir } from '../support/ipc.ts';
+import { until } from '../support/until.ts';
 
 const codec = new EventStreamCodec(
   (b) => new TextDecoder().decode(b),
@@ -85,7 +86,7 @@ async function raw(): Promise<RawConn> {
 async function connected(): Promise<RawConn> {
   const c = await raw();
   c.socket.write(CONNECT());
-  await waitFor(() => c.messages.length === 1, 5000, 'ConnectAck');
+  await until(() => c.messages.length === 1, 5000, 'ConnectAck');
   expect(c.messages[0]!.headers[':message-type']!.value).toBe(5);
   expect(c.messages[0]!.headers[':message-flags']!.value).toBe(1);
   return c;
@@ -197,7 +198,7 @@ describe('bad frames', () => {
     c.socket.write(rpc(0, 2, 1));
     c.socket.write(rpc(2, 0, 0, { 'x-echo': 'yes', ':skip': 'no' }, 'ping!'));
     c.socket.write(rpc(0, 0, 2, { operation: 'aws.greengrass#Bogus' }, '{}'));
-    await waitFor(() => c.messages.length === 4, 5000, 'three replies');
+    await until(() => c.messages.length === 4, 5000, 'three replies');
     const [, resp, pong, unsupported] = c.messages;
     expect(resp!.headers['service-model-type']!.value).toBe('aws.greengrass#UpdateStateResponse');
     expect(resp!.headers[':message-flags']!.value).toBe(2);
@@ -224,7 +225,7 @@ describe('bad frames', () => {
   it('a request body that is not JSON gets an unmodeled text/plain error, connection kept', async () => {
     const c = await connected();
     c.socket.write(rpc(0, 0, 1, { operation: 'aws.greengrass#UpdateState' }, '{nope'));
-    await waitFor(() => c.messages.length === 2);
+    await until(() => c.messages.length === 2);
     expect(c.messages[1]!.headers[':message-type']!.value).toBe(1);
     expect(c.messages[1]!.headers[':content-type']!.value).toBe('text/plain');
     expect(c.socket.destroyed).toBe(false);

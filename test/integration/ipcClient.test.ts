@@ -7,7 +7,8 @@ import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
 import { GreengrassIpcClient } from '../../src/ipc/ipcClient.ts';
 import { IpcError } from '../../src/ipc/ipcError.ts';
 import type { LocalMessage } from '../../src/ipc/ipcTypes.ts';
-import { tempDir, waitFor } from '../support/ipc.ts';
+import { tempDir } from '../support/ipc.ts';
+import { until } from '../support/until.ts';
 
 const TOKEN = 'CLIENTTEST000001';
 let tmp: ReturnType<typeof tempDir>;
@@ -46,13 +47,13 @@ describe('GreengrassIpcClient operations', () => {
     const sub = ipc.subscribeToIoTCore('$aws/things/gw1/defender/metrics/json/+', 1, (m) => {
       replies.push([m.topic, JSON.parse(m.payload.toString()).status]);
     });
-    await waitFor(() => sub.status === 'active');
+    await until(() => sub.status === 'active');
     await ipc.publishToIoTCore(
       '$aws/things/gw1/defender/metrics/json',
       JSON.stringify({ header: { report_id: 1, version: '1.0' }, metrics: {} }),
       1,
     );
-    await waitFor(() => replies.length === 1);
+    await until(() => replies.length === 1);
     expect(replies).toEqual([['$aws/things/gw1/defender/metrics/json/accepted', 'ACCEPTED']]);
     expect(ipc.counters()).toMatchObject({ connects: 1, calls: 4, callFailures: 0, messagesReceived: 1 });
   });
@@ -62,14 +63,14 @@ describe('GreengrassIpcClient operations', () => {
     const sub = ipc.subscribeToTopic('downstream/+/report', (m) => {
       got.push(m);
     });
-    await waitFor(() => sub.status === 'active');
+    await until(() => sub.status === 'active');
     emu.publishLocal('downstream/dev1/report', { rid: 1 });
     emu.publishLocal('downstream/dev2/report', Buffer.from([1, 2]));
     const seen: unknown[] = [];
     emu.subscribeLocal('defender-edge/violations', (_t, m) => seen.push(m.kind === 'json' ? m.value : m.value.toString('hex')));
     await ipc.publishToTopic('defender-edge/violations', { v: 1 });
     await ipc.publishToTopic('defender-edge/violations', Buffer.from([9]));
-    await waitFor(() => got.length === 2 && seen.length === 2);
+    await until(() => got.length === 2 && seen.length === 2);
     expect(got).toEqual([
       { topic: 'downstream/dev1/report', kind: 'json', value: { rid: 1 } },
       { topic: 'downstream/dev2/report', kind: 'binary', value: Buffer.from([1, 2]) },
@@ -89,7 +90,7 @@ describe('GreengrassIpcClient operations', () => {
     const reported: string[] = [];
     ipc.on('subscriptionError', (d, e) => reported.push(`${d}: ${e.errorCode}`));
     const sub = ipc.subscribeToIoTCore('not/allowed', 0, () => undefined);
-    await waitFor(() => sub.status === 'failed');
+    await until(() => sub.status === 'failed');
     expect(sub.lastError).toMatch(/Not Authorized/);
     expect(reported[0]).toBe('SubscribeToIoTCore not/allowed: UnauthorizedError');
     await sub.close();
@@ -104,9 +105,9 @@ describe('GreengrassIpcClient operations', () => {
       if (m.payload.toString() === 'throw') throw new Error('handler bug');
       if (m.payload.toString() === 'reject') await Promise.reject(new Error('async handler bug'));
     });
-    await waitFor(() => sub.status === 'active');
+    await until(() => sub.status === 'active');
     for (const p of ['throw', 'reject', 'fine']) emu.cloudPublish('defender-edge/x', p);
-    await waitFor(() => n === 3 && ipc.counters().handlerErrors === 2);
+    await until(() => n === 3 && ipc.counters().handlerErrors === 2);
     expect(ipc.isConnected()).toBe(true);
   });
 
@@ -120,14 +121,14 @@ describe('GreengrassIpcClient operations', () => {
       if (interval === 13) throw new Error('unlucky');
       return interval >= 300 ? { accepted: true } : { accepted: false, message: 'reporting.intervalSeconds: must be >= 300' };
     });
-    await waitFor(() => val.status === 'active' && emu.status().openStreams === 2);
+    await until(() => val.status === 'active' && emu.status().openStreams === 2);
     expect(await emu.changeConfig({ reporting: { intervalSeconds: 5 } })).toEqual({
       applied: false,
       reason: 'reporting.intervalSeconds: must be >= 300',
     });
     expect(await emu.changeConfig({ reporting: { intervalSeconds: 13 } })).toEqual({ applied: false, reason: 'validator failed: unlucky' });
     expect(await emu.changeConfig({ reporting: { intervalSeconds: 600 } })).toMatchObject({ applied: true });
-    await waitFor(() => updates.length === 1);
+    await until(() => updates.length === 1);
     expect(updates).toEqual([['reporting', 'intervalSeconds']]);
     expect(ipc.counters()).toMatchObject({ validationReports: 3, handlerErrors: 1 });
   });
@@ -137,15 +138,11 @@ describe('GreengrassIpcClient operations', () => {
     const sub = ipc.subscribeToIoTCore('defender-edge/cmd', 1, (m) => {
       got.push(m.payload.toString());
     });
-    await waitFor(() => sub.status === 'active');
+    await until(() => sub.status === 'active');
     expect(emu.closeStreams()).toBe(1);
-    await waitFor(
-      () => ipc.counters().streamsEnded === 1 && sub.status === 'active' && emu.status().openStreams === 1,
-      5000,
-      'resubscribed',
-    );
+    await until(() => ipc.counters().streamsEnded === 1 && sub.status === 'active' && emu.status().openStreams === 1, 5000, 'resubscribed');
     expect(emu.cloudPublish('defender-edge/cmd', 'after')).toBe(1);
-    await waitFor(() => got.length === 1);
+    await until(() => got.length === 1);
     expect(got).toEqual(['after']);
   });
 });
@@ -164,7 +161,7 @@ describe('GreengrassIpcClient without a nucleus', () => {
     extra.push(badToken);
     badToken.start();
     await expect(badToken.whenConnected(300)).rejects.toMatchObject({ kind: 'timeout' });
-    await waitFor(() => badToken.counters().connectFailures >= 2 && lonely.counters().connectFailures >= 2);
+    await until(() => badToken.counters().connectFailures >= 2 && lonely.counters().connectFailures >= 2);
     expect(badToken.isConnected()).toBe(false);
     await badToken.stop();
     await expect(badToken.whenConnected()).rejects.toMatchObject({ kind: 'stopped' });

@@ -1,6 +1,6 @@
 // The real aws-iot-device-sdk-v2 Greengrass IPC client against the emulator over a real Unix socket:
 // every operation the component uses, authorization, tokens, offline spooling, configuration
-// validation and stream closes from both sides (issue 2 "Done when").
+// validation and stream closes from both sides.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,7 +9,8 @@ import type { greengrasscoreipc } from 'aws-iot-device-sdk-v2';
 import { decode as decodeCbor, encode as encodeCbor } from 'cbor-x';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GreengrassEmulator, type GreengrassEmulatorOptions } from '../../src/ipc/emulator/emulator.ts';
-import { closeAll, QOS0, QOS1, RpcErrorType, rpcFailure, sdkClient, tempDir, waitFor } from '../support/ipc.ts';
+import { closeAll, QOS0, QOS1, RpcErrorType, rpcFailure, sdkClient, tempDir } from '../support/ipc.ts';
+import { until } from '../support/until.ts';
 
 const recipe = fileURLToPath(new URL('../fixtures/recipe.test-component.yaml', import.meta.url));
 const ME = 'com.defender-edge.DefenderEdge';
@@ -64,7 +65,7 @@ describe('handshake and identities', () => {
       const bad = sdkClient(emu.socketPath, token);
       clients.push(bad);
       const err = await rpcFailure(bad.connect());
-      // greengrass.md §1.3 PROBE: HandshakeError or NetworkError depending on a race.
+      // The SDK reports a refused connect as HandshakeError or NetworkError, depending on a race (docs/greengrass-ipc.md).
       expect([RpcErrorType.HandshakeError, RpcErrorType.NetworkError]).toContain(err.type);
     }
     await client.updateState({ state: 'RUNNING' as never });
@@ -132,7 +133,7 @@ describe('PublishToIoTCore / SubscribeToIoTCore', () => {
     await sub.activate();
     expect(emu.cloudPublish('defender-edge/gw1/cmd', Buffer.from([0, 1, 2]))).toBe(1);
     await client.publishToIoTCore({ topicName: 'defender-edge/gw1/cmd', qos: QOS0, payload: Buffer.from([0xff]) });
-    await waitFor(() => got.length === 2, 5000, 'two messages');
+    await until(() => got.length === 2, 5000, 'two messages');
     expect(got).toEqual(['defender-edge/gw1/cmd:000102', 'defender-edge/gw1/cmd:ff']);
     expect(records()[0]).toMatchObject({ payload: '/w==', payloadEncoding: 'base64' });
   });
@@ -151,7 +152,7 @@ describe('PublishToIoTCore / SubscribeToIoTCore', () => {
       payload: JSON.stringify({ header: { report_id: 1, version: '1.0' }, metrics: {} }),
     });
     await client.publishToIoTCore({ topicName: topic, qos: QOS1, payload: '{not json' });
-    await waitFor(() => replies.length === 2);
+    await until(() => replies.length === 2);
     expect(replies[0]).toEqual({
       topic: `${topic}/accepted`,
       body: { thingName: 'gw1', reportId: 1, status: 'ACCEPTED', timestamp: expect.any(Number) },
@@ -182,7 +183,7 @@ describe('PublishToIoTCore / SubscribeToIoTCore', () => {
         payload: Buffer.from(encodeCbor({ hed: { rid, v: '1.0' } })),
       });
     }
-    await waitFor(() => replies.length === 2);
+    await until(() => replies.length === 2);
     expect(replies.map((r) => [r.reportId, r.status])).toEqual([
       [2, 'ACCEPTED'],
       [3, 'REJECTED'],
@@ -227,7 +228,7 @@ describe('local pub/sub', () => {
     await wild.activate();
     await client.publishToTopic({ topic: 'downstream/reports', publishMessage: { jsonMessage: { message: { a: 1 } } } });
     await client.publishToTopic({ topic: 'downstream/reports', publishMessage: { binaryMessage: { message: Buffer.from([7]) } } });
-    await waitFor(() => got.length === 2);
+    await until(() => got.length === 2);
     expect(got).toEqual(['exact:{"a":1}', 'exact:"07"']);
   });
 
@@ -245,7 +246,7 @@ describe('local pub/sub', () => {
     const observed: unknown[] = [];
     emu.subscribeLocal('defender-edge/#', (topic, m) => observed.push([topic, m.kind === 'json' ? m.value : null]));
     await client.publishToTopic({ topic: 'defender-edge/violations', publishMessage: { jsonMessage: { message: { v: 1 } } } });
-    await waitFor(() => got.length === 1 && observed.length === 1);
+    await until(() => got.length === 1 && observed.length === 1);
     expect(got).toEqual([['downstream/dev1/report', { rid: 1 }]]);
     expect(observed).toEqual([['defender-edge/violations', { v: 1 }]]);
   });
@@ -267,7 +268,7 @@ describe('local pub/sub', () => {
     expect(
       (await rpcFailure(other.publishToIoTCore({ topicName: 'defender-edge/x', qos: QOS0, payload: 'x' }))).serviceError?.message,
     ).toBe('Not Authorized');
-    await waitFor(() => got.length === 1);
+    await until(() => got.length === 1);
     expect(got).toEqual(['hi']);
   });
 });
@@ -293,7 +294,7 @@ describe('configuration', () => {
     await sub.activate();
     await client.updateConfiguration({ keyPath: ['reporting'], timestamp: new Date(), valueToMerge: { intervalSeconds: 600 } });
     await client.updateConfiguration({ keyPath: [], timestamp: new Date(), valueToMerge: { logLevel: 'debug' } });
-    await waitFor(() => events.length === 1);
+    await until(() => events.length === 1);
     expect(events).toEqual([{ componentName: ME, keyPath: ['reporting', 'intervalSeconds'] }]);
     expect(emu.configOf()?.reporting).toEqual({ intervalSeconds: 600, format: 'json' });
     const err = await rpcFailure(client.updateConfiguration({ keyPath: ['accessControl'], timestamp: new Date(), valueToMerge: {} }));
@@ -338,7 +339,7 @@ describe('configuration', () => {
 
     const accepted = await emu.changeConfig({ reporting: { intervalSeconds: 900 } });
     expect(accepted).toEqual({ applied: true, changed: [['reporting', 'intervalSeconds']] });
-    await waitFor(() => updates.length === 1);
+    await until(() => updates.length === 1);
     expect(updates).toEqual([['reporting', 'intervalSeconds']]);
     expect(validations).toHaveLength(3);
 
@@ -367,7 +368,7 @@ describe('streams and unknown operations', () => {
     expect(emu.status().openStreams).toBe(1);
     expect(emu.cloudPublish('defender-edge/a', 'x')).toBe(1);
     await sub.close();
-    await waitFor(() => emu.status().openStreams === 0, 5000, 'server-side unsubscribe');
+    await until(() => emu.status().openStreams === 0, 5000, 'server-side unsubscribe');
     expect(emu.cloudPublish('defender-edge/a', 'x')).toBe(0);
   });
 
@@ -377,10 +378,10 @@ describe('streams and unknown operations', () => {
     sub.on('ended', () => {
       ended = true;
     });
-    sub.on('streamError', () => undefined); // the SDK also reports the empty close message (greengrass.md §1.5)
+    sub.on('streamError', () => undefined); // the SDK also reports the empty close message as a stream error
     await sub.activate();
     expect(emu.closeStreams({ operation: 'SubscribeToTopic' })).toBe(1);
-    await waitFor(() => ended, 5000, 'ended');
+    await until(() => ended, 5000, 'ended');
     expect(emu.publishLocal('downstream/reports', {})).toBe(0);
     // the connection itself is fine
     expect((await client.getConfiguration({ keyPath: ['logLevel'] })).value).toEqual({ logLevel: 'info' });

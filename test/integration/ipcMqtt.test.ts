@@ -9,7 +9,7 @@ import { BridgeConfigError } from '../../src/ipc/emulator/bridgeMapping.ts';
 import { EmulatorStartError, GreengrassEmulator, type GreengrassEmulatorOptions } from '../../src/ipc/emulator/emulator.ts';
 import { GreengrassIpcClient } from '../../src/ipc/ipcClient.ts';
 import type { LocalMessage } from '../../src/ipc/ipcTypes.ts';
-import { tempDir, waitFor } from '../support/ipc.ts';
+import { tempDir } from '../support/ipc.ts';
 import {
   assertPortFree,
   closeDevices,
@@ -20,6 +20,7 @@ import {
   rawSocket,
   refusedConnect,
 } from '../support/mqttDevice.ts';
+import { until } from '../support/until.ts';
 
 const TOKEN = 'MQTTBRIDGETEST01';
 let tmp: ReturnType<typeof tempDir>;
@@ -76,7 +77,7 @@ describe('client-device broker and MQTT bridge with the real IPC client', () => 
       got.push(m);
       await ipc.publishToTopic(`${m.topic}/accepted`, { thingName: m.topic.split('/')[2], status: 'ACCEPTED' });
     });
-    await waitFor(() => sub.status === 'active');
+    await until(() => sub.status === 'active');
 
     const dev = await device(emu, 'dev-7', '$aws/things/dev-7/defender/metrics/json/+');
     const report = Buffer.from(
@@ -87,7 +88,7 @@ describe('client-device broker and MQTT bridge with the real IPC client', () => 
     );
     await dev.client.publishAsync('$aws/things/dev-7/defender/metrics/json', report, { qos: 1 }); // resolves on PUBACK
 
-    await waitFor(() => dev.received.length === 1, 5000, 'the answer at the device');
+    await until(() => dev.received.length === 1, 5000, 'the answer at the device');
     expect(received(got)).toEqual([['$aws/things/dev-7/defender/metrics/json', 'binary', report.toString('hex')]]);
     expect(dev.received).toEqual([
       {
@@ -127,21 +128,21 @@ describe('client-device broker and MQTT bridge with the real IPC client', () => 
       ),
       ipc.subscribeToTopic('private/#', (m) => {
         got.push(m);
-      }), // wildcard: others' messages only (greengrass.md §2)
+      }), // wildcard: others' messages only (docs/greengrass-ipc.md)
     ];
-    await waitFor(() => subs.every((s) => s.status === 'active'));
+    await until(() => subs.every((s) => s.status === 'active'));
     const dev = await device(emu, 'dev-1', 'devices/#', 'private/#');
 
     await dev.client.publishAsync('private/x', 'stays local', { qos: 1 });
     await ipc.publishToTopic('private/y', { stays: 'in pub/sub' });
     await dev.client.publishAsync('devices/dev-1/up', Buffer.from([0xde, 0xad, 0x00, 0xff]), { qos: 1 });
     // PUBACK goes out before the broker forwards the message: wait for it before answering.
-    await waitFor(() => got.length === 1);
+    await until(() => got.length === 1);
     await ipc.publishToTopic('devices/dev-1/down', Buffer.from([1, 2, 3]));
     // Barrier: the component's own last message and the device's copy of it.
-    await waitFor(() => got.length >= 2 && dev.received.some((m) => m.topic === 'devices/dev-1/down'));
+    await until(() => got.length >= 2 && dev.received.some((m) => m.topic === 'devices/dev-1/down'));
     await dev.client.publishAsync('devices/end', 'end', { qos: 1 });
-    await waitFor(() => got.some((m) => m.topic === 'devices/end') && dev.received.some((m) => m.topic === 'devices/end'));
+    await until(() => got.some((m) => m.topic === 'devices/end') && dev.received.some((m) => m.topic === 'devices/end'));
 
     // Nothing on private/: the device's private/x is not mapped (and the component's own private/y is
     // not delivered to its wildcard subscription).
@@ -174,11 +175,11 @@ describe('client-device broker and MQTT bridge with the real IPC client', () => 
     const sub = ipc.subscribeToTopic('downstream/#', (m) => {
       got.push(m);
     });
-    await waitFor(() => sub.status === 'active');
+    await until(() => sub.status === 'active');
     const dev = await device(emu, 'dev-s');
     await dev.client.publishAsync('devices/not-mapped-now', 'x', { qos: 1 });
     await dev.client.publishAsync('sensors/s1/temp', '21.5', { qos: 1 });
-    await waitFor(() => got.length === 1);
+    await until(() => got.length === 1);
     expect(received(got)).toEqual([['downstream/sensors/s1/temp', 'binary', Buffer.from('21.5').toString('hex')]]);
     expect(emu.status().mqtt!.bridge).toMatchObject({ mappings: 1, unroutedFromLocalMqtt: 1 });
   });
@@ -198,7 +199,7 @@ describe('client-device broker and MQTT bridge with the real IPC client', () => 
     await garbage.closed;
 
     await ipc.publishToTopic('devices/dev-ok/cmd', { still: 'works' });
-    await waitFor(() => dev.received.length === 1);
+    await until(() => dev.received.length === 1);
     expect(dev.received[0]!.payload.toString()).toBe('{"still":"works"}');
     expect(emu.status()).toMatchObject({ clients: 1, mqtt: { connectedClients: 1, clientErrors: expect.any(Number) } });
     expect(emu.status().mqtt!.clientErrors).toBeGreaterThanOrEqual(2);

@@ -2,10 +2,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // The client layer survives the nucleus going away: the emulator runs as a child process, is killed
 // with SIGKILL (stale socket file left behind) and restarted; the client reconnects with backoff and
-// re-establishes every subscription (issue 2 "Done when").
+// re-establishes every subscription.
 import { afterEach, describe, expect, it } from 'vitest';
 import { GreengrassIpcClient } from '../../src/ipc/ipcClient.ts';
-import { type EmulatorProcess, killEmulator, spawnEmulator, tempDir, waitFor } from '../support/ipc.ts';
+import { type EmulatorProcess, killEmulator, spawnEmulator, tempDir } from '../support/ipc.ts';
+import { until } from '../support/until.ts';
 
 const TOKEN = 'RECONNECTTEST001';
 const procs: EmulatorProcess[] = [];
@@ -54,25 +55,28 @@ describe('reconnect', () => {
     ];
     ipc.start();
     await ipc.whenConnected(5000);
-    await waitFor(() => subs.every((s) => s.status === 'active'), 5000, 'subscriptions');
+    await until(() => subs.every((s) => s.status === 'active'), 5000, 'subscriptions');
     expect(await first.send('cloud-publish defender-edge/gw1/cmd {"n":1}')).toEqual({ ok: true, delivered: 1 });
+    // "delivered" means queued for the client's socket (the emulator writes once per event-loop turn): wait for
+    // the message to arrive before killing the emulator, or the kill can take it with it.
+    await until(() => cloud.length === 1, 5000, 'first message');
 
     first.child.kill('SIGKILL');
     await first.exited;
-    await waitFor(() => events.includes('disconnected'), 5000, 'disconnected event');
+    await until(() => events.includes('disconnected'), 5000, 'disconnected event');
     expect(ipc.isConnected()).toBe(false);
     await expect(ipc.publishToIoTCore('defender-edge/gw1/heartbeat', 'x', 1)).rejects.toMatchObject({ kind: 'not-connected' });
     // let a few reconnect attempts fail against the dead (stale) socket
-    await waitFor(() => ipc!.counters().connectFailures >= 2, 5000, 'failed attempts');
+    await until(() => ipc!.counters().connectFailures >= 2, 5000, 'failed attempts');
 
     const second = spawnEmulator(args);
     procs.push(second);
     await second.ready;
     await ipc.whenConnected(10_000);
-    await waitFor(() => subs.every((s) => s.status === 'active'), 5000, 'resubscribed');
+    await until(() => subs.every((s) => s.status === 'active'), 5000, 'resubscribed');
     expect(await second.send('cloud-publish defender-edge/gw1/cmd {"n":2}')).toEqual({ ok: true, delivered: 1 });
     expect(await second.send('local-publish downstream/reports {"dev":"d1"}')).toEqual({ ok: true, delivered: 1 });
-    await waitFor(() => cloud.length === 2 && local.length === 1, 5000, 'messages after restart');
+    await until(() => cloud.length === 2 && local.length === 1, 5000, 'messages after restart');
     expect(cloud).toEqual(['{"n":1}', '{"n":2}']);
     expect(local).toEqual([{ dev: 'd1' }]);
     await ipc.publishToIoTCore('defender-edge/gw1/heartbeat', 'back', 1);

@@ -14,8 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentStatus } from '../../src/control/statusModel.ts';
 import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
 import { type AgentProcess, runCli, startAgentProcess } from '../support/agentProcess.ts';
-import { uniqueId } from '../support/children.ts';
-import { createTopology, destroyTopology, inNs, startTcpServer, type Topology } from '../support/enforceNetns.ts';
+import { createTopology, destroyTopology, inNs, startTcpServer, type Topology } from '../support/netns.ts';
+import { uniqueId } from '../support/uniqueId.ts';
 import { until } from '../support/until.ts';
 
 const RECIPE = fileURLToPath(new URL('../../recipe.yaml', import.meta.url));
@@ -108,7 +108,7 @@ const cloud = (): Array<{ topic: string; payload: string }> => {
         .map((l) => JSON.parse(l) as { topic: string; payload: string })
     : [];
 };
-const inSet = (addr: string) => inNs(topo.gw, ['nft', '-j', 'list', 'set', 'inet', table, 'block4']).includes(`"${addr}"`);
+const inSet = (addr: string) => inNs(topo.gw, 'nft', ['-j', 'list', 'set', 'inet', table, 'block4']).includes(`"${addr}"`);
 
 async function actionFor(thing: string): Promise<Action> {
   let found: Action | undefined;
@@ -171,7 +171,7 @@ afterAll(async () => {
   server?.kill('SIGKILL');
   await emulator?.stop().catch(() => undefined);
   try {
-    inNs(topo.gw, ['nft', 'delete', 'table', 'inet', table]);
+    inNs(topo.gw, 'nft', ['delete', 'table', 'inet', table]);
   } catch {
     /* gone with the namespace anyway */
   }
@@ -229,7 +229,7 @@ describe('the operator console against a running, enforcing agent', () => {
     expect(action).toMatchObject({ type: 'address-block', target: { addresses: [topo.devAddr] }, readBack: { state: 'in-force' } });
     expect(inSet(topo.devAddr)).toBe(true);
 
-    inNs(topo.gw, ['nft', 'delete', 'element', 'inet', table, 'block4', `{ ${topo.devAddr} }`]);
+    inNs(topo.gw, 'nft', ['delete', 'element', 'inet', table, 'block4', `{ ${topo.devAddr} }`]);
     const list = await cliJson<{ actions: Action[]; quiet: Array<{ offenceKey: string }> }>('actions', 'list');
     expect(list.actions.filter((a) => a.violation.thingName === 'sensor-1')).toEqual([]);
     expect(list.quiet.map((q) => q.offenceKey)).toContain('device:sensor-1');

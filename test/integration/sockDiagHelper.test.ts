@@ -14,6 +14,7 @@ import { dumpRequest, FLAG_TCP_PER_FAMILY, RECORD_SIZE, SockDiagDecoder } from '
 import { errnoName } from '../../src/collector/sockDiagSource.ts';
 import { bindUdpLoopbacks, listen } from '../support/loopbackSockets.ts';
 import { canBuild, ensureHelper, hasProgram, RawHelper } from '../support/sockDiagHelper.ts';
+import { until } from '../support/until.ts';
 
 const SENT = 70_000;
 
@@ -80,7 +81,7 @@ describe('dedge-sockdiag (x64, this host) against sockets this test opened', () 
     await new Promise<void>((r) => c.once('connect', () => r()));
     clientPort = c.localPort!;
     await new Promise<void>((r) => c.write(Buffer.alloc(SENT, 0x61), () => r()));
-    for (let i = 0; i < 500 && received < SENT; i++) await new Promise((r) => setTimeout(r, 10));
+    await until(() => received >= SENT, 10_000, 'every byte at the server', 10);
     expect(received).toBe(SENT);
     helper = new RawHelper(helperPath);
   });

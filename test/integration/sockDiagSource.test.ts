@@ -12,8 +12,10 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SockDiagSource } from '../../src/collector/sockDiagSource.ts';
 import { type Helper, startHelper } from '../support/childProcess.ts';
-import { createNetns, deleteNetns, uniquePrefix } from '../support/netns.ts';
+import { createNetns, deleteNetns } from '../support/netns.ts';
 import { canBuild, ensureHelper, hasProgram } from '../support/sockDiagHelper.ts';
+import { uniqueId } from '../support/uniqueId.ts';
+import { until } from '../support/until.ts';
 
 interface LogLine {
   level: number;
@@ -37,8 +39,7 @@ function alive(pid: number): boolean {
 }
 
 async function waitGone(pid: number): Promise<void> {
-  for (let i = 0; i < 500 && alive(pid); i++) await new Promise((r) => setTimeout(r, 10));
-  expect(alive(pid)).toBe(false);
+  await until(() => !alive(pid), 10_000, `pid ${pid} gone`, 10);
 }
 
 describe('SockDiagSource', () => {
@@ -160,7 +161,7 @@ describe('SockDiagSource', () => {
   });
 
   it('inside a network namespace: dumps that namespace, not the host', async () => {
-    const ns = `${uniquePrefix()}sd`;
+    const ns = `${uniqueId()}sd`;
     createNetns(ns);
     let sink: Helper | undefined;
     try {

@@ -115,7 +115,8 @@ describe('behavior model', () => {
       /^behaviors\[3\]\.criteria\.comparisonOperator: must be one of less-than, /,
     );
     expect(errorsOf(withCriteria('aws:all-bytes-out', { comparisonOperator: 'in-port-set', value: { ports: [1] } }))).toEqual([
-      'behaviors[3].criteria.comparisonOperator: in-port-set does not apply to aws:all-bytes-out; use less-than or less-than-equals or greater-than or greater-than-equals',
+      'behaviors[3].criteria.comparisonOperator: in-port-set does not apply to aws:all-bytes-out; use less-than or ' +
+        'less-than-equals or greater-than or greater-than-equals',
       'behaviors[3].criteria.value: aws:all-bytes-out takes value.count, got value.ports',
     ]);
     expect(errorsOf(withCriteria('aws:listening-tcp-ports', { comparisonOperator: 'in-port-set', value: { ports: [70000] } }))).toEqual([

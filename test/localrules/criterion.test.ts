@@ -33,7 +33,7 @@ describe('port sets', () => {
   it('in-port-set is an allow-list over every port', () => {
     expect(judgeListValue(allow, { ports: [22] })).toBe('normal');
     expect(judgeListValue(allow, { ports: [22, 443] })).toBe('normal');
-    // TS example: set [8888], listening on 443 ⇒ violated.
+    // The troubleshooting guide's example: set [8888], listening on 443 ⇒ violated.
     expect(judgeListValue(compileCriterion('in-port-set', { ports: [8888] }), { ports: [443] })).toBe('violating');
     expect(judgeListValue(allow, { ports: [22, 8080] })).toBe('violating');
   });

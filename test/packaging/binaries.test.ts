@@ -25,7 +25,7 @@ const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as
 const QEMU = 'qemu-aarch64-static';
 const ARM_SYSROOT = '/usr/aarch64-linux-gnu';
 const qemuReady = built && existsSync(path.join(ARM_SYSROOT, 'lib', 'ld-linux-aarch64.so.1')) && (await which(QEMU));
-/** Greengrass zip size target (issue 7). */
+/** Greengrass zip size target (README, Benchmarks). */
 const MAX_ZIP_BYTES = 45_000_000;
 const ELF_MACHINE = { amd64: 62, aarch64: 183 } as const;
 

@@ -1,6 +1,6 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: the parsed recipe/gdk YAML is walked ad hoc by these assertions
 // gdk-config.json against gdk's schema, and `gdk component build` simulated (gdk itself cannot be
-// installed here, greengrass.md §5): in a scratch copy of the project, delete greengrass-build/, create
+// installed here; docs/packaging.md#what-gdk-does-with-a-custom-build): in a scratch copy of the project, delete greengrass-build/, create
 // recipes/ and artifacts/<ComponentName>/<version>/ (gdk's step 2), then run custom_build_command the way
 // gdk does — subprocess, argument list, no shell (step 3) — and check the exact layout it leaves, then
 // what `gdk component publish` would do with it (publish steps 5–6).
@@ -40,7 +40,7 @@ describe('gdk-config.json', () => {
   it('is a custom build with a list-form command, for the recipe component, gdk_version not above 1.6.2', () => {
     expect(componentName).toBe((parse(readFileSync(path.join(root, 'recipe.yaml'), 'utf8')) as { ComponentName: string }).ComponentName);
     expect(component.build.build_system).toBe('custom');
-    // greengrass.md §5: a one-string command is run as a single program name and fails on Linux.
+    // gdk runs a one-string command as a single program name, which fails on Linux (docs/packaging.md).
     expect(Array.isArray(component.build.custom_build_command)).toBe(true);
     expect(component.version).toBe('NEXT_PATCH');
     expect(gdkConfig.gdk_version.split('.').map(Number)).toSatisfy(([a, b, c]: number[]) => a! * 1e6 + b! * 1e3 + c! <= 1_006_002);

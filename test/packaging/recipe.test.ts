@@ -5,7 +5,14 @@ import { parse } from 'yaml';
 import { zipName } from '../../scripts/buildTargets.ts';
 import { accessControlFor, COMPONENT_NAME, recipeDefaultConfiguration } from '../../scripts/recipeDefaults.ts';
 import { syncRecipeText } from '../../scripts/sync-recipe.ts';
-import { validateComponentConfig } from '../../src/config/componentConfig.ts';
+import { validateComponentConfig } from '../../src/agent/configChecks.ts';
+import {
+  LITE_MAX_RECIPE_FILE_BYTES,
+  LITE_MAX_SUBOBJECTS,
+  liteConfigurationProblems,
+  liteObjectProblems,
+  liteSubobjectCount,
+} from '../../src/config/liteLimits.ts';
 import { defaultConfig } from '../../src/config/validate.ts';
 import { recipeSchemaErrors } from '../support/gdkSchemas.ts';
 import { type AccessControl, isAuthorized } from '../support/ipcAuthorization.ts';
@@ -46,6 +53,8 @@ describe('recipe manifests', () => {
   it('has exactly one manifest per platform, each running its own binary from its own zip as root', () => {
     const manifests = recipe.Manifests as any[];
     expect(manifests.map((m) => `${m.Platform.os}/${m.Platform.architecture}`)).toEqual(['linux/amd64', 'linux/aarch64']);
+    // Nucleus lite skips a manifest whose Platform names no runtime; "*" is accepted by the Java nucleus too.
+    for (const m of manifests) expect(m.Platform.runtime).toBe('*');
     for (const m of manifests) {
       const arch = m.Platform.architecture as 'amd64' | 'aarch64';
       expect(m.Artifacts).toEqual([
@@ -55,9 +64,11 @@ describe('recipe manifests', () => {
           Permission: { Read: 'OWNER', Execute: 'OWNER' },
         },
       ]);
-      // greengrass.md §4: a ZIP unpacks into a folder named after the archive.
-      expect(m.Lifecycle.Run.Script).toBe(`{artifacts:decompressedPath}/${zipName(arch).replace(/\.zip$/, '')}/defender-edge run`);
-      expect(m.Lifecycle.Run.RequiresPrivilege).toBe(true);
+      // A ZIP unpacks into a folder named after the archive (Greengrass recipe reference).
+      // Lower-case `run`: nucleus lite reads recipe keys case-sensitively and finds no lifecycle step under `Run`.
+      expect(Object.keys(m.Lifecycle)).toEqual(['run']);
+      expect(m.Lifecycle.run.Script).toBe(`{artifacts:decompressedPath}/${zipName(arch).replace(/\.zip$/, '')}/defender-edge run`);
+      expect(m.Lifecycle.run.RequiresPrivilege).toBe(true);
     }
   });
 
@@ -74,24 +85,18 @@ describe('recipe DefaultConfiguration', () => {
     expect(syncRecipeText(recipeText, recipeDefaultConfiguration())).toBe(recipeText);
   });
 
-  it('validates with the one config schema and every module check, and changes nothing when defaults are applied', () => {
+  it('validates with the one config schema and every module check; the rest is the schema defaults', () => {
     const result = validateComponentConfig(defaults);
     expect(result.ok ? [] : result.errors).toEqual([]);
-    expect(result.ok && result.config).toEqual(defaults);
+    expect(result.ok && result.config).toEqual({ ...defaultConfig(), ...defaults });
   });
 
-  it('states every schema default unchanged; only behaviors and accessControl are added', () => {
-    const schemaDefaults = defaultConfig() as unknown as Record<string, unknown>;
-    for (const [key, value] of Object.entries(schemaDefaults)) {
-      if (key !== 'behaviors') expect({ key, value: defaults[key] }).toEqual({ key, value });
-    }
-    expect(schemaDefaults.behaviors).toEqual([]);
-    expect(
-      Object.keys(defaults)
-        .filter((k) => !(k in schemaDefaults))
-        .sort(),
-    ).toEqual(['accessControl']);
-    expect((defaults.enforcement as { mode: string }).mode).toBe('dry-run');
+  it('holds only what differs from the schema defaults (the seed behaviors) and accessControl', () => {
+    expect(Object.keys(defaults).sort()).toEqual(['accessControl', 'behaviors']);
+    expect((defaultConfig() as unknown as Record<string, unknown>).behaviors).toEqual([]);
+    const result = validateComponentConfig(defaults);
+    // Enforcement stays off unless a deployment turns it on.
+    expect(result.ok && result.config.enforcement.mode).toBe('dry-run');
   });
 
   it('holds the rogue-agent profile, alert-only', () => {
@@ -162,7 +167,7 @@ describe('recipe accessControl', () => {
       for (const p of Object.values(policies)) {
         expect(p.operations).not.toContain('*');
         expect(p.resources).not.toContain('*');
-        // greengrass.md §3.1: recipe variables stay literal without interpolateComponentConfiguration.
+        // Recipe variables stay literal without interpolateComponentConfiguration (docs/greengrass-ipc.md).
         for (const r of p.resources) expect(r).not.toMatch(/\{iot:/);
       }
     }
@@ -175,5 +180,26 @@ describe('recipe accessControl', () => {
     expect(isAuthorized(derived, pubsub, lsub, 'site/+/telemetry')).toBe(true);
     for (const policies of Object.values(ac))
       for (const id of Object.keys(policies)) expect(id.startsWith(`${COMPONENT_NAME}:`)).toBe(true);
+  });
+});
+
+describe('recipe within nucleus lite limits', () => {
+  it('decodes within 255 sub-objects and 15 levels as a whole, as lite reads it for a deployment', () => {
+    // Counted as lite counts (src/config/liteLimits.ts): the whole recipe, not only its configuration.
+    expect(liteObjectProblems('recipe.yaml', recipe)).toEqual([]);
+    expect(liteSubobjectCount(recipe)).toBeLessThanOrEqual(LITE_MAX_SUBOBJECTS);
+  });
+
+  it('fits lite’s recipe file buffer, and its configuration fits one GetConfiguration answer', () => {
+    expect(Buffer.byteLength(recipeText)).toBeLessThanOrEqual(LITE_MAX_RECIPE_FILE_BYTES);
+    expect(liteConfigurationProblems(recipe.ComponentConfiguration.DefaultConfiguration, 'DefaultConfiguration')).toEqual([]);
+  });
+
+  it('would have caught the recipe that lite refused: every schema default spelled out', () => {
+    const full = structuredClone(recipe);
+    full.ComponentConfiguration.DefaultConfiguration = { ...defaultConfig(), ...recipe.ComponentConfiguration.DefaultConfiguration };
+    expect(liteObjectProblems('recipe.yaml', full)).toEqual([
+      expect.stringMatching(/^recipe\.yaml: holds \d+ sub-objects .* at most 255$/),
+    ]);
   });
 });

@@ -70,7 +70,7 @@ describe('buildHostReport', () => {
     expectAcceptedEverywhere(report!);
   });
 
-  it('has no network_stats when the sample has no delta (never raw counters, §5.3)', () => {
+  it('has no network_stats when the sample has no delta (never raw counters)', () => {
     const { network: _none, ...first } = hostSample();
     const { report } = buildHostReport({ ...first, intervalMs: 0 }, { reportId: 5 });
     expect(report!.metrics!.networkStats).toBeUndefined();

@@ -19,7 +19,7 @@ const report: DefenderReport = {
 };
 
 describe('checkReportMessage: one report message as the service sees it', () => {
-  it('accepts the official agent fixture on the json topic and answers on /accepted (§1.5 shape)', () => {
+  it('accepts the official agent fixture on the json topic and answers on /accepted (documented shape)', () => {
     const r = checkReportMessage({ topic: '$aws/things/gw-1/defender/metrics/json', payload: fixture, nowMs: NOW });
     expect(r.status).toBe('ACCEPTED');
     if (r.status !== 'ACCEPTED') return;
@@ -49,7 +49,7 @@ describe('checkReportMessage: one report message as the service sees it', () => 
     }
   }
 
-  it('answers a CBOR report in CBOR (§1.1: responses are encoded like the request)', () => {
+  it('answers a CBOR report in CBOR (responses are encoded like the request)', () => {
     const r = checkReportMessage({
       topic: '$aws/things/d/defender/metrics/cbor',
       payload: cborEncode({ hed: { rid: 5, v: '2.0' }, met: {} }),
@@ -127,7 +127,7 @@ describe('checkReportMessage: one report message as the service sees it', () => 
 });
 
 describe('parseReportResponse: answers from the service', () => {
-  it('reads the documented examples, keeping an unknown ErrorCode opaque (§1.5)', () => {
+  it('reads the documented examples, keeping an unknown ErrorCode opaque', () => {
     const rejected = json({
       thingName: 'myThing',
       status: 'REJECTED',
@@ -167,7 +167,7 @@ describe('parseReportResponse: answers from the service', () => {
   });
 });
 
-describe('answer topics only from publishable parts (issue 8)', () => {
+describe('answer topics only from publishable parts', () => {
   it('rejects a report whose thing segment holds a wildcard or U+0000 without an answer topic', () => {
     const payload = Buffer.from(JSON.stringify({ header: { report_id: 5, version: '1.0' }, metrics: {} }));
     for (const thing of ['a+b', 'a#', 'x\u0000y', 'x\ud800']) {

@@ -20,11 +20,13 @@ const report: DefenderReport = {
   ],
 };
 
-describe('wire document (device-defender.md §1.2)', () => {
-  it('writes long names in the official agent field order (PYSDK _v1_metrics)', () => {
+describe('wire document (docs/reports.md)', () => {
+  it('writes long names in the Python agent SDK field order (_v1_metrics)', () => {
     expect(JSON.stringify(toWireDocument(report, 'long'))).toBe(
-      '{"header":{"report_id":1530305228,"version":"1.0"},"metrics":{"network_stats":{"bytes_in":10,"bytes_out":20,"packets_in":1,"packets_out":2},' +
-        '"tcp_connections":{"established_connections":{"connections":[{"remote_addr":"192.168.0.1:8000","local_interface":"eth0","local_port":80}],"total":1}},' +
+      '{"header":{"report_id":1530305228,"version":"1.0"},' +
+        '"metrics":{"network_stats":{"bytes_in":10,"bytes_out":20,"packets_in":1,"packets_out":2},' +
+        '"tcp_connections":{"established_connections":' +
+        '{"connections":[{"remote_addr":"192.168.0.1:8000","local_interface":"eth0","local_port":80}],"total":1}},' +
         '"listening_tcp_ports":{"ports":[{"port":22,"interface":"eth0"}],"total":1},"listening_udp_ports":{"ports":[{"port":5353}],"total":1}},' +
         '"custom_metrics":{"cpu_usage":[{"number":1.5}],"ips":[{"ip_list":["10.0.0.1"]}]}}',
     );
@@ -56,7 +58,7 @@ describe('wire document (device-defender.md §1.2)', () => {
     expect(JSON.stringify(doc)).toBe('{"header":{"report_id":1,"version":"1.0"},"custom_metrics":{"__proto__":[{"number":1}]}}');
   });
 
-  it('encodes the same document as compact JSON and as CBOR with text keys (§1.3)', () => {
+  it('encodes the same document as compact JSON and as CBOR with text keys', () => {
     const j = encodeReport(report, 'json', 'short');
     expect(JSON.parse(Buffer.from(j).toString('utf8'))).toEqual(toWireDocument(report, 'short'));
     expect(Buffer.from(j).toString('utf8')).not.toMatch(/\s/);

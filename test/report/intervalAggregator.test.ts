@@ -71,7 +71,7 @@ describe('hostIntervalAggregator', () => {
     expect(agg.add(host(START + 100 * I))).toBe('too-far-ahead');
     agg.add(host(START + 1000, { network: delta(1) }));
     agg.add(host(START + I + 1000, { network: delta(2) }));
-    // Two windows complete before anyone took the first: only the current one is reported (§1.4: no history).
+    // Two windows complete before anyone took the first: only the current one is reported (no historical reports).
     expect(agg.take(START + 2 * I + 5)!.network).toEqual(delta(2));
     expect(agg.counters.skippedWindows).toBe(1);
     expect(agg.add(host(START + 2 * I - 1))).toBe('stale');

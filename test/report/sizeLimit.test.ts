@@ -54,7 +54,7 @@ function bigReport(ports: number, connections: number, customIps = 0): DefenderR
   };
 }
 
-describe('encodeWithinLimit (128 KiB, device-defender.md §1.4)', () => {
+describe('encodeWithinLimit (128 KiB, the AWS IoT Core payload limit)', () => {
   it('returns a report that fits unchanged', () => {
     const r = bigReport(10, 10);
     const out = encodeWithinLimit(r, { format: 'json', style: 'long' });

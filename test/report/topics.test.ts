@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { thingNameProblem } from '../../src/report/thingName.ts';
 import { parseReportTopic, ReportTopicError, replyTopic, reportTopic } from '../../src/report/topics.ts';
 
-describe('thing-name rules (device-defender.md §1.1, TS)', () => {
+describe('thing-name rules (Device Defender troubleshooting guide)', () => {
   it('accepts up to 128 bytes of UTF-8 without control characters', () => {
     expect(thingNameProblem('gw-1')).toBeNull();
     expect(thingNameProblem('a'.repeat(128))).toBeNull();
@@ -26,7 +26,7 @@ describe('thing-name rules (device-defender.md §1.1, TS)', () => {
   });
 });
 
-describe('reserved topics (device-defender.md §1.1)', () => {
+describe('reserved topics', () => {
   it('builds report and reply topics from valid parts', () => {
     expect(reportTopic('gw-1', 'json')).toBe('$aws/things/gw-1/defender/metrics/json');
     expect(reportTopic('gw-1', 'cbor')).toBe('$aws/things/gw-1/defender/metrics/cbor');

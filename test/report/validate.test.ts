@@ -21,7 +21,7 @@ function accepted(doc: unknown): Extract<ReportValidation, { ok: true }> {
   return r;
 }
 
-describe('official agent reports (device-defender.md §4.1)', () => {
+describe('official agent reports', () => {
   it('accepts the Python agent fixture unchanged: long names, sampled list with the true total, null interface', () => {
     const r = accepted(fixture('python-agent-report.json'));
     expect(r.style).toBe('long');
@@ -36,7 +36,7 @@ describe('official agent reports (device-defender.md §4.1)', () => {
     expect(r.warnings).toEqual([]);
   });
 
-  it('accepts the DSM short-name example (§1.2) and reads it into the same model shape', () => {
+  it('accepts the short-name example of the specification and reads it into the same model shape', () => {
     const r = accepted({
       hed: { rid: 1530305228, v: '1.0' },
       met: {
@@ -58,12 +58,12 @@ describe('official agent reports (device-defender.md §4.1)', () => {
     });
   });
 
-  it('accepts a cumulative-counter first report from the pinned Greengrass component (valid format, §5.3)', () => {
+  it('accepts a cumulative-counter first report from the pinned Greengrass component (valid format)', () => {
     accepted(longReport({ metrics: { network_stats: { bytes_in: 8_123_456_789_012, bytes_out: 1, packets_in: 2, packets_out: 3 } } }));
   });
 });
 
-describe('header (device-defender.md §1.2)', () => {
+describe('header', () => {
   it('requires the header, report_id and version, in the style of the report', () => {
     expect(errorsOf({ metrics: {} })).toEqual(['header: is required']);
     expect(errorsOf({ met: {} })).toEqual(['hed: is required']);
@@ -95,7 +95,7 @@ describe('header (device-defender.md §1.2)', () => {
     }
   });
 
-  it('keeps a valid report_id on rejection, so the answer can name the report (§1.5)', () => {
+  it('keeps a valid report_id on rejection, so the answer can name the report', () => {
     const r = validateReportDocument({ header: { report_id: 77, version: '9' }, metrics: {} });
     expect(r).toMatchObject({ ok: false, reportId: 77 });
   });
@@ -126,7 +126,7 @@ describe('document structure', () => {
     ]);
   });
 
-  it('rejects a report that mixes long and short names, at the root and inside blocks (§10.9 choice)', () => {
+  it('rejects a report that mixes long and short names, at the root and inside blocks (our choice)', () => {
     expect(errorsOf({ header: { report_id: 1, version: '1.0' }, met: {} })).toEqual([
       '(root): mixes long names (header) and short names (met); a report must use one style',
     ]);
@@ -139,7 +139,7 @@ describe('document structure', () => {
     ]);
   });
 
-  it('treats null as absent for optional fields (PYSDK writes None as null)', () => {
+  it('treats null as absent for optional fields (the Python agent SDK writes None as null)', () => {
     const r = accepted(longReport({ metrics: { network_stats: { bytes_in: 5, bytes_out: null } } }));
     expect(r.report.metrics!.networkStats).toEqual({ bytesIn: 5 });
   });
@@ -164,7 +164,7 @@ describe('document structure', () => {
   });
 });
 
-describe('listening ports (§1.2)', () => {
+describe('listening ports', () => {
   for (const [block, short] of [
     ['listening_tcp_ports', 'tp'],
     ['listening_udp_ports', 'up'],
@@ -203,14 +203,14 @@ describe('listening ports (§1.2)', () => {
     });
   }
 
-  it('accepts empty port lists and a block without ports (empty means conforming, §1.4)', () => {
+  it('accepts empty port lists and a block without ports (empty means conforming)', () => {
     const r = accepted(longReport({ metrics: { listening_tcp_ports: { ports: [], total: 0 }, listening_udp_ports: { total: 0 } } }));
     expect(r.report.metrics!.listeningTcpPorts).toEqual({ ports: [], total: 0 });
     expect(r.report.metrics!.listeningUdpPorts).toEqual({ ports: [], total: 0 });
   });
 });
 
-describe('network stats (§1.2 "Delta Metric, >= 0")', () => {
+describe('network stats ("Delta Metric, >= 0")', () => {
   it('accepts non-negative integers in either style and rejects anything else', () => {
     accepted(longReport({ metrics: { network_stats: { bytes_in: 0, bytes_out: 1, packets_in: 2, packets_out: 3 } } }));
     accepted({ hed: { rid: 1, v: '1.0' }, met: { ns: {} } });
@@ -232,11 +232,11 @@ describe('network stats (§1.2 "Delta Metric, >= 0")', () => {
   });
 });
 
-describe('TCP connections (§1.2)', () => {
+describe('TCP connections', () => {
   const conn = (c: Record<string, unknown>) =>
     longReport({ metrics: { tcp_connections: { established_connections: { connections: [c], total: 1 } } } });
 
-  it('accepts IPv4 and bracketed IPv6 remote_addr, and unbracketed IPv6 as older PYSDK wrote it', () => {
+  it('accepts IPv4 and bracketed IPv6 remote_addr, and unbracketed IPv6 as older Python agents wrote it', () => {
     for (const rad of ['192.168.0.1:8000', '[2001:db8::1]:443', '[::ffff:10.0.0.1]:1', '2001:db8::1:443', '[::1]:65535'])
       accepted(conn({ remote_addr: rad }));
   });
@@ -282,7 +282,7 @@ describe('TCP connections (§1.2)', () => {
   });
 });
 
-describe('custom metrics (§1.2, CM, CPPV2)', () => {
+describe('custom metrics', () => {
   const custom = (cm: unknown) => ({ header: { report_id: 1, version: '1.0' }, custom_metrics: cm });
 
   it('accepts all four shapes, in a long- and a short-name report', () => {
@@ -351,7 +351,7 @@ describe('custom metrics (§1.2, CM, CPPV2)', () => {
     expect(errorsOf(custom({ 'my metric': [{ number: 1 }] }))).toEqual([
       'custom_metrics["my metric"]: must be 1–128 characters of letters, digits, ":", "_" or "-"',
     ]);
-    // A hostile name cannot blur the path: it is quoted (issue 8 fuzz finding).
+    // A hostile name cannot blur the path: it is quoted (found by fuzzing).
     expect(errorsOf(custom({ 'x: y\n': [{ number: 1 }] }))).toEqual([
       'custom_metrics["x: y\\n"]: must be 1–128 characters of letters, digits, ":", "_" or "-"',
     ]);
@@ -360,7 +360,7 @@ describe('custom metrics (§1.2, CM, CPPV2)', () => {
     ]);
   });
 
-  it('accepts data the service takes but does not retain, with a warning (CPPV2)', () => {
+  it('accepts data the service takes but does not retain, with a warning (C++ v2 SDK sample data requirements)', () => {
     const r = accepted(
       custom({
         // biome-ignore lint/correctness/noPrecisionLoss: a number with more digits than a double keeps is the point

@@ -26,17 +26,6 @@ export async function closeAll(clients: greengrasscoreipc.Client[]): Promise<voi
   }
 }
 
-/** Poll until `check` returns a truthy value (bounded; no timing assertions). */
-export async function waitFor<T>(check: () => T | undefined | null | false, timeoutMs = 5000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** Await a promise that must reject; returns the RpcError. */
 export async function rpcFailure(p: Promise<unknown>): Promise<eventstream_rpc.RpcError> {
   try {

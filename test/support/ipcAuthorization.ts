@@ -1,4 +1,4 @@
-// The nucleus's accessControl decision for one (operation, resource), as greengrass.md §3.1 describes it
+// The nucleus's accessControl decision for one (operation, resource), as docs/greengrass-ipc.md describes it
 // (AuthorizationHandler `isAuthorized`, WildcardTrie `matchesMQTT` / `matchesStandard`), so the recipe's
 // policies can be checked against the topics the component really uses — and against ones it must not get.
 

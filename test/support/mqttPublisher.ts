@@ -1,5 +1,5 @@
 // Child process for integration tests: an MQTT client with a known message count (the rogue agent of
-// scenario/rogue-agent.md, made deterministic).
+// docs/demo.md#the-scenario, made deterministic).
 //   node mqttPublisher.ts <mqtt-url> <topic> <count> [payloadBytes]
 // Connects, prints {"connected": <local port>, "pid": P}, waits for a line on stdin, publishes <count>
 // QoS 1 messages one after the other (each waits for its PUBACK, so each PUBLISH is its own TCP segment),

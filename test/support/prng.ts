@@ -85,7 +85,7 @@ export async function forEachCase(
   return indices.length;
 }
 
-/** "path: message", the one rejection shape of the project (architecture.md "Conventions"). */
+/** "path: message", the one rejection shape of the project (docs/architecture.md#conventions). */
 export const PATH_MESSAGE = /^\S.*?: \S/s;
 
 export function assertPathMessage(errors: readonly string[], what: string): void {

@@ -1,4 +1,5 @@
-// accessControl policies and the nucleus authorization check (greengrass.md §3.1). Pure.
+// accessControl policies and the nucleus authorization check
+// (docs/greengrass-ipc.md#authorization-accesscontrol). Pure.
 //
 //   accessControl:
 //     <service id>:                 e.g. aws.greengrass.ipc.mqttproxy
@@ -25,7 +26,7 @@ export interface PolicyProblem {
 
 const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
-/** Replace `${*}`, `${?}`, `${$}` by placeholders, glob the rest (greengrass.md §3.1 "Escapes"). */
+/** Replace `${*}`, `${?}`, `${$}` by placeholders, glob the rest (IPC guide, "Special characters"). */
 function globToRegex(text: string): string {
   let out = '';
   for (let i = 0; i < text.length; i++) {
@@ -46,7 +47,7 @@ function globToRegex(text: string): string {
 /**
  * Compile one policy resource. STANDARD (pubsub): only `*` is a wildcard. MQTT_STYLE (mqttproxy):
  * also `+` as a whole level and `#` as the last level, each matching the requested resource string as
- * sent — a request for filter `a/+` is allowed by policy `a/+`, `a/#` or `*` (greengrass.md §3.1).
+ * sent — a request for filter `a/+` is allowed by policy `a/+`, `a/#` or `*` (nucleus WildcardTrie.java).
  */
 export function compileResource(resource: string, mqttStyle: boolean): RegExp {
   if (!mqttStyle) return new RegExp(`^${globToRegex(resource)}$`, 's');
@@ -57,7 +58,7 @@ export function compileResource(resource: string, mqttStyle: boolean): RegExp {
     const level = levels[i]!;
     const last = i === levels.length - 1;
     if (level === '#' && last) {
-      // `a/#` also matches `a` itself (MQTT §4.7.1.2).
+      // `a/#` also matches `a` itself (MQTT 3.1.1 §4.7.1.2).
       pattern += '(?:/.*)?';
       continue;
     }
@@ -102,7 +103,7 @@ export function parseAccessControl(accessControl: unknown): { policies: Policy[]
       }
       const resources: RegExp[] = [];
       for (const r of res as string[]) {
-        // A bare `?` is not supported by the nucleus: the resource is skipped with an error (§3.1).
+        // A bare `?` is not supported by the nucleus: the resource is skipped with an error (docs/greengrass-ipc.md).
         if (r.replace(/\$\{[*?$]\}/g, '').includes('?')) {
           problems.push({ path: `${path}.resources`, message: `'${r}' contains a bare '?' (use \${?})` });
           continue;

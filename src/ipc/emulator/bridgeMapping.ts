@@ -44,7 +44,7 @@ export type MappingParse = { ok: true; mapping: TopicMapping } | { ok: false; er
 /**
  * Our default when no mapping is configured (a choice, not a Greengrass default: the real bridge maps
  * nothing until configured). Downstream devices publish Device Defender reports on the same topics they
- * would use towards IoT Core (`$aws/things/<device>/defender/metrics/json|cbor`, device-defender.md) and
+ * would use towards IoT Core (`$aws/things/<device>/defender/metrics/json|cbor`, docs/reports.md) and
  * free-form data under `devices/#`; both reach local pub/sub where the component listens. The component's
  * answers (`…/accepted|rejected`) and anything it publishes under `devices/#` go back to local MQTT, so a
  * device gets its reply where it published. Loops are impossible: see MqttBridge (no re-bridging of
@@ -74,7 +74,7 @@ function isBrokerKind(v: unknown): v is BrokerKind {
   return typeof v === 'string' && (BROKER_KINDS as readonly string[]).includes(v);
 }
 
-/** Parse a `mqttTopicMapping` object; errors as `path: message` (architecture.md, conventions). */
+/** Parse a `mqttTopicMapping` object; errors as `path: message` (docs/architecture.md#conventions). */
 export function parseTopicMapping(raw: unknown, path = 'mqttTopicMapping'): MappingParse {
   if (!isObject(raw)) return { ok: false, errors: [`${path}: must be an object of named mappings`] };
   const errors: string[] = [];

@@ -109,7 +109,7 @@ export class ClientDeviceBroker {
     aedes.on('connectionError', (_client, err) => this.onClientError(undefined, err));
     // aedes emits 'error' for persistence failures; without a listener that would kill the emulator.
     const emitter: EventEmitter = aedes; // its typings list only client events
-    emitter.on('error', (err: Error) => this.log.error({ err: err.message }, 'broker error'));
+    emitter.on('error', (err: Error) => this.log.error({ err }, 'broker error'));
     const server = createServer((socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
@@ -127,7 +127,7 @@ export class ClientDeviceBroker {
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
       throw new BrokerStartError(`mqtt ${BROKER_HOST}:${this.options.port}: ${(err as Error).message}`);
     }
-    server.on('error', (err) => this.log.error({ err: err.message }, 'mqtt server error'));
+    server.on('error', (err) => this.log.error({ err }, 'mqtt server error'));
     this.aedes = aedes;
     this.server = server;
     this.boundPort = (server.address() as AddressInfo).port;
@@ -234,7 +234,7 @@ export class ClientDeviceBroker {
 
   private onClientError(clientId: string | undefined, err: Error): void {
     this.clientErrors++;
-    this.log.warn({ clientId, err: err.message }, 'client connection closed on error');
+    this.log.warn({ err, clientId }, 'client connection closed on error');
   }
 
   private countForward(client: Client, packet: AedesPublishPacket): AedesPublishPacket {
@@ -257,7 +257,7 @@ export class ClientDeviceBroker {
         this.options.onDevicePublish?.({ clientId: client.id, topic: packet.topic, payload, qos: packet.qos, retain: packet.retain });
       } catch (err) {
         // A failing consumer must not break the broker's publish path for the device.
-        this.log.error({ clientId: client.id, topic: packet.topic, err: (err as Error).message }, 'device publish handler failed');
+        this.log.error({ err, clientId: client.id, topic: packet.topic }, 'device publish handler failed');
       }
     }
     done(null);

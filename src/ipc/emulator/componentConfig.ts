@@ -1,6 +1,6 @@
 // Component configuration as the nucleus keeps it: a JSON tree, merged like a deployment's
-// `configurationUpdate.merge` (greengrass.md §4 "Deployment-time config": objects merge, lists and
-// scalars are replaced, null is a value). Pure.
+// `configurationUpdate.merge` (objects merge, lists and scalars are replaced, null is a value;
+// docs/greengrass-ipc.md#configuration-deployments-validation-restarts). Pure.
 
 export type JsonObject = { [key: string]: unknown };
 

@@ -1,6 +1,6 @@
 // Component identities (name + SVCUID token), their configuration, accessControl policies, lifecycle
 // state, and the configuration-change protocol: validators first, then update notifications
-// (greengrass.md §2 GetConfiguration … SendConfigurationValidityReport, §3.1 policies reload).
+// (docs/greengrass-ipc.md: GetConfiguration … SendConfigurationValidityReport; policies reload on change).
 import { randomBytes, randomUUID } from 'node:crypto';
 import { isAuthorized, type Policy, type PolicyProblem, parseAccessControl } from './authorization.ts';
 import { changedPaths, isJsonObject, type JsonObject, mergeAtPath, pathsOverlap } from './componentConfig.ts';
@@ -11,7 +11,7 @@ export interface Component {
   config: JsonObject;
   policies: Policy[];
   state: string;
-  /** ms; UpdateConfiguration with an older timestamp fails (its request doc, greengrass.md §2). */
+  /** ms; UpdateConfiguration with an older timestamp fails (IPC guide, UpdateConfiguration). */
   lastModifiedMs: number;
 }
 
@@ -27,7 +27,7 @@ interface PendingValidation {
   settle: (result: { ok: true } | { ok: false; reason: string }) => void;
 }
 
-/** SVCUID: 16 random characters, upper case (greengrass.md §1.3). */
+/** SVCUID: 16 random characters, upper case (nucleus ipc/AuthenticationHandler.java). */
 export function newToken(): string {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
   return [...randomBytes(16)].map((b) => alphabet[b % alphabet.length]).join('');

@@ -1,6 +1,6 @@
 // One client connection of the emulator: stream splitting, the Connect handshake, stream-id rules and
-// per-stream replies exactly as the nucleus/CES server does them (greengrass.md §1.2–§1.5). Anything
-// malformed gets a ProtocolError on stream 0 and closes only this connection.
+// per-stream replies exactly as the nucleus / aws-c-event-stream server does them (docs/greengrass-ipc.md).
+// Anything malformed gets a ProtocolError on stream 0 and closes only this connection.
 import type { Socket } from 'node:net';
 import type { Logger } from '../../log.ts';
 import { FrameError, FrameSplitter } from './frameSplitter.ts';
@@ -18,7 +18,7 @@ import {
 
 /** What a connection needs from the emulator. */
 export interface ConnectionHost {
-  /** Component name for a valid token, else null (greengrass.md §1.3). */
+  /** Component name for a valid token, else null (docs/greengrass-ipc.md, "Connect"). */
   authenticate(authToken: string): string | null;
   dispatch(operation: string, request: unknown, stream: ServerStream): void;
   onProtocolError(reason: string): void;
@@ -43,7 +43,7 @@ export interface ServerStream {
   accept(): void;
   /** An event on an open streaming operation. */
   event(shape: string, body: object): void;
-  /** Modeled error: terminates the stream (greengrass.md §1.5). */
+  /** Modeled error: terminates the stream (docs/greengrass-ipc.md, "Responses"). */
   fail(code: ModeledErrorCode, message: string, extra?: Record<string, unknown>): void;
   /** Unmodeled error: text/plain, terminates. */
   failUnmodeled(text: string): void;
@@ -75,7 +75,7 @@ export class IpcConnection {
     this.host = host;
     this.log = log;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
+    socket.on('error', (err) => this.log.debug({ err }, 'socket error'));
     socket.on('close', () => this.teardown());
   }
 
@@ -142,7 +142,7 @@ export class IpcConnection {
     if (frame.streamId === 0) {
       switch (frame.type) {
         case MessageType.Ping: {
-          // Echo the payload and the non-`:` headers (NUC onProtocolMessage).
+          // Echo the payload and the non-`:` headers (nucleus ServiceOperationMappingContinuationHandler.onProtocolMessage).
           const headers: Record<string, string> = {};
           for (const [k, v] of frame.headers) if (!k.startsWith(':') && v.type === 'string') headers[k] = v.value;
           return this.write(encodeFrame({ type: MessageType.PingResponse, flags: 0, streamId: 0, headers, payload: frame.payload }));
@@ -162,7 +162,7 @@ export class IpcConnection {
     const terminate = (frame.flags & MessageFlags.TerminateStream) !== 0;
     const open = this.streams.get(frame.streamId);
     if (open) {
-      // The client closes a stream with an empty TerminateStream message (greengrass.md §1.5).
+      // The client closes a stream with an empty TerminateStream message (aws-iot-device-sdk-v2 eventstream_rpc.ts).
       if (terminate) open.closedByPeer();
       return;
     }
@@ -191,13 +191,13 @@ export class IpcConnection {
     try {
       this.host.dispatch(operation, request, stream);
     } catch (err) {
-      this.log.error({ err: (err as Error).message, operation }, 'operation handler threw');
+      this.log.error({ err, operation }, 'operation handler threw');
       if (stream.isOpen()) stream.failUnmodeled('InternalServerError');
     }
   }
 
   private onConnect(frame: RpcFrame): void {
-    // Version must be exactly 0.1.0, payload {"authToken": registered token} (greengrass.md §1.3).
+    // Version must be exactly 0.1.0, payload {"authToken": registered token} (docs/greengrass-ipc.md).
     const version = stringHeader(frame, ':version');
     let component: string | null = null;
     if (version === '0.1.0') {
@@ -291,7 +291,7 @@ class StreamImpl implements ServerStream {
 
   fail(code: ModeledErrorCode, message: string, extra: Record<string, unknown> = {}): void {
     // Both the Java form (`message` + the EventStreamOperationError fields) and Lite's (`_message`,
-    // `_errorCode`) in one object (greengrass.md §1.5).
+    // `_errorCode`) in one object (docs/greengrass-ipc.md, "Responses").
     const body = { message, ...extra, _service: SERVICE, _message: message, _errorCode: code };
     this.send(1, true, { ':content-type': 'application/json', 'service-model-type': this.shapeOf(code) }, JSON.stringify(body));
   }

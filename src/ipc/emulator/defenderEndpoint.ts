@@ -1,6 +1,6 @@
-// The simulated Device Defender reporting endpoint (device-defender.md §1.1, §1.5): a report published
-// to `$aws/things/<thing>/defender/metrics/<json|cbor>` is answered on `…/accepted` or `…/rejected`,
-// encoded like the request. The validator is pluggable so the report module can hook its own in.
+// The simulated Device Defender reporting endpoint (docs/reports.md#topics, #answers-accepted-and-rejected): a
+// report published to `$aws/things/<thing>/defender/metrics/<json|cbor>` is answered on `…/accepted` or
+// `…/rejected`, encoded like the request. The validator is pluggable so the report module can hook its own in.
 import { decode as decodeCbor, encode as encodeCbor } from 'cbor-x';
 import { checkReportMessage } from '../../report/checkMessage.ts';
 
@@ -28,8 +28,8 @@ export function decodeReport(format: 'json' | 'cbor', payload: Buffer): { ok: tr
 }
 
 /**
- * The service's rules, from the report module (issue 3: the emulator's endpoint and `validate-report` use
- * the same validator). The verdict carries the service-style ErrorCode/ErrorMessage.
+ * The service's rules, from the report module (the emulator's endpoint and `validate-report` use the same
+ * validator, so they cannot disagree). The verdict carries the service-style ErrorCode/ErrorMessage.
  */
 export const serviceReportValidator: ReportValidator = (topic, payload) => {
   const r = checkReportMessage({ topic, payload, nowMs: Date.now() });
@@ -42,11 +42,11 @@ export const serviceReportValidator: ReportValidator = (topic, payload) => {
 export const wellFormedValidator: ReportValidator = (topic, payload) => {
   const t = parseReportTopic(topic);
   if (t && decodeReport(t.format, payload).ok) return { accepted: true };
-  // The only documented rejection (device-defender.md §1.5).
+  // The only documented rejection (docs/reports.md#answers-accepted-and-rejected).
   return { accepted: false, errorCode: 'InvalidPayload', errorMessage: 'Malformed metrics report' };
 };
 
-/** `header.report_id` (long names) or `hed.rid` (short names), device-defender.md §1.2. */
+/** `header.report_id` (long names) or `hed.rid` (short names), docs/reports.md#the-document. */
 export function reportIdOf(doc: unknown): number | undefined {
   if (typeof doc !== 'object' || doc === null) return undefined;
   const d = doc as Record<string, unknown>;
@@ -61,7 +61,7 @@ export interface ReportReply {
   payload: Buffer;
 }
 
-/** The service's answer to one report (device-defender.md §1.5 shapes; `timestamp` in ms). */
+/** The service's answer to one report (docs/reports.md shapes; `timestamp` in ms). */
 export function replyToReport(topic: string, payload: Buffer, validator: ReportValidator, nowMs: number): ReportReply | null {
   const t = parseReportTopic(topic);
   if (!t) return null;

@@ -1,5 +1,5 @@
 // GreengrassEmulator: a local stand-in for the Greengrass nucleus's IPC server. The real
-// aws-iot-device-sdk-v2 client connects to it unchanged over a Unix socket (greengrass.md §1–§3).
+// aws-iot-device-sdk-v2 client connects to it unchanged over a Unix socket (docs/greengrass-ipc.md).
 // Library class for tests (in-process) and for the `defender-edge emulator` CLI.
 import { EventEmitter } from 'node:events';
 import { lstatSync, unlinkSync } from 'node:fs';
@@ -25,7 +25,7 @@ export interface GreengrassEmulatorOptions {
   /** Merged over the recipe's DefaultConfiguration (a deployment's configuration merge). */
   overrides?: JsonObject;
   thingName?: string;
-  /** Fixed SVCUID for the recipe's component (default: random, greengrass.md §1.3). */
+  /** Fixed SVCUID for the recipe's component (default: random, as the nucleus issues them). */
   token?: string;
   /** JSON-lines record of every message that reaches the simulated cloud. */
   recordFile?: string;
@@ -107,7 +107,7 @@ export class GreengrassEmulator extends EventEmitter<EmulatorEvents> {
     const recipe = typeof options.recipe === 'string' ? loadRecipeFile(options.recipe) : (options.recipe ?? embeddedRecipe());
     this.componentName = recipe.componentName;
     this.components = new ComponentStore(options.validationTimeoutMs ?? 10_000, (component, p) =>
-      this.log.error({ component, path: p.path }, `accessControl policy skipped: ${p.path}: ${p.message}`),
+      this.log.error({ component, path: p.path, reason: p.message }, 'accessControl policy skipped'),
     );
     const config = mergeConfig(recipe.defaultConfiguration, options.overrides ?? {});
     this.components.add(recipe.componentName, isJsonObject(config) ? config : {}, options.token);
@@ -162,7 +162,7 @@ export class GreengrassEmulator extends EventEmitter<EmulatorEvents> {
       server.once('error', (err) => reject(new EmulatorStartError(`${this.socketPath}: ${err.message}`)));
       server.listen(this.socketPath, () => resolve());
     });
-    server.on('error', (err) => this.log.error({ err: err.message }, 'server error'));
+    server.on('error', (err) => this.log.error({ err }, 'server error'));
     this.server = server;
     if (this.broker && this.bridge) {
       try {
@@ -263,7 +263,7 @@ export class GreengrassEmulator extends EventEmitter<EmulatorEvents> {
   }
 
   /**
-   * Close open subscription streams from the server side (greengrass.md §1.5 "server closes a stream"),
+   * Close open subscription streams from the server side (the nucleus's empty TerminateStream message),
    * optionally only one component's or one operation's. Returns how many were closed.
    */
   closeStreams(filter: { component?: string; operation?: string } = {}): number {

@@ -1,8 +1,8 @@
-// Splits a socket byte stream into whole eventstream messages (greengrass.md §1.1). The codec decodes
-// one complete message per call, so the server must cut the stream itself (greengrass.md §1.6).
+// Splits a socket byte stream into whole eventstream messages (docs/greengrass-ipc.md, "Framing"). The codec
+// decodes one complete message per call, so the server must cut the stream itself.
 // Pure: no sockets, no clock.
 
-/** Largest message the C runtime accepts (CES AWS_EVENT_STREAM_MAX_MESSAGE_SIZE, greengrass.md §1.1). */
+/** Largest message the C runtime accepts (aws-c-event-stream AWS_EVENT_STREAM_MAX_MESSAGE_SIZE). */
 export const MAX_MESSAGE_BYTES = 24 * 1024 * 1024;
 /** Prelude (12) + message CRC (4): the smallest possible message. */
 export const MIN_MESSAGE_BYTES = 16;

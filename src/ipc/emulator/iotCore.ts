@@ -1,7 +1,8 @@
 // The simulated AWS IoT Core behind the nucleus's MQTT connection: online/offline, the nucleus spooler
 // while offline, the 128 KiB payload limit, the record file of everything that reached "the cloud",
 // cloud→device delivery to SubscribeToIoTCore streams and the Device Defender endpoint.
-// Limits and messages: greengrass.md §3.3 (MqttClient.java, Spool.java).
+// Limits and messages: the nucleus's MqttClient.java and Spool.java
+// (docs/greengrass-ipc.md#publishing-to-aws-iot-core-size-offline-spool).
 
 import { isUtf8 } from 'node:buffer';
 import { closeSync, openSync, writeSync } from 'node:fs';
@@ -93,7 +94,7 @@ export class SimulatedIoTCore {
     return this.online;
   }
 
-  /** Going online delivers the spool first, in publish order (greengrass.md §3.3 "sent when connected"). */
+  /** Going online delivers the spool first, in publish order (the nucleus sends the spool when connected). */
   setOnline(online: boolean): void {
     if (online && !this.online) {
       const queued = this.spool;

@@ -1,4 +1,4 @@
-// The nucleus's local publish/subscribe (greengrass.md §2 PubSub): synchronous fan-out, per-subscriber
+// The nucleus's local publish/subscribe (docs/greengrass-ipc.md): synchronous fan-out, per-subscriber
 // order, MQTT-style filters on subscribe, and the receiveMode rule for a component's own messages.
 import { hasMqttWildcard, topicMatchesFilter } from './mqttTopic.ts';
 
@@ -13,7 +13,7 @@ interface Subscription {
   listener: LocalListener;
 }
 
-/** Default receiveMode: from others when the filter has a wildcard, else all (greengrass.md §2). */
+/** Default receiveMode: from others when the filter has a wildcard, else all (nucleus PubSubIPCEventStreamAgent.java). */
 export function defaultReceiveMode(filter: string): ReceiveMode {
   return hasMqttWildcard(filter) ? 'RECEIVE_MESSAGES_FROM_OTHERS' : 'RECEIVE_ALL_MESSAGES';
 }

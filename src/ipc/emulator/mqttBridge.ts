@@ -48,7 +48,7 @@ export class MqttBridge {
     if (this.running) return;
     this.running = true;
     // Loop guard on pub/sub: the bridge never receives what it published itself. The nucleus gives
-    // internal subscribers RECEIVE_MESSAGES_FROM_OTHERS only for wildcard filters (greengrass.md §2);
+    // internal subscribers RECEIVE_MESSAGES_FROM_OTHERS only for wildcard filters (docs/greengrass-ipc.md);
     // we use it for every filter so that no mapping, however written, can echo.
     const pubsubFilters = sourceFilters(this.mapping, 'Pubsub');
     for (const filter of pubsubFilters) {
@@ -119,13 +119,14 @@ export class MqttBridge {
     switch (target) {
       case 'Pubsub':
         // Messages from LocalMqtt/IotCore reach pub/sub as binaryMessage: the bridge forwards bytes
-        // (greengrass.md §2, SubscriptionResponseMessage) — a JSON report arrives base64-wrapped.
+        // (SubscriptionResponseMessage.binaryMessage) — a JSON report arrives base64-wrapped.
         this.ends.pubsub.publish(topic, { kind: 'binary', value: payload }, BRIDGE_COMPONENT);
         this.count(key);
         return;
       case 'IotCore': {
-        // The bridge always uses QoS 1 towards IoT Core (mqtt-bridge-component.md note); the nucleus's
-        // topic rules and spooler apply (greengrass.md §3.3).
+        // The bridge always uses QoS 1 towards IoT Core (MQTT bridge component guide,
+        // https://docs.aws.amazon.com/greengrass/v2/developerguide/mqtt-bridge-component.html); the nucleus's
+        // topic rules and spooler apply (docs/greengrass-ipc.md).
         const problem = publishTopicProblem(topic);
         if (problem) throw new Error(problem);
         this.ends.iotCore.publish({ topic, qos: 1, payload });
@@ -150,7 +151,7 @@ export class MqttBridge {
     const message = err instanceof Error ? err.message : String(err);
     this.errors++;
     this.lastError = `${key} ${topic}: ${message}`;
-    this.log.warn({ route: key, topic, err: message }, 'bridge could not forward a message');
+    this.log.warn({ err, route: key, topic }, 'bridge could not forward a message');
   }
 }
 

@@ -4,7 +4,7 @@
 export function topicMatchesFilter(filter: string, topic: string): boolean {
   const f = filter.split('/');
   const t = topic.split('/');
-  // MQTT §4.7.2: filters starting with a wildcard do not match topics starting with `$`.
+  // MQTT 3.1.1 §4.7.2: filters starting with a wildcard do not match topics starting with `$`.
   if (topic.startsWith('$') && (f[0] === '+' || f[0] === '#')) return false;
   for (let i = 0; i < f.length; i++) {
     const level = f[i]!;
@@ -31,7 +31,7 @@ export function filterProblem(filter: string): string | null {
 const RULES_PREFIX = /^\$aws\/rules\/[^/]+\//;
 
 /**
- * Topic checks of the nucleus before publishing to IoT Core (greengrass.md §3.3, IotCoreTopicValidator):
+ * Topic checks of the nucleus before publishing to IoT Core (nucleus IotCoreTopicValidator.java):
  * non-empty, no wildcards; normal topics ≤ 7 slashes and ≤ 256 characters; unknown `$` topics only
  * ≤ 512 characters (MQTT5 default); the `$aws/rules/<rule>/` prefix is not counted.
  */

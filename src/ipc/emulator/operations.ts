@@ -1,5 +1,5 @@
 // The IPC operations the emulator serves, with the nucleus's argument checks, authorization, replies
-// and error texts (greengrass.md §2 table and "Behaviour worth reproducing", §3.1, §3.3).
+// and error texts (docs/greengrass-ipc.md; the nucleus's builtin/services/*IPC*Agent.java).
 import type { Logger } from '../../log.ts';
 import { MQTTPROXY, PUBSUB } from './authorization.ts';
 import { getAtPath, isJsonObject } from './componentConfig.ts';
@@ -79,7 +79,7 @@ function qosOf(stream: ServerStream, raw: unknown): 0 | 1 | null {
 }
 
 const publishToIoTCore: Handler = (stream, req, { components, iotCore }) => {
-  // Order: topic → authorization → payload → QoS → publish (greengrass.md §2).
+  // Order: topic → authorization → payload → QoS → publish (nucleus MqttProxyIPCAgent.java).
   const topic = str(req.topicName);
   if (topic === undefined) return stream.fail('InvalidArgumentsError', 'Topic is required');
   if (!components.authorized(stream.component, MQTTPROXY, stream.operation, topic))
@@ -194,7 +194,7 @@ function keyPathOf(raw: unknown): string[] | null {
 }
 
 const getConfiguration: Handler = (stream, req, { components }) => {
-  // No authorization: any component may read any component's configuration (greengrass.md §2).
+  // No authorization: any component may read any component's configuration (nucleus ConfigStoreIPCEventStreamAgent.java).
   const name = str(req.componentName) ?? stream.component;
   const keyPath = keyPathOf(req.keyPath);
   const c = components.get(name);
@@ -202,7 +202,7 @@ const getConfiguration: Handler = (stream, req, { components }) => {
     return stream.fail('ResourceNotFoundError', 'Key not found', { resourceType: 'Configuration', resourceName: name });
   const found = getAtPath(c.config, keyPath);
   if (!found.found) return stream.fail('ResourceNotFoundError', 'Key not found', { resourceType: 'Configuration', resourceName: name });
-  // A key path ending at a leaf returns {"<leaf>": value}, not the bare value (greengrass.md §2).
+  // A key path ending at a leaf returns {"<leaf>": value}, not the bare value (same file).
   const value = keyPath.length > 0 && !isJsonObject(found.value) ? { [keyPath[keyPath.length - 1]!]: found.value } : found.value;
   stream.respond({ componentName: name, value });
 };
@@ -221,7 +221,7 @@ const updateConfiguration: Handler = (stream, req, { components, now }) => {
   if (stampMs < c.lastModifiedMs) {
     return stream.fail('FailedUpdateConditionCheckError', "Proposed timestamp is older than the config's latest modified timestamp");
   }
-  // Our extension (issue 2): validators see an IPC update too, like a deployment's.
+  // Our extension, not the nucleus's: validators see an IPC update too, like a deployment's.
   components.change(stream.component, keyPath, req.valueToMerge, Math.max(now(), stampMs)).then(
     (r) => (r.applied ? stream.respond({}) : stream.fail('FailedUpdateConditionCheckError', `Configuration update rejected: ${r.reason}`)),
     (err: unknown) => stream.fail('ServiceError', (err as Error).message),
@@ -232,7 +232,7 @@ const subscribeToConfigurationUpdate: Handler = (stream, req, { components }) =>
   const name = str(req.componentName) ?? stream.component;
   const keyPath = keyPathOf(req.keyPath);
   const c = components.get(name);
-  // The subscribed path must exist (greengrass.md §2).
+  // The subscribed path must exist (nucleus ConfigStoreIPCEventStreamAgent.java).
   if (!c || keyPath === null || !getAtPath(c.config, keyPath).found) {
     return stream.fail('ResourceNotFoundError', 'Key not found', { resourceType: 'Configuration', resourceName: name });
   }
@@ -295,7 +295,7 @@ export function dispatchOperation(operation: string, request: unknown, stream: S
   const handler = handlers.get(operation);
   if (handler) return handler(stream, isJsonObject(request) ? request : {}, deps);
   if (MODEL_OPERATIONS.has(operation)) {
-    // In the model but without a handler here (DefaultOperationHandler, greengrass.md §1.5).
+    // In the model but without a handler here (nucleus ipc/common/DefaultOperationHandler.java).
     return stream.fail('ServiceError', `Operation ${operation} is not supported by Greengrass`);
   }
   stream.failUnsupported({ error: 'Unsupported Operation', message: `${operation} is an unsupported operation.` });

@@ -1,4 +1,4 @@
-// Loading a component recipe (YAML or JSON, greengrass.md §4) into the identity the emulator serves.
+// Loading a component recipe (YAML or JSON, Greengrass recipe reference) into the identity the emulator serves.
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { isJsonObject, type JsonObject } from './componentConfig.ts';
@@ -17,7 +17,7 @@ export const DEFAULT_COMPONENT_NAME = 'com.defender-edge.DefenderEdge';
 /**
  * What the component needs when no recipe.yaml exists: Device Defender topics and our own topics on
  * IoT Core, and everything on local pub/sub (downstream reports, violations). `+` for the thing so
- * that no recipe-variable interpolation is needed (greengrass.md §3.1).
+ * that no recipe-variable interpolation is needed (docs/greengrass-ipc.md#authorization-accesscontrol).
  */
 export function embeddedRecipe(): RecipeIdentity {
   return {

@@ -1,8 +1,8 @@
-// Eventstream-RPC message model on top of @smithy/eventstream-codec (greengrass.md §1.1–§1.2, §1.5).
+// Eventstream-RPC message model on top of @smithy/eventstream-codec (docs/greengrass-ipc.md, wire protocol).
 // The codec does the byte framing and CRCs; this module knows the RPC headers, types and flags.
 import { EventStreamCodec, type Message, type MessageHeaders } from '@smithy/eventstream-codec';
 
-// greengrass.md §1.2, `:message-type` values.
+// `:message-type` values (aws-c-event-stream event_stream_rpc.h).
 export const MessageType = {
   ApplicationMessage: 0,
   ApplicationError: 1,
@@ -15,7 +15,7 @@ export const MessageType = {
 } as const;
 export type MessageTypeValue = (typeof MessageType)[keyof typeof MessageType];
 
-// greengrass.md §1.2, `:message-flags` bits.
+// `:message-flags` bits (same header).
 export const MessageFlags = { None: 0, ConnectionAccepted: 1, TerminateStream: 2 } as const;
 
 export const SERVICE = 'aws.greengrass#GreengrassCoreIPC';
@@ -32,7 +32,7 @@ export interface RpcFrame {
   type: number;
   flags: number;
   streamId: number;
-  /** All headers, names lower-cased (CES compares them case-insensitively, greengrass.md §1.2). */
+  /** All headers, names lower-cased (aws-c-event-stream compares them case-insensitively). */
   headers: Map<string, Message['headers'][string]>;
   payload: Buffer;
 }
@@ -91,7 +91,7 @@ export function encodeFrame(msg: OutgoingMessage): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** The JSON `{ "message": … }` connection-level error (greengrass.md §1.2, last bullet). */
+/** The JSON `{ "message": … }` connection-level error (aws-c-event-stream event_stream_rpc_server.c). */
 export function connectionError(type: typeof MessageType.ProtocolError | typeof MessageType.InternalError, message: string): Buffer {
   return encodeFrame({
     type,

@@ -110,7 +110,7 @@ describe('routesFor', () => {
     expect(routesFor(m, 'IotCore', 'devices/x')).toEqual([]);
   });
 
-  it('a leading wildcard does not match $ topics (MQTT §4.7.2)', () => {
+  it('a leading wildcard does not match $ topics (MQTT 3.1.1 §4.7.2)', () => {
     const m: TopicMapping = [{ name: 'all', topic: '#', source: 'LocalMqtt', target: 'Pubsub', targetTopicPrefix: '' }];
     expect(routesFor(m, 'LocalMqtt', '$aws/things/x/shadow/update')).toEqual([]);
     expect(routesFor(m, 'LocalMqtt', 'a/b')).toHaveLength(1);

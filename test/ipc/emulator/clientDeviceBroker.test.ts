@@ -3,7 +3,6 @@
 import { type AddressInfo, createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BrokerStartError, ClientDeviceBroker, type DeviceMessage } from '../../../src/ipc/emulator/clientDeviceBroker.ts';
-import { waitFor } from '../../support/ipc.ts';
 import {
   assertPortFree,
   closeDevices,
@@ -14,6 +13,7 @@ import {
   rawSocket,
   refusedConnect,
 } from '../../support/mqttDevice.ts';
+import { until } from '../../support/until.ts';
 
 const brokers: ClientDeviceBroker[] = [];
 const devices: Device[] = [];
@@ -56,8 +56,8 @@ describe('ClientDeviceBroker', () => {
     await sink.client.subscribeAsync('a/#', { qos: 1 });
     await sensor.client.publishAsync('a/b', 'abc', { qos: 0 });
     await sensor.client.publishAsync('a/c', Buffer.from([0, 1, 2, 255]), { qos: 1 });
-    await waitFor(() => sink.received.length === 2, 5000, 'two messages at the sink');
-    await waitFor(() => b.status().connectedClients === 2, 5000, 'both registered');
+    await until(() => sink.received.length === 2, 5000, 'two messages at the sink');
+    await until(() => b.status().connectedClients === 2, 5000, 'both registered');
     expect(sink.received.map((m) => [m.topic, m.payload.toString('hex')])).toEqual([
       ['a/b', '616263'],
       ['a/c', '000102ff'],
@@ -94,7 +94,7 @@ describe('ClientDeviceBroker', () => {
     ]);
 
     await sensor.client.endAsync();
-    await waitFor(() => b.status().connectedClients === 1, 5000, 'sensor disconnect');
+    await until(() => b.status().connectedClients === 1, 5000, 'sensor disconnect');
     expect(b.status().clients[0]).toMatchObject({ clientId: 'sensor-1', connected: false, publishesIn: 2 });
   });
 
@@ -102,9 +102,9 @@ describe('ClientDeviceBroker', () => {
     const b = await startBroker();
     const first = await device(b, 'dev-r');
     const second = await device(b, 'dev-r'); // [MQTT-3.1.4-2]: the broker closes the first session
-    await waitFor(() => first.client.disconnected || !first.client.connected, 5000, 'first session closed');
+    await until(() => first.client.disconnected || !first.client.connected, 5000, 'first session closed');
     await second.client.publishAsync('x', 'y', { qos: 1 });
-    await waitFor(() => b.status().clients[0]?.publishesIn === 1);
+    await until(() => b.status().clients[0]?.publishesIn === 1);
     expect(b.status().clients).toEqual([
       expect.objectContaining({ clientId: 'dev-r', connected: true, connects: 2, remotePort: second.localPort }),
     ]);
@@ -116,7 +116,7 @@ describe('ClientDeviceBroker', () => {
     const d = await device(b, 'dev-sub');
     await d.client.subscribeAsync('down/+', { qos: 1 });
     await b.publish('down/1', Buffer.from('cmd'), 1);
-    await waitFor(() => d.received.length === 1);
+    await until(() => d.received.length === 1);
     expect(d.received).toEqual([{ topic: 'down/1', payload: Buffer.from('cmd'), qos: 1 }]);
     expect(seen).toEqual([]);
   });
@@ -127,7 +127,7 @@ describe('ClientDeviceBroker', () => {
     expect(err.code).toBe(5);
     await device(b, 'dev-ok');
     // CONNACK goes out before the broker's clientReady event: wait for the bookkeeping.
-    await waitFor(() => b.status().connectedClients === 1, 5000, 'dev-ok registered');
+    await until(() => b.status().connectedClients === 1, 5000, 'dev-ok registered');
     const st = b.status();
     expect(st).toMatchObject({ refusedConnects: 1, refusedClientIds: ['dev-intruder'], connectedClients: 1 });
     expect(st.clients.map((c) => c.clientId)).toEqual(['dev-ok']);
@@ -144,11 +144,11 @@ describe('ClientDeviceBroker', () => {
 
     const badPublish = await rawSocket(b.port);
     badPublish.socket.write(connectPacket('dev-raw'));
-    badPublish.socket.write(publishPacket('t/#', Buffer.from('x'))); // '#' is not allowed in PUBLISH (§3.3.2.1)
+    badPublish.socket.write(publishPacket('t/#', Buffer.from('x'))); // '#' is not allowed in PUBLISH (MQTT 3.1.1 §3.3.2.1)
     await badPublish.closed;
 
     await good.client.publishAsync('t', 'still here', { qos: 0 });
-    await waitFor(() => good.received.length === 1);
+    await until(() => good.received.length === 1);
     expect(good.received[0]!.payload.toString()).toBe('still here');
     expect(b.status().clientErrors).toBeGreaterThanOrEqual(2);
     expect(good.client.connected).toBe(true);

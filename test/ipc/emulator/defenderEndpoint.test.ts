@@ -18,7 +18,7 @@ describe('Device Defender endpoint', () => {
     expect(reportIdOf({ metrics: {} })).toBeUndefined();
   });
 
-  it('accepts well-formed JSON with the §1.5 accepted shape', () => {
+  it('accepts well-formed JSON with the documented accepted shape', () => {
     const r = replyToReport(
       T,
       Buffer.from('{"header":{"report_id":42,"version":"1.0"},"metrics":{}}'),

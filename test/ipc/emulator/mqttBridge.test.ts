@@ -7,8 +7,8 @@ import { SimulatedIoTCore } from '../../../src/ipc/emulator/iotCore.ts';
 import { type LocalMessage, LocalPubSub } from '../../../src/ipc/emulator/localPubSub.ts';
 import { BRIDGE_COMPONENT, MqttBridge } from '../../../src/ipc/emulator/mqttBridge.ts';
 import { silentLogger } from '../../../src/log.ts';
-import { waitFor } from '../../support/ipc.ts';
 import { closeDevices, connectDevice, type Device } from '../../support/mqttDevice.ts';
+import { until } from '../../support/until.ts';
 
 interface Rig {
   broker: ClientDeviceBroker;
@@ -74,7 +74,7 @@ describe('MqttBridge', () => {
     const report = Buffer.from(JSON.stringify({ header: { report_id: 1, version: '1.0' }, metrics: {} }));
     await d.client.publishAsync('$aws/things/dev1/defender/metrics/json', report, { qos: 1 });
     await d.client.publishAsync('$aws/things/dev1/defender/metrics/cbor', Buffer.from([0xa1, 0x61, 0x68, 0xf6]), { qos: 0 });
-    await waitFor(() => seen.length === 2);
+    await until(() => seen.length === 2);
     expect(seen).toEqual([
       ['$aws/things/dev1/defender/metrics/json', 'binary', report.toString('hex'), BRIDGE_COMPONENT],
       ['$aws/things/dev1/defender/metrics/cbor', 'binary', 'a16168f6', BRIDGE_COMPONENT],
@@ -92,7 +92,7 @@ describe('MqttBridge', () => {
       'com.example.C',
     );
     r.pubsub.publish('devices/dev1/cmd', { kind: 'binary', value: Buffer.from([0, 255]) }, 'com.example.C');
-    await waitFor(() => d.received.length === 2);
+    await until(() => d.received.length === 2);
     expect(d.received).toEqual([
       { topic: '$aws/things/dev1/defender/metrics/json/accepted', payload: Buffer.from('{"status":"ACCEPTED","reportId":1}'), qos: 1 },
       { topic: 'devices/dev1/cmd', payload: Buffer.from([0, 255]), qos: 1 },
@@ -110,7 +110,7 @@ describe('MqttBridge', () => {
     // A mapped message after the unmapped ones, as a barrier in each direction.
     await d.client.publishAsync('devices/done', 'up', { qos: 1 });
     r.pubsub.publish('devices/done', { kind: 'json', value: 'down' }, 'com.example.C');
-    await waitFor(
+    await until(
       () =>
         seen.some((s) => s[0] === 'devices/done' && s[3] === BRIDGE_COMPONENT) && d.received.some((m) => m.payload.toString() === '"down"'),
     );
@@ -145,7 +145,7 @@ describe('MqttBridge', () => {
     r.pubsub.publish('loop/p', { kind: 'json', value: 'c' }, 'com.example.C');
     for (let i = 1; i <= 3; i++) {
       await d.client.publishAsync('barrier', String(i), { qos: 1 });
-      await waitFor(() => barrier.length === i);
+      await until(() => barrier.length === i);
     }
     expect(r.bridge.status().forwarded).toEqual({
       'LocalMqtt->Pubsub': 1 + 3, // loop/t once + the barriers
@@ -172,9 +172,9 @@ describe('MqttBridge', () => {
     const d = await device(r, 'dev1', '#');
     r.pubsub.publish('p/1', { kind: 'json', value: 1 }, 'com.example.C');
     r.pubsub.publish('p/1/2', { kind: 'json', value: 2 }, 'com.example.C');
-    await waitFor(() => d.received.length >= 3);
+    await until(() => d.received.length >= 3);
     await d.client.publishAsync('end', 'x', { qos: 1 });
-    await waitFor(() => d.received.some((m) => m.topic === 'end'));
+    await until(() => d.received.some((m) => m.topic === 'end'));
     expect(d.received.map((m) => `${m.topic}=${m.payload.toString()}`)).toEqual(['p/1=1', 'gw/p/1=1', 'p/1/2=2', 'end=x']);
   });
 
@@ -191,9 +191,9 @@ describe('MqttBridge', () => {
       { qos: 0 },
     );
     // QoS 1 towards IoT Core even for a QoS 0 device publish: spooled while offline, sent when online.
-    await waitFor(() => r.iotCore.status().spoolDepth === 1);
+    await until(() => r.iotCore.status().spoolDepth === 1);
     r.iotCore.setOnline(true);
-    await waitFor(() => d.received.length === 1);
+    await until(() => d.received.length === 1);
     expect(d.received[0]!.topic).toBe('$aws/things/dev2/defender/metrics/json/accepted');
     expect(JSON.parse(d.received[0]!.payload.toString())).toMatchObject({ reportId: 7, status: 'ACCEPTED' });
     expect(r.iotCore.status()).toMatchObject({ recordsWritten: 1, spoolDepth: 0 });
@@ -204,7 +204,7 @@ describe('MqttBridge', () => {
     const d = await device(r, 'dev1');
     await d.client.publishAsync('big/1', 'way more than eight bytes', { qos: 1 });
     await d.client.publishAsync('big/2', 'small', { qos: 1 });
-    await waitFor(() => r.iotCore.status().recordsWritten === 1);
+    await until(() => r.iotCore.status().recordsWritten === 1);
     expect(r.bridge.status()).toMatchObject({
       forwarded: { 'LocalMqtt->IotCore': 1 },
       errors: 1,
