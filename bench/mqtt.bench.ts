@@ -2,12 +2,16 @@
 // device → component (mqtt.js publish QoS 0 → SubscribeToTopic event at a GreengrassIpcClient) and of a
 // full report/answer round trip (device → component → device), against the same-run baseline of
 // device → device through the broker alone. Everything shares one process, so numbers include both sides.
-import { mkdtempSync, rmSync } from 'node:fs';
+// The broker speaks TLS with client certificates and authorizes every packet, as on a real core; the
+// bench deploys the client-device configuration it needs first.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connectAsync, type MqttClient } from 'mqtt';
+import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
+import { clientDeviceDeployment } from '../src/ipc/emulator/clientDeviceDeployment.ts';
 import { GreengrassEmulator } from '../src/ipc/emulator/emulator.ts';
 import { GreengrassIpcClient } from '../src/ipc/ipcClient.ts';
+import { until } from '../test/support/until.ts';
 import type { BenchSuite } from './run.ts';
 import { median, percentile, round } from './stats.ts';
 
@@ -47,16 +51,34 @@ export const suite: BenchSuite = {
   name: 'mqtt',
   async run() {
     const dir = mkdtempSync(join(tmpdir(), 'dedge-bench-mqtt-'));
-    const emu = new GreengrassEmulator({ socketPath: join(dir, 'ipc.sock'), token: TOKEN, mqttPort: 0 });
+    const emu = new GreengrassEmulator({ socketPath: join(dir, 'ipc.sock'), token: TOKEN, mqttPort: 0, certDir: join(dir, 'ca') });
     await emu.start();
+    const deployed = await emu.deploy(
+      clientDeviceDeployment({
+        selectionRule: 'thingName: bench-*',
+        extraStatements: {
+          Bench: {
+            operations: ['mqtt:publish', 'mqtt:subscribe'],
+            resources: ['mqtt:topic:bench/direct', 'mqtt:topicfilter:bench/direct'],
+          },
+          Telemetry: { operations: ['mqtt:publish'], resources: ['mqtt:topic:devices/${iot:Connection.Thing.ThingName}/telemetry'] },
+        },
+        extraMappings: { Telemetry: { topic: 'devices/+/telemetry', source: 'LocalMqtt', target: 'Pubsub' } },
+      }),
+    );
+    if (!deployed.ok) throw new Error(deployed.errors.join('; '));
+    const tls = (thing: string): IClientOptions => {
+      const c = emu.issueDeviceCertificate(thing, join(dir, 'devices'));
+      return { ca: readFileSync(c.caPath), cert: readFileSync(c.certPath), key: readFileSync(c.keyPath) };
+    };
     const ipc = new GreengrassIpcClient({ socketPath: emu.socketPath, authToken: TOKEN });
     const devices: MqttClient[] = [];
     try {
       ipc.start();
       await ipc.whenConnected(5000);
       const url = emu.mqttUrl!;
-      const sender = await connectAsync(url, { clientId: 'bench-sender', reconnectPeriod: 0 });
-      const receiver = await connectAsync(url, { clientId: 'bench-receiver', reconnectPeriod: 0 });
+      const sender = await connectAsync(url, { clientId: 'bench-sender', reconnectPeriod: 0, ...tls('bench-sender') });
+      const receiver = await connectAsync(url, { clientId: 'bench-receiver', reconnectPeriod: 0, ...tls('bench-receiver') });
       devices.push(sender, receiver);
       const report = Buffer.from(
         JSON.stringify({ header: { report_id: 1, version: '1.0' }, metrics: { listening_tcp_ports: { ports: [{ port: 22 }], total: 1 } } }),
@@ -79,7 +101,7 @@ export const suite: BenchSuite = {
         await ipc.publishToTopic(`${m.topic}/accepted`, { status: 'ACCEPTED' });
       });
       await receiver.subscribeAsync('$aws/things/bench-receiver/defender/metrics/json/accepted', { qos: 0 });
-      while (upSub.status !== 'active' || reportSub.status !== 'active') await new Promise((r) => setTimeout(r, 10));
+      await until(() => upSub.status === 'active' && reportSub.status === 'active', 10_000, 'both subscriptions active');
 
       const sendDirect = (): void => void sender.publish('bench/direct', report, { qos: 0 });
       const sendUp = (): void => void sender.publish('devices/bench-sender/telemetry', report, { qos: 0 });

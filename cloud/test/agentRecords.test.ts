@@ -1,8 +1,10 @@
 // The rules against the records our agent really publishes, under the configuration the deployment really
-// gives it. From the synthesized template: our component's merge and the MQTT bridge's topic mapping. Then
-// the project's own pieces, as processes: `check-config` on the merge, the Greengrass IPC emulator
-// (configured with that merge over the recipe's defaults, and running its client-device broker with that
-// bridge mapping), and the agent (`defender-edge run`). A downstream device (a real MQTT client) sends a
+// gives it. From the synthesized template: the Greengrass deployment (our component's merge, client device
+// auth's device group, the MQTT bridge's topic mapping). Then the project's own pieces, as processes:
+// `check-config` on our merge, the Greengrass IPC emulator (the deployment applied as a core applies it,
+// with its TLS client-device broker authorizing every packet by that device group and bridging by that
+// mapping), and the agent (`defender-edge run`). A downstream device (a real MQTT client over TLS, with a
+// certificate from the emulator's core device CA and its thing name as client id) sends a
 // Defender report that breaks two behaviors (one with alerts suppressed, one with an enforcement action in
 // dry run), then a clean one. Whatever reached the simulated IoT Core is run through every rule's SQL
 // (test/iotSql.ts), checked against the core device's IoT policy, and the alert e-mail is built from the
@@ -16,7 +18,7 @@ import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUTH, BRIDGE, COMPONENT } from '../lib/componentConfigs.ts';
+import { AUTH, COMPONENT } from '../lib/componentConfigs.ts';
 import { fleetSettings } from '../lib/fleetConfig.ts';
 import { corePolicy } from '../lib/iotPolicyDocuments.ts';
 import { METRICS, metricNamespace } from '../lib/rules.ts';
@@ -56,6 +58,12 @@ interface CloudLine {
   topic: string;
   qos: number;
   payload: string;
+}
+/** The emulator's ready line with --mqtt and --issue-cert. */
+interface Ready {
+  mqtt: string;
+  ca: string;
+  deviceCerts: Record<string, { certPath: string; keyPath: string }>;
 }
 interface Rec {
   topic: string;
@@ -111,12 +119,25 @@ beforeAll(async () => {
     return { name: (r.Properties.RuleName as string).replace(/^TestFleet_/, ''), sql: p.Sql, actions: p.Actions };
   });
   const deployment = Object.values(resourcesOf(template, 'AWS::GreengrassV2::Deployment'))[0]!;
-  const components = deployment.Properties.Components as Record<string, { ConfigurationUpdate: { Merge: string } }>;
+  const components = deployment.Properties.Components as Record<
+    string,
+    { ComponentVersion: string; ConfigurationUpdate: { Merge: string } }
+  >;
   merges = Object.fromEntries(Object.entries(components).map(([k, v]) => [k, JSON.parse(v.ConfigurationUpdate.Merge)]));
+  // The same deployment in the form `aws greengrassv2 create-deployment` takes, which the emulator applies.
+  const document = {
+    deploymentName: deployment.Properties.DeploymentName,
+    components: Object.fromEntries(
+      Object.entries(components).map(([k, v]) => [
+        k,
+        { componentVersion: v.ComponentVersion, configurationUpdate: { merge: v.ConfigurationUpdate.Merge } },
+      ]),
+    ),
+  };
 
   dir = mkdtempSync(join(tmpdir(), 'dedge-cloud-'));
   writeFileSync(join(dir, 'merge.json'), JSON.stringify(merges[COMPONENT]));
-  writeFileSync(join(dir, 'bridge.json'), JSON.stringify(merges[BRIDGE]));
+  writeFileSync(join(dir, 'deployment.json'), JSON.stringify(document));
   const node = rootNode();
 
   const emulator = spawn(
@@ -124,25 +145,15 @@ beforeAll(async () => {
     [
       CLI,
       'emulator',
-      ...['--socket', join(dir, 'ipc.sock'), '--recipe', RECIPE, '--config', join(dir, 'merge.json'), '--thing', GATEWAY],
-      ...[
-        '--record',
-        join(dir, 'cloud.jsonl'),
-        '--token',
-        TOKEN,
-        '--mqtt',
-        '0',
-        '--bridge',
-        join(dir, 'bridge.json'),
-        '--log-level',
-        'warn',
-      ],
+      ...['--socket', join(dir, 'ipc.sock'), '--recipe', RECIPE, '--deployment', join(dir, 'deployment.json'), '--thing', GATEWAY],
+      ...['--record', join(dir, 'cloud.jsonl'), '--token', TOKEN, '--log-level', 'warn'],
+      ...['--mqtt', '0', '--cert-dir', join(dir, 'ca'), '--issue-cert', DEVICE],
     ],
     { cwd: dir, stdio: ['pipe', 'pipe', 'inherit'] },
   );
   children.push(emulator);
-  const ready = await new Promise<{ mqtt: string }>((resolve, reject) => {
-    createInterface({ input: emulator.stdout! }).once('line', (line) => resolve(JSON.parse(line) as { mqtt: string }));
+  const ready = await new Promise<Ready>((resolve, reject) => {
+    createInterface({ input: emulator.stdout! }).once('line', (line) => resolve(JSON.parse(line) as Ready));
     emulator.once('exit', (code) => reject(new Error(`emulator exited (${code}) before it was ready`)));
   });
 
@@ -160,7 +171,15 @@ beforeAll(async () => {
   // The agent is up and connected once its heartbeat reaches the cloud.
   await until('a heartbeat', () => cloud().some((r) => r.topic === `defender-edge/${GATEWAY}/heartbeat`));
 
-  device = await connectAsync(ready.mqtt, { clientId: DEVICE, reconnectPeriod: 0, connectTimeout: 5000 });
+  const cert = ready.deviceCerts[DEVICE]!;
+  device = await connectAsync(ready.mqtt, {
+    clientId: DEVICE,
+    reconnectPeriod: 0,
+    connectTimeout: 5000,
+    ca: readFileSync(ready.ca),
+    cert: readFileSync(cert.certPath),
+    key: readFileSync(cert.keyPath),
+  });
   device.on('message', (topic, payload) => answers.push({ topic, body: JSON.parse(payload.toString()) as Record<string, unknown> }));
   await device.subscribeAsync(`$aws/things/${DEVICE}/defender/metrics/+/accepted`, { qos: 1 });
   await device.subscribeAsync(`$aws/things/${DEVICE}/defender/metrics/+/rejected`, { qos: 1 });

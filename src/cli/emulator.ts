@@ -4,69 +4,75 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { LevelWithSilent } from 'pino';
-import { BridgeConfigError } from '../ipc/emulator/bridgeMapping.ts';
-import { isJsonObject, type JsonObject } from '../ipc/emulator/componentConfig.ts';
+import type { JsonObject } from '../ipc/emulator/componentConfig.ts';
 import { CONTROL_HELP, parseControlLine, runControlCommand } from '../ipc/emulator/controlChannel.ts';
+import { CertificateError, type DeviceCredentials } from '../ipc/emulator/coreDeviceCa.ts';
 import { DEFAULT_THING_NAME, EmulatorStartError, GreengrassEmulator } from '../ipc/emulator/emulator.ts';
+import { isNucleusFlavor, NUCLEUS_FLAVORS } from '../ipc/emulator/flavor.ts';
 import { RecipeError } from '../ipc/emulator/recipe.ts';
 import { createLogger } from '../log.ts';
+import { isPlainObject } from '../plainObject.ts';
 import { parseCommandArgs, UsageError } from './args.ts';
 
-const USAGE = `usage: defender-edge emulator [--socket PATH] [--recipe recipe.yaml] [--config overrides.json]
-                              [--thing NAME] [--record FILE] [--offline] [--token SVCUID] [--log-level LEVEL]
-                              [--mqtt PORT [--bridge bridge.json] [--mqtt-auth ID,ID...]]
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-  --socket   Unix socket to listen on (default ./ipc.socket; under 108 bytes)
-  --recipe   component recipe, YAML or JSON (default ./recipe.yaml if present, else an embedded
-             com.defender-edge.DefenderEdge identity with the access the component needs)
-  --config   JSON object merged over the recipe's DefaultConfiguration
-  --thing    thing name of the emulated core (default ${DEFAULT_THING_NAME})
-  --record   append every message that reaches the simulated cloud to this JSON-lines file
-  --offline  start with the simulated IoT Core disconnected
-  --token    fixed SVCUID for the recipe's component (default random)
-  --mqtt     run the client-device MQTT broker for downstream devices on 127.0.0.1:PORT (0 = a free
-             port; the ready line then carries "mqtt":"mqtt://127.0.0.1:<port>"), bridged like
-             aws.greengrass.clientdevices.mqtt.Bridge
-  --bridge   JSON file {"mqttTopicMapping": {"<name>": {"topic", "source", "target"}}}, source/target
-             one of LocalMqtt, Pubsub, IotCore (default: Device Defender reports and devices/# from
-             LocalMqtt to Pubsub, their accepted/rejected answers and devices/# back)
-  --mqtt-auth comma-separated client ids allowed to connect (default: every client on loopback)
+const USAGE = `usage: defender-edge emulator [--nucleus classic|lite] [--socket PATH] [--recipe recipe.yaml]
+                              [--config overrides.json] [--deployment deployment.json] [--thing NAME]
+                              [--record FILE] [--offline] [--token SVCUID] [--log-level LEVEL]
+                              [--mqtt PORT [--cert-dir DIR] [--issue-cert THING ...]]
+
+  --nucleus    which Greengrass core to behave like (default classic):
+               classic  the Java nucleus: every IPC operation a component uses, configuration validation
+                        for configuration-only deployments, spooler while offline, and with --mqtt the
+                        client-device components (TLS broker, client device auth, MQTT bridge)
+               lite     nucleus lite: its IPC operations only (others: ServiceError with an empty
+                        message), numbers as strings in GetConfiguration, 255 sub-objects / 10,000 bytes,
+                        no spooler, recipes need a manifest with Platform runtime "*" or "aws_nucleus_lite"
+  --socket     Unix socket to listen on (default ./ipc.socket; under 108 bytes)
+  --recipe     component recipe, YAML or JSON (default ./recipe.yaml if present, else an embedded
+               com.defender-edge.DefenderEdge identity with the access the component needs)
+  --config     JSON object merged over the recipe's DefaultConfiguration
+  --deployment a deployment document applied at start, as for \`aws greengrassv2 create-deployment\`:
+               {"components": {"<name>": {"componentVersion": "1.0.0", "configurationUpdate":
+               {"merge": "<JSON object as a string>", "reset": ["/json/pointer"]}}}}; with --mqtt it
+               configures aws.greengrass.clientdevices.Auth (deviceGroups) and
+               aws.greengrass.clientdevices.mqtt.Bridge (mqttTopicMapping) — nothing is bridged or
+               authorized without them
+  --thing      thing name of the emulated core (default ${DEFAULT_THING_NAME})
+  --record     append every message that reaches the simulated cloud to this JSON-lines file
+  --offline    start with the simulated IoT Core disconnected
+  --token      fixed SVCUID for the recipe's component (default random; lite: 16 base64 characters)
+  --log-level  ${LEVELS.join(', ')} (logs go to stderr; default info)
+  --mqtt       classic only: the client-device broker on 127.0.0.1:PORT (0 = a free port), MQTT over
+               TLS with client certificates issued by the emulator's core device CA
+  --cert-dir   where the CA lives (ca.pem, ca.key; reused when present; default a temp dir removed at exit)
+  --issue-cert issue a device certificate for a thing at start (repeatable); written to the cert dir as
+               <thing>.cert.pem / <thing>.key.pem and listed in the ready line
+
+Ready line (one JSON object on stdout): {"ready": true, "nucleus", "socket", "thingName",
+"components": {"<name>": "<SVCUID>"}, and with --mqtt "mqtt": "mqtts://127.0.0.1:<port>", "ca": "<ca.pem>",
+"deviceCerts": {"<thing>": {"certPath", "keyPath"}}}
 
 stdin control commands (one per line, each answered by one JSON line on stdout):
 ${CONTROL_HELP.replace(/^/gm, '  ')}`;
 
-const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
-function readOverrides(path: string): JsonObject {
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new UsageError(`--config: ${path}: ${(err as Error).message}`);
-  }
-  if (!isJsonObject(value)) throw new UsageError(`--config: ${path}: must be a JSON object`);
-  return value;
-}
-
-function readBridge(path: string): unknown {
+function readJsonFile(option: string, path: string): unknown {
   try {
     return JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
-    throw new UsageError(`--bridge: ${path}: ${(err as Error).message}`);
+    throw new UsageError(`${option}: ${path}: ${(err as Error).message}`);
   }
+}
+
+function readOverrides(path: string): JsonObject {
+  const value = readJsonFile('--config', path);
+  if (!isPlainObject(value)) throw new UsageError(`--config: ${path}: must be a JSON object`);
+  return value;
 }
 
 function parsePort(text: string): number {
   if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new UsageError('--mqtt: must be a port number 0-65535');
   return Number(text);
-}
-
-/** MQTT client ids: 1-65535 bytes of UTF-8 (MQTT 3.1.1 §3.1.3.1); commas separate the list here. */
-function parseClientIds(text: string): string[] {
-  const ids = text.split(',').map((s) => s.trim());
-  if (ids.some((id) => id.length === 0 || Buffer.byteLength(id) > 65535))
-    throw new UsageError('--mqtt-auth: must be a comma-separated list of non-empty client ids');
-  return ids;
 }
 
 export async function emulatorCommand(argv: string[]): Promise<number> {
@@ -81,8 +87,10 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
       offline: { type: 'boolean' },
       token: { type: 'string' },
       mqtt: { type: 'string' },
-      bridge: { type: 'string' },
-      'mqtt-auth': { type: 'string' },
+      nucleus: { type: 'string' },
+      deployment: { type: 'string' },
+      'cert-dir': { type: 'string' },
+      'issue-cert': { type: 'string', multiple: true },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -99,16 +107,24 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
   if (values.thing !== undefined && (values.thing.length === 0 || Buffer.byteLength(values.thing) > 128)) {
     throw new UsageError('--thing: must be 1-128 bytes');
   }
+  const nucleus = values.nucleus ?? 'classic';
+  if (!isNucleusFlavor(nucleus)) throw new UsageError(`--nucleus: must be one of ${NUCLEUS_FLAVORS.join(', ')}, not '${nucleus}'`);
   if (values.token !== undefined && !/^[A-Za-z0-9]{1,64}$/.test(values.token))
     throw new UsageError('--token: must be 1-64 letters or digits');
+  if (nucleus === 'lite' && values.token !== undefined && values.token.length !== 16)
+    throw new UsageError(`--token: nucleus lite SVCUIDs are 16 characters, '${values.token}' has ${values.token.length}`);
   const recipe = values.recipe ?? (existsSync('recipe.yaml') ? resolve('recipe.yaml') : undefined);
   const overrides = values.config ? readOverrides(values.config) : undefined;
+  const deployment = values.deployment !== undefined ? readJsonFile('--deployment', values.deployment) : undefined;
   const mqttPort = values.mqtt !== undefined ? parsePort(values.mqtt) : undefined;
-  if (mqttPort === undefined && (values.bridge !== undefined || values['mqtt-auth'] !== undefined)) {
-    throw new UsageError('--bridge and --mqtt-auth need --mqtt PORT');
+  if (mqttPort !== undefined && nucleus === 'lite') {
+    throw new UsageError(
+      '--mqtt: nucleus lite runs generic components only; the client-device broker, auth and bridge need --nucleus classic',
+    );
   }
-  const bridge = values.bridge !== undefined ? readBridge(values.bridge) : undefined;
-  const mqttAllowedClientIds = values['mqtt-auth'] !== undefined ? parseClientIds(values['mqtt-auth']) : undefined;
+  if (mqttPort === undefined && (values['cert-dir'] !== undefined || values['issue-cert'] !== undefined)) {
+    throw new UsageError('--cert-dir and --issue-cert need --mqtt PORT');
+  }
   // stdout carries the ready line and command answers; logs go to stderr.
   const logger = createLogger({ level: level as LevelWithSilent, fd: 2, name: 'defender-edge-emulator' });
 
@@ -116,27 +132,37 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
   try {
     emulator = new GreengrassEmulator({
       socketPath,
+      nucleus,
       recipe,
       overrides,
+      deployment,
       thingName: values.thing,
       recordFile: values.record,
       offline: values.offline,
       token: values.token,
       mqttPort,
-      bridge,
-      mqttAllowedClientIds,
+      certDir: values['cert-dir'] !== undefined ? resolve(values['cert-dir']) : undefined,
       logger,
     });
   } catch (err) {
     if (err instanceof RecipeError) throw new UsageError(`--recipe: ${err.message}`);
-    if (err instanceof BridgeConfigError) throw new UsageError(`--bridge: ${err.errors.join('; ')}`);
+    if (err instanceof EmulatorStartError) {
+      process.stderr.write(`defender-edge emulator: ${err.message}\n`);
+      return 1;
+    }
     throw err;
   }
+  const deviceCerts: Record<string, Pick<DeviceCredentials, 'certPath' | 'keyPath'>> = {};
   try {
     await emulator.start();
+    for (const thing of values['issue-cert'] ?? []) {
+      const { certPath, keyPath } = emulator.issueDeviceCertificate(thing);
+      deviceCerts[thing] = { certPath, keyPath };
+    }
   } catch (err) {
-    if (!(err instanceof EmulatorStartError)) throw err;
-    process.stderr.write(`defender-edge emulator: ${err.message}\n`);
+    if (!(err instanceof EmulatorStartError) && !(err instanceof CertificateError)) throw err;
+    await emulator.stop();
+    process.stderr.write(`defender-edge emulator: ${err instanceof CertificateError ? '--issue-cert: ' : ''}${err.message}\n`);
     return 1;
   }
   const print = (obj: unknown): void => {
@@ -186,6 +212,13 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
     });
     // Last: whoever reads this line may signal us at once, so every handler must already be in place.
     const mqtt = emulator.mqttUrl;
-    print({ ready: true, socket: socketPath, thingName: emulator.thingName, components: emulator.tokens(), ...(mqtt ? { mqtt } : {}) });
+    print({
+      ready: true,
+      nucleus: emulator.nucleus,
+      socket: socketPath,
+      thingName: emulator.thingName,
+      components: emulator.tokens(),
+      ...(mqtt ? { mqtt, ca: emulator.caPath, deviceCerts } : {}),
+    });
   });
 }

@@ -5,11 +5,36 @@
 //  - innocent: a well-behaved neighbour that must never be touched.
 //  - device: a downstream device (on a real gateway: another machine) publishing its own Defender reports.
 // Each sets its process title, so /proc/PID/comm — what a violation names — says who it is.
+// The MQTT actors talk to the core's client-device broker as client devices do: over TLS with a
+// certificate (--ca/--cert/--key) and their thing name as client id.
 
 import { randomInt } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
-import { connect as mqttConnect } from 'mqtt';
+import { type IClientOptions, connect as mqttConnect } from 'mqtt';
 import { parseCommandArgs, UsageError } from '../cli/args.ts';
+
+/** The TLS options of an MQTT actor, in every command that connects. */
+const TLS_OPTIONS = {
+  ca: { type: 'string' },
+  cert: { type: 'string' },
+  key: { type: 'string' },
+} as const;
+
+/** mqtt.js options from --ca/--cert/--key (all three, or none for a plain-TCP broker). */
+function tlsOptions(values: { ca?: string; cert?: string; key?: string }): IClientOptions {
+  const given = [values.ca, values.cert, values.key].filter((v) => v !== undefined).length;
+  if (given === 0) return {};
+  if (given !== 3) throw new UsageError('--ca, --cert and --key go together');
+  const read = (option: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new UsageError(`${option}: ${path}: ${(err as Error).message}`);
+    }
+  };
+  return { ca: read('--ca', values.ca!), cert: read('--cert', values.cert!), key: read('--key', values.key!), rejectUnauthorized: true };
+}
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 
@@ -49,7 +74,7 @@ function stopOn(signalHandler: () => void): void {
   }, 1000).unref();
 }
 
-/** `_rogue-agent --url mqtt://127.0.0.1:PORT [--topic /rogue/agent] [--interval-ms 1000] [--client-id ID]` */
+/** `_rogue-agent --url mqtts://127.0.0.1:PORT [--topic /rogue/agent] [--interval-ms 1000] [--client-id ID] [--ca F --cert F --key F]` */
 export async function rogueAgentCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(
     argv,
@@ -58,13 +83,14 @@ export async function rogueAgentCommand(argv: string[]): Promise<number> {
       topic: { type: 'string', default: '/rogue/agent' },
       'interval-ms': { type: 'string', default: '1000' },
       'client-id': { type: 'string', default: `rogue-${process.pid}` },
+      ...TLS_OPTIONS,
     },
     false,
   );
   if (!values.url) throw new UsageError('--url is required');
   const intervalMs = positiveInt(values['interval-ms']!, '--interval-ms');
   process.title = 'rogue-agent';
-  const client = mqttConnect(values.url, { clientId: values['client-id'], clean: true, reconnectPeriod: 500 });
+  const client = mqttConnect(values.url, { clientId: values['client-id'], clean: true, reconnectPeriod: 500, ...tlsOptions(values) });
   let sent = 0;
   let received = 0;
   client.on('message', () => {
@@ -128,7 +154,7 @@ export async function tcpStreamerCommand(argv: string[]): Promise<number> {
 }
 
 /**
- * `_innocent [--url mqtt://…] [--interval-ms 5000]`: a quiet neighbour. With --url it publishes a small
+ * `_innocent [--url mqtts://… [--client-id ID] [--ca F --cert F --key F]] [--interval-ms 5000]`: a quiet neighbour. With --url it publishes a small
  * status message every interval (≈ 40 bytes / 5 s ≈ 2.4 KB and 60 messages per 300 s: well inside the seed
  * profile's 10000 bytes and 100 messages), so it is measured like the rogues and must still be left alone.
  */
@@ -138,6 +164,8 @@ export async function innocentCommand(argv: string[]): Promise<number> {
     {
       url: { type: 'string' },
       'interval-ms': { type: 'string', default: '5000' },
+      'client-id': { type: 'string', default: `innocent-${process.pid}` },
+      ...TLS_OPTIONS,
     },
     false,
   );
@@ -146,7 +174,7 @@ export async function innocentCommand(argv: string[]): Promise<number> {
   const client =
     values.url === undefined
       ? undefined
-      : mqttConnect(values.url, { clientId: `innocent-${process.pid}`, clean: true, reconnectPeriod: 500 });
+      : mqttConnect(values.url, { clientId: values['client-id'], clean: true, reconnectPeriod: 500, ...tlsOptions(values) });
   let ticks = 0;
   if (client) client.on('connect', () => announce({ role: 'innocent', connected: true }));
   const timer = setInterval(() => {
@@ -167,7 +195,7 @@ export async function innocentCommand(argv: string[]): Promise<number> {
 }
 
 /**
- * `_device --url mqtt://… --thing NAME [--interval-ms 2000]`: a downstream device that runs its own Device
+ * `_device --url mqtts://… --thing NAME [--interval-ms 2000] [--ca F --cert F --key F]`: a downstream device that runs its own Device
  * Defender agent: publishes a report (docs/reports.md) with its MQTT connection's byte deltas to
  * `$aws/things/NAME/defender/metrics/json` and prints each accepted/rejected answer it gets back.
  */
@@ -178,6 +206,7 @@ export async function deviceCommand(argv: string[]): Promise<number> {
       url: { type: 'string' },
       thing: { type: 'string' },
       'interval-ms': { type: 'string', default: '2000' },
+      ...TLS_OPTIONS,
     },
     false,
   );
@@ -187,7 +216,7 @@ export async function deviceCommand(argv: string[]): Promise<number> {
   const intervalMs = positiveInt(values['interval-ms']!, '--interval-ms');
   process.title = 'device-sim';
   const topic = `$aws/things/${values.thing}/defender/metrics/json`;
-  const client = mqttConnect(values.url, { clientId: values.thing, clean: true, reconnectPeriod: 500 });
+  const client = mqttConnect(values.url, { clientId: values.thing, clean: true, reconnectPeriod: 500, ...tlsOptions(values) });
   let reportId = Date.now();
   let lastOut = 0;
   let lastIn = 0;

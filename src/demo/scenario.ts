@@ -12,6 +12,8 @@ import { Agent } from '../agent/agent.ts';
 import type { CollectorSample } from '../collector/collector.ts';
 import type { ActionRecord } from '../enforce/actionModel.ts';
 import { enforcementPaths } from '../enforce/createEnforcer.ts';
+import { clientDeviceDeployment } from '../ipc/emulator/clientDeviceDeployment.ts';
+import type { DeviceCredentials } from '../ipc/emulator/coreDeviceCa.ts';
 import { GreengrassEmulator } from '../ipc/emulator/emulator.ts';
 import type { ActionSpec, ViolationEvent } from '../localrules/contracts.ts';
 import { type Logger, silentLogger } from '../log.ts';
@@ -129,6 +131,26 @@ export function scenarioConfig(o: {
   };
 }
 
+/** Thing names of the MQTT actors (a client device connects with its thing name as client id). */
+export const ROGUE_THING = 'RogueAgent';
+export const INNOCENT_THING = 'InnocentNeighbour';
+
+/**
+ * The client-device part of the demo's deployment: the standard Device Defender set-up for the downstream
+ * device, plus what the rogue agent and the innocent neighbour publish and subscribe on the local broker
+ * (client device auth refuses everything a policy does not name).
+ */
+export function demoClientDeviceDeployment(deviceThing: string): Record<string, unknown> {
+  return clientDeviceDeployment({
+    selectionRule: `thingName: ${deviceThing} OR thingName: ${ROGUE_THING} OR thingName: ${INNOCENT_THING}`,
+    extraStatements: {
+      RogueTopic: { operations: ['mqtt:publish'], resources: ['mqtt:topic:/rogue/agent'] },
+      RogueSubscription: { operations: ['mqtt:subscribe'], resources: ['mqtt:topicfilter:/rogue/agent'] },
+      InnocentStatus: { operations: ['mqtt:publish'], resources: ['mqtt:topic:innocent/status'] },
+    },
+  });
+}
+
 /** A loopback port free right now (the kernel picks it; the broker binds it a moment later). */
 function freeLoopbackPort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -168,6 +190,8 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
   private readonly keepWorkDir: boolean;
   private dir = '';
   private emulator: GreengrassEmulator | undefined;
+  /** Certificates of the MQTT actors, by thing name. */
+  private readonly actorCerts = new Map<string, DeviceCredentials & { caPath: string }>();
   private agent: Agent | undefined;
   private sink: Server | undefined;
   private sinkSockets = new Set<Socket>();
@@ -272,9 +296,15 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
       token,
       recordFile: this.recordPath,
       mqttPort,
+      certDir: join(this.dir, 'ca'),
       logger: this.log,
     });
     await this.emulator.start();
+    const deployed = await this.emulator.deploy(demoClientDeviceDeployment(this.deviceThing));
+    if (!deployed.ok) throw new Error(`the demo's client-device deployment failed: ${deployed.errors.join('; ')}`);
+    for (const thing of [this.deviceThing, ROGUE_THING, INNOCENT_THING]) {
+      this.actorCerts.set(thing, this.emulator.issueDeviceCertificate(thing, join(this.dir, 'devices')));
+    }
     this.agent = new Agent({
       socketPath: join(this.dir, 'ipc.sock'),
       authToken: token,
@@ -372,13 +402,31 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
     try {
       const url = this.mqttUrl;
       const quiet = await Promise.all([
-        s.device ? this.startActor('device', ['--url', url, '--thing', this.deviceThing, '--interval-ms', '2000'], false) : undefined,
-        s.innocent ? this.startActor('innocent', ['--url', url, '--interval-ms', '5000'], true) : undefined,
+        s.device
+          ? this.startActor(
+              'device',
+              ['--url', url, '--thing', this.deviceThing, '--interval-ms', '2000', ...this.tlsArgs(this.deviceThing)],
+              false,
+            )
+          : undefined,
+        s.innocent
+          ? this.startActor(
+              'innocent',
+              ['--url', url, '--interval-ms', '5000', '--client-id', INNOCENT_THING, ...this.tlsArgs(INNOCENT_THING)],
+              true,
+            )
+          : undefined,
       ]);
       for (const a of quiet) if (a) cast.push(a);
       const sinkPort = this.sinkPort;
       const rogues = await Promise.all([
-        s.rogue ? this.startActor('rogue-agent', ['--url', url, '--interval-ms', String(this.rogueIntervalMs)], true) : undefined,
+        s.rogue
+          ? this.startActor(
+              'rogue-agent',
+              ['--url', url, '--interval-ms', String(this.rogueIntervalMs), '--client-id', ROGUE_THING, ...this.tlsArgs(ROGUE_THING)],
+              true,
+            )
+          : undefined,
         s.streamer
           ? this.startActor('tcp-streamer', ['--port', String(sinkPort), '--chunk', '1024', '--interval-ms', '50'], true)
           : undefined,
@@ -434,6 +482,13 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
       this.windows.clear();
       this.inRound = false;
     }
+  }
+
+  /** --ca/--cert/--key of an MQTT actor's thing. */
+  private tlsArgs(thing: string): string[] {
+    const c = this.actorCerts.get(thing);
+    if (!c) throw new Error(`no certificate for ${thing}`);
+    return ['--ca', c.caPath, '--cert', c.certPath, '--key', c.keyPath];
   }
 
   /** What a round still waits for (empty = done). */

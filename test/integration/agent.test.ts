@@ -12,7 +12,8 @@ import { Agent } from '../../src/agent/agent.ts';
 import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
 import type { LocalMessage } from '../../src/ipc/emulator/localPubSub.ts';
 import { silentLogger } from '../../src/log.ts';
-import { connectDevice, type Device } from '../support/mqttDevice.ts';
+import { connectThing, deployClientDevices } from '../support/clientDevices.ts';
+import type { Device } from '../support/mqttDevice.ts';
 import { until } from '../support/until.ts';
 
 const RECIPE = fileURLToPath(new URL('../../recipe.yaml', import.meta.url));
@@ -52,7 +53,7 @@ function makeEmulator(dir: string, overrides: Record<string, unknown>, mqtt = fa
     token: TOKEN,
     recordFile: join(dir, 'cloud.jsonl'),
     validationTimeoutMs: 3000,
-    ...(mqtt ? { mqttPort: 0 } : {}),
+    ...(mqtt ? { mqttPort: 0, certDir: join(dir, 'ca') } : {}),
   });
 }
 
@@ -336,13 +337,15 @@ describe('agent against the emulator', () => {
 
   it('serves real MQTT devices through the client-device broker and bridge: answers on MQTT, valid reports forwarded', async () => {
     const r = await rig({}, true);
+    // What a real deployment adds for downstream devices: Auth device group, broker, bridge mapping.
+    await deployClientDevices(r.emulator);
     const agent = startAgent(r, 3600);
     await agent.start();
     await until(() => r.emulator.status().openStreams > 3, 5000, 'subscriptions');
     const devices: Device[] = [];
     try {
-      const dev1 = await connectDevice(r.emulator.mqttUrl!, 'Dev1');
-      const intruder = await connectDevice(r.emulator.mqttUrl!, 'Intruder');
+      const dev1 = await connectThing(r.emulator, 'Dev1', join(r.dir, 'devices'));
+      const intruder = await connectThing(r.emulator, 'Intruder', join(r.dir, 'devices'));
       devices.push(dev1, intruder);
       await dev1.client.subscribeAsync('$aws/things/Dev1/defender/metrics/+/+', { qos: 1 });
       await intruder.client.subscribeAsync('$aws/things/Intruder/defender/metrics/+/+', { qos: 1 });

@@ -42,6 +42,7 @@ describe('defender-edge emulator CLI', () => {
     const ready = await emu.ready;
     expect(ready).toEqual({
       ready: true,
+      nucleus: 'classic',
       socket,
       thingName: 'gw9',
       components: { 'com.defender-edge.DefenderEdge': expect.stringMatching(/^[A-Z0-9]{16}$/) },
@@ -69,6 +70,24 @@ describe('defender-edge emulator CLI', () => {
     await sensor.whenConnected(5000);
     await sensor.publishToTopic('downstream/reports', { ok: 1 });
     await expect(sensor.publishToTopic('defender-edge/x', {})).rejects.toMatchObject({ errorCode: 'UnauthorizedError' });
+    const logLevelWarn = { componentVersion: '0.1.0', configurationUpdate: { merge: '{"logLevel":"warn"}' } };
+    const deployed = await emu.send(`deploy ${JSON.stringify({ components: { 'com.defender-edge.DefenderEdge': logLevelWarn } })}`);
+    expect(deployed).toMatchObject({
+      ok: true,
+      components: { 'com.defender-edge.DefenderEdge': { version: '0.1.0', changed: [['logLevel']] } },
+    });
+    const refused = await emu.send(
+      'deploy {"components": {"com.defender-edge.DefenderEdge": {"componentVersion": "0.1.0", "configurationUpdate": {"merge": "{"}}}}',
+    );
+    expect(refused).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/^components\.com\.defender-edge\.DefenderEdge\.configurationUpdate\.merge: invalid JSON/),
+    });
+    expect(await ipc.getConfiguration(['logLevel'])).toEqual({ logLevel: 'warn' });
+    expect(await emu.send('issue-cert Dev1')).toEqual({
+      ok: false,
+      error: 'issue-cert: no client-device broker: start the emulator with an MQTT port',
+    });
     expect(await emu.send('bogus')).toEqual({ ok: false, error: "unknown command 'bogus' (try: help)" });
     expect(await emu.send('config [1]')).toEqual({ ok: false, error: 'config: must be a JSON object' });
     expect(await emu.send('cloud-publish a/b {bad')).toMatchObject({
@@ -120,5 +139,46 @@ describe('defender-edge emulator CLI', () => {
     writeFileSync(join(dir, 'o.json'), '[]');
     expect(await fail(['--socket', join(dir, 's'), '--config', join(dir, 'o.json')])).toMatch(/--config: .*must be a JSON object/);
     expect(await fail(['--nope'])).toMatch(/Unknown option/);
+    expect(await fail(['--nucleus', 'java'])).toMatch(/--nucleus: must be one of classic, lite, not 'java'/);
+    expect(await fail(['--nucleus', 'lite', '--mqtt', '0'])).toMatch(/--mqtt: nucleus lite runs generic components only/);
+    expect(await fail(['--nucleus', 'lite', '--token', 'DEVTOKEN0000001'])).toMatch(/--token: nucleus lite SVCUIDs are 16 characters/);
+    expect(await fail(['--issue-cert', 'Dev1'])).toMatch(/--cert-dir and --issue-cert need --mqtt PORT/);
+    writeFileSync(join(dir, 'd.json'), '{"components":');
+    expect(await fail(['--socket', join(dir, 's'), '--deployment', join(dir, 'd.json')])).toMatch(/--deployment: .*d.json: /);
+  });
+
+  it('a deployment the emulator refuses at start exits 1 naming the field, and leaves no socket', async () => {
+    const dir = setup();
+    writeFileSync(
+      join(dir, 'd.json'),
+      JSON.stringify({
+        components: {
+          'aws.greengrass.clientdevices.Auth': {
+            componentVersion: '2.5.5',
+            configurationUpdate: {
+              merge: JSON.stringify({ deviceGroups: { definitions: { g: { selectionRule: 'thingName: x', policyName: 'none' } } } }),
+            },
+          },
+        },
+      }),
+    );
+    const socket = join(dir, 's.sock');
+    const run = promisify(execFile);
+    const err = (await run(process.execPath, [
+      CLI,
+      'emulator',
+      '--socket',
+      socket,
+      '--mqtt',
+      '0',
+      '--deployment',
+      join(dir, 'd.json'),
+    ]).catch((e: unknown) => e)) as { code: number; stderr: string };
+    expect(err.code).toBe(1);
+    expect(err.stderr).toContain(
+      'deployment: components.aws.greengrass.clientdevices.Auth.configuration.deviceGroups.definitions.g.policyName: ' +
+        'Policy definition none does not have a corresponding policy',
+    );
+    expect(existsSync(socket)).toBe(false);
   });
 });

@@ -262,14 +262,92 @@ describe('local pub/sub', () => {
     const sub = client.subscribeToTopic({ topic: 'downstream/reports' });
     sub.on('message', (m) => got.push(m.jsonMessage?.message));
     await sub.activate();
-    await other.publishToTopic({ topic: 'downstream/reports', publishMessage: { jsonMessage: { message: 'hi' } } });
-    const err = await rpcFailure(other.publishToTopic({ topic: 'defender-edge/x', publishMessage: { jsonMessage: { message: 'no' } } }));
+    await other.publishToTopic({ topic: 'downstream/reports', publishMessage: { jsonMessage: { message: { text: 'hi' } } } });
+    const err = await rpcFailure(
+      other.publishToTopic({ topic: 'defender-edge/x', publishMessage: { jsonMessage: { message: { no: 1 } } } }),
+    );
     expect(err.serviceError?._errorCode).toBe('UnauthorizedError');
     expect(
       (await rpcFailure(other.publishToIoTCore({ topicName: 'defender-edge/x', qos: QOS0, payload: 'x' }))).serviceError?.message,
     ).toBe('Not Authorized');
     await until(() => got.length === 1);
-    expect(got).toEqual(['hi']);
+    expect(got).toEqual([{ text: 'hi' }]);
+  });
+});
+
+describe('Java nucleus details', () => {
+  it('SubscribeToIoTCore does not answer while the core is offline; it does once the connection is up', async () => {
+    emu.setOnline(false);
+    const got: string[] = [];
+    const sub = client.subscribeToIoTCore({ topicName: 'defender-edge/+/cmd', qos: QOS1 });
+    sub.on('message', (m) => got.push(m.message!.topicName!));
+    let answered = false;
+    const activated = sub.activate().then(() => {
+      answered = true;
+    });
+    // A later request on the same connection is answered: the subscription is what waits.
+    expect((await client.getConfiguration({ keyPath: ['logLevel'] })).value).toEqual({ logLevel: 'info' });
+    expect(answered).toBe(false);
+    expect(emu.cloudPublish('defender-edge/gw1/cmd', 'lost while offline')).toBe(0);
+    emu.setOnline(true);
+    await activated;
+    expect(emu.cloudPublish('defender-edge/gw1/cmd', 'x')).toBe(1);
+    await until(() => got.length === 1);
+    // One still waiting when its stream closes leaves nothing behind.
+    emu.setOnline(false);
+    const waiting = client.subscribeToIoTCore({ topicName: 'defender-edge/+/other', qos: QOS0 });
+    void waiting.activate().catch(() => undefined);
+    await until(() => emu.status().openStreams === 2);
+    await waiting.close();
+    await until(() => emu.status().openStreams === 1, 5000, 'the waiting stream to close');
+    emu.setOnline(true);
+    expect(emu.cloudPublish('defender-edge/gw1/other', 'x')).toBe(0);
+  });
+
+  it('pub/sub checks authorization first: an empty topic is "Resource cannot be empty", a wildcard topic unauthorized', async () => {
+    const empty = await rpcFailure(client.publishToTopic({ topic: '', publishMessage: { jsonMessage: { message: {} } } }));
+    expect(empty.serviceError).toMatchObject({ message: 'Resource cannot be empty', _errorCode: 'UnauthorizedError' });
+    const emptySub = await rpcFailure(client.subscribeToTopic({ topic: '' }).activate());
+    expect(emptySub.serviceError).toMatchObject({ message: 'Resource cannot be empty', _errorCode: 'UnauthorizedError' });
+    // Not covered by the policy: refused as unauthorized before the wildcard check.
+    const wild = await rpcFailure(client.publishToTopic({ topic: 'other/+', publishMessage: { jsonMessage: { message: {} } } }));
+    expect(wild.serviceError?._errorCode).toBe('UnauthorizedError');
+    // Covered (downstream/*): then the wildcard check (InvalidArgumentsError, outside the JS error set).
+    const covered = await rpcFailure(client.publishToTopic({ topic: 'downstream/+', publishMessage: { jsonMessage: { message: {} } } }));
+    expect(covered.description).toMatch(/Unexpected response shape received: 'aws.greengrass#InvalidArgumentsError'/);
+  });
+
+  it('a jsonMessage must be a JSON object: anything else cannot be read (unmodeled InternalServerError)', async () => {
+    const err = await rpcFailure(
+      client.publishToTopic({ topic: 'downstream/reports', publishMessage: { jsonMessage: { message: 'text' } } }),
+    );
+    expect(err.type).toBe(RpcErrorType.InternalError);
+    expect(err.description).toMatch(/Plain text payload is: 'InternalServerError'/);
+  });
+
+  it('GetConfiguration: "Key not found" without resourceType/resourceName', async () => {
+    const err = await rpcFailure(client.getConfiguration({ keyPath: ['nope'] }));
+    expect(err.serviceError).toEqual({
+      message: 'Key not found',
+      _service: 'aws.greengrass#GreengrassCoreIPC',
+      _message: 'Key not found',
+      _errorCode: 'ResourceNotFoundError',
+    });
+  });
+
+  it('local pub/sub matches like its SubscriptionTrie: `a/#` not `a`, wildcards also `$` topics', async () => {
+    const got: string[] = [];
+    const sub = client.subscribeToTopic({ topic: 'downstream/#', receiveMode: 'RECEIVE_ALL_MESSAGES' as never });
+    sub.on('message', (m) => got.push(m.jsonMessage!.context!.topic!));
+    await sub.activate();
+    expect(emu.publishLocal('downstream', {})).toBe(0);
+    expect(emu.publishLocal('downstream/a/b', {})).toBe(1);
+    const all: string[] = [];
+    emu.subscribeLocal('+/things/#', (t) => all.push(t));
+    expect(emu.publishLocal('$aws/things/d1/defender/metrics/json', {})).toBe(1);
+    await until(() => got.length === 1);
+    expect(got).toEqual(['downstream/a/b']);
+    expect(all).toEqual(['$aws/things/d1/defender/metrics/json']);
   });
 });
 
@@ -332,16 +410,23 @@ describe('configuration', () => {
     expect(emu.configOf()?.reporting).toEqual({ intervalSeconds: 300, format: 'json' });
     expect(validations[0]!.configuration.reporting).toEqual({ intervalSeconds: 10, format: 'json' });
 
-    const ipcRejected = await rpcFailure(
-      client.updateConfiguration({ keyPath: ['reporting'], timestamp: new Date(), valueToMerge: { intervalSeconds: 1 } }),
-    );
-    expect(ipcRejected.serviceError?.message).toMatch(/must be >= 300/);
+    // An IPC UpdateConfiguration is not validated: the nucleus asks validators during deployments only.
+    await client.updateConfiguration({ keyPath: ['reporting'], timestamp: new Date(), valueToMerge: { intervalSeconds: 1 } });
+    expect(emu.configOf()?.reporting).toEqual({ intervalSeconds: 1, format: 'json' });
+    expect(validations).toHaveLength(1);
+    await until(() => updates.length === 1);
 
     const accepted = await emu.changeConfig({ reporting: { intervalSeconds: 900 } });
     expect(accepted).toEqual({ applied: true, changed: [['reporting', 'intervalSeconds']] });
-    await until(() => updates.length === 1);
-    expect(updates).toEqual([['reporting', 'intervalSeconds']]);
-    expect(validations).toHaveLength(3);
+    await until(() => updates.length === 2);
+    expect(updates).toEqual([
+      ['reporting', 'intervalSeconds'],
+      ['reporting', 'intervalSeconds'],
+    ]);
+    expect(validations).toHaveLength(2);
+    // Nothing changes: nothing to validate.
+    expect(await emu.changeConfig({ reporting: { intervalSeconds: 900 } })).toEqual({ applied: true, changed: [] });
+    expect(validations).toHaveLength(2);
 
     const late = await rpcFailure(
       client.sendConfigurationValidityReport({
@@ -358,6 +443,148 @@ describe('configuration', () => {
     const val = client.subscribeToValidateConfigurationUpdates({});
     await val.activate();
     expect(await emu.changeConfig({ logLevel: 'debug' })).toEqual({ applied: false, reason: 'validation timed out' });
+  });
+
+  it('one validation listener per component: a second subscription gets no events, closing either removes it', async () => {
+    const first: string[] = [];
+    const second: string[] = [];
+    const answer = (list: string[]) => (e: greengrasscoreipc.model.ValidateConfigurationUpdateEvents) => {
+      const id = e.validateConfigurationUpdateEvent!.deploymentId!;
+      list.push(id);
+      void client.sendConfigurationValidityReport({ configurationValidityReport: { deploymentId: id, status: 'ACCEPTED' as never } });
+    };
+    const a = client.subscribeToValidateConfigurationUpdates({});
+    a.on('message', answer(first));
+    await a.activate();
+    const b = client.subscribeToValidateConfigurationUpdates({});
+    b.on('message', answer(second));
+    await b.activate(); // answered, but the first listener stays the component's
+    expect(await emu.changeConfig({ logLevel: 'debug' })).toMatchObject({ applied: true });
+    expect([first.length, second.length]).toEqual([1, 0]);
+    await b.close(); // closing the second one removes the component's listener
+    await until(() => emu.status().openStreams === 1, 5000, 'the server to see the close');
+    expect(await emu.changeConfig({ logLevel: 'warn' })).toMatchObject({ applied: true });
+    expect([first.length, second.length]).toEqual([1, 0]);
+    const report = await rpcFailure(
+      client.sendConfigurationValidityReport(
+        { configurationValidityReport: { status: 'ACCEPTED' as never } as never },
+        { disableValidation: true },
+      ),
+    );
+    expect(report.serviceError?.message).toBe('Cannot accept configuration validity report, the deployment ID provided was null');
+  });
+});
+
+describe('deployments', () => {
+  /** The fixture recipe's ComponentVersion: deploying it again changes only the configuration. */
+  const SAME = '0.1.0';
+  const doc = (version: string, merge?: unknown, reset?: string[]) => ({
+    components: {
+      [ME]: {
+        componentVersion: version,
+        configurationUpdate: { ...(merge ? { merge: JSON.stringify(merge) } : {}), ...(reset ? { reset } : {}) },
+      },
+    },
+  });
+
+  async function validator(verdict: (c: Record<string, unknown>) => string | null): Promise<string[]> {
+    const seen: string[] = [];
+    const val = client.subscribeToValidateConfigurationUpdates({});
+    val.on('message', (e) => {
+      const v = e.validateConfigurationUpdateEvent!;
+      seen.push(v.deploymentId!);
+      const problem = verdict(v.configuration as Record<string, unknown>);
+      void client.sendConfigurationValidityReport({
+        configurationValidityReport: {
+          deploymentId: v.deploymentId!,
+          status: (problem ? 'REJECTED' : 'ACCEPTED') as never,
+          ...(problem ? { message: problem } : {}),
+        },
+      });
+    });
+    await val.activate();
+    return seen;
+  }
+
+  it('a configuration-only deployment is validated; a rejected one changes nothing and says why', async () => {
+    const asked = await validator((c) => ((c.logLevel as string) === 'silly' ? 'logLevel: must be a pino level' : null));
+    expect(emu.versionOf()).toBe(SAME);
+    const bad = await emu.deploy(doc(SAME, { logLevel: 'silly' }));
+    expect(bad).toMatchObject({
+      ok: false,
+      errors: [
+        `components.${ME}: Components reported that their to-be-deployed configuration is invalid { name = ${ME}, message = logLevel: must be a pino level }`,
+      ],
+    });
+    expect(emu.configOf()?.logLevel).toBe('info');
+    const good = await emu.deploy(doc(SAME, { logLevel: 'debug' }));
+    expect(good).toMatchObject({ ok: true, components: { [ME]: { version: SAME, changed: [['logLevel']], validated: true } } });
+    expect(asked).toHaveLength(2);
+    expect(emu.status().deployments).toMatchObject({ applied: 1, failed: 1 });
+  });
+
+  it('a deployment that changes the version is not validated (the component must check at start)', async () => {
+    const asked = await validator(() => 'everything is refused');
+    const r = await emu.deploy(doc('1.1.0', { logLevel: 'debug' }));
+    expect(r).toMatchObject({ ok: true, components: { [ME]: { version: '1.1.0', validated: false } } });
+    expect(r.ok && r.warnings).toEqual([`components.${ME}: version 1.1.0 replaces the running one (a real core restarts the component)`]);
+    expect(asked).toEqual([]);
+    expect(emu.versionOf()).toBe('1.1.0');
+    expect(emu.configOf()?.logLevel).toBe('debug');
+  });
+
+  it('reset goes back to the recipe default (or removes), then merge; malformed documents name the field', async () => {
+    await emu.deploy(doc(SAME, { logLevel: 'debug', extra: { a: 1 } }));
+    const r = await emu.deploy(doc(SAME, { reporting: { format: 'cbor' } }, ['/logLevel', '/extra']));
+    expect(r.ok).toBe(true);
+    expect(emu.configOf()).toMatchObject({ logLevel: 'info', reporting: { intervalSeconds: 300, format: 'cbor' } });
+    expect(emu.configOf()).not.toHaveProperty('extra');
+    const malformed = await emu.deploy({
+      components: { [ME]: { componentVersion: '1.0.0', configurationUpdate: { merge: '{"logLevel":' } } },
+    });
+    expect(malformed).toMatchObject({
+      ok: false,
+      errors: [expect.stringMatching(new RegExp(`^components\\.${ME.replace(/\./g, '\\.')}\\.configurationUpdate\\.merge: invalid JSON`))],
+    });
+    expect(await emu.deploy('not json')).toMatchObject({ ok: false, errors: [expect.stringMatching(/^deployment: invalid JSON/)] });
+  });
+
+  it('the validation timeout of the deployment policy applies', async () => {
+    const val = client.subscribeToValidateConfigurationUpdates({});
+    await val.activate(); // never answers
+    const r = await emu.deploy({
+      ...doc(SAME, { logLevel: 'debug' }),
+      deploymentPolicies: { configurationValidationPolicy: { timeoutInSeconds: 1 } },
+    });
+    expect(r).toMatchObject({
+      ok: false,
+      errors: [`components.${ME}: Error while waiting for validation report for one or more components: no report within 1000 ms`],
+    });
+  });
+
+  it('a deployed component that is new gets an identity with its own accessControl', async () => {
+    const r = await emu.deploy({
+      components: {
+        'com.example.Reader': {
+          componentVersion: '2.0.0',
+          configurationUpdate: {
+            merge: JSON.stringify({
+              accessControl: {
+                'aws.greengrass.ipc.pubsub': { 'r:1': { policyDescription: 'x', operations: ['*'], resources: ['downstream/*'] } },
+              },
+            }),
+          },
+        },
+      },
+    });
+    expect(r.ok).toBe(true);
+    const token = r.ok ? r.tokens['com.example.Reader']! : '';
+    const reader = await connect(token);
+    await reader.publishToTopic({ topic: 'downstream/x', publishMessage: { jsonMessage: { message: {} } } });
+    expect(
+      (await rpcFailure(reader.publishToTopic({ topic: 'defender-edge/x', publishMessage: { jsonMessage: { message: {} } } }))).serviceError
+        ?._errorCode,
+    ).toBe('UnauthorizedError');
   });
 });
 

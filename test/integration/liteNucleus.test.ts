@@ -1,6 +1,6 @@
-// The agent (real SDK, real socket) against a nucleus that answers like nucleus lite (test/support/liteNucleus.ts):
-// configuration numbers and booleans as strings, no validation operations (ServiceError, empty message), IoT
-// Core operations refused while the core is offline. The agent must take its configuration, notice the
+// The agent (real SDK, real socket) against the emulator behaving like nucleus lite (`nucleus: 'lite'`):
+// configuration numbers as strings (and a YAML recipe's scalars as text), no validation operations
+// (ServiceError, empty message), IoT Core operations refused while the core is offline. The agent must take its configuration, notice the
 // missing validation step once, bound its retries, keep what it must send on disk, and catch up when the
 // core comes online.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/agent/agent.ts';
 import type { HealthRecord } from '../../src/agent/health.ts';
-import { LiteNucleus } from '../support/liteNucleus.ts';
+import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
 import { until } from '../support/until.ts';
 
 const RECIPE = fileURLToPath(new URL('../../recipe.yaml', import.meta.url));
@@ -33,11 +33,13 @@ afterEach(async () => {
 async function rig(overrides: Record<string, unknown> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'dedge-lite-'));
   const record = join(dir, 'cloud.jsonl');
-  const nucleus = new LiteNucleus({
+  const nucleus = new GreengrassEmulator({
+    nucleus: 'lite',
     socketPath: join(dir, 'ipc.sock'),
     recipe: RECIPE,
     token: TOKEN,
     recordFile: record,
+    offline: true,
     overrides: { stateDir: join(dir, 'state'), sampling: { intervalMs: 200 }, heartbeat: { intervalSeconds: 1 }, ...overrides },
   });
   await nucleus.start();
@@ -93,21 +95,21 @@ describe('on a nucleus that answers like nucleus lite', () => {
 
     // Offline: both SubscribeToIoTCore give up after 5 attempts each; reports wait in the outbox.
     await until(() => agent.snapshot().ipc.subscriptionsGivenUp === 2, 15_000, 'cloud subscriptions given up');
-    const subscribesWhenGivenUp = nucleus.count('SubscribeToIoTCore');
+    const subscribesWhenGivenUp = nucleus.requestCount('SubscribeToIoTCore');
     expect(subscribesWhenGivenUp).toBe(10);
     await until(() => agent.snapshot().outbox.failures >= 2 && agent.snapshot().outbox.depth >= 1, 10_000, 'reports held offline');
     await settle(3000); // a retry storm would show here
-    expect(nucleus.count('SubscribeToValidateConfigurationUpdates')).toBe(1);
-    expect(nucleus.count('SendConfigurationValidityReport')).toBe(0);
-    expect(nucleus.count('SubscribeToIoTCore')).toBe(subscribesWhenGivenUp);
+    expect(nucleus.requestCount('SubscribeToValidateConfigurationUpdates')).toBe(1);
+    expect(nucleus.requestCount('SendConfigurationValidityReport')).toBe(0);
+    expect(nucleus.requestCount('SubscribeToIoTCore')).toBe(subscribesWhenGivenUp);
     expect(cloud()).toEqual([]);
 
     // Online: the held reports go out, and the first accepted publish re-arms the cloud subscriptions.
     nucleus.setOnline(true);
     await until(() => cloud().some((m) => m.topic === `$aws/things/${GW}/defender/metrics/json`), 40_000, 'a report in the cloud');
-    await until(() => nucleus.count('SubscribeToIoTCore') === subscribesWhenGivenUp + 2, 10_000, 'cloud subscriptions re-armed');
+    await until(() => nucleus.requestCount('SubscribeToIoTCore') === subscribesWhenGivenUp + 2, 10_000, 'cloud subscriptions re-armed');
     await until(
-      () => nucleus.cloud.cloudPublish(`$aws/things/${GW}/defender/metrics/json/rejected`, Buffer.from('{}')) > 0,
+      () => nucleus.cloudPublish(`$aws/things/${GW}/defender/metrics/json/rejected`, Buffer.from('{}')) > 0,
       5000,
       'the rejected subscription active',
     );
@@ -158,7 +160,7 @@ describe('on a nucleus that answers like nucleus lite', () => {
     });
     expect(lines.some((l) => /running on the defaults, not on the refused configuration/.test(l.msg))).toBe(true);
     // RUNNING, not ERRORED: the agent keeps guarding the gateway on what it has (configManager.ts explains why).
-    expect(nucleus.count('UpdateState')).toBe(1);
+    expect(nucleus.requestCount('UpdateState')).toBe(1);
     // (What the health record carries; on the defaults its first one is a minute away.)
     expect(agent.snapshot().config.lastErrors).toEqual(['reporting.intervalSeconds: must be >= 300']);
   }, 60_000);

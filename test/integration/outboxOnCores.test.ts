@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { GreengrassEmulator, type GreengrassEmulatorOptions } from '../../src/ipc/emulator/emulator.ts';
 import { GreengrassIpcClient } from '../../src/ipc/ipcClient.ts';
 import { Outbox } from '../../src/ipc/outbox.ts';
 import { silentLogger } from '../../src/log.ts';
-import { LiteNucleus, type LiteNucleusOptions } from '../support/liteNucleus.ts';
 import { until } from '../support/until.ts';
 
 const RECIPE = fileURLToPath(new URL('../../recipe.yaml', import.meta.url));
@@ -22,10 +22,18 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function rig(options: Partial<LiteNucleusOptions> = {}) {
+async function rig(options: Partial<GreengrassEmulatorOptions> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'dedge-obc-'));
   const record = join(dir, 'cloud.jsonl');
-  const nucleus = new LiteNucleus({ socketPath: join(dir, 'ipc.sock'), recipe: RECIPE, token: TOKEN, recordFile: record, ...options });
+  const nucleus = new GreengrassEmulator({
+    nucleus: 'lite',
+    socketPath: join(dir, 'ipc.sock'),
+    recipe: RECIPE,
+    token: TOKEN,
+    recordFile: record,
+    offline: true,
+    ...options,
+  });
   await nucleus.start();
   const ipc = new GreengrassIpcClient({ socketPath: join(dir, 'ipc.sock'), authToken: TOKEN, callTimeoutMs: 300 });
   ipc.start();
@@ -75,7 +83,7 @@ describe('outbox on the cores', () => {
     outbox.start();
     fill();
     await until(() => outbox.stats().failures >= 3, 10_000, 'refusals');
-    const asked = nucleus.count('PublishToIoTCore');
+    const asked = nucleus.requestCount('PublishToIoTCore');
     expect(outbox.stats()).toMatchObject({ depth: N, rejected: 0, droppedTotal: 0 });
     expect(asked).toBeLessThan(3 * 32); // after the first refusal, one at a time
     nucleus.setOnline(true);
@@ -87,7 +95,7 @@ describe('outbox on the cores', () => {
     let holding = true;
     const { nucleus, outbox, cloud, fill } = await rig({
       overrides: wideOpen,
-      online: true,
+      offline: false,
       hold: (op) => holding && op === 'PublishToIoTCore',
     });
     outbox.start();

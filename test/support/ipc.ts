@@ -50,7 +50,17 @@ export const CLI = fileURLToPath(new URL('../../bin/defender-edge.js', import.me
 
 export interface EmulatorProcess {
   child: ChildProcess;
-  ready: Promise<{ ready: true; socket: string; thingName: string; components: Record<string, string> }>;
+  /** The ready line; `mqtt`, `ca` and `deviceCerts` only with --mqtt. */
+  ready: Promise<{
+    ready: true;
+    nucleus: 'classic' | 'lite';
+    socket: string;
+    thingName: string;
+    components: Record<string, string>;
+    mqtt?: string;
+    ca?: string;
+    deviceCerts?: Record<string, { certPath: string; keyPath: string }>;
+  }>;
   /** Send one control command; resolves with its JSON answer line. */
   send(command: string): Promise<Record<string, unknown>>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;

@@ -7,6 +7,7 @@
 //     targetTopicPrefix?: string (bridge ≥ 2.2.0) }
 // source and target must differ. The bridge keeps the topic name when forwarding, with the optional
 // prefix in front (MessageBridge.java: targetTopic = targetTopicPrefix + sourceTopic).
+import { isPlainObject } from '../../plainObject.ts';
 import { filterProblem, topicMatchesFilter } from './mqttTopic.ts';
 
 export const BROKER_KINDS = ['LocalMqtt', 'Pubsub', 'IotCore'] as const;
@@ -30,73 +31,54 @@ export interface Route {
   mapping: string;
 }
 
-export class BridgeConfigError extends Error {
-  override name = 'BridgeConfigError';
-  readonly errors: string[];
-  constructor(errors: string[]) {
-    super(errors.join('; '));
-    this.errors = errors;
-  }
-}
+export type MappingParse = { ok: true; mapping: TopicMapping; warnings: string[] } | { ok: false; errors: string[]; warnings: string[] };
 
-export type MappingParse = { ok: true; mapping: TopicMapping } | { ok: false; errors: string[] };
+export const BRIDGE_COMPONENT_NAME = 'aws.greengrass.clientdevices.mqtt.Bridge';
+
+const ENTRY_KEYS = ['topic', 'source', 'target', 'targetTopicPrefix'] as const;
+/** The bridge's other configuration keys (BridgeConfig.java): accepted, not used by the emulator. */
+const CONFIG_KEYS = ['mqttTopicMapping', 'brokerUri', 'brokerServerUri', 'clientId', 'mqtt5RouteOptions', 'mqtt', 'startupTimeoutSeconds'];
+
+/** Broker names are enum values the bridge reads case-insensitively (ACCEPT_CASE_INSENSITIVE_ENUMS). */
+function brokerKind(v: unknown): BrokerKind | null {
+  if (typeof v !== 'string') return null;
+  return BROKER_KINDS.find((k) => k.toLowerCase() === v.toLowerCase()) ?? null;
+}
 
 /**
- * Our default when no mapping is configured (a choice, not a Greengrass default: the real bridge maps
- * nothing until configured). Downstream devices publish Device Defender reports on the same topics they
- * would use towards IoT Core (`$aws/things/<device>/defender/metrics/json|cbor`, docs/reports.md) and
- * free-form data under `devices/#`; both reach local pub/sub where the component listens. The component's
- * answers (`…/accepted|rejected`) and anything it publishes under `devices/#` go back to local MQTT, so a
- * device gets its reply where it published. Loops are impossible: see MqttBridge (no re-bridging of
- * the bridge's own messages).
+ * Parse a `mqttTopicMapping` object; errors as `path: message`. Keys of an entry are read
+ * case-insensitively and unknown ones ignored with a warning, like the bridge's configuration mapper.
  */
-export const DEFAULT_TOPIC_MAPPING: TopicMapping = [
-  entry('DeviceDefenderReportsToPubsub', '$aws/things/+/defender/metrics/+', 'LocalMqtt', 'Pubsub'),
-  entry('DevicesToPubsub', 'devices/#', 'LocalMqtt', 'Pubsub'),
-  entry('DeviceDefenderAcceptedToLocalMqtt', '$aws/things/+/defender/metrics/+/accepted', 'Pubsub', 'LocalMqtt'),
-  entry('DeviceDefenderRejectedToLocalMqtt', '$aws/things/+/defender/metrics/+/rejected', 'Pubsub', 'LocalMqtt'),
-  entry('DevicesToLocalMqtt', 'devices/#', 'Pubsub', 'LocalMqtt'),
-];
-
-function entry(name: string, topic: string, source: BrokerKind, target: BrokerKind): TopicMappingEntry {
-  return { name, topic, source, target, targetTopicPrefix: '' };
-}
-
-const ENTRY_KEYS = new Set(['topic', 'source', 'target', 'targetTopicPrefix']);
-/** Other keys of the bridge's configuration: accepted in a bridge file and ignored by the emulator. */
-const IGNORED_CONFIG_KEYS = new Set(['brokerUri', 'brokerServerUri', 'clientId', 'mqtt5RouteOptions', 'mqtt', 'startupTimeoutSeconds']);
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function isBrokerKind(v: unknown): v is BrokerKind {
-  return typeof v === 'string' && (BROKER_KINDS as readonly string[]).includes(v);
-}
-
-/** Parse a `mqttTopicMapping` object; errors as `path: message` (docs/architecture.md#conventions). */
 export function parseTopicMapping(raw: unknown, path = 'mqttTopicMapping'): MappingParse {
-  if (!isObject(raw)) return { ok: false, errors: [`${path}: must be an object of named mappings`] };
+  const warnings: string[] = [];
+  if (!isPlainObject(raw)) return { ok: false, errors: [`${path}: must be an object of named mappings`], warnings };
   const errors: string[] = [];
   const mapping: TopicMappingEntry[] = [];
   for (const [name, value] of Object.entries(raw)) {
     const p = `${path}.${name}`;
-    if (!isObject(value)) {
+    if (!isPlainObject(value)) {
       errors.push(`${p}: must be an object {topic, source, target}`);
       continue;
     }
     const before = errors.length;
-    for (const key of Object.keys(value)) if (!ENTRY_KEYS.has(key)) errors.push(`${p}.${key}: unknown key`);
-    const { topic, source, target, targetTopicPrefix } = value;
-    if (typeof topic !== 'string') errors.push(`${p}.topic: must be a string`);
+    const fields: Record<string, unknown> = {};
+    for (const [key, v] of Object.entries(value)) {
+      const known = ENTRY_KEYS.find((k) => k.toLowerCase() === key.toLowerCase());
+      if (known) fields[known] = v;
+      else warnings.push(`${p}.${key}: unknown key, ignored`);
+    }
+    const { topic, targetTopicPrefix } = fields;
+    const source = brokerKind(fields.source);
+    const target = brokerKind(fields.target);
+    if (typeof topic !== 'string') errors.push(`${p}.topic: required, a topic or MQTT topic filter`);
     else {
       const problem = filterProblem(topic);
       if (problem) errors.push(`${p}.topic: ${problem}`);
     }
-    if (!isBrokerKind(source)) errors.push(`${p}.source: must be one of ${BROKER_KINDS.join(', ')}`);
-    if (!isBrokerKind(target)) errors.push(`${p}.target: must be one of ${BROKER_KINDS.join(', ')}`);
+    if (!source) errors.push(`${p}.source: required, one of ${BROKER_KINDS.join(', ')}${describe(fields.source)}`);
+    if (!target) errors.push(`${p}.target: required, one of ${BROKER_KINDS.join(', ')}${describe(fields.target)}`);
     else if (target === source) errors.push(`${p}.target: must differ from source`);
-    if (targetTopicPrefix !== undefined) {
+    if (targetTopicPrefix !== undefined && targetTopicPrefix !== null) {
       if (typeof targetTopicPrefix !== 'string') errors.push(`${p}.targetTopicPrefix: must be a string`);
       else if (/[+#]/.test(targetTopicPrefix)) errors.push(`${p}.targetTopicPrefix: must not contain wildcards`);
     }
@@ -106,30 +88,33 @@ export function parseTopicMapping(raw: unknown, path = 'mqttTopicMapping'): Mapp
         topic: topic as string,
         source: source as BrokerKind,
         target: target as BrokerKind,
-        targetTopicPrefix: (targetTopicPrefix as string | undefined) ?? '',
+        targetTopicPrefix: (targetTopicPrefix as string | undefined | null) ?? '',
       });
     }
   }
-  return errors.length > 0 ? { ok: false, errors } : { ok: true, mapping };
+  return errors.length > 0 ? { ok: false, errors, warnings } : { ok: true, mapping, warnings };
+}
+
+function describe(v: unknown): string {
+  return v === undefined ? '' : `, not ${JSON.stringify(v)}`;
 }
 
 /**
- * Parse a bridge configuration file: the bridge component's configuration object, of which the
- * emulator uses `mqttTopicMapping` (required) and ignores the bridge's connection keys.
+ * Parse the bridge component's configuration, of which the emulator uses `mqttTopicMapping`. There is no
+ * default mapping: without one the bridge maps nothing (a warning says so).
  */
-export function parseBridgeConfig(raw: unknown): MappingParse {
-  if (!isObject(raw)) return { ok: false, errors: ['bridge: must be an object with mqttTopicMapping'] };
-  const errors: string[] = [];
+export function parseBridgeConfig(raw: unknown, path: string = BRIDGE_COMPONENT_NAME): MappingParse {
+  const nothing = `${path}.mqttTopicMapping: absent; the bridge maps nothing`;
+  if (raw === undefined || raw === null) return { ok: true, mapping: [], warnings: [nothing] };
+  if (!isPlainObject(raw)) return { ok: false, errors: [`${path}: configuration must be an object with mqttTopicMapping`], warnings: [] };
+  const warnings: string[] = [];
   for (const key of Object.keys(raw)) {
-    if (key !== 'mqttTopicMapping' && !IGNORED_CONFIG_KEYS.has(key)) errors.push(`bridge.${key}: unknown key`);
+    if (!CONFIG_KEYS.some((k) => k.toLowerCase() === key.toLowerCase())) warnings.push(`${path}.${key}: unknown key, ignored`);
   }
-  if (raw.mqttTopicMapping === undefined) errors.push('bridge.mqttTopicMapping: required');
-  else {
-    const parsed = parseTopicMapping(raw.mqttTopicMapping, 'bridge.mqttTopicMapping');
-    if (!parsed.ok) errors.push(...parsed.errors);
-    else if (errors.length === 0) return parsed;
-  }
-  return { ok: false, errors };
+  const mappingKey = Object.keys(raw).find((k) => k.toLowerCase() === 'mqtttopicmapping');
+  if (mappingKey === undefined || raw[mappingKey] === null) return { ok: true, mapping: [], warnings: [...warnings, nothing] };
+  const parsed = parseTopicMapping(raw[mappingKey], `${path}.mqttTopicMapping`);
+  return { ...parsed, warnings: [...warnings, ...parsed.warnings] };
 }
 
 /** The distinct filters to subscribe to on one source, in mapping order. */

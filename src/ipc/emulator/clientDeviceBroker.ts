@@ -1,17 +1,37 @@
-// The emulator's client-device broker: the stand-in for Greengrass's local MQTT broker (Moquette/EMQX)
-// that downstream devices connect to. aedes (MQTT 3.1.1) on node:net, loopback only. Client device auth
-// (aws.greengrass.clientdevices.Auth, certificate based on a real gateway) is reduced to an optional
-// allow-list of client ids; every client id is recorded with its traffic counters.
+// The emulator's client-device broker: the stand-in for Greengrass's local MQTT broker
+// (aws.greengrass.clientdevices.mqtt.Moquette) that downstream devices connect to. aedes (MQTT 3.1.1)
+// over TLS on loopback, with client certificates required and client device auth on every packet, as the
+// Moquette plugin does it (aws-greengrass-moquette-mqtt integration ClientDeviceAuthorizer.java,
+// ClientDeviceTrustManager.java; broker moquette-0.17 MQTTConnection.java, PostOffice.java):
+// - TLS: a device must present a certificate the core trusts (here: issued by the emulator's CA);
+// - CONNECT: the client id must be the thing the certificate is attached to (CDA CreateIoTThingSession)
+//   and the device must have `mqtt:connect` on `mqtt:clientId:<id>`; otherwise CONNACK 4 (bad user name
+//   or password) and the connection closes;
+// - PUBLISH: `mqtt:publish` on `mqtt:topic:<topic>`; a denied publish is dropped without an answer (no
+//   PUBACK for QoS 1) and the connection stays up;
+// - SUBSCRIBE: `mqtt:subscribe` on `mqtt:topicfilter:<filter>`; a denied filter gets the SUBACK failure
+//   code 0x80.
+// Every client id is recorded with its traffic counters.
 
 import type { EventEmitter } from 'node:events';
-import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
-import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } from 'aedes';
+import type { AddressInfo, Socket } from 'node:net';
+import { createServer, type Server, type TLSSocket } from 'node:tls';
+import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
 import { type Logger, silentLogger } from '../../log.ts';
+import { type DeviceGroups, isDeviceAuthorized } from './clientDeviceAuth.ts';
+import { thingOfCertificate } from './coreDeviceCa.ts';
 
 /** Loopback only: the emulator must never accept devices from another host. */
 export const BROKER_HOST = '127.0.0.1';
 /** Per-client stats kept at most (oldest disconnected entries go first). */
 const MAX_TRACKED_CLIENTS = 1000;
+/** CDA refuses thing names longer than AWS IoT allows. */
+const MAX_THING_NAME_LENGTH = 128;
+/**
+ * Where a denied publish goes so that aedes neither acknowledges nor delivers it: no client can subscribe
+ * to it (authorizeSubscribe) and nothing is forwarded from it (authorizeForward).
+ */
+const DENIED_TOPIC = '$defender-edge/denied';
 
 export interface DeviceMessage {
   clientId: string;
@@ -21,11 +41,19 @@ export interface DeviceMessage {
   retain: boolean;
 }
 
+export interface BrokerTls {
+  /** PEM server certificate and key, and the CA that client certificates must chain to. */
+  cert: string;
+  key: string;
+  ca: string;
+}
+
 export interface ClientDeviceBrokerOptions {
   /** TCP port on 127.0.0.1; 0 picks a free one. */
   port: number;
-  /** When set, only these client ids may connect (CONNACK 5 "not authorized" otherwise). */
-  allowedClientIds?: readonly string[];
+  tls: BrokerTls;
+  /** The Auth component's device groups as they are now (read on every check). */
+  deviceGroups: () => DeviceGroups;
   /** A device's accepted publish; called before the broker completes that publish. */
   onDevicePublish?: (msg: DeviceMessage) => void;
   logger?: Logger;
@@ -43,15 +71,23 @@ export interface MqttClientStats {
   /** PUBLISH packets forwarded to the client, and their payload bytes. */
   publishesOut: number;
   bytesOut: number;
+  /** PUBLISH / SUBSCRIBE filters refused by client device auth. */
+  deniedPublishes: number;
+  deniedSubscribes: number;
 }
 
 export interface ClientDeviceBrokerStatus {
   url: string;
   connectedClients: number;
   clients: MqttClientStats[];
-  /** CONNECTs refused by the allow-list, and the ids they used (bounded). */
+  /** CONNECTs refused by client device auth, the ids they used (bounded) and the last reason. */
   refusedConnects: number;
   refusedClientIds: string[];
+  lastRefusal: string | null;
+  deniedPublishes: number;
+  deniedSubscribes: number;
+  /** TLS handshakes that failed (no or untrusted client certificate, …). */
+  tlsFailures: number;
   /** Connections closed for a protocol error (malformed packet, timeout, …). */
   clientErrors: number;
 }
@@ -69,7 +105,6 @@ interface Tracked {
 export class ClientDeviceBroker {
   private readonly options: ClientDeviceBrokerOptions;
   private readonly log: Logger;
-  private readonly allowed: ReadonlySet<string> | null;
   private readonly tracked = new Map<string, Tracked>();
   private readonly sockets = new Set<Socket>();
   private readonly refusedIds = new Set<string>();
@@ -77,6 +112,10 @@ export class ClientDeviceBroker {
   private server: Server | null = null;
   private boundPort = 0;
   private refused = 0;
+  private lastRefusal: string | null = null;
+  private deniedPublishes = 0;
+  private deniedSubscribes = 0;
+  private tlsFailures = 0;
   private clientErrors = 0;
 
   constructor(options: ClientDeviceBrokerOptions) {
@@ -85,7 +124,6 @@ export class ClientDeviceBroker {
     }
     this.options = options;
     this.log = (options.logger ?? silentLogger()).child({ module: 'mqtt-broker' });
-    this.allowed = options.allowedClientIds ? new Set(options.allowedClientIds) : null;
   }
 
   get port(): number {
@@ -93,15 +131,19 @@ export class ClientDeviceBroker {
   }
 
   get url(): string {
-    return `mqtt://${BROKER_HOST}:${this.boundPort}`;
+    return `mqtts://${BROKER_HOST}:${this.boundPort}`;
   }
 
   async start(): Promise<void> {
     if (this.aedes) return;
     const aedes = await Aedes.createBroker({
       authenticate: (client, _user, _pass, done) => this.authenticate(client, done),
-      authorizeForward: (client, packet) => this.countForward(client, packet),
+      authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
+      authorizeSubscribe: (client, sub, done) => this.authorizeSubscribe(client, sub, done),
+      authorizeForward: (client, packet) => this.forward(client, packet),
       published: (packet, client, done) => this.onPublished(packet, client, done),
+      // Thing names are up to 128 characters; CDA refuses longer ones itself.
+      maxClientsIdLength: 65535,
     });
     aedes.on('clientReady', (client) => this.onClientReady(client));
     aedes.on('clientDisconnect', (client) => this.onClientGone(client));
@@ -110,10 +152,16 @@ export class ClientDeviceBroker {
     // aedes emits 'error' for persistence failures; without a listener that would kill the emulator.
     const emitter: EventEmitter = aedes; // its typings list only client events
     emitter.on('error', (err: Error) => this.log.error({ err }, 'broker error'));
-    const server = createServer((socket) => {
+    const { cert, key, ca } = this.options.tls;
+    const server = createServer({ cert, key, ca, requestCert: true, rejectUnauthorized: true }, (socket) => aedes.handle(socket));
+    // The TCP connections, tracked from before the handshake: stop() must also close one still in it.
+    server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
-      aedes.handle(socket);
+    });
+    server.on('tlsClientError', (err) => {
+      this.tlsFailures++;
+      this.log.warn({ err }, 'client device TLS handshake failed');
     });
     try {
       await new Promise<void>((resolve, reject) => {
@@ -131,7 +179,7 @@ export class ClientDeviceBroker {
     this.aedes = aedes;
     this.server = server;
     this.boundPort = (server.address() as AddressInfo).port;
-    this.log.info({ url: this.url, allowList: this.allowed ? [...this.allowed] : null }, 'client-device broker listening');
+    this.log.info({ url: this.url }, 'client-device broker listening (TLS, client certificates required)');
   }
 
   /** Closes every client and the listener; resolves when the port is free. Safe to call twice. */
@@ -143,7 +191,7 @@ export class ClientDeviceBroker {
     if (!aedes || !server) return;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     await new Promise<void>((resolve) => aedes.close(() => resolve()));
-    // Connections that never sent CONNECT are not aedes clients yet; close them ourselves.
+    // Connections that never sent CONNECT (or never finished the handshake) are not aedes clients; close them.
     for (const s of this.sockets) s.destroy();
     await closed;
   }
@@ -168,17 +216,77 @@ export class ClientDeviceBroker {
       clients,
       refusedConnects: this.refused,
       refusedClientIds: [...this.refusedIds],
+      lastRefusal: this.lastRefusal,
+      deniedPublishes: this.deniedPublishes,
+      deniedSubscribes: this.deniedSubscribes,
+      tlsFailures: this.tlsFailures,
       clientErrors: this.clientErrors,
     };
   }
 
+  private can(clientId: string, operation: string, resource: string): boolean {
+    return isDeviceAuthorized(this.options.deviceGroups(), clientId, operation, resource);
+  }
+
   private authenticate(client: Client, done: (err: AuthenticateError | null, ok: boolean | null) => void): void {
-    if (this.allowed === null || this.allowed.has(client.id)) return done(null, true);
+    const conn = client.conn as TLSSocket;
+    const peer = typeof conn.getPeerCertificate === 'function' ? conn.getPeerCertificate() : undefined;
+    const thing = conn.authorized && peer ? thingOfCertificate(peer.subject?.CN) : null;
+    let reason: string | null = null;
+    if (thing === null) reason = 'no trusted client certificate';
+    else if (client.id.length > MAX_THING_NAME_LENGTH) reason = 'Thing name is too long';
+    else if (client.id !== thing) {
+      reason = `Failed to verify certificate attached to thing: the certificate is attached to ${thing}; connect with the thing name as client id`;
+    } else if (!this.can(client.id, 'mqtt:connect', `mqtt:clientId:${client.id}`)) {
+      reason = "Device isn't authorized to connect (no device group grants mqtt:connect on its client id)";
+    }
+    if (reason === null) {
+      done(null, true);
+      return;
+    }
     this.refused++;
+    this.lastRefusal = `${client.id}: ${reason}`;
     if (this.refusedIds.size < MAX_TRACKED_CLIENTS) this.refusedIds.add(client.id);
-    this.log.warn({ clientId: client.id }, 'client id not in the allow-list; CONNECT refused');
-    const err = Object.assign(new Error(`client id ${client.id} is not allowed`), { returnCode: 5 }) as AuthenticateError;
+    this.log.warn({ clientId: client.id, reason }, 'client device CONNECT refused');
+    // Moquette answers CONNECTION_REFUSED_BAD_USER_NAME_OR_PASSWORD (4) and closes.
+    const err = Object.assign(new Error(`client ${client.id}: ${reason}`), { returnCode: 4 }) as AuthenticateError;
     done(err, false);
+  }
+
+  private authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
+    if (!client) {
+      done(null);
+      return;
+    }
+    if (this.can(client.id, 'mqtt:publish', `mqtt:topic:${packet.topic}`)) {
+      done(null);
+      return;
+    }
+    this.deniedPublishes++;
+    const t = this.tracked.get(client.id);
+    if (t) t.stats.deniedPublishes++;
+    this.log.warn({ clientId: client.id, topic: packet.topic }, 'client device is not authorized to publish on topic; dropped');
+    // Dropped like Moquette does it: no PUBACK, no delivery, the connection stays.
+    packet.topic = DENIED_TOPIC;
+    packet.qos = 0;
+    packet.retain = false;
+    done(null);
+  }
+
+  private authorizeSubscribe(client: Client | null, sub: Subscription, done: (err: Error | null, sub?: Subscription | null) => void): void {
+    if (!client) {
+      done(null, sub);
+      return;
+    }
+    if (!sub.topic.startsWith(DENIED_TOPIC) && this.can(client.id, 'mqtt:subscribe', `mqtt:topicfilter:${sub.topic}`)) {
+      done(null, sub);
+      return;
+    }
+    this.deniedSubscribes++;
+    const t = this.tracked.get(client.id);
+    if (t) t.stats.deniedSubscribes++;
+    this.log.warn({ clientId: client.id, filter: sub.topic }, 'client device is not authorized to subscribe; SUBACK failure');
+    done(null, null);
   }
 
   private statsFor(clientId: string): Tracked {
@@ -196,6 +304,8 @@ export class ClientDeviceBroker {
           bytesIn: 0,
           publishesOut: 0,
           bytesOut: 0,
+          deniedPublishes: 0,
+          deniedSubscribes: 0,
         },
         current: null,
       };
@@ -214,8 +324,10 @@ export class ClientDeviceBroker {
   }
 
   private onClientReady(client: Client): void {
-    const t = this.statsFor(client.id);
     const conn = client.conn as Socket;
+    // With TLS, a client that failed right after CONNECT can be gone before 'clientReady' is emitted.
+    if (conn.destroyed || (client as { closed?: boolean }).closed) return;
+    const t = this.statsFor(client.id);
     t.current = client;
     t.stats.connected = true;
     t.stats.connects++;
@@ -237,7 +349,8 @@ export class ClientDeviceBroker {
     this.log.warn({ err, clientId }, 'client connection closed on error');
   }
 
-  private countForward(client: Client, packet: AedesPublishPacket): AedesPublishPacket {
+  private forward(client: Client, packet: AedesPublishPacket): AedesPublishPacket | null {
+    if (packet.topic === DENIED_TOPIC) return null;
     const t = this.tracked.get(client.id);
     if (t) {
       t.stats.publishesOut++;
@@ -248,7 +361,7 @@ export class ClientDeviceBroker {
 
   private onPublished(packet: AedesPublishPacket, client: Client | null, done: (err?: Error | null) => void): void {
     // client is null for the broker's own publishes ($SYS heartbeats, the bridge).
-    if (client) {
+    if (client && packet.topic !== DENIED_TOPIC) {
       const t = this.statsFor(client.id);
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
       t.stats.publishesIn++;

@@ -1,16 +1,13 @@
 // Component configuration as the nucleus keeps it: a JSON tree, merged like a deployment's
 // `configurationUpdate.merge` (objects merge, lists and scalars are replaced, null is a value;
 // docs/greengrass-ipc.md#configuration-deployments-validation-restarts). Pure.
+import { isPlainObject } from '../../plainObject.ts';
 
 export type JsonObject = { [key: string]: unknown };
 
-export function isJsonObject(v: unknown): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v);
-}
-
 /** A new tree: `base` with `patch` merged in (neither argument is modified). */
 export function mergeConfig(base: unknown, patch: unknown): unknown {
-  if (!isJsonObject(base) || !isJsonObject(patch)) return structuredClone(patch);
+  if (!isPlainObject(base) || !isPlainObject(patch)) return structuredClone(patch);
   const out: JsonObject = structuredClone(base);
   for (const [k, v] of Object.entries(patch)) out[k] = k in out ? mergeConfig(out[k], v) : structuredClone(v);
   return out;
@@ -19,10 +16,10 @@ export function mergeConfig(base: unknown, patch: unknown): unknown {
 /** Merge `value` at `keyPath` (creating intermediate objects), as UpdateConfiguration does. */
 export function mergeAtPath(base: unknown, keyPath: readonly string[], value: unknown): unknown {
   if (keyPath.length === 0) return mergeConfig(base, value);
-  const root: JsonObject = isJsonObject(base) ? structuredClone(base) : {};
+  const root: JsonObject = isPlainObject(base) ? structuredClone(base) : {};
   let node = root;
   for (const key of keyPath.slice(0, -1)) {
-    if (!isJsonObject(node[key])) node[key] = {};
+    if (!isPlainObject(node[key])) node[key] = {};
     node = node[key] as JsonObject;
   }
   const last = keyPath[keyPath.length - 1]!;
@@ -35,7 +32,7 @@ export type Lookup = { found: true; value: unknown } | { found: false };
 export function getAtPath(tree: unknown, keyPath: readonly string[]): Lookup {
   let node = tree;
   for (const key of keyPath) {
-    if (!isJsonObject(node) || !(key in node)) return { found: false };
+    if (!isPlainObject(node) || !(key in node)) return { found: false };
     node = node[key];
   }
   return { found: true, value: node };
@@ -46,7 +43,7 @@ export function getAtPath(tree: unknown, keyPath: readonly string[]): Lookup {
  * it was added, removed or changed type. `[]` never appears unless a root scalar changed.
  */
 export function changedPaths(before: unknown, after: unknown, prefix: string[] = []): string[][] {
-  if (isJsonObject(before) && isJsonObject(after)) {
+  if (isPlainObject(before) && isPlainObject(after)) {
     const out: string[][] = [];
     const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
     for (const k of keys) {

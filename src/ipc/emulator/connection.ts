@@ -1,9 +1,20 @@
 // One client connection of the emulator: stream splitting, the Connect handshake, stream-id rules and
 // per-stream replies exactly as the nucleus / aws-c-event-stream server does them (docs/greengrass-ipc.md).
 // Anything malformed gets a ProtocolError on stream 0 and closes only this connection.
+//
+// Nucleus lite's ggipcd (aws-greengrass-lite modules/ggipcd/src/ipc_server.c) differs, and the `lite`
+// flavor follows it: a refused or malformed connect, or any malformed message, just closes the socket (no
+// ConnectAck, no ProtocolError); an authToken must be a registered 16-character SVCUID; a message longer
+// than 10,000 bytes after its prelude closes the connection; a request that is not a JSON object, or holds
+// more than 255 sub-objects, gets a ServiceError with an empty message; responses carry no TerminateStream
+// flag; errors are only `{"_message", "_errorCode"}`; an event too large for its 10,000-byte buffer is
+// dropped.
 import type { Socket } from 'node:net';
+import { LITE_MAX_IPC_MESSAGE_BYTES } from '../../config/liteLimits.ts';
 import type { Logger } from '../../log.ts';
-import { FrameError, FrameSplitter } from './frameSplitter.ts';
+import type { NucleusFlavor } from './flavor.ts';
+import { FrameError, FrameSplitter, MAX_MESSAGE_BYTES } from './frameSplitter.ts';
+import { EVENTSTREAM_PRELUDE_BYTES, objectLimitProblem } from './liteLimits.ts';
 import {
   connectionError,
   decodeFrame,
@@ -22,7 +33,11 @@ export interface ConnectionHost {
   authenticate(authToken: string): string | null;
   dispatch(operation: string, request: unknown, stream: ServerStream): void;
   onProtocolError(reason: string): void;
+  readonly flavor: NucleusFlavor;
 }
+
+/** A lite SVCUID: 16 characters of base64 (GG_IPC_SVCUID_STR_LEN, 12 bytes). */
+const LITE_SVCUID = /^[A-Za-z0-9+/]{16}$/;
 
 export type ModeledErrorCode =
   | 'ServiceError'
@@ -59,7 +74,7 @@ const CONNECT_FIRST =
   'A CONNECT message must be received, and the CONNECT_ACK must be sent in response, before any other message can be sent on this connection.';
 
 export class IpcConnection {
-  private readonly splitter = new FrameSplitter();
+  private readonly splitter: FrameSplitter;
   private state: 'awaiting-connect' | 'connected' | 'closed' = 'awaiting-connect';
   private component = '';
   private lastStreamId = 0;
@@ -74,6 +89,7 @@ export class IpcConnection {
     this.socket = socket;
     this.host = host;
     this.log = log;
+    this.splitter = new FrameSplitter(host.flavor === 'lite' ? EVENTSTREAM_PRELUDE_BYTES + LITE_MAX_IPC_MESSAGE_BYTES : MAX_MESSAGE_BYTES);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.log.debug({ err }, 'socket error'));
     socket.on('close', () => this.teardown());
@@ -81,6 +97,10 @@ export class IpcConnection {
 
   get componentName(): string {
     return this.component;
+  }
+
+  get flavor(): NucleusFlavor {
+    return this.host.flavor;
   }
 
   get openStreams(): number {
@@ -136,8 +156,12 @@ export class IpcConnection {
 
   private onFrame(frame: RpcFrame): void {
     if (this.state === 'awaiting-connect') {
-      if (frame.type !== MessageType.Connect || frame.streamId !== 0) return this.protocolError(CONNECT_FIRST);
-      return this.onConnect(frame);
+      if (frame.type !== MessageType.Connect || frame.streamId !== 0) {
+        this.protocolError(CONNECT_FIRST);
+        return;
+      }
+      this.onConnect(frame);
+      return;
     }
     if (frame.streamId === 0) {
       switch (frame.type) {
@@ -145,19 +169,28 @@ export class IpcConnection {
           // Echo the payload and the non-`:` headers (nucleus ServiceOperationMappingContinuationHandler.onProtocolMessage).
           const headers: Record<string, string> = {};
           for (const [k, v] of frame.headers) if (!k.startsWith(':') && v.type === 'string') headers[k] = v.value;
-          return this.write(encodeFrame({ type: MessageType.PingResponse, flags: 0, streamId: 0, headers, payload: frame.payload }));
+          this.write(encodeFrame({ type: MessageType.PingResponse, flags: 0, streamId: 0, headers, payload: frame.payload }));
+          return;
         }
         case MessageType.PingResponse:
           return;
-        case MessageType.Connect:
-          return this.protocolError(CONNECT_FIRST);
-        default:
-          return this.protocolError(`message type ${frame.type} is not allowed on stream-id 0`);
+        case MessageType.Connect: {
+          this.protocolError(CONNECT_FIRST);
+          return;
+        }
+        default: {
+          this.protocolError(`message type ${frame.type} is not allowed on stream-id 0`);
+          return;
+        }
       }
     }
-    if (frame.streamId < 0) return this.protocolError(`invalid stream-id ${frame.streamId}`);
+    if (frame.streamId < 0) {
+      this.protocolError(`invalid stream-id ${frame.streamId}`);
+      return;
+    }
     if (frame.type !== MessageType.ApplicationMessage && frame.type !== MessageType.ApplicationError) {
-      return this.protocolError(`message type ${frame.type} is only allowed on stream-id 0`);
+      this.protocolError(`message type ${frame.type} is only allowed on stream-id 0`);
+      return;
     }
     const terminate = (frame.flags & MessageFlags.TerminateStream) !== 0;
     const open = this.streams.get(frame.streamId);
@@ -169,24 +202,39 @@ export class IpcConnection {
     if (frame.streamId <= this.lastStreamId) {
       // Late terminate for a stream already closed: silently ignored; anything else is an error.
       if (terminate) return;
-      return this.protocolError(`stream-id ${frame.streamId} is already closed`);
+      this.protocolError(`stream-id ${frame.streamId} is already closed`);
+      return;
     }
     if (frame.streamId !== this.lastStreamId + 1) {
-      return this.protocolError(
+      this.protocolError(
         'stream-id values must be monotonically incrementing. A stream-id arrived that was lower than the last seen stream-id.',
       );
+      return;
     }
     const operation = stringHeader(frame, 'operation');
-    if (!operation) return this.protocolError('The first message for on a non-zero :stream-id must contain an operation header value.');
+    if (!operation) {
+      this.protocolError('The first message for on a non-zero :stream-id must contain an operation header value.');
+      return;
+    }
     this.lastStreamId = frame.streamId;
-    const stream = new StreamImpl(this, frame.streamId, this.component, operation, () => this.streams.delete(frame.streamId));
+    const stream = new StreamImpl(this, frame.streamId, this.component, operation, this.flavor, this.log, () =>
+      this.streams.delete(frame.streamId),
+    );
     this.streams.set(frame.streamId, stream);
     let request: unknown;
     try {
       request = frame.payload.length === 0 ? {} : JSON.parse(frame.payload.toString('utf8'));
     } catch {
-      // The Java server fails to deserialize the request: an unmodeled error.
-      return stream.failUnmodeled('InternalServerError');
+      this.flavor === 'lite' ? stream.fail('ServiceError', '') : stream.failUnmodeled('InternalServerError');
+      return;
+    }
+    if (this.flavor === 'lite') {
+      // ggipcd decodes the request into room for 255 objects, and only a JSON object is a request.
+      if (typeof request !== 'object' || request === null || Array.isArray(request) || objectLimitProblem(request) !== null) {
+        this.log.warn({ operation }, 'lite: request is not a JSON object or exceeds 255 sub-objects');
+        stream.fail('ServiceError', '');
+        return;
+      }
     }
     try {
       this.host.dispatch(operation, request, stream);
@@ -197,6 +245,10 @@ export class IpcConnection {
   }
 
   private onConnect(frame: RpcFrame): void {
+    if (this.flavor === 'lite') {
+      this.onLiteConnect(frame);
+      return;
+    }
     // Version must be exactly 0.1.0, payload {"authToken": registered token} (docs/greengrass-ipc.md).
     const version = stringHeader(frame, ':version');
     let component: string | null = null;
@@ -220,10 +272,70 @@ export class IpcConnection {
     this.log.debug({ component }, 'client connected');
   }
 
+  /**
+   * ggipcd handle_conn_init: flags must be 0, `:version` (when present) "0.1.0", the payload a JSON object
+   * with a registered `authToken` (and, if also given, the matching `componentName`). `componentName`
+   * alone is checked against the caller's systemd unit there, which the emulator cannot do: refused.
+   * A refusal closes the socket without an answer.
+   */
+  private onLiteConnect(frame: RpcFrame): void {
+    const refuse = (why: string): void => {
+      this.log.info({ why }, 'lite: connect refused, closing');
+      this.endSoon();
+    };
+    if (frame.flags !== 0) {
+      refuse('Connect message has flags set.');
+      return;
+    }
+    const version = frame.headers.get(':version');
+    if (version !== undefined && !(version.type === 'string' && version.value === '0.1.0')) {
+      refuse('Client protocol version not 0.1.0.');
+      return;
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(frame.payload.toString('utf8'));
+    } catch {
+      refuse('Connect payload is not valid json.');
+      return;
+    }
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      refuse('Connect payload is not valid json.');
+      return;
+    }
+    const { authToken, componentName } = body as { authToken?: unknown; componentName?: unknown };
+    if ((authToken !== undefined && typeof authToken !== 'string') || (componentName !== undefined && typeof componentName !== 'string')) {
+      refuse('Connect payload key has unexpected non-string value.');
+      return;
+    }
+    if (authToken === undefined) {
+      refuse(
+        componentName === undefined
+          ? 'did not provide authToken or componentName'
+          : 'componentName authentication (systemd unit) is not emulated',
+      );
+      return;
+    }
+    const component = LITE_SVCUID.test(authToken) ? this.host.authenticate(authToken) : null;
+    if (component === null) {
+      refuse('failed authentication: invalid svcuid.');
+      return;
+    }
+    if (componentName !== undefined && componentName !== component) {
+      refuse('componentName does not match svcuid.');
+      return;
+    }
+    this.component = component;
+    this.state = 'connected';
+    this.write(encodeFrame({ type: MessageType.ConnectAck, flags: MessageFlags.ConnectionAccepted, streamId: 0 }));
+    this.log.debug({ component }, 'client connected');
+  }
+
   private protocolError(reason: string): void {
     this.log.warn({ reason, component: this.component || undefined }, 'protocol error, closing connection');
     this.host.onProtocolError(reason);
-    this.write(connectionError(MessageType.ProtocolError, reason));
+    // Lite answers nothing: it closes the socket.
+    if (this.flavor !== 'lite') this.write(connectionError(MessageType.ProtocolError, reason));
     this.endSoon();
   }
 
@@ -251,13 +363,25 @@ class StreamImpl implements ServerStream {
   private readonly id: number;
   readonly component: string;
   readonly operation: string;
+  private readonly flavor: NucleusFlavor;
+  private readonly log: Logger;
   private readonly forget: () => void;
 
-  constructor(conn: IpcConnection, id: number, component: string, operation: string, forget: () => void) {
+  constructor(
+    conn: IpcConnection,
+    id: number,
+    component: string,
+    operation: string,
+    flavor: NucleusFlavor,
+    log: Logger,
+    forget: () => void,
+  ) {
     this.conn = conn;
     this.id = id;
     this.component = component;
     this.operation = operation;
+    this.flavor = flavor;
+    this.log = log;
     this.forget = forget;
   }
 
@@ -269,15 +393,28 @@ class StreamImpl implements ServerStream {
     return `aws.greengrass#${name}`;
   }
 
-  private send(type: 0 | 1, terminate: boolean, headers: Record<string, string> | undefined, payload: string): void {
-    if (!this.open) return;
-    this.conn.write(encodeFrame({ type, flags: terminate ? MessageFlags.TerminateStream : 0, streamId: this.id, headers, payload }));
-    if (terminate) this.finish();
+  /** Returns false when lite could not send it (over its 10,000-byte buffer). */
+  private send(type: 0 | 1, terminate: boolean, headers: Record<string, string> | undefined, payload: string, finish = terminate): boolean {
+    if (!this.open) return false;
+    const frame = encodeFrame({ type, flags: terminate ? MessageFlags.TerminateStream : 0, streamId: this.id, headers, payload });
+    if (this.flavor === 'lite' && frame.length > LITE_MAX_IPC_MESSAGE_BYTES) {
+      this.log.warn({ operation: this.operation, bytes: frame.length }, 'lite: message does not fit the 10,000-byte IPC buffer; not sent');
+      return false;
+    }
+    this.conn.write(frame);
+    if (finish) this.finish();
+    return true;
   }
 
   respond(body: object): void {
     const op = this.operation.replace(/^aws\.greengrass#/, '');
-    this.send(0, true, { ':content-type': 'application/json', 'service-model-type': this.shapeOf(`${op}Response`) }, JSON.stringify(body));
+    const headers = { ':content-type': 'application/json', 'service-model-type': this.shapeOf(`${op}Response`) };
+    if (this.flavor !== 'lite') {
+      this.send(0, true, headers, JSON.stringify(body));
+      return;
+    }
+    // Lite answers without TerminateStream; the client then closes the stream itself.
+    if (!this.send(0, false, headers, JSON.stringify(body), true)) this.fail('ServiceError', '');
   }
 
   accept(): void {
@@ -290,13 +427,20 @@ class StreamImpl implements ServerStream {
   }
 
   fail(code: ModeledErrorCode, message: string, extra: Record<string, unknown> = {}): void {
-    // Both the Java form (`message` + the EventStreamOperationError fields) and Lite's (`_message`,
-    // `_errorCode`) in one object (docs/greengrass-ipc.md, "Responses").
-    const body = { message, ...extra, _service: SERVICE, _message: message, _errorCode: code };
+    // The Java form: `message` (+ modeled fields) and the EventStreamOperationError fields; lite sends only
+    // `_message` and `_errorCode` (ipc_server.c send_stream_error).
+    const body =
+      this.flavor === 'lite'
+        ? { _message: message, _errorCode: code }
+        : { message, ...extra, _service: SERVICE, _message: message, _errorCode: code };
     this.send(1, true, { ':content-type': 'application/json', 'service-model-type': this.shapeOf(code) }, JSON.stringify(body));
   }
 
   failUnmodeled(text: string): void {
+    if (this.flavor === 'lite') {
+      this.fail('ServiceError', '');
+      return;
+    }
     this.send(1, true, { ':content-type': 'text/plain' }, text);
   }
 

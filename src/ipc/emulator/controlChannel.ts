@@ -8,6 +8,8 @@ export type ControlCommand =
   | { kind: 'status' }
   | { kind: 'help' }
   | { kind: 'config'; patch: unknown }
+  | { kind: 'deploy'; document: unknown }
+  | { kind: 'issue-cert'; thingName: string; dir: string | undefined }
   | { kind: 'component'; name: string; accessControl: unknown }
   | { kind: 'cloud-publish'; topic: string; payload: string }
   | { kind: 'local-publish'; topic: string; message: unknown };
@@ -15,7 +17,11 @@ export type ControlCommand =
 export const CONTROL_HELP = [
   'offline | online                     simulated IoT Core connection',
   'status                               online, clients, spool depth, records written; with --mqtt: per-client MQTT stats and bridge counters',
-  'config <json merge>                  merge into the component configuration (validators first)',
+  'config <json merge>                  merge into the component configuration (a configuration-only deployment: validators first)',
+  'deploy <deployment json>             apply a deployment document: {"components": {"<name>": {"componentVersion": "1.0.0",',
+  '                                     "configurationUpdate": {"merge": "<json string>", "reset": ["/pointer"]}}}}, for the',
+  '                                     component and aws.greengrass.clientdevices.Auth / .mqtt.Bridge; all or nothing',
+  'issue-cert <thingName> [dir]         issue a device certificate+key for a thing (client id = thing name); prints the paths',
   'component <name> <accessControl json> add an identity; prints its token',
   'cloud-publish <topic> <json>         cloud → device message to SubscribeToIoTCore subscribers',
   'local-publish <topic> <json>         inject a local pub/sub jsonMessage',
@@ -54,6 +60,17 @@ export function parseControlLine(line: string): ParseResult | null {
         return { ok: false, error: 'config: must be a JSON object' };
       return { ok: true, command: { kind: 'config', patch: j.value } };
     }
+    case 'deploy': {
+      const j = parseJson('deploy', rest);
+      if (!j.ok) return j;
+      return { ok: true, command: { kind: 'deploy', document: j.value } };
+    }
+    case 'issue-cert': {
+      const [thingName, dir] = head(rest);
+      if (!thingName) return { ok: false, error: 'issue-cert: thing name required' };
+      if (/\s/.test(dir)) return { ok: false, error: 'issue-cert: takes a thing name and at most one directory' };
+      return { ok: true, command: { kind: 'issue-cert', thingName, dir: dir === '' ? undefined : dir } };
+    }
     case 'component': {
       const [name, json] = head(rest);
       if (!/^[a-zA-Z0-9-_.]+$/.test(name)) return { ok: false, error: 'component: name must match ^[a-zA-Z0-9-_.]+$' };
@@ -91,6 +108,12 @@ export async function runControlCommand(emulator: GreengrassEmulator, command: C
       const r = await emulator.changeConfig(command.patch);
       return r.applied ? { ok: true, applied: true, changed: r.changed } : { ok: false, applied: false, error: `config: ${r.reason}` };
     }
+    case 'deploy': {
+      const r = await emulator.deploy(command.document);
+      return r.ok ? { ...r } : { ...r, error: r.errors.join('; ') };
+    }
+    case 'issue-cert':
+      return { ok: true, ...emulator.issueDeviceCertificate(command.thingName, command.dir) };
     case 'component':
       return { ok: true, component: command.name, token: emulator.addComponent(command.name, command.accessControl) };
     case 'cloud-publish':

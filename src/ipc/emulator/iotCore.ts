@@ -64,6 +64,7 @@ export class SimulatedIoTCore {
   private spoolBytes = 0;
   private records = 0;
   private readonly subscriptions = new Set<{ filter: string; listener: DeviceListener }>();
+  private readonly onlineWaiters = new Set<() => void>();
 
   constructor(options: IoTCoreOptions = {}) {
     this.online = options.online ?? true;
@@ -78,6 +79,23 @@ export class SimulatedIoTCore {
   close(): void {
     if (this.recordFd !== null) closeSync(this.recordFd);
     this.subscriptions.clear();
+    this.onlineWaiters.clear();
+  }
+
+  /**
+   * Run `fn` once the connection is up (at once when it is). The Java nucleus answers SubscribeToIoTCore
+   * only once its MQTT client subscribed, which waits for the connection (mqttclient/MqttClient.java).
+   * Returns a cancel function.
+   */
+  whenOnline(fn: () => void): () => void {
+    if (this.online) {
+      fn();
+      return () => undefined;
+    }
+    this.onlineWaiters.add(fn);
+    return () => {
+      this.onlineWaiters.delete(fn);
+    };
   }
 
   status(): IoTCoreStatus {
@@ -101,6 +119,10 @@ export class SimulatedIoTCore {
       this.spool = [];
       this.spoolBytes = 0;
       this.online = true;
+      // Waiting subscriptions complete first, so that they hear the answers to what the spool delivers.
+      const waiters = [...this.onlineWaiters];
+      this.onlineWaiters.clear();
+      for (const w of waiters) w();
       for (const msg of queued) this.reachCloud(msg);
     }
     this.online = online;

@@ -1,15 +1,17 @@
 // The emulator's MQTT bridge: moves messages between the client-device broker (LocalMqtt), the nucleus's
 // local pub/sub (Pubsub) and the simulated IoT Core (IotCore) per a topic mapping (bridgeMapping.ts),
-// like aws.greengrass.clientdevices.mqtt.Bridge. Routing is pure; this module only subscribes and sends.
+// like aws.greengrass.clientdevices.mqtt.Bridge. It maps only what its configuration's mqttTopicMapping
+// says (nothing until a deployment configures it); a new mapping replaces the old one at once. Routing
+// is pure; this module only subscribes and sends.
 import type { Logger } from '../../log.ts';
-import { type BrokerKind, routesFor, sourceFilters, type TopicMapping } from './bridgeMapping.ts';
+import { BRIDGE_COMPONENT_NAME, type BrokerKind, routesFor, sourceFilters, type TopicMapping } from './bridgeMapping.ts';
 import type { ClientDeviceBroker, DeviceMessage } from './clientDeviceBroker.ts';
 import type { SimulatedIoTCore } from './iotCore.ts';
 import type { LocalMessage, LocalPubSub } from './localPubSub.ts';
 import { publishTopicProblem, topicMatchesFilter } from './mqttTopic.ts';
 
 /** The identity the bridge publishes and subscribes under on local pub/sub (bridge PubSubClient.java). */
-export const BRIDGE_COMPONENT = 'aws.greengrass.clientdevices.mqtt.Bridge';
+export const BRIDGE_COMPONENT = BRIDGE_COMPONENT_NAME;
 
 export interface BridgeEndpoints {
   broker: ClientDeviceBroker;
@@ -28,7 +30,7 @@ export interface BridgeStatus {
 }
 
 export class MqttBridge {
-  private readonly mapping: TopicMapping;
+  private mapping: TopicMapping;
   private readonly ends: BridgeEndpoints;
   private readonly log: Logger;
   private readonly unsubscribes: (() => void)[] = [];
@@ -42,6 +44,14 @@ export class MqttBridge {
     this.mapping = mapping;
     this.ends = ends;
     this.log = logger.child({ module: 'mqtt-bridge' });
+  }
+
+  /** Replace the topic mapping (a deployment of the bridge's configuration). */
+  setMapping(mapping: TopicMapping): void {
+    const wasRunning = this.running;
+    if (wasRunning) this.stop();
+    this.mapping = mapping;
+    if (wasRunning) this.start();
   }
 
   start(): void {

@@ -51,3 +51,59 @@ export function publishTopicProblem(topic: string): string | null {
 export function hasMqttWildcard(topic: string): boolean {
   return topic.includes('+') || topic.includes('#');
 }
+
+/** Java's String.split("/"): trailing empty levels are dropped ("a/" → ["a"]). */
+function javaSplitLevels(text: string): string[] {
+  const levels = text.split('/');
+  while (levels.length > 1 && levels[levels.length - 1] === '') levels.pop();
+  return levels;
+}
+
+/**
+ * Local pub/sub matching of the Java nucleus (aws-greengrass-nucleus builtin/services/pubsub
+ * SubscriptionTrie.java `get`): level by level, `+` any one level, `#` every remaining level (and it
+ * matches wherever it stands in the filter). Unlike MQTT, wildcards also match topics starting with `$`,
+ * and `a/#` does not match `a`.
+ */
+export function classicPubsubMatches(filter: string, topic: string): boolean {
+  const f = javaSplitLevels(filter);
+  const t = javaSplitLevels(topic);
+  // States: how many filter levels are matched so far (a trie node per filter prefix).
+  let states = new Set<number>([0]);
+  for (const level of t) {
+    const next = new Set<number>();
+    for (const j of states) {
+      if (j >= f.length) continue;
+      const fl = f[j]!;
+      if (fl === level || fl === '+') next.add(j + 1);
+      if (fl === '#') {
+        if (j + 1 === f.length) return true; // the `#` node's own subscribers match here
+        next.add(j + 1);
+      }
+    }
+    states = next;
+    if (states.size === 0) return false;
+  }
+  return states.has(f.length);
+}
+
+/**
+ * Nucleus lite's MQTT-style policy match of a requested topic or filter against a policy filter
+ * (aws-greengrass-lite ggipcd services/mqttproxy/mqttproxy.c `match_topic_filter`), character by
+ * character: `+` in the policy swallows the request up to the next `/`, `#` accepts whatever follows.
+ * So `a/+/b` and `a/x/b` match `a/#`, but `a` does not.
+ */
+export function liteMqttFilterMatches(resource: string, filter: string): boolean {
+  let j = 0;
+  for (let i = 0; i < filter.length; i++) {
+    const c = filter[i];
+    if (c === '#') return true;
+    if (c === '+') {
+      while (j < resource.length && resource[j] !== '/') j++;
+      continue;
+    }
+    if (j >= resource.length || resource[j] !== c) return false;
+    j++;
+  }
+  return j === resource.length;
+}

@@ -1,15 +1,22 @@
-// The IPC operations the emulator serves, with the nucleus's argument checks, authorization, replies
-// and error texts (docs/greengrass-ipc.md; the nucleus's builtin/services/*IPC*Agent.java).
+// The IPC operations of the Java nucleus the emulator serves, with its argument checks, authorization,
+// replies and error texts (aws-greengrass-nucleus builtin/services: mqttproxy/MqttProxyIPCAgent.java,
+// pubsub/PubSubIPCEventStreamAgent.java, configstore/ConfigStoreIPCEventStreamAgent.java,
+// lifecycle/LifecycleIPCEventStreamAgent.java; authorization/AuthorizationModule.java). Nucleus lite's
+// operations are in liteOperations.ts; dispatchOperation picks by flavor.
 import type { Logger } from '../../log.ts';
+import { isPlainObject } from '../../plainObject.ts';
 import { MQTTPROXY, PUBSUB } from './authorization.ts';
-import { getAtPath, isJsonObject } from './componentConfig.ts';
+import { getAtPath, mergeAtPath } from './componentConfig.ts';
 import type { ComponentStore } from './componentStore.ts';
 import type { ServerStream } from './connection.ts';
+import type { NucleusFlavor } from './flavor.ts';
 import { type CloudMessage, IoTCorePublishError, type SimulatedIoTCore } from './iotCore.ts';
-import type { LocalMessage, LocalPubSub, ReceiveMode } from './localPubSub.ts';
+import { liteHandlers } from './liteOperations.ts';
+import { type LocalMessage, type LocalPubSub, type ReceiveMode, subscriptionEvent } from './localPubSub.ts';
 import { filterProblem, publishTopicProblem } from './mqttTopic.ts';
 
 export interface OperationDeps {
+  flavor: NucleusFlavor;
   components: ComponentStore;
   iotCore: SimulatedIoTCore;
   pubsub: LocalPubSub;
@@ -18,9 +25,9 @@ export interface OperationDeps {
   onStateChange: (component: string, state: string) => void;
 }
 
-type Handler = (stream: ServerStream, req: Record<string, unknown>, deps: OperationDeps) => void;
+export type Handler = (stream: ServerStream, req: Record<string, unknown>, deps: OperationDeps) => void;
 
-const op = (name: string): string => `aws.greengrass#${name}`;
+export const op = (name: string): string => `aws.greengrass#${name}`;
 
 /** Every operation name of the GreengrassCoreIPC model (JS model_utils.ts operation map). */
 const MODEL_OPERATIONS = new Set(
@@ -116,6 +123,15 @@ const subscribeToIoTCore: Handler = (stream, req, { components, iotCore }) => {
   if (qosOf(stream, req.qos) === null) return;
   const problem = filterProblem(topic);
   if (problem) return stream.fail('ServiceError', `Subscribe to topic ${topic} failed with error ${problem}`);
+  // The answer comes once the core's MQTT client has subscribed, which waits for the connection: while
+  // offline the call just waits (MqttClient.subscribe chains on connect).
+  const cancel = iotCore.whenOnline(() => {
+    if (stream.isOpen()) subscribeNow(stream, topic, iotCore);
+  });
+  stream.onClose(cancel);
+};
+
+function subscribeNow(stream: ServerStream, topic: string, iotCore: SimulatedIoTCore): void {
   // Messages are forwarded only after the response was sent (subscriptionResponseSent).
   stream.accept();
   const unsubscribe = iotCore.subscribe(topic, (m) => {
@@ -133,30 +149,49 @@ const subscribeToIoTCore: Handler = (stream, req, { components, iotCore }) => {
     stream.event('IoTCoreMessage', { message });
   });
   stream.onClose(unsubscribe);
-};
+}
 
-function localMessageOf(raw: unknown): LocalMessage | null {
-  if (!isJsonObject(raw)) return null;
+/** 'bad-json' when jsonMessage.message is not an object: the Java model types it Map<String, Object>. */
+function localMessageOf(raw: unknown): LocalMessage | null | 'bad-json' {
+  if (!isPlainObject(raw)) return null;
   const json = raw.jsonMessage;
   const binary = raw.binaryMessage;
-  if (isJsonObject(json) && binary === undefined) return { kind: 'json', value: json.message };
-  if (isJsonObject(binary) && json === undefined && typeof binary.message === 'string') {
+  if (isPlainObject(json) && binary === undefined) {
+    if (json.message !== undefined && json.message !== null && !isPlainObject(json.message)) return 'bad-json';
+    return { kind: 'json', value: json.message };
+  }
+  if (isPlainObject(binary) && json === undefined && typeof binary.message === 'string') {
     return { kind: 'binary', value: Buffer.from(binary.message, 'base64') };
   }
   return null;
 }
 
+/**
+ * Pub/sub authorization as PubSubIPCEventStreamAgent does it, before any other check: an empty topic is
+ * refused by the authorization module itself ("Resource cannot be empty").
+ */
+function pubsubUnauthorized(stream: ServerStream, components: ComponentStore, topic: string): boolean {
+  if (topic.length === 0) {
+    stream.fail('UnauthorizedError', 'Resource cannot be empty');
+    return true;
+  }
+  if (components.authorized(stream.component, PUBSUB, stream.operation, topic)) return false;
+  stream.fail(
+    'UnauthorizedError',
+    `Principal ${stream.component} is not authorized to perform ${PUBSUB}:${stream.operation} on resource ${topic}`,
+  );
+  return true;
+}
+
 const publishToTopic: Handler = (stream, req, { components, pubsub }) => {
   const topic = str(req.topic);
-  if (topic === undefined || topic.length === 0) return stream.fail('InvalidArgumentsError', 'Publish topic must not be empty');
+  if (topic === undefined) return stream.fail('InvalidArgumentsError', 'Publish topic must not be null');
+  // Order: authorization → wildcards → message (PubSubIPCEventStreamAgent).
+  if (pubsubUnauthorized(stream, components, topic)) return;
   if (/[+#*]/.test(topic)) return stream.fail('InvalidArgumentsError', 'Publish topic must not contain a wildcard.');
-  if (!components.authorized(stream.component, PUBSUB, stream.operation, topic)) {
-    return stream.fail(
-      'UnauthorizedError',
-      `Principal ${stream.component} is not authorized to perform ${PUBSUB}:${stream.operation} on resource ${topic}`,
-    );
-  }
   const message = localMessageOf(req.publishMessage);
+  // A jsonMessage that is not an object cannot be read into the request: an unmodeled error.
+  if (message === 'bad-json') return stream.failUnmodeled('InternalServerError');
   if (!message) return stream.fail('InvalidArgumentsError', 'Publish message must contain exactly one of jsonMessage or binaryMessage');
   stream.respond({});
   pubsub.publish(topic, message, stream.component);
@@ -164,26 +199,15 @@ const publishToTopic: Handler = (stream, req, { components, pubsub }) => {
 
 const subscribeToTopic: Handler = (stream, req, { components, pubsub }) => {
   const topic = str(req.topic);
-  if (topic === undefined || topic.length === 0) return stream.fail('InvalidArgumentsError', 'Subscribe topic must not be empty');
-  if (!components.authorized(stream.component, PUBSUB, stream.operation, topic)) {
-    return stream.fail(
-      'UnauthorizedError',
-      `Principal ${stream.component} is not authorized to perform ${PUBSUB}:${stream.operation} on resource ${topic}`,
-    );
-  }
+  if (topic === undefined) return stream.fail('InvalidArgumentsError', 'Subscribe topic must not be empty');
+  if (pubsubUnauthorized(stream, components, topic)) return;
   const mode =
     req.receiveMode === 'RECEIVE_ALL_MESSAGES' || req.receiveMode === 'RECEIVE_MESSAGES_FROM_OTHERS'
       ? (req.receiveMode as ReceiveMode)
       : undefined;
   stream.accept();
   const unsubscribe = pubsub.subscribe(topic, stream.component, mode, (t, m) => {
-    const context = { topic: t };
-    stream.event(
-      'SubscriptionResponseMessage',
-      m.kind === 'json'
-        ? { jsonMessage: { message: m.value, context } }
-        : { binaryMessage: { message: m.value.toString('base64'), context } },
-    );
+    stream.event('SubscriptionResponseMessage', subscriptionEvent(t, m));
   });
   stream.onClose(unsubscribe);
 };
@@ -198,12 +222,12 @@ const getConfiguration: Handler = (stream, req, { components }) => {
   const name = str(req.componentName) ?? stream.component;
   const keyPath = keyPathOf(req.keyPath);
   const c = components.get(name);
-  if (!c || keyPath === null)
-    return stream.fail('ResourceNotFoundError', 'Key not found', { resourceType: 'Configuration', resourceName: name });
+  // The nucleus's "Key not found" carries no resourceType/resourceName.
+  if (!c || keyPath === null) return stream.fail('ResourceNotFoundError', 'Key not found');
   const found = getAtPath(c.config, keyPath);
-  if (!found.found) return stream.fail('ResourceNotFoundError', 'Key not found', { resourceType: 'Configuration', resourceName: name });
+  if (!found.found) return stream.fail('ResourceNotFoundError', 'Key not found');
   // A key path ending at a leaf returns {"<leaf>": value}, not the bare value (same file).
-  const value = keyPath.length > 0 && !isJsonObject(found.value) ? { [keyPath[keyPath.length - 1]!]: found.value } : found.value;
+  const value = keyPath.length > 0 && !isPlainObject(found.value) ? { [keyPath[keyPath.length - 1]!]: found.value } : found.value;
   stream.respond({ componentName: name, value });
 };
 
@@ -213,7 +237,7 @@ const updateConfiguration: Handler = (stream, req, { components, now }) => {
   if (typeof req.timestamp !== 'number') return stream.fail('InvalidArgumentsError', 'Timestamp is required');
   if (!('valueToMerge' in req)) return stream.fail('InvalidArgumentsError', 'valueToMerge is required');
   const touchesAccessControl =
-    keyPath.length > 0 ? keyPath[0] === 'accessControl' : isJsonObject(req.valueToMerge) && 'accessControl' in req.valueToMerge;
+    keyPath.length > 0 ? keyPath[0] === 'accessControl' : isPlainObject(req.valueToMerge) && 'accessControl' in req.valueToMerge;
   if (touchesAccessControl)
     return stream.fail('InvalidArgumentsError', 'Config update is not allowed for following fields [accessControl]');
   const c = components.get(stream.component)!;
@@ -221,11 +245,11 @@ const updateConfiguration: Handler = (stream, req, { components, now }) => {
   if (stampMs < c.lastModifiedMs) {
     return stream.fail('FailedUpdateConditionCheckError', "Proposed timestamp is older than the config's latest modified timestamp");
   }
-  // Our extension, not the nucleus's: validators see an IPC update too, like a deployment's.
-  components.change(stream.component, keyPath, req.valueToMerge, Math.max(now(), stampMs)).then(
-    (r) => (r.applied ? stream.respond({}) : stream.fail('FailedUpdateConditionCheckError', `Configuration update rejected: ${r.reason}`)),
-    (err: unknown) => stream.fail('ServiceError', (err as Error).message),
-  );
+  // An IPC update is not validated: the nucleus asks validators only during a deployment.
+  const candidate = mergeAtPath(c.config, keyPath, req.valueToMerge);
+  if (!isPlainObject(candidate)) return stream.fail('InvalidArgumentsError', 'the configuration must stay an object');
+  components.commit(stream.component, candidate, Math.max(now(), stampMs));
+  stream.respond({});
 };
 
 const subscribeToConfigurationUpdate: Handler = (stream, req, { components }) => {
@@ -233,9 +257,7 @@ const subscribeToConfigurationUpdate: Handler = (stream, req, { components }) =>
   const keyPath = keyPathOf(req.keyPath);
   const c = components.get(name);
   // The subscribed path must exist (nucleus ConfigStoreIPCEventStreamAgent.java).
-  if (!c || keyPath === null || !getAtPath(c.config, keyPath).found) {
-    return stream.fail('ResourceNotFoundError', 'Key not found', { resourceType: 'Configuration', resourceName: name });
-  }
+  if (!c || keyPath === null || !getAtPath(c.config, keyPath).found) return stream.fail('ResourceNotFoundError', 'Key not found');
   stream.accept();
   stream.onClose(
     components.subscribeConfig(name, keyPath, (e) => stream.event('ConfigurationUpdateEvents', { configurationUpdateEvent: e })),
@@ -253,13 +275,13 @@ const subscribeToValidateConfigurationUpdates: Handler = (stream, _req, { compon
 
 const sendConfigurationValidityReport: Handler = (stream, req, { components }) => {
   const report = req.configurationValidityReport;
-  if (!isJsonObject(report)) return stream.fail('InvalidArgumentsError', 'Configuration validity report is required');
-  const status = report.status;
+  if (!isPlainObject(report)) return stream.fail('InvalidArgumentsError', 'Configuration validity report is required');
   const id = str(report.deploymentId);
-  if ((status !== 'ACCEPTED' && status !== 'REJECTED') || id === undefined) {
-    return stream.fail('InvalidArgumentsError', 'Validation request either timed out or was never made');
+  if (id === undefined) {
+    return stream.fail('InvalidArgumentsError', 'Cannot accept configuration validity report, the deployment ID provided was null');
   }
-  if (!components.report(stream.component, id, status, str(report.message))) {
+  // Only REJECTED refuses (DynamicComponentConfigurationValidator); the status is not checked here.
+  if (!components.report(stream.component, id, str(report.status), str(report.message))) {
     return stream.fail('InvalidArgumentsError', 'Validation request either timed out or was never made');
   }
   stream.respond({});
@@ -278,7 +300,7 @@ const updateState: Handler = (stream, req, { components, onStateChange }) => {
   stream.respond({});
 };
 
-const handlers = new Map<string, Handler>([
+const classicHandlers = new Map<string, Handler>([
   [op('PublishToIoTCore'), publishToIoTCore],
   [op('SubscribeToIoTCore'), subscribeToIoTCore],
   [op('PublishToTopic'), publishToTopic],
@@ -292,11 +314,26 @@ const handlers = new Map<string, Handler>([
 ]);
 
 export function dispatchOperation(operation: string, request: unknown, stream: ServerStream, deps: OperationDeps): void {
-  const handler = handlers.get(operation);
-  if (handler) return handler(stream, isJsonObject(request) ? request : {}, deps);
+  if (deps.flavor === 'lite') {
+    const liteHandler = liteHandlers.get(operation);
+    if (liteHandler) {
+      liteHandler(stream, isPlainObject(request) ? request : {}, deps);
+      return;
+    }
+    // ggipcd: "Unhandled operation requested", answered with a ServiceError whose message is empty.
+    deps.log.warn({ operation }, 'lite: Unhandled operation requested');
+    stream.fail('ServiceError', '');
+    return;
+  }
+  const handler = classicHandlers.get(operation);
+  if (handler) {
+    handler(stream, isPlainObject(request) ? request : {}, deps);
+    return;
+  }
   if (MODEL_OPERATIONS.has(operation)) {
     // In the model but without a handler here (nucleus ipc/common/DefaultOperationHandler.java).
-    return stream.fail('ServiceError', `Operation ${operation} is not supported by Greengrass`);
+    stream.fail('ServiceError', `Operation ${operation} is not supported by Greengrass`);
+    return;
   }
   stream.failUnsupported({ error: 'Unsupported Operation', message: `${operation} is an unsupported operation.` });
 }

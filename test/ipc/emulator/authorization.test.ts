@@ -68,3 +68,44 @@ describe('escapes and problems', () => {
     expect(parseAccessControl([]).problems[0]).toEqual({ path: 'accessControl', message: 'must be an object' });
   });
 });
+
+describe('nucleus lite matching of the same policies', () => {
+  const lite = (service: string, operations: string[], resources: string[]) =>
+    parseAccessControl({ [service]: { 'p:1': { policyDescription: 'd', operations, resources } } }, { flavor: 'lite', thingName: 'gw1' });
+
+  it('mqttproxy: globs, its topic-filter match and {iot:thingName}', () => {
+    const { policies: p, problems } = lite(MQTTPROXY, [PUB, SUB], ['$aws/things/{iot:thingName}/defender/metrics/+', 'x/#', 'y/*']);
+    expect(problems).toEqual([]);
+    expect(isAuthorized(p, MQTTPROXY, PUB, '$aws/things/gw1/defender/metrics/json')).toBe(true);
+    expect(isAuthorized(p, MQTTPROXY, PUB, '$aws/things/other/defender/metrics/json')).toBe(false);
+    expect(isAuthorized(p, MQTTPROXY, PUB, 'x/a/b')).toBe(true);
+    expect(isAuthorized(p, MQTTPROXY, PUB, 'x')).toBe(false); // lite: `x/#` does not match `x`
+    expect(isAuthorized(p, MQTTPROXY, PUB, 'y/a/b')).toBe(true);
+  });
+
+  it('pubsub: only globs; `*` alone allows everything', () => {
+    const { policies: p } = lite(PUBSUB, ['*'], ['a/+', 'b/*']);
+    expect(isAuthorized(p, PUBSUB, 'aws.greengrass#PublishToTopic', 'a/x')).toBe(false);
+    expect(isAuthorized(p, PUBSUB, 'aws.greengrass#PublishToTopic', 'a/+')).toBe(true);
+    expect(isAuthorized(p, PUBSUB, 'aws.greengrass#PublishToTopic', 'b/x/y')).toBe(true);
+    const { policies: all } = lite(PUBSUB, ['*'], ['*']);
+    expect(isAuthorized(all, PUBSUB, 'aws.greengrass#SubscribeToTopic', '#')).toBe(true);
+  });
+
+  it('a requested resource with a bare ? is refused; an unknown recipe variable skips the resource', () => {
+    const { policies: p, problems } = lite(PUBSUB, ['*'], ['*', 'a/{configuration:/x}']);
+    expect(isAuthorized(p, PUBSUB, 'x', 'what?')).toBe(false);
+    expect(isAuthorized(p, PUBSUB, 'x', 'what${?}')).toBe(true);
+    expect(problems).toEqual([
+      { path: 'accessControl.aws.greengrass.ipc.pubsub.p:1.resources', message: expect.stringMatching(/recipe variable/) },
+    ]);
+  });
+
+  it('the Java nucleus keeps {iot:thingName} literal (no interpolation by default)', () => {
+    const { policies: p } = parseAccessControl(
+      { [MQTTPROXY]: { 'p:1': { policyDescription: 'd', operations: [PUB], resources: ['$aws/things/{iot:thingName}/x'] } } },
+      { flavor: 'classic', thingName: 'gw1' },
+    );
+    expect(isAuthorized(p, MQTTPROXY, PUB, '$aws/things/gw1/x')).toBe(false);
+  });
+});

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
-  DEFAULT_TOPIC_MAPPING,
   parseBridgeConfig,
   parseTopicMapping,
   routesFor,
   sourceFilters,
   type TopicMapping,
 } from '../../../src/ipc/emulator/bridgeMapping.ts';
+import { REPORTS_AND_DEVICES } from '../../support/clientDevices.ts';
 
 describe('parseTopicMapping', () => {
   it('reads the Greengrass format (named entries) and defaults targetTopicPrefix to empty', () => {
@@ -16,6 +16,7 @@ describe('parseTopicMapping', () => {
     });
     expect(r).toEqual({
       ok: true,
+      warnings: [],
       mapping: [
         {
           name: 'ClientDevice1Mapping',
@@ -29,65 +30,91 @@ describe('parseTopicMapping', () => {
     });
   });
 
-  it('names every bad field with its path', () => {
+  it('names every bad or missing field with its path; unknown keys are only warnings', () => {
     const r = parseTopicMapping({
       a: { topic: 'x/#/y', source: 'LocalMqtt', target: 'Pubsub' },
       b: { topic: 'x', source: 'Local', target: 'Pubsub' },
       c: { topic: 'x', source: 'Pubsub', target: 'Pubsub' },
-      d: { topic: 7, source: 'Pubsub', target: 'Cloud', Source: 'x' },
+      d: { topic: 7, source: 'Pubsub', target: 'Cloud', extra: 'x' },
       e: 'LocalMqtt',
       f: { topic: 'x', source: 'Pubsub', target: 'LocalMqtt', targetTopicPrefix: 'a/+/' },
+      g: { source: 'Pubsub' },
     });
     expect(r).toEqual({
       ok: false,
+      warnings: ['mqttTopicMapping.d.extra: unknown key, ignored'],
       errors: [
         "mqttTopicMapping.a.topic: '#' must be the last level on its own in 'x/#/y'",
-        'mqttTopicMapping.b.source: must be one of LocalMqtt, Pubsub, IotCore',
+        'mqttTopicMapping.b.source: required, one of LocalMqtt, Pubsub, IotCore, not "Local"',
         'mqttTopicMapping.c.target: must differ from source',
-        'mqttTopicMapping.d.Source: unknown key',
-        'mqttTopicMapping.d.topic: must be a string',
-        'mqttTopicMapping.d.target: must be one of LocalMqtt, Pubsub, IotCore',
+        'mqttTopicMapping.d.topic: required, a topic or MQTT topic filter',
+        'mqttTopicMapping.d.target: required, one of LocalMqtt, Pubsub, IotCore, not "Cloud"',
         'mqttTopicMapping.e: must be an object {topic, source, target}',
         'mqttTopicMapping.f.targetTopicPrefix: must not contain wildcards',
+        'mqttTopicMapping.g.topic: required, a topic or MQTT topic filter',
+        'mqttTopicMapping.g.target: required, one of LocalMqtt, Pubsub, IotCore',
       ],
     });
   });
 
+  it('reads keys and broker names case-insensitively, like the bridge', () => {
+    const r = parseTopicMapping({ m: { Topic: 'a/b', SOURCE: 'localmqtt', target: 'PUBSUB' } });
+    expect(r).toEqual({
+      ok: true,
+      warnings: [],
+      mapping: [{ name: 'm', topic: 'a/b', source: 'LocalMqtt', target: 'Pubsub', targetTopicPrefix: '' }],
+    });
+  });
+
   it('rejects a non-object mapping', () => {
-    expect(parseTopicMapping([])).toEqual({ ok: false, errors: ['mqttTopicMapping: must be an object of named mappings'] });
+    expect(parseTopicMapping([])).toEqual({ ok: false, errors: ['mqttTopicMapping: must be an object of named mappings'], warnings: [] });
   });
 });
 
 describe('parseBridgeConfig', () => {
-  it('takes mqttTopicMapping and ignores the bridge connection keys', () => {
+  it('takes mqttTopicMapping and accepts the bridge connection keys', () => {
     const r = parseBridgeConfig({
       brokerUri: 'ssl://localhost:8883',
       mqttTopicMapping: { m: { topic: 'a', source: 'Pubsub', target: 'LocalMqtt' } },
     });
-    expect(r).toEqual({ ok: true, mapping: [{ name: 'm', topic: 'a', source: 'Pubsub', target: 'LocalMqtt', targetTopicPrefix: '' }] });
+    expect(r).toEqual({
+      ok: true,
+      warnings: [],
+      mapping: [{ name: 'm', topic: 'a', source: 'Pubsub', target: 'LocalMqtt', targetTopicPrefix: '' }],
+    });
   });
 
-  it('requires mqttTopicMapping, refuses unknown keys, prefixes paths with bridge.', () => {
+  it('no mapping means nothing is bridged (no default); unknown keys are warnings; paths name the component', () => {
     expect(parseBridgeConfig({ mqttTopicMappings: {} })).toEqual({
-      ok: false,
-      errors: ['bridge.mqttTopicMappings: unknown key', 'bridge.mqttTopicMapping: required'],
+      ok: true,
+      mapping: [],
+      warnings: [
+        'aws.greengrass.clientdevices.mqtt.Bridge.mqttTopicMappings: unknown key, ignored',
+        'aws.greengrass.clientdevices.mqtt.Bridge.mqttTopicMapping: absent; the bridge maps nothing',
+      ],
     });
-    expect(parseBridgeConfig({ mqttTopicMapping: { m: { topic: '', source: 'Pubsub', target: 'IotCore' } } })).toEqual({
+    expect(parseBridgeConfig(undefined)).toMatchObject({ ok: true, mapping: [] });
+    expect(parseBridgeConfig({ mqttTopicMapping: { m: { topic: '', source: 'Pubsub', target: 'IotCore' } } }, 'b')).toEqual({
       ok: false,
-      errors: ['bridge.mqttTopicMapping.m.topic: topic filter is empty'],
+      errors: ['b.mqttTopicMapping.m.topic: topic filter is empty'],
+      warnings: [],
     });
-    expect(parseBridgeConfig('x')).toEqual({ ok: false, errors: ['bridge: must be an object with mqttTopicMapping'] });
+    expect(parseBridgeConfig('x', 'b')).toEqual({
+      ok: false,
+      errors: ['b: configuration must be an object with mqttTopicMapping'],
+      warnings: [],
+    });
   });
 
   it('an empty mapping is valid and bridges nothing', () => {
     const r = parseBridgeConfig({ mqttTopicMapping: {} });
-    expect(r).toEqual({ ok: true, mapping: [] });
+    expect(r).toEqual({ ok: true, mapping: [], warnings: [] });
   });
 });
 
 describe('routesFor', () => {
-  it('default mapping: reports and devices/# up to pub/sub, answers down to local MQTT', () => {
-    const m = DEFAULT_TOPIC_MAPPING;
+  it('a deployment mapping: reports and devices/# up to pub/sub, answers down to local MQTT', () => {
+    const m = REPORTS_AND_DEVICES;
     expect(routesFor(m, 'LocalMqtt', '$aws/things/dev1/defender/metrics/json')).toEqual([
       { target: 'Pubsub', topic: '$aws/things/dev1/defender/metrics/json', mapping: 'DeviceDefenderReportsToPubsub' },
     ]);
@@ -103,7 +130,7 @@ describe('routesFor', () => {
   });
 
   it('unmapped topics and other directions give no route', () => {
-    const m = DEFAULT_TOPIC_MAPPING;
+    const m = REPORTS_AND_DEVICES;
     expect(routesFor(m, 'LocalMqtt', 'other/topic')).toEqual([]);
     expect(routesFor(m, 'LocalMqtt', '$aws/things/dev1/defender/metrics/json/accepted')).toEqual([]);
     expect(routesFor(m, 'Pubsub', '$aws/things/dev1/defender/metrics/json')).toEqual([]);

@@ -15,6 +15,12 @@ describe('parseControlLine', () => {
       ok: true,
       command: { kind: 'cloud-publish', topic: 'a/b', payload: '{"k": 1}' },
     });
+    expect(parseControlLine('deploy {"components": {}}')).toEqual({ ok: true, command: { kind: 'deploy', document: { components: {} } } });
+    expect(parseControlLine('issue-cert Dev1')).toEqual({ ok: true, command: { kind: 'issue-cert', thingName: 'Dev1', dir: undefined } });
+    expect(parseControlLine('issue-cert Dev1 /tmp/certs')).toEqual({
+      ok: true,
+      command: { kind: 'issue-cert', thingName: 'Dev1', dir: '/tmp/certs' },
+    });
     expect(parseControlLine('local-publish a/b [1,2]')).toEqual({
       ok: true,
       command: { kind: 'local-publish', topic: 'a/b', message: [1, 2] },
@@ -35,6 +41,8 @@ describe('parseControlLine', () => {
       error: expect.stringMatching(/^component.accessControl: invalid JSON/),
     });
     expect(parseControlLine('cloud-publish')).toEqual({ ok: false, error: 'cloud-publish: topic required' });
+    expect(parseControlLine('deploy {"components":')).toMatchObject({ ok: false, error: expect.stringMatching(/^deploy: invalid JSON/) });
+    expect(parseControlLine('issue-cert')).toEqual({ ok: false, error: 'issue-cert: thing name required' });
     expect(parseControlLine('reboot')).toEqual({ ok: false, error: "unknown command 'reboot' (try: help)" });
   });
 });

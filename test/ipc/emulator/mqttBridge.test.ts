@@ -1,13 +1,19 @@
 // The bridge between a real client-device broker (mqtt.js devices), local pub/sub and the simulated IoT
 // Core, in one process: routing, bytes, QoS, loops, IoT Core errors, stop.
-import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_TOPIC_MAPPING, parseTopicMapping, type TopicMapping } from '../../../src/ipc/emulator/bridgeMapping.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { TopicMapping } from '../../../src/ipc/emulator/bridgeMapping.ts';
+import { type DeviceGroups, parseDeviceGroups } from '../../../src/ipc/emulator/clientDeviceAuth.ts';
 import { ClientDeviceBroker } from '../../../src/ipc/emulator/clientDeviceBroker.ts';
+import { CoreDeviceCa } from '../../../src/ipc/emulator/coreDeviceCa.ts';
 import { SimulatedIoTCore } from '../../../src/ipc/emulator/iotCore.ts';
 import { type LocalMessage, LocalPubSub } from '../../../src/ipc/emulator/localPubSub.ts';
 import { BRIDGE_COMPONENT, MqttBridge } from '../../../src/ipc/emulator/mqttBridge.ts';
 import { silentLogger } from '../../../src/log.ts';
-import { closeDevices, connectDevice, type Device } from '../../support/mqttDevice.ts';
+import { REPORTS_AND_DEVICES, topicMapping } from '../../support/clientDevices.ts';
+import { closeDevices, connectDevice, type Device, tlsOptions } from '../../support/mqttDevice.ts';
 import { until } from '../../support/until.ts';
 
 interface Rig {
@@ -19,6 +25,25 @@ interface Rig {
 
 const rigs: Rig[] = [];
 const devices: Device[] = [];
+let dir = '';
+let ca: CoreDeviceCa;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'dedge-bridge-'));
+  ca = CoreDeviceCa.openOrCreate(join(dir, 'ca'));
+});
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Device groups that let every device do everything: these tests are about the bridge, not auth. */
+const allowAll = ((): DeviceGroups => {
+  const p = parseDeviceGroups({
+    definitions: { all: { selectionRule: 'thingName: *', policyName: 'p' } },
+    policies: { p: { s: { operations: ['*'], resources: ['*'] } } },
+  });
+  if (!p.ok) throw new Error(p.errors.join('; '));
+  return p.value;
+})();
 
 afterEach(async () => {
   await closeDevices(devices);
@@ -29,17 +54,17 @@ afterEach(async () => {
   }
 });
 
-function mapping(raw: Record<string, unknown>): TopicMapping {
-  const p = parseTopicMapping(raw);
-  if (!p.ok) throw new Error(p.errors.join('; '));
-  return p.mapping;
-}
-
 async function rig(m: TopicMapping, iot: ConstructorParameters<typeof SimulatedIoTCore>[0] = {}): Promise<Rig> {
   const pubsub = new LocalPubSub();
   const iotCore = new SimulatedIoTCore(iot);
   let bridge: MqttBridge | undefined;
-  const broker = new ClientDeviceBroker({ port: 0, onDevicePublish: (msg) => bridge?.fromLocalMqtt(msg) });
+  const server = ca.serverCredentials(['127.0.0.1']);
+  const broker = new ClientDeviceBroker({
+    port: 0,
+    tls: { ...server, ca: ca.caPem },
+    deviceGroups: () => allowAll,
+    onDevicePublish: (msg) => bridge?.fromLocalMqtt(msg),
+  });
   bridge = new MqttBridge(m, { broker, pubsub, iotCore }, silentLogger());
   const r = { broker, pubsub, iotCore, bridge };
   rigs.push(r);
@@ -49,7 +74,8 @@ async function rig(m: TopicMapping, iot: ConstructorParameters<typeof SimulatedI
 }
 
 async function device(r: Rig, id: string, subscribe?: string): Promise<Device> {
-  const d = await connectDevice(r.broker.url, id);
+  const c = ca.issueDevice(id, join(dir, 'devices'));
+  const d = await connectDevice(r.broker.url, id, tlsOptions({ caPath: ca.caPath, certPath: c.certPath, keyPath: c.keyPath }));
   devices.push(d);
   if (subscribe) await d.client.subscribeAsync(subscribe, { qos: 1 });
   return d;
@@ -68,7 +94,7 @@ function listen(r: Rig, filter: string, component = 'com.example.C'): Seen[] {
 
 describe('MqttBridge', () => {
   it('LocalMqtt → Pubsub: same topic, same bytes, as binaryMessage from the bridge identity', async () => {
-    const r = await rig(DEFAULT_TOPIC_MAPPING);
+    const r = await rig(REPORTS_AND_DEVICES);
     const seen = listen(r, '$aws/things/+/defender/metrics/+');
     const d = await device(r, 'dev1');
     const report = Buffer.from(JSON.stringify({ header: { report_id: 1, version: '1.0' }, metrics: {} }));
@@ -83,7 +109,7 @@ describe('MqttBridge', () => {
   });
 
   it('Pubsub → LocalMqtt: jsonMessage as its JSON text, binary as is, delivered at QoS 1', async () => {
-    const r = await rig(DEFAULT_TOPIC_MAPPING);
+    const r = await rig(REPORTS_AND_DEVICES);
     const d = await device(r, 'dev1', '$aws/things/dev1/defender/metrics/json/+');
     await d.client.subscribeAsync('devices/dev1/#', { qos: 1 });
     r.pubsub.publish(
@@ -101,7 +127,7 @@ describe('MqttBridge', () => {
   });
 
   it('unmapped topics stay where they were published', async () => {
-    const r = await rig(DEFAULT_TOPIC_MAPPING);
+    const r = await rig(REPORTS_AND_DEVICES);
     const seen = listen(r, '#');
     const d = await device(r, 'dev1', 'other/#');
     await d.client.subscribeAsync('devices/done', { qos: 1 });
@@ -126,7 +152,7 @@ describe('MqttBridge', () => {
 
   it('no echo loops: exact topics mapped both ways, through pub/sub and through IoT Core', async () => {
     const r = await rig(
-      mapping({
+      topicMapping({
         up: { topic: 'loop/t', source: 'LocalMqtt', target: 'Pubsub' },
         down: { topic: 'loop/t', source: 'Pubsub', target: 'LocalMqtt' },
         toCloud: { topic: 'loop/c', source: 'LocalMqtt', target: 'IotCore' },
@@ -163,7 +189,7 @@ describe('MqttBridge', () => {
 
   it('overlapping filters forward a message once', async () => {
     const r = await rig(
-      mapping({
+      topicMapping({
         wide: { topic: 'p/#', source: 'Pubsub', target: 'LocalMqtt' },
         narrow: { topic: 'p/+', source: 'Pubsub', target: 'LocalMqtt' },
         prefixed: { topic: 'p/+', source: 'Pubsub', target: 'LocalMqtt', targetTopicPrefix: 'gw/' },
@@ -179,7 +205,7 @@ describe('MqttBridge', () => {
   });
 
   it('LocalMqtt → IotCore reaches the Device Defender endpoint; IotCore → LocalMqtt brings the answer back', async () => {
-    const m = mapping({
+    const m = topicMapping({
       reports: { topic: '$aws/things/+/defender/metrics/+', source: 'LocalMqtt', target: 'IotCore' },
       answers: { topic: '$aws/things/+/defender/metrics/+/+', source: 'IotCore', target: 'LocalMqtt' },
     });
@@ -200,7 +226,7 @@ describe('MqttBridge', () => {
   });
 
   it('a message IoT Core refuses is counted and logged, and the bridge keeps going', async () => {
-    const r = await rig(mapping({ up: { topic: 'big/#', source: 'LocalMqtt', target: 'IotCore' } }), { maxMessageSizeBytes: 8 });
+    const r = await rig(topicMapping({ up: { topic: 'big/#', source: 'LocalMqtt', target: 'IotCore' } }), { maxMessageSizeBytes: 8 });
     const d = await device(r, 'dev1');
     await d.client.publishAsync('big/1', 'way more than eight bytes', { qos: 1 });
     await d.client.publishAsync('big/2', 'small', { qos: 1 });
@@ -212,9 +238,22 @@ describe('MqttBridge', () => {
     });
   });
 
+  it('maps nothing until configured; setMapping replaces the mapping while running', async () => {
+    const r = await rig([]);
+    const seen = listen(r, '#');
+    const d = await device(r, 'dev1');
+    await d.client.publishAsync('devices/dev1/a', '1', { qos: 1 });
+    await until(() => r.bridge.status().unroutedFromLocalMqtt === 1);
+    r.bridge.setMapping(REPORTS_AND_DEVICES);
+    await d.client.publishAsync('devices/dev1/b', '2', { qos: 1 });
+    await until(() => seen.length === 1);
+    expect(seen.map((x) => x[0])).toEqual(['devices/dev1/b']);
+    expect(r.bridge.status()).toMatchObject({ mappings: 5, unroutedFromLocalMqtt: 1, forwarded: { 'LocalMqtt->Pubsub': 1 } });
+  });
+
   it('stop() removes its pub/sub and IoT Core subscriptions and ignores later device publishes', async () => {
     const r = await rig(
-      mapping({
+      topicMapping({
         a: { topic: 'a/#', source: 'Pubsub', target: 'LocalMqtt' },
         b: { topic: 'b', source: 'IotCore', target: 'Pubsub' },
         c: { topic: 'c', source: 'LocalMqtt', target: 'Pubsub' },

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { filterProblem, publishTopicProblem, topicMatchesFilter } from '../../../src/ipc/emulator/mqttTopic.ts';
+import {
+  classicPubsubMatches,
+  filterProblem,
+  liteMqttFilterMatches,
+  publishTopicProblem,
+  topicMatchesFilter,
+} from '../../../src/ipc/emulator/mqttTopic.ts';
 
 describe('topicMatchesFilter', () => {
   it.each([
@@ -43,5 +49,39 @@ describe('publishTopicProblem (nucleus IotCoreTopicValidator rules)', () => {
     expect(publishTopicProblem('$aws/rules/r1/a/b/c/d/e/f/g/h')).toBeNull();
     expect(publishTopicProblem(`$custom/${'y'.repeat(400)}`)).toBeNull();
     expect(publishTopicProblem(`$custom/${'y'.repeat(600)}`)).toMatch(/512/);
+  });
+});
+
+describe('classicPubsubMatches (the Java nucleus SubscriptionTrie)', () => {
+  it.each([
+    ['a/b', 'a/b', true],
+    ['a/+', 'a/b', true],
+    ['a/+', 'a/b/c', false],
+    ['a/#', 'a/b/c', true],
+    // unlike MQTT: `a/#` does not match `a`, and wildcards match topics starting with `$`
+    ['a/#', 'a', false],
+    ['#', '$aws/things/t1', true],
+    ['+/things/x', '$aws/things/x', true],
+    ['$aws/things/+/defender/metrics/+', '$aws/things/d1/defender/metrics/json', true],
+    // `#` inside a filter acts as a level wildcard in the trie
+    ['a/#/c', 'a/b/c', true],
+    // Java's split drops trailing empty levels
+    ['a', 'a/', true],
+  ])('%s vs %s → %s', (filter, topic, want) => {
+    expect(classicPubsubMatches(filter, topic)).toBe(want);
+  });
+});
+
+describe('liteMqttFilterMatches (nucleus lite mqttproxy policy match)', () => {
+  it.each([
+    ['a/b', 'a/b', true],
+    ['a/x/b', 'a/+/b', true],
+    ['a/+/b', 'a/+/b', true],
+    ['a/b/c', 'a/#', true],
+    ['a', 'a/#', false],
+    ['a/b', 'a/+/b', false],
+    ['$aws/things/gw/defender/metrics/json', '$aws/things/+/defender/metrics/+', true],
+  ])('request %s vs policy %s → %s', (resource, filter, want) => {
+    expect(liteMqttFilterMatches(resource, filter)).toBe(want);
   });
 });

@@ -1,7 +1,14 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { isAuthorized, MQTTPROXY, PUBSUB, parseAccessControl } from '../../../src/ipc/emulator/authorization.ts';
-import { embeddedRecipe, loadRecipeFile, parseRecipe, RecipeError } from '../../../src/ipc/emulator/recipe.ts';
+import {
+  embeddedRecipe,
+  hostArchitecture,
+  loadRecipeFile,
+  parseRecipe,
+  RecipeError,
+  selectLiteManifest,
+} from '../../../src/ipc/emulator/recipe.ts';
 
 const fixture = fileURLToPath(new URL('../../fixtures/recipe.test-component.yaml', import.meta.url));
 
@@ -17,8 +24,10 @@ describe('recipes', () => {
   });
 
   it('parses JSON recipes too', () => {
-    const r = parseRecipe(JSON.stringify({ ComponentName: 'a.b', ComponentConfiguration: { DefaultConfiguration: { k: 1 } } }));
-    expect(r).toEqual({ componentName: 'a.b', defaultConfiguration: { k: 1 } });
+    const r = parseRecipe(
+      JSON.stringify({ ComponentName: 'a.b', ComponentVersion: '2.0.1', ComponentConfiguration: { DefaultConfiguration: { k: 1 } } }),
+    );
+    expect(r).toEqual({ componentName: 'a.b', componentVersion: '2.0.1', defaultConfiguration: { k: 1 } });
   });
 
   it('names the bad field', () => {
@@ -39,5 +48,76 @@ describe('recipes', () => {
       true,
     );
     expect(isAuthorized(policies, MQTTPROXY, 'aws.greengrass#PublishToIoTCore', 'other/topic')).toBe(false);
+  });
+});
+
+describe('recipes under nucleus lite', () => {
+  const recipe = (manifests: unknown[]) =>
+    JSON.stringify({ ComponentName: 'a.b', ComponentConfiguration: { DefaultConfiguration: { n: 42 } }, Manifests: manifests });
+  const run = { Lifecycle: { Run: 'x' } };
+
+  it('a manifest counts only with Platform runtime "*" or "aws_nucleus_lite"; others are skipped with lite\'s message', () => {
+    const arch = hostArchitecture();
+    const sel = selectLiteManifest(
+      {
+        Manifests: [
+          { Platform: { os: 'linux', architecture: arch }, ...run },
+          { Platform: { os: 'linux', runtime: 'aws_nucleus_classic' }, ...run },
+          { Platform: { os: 'linux', runtime: '*', architecture: 'no-such-arch' }, ...run },
+          { Platform: { os: 'linux', runtime: 'aws_nucleus_lite', architecture: arch }, ...run },
+        ],
+      },
+      arch,
+    );
+    expect(sel).toEqual({
+      ok: true,
+      index: 3,
+      skipped: [
+        'Manifests[0]: Skipping manifest as it does not include a runtime platform field.',
+        'Manifests[1]: Skipping manifest as it is not for aws_nucleus_lite',
+        `Manifests[2]: Platform.architecture no-such-arch is not this machine's ${arch}`,
+      ],
+    });
+    expect(selectLiteManifest({ Manifests: [{ Platform: { os: '*', runtime: '*' }, ...run }] }, 'amd64')).toMatchObject({
+      ok: true,
+      index: 0,
+    });
+  });
+
+  it("no usable manifest: the recipe is refused with lite's reason and what was skipped", () => {
+    expect(() => parseRecipe(recipe([{ Platform: { os: 'linux' }, ...run }]), 'r.json', { flavor: 'lite' })).toThrow(
+      'r.json: No lifecycle was found for linux (Manifests[0]: Skipping manifest as it does not include a runtime platform field.)',
+    );
+    expect(selectLiteManifest({}, 'amd64')).toEqual({ ok: false, error: 'No Manifest found in the recipe', skipped: [] });
+    expect(selectLiteManifest({ Manifests: [{ Lifecycle: {} }] }, 'amd64')).toMatchObject({
+      ok: false,
+      error: 'Manifests[0].Platform: Platform not provided',
+    });
+    expect(selectLiteManifest({ Manifests: [{ Platform: { runtime: '*', os: 'linux' }, Lifecycle: {} }] }, 'amd64')).toMatchObject({
+      ok: false,
+      error: 'No lifecycle was found for linux',
+    });
+  });
+
+  it('lite decodes a YAML recipe keeping scalars as text; a JSON recipe keeps its numbers; classic keeps both', () => {
+    const yaml = [
+      'ComponentName: a.b',
+      'ComponentVersion: 1.0.0',
+      'ComponentConfiguration:',
+      '  DefaultConfiguration:',
+      '    n: 42',
+      '    on: true',
+      'Manifests:',
+      '  - Platform: {os: linux, runtime: "*"}',
+      '    Lifecycle: {Run: x}',
+      '',
+    ].join('\n');
+    expect(parseRecipe(yaml, 'r.yaml', { flavor: 'lite' })).toMatchObject({
+      componentVersion: '1.0.0',
+      defaultConfiguration: { n: '42', on: 'true' },
+    });
+    expect(parseRecipe(yaml, 'r.yaml')).toMatchObject({ defaultConfiguration: { n: 42, on: true } });
+    const json = recipe([{ Platform: { os: 'linux', runtime: '*' }, ...run }]);
+    expect(parseRecipe(json, 'r.json', { flavor: 'lite' }).defaultConfiguration).toEqual({ n: 42 });
   });
 });
