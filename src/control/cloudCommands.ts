@@ -86,7 +86,7 @@ export class CloudCommands {
     try {
       result = await this.#o.service.handle(parsed.request, by);
     } catch (err) {
-      if (!isRequestProblem(err)) this.#log.error({ err: (err as Error).message, command: parsed.command }, 'cloud command failed');
+      if (!isRequestProblem(err)) this.#log.error({ err, command: parsed.command }, 'cloud command failed');
       const message = isRequestProblem(err) ? err.message : `(internal): ${(err as Error).message}`;
       return this.#reject(by, parsed.command, message, parsed.commandId, t);
     }
@@ -104,7 +104,7 @@ export class CloudCommands {
 
   async #reject(by: Operator, command: string, error: string, commandId: string | undefined, t: number): Promise<void> {
     this.#rejected++;
-    this.#log.warn({ command, commandId, error }, 'cloud command rejected');
+    this.#log.warn({ command, commandId, reason: error }, 'cloud command rejected');
     this.#o.audit({ command, by, outcome: 'rejected', detail: error });
     await this.#answer('rejected', { ...(commandId === undefined ? {} : { commandId }), command, t, error });
   }
@@ -115,12 +115,12 @@ export class CloudCommands {
     try {
       await this.#o.ipc.publishToIoTCore(topic, payload, 1);
     } catch (err) {
-      this.#log.warn({ err: (err as Error).message, topic }, 'command answer not published; queued in the outbox');
+      this.#log.warn({ err, topic }, 'command answer not published; queued in the outbox');
       try {
         this.#o.outbox.enqueue({ kind: 'other', topic, payload, encoding: 'utf8' });
         this.#queued++;
       } catch (qerr) {
-        this.#log.error({ err: (qerr as Error).message, topic }, 'command answer lost: the outbox refused it');
+        this.#log.error({ err: qerr, topic }, 'command answer lost: the outbox refused it');
       }
     }
   }

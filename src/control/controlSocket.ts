@@ -84,7 +84,7 @@ export class ControlSocketServer {
       server.close();
       throw err;
     }
-    server.on('error', (err) => this.#o.logger.error({ err: err.message }, 'control socket error'));
+    server.on('error', (err) => this.#o.logger.error({ err }, 'control socket error'));
     this.#server = server;
     this.#o.logger.info({ path: this.path }, 'control socket listening');
   }

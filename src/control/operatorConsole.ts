@@ -100,7 +100,7 @@ export class OperatorConsole {
         // Synchronous with the evaluation: the behavior's window still holds what crossed the threshold.
         this.journal.record(ev, ev.event === 'in-alarm' ? agent.evidenceFor(ev) : undefined);
       } catch (err) {
-        this.#log.error({ err: (err as Error).message, violationId: ev.violationId }, 'could not journal a violation');
+        this.#log.error({ err, violationId: ev.violationId }, 'could not journal a violation');
       }
     });
     agent.on('sample', (sample, durationMs) => {
@@ -109,7 +109,7 @@ export class OperatorConsole {
         this.#lastSample = summarizeSample(sample.host, durationMs, c.collector.perProcess && !agent.isShedding());
         this.#measureCpu();
       } catch (err) {
-        this.#log.error({ err: (err as Error).message }, 'could not summarize a sample');
+        this.#log.error({ err }, 'could not summarize a sample');
       }
     });
     try {
@@ -117,7 +117,7 @@ export class OperatorConsole {
     } catch (err) {
       // The agent keeps enforcing without its console; `status` then reads the persisted state.
       this.#socketError = (err as Error).message;
-      this.#log.error({ err: this.#socketError }, 'control socket not available');
+      this.#log.error({ err }, 'control socket not available');
     }
     this.cloud.start();
   }
@@ -138,7 +138,7 @@ export class OperatorConsole {
     const p = parseSocketRequest(line);
     if (!p.ok) {
       this.rejectedRequests++;
-      this.#log.warn({ error: p.error }, 'control request refused');
+      this.#log.warn({ reason: p.error }, 'control request refused');
       return JSON.stringify({ id: p.id, ok: false, error: p.error });
     }
     const by: Operator = { via: 'socket', ...p.by };
@@ -148,7 +148,7 @@ export class OperatorConsole {
     } catch (err) {
       this.rejectedRequests++;
       if (!isRequestProblem(err)) {
-        this.#log.error({ err: (err as Error).message, command: p.request.command }, 'control request failed');
+        this.#log.error({ err, command: p.request.command }, 'control request failed');
         return JSON.stringify({ id: p.id, ok: false, error: `(internal): ${(err as Error).message}` });
       }
       if (p.request.command === 'actions.lift')

@@ -144,7 +144,7 @@ export class ViolationJournal {
       this.#size += bytes;
     } catch (err) {
       this.writeFailures++;
-      this.#log?.error({ err: (err as Error).message, path: this.path }, 'violation journal write failed');
+      this.#log?.error({ err, path: this.path }, 'violation journal write failed');
     }
   }
 

@@ -625,7 +625,7 @@ export class Enforcer {
       this.#pause = { at, until: at + seconds * 1000, by };
       this.#persist();
       const detail = `enforcement paused: decisions are dry-run until ${new Date(this.#pause.until).toISOString()}`;
-      this.#log.warn({ by, until: this.#pause.until }, detail);
+      this.#log.warn({ by, until: new Date(this.#pause.until).toISOString() }, 'enforcement paused: decisions are dry-run');
       this.#auditCommand({ command: 'pause', by, outcome: 'accepted', detail, args: { seconds } });
       return this.#pause;
     });
@@ -638,7 +638,10 @@ export class Enforcer {
       this.#pause = undefined;
       this.#persist();
       const detail = was === undefined ? 'enforcement was not paused' : `enforcement resumed (was paused by ${describeOperator(was.by)})`;
-      this.#log.warn({ by }, detail);
+      this.#log.warn(
+        { by, ...(was === undefined ? {} : { pausedBy: was.by }) },
+        was === undefined ? 'enforcement was not paused' : 'enforcement resumed',
+      );
       this.#auditCommand({ command: 'resume', by, outcome: 'accepted', detail });
       return was;
     });
