@@ -1,5 +1,6 @@
 // Small pure formatters shared by the console's text views.
 import type { ActionTarget } from '../enforce/actionModel.ts';
+import { describeTarget } from '../enforce/decisionText.ts';
 import type { MetricValue, Offender } from '../localrules/contracts.ts';
 
 /** 2026-12-06T12:00:01Z (UTC, to the second). */
@@ -34,15 +35,7 @@ export function num(n: number): string {
 }
 
 export function target(t: ActionTarget | undefined): string {
-  if (t === undefined) return '-';
-  switch (t.kind) {
-    case 'process':
-      return `pid ${t.pid} (${t.comm})`;
-    case 'addresses':
-      return t.addresses.join(', ');
-    case 'interface':
-      return `interface ${t.ifname}`;
-  }
+  return t === undefined ? '-' : describeTarget(t);
 }
 
 export function offender(o: Offender): string {

@@ -1,8 +1,20 @@
 // Pure sentences about enforcement decisions, for the audit log and `defender-edge explain`: which rails an
-// applied action passed and what shaped it, and who an operator was.
+// applied action passed and what shaped it, what it acted on, and who an operator was.
 import type { ComponentConfig } from '../config/schema.ts';
 import type { ActionTarget, EnforceActionType, Operator } from './actionModel.ts';
 import type { PauseState } from './activeStore.ts';
+
+/** "pid 4242 (rogue)", "10.0.0.7, fd00::7", "interface eth1". */
+export function describeTarget(t: ActionTarget): string {
+  switch (t.kind) {
+    case 'process':
+      return `pid ${t.pid} (${t.comm})`;
+    case 'addresses':
+      return t.addresses.join(', ');
+    case 'interface':
+      return `interface ${t.ifname}`;
+  }
+}
 
 /** "alice (uid 0) on the gateway", "ops@example.com through the cloud (command c-1)", "someone on the host". */
 export function describeOperator(by: Operator): string {

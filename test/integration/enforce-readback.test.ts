@@ -16,10 +16,11 @@ import type { EnforcementConfig, Enforcer } from '../../src/enforce/enforcer.ts'
 import type { ActionSpec, ViolationEvent } from '../../src/localrules/contracts.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createCommandRunner } from '../../src/system/commandRunner.ts';
-import { Children, procState, startTimeOf } from '../support/children.ts';
+import { Children, procState } from '../support/children.ts';
 import { canConnect, createTopology, destroyTopology, inNs, linkIsUp, startTcpServer, type Topology } from '../support/netns.ts';
 import { uniqueId } from '../support/uniqueId.ts';
 import { until } from '../support/until.ts';
+import { type DeviceAlarmTarget, deviceAlarm, processAlarm } from '../support/violationEvents.ts';
 
 const PORT = 7209;
 const id = uniqueId();
@@ -68,40 +69,9 @@ function enforcer(config: Partial<EnforcementConfig> = {}, reconcileMs = 0): Enf
   return e;
 }
 
-let seq = 0;
-function deviceAlarm(action: ActionSpec, device: { interface?: string; thingName?: string; address?: string } = {}): ViolationEvent {
-  return {
-    violationId: `v-${id}-${++seq}`,
-    thingName: device.thingName ?? 'sensor-1',
-    behavior: 'bytesOut',
-    metric: 'aws:all-bytes-out',
-    event: 'in-alarm',
-    t: Date.now(),
-    value: { count: 50_000 },
-    threshold: { count: 10_000 },
-    offender: {
-      kind: 'device',
-      thingName: device.thingName ?? 'sensor-1',
-      addresses: [device.address ?? topo.devAddr],
-      ...(device.interface ? { interface: device.interface } : {}),
-    },
-    action,
-  };
-}
-
-function processAlarm(pid: number, action: ActionSpec): ViolationEvent {
-  return {
-    violationId: `p-${id}-${++seq}`,
-    thingName: 'gateway',
-    behavior: 'bytesOut',
-    metric: 'aws:all-bytes-out',
-    event: 'in-alarm',
-    t: Date.now(),
-    value: { count: 50_000 },
-    offender: { kind: 'process', pid, comm: 'node', startTime: startTimeOf(pid) },
-    action,
-  };
-}
+/** A device on the far side of the veth pair (topo.devAddr unless said otherwise) in alarm. */
+const sensorAlarm = (action: ActionSpec, device: Partial<DeviceAlarmTarget> = {}): ViolationEvent =>
+  deviceAlarm(action, { addresses: [topo.devAddr], ...device });
 
 const block4 = () => inNs(topo.gw, 'nft', ['-j', 'list', 'set', 'inet', table, 'block4']);
 const blocked = () => block4().includes(`"${topo.devAddr}"`);
@@ -117,7 +87,7 @@ const alice: Operator = { via: 'socket', user: 'alice', uid: 0 };
 describe('read-back and drift with real nftables', () => {
   it('reads every block back; an element deleted by hand is found by the reconcile and recorded as an operator lift with its quiet window', async () => {
     const e = enforcer({ liftQuietSeconds: 600 });
-    const [applied] = await e.handle(deviceAlarm({ type: 'address-block', ttlSeconds: 120 }));
+    const [applied] = await e.handle(sensorAlarm({ type: 'address-block', ttlSeconds: 120 }));
     expect(applied).toMatchObject({ outcome: 'applied', readBack: { state: 'in-force' } });
     expect(applied!.readBack!.observed).toMatch(
       new RegExp(`^${topo.devAddr.replaceAll('.', '\\.')} in inet ${table} block4, expires in \\d+ s$`),
@@ -138,7 +108,7 @@ describe('read-back and drift with real nftables', () => {
     expect(await gwToDev()).toBe(true);
 
     // The device offends again: left alone for the quiet window, and said so — not "already active".
-    const again = await e.handle(deviceAlarm({ type: 'address-block', ttlSeconds: 120 }));
+    const again = await e.handle(sensorAlarm({ type: 'address-block', ttlSeconds: 120 }));
     expect(again).toEqual([expect.objectContaining({ outcome: 'skipped', reason: 'quiet-after-lift', quietUntil: lifted.quietUntil })]);
     expect(blocked()).toBe(false);
     const persisted = loadEnforcementState(enforcementPaths(stateDir).statePath).state;
@@ -151,10 +121,10 @@ describe('read-back and drift with real nftables', () => {
 
   it('the next offence itself reads the kernel: deleted by hand before any reconcile, never "already active" while ineffective', async () => {
     const e = enforcer({ liftQuietSeconds: 0 }); // no quiet window: the offender is blocked again at once
-    await e.handle(deviceAlarm({ type: 'address-block', ttlSeconds: 120 }));
+    await e.handle(sensorAlarm({ type: 'address-block', ttlSeconds: 120 }));
     deleteByHand();
     expect(blocked()).toBe(false);
-    const recs = await e.handle(deviceAlarm({ type: 'address-block', ttlSeconds: 120 }));
+    const recs = await e.handle(sensorAlarm({ type: 'address-block', ttlSeconds: 120 }));
     expect(recs.map((x) => `${x.outcome}:${x.reason ?? ''}`)).toEqual(['lifted:drift', 'applied:']);
     expect(recs.some((x) => x.reason === 'already-active')).toBe(false);
     expect(blocked()).toBe(true);
@@ -163,8 +133,8 @@ describe('read-back and drift with real nftables', () => {
 
   it('a reconcile reads the table once for all blocks and tells the lifted one from the one in force', async () => {
     const e = enforcer();
-    await e.handle(deviceAlarm({ type: 'address-block', ttlSeconds: 120 }));
-    await e.handle(deviceAlarm({ type: 'address-block', ttlSeconds: 120 }, { thingName: 'sensor-9', address: '10.231.0.77' }));
+    await e.handle(sensorAlarm({ type: 'address-block', ttlSeconds: 120 }));
+    await e.handle(sensorAlarm({ type: 'address-block', ttlSeconds: 120 }, { thingName: 'sensor-9', addresses: ['10.231.0.77'] }));
     deleteByHand();
     const r = await e.reconcile();
     expect(r).toMatchObject({ checked: 2, inForce: 1 });
@@ -176,7 +146,7 @@ describe('read-back and drift with real nftables', () => {
   it('the periodic reconcile finds it without being asked', async () => {
     const e = enforcer({}, 200);
     await e.start();
-    await e.handle(deviceAlarm({ type: 'address-block', ttlSeconds: 120 }));
+    await e.handle(sensorAlarm({ type: 'address-block', ttlSeconds: 120 }));
     deleteByHand();
     await until(() => records.some((x) => x.outcome === 'lifted' && x.reason === 'drift'), 5000, 'the drift lift record');
     expect(e.status().lastReconcile).toMatchObject({ lifted: 1 });
@@ -184,18 +154,18 @@ describe('read-back and drift with real nftables', () => {
 
   it('an operator lift (by id prefix) removes the block, is audited with who, and sticks for its quiet window only', async () => {
     const e = enforcer();
-    const [applied] = await e.handle(deviceAlarm({ type: 'address-block', ttlSeconds: 120 }));
+    const [applied] = await e.handle(sensorAlarm({ type: 'address-block', ttlSeconds: 120 }));
     await expect(e.lift('nope-nope', { by: alice })).rejects.toThrow('actionId: no action in force with id "nope-nope"');
     const lifted = await e.lift(applied!.actionId!.slice(0, 8), { by: alice, quietForSeconds: 2 });
     expect(lifted).toMatchObject({ outcome: 'lifted', reason: 'operator', by: alice, actionId: applied!.actionId });
     expect(lifted.detail).toMatch(/^lifted by alice \(uid 0\) on the gateway; removed/);
     expect(blocked()).toBe(false);
     expect(await gwToDev()).toBe(true);
-    const during = await e.handle(deviceAlarm({ type: 'address-block', ttlSeconds: 120 }));
+    const during = await e.handle(sensorAlarm({ type: 'address-block', ttlSeconds: 120 }));
     expect(during).toEqual([expect.objectContaining({ outcome: 'skipped', reason: 'quiet-after-lift' })]);
     expect(during[0]!.detail).toMatch(/lifted by alice \(uid 0\) on the gateway; no action until/);
     await new Promise((r) => setTimeout(r, Math.max(0, lifted.quietUntil! - Date.now()) + 50));
-    const after = await e.handle(deviceAlarm({ type: 'address-block', ttlSeconds: 120 }));
+    const after = await e.handle(sensorAlarm({ type: 'address-block', ttlSeconds: 120 }));
     expect(after).toEqual([expect.objectContaining({ outcome: 'applied' })]);
     expect(blocked()).toBe(true);
     expect(audit().find((l) => l.outcome === 'lifted')).toMatchObject({ by: { via: 'socket', user: 'alice', uid: 0 } });
@@ -203,7 +173,7 @@ describe('read-back and drift with real nftables', () => {
 
   it('a table flushed wholesale (a firewall reload) is not a lift: the block is applied again', async () => {
     const e = enforcer();
-    await e.handle(deviceAlarm({ type: 'address-block', ttlSeconds: 120 }));
+    await e.handle(sensorAlarm({ type: 'address-block', ttlSeconds: 120 }));
     inNs(topo.gw, 'nft', ['delete', 'table', 'inet', table]);
     const r = await e.reconcile();
     expect(r.restored).toEqual([
@@ -215,7 +185,7 @@ describe('read-back and drift with real nftables', () => {
 
   it('deleted by hand while the agent was stopped: the next start on the same boot records the lift instead of re-applying', async () => {
     const e1 = enforcer();
-    await e1.handle(deviceAlarm({ type: 'address-block', ttlSeconds: 120 }));
+    await e1.handle(sensorAlarm({ type: 'address-block', ttlSeconds: 120 }));
     await e1.stop();
     deleteByHand();
     const e2 = enforcer();
@@ -229,14 +199,14 @@ describe('read-back and drift with real nftables', () => {
     const p = await e.pause(300, alice);
     expect(p.until - p.at).toBe(300_000);
     expect(e.status()).toMatchObject({ mode: 'dry-run', configuredMode: 'enforce', paused: { by: alice } });
-    const [dry] = await e.handle(deviceAlarm({ type: 'address-block', ttlSeconds: 120 }));
+    const [dry] = await e.handle(sensorAlarm({ type: 'address-block', ttlSeconds: 120 }));
     expect(dry).toMatchObject({ outcome: 'applied', dryRun: true, readBack: { state: 'simulated' } });
     expect(dry!.rails!.at(-1)).toMatch(/^dry-run: enforcement paused by alice/);
     expect(() => block4()).toThrow(); // nothing was even created
     expect(await e.resume(alice)).toMatchObject({ by: alice });
     expect(e.status().mode).toBe('enforce');
     // The simulated block gives way to the real one (it must not count as "already active").
-    const after = await e.handle(deviceAlarm({ type: 'address-block', ttlSeconds: 120 }));
+    const after = await e.handle(sensorAlarm({ type: 'address-block', ttlSeconds: 120 }));
     expect(after.map((x) => `${x.outcome}:${x.reason ?? ''}:${x.dryRun}`)).toEqual(['reverted:superseded:true', 'applied::false']);
     expect(blocked()).toBe(true);
     const commands = audit().filter((l) => l.record === 'command');
@@ -259,7 +229,7 @@ describe('read-back and drift with real nftables', () => {
 describe('read-back and drift of interface-down', () => {
   it('reads the link back down; set up by hand, it is recorded as lifted', async () => {
     const e = enforcer();
-    const [applied] = await e.handle(deviceAlarm({ type: 'interface-down', ttlSeconds: 120 }, { interface: topo.gwIf }));
+    const [applied] = await e.handle(sensorAlarm({ type: 'interface-down', ttlSeconds: 120 }, { interface: topo.gwIf }));
     expect(applied).toMatchObject({ outcome: 'applied', readBack: { state: 'in-force' } });
     expect(applied!.readBack!.observed).toMatch(new RegExp(`^interface ${topo.gwIf} is down`));
     expect(linkIsUp(topo.gw, topo.gwIf)).toBe(false);
@@ -276,7 +246,7 @@ describe('read-back and drift of process actions', () => {
   it('reads a suspended process back as stopped; continued by hand, it is recorded as lifted; gone, it is dropped', async () => {
     const e = enforcer({ liftQuietSeconds: 0 }); // the second child is the same program: no quiet window in between
     const c = await children.start();
-    const [applied] = await e.handle(processAlarm(c.pid, { type: 'process-suspend', ttlSeconds: 120 }));
+    const [applied] = await e.handle(processAlarm({ pid: c.pid }, { type: 'process-suspend', ttlSeconds: 120 }));
     expect(applied).toMatchObject({
       outcome: 'applied',
       readBack: { state: 'in-force', observed: expect.stringMatching(new RegExp(`^pid ${c.pid} \\(.+\\) stopped \\(state T\\)$`)) },
@@ -290,7 +260,7 @@ describe('read-back and drift of process actions', () => {
     expect(['S', 'R']).toContain(procState(c.pid));
 
     const d = await children.start();
-    await e.handle(processAlarm(d.pid, { type: 'process-suspend', ttlSeconds: 120 }));
+    await e.handle(processAlarm({ pid: d.pid }, { type: 'process-suspend', ttlSeconds: 120 }));
     process.kill(d.pid, 'SIGKILL');
     await d.exited;
     const r2 = await e.reconcile();
@@ -307,7 +277,7 @@ describe('read-back and drift of process actions', () => {
   it('process-terminate reads back pending at SIGTERM when the process ignores it, and gone once killed', async () => {
     const e = enforcer({ stopGraceMs: 300 });
     const c = await children.start({ ignoreTerm: true });
-    const [applied] = await e.handle(processAlarm(c.pid, { type: 'process-terminate' }));
+    const [applied] = await e.handle(processAlarm({ pid: c.pid }, { type: 'process-terminate' }));
     expect(applied!.readBack).toMatchObject({ state: 'pending' });
     await until(() => records.some((x) => x.outcome === 'killed'), 5000, 'the killed record');
     expect(records.find((x) => x.outcome === 'killed')!.readBack).toMatchObject({

@@ -5,10 +5,8 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { CLI } from './ipc.ts';
 import { until } from './until.ts';
-
-export const CLI = fileURLToPath(new URL('../../bin/defender-edge.js', import.meta.url));
 
 export interface AgentProcess {
   /** `ip` exec'd into `unshare` */
