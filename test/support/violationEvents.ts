@@ -1,19 +1,11 @@
 // In-alarm violation events as the evaluator hands them to the enforcer, for tests that drive enforcement
 // directly: a downstream device's or a gateway process's bytesOut over its threshold. Not a test file.
 import { randomUUID } from 'node:crypto';
-import type { ActionSpec, ViolationEvent } from '../../src/localrules/contracts.ts';
+import type { ActionSpec, Offender, ViolationEvent } from '../../src/localrules/contracts.ts';
 import { startTimeOf } from './children.ts';
 
-export interface DeviceAlarmTarget {
-  addresses: string[];
-  /** default sensor-1 */
-  thingName?: string;
-  interface?: string;
-}
-
-/** A device's bytesOut in alarm (a fresh violation id each time), carrying `action`. */
-export function deviceAlarm(action: ActionSpec, device: DeviceAlarmTarget, over: Partial<ViolationEvent> = {}): ViolationEvent {
-  const thingName = device.thingName ?? 'sensor-1';
+/** bytesOut 50,000 over a threshold of 10,000, now, with a fresh violation id. */
+function bytesOutAlarm(thingName: string, offender: Offender, action: ActionSpec, over: Partial<ViolationEvent>): ViolationEvent {
   return {
     violationId: randomUUID(),
     thingName,
@@ -23,10 +15,30 @@ export function deviceAlarm(action: ActionSpec, device: DeviceAlarmTarget, over:
     t: Date.now(),
     value: { count: 50_000 },
     threshold: { count: 10_000 },
-    offender: { kind: 'device', thingName, addresses: device.addresses, ...(device.interface ? { interface: device.interface } : {}) },
+    comparisonOperator: 'less-than',
+    offender,
     action,
     ...over,
   };
+}
+
+export interface DeviceAlarmTarget {
+  addresses: string[];
+  /** default sensor-1 */
+  thingName?: string;
+  interface?: string;
+}
+
+/** A downstream device in alarm, carrying `action`. */
+export function deviceAlarm(action: ActionSpec, device: DeviceAlarmTarget, over: Partial<ViolationEvent> = {}): ViolationEvent {
+  const thingName = device.thingName ?? 'sensor-1';
+  const offender: Offender = {
+    kind: 'device',
+    thingName,
+    addresses: device.addresses,
+    ...(device.interface ? { interface: device.interface } : {}),
+  };
+  return bytesOutAlarm(thingName, offender, action, over);
 }
 
 export interface ProcessAlarmTarget {
@@ -37,20 +49,8 @@ export interface ProcessAlarmTarget {
   startTime?: number;
 }
 
-/** The gateway's process in alarm on bytesOut (a fresh violation id each time), carrying `action`. */
+/** A process of the gateway in alarm, carrying `action`. */
 export function processAlarm(p: ProcessAlarmTarget, action: ActionSpec, over: Partial<ViolationEvent> = {}): ViolationEvent {
-  return {
-    violationId: randomUUID(),
-    thingName: 'gateway',
-    behavior: 'bytesOut',
-    metric: 'aws:all-bytes-out',
-    event: 'in-alarm',
-    t: Date.now(),
-    value: { count: 50_000 },
-    threshold: { count: 10_000 },
-    comparisonOperator: 'less-than',
-    offender: { kind: 'process', pid: p.pid, comm: p.comm ?? 'node', startTime: p.startTime ?? startTimeOf(p.pid) },
-    action,
-    ...over,
-  };
+  const offender: Offender = { kind: 'process', pid: p.pid, comm: p.comm ?? 'node', startTime: p.startTime ?? startTimeOf(p.pid) };
+  return bytesOutAlarm('gateway', offender, action, over);
 }
