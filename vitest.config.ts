@@ -8,6 +8,7 @@ export default defineConfig({
     // Integration tests share root-only resources (nft tables, netns); files run in parallel
     // but each test names its own resources with a unique dedge prefix.
     pool: 'forks',
-    reporters: ['default'],
+    // The skip report ends every run with each skipped test's reason and count (test/support/requirements.ts).
+    reporters: ['default', './test/support/skipReport.ts'],
   },
 });

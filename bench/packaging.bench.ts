@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { BuildInfo } from '../scripts/buildBinaries.ts';
+import { ARM64_SYSROOT, QEMU_ARM64, qemuArm64Args } from '../test/support/requirements.ts';
 import type { BenchSuite } from './run.ts';
 import { median, percentile, round } from './stats.ts';
 
@@ -103,12 +104,11 @@ export const suite: BenchSuite = {
       },
       coldStartToFirstSample: await firstSample(x64),
     };
-    const sysroot = '/usr/aarch64-linux-gnu';
-    if (existsSync(path.join(sysroot, 'lib', 'ld-linux-aarch64.so.1'))) {
+    if (existsSync(path.join(ARM64_SYSROOT, 'lib', 'ld-linux-aarch64.so.1'))) {
       try {
         result.arm64UnderQemuVersion = await coldStart(
-          'qemu-aarch64-static',
-          ['-L', sysroot, path.join(artifacts, 'aarch64', 'defender-edge'), '--version'],
+          QEMU_ARM64,
+          qemuArm64Args(path.join(artifacts, 'aarch64', 'defender-edge'), ['--version']),
           5,
         );
       } catch (err) {

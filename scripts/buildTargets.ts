@@ -11,7 +11,7 @@ export type GreengrassArch = 'amd64' | 'aarch64';
 export interface BuildTarget {
   /** Greengrass name; the zip is `defender-edge-<arch>.zip` and the recipe manifest matches on it. */
   arch: GreengrassArch;
-  /** Node's `process.arch` and pkg's target arch. */
+  /** Node's `process.arch` for this target. */
   nodeArch: 'x64' | 'arm64';
   /** Registry package that carries the stock Node binary at `package/bin/node`. */
   npmPackage: string;

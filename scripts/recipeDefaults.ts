@@ -11,23 +11,33 @@ import { COMMANDS_TOPIC } from '../src/control/protocol.ts';
 export const COMPONENT_NAME = 'com.defender-edge.DefenderEdge';
 
 /**
- * The rogue-agent scenario's profile `CheckRogueDevices` (docs/demo.md#the-scenario), same names,
- * metrics, operators, values and durations, in alert-only form: no `edge.action`, so a violation is
- * raised and forwarded but nothing is stopped until an operator adds an action in a deployment.
- * bytesOut is also evaluated per process so a violation names the process that sent the bytes.
+ * The default profile: budgets sized for a gateway, so that a fleet roll-out raises nothing on a gateway
+ * that is only doing its job (measured: docs/localrules.md#the-default-profile), while a process or a
+ * device that starts moving megabytes, or a flood of messages, is still named. Alert-only: no
+ * `edge.action`, and enforcement is in dry-run anyway. The reference scenario's own profile
+ * (`CheckRogueDevices`: bytesOut < 10,000 per 300 s, msgReceive < 100 per 300 s, docs/demo.md#the-scenario)
+ * is far tighter — every chatty process of a desktop crosses 10 KB in 5 minutes — and is what the demo
+ * runs; docs/localrules.md shows how to deploy it.
  */
 export function seedBehaviors(): unknown[] {
+  const bytesOut = (name: string, count: number, scope: Record<string, boolean>) => ({
+    name,
+    metric: 'aws:all-bytes-out',
+    criteria: { comparisonOperator: 'less-than', value: { count }, durationSeconds: 300 },
+    edge: { scope },
+  });
   return [
+    // The gateway's own uplink: 50 MB per 5 minutes is ~1.3 Mbit/s sustained.
+    bytesOut('gatewayBytesOut', 50_000_000, { host: true }),
+    // Any one process (sockets attributed by the collector, loopback included): 10 MB per 5 minutes.
+    bytesOut('processBytesOut', 10_000_000, { processes: true }),
+    // Any one downstream device, as the gateway sees its traffic or as its own report says.
+    bytesOut('deviceBytesOut', 10_000_000, { devices: true }),
     {
+      // Messages per device on `downstream.messageTopics` (none configured by default: no datapoints).
       name: 'msgReceive',
       metric: 'aws:num-messages-received',
-      criteria: { comparisonOperator: 'less-than', value: { count: 100 }, durationSeconds: 300 },
-    },
-    {
-      name: 'bytesOut',
-      metric: 'aws:all-bytes-out',
-      criteria: { comparisonOperator: 'less-than', value: { count: 10000 }, durationSeconds: 300 },
-      edge: { scope: { host: true, processes: true, devices: true } },
+      criteria: { comparisonOperator: 'less-than', value: { count: 3000 }, durationSeconds: 300 },
     },
   ];
 }

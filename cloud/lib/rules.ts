@@ -3,10 +3,12 @@
 // (test/iotSql.ts documents the subset of AWS IoT SQL used here). Pure: no CDK.
 //
 // What the agent publishes (src/agent/violationPublisher.ts, src/agent/health.ts):
-//   defender-edge/{thing}/violations  {record:'violation', gateway, violationId, thingName, behavior, metric,
-//                                      event:'in-alarm'|'alarm-cleared'|'alarm-invalidated', suppressAlerts, …}
-//                                     {record:'action', gateway, outcome, type, dryRun, violation:{violationId,
-//                                      thingName, behavior, …}, …}
+//   defender-edge/{thing}/violations  {record:'violation', recordId, gateway, violationId, thingName, behavior,
+//                                      metric, event:'in-alarm'|'alarm-cleared'|'alarm-invalidated', suppressAlerts, …}
+//                                     {record:'action', recordId, gateway, outcome, type, dryRun,
+//                                      violation:{violationId, thingName, behavior, …}, …}
+//   recordId is the records' de-duplication key (`<violationId>:<event>` for violations, a UUID for actions);
+//   the alerts rule keys its table by violationId, which for in-alarm records is the same thing.
 //   defender-edge/{gateway}/heartbeat the health record {t, thingName, rssBytes, outboxDepth, mode, …} (no `record` field)
 
 /** Topic filters of the rules (the agent's default cloud topics with `+` for the thing). */

@@ -255,6 +255,9 @@ describe('the rules select the records the agent publishes', () => {
     const item = runRule(rules.find((x) => x.name === 'alerts')!.sql, selected[0]!.topic, selected[0]!.doc, now).output!;
     expect(item.violationId).toBe(selected[0]!.doc.violationId);
     expect(typeof item.violationId).toBe('string');
+    // The dedupe key agrees with the agent's own de-duplication key: an in-alarm record's recordId is its
+    // violation id and event, so one item per violation id is one item per record.
+    expect(item.recordId).toBe(`${String(item.violationId)}:in-alarm`);
     expect(item.expiresAt).toBe(Math.floor(now / 1000) + 30 * 86_400);
   });
 

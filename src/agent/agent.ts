@@ -163,6 +163,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       maxBackoffMs: this.config.outbox.maxBackoffMs,
       replayBytes: this.config.outbox.replayBytes,
       publish: (topic, payload, qos) => this.ipc.publishToIoTCore(topic, payload, qos),
+      nucleusId: () => this.ipc.nucleusInstance(),
       logger: this.o.logger.child({ module: 'outbox' }),
     });
     this.outbox.start();
@@ -284,6 +285,8 @@ export class Agent extends EventEmitter<AgentEvents> {
     await step('collector', () => this.collector?.stop());
     await step('thresholds', () => this.cache?.flush());
     await step('report ids', () => this.ids?.close());
+    // The answers to publishes still in flight, so the outbox knows the nucleus took them (no resend after the restart).
+    await step('outbox settle', () => this.outbox?.settle(2000));
     await step('outbox', () => this.outbox?.stop());
     await step('ipc', () => this.ipc.stop());
     this.log.info('agent stopped');
@@ -443,11 +446,15 @@ export class Agent extends EventEmitter<AgentEvents> {
   }
 
   private dispatch(events: ViolationEvent[]): void {
+    if (events.length === 0) return;
     for (const ev of events) {
       this.enforcer.handle(ev).catch((err: unknown) => this.log.error({ err, violationId: ev.violationId }, 'enforcement failed'));
       this.violations.publishViolation(ev);
       this.emit('violation', ev);
     }
+    // Each record is in the outbox (on disk) before the alarm state that produced it is: killed in between,
+    // the record goes out and the alarm may be raised once more, rather than an alarm the cloud never hears of.
+    for (const thing of new Set(events.map((ev) => ev.thingName))) this.cache.persist(thing);
   }
 
   private async reconfigure(config: ComponentConfig, source: ConfigSource): Promise<void> {

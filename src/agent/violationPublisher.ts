@@ -1,7 +1,12 @@
 // Violations and enforcement actions leave the gateway, each action reported with its violation: every event
-// goes to local pub/sub (for other components) and to IoT Core through the outbox (QoS 1, kept on disk while
-// offline). Accounts without cloud Detect route `defender-edge/+/violations` with an IoT rule to SNS to get the
-// e-mail alert back.
+// goes to IoT Core through the outbox (QoS 1, kept on disk while offline) and to local pub/sub (for other
+// components). Accounts without cloud Detect route `defender-edge/+/violations` with an IoT rule to SNS to get
+// the e-mail alert back.
+//
+// Every record carries `recordId`, THE key to drop a second delivery of it by: a violation record's is its
+// violation id and event (`<violationId>:in-alarm`; each event happens once per violation), an action
+// record's is the UUID the enforcer gave it (also in the audit log). A copy delivered again is the same bytes.
+import { randomUUID } from 'node:crypto';
 import type { ComponentConfig } from '../config/schema.ts';
 import type { ActionRecord } from '../enforce/actionModel.ts';
 import type { GreengrassIpcClient } from '../ipc/ipcClient.ts';
@@ -24,6 +29,11 @@ export interface ViolationStats {
   invalidated: number;
   actions: number;
   localPublishFailures: number;
+}
+
+/** The de-duplication key of a violation record: one per violation and event, the same on every delivery. */
+export function violationRecordId(ev: Pick<ViolationEvent, 'violationId' | 'event'>): string {
+  return `${ev.violationId}:${ev.event}`;
 }
 
 /** A thing name usable as one topic level: the service's rules plus no MQTT separators or wildcards. */
@@ -63,7 +73,7 @@ export class ViolationPublisher {
     if (ev.event === 'in-alarm') this.counts.inAlarm++;
     else if (ev.event === 'alarm-cleared') this.counts.cleared++;
     else this.counts.invalidated++;
-    const doc = { record: 'violation', gateway: this.o.gatewayThing, ...ev };
+    const doc = { record: 'violation', recordId: violationRecordId(ev), gateway: this.o.gatewayThing, ...ev };
     this.log.warn(
       {
         violationId: ev.violationId,
@@ -80,16 +90,15 @@ export class ViolationPublisher {
 
   publishAction(record: ActionRecord): void {
     this.counts.actions++;
-    // ActionRecord has its own `type` (the action type); the document's kind goes in `record`.
-    this.send({ record: 'action', gateway: this.o.gatewayThing, ...record }, record.violation.thingName);
+    // ActionRecord has its own `type` (the action type); the document's kind goes in `record`. The enforcer
+    // sets recordId on every record it emits; one made elsewhere gets its own here.
+    const { recordId = randomUUID(), ...rest } = record;
+    this.send({ record: 'action', recordId, gateway: this.o.gatewayThing, ...rest }, record.violation.thingName);
   }
 
   private send(doc: Record<string, unknown>, thing: string): void {
     const text = JSON.stringify(doc);
-    this.o.ipc.publishToTopic(this.localTopic, doc).catch((err: unknown) => {
-      this.counts.localPublishFailures++;
-      this.log.debug({ err }, 'local violation publish failed');
-    });
+    // On disk first: a record another component saw locally is one the cloud will get.
     try {
       this.o.outbox.enqueue({
         kind: doc.record === 'action' ? 'action' : 'violation',
@@ -100,5 +109,9 @@ export class ViolationPublisher {
     } catch (err) {
       this.log.error({ err }, 'could not queue a violation for the cloud');
     }
+    this.o.ipc.publishToTopic(this.localTopic, doc).catch((err: unknown) => {
+      this.counts.localPublishFailures++;
+      this.log.debug({ err }, 'local violation publish failed');
+    });
   }
 }

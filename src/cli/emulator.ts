@@ -1,8 +1,13 @@
 // `defender-edge emulator`: the local Greengrass IPC emulator as a process. Prints one ready JSON line,
-// then answers control commands from stdin (one JSON line each); EOF or SIGTERM stops it cleanly.
-import { existsSync, readFileSync } from 'node:fs';
+// then answers control commands (one JSON line each) from stdin, a named pipe or nowhere (`--control`);
+// SIGTERM, SIGINT or the end of stdin stops it cleanly.
+import { execFile } from 'node:child_process';
+import { constants, existsSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { promisify } from 'node:util';
 import type { LevelWithSilent } from 'pino';
 import type { JsonObject } from '../ipc/emulator/componentConfig.ts';
 import { CONTROL_HELP, parseControlLine, runControlCommand } from '../ipc/emulator/controlChannel.ts';
@@ -19,6 +24,7 @@ const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const USAGE = `usage: defender-edge emulator [--nucleus classic|lite] [--socket PATH] [--recipe recipe.yaml]
                               [--config overrides.json] [--deployment deployment.json] [--thing NAME]
                               [--record FILE] [--offline] [--token SVCUID] [--log-level LEVEL]
+                              [--control stdin|none|fifo:PATH]
                               [--mqtt PORT [--cert-dir DIR] [--issue-cert THING ...]]
 
   --nucleus    which Greengrass core to behave like (default classic):
@@ -43,6 +49,14 @@ const USAGE = `usage: defender-edge emulator [--nucleus classic|lite] [--socket 
   --offline    start with the simulated IoT Core disconnected
   --token      fixed SVCUID for the recipe's component (default random; lite: 16 base64 characters)
   --log-level  ${LEVELS.join(', ')} (logs go to stderr; default info)
+  --control    where control commands come from (answers always go to stdout):
+               stdin      (default) one command per line; end of input stops the emulator
+               none       no commands; runs until SIGTERM or SIGINT — for \`emulator ... &\` in a shell, where
+                          reading the terminal would stop the job ("Stopped (tty input)"), and for scripts
+                          whose stdin is not a terminal
+               fifo:PATH  commands written to the named pipe PATH (created, mode 0600, removed at exit if
+                          the emulator made it), from any number of writers one after another:
+                          \`echo status > PATH\`; runs until SIGTERM or SIGINT
   --mqtt       classic only: the client-device broker on 127.0.0.1:PORT (0 = a free port), MQTT over
                TLS with client certificates issued by the emulator's core device CA
   --cert-dir   where the CA lives (ca.pem, ca.key; reused when present; default a temp dir removed at exit)
@@ -70,6 +84,49 @@ function readOverrides(path: string): JsonObject {
   return value;
 }
 
+type ControlSpec = { kind: 'stdin' } | { kind: 'none' } | { kind: 'fifo'; path: string };
+
+function parseControl(text: string | undefined): ControlSpec {
+  if (text === undefined || text === 'stdin') return { kind: 'stdin' };
+  if (text === 'none') return { kind: 'none' };
+  if (text.startsWith('fifo:') && text.length > 5) return { kind: 'fifo', path: resolve(text.slice(5)) };
+  throw new UsageError(`--control: must be stdin, none or fifo:PATH, got '${text}'`);
+}
+
+/**
+ * The named pipe as a readable stream that never ends: opened read-write, so a writer closing its end is
+ * not an end of input (fifo(7)), and read through a non-blocking pipe handle instead of a thread-pool read
+ * that would block the emulator's exit. Returns the stream and how to let go of it.
+ */
+async function openFifo(path: string): Promise<{ input: Readable; close: () => void }> {
+  let created = false;
+  if (!existsSync(path)) {
+    try {
+      await promisify(execFile)('mkfifo', ['-m', '600', '--', path]);
+    } catch (err) {
+      throw new UsageError(`--control: cannot create the named pipe ${path}: ${(err as Error).message.split('\n')[0]}`);
+    }
+    created = true;
+  } else if (!statSync(path).isFIFO()) {
+    throw new UsageError(`--control: ${path} exists and is not a named pipe`);
+  }
+  const fd = openSync(path, constants.O_RDWR | constants.O_NONBLOCK);
+  const input = new Socket({ fd, readable: true, writable: false });
+  return {
+    input,
+    close: () => {
+      input.destroy();
+      if (created) {
+        try {
+          unlinkSync(path);
+        } catch {
+          // already gone: nothing to clean up
+        }
+      }
+    },
+  };
+}
+
 function parsePort(text: string): number {
   if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new UsageError('--mqtt: must be a port number 0-65535');
   return Number(text);
@@ -92,6 +149,7 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
       'cert-dir': { type: 'string' },
       'issue-cert': { type: 'string', multiple: true },
       'log-level': { type: 'string' },
+      control: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     false,
@@ -107,6 +165,7 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
   if (values.thing !== undefined && (values.thing.length === 0 || Buffer.byteLength(values.thing) > 128)) {
     throw new UsageError('--thing: must be 1-128 bytes');
   }
+  const control = parseControl(values.control);
   const nucleus = values.nucleus ?? 'classic';
   if (!isNucleusFlavor(nucleus)) throw new UsageError(`--nucleus: must be one of ${NUCLEUS_FLAVORS.join(', ')}, not '${nucleus}'`);
   if (values.token !== undefined && !/^[A-Za-z0-9]{1,64}$/.test(values.token))
@@ -168,9 +227,17 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
   const print = (obj: unknown): void => {
     process.stdout.write(`${JSON.stringify(obj)}\n`);
   };
+  let source: { input: Readable; close: () => void } | null = null;
+  try {
+    if (control.kind === 'stdin') source = { input: process.stdin, close: () => undefined };
+    if (control.kind === 'fifo') source = await openFifo(control.path);
+  } catch (err) {
+    await emulator.stop();
+    throw err;
+  }
 
   return await new Promise<number>((done) => {
-    const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
+    const lines = source ? createInterface({ input: source.input, crlfDelay: Infinity }) : null;
     let stopping = false;
     const stop = (why: string): void => {
       if (stopping) return;
@@ -178,7 +245,8 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
       logger.info({ why }, 'emulator stopping');
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onTerm);
-      lines.close();
+      lines?.close();
+      source?.close();
       emulator.stop().then(
         () => done(0),
         (err: unknown) => {
@@ -192,7 +260,7 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
     process.on('SIGINT', onTerm);
     // Commands run one at a time, in order, so answers come back in command order.
     let chain = Promise.resolve();
-    lines.on('line', (line) => {
+    lines?.on('line', (line) => {
       chain = chain.then(async () => {
         const parsed = parseControlLine(line);
         if (parsed === null) return;
@@ -207,9 +275,12 @@ export async function emulatorCommand(argv: string[]): Promise<number> {
         }
       });
     });
-    lines.on('close', () => {
-      void chain.then(() => stop('stdin closed'));
-    });
+    // Only stdin ends: a named pipe opened read-write never does, and `none` has no input.
+    if (control.kind === 'stdin') {
+      lines?.on('close', () => {
+        void chain.then(() => stop('stdin closed'));
+      });
+    }
     // Last: whoever reads this line may signal us at once, so every handler must already be in place.
     const mqtt = emulator.mqttUrl;
     print({

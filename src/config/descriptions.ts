@@ -72,8 +72,8 @@ export const settingDescriptions: Record<string, string> = {
   'outbox.maxBytes': 'Most bytes kept on disk; beyond it the oldest are dropped and counted.',
   'outbox.maxBackoffMs': 'Longest wait between retries of a failed publish.',
   'outbox.replayBytes':
-    'Sent messages are kept and sent again after a reconnect until this many newer bytes went out (set it to the nucleus ' +
-    'spool size, `mqtt.spooler.maxSizeInBytes`).',
+    'Sent messages are kept, to be sent again if the nucleus restarts, until this many newer bytes went out (set it to ' +
+    'the nucleus spool size, `mqtt.spooler.maxSizeInBytes`).',
   thresholdCache: 'Per-thing evaluation state in memory (LRU); evicted things reload from disk.',
   'thresholdCache.maxThings': 'Things held in memory at once.',
   'thresholdCache.maxBytes': 'Memory bound of the cache (estimated bytes).',

@@ -277,8 +277,8 @@ export const configSchema: SchemaObject = {
         // Cap of the retry backoff after a refused publish (e.g. the nucleus spool is full while the cloud is
         // away): nothing tells a component that the cloud is back, so this is the longest the backlog waits.
         maxBackoffMs: { type: 'integer', minimum: 100, maximum: 300_000, default: 30_000 },
-        // Sent messages kept for replay until the cloud is known to have them (ipc/outbox.ts): the nucleus's
-        // mqtt.spooler.maxSizeInBytes (docs/greengrass-ipc.md). 0 trusts the nucleus's memory spool.
+        // Sent messages kept, to be sent again if the nucleus restarts, until the cloud is known to have them
+        // (ipc/outbox.ts): the nucleus's mqtt.spooler.maxSizeInBytes (docs/greengrass-ipc.md). 0 trusts the nucleus's memory spool.
         replayBytes: { type: 'integer', minimum: 0, maximum: 256 * 2 ** 20, default: 2_621_440 },
       },
       required: [],

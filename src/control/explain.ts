@@ -124,7 +124,9 @@ export function renderChart(e: JournalEntry, ev: ViolationEvidence, o: ExplainOp
 function actionLine(r: ActionRecord): string {
   const when = isoSeconds(r.t);
   const what = `${r.outcome}${r.reason === undefined ? '' : ` (${r.reason})`}`;
-  const parts = [`${when}  ${what}: ${r.type}${r.dryRun ? ' [dry-run]' : ''} on ${target(r.target)}`];
+  // would-apply / would-revert say dry-run already
+  const dry = r.dryRun && !r.outcome.startsWith('would-') ? ' [dry-run]' : '';
+  const parts = [`${when}  ${what}: ${r.type}${dry} on ${target(r.target)}`];
   if (r.ttlSeconds !== undefined) parts.push(`ttl ${duration(r.ttlSeconds * 1000)}`);
   return parts.join(', ');
 }
@@ -164,7 +166,9 @@ export function renderExplain(e: JournalEntry, actions: ActionRecord[], now: num
     out.push('  no action record in the audit log (not acted on yet, or the log rolled over)');
     return out;
   }
-  const decisive = actions.find((r) => r.outcome === 'applied' || r.outcome === 'refused' || r.outcome === 'failed');
+  const decisive = actions.find(
+    (r) => r.outcome === 'applied' || r.outcome === 'would-apply' || r.outcome === 'refused' || r.outcome === 'failed',
+  );
   if (decisive?.rails !== undefined) {
     out.push('rails:');
     for (const rail of decisive.rails) out.push(`  ✓ ${rail}`);

@@ -157,13 +157,13 @@ function offenderSummary(actor: ObservedActor, violations: readonly ViolationEve
     .filter((v) => v.event === 'in-alarm' && v.offender.kind === 'process' && v.offender.pid === actor.pid)
     .sort((a, b) => a.t - b.t);
   const first = mine[0];
-  // The record that did something: applied (or killed) beats skipped/refused repeats from a second behavior.
+  // The record that did something (or, in dry-run, would have): it beats skipped/refused repeats from a second behavior.
   const acts = actions.filter((a) =>
     a.target?.kind === 'process'
       ? a.target.pid === actor.pid
       : a.violation.offender.kind === 'process' && a.violation.offender.pid === actor.pid,
   );
-  const act = acts.find((a) => a.outcome === 'applied') ?? acts[0];
+  const act = acts.find((a) => a.outcome === 'applied' || a.outcome === 'would-apply') ?? acts[0];
   const crossedAt = first?.t;
   const s: OffenderSummary = {
     role: actor.role,
@@ -278,7 +278,7 @@ export function renderSummary(s: DemoSummary): string {
       x.behaviors.join(',') || '-',
       `${countOf(x.value)}/${countOf(x.threshold)}`,
       x.action ?? '-',
-      x.outcome === undefined ? '-' : `${x.outcome}${x.dryRun ? ' (dry-run)' : ''}`,
+      x.outcome === undefined ? '-' : `${x.outcome}${x.dryRun && !x.outcome.startsWith('would-') ? ' (dry-run)' : ''}`,
       x.detectedAfterMs === null ? (x.stillRunning ? 'still running' : '-') : `${x.detectedAfterMs} ms`,
     ]),
   ];

@@ -100,9 +100,11 @@ export interface ActiveAction {
 }
 
 export type ActionOutcome =
-  | 'applied' // the backend changed the system (or the dry-run backend logged it would)
+  | 'applied' // the backend changed the system
+  | 'would-apply' // dry-run: every rail passed and the action would have been applied; nothing was changed
   | 'restored' // re-applied after a restart with the remaining time
   | 'reverted' // lifted: ttl expired, alarm-cleared, or a rail/mode change on restore
+  | 'would-revert' // dry-run: the simulated action's ttl ran out (or its alarm cleared); nothing was changed
   | 'refused' // a rail or the rate limit said no; nothing was changed
   | 'skipped' // nothing to do (already active for this target)
   | 'failed' // the backend tried and failed
@@ -121,6 +123,11 @@ export interface Operator {
 }
 
 export interface ActionRecord {
+  /**
+   * Unique per record (a UUID the enforcer sets when it emits it): the audit log line and the cloud record
+   * share it, and it is the key receivers drop a repeated delivery by.
+   */
+  recordId?: string;
   t: number;
   outcome: ActionOutcome;
   type: EnforceActionType;

@@ -103,8 +103,12 @@ export interface EnforcerMetrics {
   events: number;
   invalidEvents: number;
   applied: number;
+  /** dry-run: actions that passed every rail and would have been applied */
+  'would-apply': number;
   restored: number;
   reverted: number;
+  /** dry-run: simulated actions whose ttl ran out or whose alarm cleared */
+  'would-revert': number;
   refused: number;
   rateLimited: number;
   skipped: number;
@@ -145,6 +149,7 @@ export class Enforcer {
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #limiter: RateLimiter;
+  readonly #dryRunLimiter: RateLimiter;
   readonly #deps: ResolverDeps;
   #offences: OffenceBook;
   readonly #active = new Map<string, ActiveAction>();
@@ -164,8 +169,10 @@ export class Enforcer {
     events: 0,
     invalidEvents: 0,
     applied: 0,
+    'would-apply': 0,
     restored: 0,
     reverted: 0,
+    'would-revert': 0,
     refused: 0,
     rateLimited: 0,
     skipped: 0,
@@ -182,6 +189,7 @@ export class Enforcer {
     this.#now = options.now ?? Date.now;
     const c = options.config;
     this.#limiter = new RateLimiter(c.maxActionsPerMinute);
+    this.#dryRunLimiter = new RateLimiter(c.maxActionsPerMinute);
     this.#offences = new OffenceBook(c.maxTtlSeconds * 1000);
     const agentPid = options.agentPid ?? process.pid;
     this.#deps = {
@@ -217,7 +225,8 @@ export class Enforcer {
     return run;
   }
 
-  #emit(record: ActionRecord): ActionRecord {
+  #emit(fields: ActionRecord): ActionRecord {
+    const record: ActionRecord = { recordId: randomUUID(), ...fields };
     this.#m[record.outcome]++;
     if (record.readBack !== undefined && record.actionId !== undefined) this.#readBacks.set(record.actionId, record.readBack);
     try {
@@ -296,7 +305,8 @@ export class Enforcer {
       this.#active.delete(a.id);
       this.#readBacks.delete(a.id);
       this.#persist();
-      return this.#emit({ t: this.#now(), outcome: 'reverted', detail, ...base });
+      // A simulated action was never in force: lifting it changes nothing either.
+      return this.#emit({ t: this.#now(), outcome: base.dryRun ? 'would-revert' : 'reverted', detail, ...base });
     } catch (err) {
       // Keep it active and try again later: a failed `ip link set up` must not be forgotten.
       const retry = setTimeout(() => {
@@ -495,6 +505,12 @@ export class Enforcer {
           records.push(await this.#revert(a, 'mode-dry-run', a.violation));
           continue;
         }
+        if (a.backend === 'dry-run') {
+          // Nothing was in force, so there is nothing to put back and nothing to report: the simulated action
+          // only keeps its target "already active" and ends with a would-revert at its expiry.
+          this.#schedule(a);
+          continue;
+        }
         let rail: Awaited<ReturnType<typeof recheckTarget>>;
         try {
           rail = await recheckTarget(a.type, a.target, this.#deps);
@@ -505,7 +521,7 @@ export class Enforcer {
           records.push(await this.#revert(a, `rail-on-restore:${rail.code}`, a.violation));
           continue;
         }
-        if (sameBoot && a.backend !== 'dry-run') {
+        if (sameBoot) {
           // Same boot: what the kernel lacks was lifted by someone while we were not looking (after a reboot
           // tables and links are new, and the action is applied again).
           const rb = await this.#readBackActive(a);
@@ -520,7 +536,7 @@ export class Enforcer {
         }
         const base = {
           type: a.type,
-          dryRun: a.backend === 'dry-run',
+          dryRun: false,
           actionId: a.id,
           target: a.target,
           violation: a.violation,
@@ -736,6 +752,7 @@ export class Enforcer {
       existing = undefined;
     }
     if (existing !== undefined) {
+      const state = existing.backend === 'dry-run' ? 'already simulated' : 'already in force';
       records.push(
         this.#emit({
           t: this.#now(),
@@ -744,7 +761,7 @@ export class Enforcer {
           dryRun,
           target,
           reason: 'already-active',
-          detail: `already in force as ${existing.id} until ${new Date(existing.expiresAt).toISOString()}`,
+          detail: `${state} as ${existing.id} until ${new Date(existing.expiresAt).toISOString()}`,
           violation,
         }),
       );
@@ -769,7 +786,9 @@ export class Enforcer {
       );
       return records;
     }
-    if (!this.#limiter.tryTake(now)) {
+    // Simulated actions have their own budget: dry-run says "rate-limited" where enforcing would, but a
+    // dry-run behavior never uses up the slots of the behaviors that act.
+    if (!(dryRun ? this.#dryRunLimiter : this.#limiter).tryTake(now)) {
       this.#m.rateLimited++;
       records.push(refused('rate-limited', `more than ${this.#o.config.maxActionsPerMinute} actions in the last minute`, { target }));
       return records;
@@ -813,11 +832,13 @@ export class Enforcer {
       );
       return records;
     }
-    this.#offences.record(oKey, now);
+    // Escalation counts actions taken: a dry-run offence leaves the repeat-offender level where it was, so
+    // turning enforcement on later does not start with doubled ttls for what was only simulated.
+    if (!dryRun) this.#offences.record(oKey, now);
     const id = randomUUID();
     const record: ActionRecord = {
       t: this.#now(),
-      outcome: 'applied',
+      outcome: dryRun ? 'would-apply' : 'applied',
       type,
       dryRun,
       actionId: id,

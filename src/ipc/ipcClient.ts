@@ -19,6 +19,7 @@ import type {
   ValidationVerdict,
 } from './ipcTypes.ts';
 import { ManagedSubscription, type StreamFactory } from './managedSubscription.ts';
+import { nucleusIdentity } from './nucleusIdentity.ts';
 import { sdkClientConfig } from './sdkClientConfig.ts';
 
 const model = greengrasscoreipc.model;
@@ -77,6 +78,7 @@ export class GreengrassIpcClient extends EventEmitter<IpcClientEvents> {
   private readonly cloudSubscriptions = new WeakSet<ManagedSubscription>();
   private sdk: SdkClient | null = null;
   private state: IpcConnectionState = 'idle';
+  private nucleus: string | undefined;
   private generation = 0;
   private failures = 0;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -119,6 +121,15 @@ export class GreengrassIpcClient extends EventEmitter<IpcClientEvents> {
 
   isConnected(): boolean {
     return this.state === 'connected';
+  }
+
+  /**
+   * The nucleus run this connection is with (src/ipc/nucleusIdentity.ts), undefined while not connected.
+   * Read before connecting: if the nucleus restarts in between, the value names the old run, and the
+   * outbox then sends again rather than skip (the safe way round).
+   */
+  nucleusInstance(): string | undefined {
+    return this.state === 'connected' ? this.nucleus : undefined;
   }
 
   counters(): IpcCounters {
@@ -391,6 +402,7 @@ export class GreengrassIpcClient extends EventEmitter<IpcClientEvents> {
     this.state = 'connecting';
     this.counts.connectAttempts++;
     const generation = ++this.generation;
+    const nucleus = nucleusIdentity(this.socketPath);
     const sdk = greengrasscoreipc.createClient(sdkClientConfig(this.socketPath, this.authToken));
     sdk.on('disconnection', (e) => this.onDisconnection(generation, e?.reason?.message ?? 'connection closed'));
     let timer: NodeJS.Timeout | undefined;
@@ -421,6 +433,7 @@ export class GreengrassIpcClient extends EventEmitter<IpcClientEvents> {
       return;
     }
     this.sdk = sdk;
+    this.nucleus = nucleus;
     this.state = 'connected';
     this.failures = 0;
     this.counts.connects++;

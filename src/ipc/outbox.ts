@@ -1,5 +1,7 @@
+import { join } from 'node:path';
 import type { Logger } from '../log.ts';
 import { DiskQueue, type RecoveryInfo } from '../store/diskQueue.ts';
+import { InPlaceJsonFile } from '../store/inPlaceJsonFile.ts';
 import { IpcError } from './ipcError.ts';
 
 /** What reaches IoT Core: a report, a violation, an enforcement action record, a heartbeat. */
@@ -36,6 +38,25 @@ export interface OutboxOptions {
   /** publishes handed to the nucleus at once (default 32); 1 = strictly one after the other */
   inflight?: number;
   random?: () => number;
+  /**
+   * The nucleus run the IPC connection is with (GreengrassIpcClient.nucleusInstance), undefined while not
+   * connected. With it, what this same nucleus already took is not sent again after a reconnect or after a
+   * restart of our own process; without it, every unconfirmed message is (the nucleus is never known).
+   */
+  nucleusId?: () => string | undefined;
+}
+
+/** Persisted after every batch of answered publishes: messages up to `through` were taken by `nucleus`. */
+interface HandoverMark {
+  through: number;
+  nucleus: string;
+}
+
+function handoverMarkProblem(v: unknown): string | null {
+  const o = v as Partial<HandoverMark> | null;
+  return typeof o === 'object' && o !== null && Number.isSafeInteger(o.through) && typeof o.nucleus === 'string'
+    ? null
+    : 'handover.json: expected {through: integer, nucleus: string}';
 }
 
 export interface OutboxStats {
@@ -67,14 +88,23 @@ export interface OutboxStats {
  * soon as a message is spooled, not when the cloud has it. So a sent message stays on disk, unconfirmed,
  * until either (a) Device Defender answers a report sent after it (confirmReport: the cloud had
  * everything before it), or (b) more than `replayBytes` (the spool size) of newer payload was sent after
- * it — the FIFO spool cannot hold both, so it has left the nucleus. After a reconnect (retryNow: the
- * nucleus may have restarted and lost its spool) and after our own restart, every unconfirmed message is
- * sent again, in order. Duplicates are what QoS 1 allows; receivers dedupe by report_id.
+ * it — the FIFO spool cannot hold both, so it has left the nucleus. Violation and action records get no
+ * answer of their own: a later report's answer is what confirms them.
+ *
+ * Unconfirmed messages are sent again, in order, only when the nucleus that took them may have lost them:
+ * after a reconnect to, or our own restart under, a different nucleus run (`nucleusId`, the IPC socket's
+ * identity: a restarted nucleus makes a new socket). An ordinary restart of the component (the nucleus kept
+ * running, and its spool) sends nothing twice: `handover.json` holds the last sequence number the nucleus
+ * answered and which nucleus run answered it, rewritten after each batch of answers (one small positioned
+ * write) and at shutdown. A copy can still reach the cloud twice when the nucleus did restart (it may or may
+ * not have sent the message before), or when we are SIGKILLed between the nucleus's answer and that write;
+ * such a copy is byte-identical (the payload comes from disk), so receivers drop it by its id: report_id for
+ * reports, recordId for violation and action records (src/agent/violationPublisher.ts).
  */
 export class Outbox {
   private readonly queue: DiskQueue<OutboxMessage>;
   private readonly log: Logger;
-  private readonly opts: Required<Omit<OutboxOptions, 'logger' | 'publish' | 'dir' | 'maxEntries' | 'maxBytes'>>;
+  private readonly opts: Required<Omit<OutboxOptions, 'logger' | 'publish' | 'dir' | 'maxEntries' | 'maxBytes' | 'nucleusId'>>;
   private running = false;
   private pumping = false;
   private timer: NodeJS.Timeout | undefined;
@@ -98,6 +128,16 @@ export class Outbox {
   /** since a failure and until caught up: one publish at a time (see pump) */
   private recovering = false;
   private readonly options: OutboxOptions;
+  private readonly mark: InPlaceJsonFile<HandoverMark>;
+  /** the previous run's mark, until the first connection says whether its nucleus still runs */
+  private restoring: HandoverMark | undefined;
+  /** the nucleus run that took the messages up to sentThrough */
+  private nucleus: string | undefined;
+  private marked: HandoverMark | undefined;
+  private markError = false;
+  /** settle(): no new publishes, only the answers of those in flight */
+  private stopping = false;
+  private pumpDone: Promise<void> | undefined;
 
   constructor(options: OutboxOptions) {
     this.options = options;
@@ -116,6 +156,7 @@ export class Outbox {
       inflight: options.inflight ?? 32,
       random: options.random ?? Math.random,
     };
+    this.mark = new InPlaceJsonFile<HandoverMark>(join(options.dir, 'handover.json'));
   }
 
   start(): RecoveryInfo {
@@ -123,6 +164,11 @@ export class Outbox {
     if (info.entries > 0 || info.corruptLines > 0 || info.cursorProblem)
       this.log.info({ recovery: info }, 'outbox recovered queued messages');
     if (info.corruptLines > 0 || info.cursorProblem) this.log.warn({ recovery: info }, 'outbox skipped unreadable data on recovery');
+    const m = this.mark.read(handoverMarkProblem);
+    if (m.kind === 'corrupt')
+      this.log.warn({ reason: m.error }, 'outbox: unreadable handover mark; unconfirmed messages will be sent again');
+    const head = this.queue.headSeq;
+    if (m.kind === 'ok' && head !== undefined && m.value.through >= head) this.restoring = m.value;
     this.running = true;
     this.syncTimer = setInterval(() => this.queue.sync(), this.opts.syncIntervalMs);
     this.syncTimer.unref();
@@ -190,13 +236,15 @@ export class Outbox {
   retryNow(): void {
     this.abandonInFlight?.();
     this.recovering = true;
-    if (this.window.length > 0) {
-      // The nucleus may have restarted: what it may still have held goes again, oldest first.
+    const nucleus = this.options.nucleusId?.();
+    if (this.window.length > 0 && (nucleus === undefined || nucleus !== this.nucleus)) {
+      // Another nucleus run (or one we cannot tell): what the old one may still have held goes again, oldest first.
       this.replayed += this.window.length;
       this.sentThrough = this.window[0]!.seq - 1;
       this.window = [];
       this.windowBytes = 0;
     }
+    this.nucleus = nucleus;
     this.backoffMs = 0;
     if (this.timer) {
       clearTimeout(this.timer);
@@ -232,15 +280,78 @@ export class Outbox {
     });
   }
 
+  /**
+   * For a graceful shutdown: start no new publish and wait (at most `timeoutMs`) for the answers to those in
+   * flight, so that the handover mark covers everything the nucleus took and a restart sends none of it again.
+   */
+  async settle(timeoutMs: number): Promise<void> {
+    this.stopping = true;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    let t: NodeJS.Timeout | undefined;
+    await Promise.race([this.pumpDone, new Promise<void>((resolve) => (t = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(t);
+    this.writeMark();
+  }
+
   stop(): void {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
     if (this.syncTimer) clearInterval(this.syncTimer);
+    this.writeMark();
+    this.mark.close();
     this.queue.close();
   }
 
   private unsent(): number {
     return this.queue.length - this.window.length;
+  }
+
+  /**
+   * After our own restart: the messages the previous run handed over stay handed over if the same nucleus
+   * run is still there (its spool has them, or the cloud does); otherwise they are sent again. False while
+   * the nucleus is unknown because we are not connected yet.
+   */
+  private decideRestore(): boolean {
+    const mark = this.restoring;
+    if (mark === undefined) return true;
+    const nucleus = this.options.nucleusId?.();
+    if (this.options.nucleusId !== undefined && nucleus === undefined) return false;
+    this.restoring = undefined;
+    const handed = this.queue.peekAfter(0, this.queue.length).filter((e) => e.seq <= mark.through);
+    if (nucleus !== undefined && nucleus === mark.nucleus) {
+      for (const e of handed) this.sent(e.seq, Buffer.byteLength(e.value.payload, e.value.encoding), e.value.reportId, e.value.topic);
+      this.nucleus = nucleus;
+      this.marked = mark;
+      this.log.info({ handedOver: handed.length }, 'outbox: the nucleus that took our last messages still runs; not sending them again');
+    } else {
+      this.replayed += handed.length;
+      this.log.info(
+        { resending: handed.length },
+        'outbox: the nucleus may have restarted since it took our last messages; sending them again',
+      );
+    }
+    return true;
+  }
+
+  /** Persist how far the current nucleus run has taken messages (see the class comment). */
+  private writeMark(): void {
+    if (this.restoring !== undefined) return; // the previous run's mark stands until it is decided
+    this.nucleus ??= this.options.nucleusId?.();
+    if (this.nucleus === undefined) return; // no nucleus to compare with after a restart: everything would go again anyway
+    if (this.marked?.through === this.sentThrough && this.marked.nucleus === this.nucleus) return;
+    const mark = { through: this.sentThrough, nucleus: this.nucleus };
+    try {
+      this.mark.write(mark);
+      this.marked = mark;
+      this.markError = false;
+    } catch (err) {
+      // Not fatal: a restart then sends the unconfirmed messages again, as without the mark.
+      if (!this.markError) this.log.warn({ err }, 'outbox: cannot write the handover mark');
+      this.markError = true;
+    }
   }
 
   /** A message the nucleus took: keep it for replay while the nucleus could still be holding it. */
@@ -265,7 +376,7 @@ export class Outbox {
   private kick(): void {
     if (!this.running || this.pumping || this.timer) return;
     this.pumping = true;
-    void this.pump().finally(() => {
+    this.pumpDone = this.pump().finally(() => {
       this.pumping = false;
       // Something may have been enqueued between the pump's last look and now.
       if (this.unsent() > 0 && !this.timer) this.kick();
@@ -282,12 +393,21 @@ export class Outbox {
    * the queue's order. The window opens again once nothing is left to send.
    */
   private async pump(): Promise<void> {
+    if (!this.decideRestore()) {
+      // Not connected yet: nothing is sent before we know whether the previous run's messages go again
+      // (they must go first). The connection's retryNow() kicks; the timer is the fallback.
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.kick();
+      }, this.opts.initialBackoffMs);
+      return;
+    }
     let flight: InFlight[] = [];
     let launchedThrough = this.sentThrough;
     let abandoned = this.abandonment();
     while (this.running) {
       if (this.unsent() === 0) this.recovering = false;
-      const room = (this.recovering ? 1 : this.opts.inflight) - flight.length;
+      const room = this.stopping ? 0 : (this.recovering ? 1 : this.opts.inflight) - flight.length;
       if (room > 0) {
         for (const e of this.queue.peekAfter(launchedThrough, room)) {
           flight.push(this.launch(e.seq, e.value));
@@ -334,6 +454,7 @@ export class Outbox {
           this.sent(seq, 0, undefined);
           continue;
         }
+        this.writeMark();
         // Let what was launched after it settle first, so the retry cannot overtake it (their outcomes are
         // not applied: they go again after the head, duplicates being what QoS 1 allows).
         if ((await Promise.race([Promise.all(flight.map((f) => f.done)), abandoned])) === 'abandoned') {
@@ -362,6 +483,8 @@ export class Outbox {
         }, delay);
         return;
       }
+      // Once per batch of answers, not per answer.
+      this.writeMark();
     }
     this.abandonInFlight = undefined;
   }

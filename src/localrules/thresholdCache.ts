@@ -145,6 +145,16 @@ export class ThresholdCache implements ThingStates {
     }
   }
 
+  /**
+   * Write one thing now, if changed: after an alarm transition (in-alarm, cleared, invalidated), so that
+   * neither a restart nor a SIGKILL raises an ongoing alarm again under a new violation id. Transitions
+   * are rare, so this is one atomic write of one thing's state now and then.
+   */
+  persist(thing: string): void {
+    const s = this.cache.peek(thing);
+    if (s !== undefined && this.dirty.has(thing)) this.write(s);
+  }
+
   /** Write every changed thing (periodically and on shutdown), so a restart resumes where we were. */
   flush(): number {
     let n = 0;

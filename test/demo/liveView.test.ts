@@ -44,7 +44,7 @@ describe('live view lines', () => {
   it('the action says what was done, or that nothing was in dry-run', () => {
     const r: ActionRecord = {
       t: T0 + 5200,
-      outcome: 'applied',
+      outcome: 'would-apply',
       type: 'process-terminate',
       dryRun: true,
       target: { kind: 'process', pid: 77, startTime: 1, comm: 'rogue-agent' },
@@ -60,7 +60,7 @@ describe('live view lines', () => {
       },
     };
     expect(actionLine(r, T0)).toBe(
-      '+  5.2s  ACTION process-terminate [dry-run: nothing changed] applied pid 77 (rogue-agent) — dry-run: would process-terminate pid 77',
+      '+  5.2s  ACTION process-terminate [dry-run: nothing changed] would-apply pid 77 (rogue-agent) — dry-run: would process-terminate pid 77',
     );
   });
 

@@ -162,7 +162,7 @@ describe('summarize', () => {
       observation({
         mode: 'dry-run',
         actors: [{ role: 'rogue-agent', pid: ROGUE, comm: 'rogue-agent', runningAtEnd: true }],
-        actions: [action(v, T0 + 4030, 'applied', true)],
+        actions: [action(v, T0 + 4030, 'would-apply', true)],
       }),
     );
     expect(s.problems).toEqual([]);
@@ -170,7 +170,8 @@ describe('summarize', () => {
     expect(s.offenders[0]).toMatchObject({ dryRun: true, actedAfterMs: 30, stillRunning: true });
     expect(s.innocentSurvived).toBeNull();
     expect(s.contrast).toMatch(/dry-run.*30 ms.*changed nothing/);
-    expect(renderSummary(s)).toMatch(/applied \(dry-run\)\s+still running/);
+    expect(s.offenders[0]!.outcome).toBe('would-apply');
+    expect(renderSummary(s)).toMatch(/process-terminate\s+would-apply\s+still running/);
   });
 });
 

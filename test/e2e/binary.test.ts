@@ -1,21 +1,21 @@
 // The built binaries run the real thing — `emulator` and `run` from the same
 // executable, as separate processes over a Unix socket, until a Defender report reaches the emulator's
-// cloud record and is accepted. x64 natively; arm64 under qemu-user. Skipped (reason in the title) when
-// `npm run build:binaries` has not run.
+// cloud record and is accepted. x64 natively; arm64 under qemu-user. Skipped (reason in the skip report)
+// when the binaries are not built (npm run setup builds them).
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
+import { arm64Emulation, builtFile, QEMU_ARM64, qemuArm64Args, requires } from '../support/requirements.ts';
 import { until } from '../support/until.ts';
 
 const root = path.resolve(new URL('../..', import.meta.url).pathname);
 const bin = (arch: string) => path.join(root, 'artifacts', arch, 'defender-edge');
-const ARM_SYSROOT = '/usr/aarch64-linux-gnu';
-const QEMU = '/usr/bin/qemu-aarch64-static';
-const x64Built = existsSync(bin('amd64'));
-const armReady = existsSync(bin('aarch64')) && existsSync(QEMU) && existsSync(path.join(ARM_SYSROOT, 'lib', 'ld-linux-aarch64.so.1'));
+const x64Built = builtFile('artifacts/amd64/defender-edge');
+const armBuilt = builtFile('artifacts/aarch64/defender-edge');
+const armEmulation = await arm64Emulation();
 
 const procs: ChildProcess[] = [];
 const dirs: string[] = [];
@@ -25,7 +25,7 @@ afterEach(() => {
 });
 
 function command(arch: 'amd64' | 'aarch64', args: string[]): [string, string[]] {
-  return arch === 'amd64' ? [bin(arch), args] : [QEMU, ['-L', ARM_SYSROOT, bin(arch), ...args]];
+  return arch === 'amd64' ? [bin(arch), args] : [QEMU_ARM64, qemuArm64Args(bin(arch), args)];
 }
 
 async function emulatorPlusRun(arch: 'amd64' | 'aarch64', timeoutMs: number): Promise<void> {
@@ -94,29 +94,24 @@ async function emulatorPlusRun(arch: 'amd64' | 'aarch64', timeoutMs: number): Pr
   expect(existsSync(path.join(dir, 'control.sock'))).toBe(false);
 }
 
-describe.skipIf(!x64Built)(`x64 binary end to end${x64Built ? '' : ' (skipped: run npm run build:binaries)'}`, () => {
+describe('x64 binary end to end', requires(x64Built), () => {
   it('emulator + run from the binary: a report reaches the cloud record, both stop cleanly', async () => {
     await emulatorPlusRun('amd64', 20_000);
   }, 40_000);
 });
 
-describe.skipIf(!armReady)(
-  `arm64 binary under qemu-user${armReady ? '' : ' (skipped: needs the build, qemu-user-static, libc6-arm64-cross)'}`,
-  () => {
-    it('--version and validate-report run under qemu', async () => {
-      const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
-      const [cmd, args] = command('aarch64', ['--version']);
-      const out = await new Promise<string>((res, rej) => execFile(cmd, args, { timeout: 60_000 }, (e, so) => (e ? rej(e) : res(so))));
-      expect(out.trim()).toBe(pkg.version);
-      const [vcmd, vargs] = command('aarch64', ['validate-report', path.join(root, 'test', 'fixtures', 'python-agent-report.json')]);
-      const verdict = await new Promise<string>((res, rej) =>
-        execFile(vcmd, vargs, { timeout: 60_000 }, (e, so) => (e ? rej(e) : res(so))),
-      );
-      expect(JSON.parse(verdict)).toMatchObject({ status: 'ACCEPTED' });
-    }, 120_000);
+describe('arm64 binary under qemu-user', requires(armBuilt, armEmulation), () => {
+  it('--version and validate-report run under qemu', async () => {
+    const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
+    const [cmd, args] = command('aarch64', ['--version']);
+    const out = await new Promise<string>((res, rej) => execFile(cmd, args, { timeout: 60_000 }, (e, so) => (e ? rej(e) : res(so))));
+    expect(out.trim()).toBe(pkg.version);
+    const [vcmd, vargs] = command('aarch64', ['validate-report', path.join(root, 'test', 'fixtures', 'python-agent-report.json')]);
+    const verdict = await new Promise<string>((res, rej) => execFile(vcmd, vargs, { timeout: 60_000 }, (e, so) => (e ? rej(e) : res(so))));
+    expect(JSON.parse(verdict)).toMatchObject({ status: 'ACCEPTED' });
+  }, 120_000);
 
-    it('emulator + run under qemu: a report reaches the cloud record', async () => {
-      await emulatorPlusRun('aarch64', 90_000);
-    }, 150_000);
-  },
-);
+  it('emulator + run under qemu: a report reaches the cloud record', async () => {
+    await emulatorPlusRun('aarch64', 90_000);
+  }, 150_000);
+});

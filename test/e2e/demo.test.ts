@@ -8,11 +8,12 @@ import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { procState } from '../../src/demo/cast.ts';
 import type { DemoSummary } from '../../src/demo/summary.ts';
+import { builtFile, requires } from '../support/requirements.ts';
 
 const root = path.resolve(new URL('../..', import.meta.url).pathname);
 const cli = path.join(root, 'bin', 'defender-edge.js');
 const binary = path.join(root, 'artifacts', 'amd64', 'defender-edge');
-const built = existsSync(binary);
+const built = builtFile('artifacts/amd64/defender-edge');
 
 const procs: ChildProcess[] = [];
 const dirs: string[] = [];
@@ -143,7 +144,7 @@ describe('defender-edge demo', () => {
     expect(s.mode).toBe('dry-run');
     const rogue = s.offenders.find((o) => o.role === 'rogue-agent')!;
     expect(rogue.stillRunning).toBe(true);
-    expect(rogue).toMatchObject({ action: 'process-terminate', outcome: 'applied', dryRun: true, detectedAfterMs: null });
+    expect(rogue).toMatchObject({ action: 'process-terminate', outcome: 'would-apply', dryRun: true, detectedAfterMs: null });
     expect(rogue.actedAfterMs).not.toBeNull();
     expect(s.detectedAfterMs).toBeNull();
     expect(s.innocentSurvived).toBe(true);
@@ -211,7 +212,7 @@ describe('defender-edge demo', () => {
   });
 });
 
-describe.skipIf(!built)(`demo from the standalone binary${built ? '' : ' (skipped: run npm run build:binaries)'}`, () => {
+describe('demo from the standalone binary', requires(built), () => {
   it('artifacts/amd64/defender-edge demo --json: same story, actors started from the binary itself', async () => {
     const r = await run(binary, ['demo', '--json']);
     expect(r.code, r.stderr).toBe(0);

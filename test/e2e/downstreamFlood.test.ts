@@ -16,6 +16,7 @@ import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
 import type { ViolationEvent } from '../../src/localrules/contracts.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createNetns, deleteNetns, inNs, vethBetween } from '../support/netns.ts';
+import { requires, root } from '../support/requirements.ts';
 import { uniqueId } from '../support/uniqueId.ts';
 import { until } from '../support/until.ts';
 
@@ -152,7 +153,7 @@ async function flowOver(sink: { received: () => number }, ms: number): Promise<n
   return sink.received() - a;
 }
 
-describe('a flooding downstream device, through the agent', () => {
+describe('a flooding downstream device, through the agent', requires(root), () => {
   it('is counted, blocked by address (traffic stops), reported, and let through again after the TTL', async () => {
     const sink = startSink();
     await sink.ready;

@@ -1,5 +1,5 @@
 // The process backend against real child processes (and a real cgroup v2 when the host has one).
-import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ActionTarget } from '../../src/enforce/actionModel.ts';
@@ -7,6 +7,7 @@ import { ProcessBackend, ProcessIdentityError } from '../../src/enforce/processB
 import { silentLogger } from '../../src/log.ts';
 import { findCgroup2Mount } from '../../src/system/procfs.ts';
 import { Children, procState, startTimeOf } from '../support/children.ts';
+import { requirement, requires } from '../support/requirements.ts';
 import { uniqueId } from '../support/uniqueId.ts';
 import { until } from '../support/until.ts';
 
@@ -104,7 +105,19 @@ describe('process backend', () => {
   });
 
   const cgroupRoot = findCgroup2Mount();
-  it.skipIf(cgroupRoot === null)('freezes and thaws the process cgroup (cgroup v2)', async () => {
+  const writable = (dir: string) => {
+    try {
+      accessSync(dir, constants.W_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const cgroup2 = requirement(
+    cgroupRoot !== null && writable(cgroupRoot),
+    'no cgroup v2 hierarchy this process may create a cgroup in (mounted, writable: run npm test as root)',
+  );
+  it('freezes and thaws the process cgroup (cgroup v2)', requires(cgroup2), async () => {
     const name = uniqueId();
     const dir = join(cgroupRoot!, name);
     mkdirSync(dir);

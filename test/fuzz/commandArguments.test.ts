@@ -28,12 +28,14 @@ function sources(dir: string): string[] {
 /** Files that may start processes, and why (each builds an argument array from validated parts). */
 const MAY_SPAWN: Record<string, string> = {
   'src/system/commandRunner.ts': 'ss/nft/ip for the collector and enforcement; program and netns validated',
-  'scripts/pkgSea.ts': 'build time only: the packaging tool',
+  'scripts/seaExecutables.ts': 'build time only: the pinned Node writing the SEA blob, postject injecting it',
   'scripts/baseBinaries.ts': 'build time only: strip/unzip of base binaries',
   'scripts/buildSockDiag.ts': 'build time only: the C compiler for dedge-sockdiag',
+  'scripts/setup.ts': 'test set-up only: dpkg-query, dpkg --add-architecture and apt-get with package names from its own list',
   'src/collector/sockDiagSource.ts': 'the dedge-sockdiag helper by absolute path beside the executable, no arguments',
   'src/collector/trafficSource.ts': 'the dedge-sockdiag helper by absolute path, fixed flags (--traffic, --no-ebpf); netns validated',
   'src/demo/cast.ts': 'the demo cast: this same executable with fixed hidden subcommands',
+  'src/cli/emulator.ts': 'mkfifo for --control fifo:PATH: fixed mode, the path after `--`',
   'src/enforce/linkWatchdog.ts': 'this same executable, the fixed hidden watchdog subcommand; interface and netns validated',
 };
 

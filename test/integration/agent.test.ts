@@ -294,7 +294,8 @@ describe('agent against the emulator', () => {
 
   it('publishes the action records of the start-up restore (persisted active actions) to the cloud', async () => {
     const r = await rig();
-    // An action in force when the last run stopped: a dry-run block of Dev1's address for another minute.
+    // A simulated (dry-run) block of Dev1's address that ran out while the agent was down: the start-up
+    // restore ends it with a would-revert record (a simulated action still in force is restored silently).
     const now = Date.now();
     const violation = {
       violationId: 'restore-violation-1',
@@ -310,8 +311,8 @@ describe('agent against the emulator', () => {
       type: 'address-block',
       target: { kind: 'addresses', addresses: ['192.0.2.10'] },
       backend: 'dry-run',
-      appliedAt: now - 5000,
-      expiresAt: now + 60_000,
+      appliedAt: now - 65_000,
+      expiresAt: now - 5000,
       escalationLevel: 0,
       revertOnClear: false,
       offenceKey: 'device:Dev1',
@@ -326,7 +327,8 @@ describe('agent against the emulator', () => {
     expect(JSON.parse(m.payload)).toMatchObject({
       record: 'action',
       gateway: GW,
-      outcome: 'restored',
+      outcome: 'would-revert',
+      reason: 'expired',
       type: 'address-block',
       actionId: 'restore-action-1',
       dryRun: true,

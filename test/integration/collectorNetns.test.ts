@@ -11,6 +11,7 @@ import { silentLogger } from '../../src/log.ts';
 import { type CommandRunner, createCommandRunner } from '../../src/system/commandRunner.ts';
 import { type Helper, startHelper, waitExit } from '../support/childProcess.ts';
 import { createNetns, deleteNetns, inNs, vethBetween } from '../support/netns.ts';
+import { requires, root } from '../support/requirements.ts';
 import { uniqueId } from '../support/uniqueId.ts';
 
 const prefix = uniqueId();
@@ -44,7 +45,7 @@ afterAll(async () => {
   deleteNetns(gw, dev, up, solo); // our nft tables live in these namespaces and go with them
 });
 
-describe('network_stats in a namespace (loopback included on request)', () => {
+describe('network_stats in a namespace (loopback included on request)', requires(root), () => {
   it('counts bytes sent over the namespace loopback within tolerance, and none when loopback is excluded', async () => {
     const sink = startHelper('traffic.ts', ['sink', '127.0.0.1', '0'], { netns: solo });
     helpers.push(sink);
@@ -96,7 +97,7 @@ describe('network_stats in a namespace (loopback included on request)', () => {
   });
 });
 
-describe('downstream devices behind a gateway namespace', () => {
+describe('downstream devices behind a gateway namespace', requires(root), () => {
   const devices = [
     { thingName: 'sensor-a', addresses: ['10.77.1.2', 'fd77:1::2'] },
     { thingName: 'sensor-b', addresses: ['10.77.1.3'] },

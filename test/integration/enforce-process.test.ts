@@ -147,13 +147,60 @@ describe('Enforcer on processes', () => {
     const perBehavior = enforcer();
     const [r2] = await perBehavior.handle(processAlarm({ pid: b.pid }, { type: 'process-suspend', dryRun: true }));
     expect([r1, r2].map((r) => [r!.outcome, r!.dryRun])).toEqual([
-      ['applied', true],
-      ['applied', true],
+      ['would-apply', true],
+      ['would-apply', true],
     ]);
     expect(r2!.detail).toMatch(/^dry-run: would process-suspend pid/);
     await sleep(200);
     expect(running(a) && running(b)).toBe(true);
     expect(global.metrics().backends.process.applied + perBehavior.metrics().backends.process.applied).toBe(0);
+    expect(global.metrics()).toMatchObject({ applied: 0, 'would-apply': 1 });
+    // The audit log tells the same truth as the record.
+    expect(auditLines().map((l) => l.outcome)).toEqual(['would-apply', 'would-apply']);
+  });
+
+  it('dry-run counts no repeat offence: simulated actions neither double the ttl nor carry over to enforcing', async () => {
+    const config = { defaultTtlSeconds: 10, escalationFactor: 2, maxTtlSeconds: 40 };
+    const dry = enforcer({ ...config, mode: 'dry-run' });
+    for (let i = 0; i < 3; i++) {
+      const c = await children.start();
+      const [r] = await dry.handle(processAlarm({ pid: c.pid }, { type: 'process-suspend' }));
+      expect(r).toMatchObject({ outcome: 'would-apply', escalationLevel: 0, ttlSeconds: 10 });
+    }
+    await dry.stop();
+    // The same state directory, now enforcing: the first real action is a first offence.
+    const real = enforcer(config);
+    await real.start();
+    const c = await children.start();
+    const [r] = await real.handle(processAlarm({ pid: c.pid }, { type: 'process-suspend' }));
+    expect(r).toMatchObject({ outcome: 'applied', escalationLevel: 0, ttlSeconds: 10 });
+    expect(procState(c.pid)).toBe('T');
+  });
+
+  it('dry-run behaviors have their own rate budget: simulated actions never refuse a real one', async () => {
+    const e = enforcer({ maxActionsPerMinute: 2 });
+    const dry = [await children.start(), await children.start(), await children.start()];
+    for (const c of dry) await e.handle(processAlarm({ pid: c.pid }, { type: 'process-suspend', dryRun: true }));
+    const real = [await children.start(), await children.start()];
+    for (const c of real) await e.handle(processAlarm({ pid: c.pid }, { type: 'process-suspend' }));
+    // Dry-run says where enforcing would have been rate limited, and the real actions still had both slots.
+    expect(records.map((r) => r.reason ?? r.outcome)).toEqual(['would-apply', 'would-apply', 'rate-limited', 'applied', 'applied']);
+    expect(records[2]).toMatchObject({ outcome: 'refused', dryRun: true });
+    expect(real.map((c) => procState(c.pid) === 'T')).toEqual([true, true]);
+    expect(dry.every((c) => running(c))).toBe(true);
+  });
+
+  it('a simulated action ends with would-revert, and a restart neither re-applies nor reports it', async () => {
+    const c = await children.start();
+    const e1 = enforcer({ mode: 'dry-run' });
+    await e1.handle(processAlarm({ pid: c.pid }, { type: 'process-suspend', ttlSeconds: 2 }));
+    await e1.stop();
+    const e2 = enforcer({ mode: 'dry-run' });
+    expect(await e2.start()).toEqual([]);
+    await until(() => records.some((r) => r.outcome === 'would-revert'), 6000, 'the simulated action to end');
+    expect(records.map((r) => r.outcome)).toEqual(['would-apply', 'would-revert']);
+    expect(records[1]).toMatchObject({ dryRun: true, reason: 'expired' });
+    expect(running(c)).toBe(true);
   });
 
   it('rate limits: beyond maxActionsPerMinute the refusal is audited and nothing is done', async () => {

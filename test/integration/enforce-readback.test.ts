@@ -18,6 +18,7 @@ import { silentLogger } from '../../src/log.ts';
 import { createCommandRunner } from '../../src/system/commandRunner.ts';
 import { Children, procState } from '../support/children.ts';
 import { canConnect, createTopology, destroyTopology, inNs, linkIsUp, startTcpServer, type Topology } from '../support/netns.ts';
+import { requires, root } from '../support/requirements.ts';
 import { uniqueId } from '../support/uniqueId.ts';
 import { until } from '../support/until.ts';
 import { type DeviceAlarmTarget, deviceAlarm, processAlarm } from '../support/violationEvents.ts';
@@ -84,7 +85,7 @@ const audit = () =>
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 const alice: Operator = { via: 'socket', user: 'alice', uid: 0 };
 
-describe('read-back and drift with real nftables', () => {
+describe('read-back and drift with real nftables', requires(root), () => {
   it('reads every block back; an element deleted by hand is found by the reconcile and recorded as an operator lift with its quiet window', async () => {
     const e = enforcer({ liftQuietSeconds: 600 });
     const [applied] = await e.handle(sensorAlarm({ type: 'address-block', ttlSeconds: 120 }));
@@ -200,14 +201,14 @@ describe('read-back and drift with real nftables', () => {
     expect(p.until - p.at).toBe(300_000);
     expect(e.status()).toMatchObject({ mode: 'dry-run', configuredMode: 'enforce', paused: { by: alice } });
     const [dry] = await e.handle(sensorAlarm({ type: 'address-block', ttlSeconds: 120 }));
-    expect(dry).toMatchObject({ outcome: 'applied', dryRun: true, readBack: { state: 'simulated' } });
+    expect(dry).toMatchObject({ outcome: 'would-apply', dryRun: true, readBack: { state: 'simulated' } });
     expect(dry!.rails!.at(-1)).toMatch(/^dry-run: enforcement paused by alice/);
     expect(() => block4()).toThrow(); // nothing was even created
     expect(await e.resume(alice)).toMatchObject({ by: alice });
     expect(e.status().mode).toBe('enforce');
     // The simulated block gives way to the real one (it must not count as "already active").
     const after = await e.handle(sensorAlarm({ type: 'address-block', ttlSeconds: 120 }));
-    expect(after.map((x) => `${x.outcome}:${x.reason ?? ''}:${x.dryRun}`)).toEqual(['reverted:superseded:true', 'applied::false']);
+    expect(after.map((x) => `${x.outcome}:${x.reason ?? ''}:${x.dryRun}`)).toEqual(['would-revert:superseded:true', 'applied::false']);
     expect(blocked()).toBe(true);
     const commands = audit().filter((l) => l.record === 'command');
     expect(commands.map((l) => [l.command, l.outcome, (l.by as Operator).user])).toEqual([
@@ -226,7 +227,7 @@ describe('read-back and drift with real nftables', () => {
   });
 });
 
-describe('read-back and drift of interface-down', () => {
+describe('read-back and drift of interface-down', requires(root), () => {
   it('reads the link back down; set up by hand, it is recorded as lifted', async () => {
     const e = enforcer();
     const [applied] = await e.handle(sensorAlarm({ type: 'interface-down', ttlSeconds: 120 }, { interface: topo.gwIf }));
@@ -242,7 +243,7 @@ describe('read-back and drift of interface-down', () => {
   });
 });
 
-describe('read-back and drift of process actions', () => {
+describe('read-back and drift of process actions', requires(root), () => {
   it('reads a suspended process back as stopped; continued by hand, it is recorded as lifted; gone, it is dropped', async () => {
     const e = enforcer({ liftQuietSeconds: 0 }); // the second child is the same program: no quiet window in between
     const c = await children.start();

@@ -15,6 +15,7 @@ import type { ActionRecord } from '../../src/enforce/actionModel.ts';
 import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createNetns, deleteNetns, inNs, nftRuleset } from '../support/netns.ts';
+import { requires, root } from '../support/requirements.ts';
 import { uniqueId } from '../support/uniqueId.ts';
 import { until } from '../support/until.ts';
 
@@ -96,7 +97,7 @@ const report = (rid: number, ports: number[]) =>
     }),
   );
 
-describe('disk full', () => {
+describe('disk full', requires(root), () => {
   it('says so, keeps reporting and enforcing, and recovers when space returns', async () => {
     const record = join(work, 'cloud.jsonl');
     emulator = new GreengrassEmulator({

@@ -1,7 +1,7 @@
 // `defender-edge emulator` as users run it: ready line, control commands, clean stop.
 
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -113,6 +113,45 @@ describe('defender-edge emulator CLI', () => {
     expect(existsSync(socket)).toBe(false);
   });
 
+  it('--control none: the end of stdin does not stop it (a backgrounded or scripted emulator); SIGTERM does', async () => {
+    const dir = setup();
+    const socket = join(dir, 'ipc.sock');
+    const emu = spawnEmulator(['--socket', socket, '--recipe', recipe, '--token', 'CONTROLNONE00001', '--control', 'none']);
+    procs.push(emu);
+    await emu.ready;
+    emu.child.stdin!.end();
+    // Still serving after its stdin ended: a component connects (with `--control stdin` it would be gone).
+    const ipc = new GreengrassIpcClient({ socketPath: socket, authToken: 'CONTROLNONE00001' });
+    clients.push(ipc);
+    ipc.start();
+    await ipc.whenConnected(5000);
+    expect(emu.child.exitCode).toBeNull();
+    emu.child.kill('SIGTERM');
+    expect(await emu.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('--control fifo:PATH: commands from writers one after another, answers on stdout; the pipe is removed at exit', async () => {
+    const dir = setup();
+    const fifo = join(dir, 'control');
+    const emu = spawnEmulator(['--socket', join(dir, 'ipc.sock'), '--control', `fifo:${fifo}`]);
+    procs.push(emu);
+    await emu.ready;
+    expect(statSync(fifo).isFIFO()).toBe(true);
+    expect(statSync(fifo).mode & 0o777).toBe(0o600);
+    for (const n of [1, 2]) {
+      const answer = emu.nextAnswer();
+      // A writer that opens, writes one command and closes — as `echo status > PATH` does.
+      writeFileSync(fifo, 'status\n');
+      expect(await answer, `writer ${n}`).toMatchObject({ ok: true, clients: 0 });
+    }
+    const bad = emu.nextAnswer();
+    writeFileSync(fifo, 'frobnicate\n');
+    expect(await bad).toMatchObject({ ok: false });
+    emu.child.kill('SIGTERM');
+    expect(await emu.exited).toEqual({ code: 0, signal: null });
+    expect(existsSync(fifo)).toBe(false);
+  });
+
   it('uses ./recipe.yaml when present, else the embedded identity', async () => {
     const dir = setup();
     writeFileSync(join(dir, 'recipe.yaml'), 'ComponentName: com.example.FromCwd\n');
@@ -143,6 +182,11 @@ describe('defender-edge emulator CLI', () => {
     expect(await fail(['--nucleus', 'lite', '--mqtt', '0'])).toMatch(/--mqtt: nucleus lite runs generic components only/);
     expect(await fail(['--nucleus', 'lite', '--token', 'DEVTOKEN0000001'])).toMatch(/--token: nucleus lite SVCUIDs are 16 characters/);
     expect(await fail(['--issue-cert', 'Dev1'])).toMatch(/--cert-dir and --issue-cert need --mqtt PORT/);
+    expect(await fail(['--control', 'tty'])).toMatch(/--control: must be stdin, none or fifo:PATH, got 'tty'/);
+    writeFileSync(join(dir, 'plain'), '');
+    expect(await fail(['--socket', join(dir, 's'), '--control', `fifo:${join(dir, 'plain')}`])).toMatch(
+      /--control: .*plain exists and is not a named pipe/,
+    );
     writeFileSync(join(dir, 'd.json'), '{"components":');
     expect(await fail(['--socket', join(dir, 's'), '--deployment', join(dir, 'd.json')])).toMatch(/--deployment: .*d.json: /);
   });

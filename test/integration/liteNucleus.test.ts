@@ -78,13 +78,14 @@ describe('on a nucleus that answers like nucleus lite', () => {
     const { nucleus, agent, lines, health, cloud } = await rig();
     await agent.start();
 
-    // The configuration from the nucleus is in force, numbers included ("200", "10000", "300", "true").
+    // The configuration from the nucleus is in force, numbers included ("200", "10000000", "300", "true"):
+    // behaviors[1] is the recipe's processBytesOut.
     const config = agent.currentConfig();
     expect(agent.snapshot().config.source).toBe('nucleus');
     expect(config.sampling.intervalMs).toBe(200);
     expect(config.heartbeat.intervalSeconds).toBe(1);
     expect((config.behaviors as Array<{ criteria: { value: { count: unknown }; durationSeconds: unknown } }>)[1]!.criteria).toMatchObject({
-      value: { count: 10000 },
+      value: { count: 10_000_000 },
       durationSeconds: 300,
     });
 
@@ -156,12 +157,12 @@ describe('on a nucleus that answers like nucleus lite', () => {
     expect(agent.currentConfig().reporting.intervalSeconds).toBe(300);
     expect(lines.find((l) => /refused at start/.test(l.msg))).toMatchObject({
       level: 50,
-      errors: ['reporting.intervalSeconds: must be >= 300'],
+      errors: ['reporting.intervalSeconds: must be >= 300, got number 60'],
     });
     expect(lines.some((l) => /running on the defaults, not on the refused configuration/.test(l.msg))).toBe(true);
     // RUNNING, not ERRORED: the agent keeps guarding the gateway on what it has (configManager.ts explains why).
     expect(nucleus.requestCount('UpdateState')).toBe(1);
     // (What the health record carries; on the defaults its first one is a minute away.)
-    expect(agent.snapshot().config.lastErrors).toEqual(['reporting.intervalSeconds: must be >= 300']);
+    expect(agent.snapshot().config.lastErrors).toEqual(['reporting.intervalSeconds: must be >= 300, got number 60']);
   }, 60_000);
 });

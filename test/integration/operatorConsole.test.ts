@@ -15,6 +15,7 @@ import type { AgentStatus } from '../../src/control/statusModel.ts';
 import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
 import { type AgentProcess, runCli, startAgentProcess } from '../support/agentProcess.ts';
 import { createTopology, destroyTopology, inNs, startTcpServer, type Topology } from '../support/netns.ts';
+import { requires, root } from '../support/requirements.ts';
 import { uniqueId } from '../support/uniqueId.ts';
 import { until } from '../support/until.ts';
 
@@ -179,7 +180,7 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 }, 60_000);
 
-describe('the operator console against a running, enforcing agent', () => {
+describe('the operator console against a running, enforcing agent', requires(root), () => {
   it('is visible on the host: process title, a root-only socket, log levels as words', async () => {
     const pid = agent.agentPid()!;
     expect(readFileSync(`/proc/${pid}/comm`, 'utf8').trim()).toBe('defender-edge');

@@ -9,11 +9,13 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compilerFor, compilerPackages } from '../../scripts/buildSockDiag.ts';
 import { parseProcNetSockets, type SocketEntry } from '../../src/collector/procNetSockets.ts';
 import { dumpRequest, FLAG_TCP_PER_FAMILY, RECORD_SIZE, SockDiagDecoder } from '../../src/collector/sockDiagProtocol.ts';
 import { errnoName } from '../../src/collector/sockDiagSource.ts';
 import { bindUdpLoopbacks, listen } from '../support/loopbackSockets.ts';
-import { canBuild, ensureHelper, hasProgram, RawHelper } from '../support/sockDiagHelper.ts';
+import { program, QEMU_ARM64, requirement, requires } from '../support/requirements.ts';
+import { ensureHelper, RawHelper } from '../support/sockDiagHelper.ts';
 import { until } from '../support/until.ts';
 
 const SENT = 70_000;
@@ -191,7 +193,8 @@ describe('dedge-sockdiag (x64, this host) against sockets this test opened', () 
     expect(await helper!.exited).toEqual({ code: 0, signal: null });
   });
 
-  it.skipIf(process.getuid!() !== 0)('started by root, it serves as nobody with no capabilities and no way back', async () => {
+  const asRoot = requirement(process.getuid!() === 0, 'not root: the helper drops from root to nobody only when started by root');
+  it('started by root, it serves as nobody with no capabilities and no way back', requires(asRoot), async () => {
     const h = new RawHelper(helperPath);
     try {
       expect(new SockDiagDecoder().decode(await h.request(dumpRequest(1))).sockets.some((s) => s.localPort === tcp4)).toBe(true);
@@ -214,10 +217,11 @@ describe('dedge-sockdiag (x64, this host) against sockets this test opened', () 
   });
 });
 
-const QEMU = 'qemu-aarch64-static';
-const armReady = (await canBuild('arm64')) && (await hasProgram(QEMU));
+const QEMU = QEMU_ARM64;
+const armCompiler = await program(compilerFor('arm64'), compilerPackages('arm64'));
+const qemu = await program(QEMU, 'qemu-user-static');
 
-describe.skipIf(!armReady)(`dedge-sockdiag arm64 build under ${QEMU} (skipped without aarch64-linux-gnu-gcc or qemu-user-static)`, () => {
+describe(`dedge-sockdiag arm64 build under ${QEMU}`, requires(armCompiler, qemu), () => {
   it('is a static aarch64 executable that speaks the protocol; qemu-user refuses NETLINK_SOCK_DIAG', async () => {
     const file = await ensureHelper('arm64');
     const head = readFileSync(file).subarray(0, 20);

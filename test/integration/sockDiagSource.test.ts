@@ -10,10 +10,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compilerFor, compilerPackages } from '../../scripts/buildSockDiag.ts';
 import { SockDiagSource } from '../../src/collector/sockDiagSource.ts';
 import { type Helper, startHelper } from '../support/childProcess.ts';
 import { createNetns, deleteNetns } from '../support/netns.ts';
-import { canBuild, ensureHelper, hasProgram } from '../support/sockDiagHelper.ts';
+import { program, QEMU_ARM64, requires, root } from '../support/requirements.ts';
+import { ensureHelper } from '../support/sockDiagHelper.ts';
 import { uniqueId } from '../support/uniqueId.ts';
 import { until } from '../support/until.ts';
 
@@ -160,7 +162,7 @@ describe('SockDiagSource', () => {
     expect(s.stats.lastError).toMatch(/not-executable: (not executable \(EACCES\)|cannot start \(EACCES\))/);
   });
 
-  it('inside a network namespace: dumps that namespace, not the host', async () => {
+  it('inside a network namespace: dumps that namespace, not the host', requires(root), async () => {
     const ns = `${uniqueId()}sd`;
     createNetns(ns);
     let sink: Helper | undefined;
@@ -179,16 +181,17 @@ describe('SockDiagSource', () => {
   });
 });
 
-const armReady = (await canBuild('arm64')) && (await hasProgram('qemu-aarch64-static'));
+const armCompiler = await program(compilerFor('arm64'), compilerPackages('arm64'));
+const qemu = await program(QEMU_ARM64, 'qemu-user-static');
 
-describe.skipIf(!armReady)('SockDiagSource with a kernel that refuses sock_diag (arm64 helper under qemu-user)', () => {
+describe('SockDiagSource with a kernel that refuses sock_diag (arm64 helper under qemu-user)', requires(armCompiler, qemu), () => {
   it('counts the refusal as a failure (EPROTONOSUPPORT) so the collector falls back', async () => {
     const arm = await ensureHelper('arm64');
     const dir = await mkdtemp(path.join(tmpdir(), 'dedge-sockdiag-qemu-'));
     const wrapper = path.join(dir, 'dedge-sockdiag');
     try {
       // A real executable that runs the arm64 helper under qemu (binfmt_misc is not assumed).
-      await writeFile(wrapper, `#!/bin/sh\nexec qemu-aarch64-static ${arm}\n`);
+      await writeFile(wrapper, `#!/bin/sh\nexec ${QEMU_ARM64} ${arm}\n`);
       await chmod(wrapper, 0o755);
       const s = new SockDiagSource({ helperPath: wrapper, logger: capture().logger });
       try {

@@ -12,6 +12,7 @@ import type dgram from 'node:dgram';
 import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compilerFor, compilerPackages } from '../../scripts/buildSockDiag.ts';
 import {
   type DestroyedSocket,
   decodeDestroyedResponse,
@@ -25,11 +26,12 @@ import {
 import { type TrafficReading, TrafficSource } from '../../src/collector/trafficSource.ts';
 import { silentLogger } from '../../src/log.ts';
 import { bindUdpLoopbacks, listen } from '../support/loopbackSockets.ts';
-import { canBuild, ensureHelper, hasProgram } from '../support/sockDiagHelper.ts';
+import { bpf, program, QEMU_ARM64, requirement, requires } from '../support/requirements.ts';
+import { ensureHelper } from '../support/sockDiagHelper.ts';
 import { until } from '../support/until.ts';
 
-const isRoot = process.getuid?.() === 0;
-const hasBpftool = await hasProgram('bpftool', ['version']);
+const isRoot = requirement(process.getuid?.() === 0, 'not root: loading the BPF programs and attaching to tracepoints needs root');
+const hasBpftool = await program('bpftool', 'bpftool', ['version']);
 
 /** BPF program ids the process holds (its link and program fds), from /proc/PID/fdinfo. */
 function progIdsOf(pid: number): Set<number> {
@@ -153,7 +155,7 @@ class Collected {
   }
 }
 
-describe.skipIf(!isRoot)('dedge-sockdiag --traffic, eBPF mode (root), against traffic this test generates', () => {
+describe('dedge-sockdiag --traffic, eBPF mode (root), against traffic this test generates', requires(isRoot, bpf), () => {
   let source: TrafficSource;
   let collected: Collected;
   let helperPid = 0;
@@ -284,7 +286,7 @@ describe.skipIf(!isRoot)('dedge-sockdiag --traffic, eBPF mode (root), against tr
     expect(collected.last!.lostProcesses).toBe(0);
   });
 
-  it.skipIf(!hasBpftool)('leaves no BPF program behind when it exits', async () => {
+  it('leaves no BPF program behind when it exits', requires(hasBpftool), async () => {
     expect(ourPrograms.size).toBe(5);
     await source.stop();
     // Closing the links at exit detaches at once; the kernel frees the programs after an RCU grace period.
@@ -335,8 +337,9 @@ async function askOnce(file: string, args: string[]): Promise<{ r: TrafficRespon
   return { r, progs };
 }
 
-const hasSetpriv = await hasProgram('setpriv', ['--version']);
-const armReady = (await canBuild('arm64')) && (await hasProgram('qemu-aarch64-static'));
+const hasSetpriv = await program('setpriv', 'util-linux');
+const armCompiler = await program(compilerFor('arm64'), compilerPackages('arm64'));
+const qemu = await program(QEMU_ARM64, 'qemu-user-static');
 
 describe('dedge-sockdiag --traffic fallback: sockdiag mode, and why', () => {
   it('--no-ebpf: sockdiag mode, no program loaded', async () => {
@@ -401,8 +404,9 @@ describe('dedge-sockdiag --traffic fallback: sockdiag mode, and why', () => {
     expect(r).toMatchObject({ mode: 'off', reason: 'not requested (--traffic)' });
   });
 
-  it.skipIf(!isRoot || !hasSetpriv)(
+  it(
     'root without CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN (setpriv): the kernel refuses, EPERM is reported',
+    requires(isRoot, hasSetpriv),
     async () => {
       const { r, progs } = await askOnce('setpriv', [
         '--bounding-set=-bpf,-perfmon,-sys_admin',
@@ -416,8 +420,8 @@ describe('dedge-sockdiag --traffic fallback: sockdiag mode, and why', () => {
     },
   );
 
-  it.skipIf(!armReady)('the arm64 build under qemu-user (no bpf system call there): ENOSYS is reported', async () => {
-    const { r } = await askOnce('qemu-aarch64-static', [await ensureHelper('arm64'), '--traffic']);
+  it('the arm64 build under qemu-user (no bpf system call there): ENOSYS is reported', requires(armCompiler, qemu), async () => {
+    const { r } = await askOnce(QEMU_ARM64, [await ensureHelper('arm64'), '--traffic']);
     expect(r).toMatchObject({ mode: 'sockdiag', error: 38, processes: [] });
     expect(r.reason).toMatch(/^load: Function not implemented/);
   });

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -218,6 +218,144 @@ describe('Outbox', () => {
       expect(second.start().entries).toBe(2);
       expect(await second.drained(2000)).toBe(true);
       expect(seen).toEqual(['t/1', 't/2']);
+    });
+
+    describe('the nucleus run (nucleusId): nothing the same nucleus took is sent twice', () => {
+      const withNucleus = (publish: PublishFn, nucleusId: () => string | undefined) => {
+        const box = new Outbox({
+          dir,
+          maxEntries: 1000,
+          maxBytes: 1 << 20,
+          publish,
+          logger: silentLogger(),
+          initialBackoffMs: 5,
+          maxBackoffMs: 20,
+          random: () => 0.5,
+          nucleusId,
+        });
+        boxes.push(box);
+        return box;
+      };
+      const recorder = () => {
+        const seen: string[] = [];
+        return { seen, publish: (async (topic) => void seen.push(topic)) as PublishFn };
+      };
+
+      it('a restart of our own process under the same nucleus run sends nothing again', async () => {
+        const first = withNucleus(
+          async () => undefined,
+          () => 'run-1',
+        );
+        first.start();
+        first.enqueue(msg(1));
+        first.enqueue(msg(2));
+        expect(await first.drained(2000)).toBe(true);
+        first.stop();
+        const r = recorder();
+        const second = withNucleus(r.publish, () => 'run-1');
+        expect(second.start().entries).toBe(2);
+        second.enqueue(msg(3));
+        expect(await second.drained(2000)).toBe(true);
+        expect(r.seen).toEqual(['t/3']);
+        // Still unconfirmed, so still kept: a later reconnect to a new nucleus run sends them again, in order.
+        expect(second.stats().unconfirmed).toBe(3);
+      });
+
+      it('a restart under another nucleus run (it may have lost its spool) sends the unconfirmed ones again, in order', async () => {
+        const first = withNucleus(
+          async () => undefined,
+          () => 'run-1',
+        );
+        first.start();
+        first.enqueue(msg(1));
+        first.enqueue(msg(2));
+        expect(await first.drained(2000)).toBe(true);
+        first.stop();
+        const r = recorder();
+        const second = withNucleus(r.publish, () => 'run-2');
+        second.start();
+        second.enqueue(msg(3));
+        expect(await second.drained(2000)).toBe(true);
+        expect(r.seen).toEqual(['t/1', 't/2', 't/3']);
+        expect(second.stats().replayed).toBe(2);
+      });
+
+      it('not connected at start: nothing goes until the nucleus is known, then the old messages first', async () => {
+        const first = withNucleus(
+          async () => undefined,
+          () => 'run-1',
+        );
+        first.start();
+        first.enqueue(msg(1));
+        expect(await first.drained(2000)).toBe(true);
+        first.stop();
+        const r = recorder();
+        let nucleus: string | undefined;
+        const second = withNucleus(r.publish, () => nucleus);
+        second.start();
+        second.enqueue(msg(2));
+        await new Promise((res) => setTimeout(res, 50));
+        expect(r.seen).toEqual([]);
+        nucleus = 'run-2';
+        second.retryNow();
+        expect(await second.drained(2000)).toBe(true);
+        expect(r.seen).toEqual(['t/1', 't/2']);
+      });
+
+      it('a reconnect to the same nucleus run sends nothing again; to a new run, everything unconfirmed', async () => {
+        const r = recorder();
+        let nucleus = 'run-1';
+        const box = withNucleus(r.publish, () => nucleus);
+        box.start();
+        box.enqueue(msg(1));
+        box.enqueue(msg(2));
+        expect(await box.drained(2000)).toBe(true);
+        box.retryNow(); // the connection dropped, the nucleus kept running
+        box.enqueue(msg(3));
+        expect(await box.drained(2000)).toBe(true);
+        expect(r.seen).toEqual(['t/1', 't/2', 't/3']);
+        nucleus = 'run-2';
+        box.retryNow();
+        expect(await box.drained(2000)).toBe(true);
+        expect(r.seen.slice(3)).toEqual(['t/1', 't/2', 't/3']);
+      });
+
+      it('settle() waits for the answers in flight, so a graceful stop covers them and a restart sends none', async () => {
+        let started = 0;
+        const slow: PublishFn = () => {
+          started++;
+          return new Promise<void>((res) => setTimeout(res, 100));
+        };
+        const first = withNucleus(slow, () => 'run-1');
+        first.start();
+        for (let n = 1; n <= 3; n++) first.enqueue(msg(n));
+        await until(() => started === 3, 2000, 'three publishes in flight');
+        await first.settle(2000);
+        first.enqueue(msg(4)); // after settle: kept for the next run, not started
+        first.stop();
+        const r = recorder();
+        const second = withNucleus(r.publish, () => 'run-1');
+        second.start();
+        expect(await second.drained(2000)).toBe(true);
+        expect(r.seen).toEqual(['t/4']);
+      });
+
+      it('an unreadable handover mark means "unknown": the unconfirmed messages go again', async () => {
+        const first = withNucleus(
+          async () => undefined,
+          () => 'run-1',
+        );
+        first.start();
+        first.enqueue(msg(1));
+        expect(await first.drained(2000)).toBe(true);
+        first.stop();
+        writeFileSync(join(dir, 'handover.json'), '{"through": 1, "nucl');
+        const r = recorder();
+        const second = withNucleus(r.publish, () => 'run-1');
+        second.start();
+        expect(await second.drained(2000)).toBe(true);
+        expect(r.seen).toEqual(['t/1']);
+      });
     });
 
     it('makes room from unconfirmed messages before dropping (and counting) anything', async () => {

@@ -38,6 +38,9 @@ describe('behaviors in the component configuration', () => {
 
   it('validates the statistics section through the schema', () => {
     const r = validateConfig({ statistics: { windowSeconds: 10, minSamples: 0 } }, [behaviorsCheck]);
-    expect(r.ok ? [] : r.errors).toEqual(['statistics.windowSeconds: must be >= 300', 'statistics.minSamples: must be >= 1']);
+    expect(r.ok ? [] : r.errors).toEqual([
+      'statistics.windowSeconds: must be >= 300, got number 10',
+      'statistics.minSamples: must be >= 1, got number 0',
+    ]);
   });
 });

@@ -108,6 +108,31 @@ describe('threshold cache', () => {
     expect(second.ev.evaluate([bytes('a', 302_000, 1)]).map((e) => e.event)).toEqual(['alarm-cleared']);
   });
 
+  it('persist(thing) at each transition: a process killed without flush() continues the same violation', () => {
+    const first = setup(10);
+    const [raised] = first.ev.evaluate([bytes('a', 1000, 50_000)]);
+    expect(raised!.event).toBe('in-alarm');
+    first.cache.persist('a');
+    first.ev.evaluate([bytes('a', 2000, 50_000)]); // later changes stay in memory: no flush, as after SIGKILL
+    const second = setup(10);
+    expect(second.ev.evaluate([bytes('a', 3000, 50_000)])).toEqual([]);
+    const [cleared] = second.ev.evaluate([bytes('a', 400_000, 1)]);
+    expect(cleared).toMatchObject({ event: 'alarm-cleared', violationId: raised!.violationId });
+    second.cache.persist('a');
+    // Cleared is persisted too: a third run neither clears again nor remembers an alarm.
+    const third = setup(10);
+    expect(third.ev.evaluate([bytes('a', 401_000, 1)])).toEqual([]);
+  });
+
+  it('without persist() a kill loses the transition: the alarm is raised again under a new id', () => {
+    const first = setup(10);
+    const [raised] = first.ev.evaluate([bytes('a', 1000, 50_000)]);
+    const second = setup(10);
+    const [again] = second.ev.evaluate([bytes('a', 2000, 50_000)]);
+    expect(again).toMatchObject({ event: 'in-alarm' });
+    expect(again!.violationId).not.toBe(raised!.violationId);
+  });
+
   it('writes nothing for a thing with nothing to remember, and removes a stale copy once its alarm cleared', () => {
     const { cache, ev } = setup(1);
     ev.evaluate([bytes('zero', 1000, 0)]);

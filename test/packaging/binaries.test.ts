@@ -2,8 +2,8 @@
 // is the right architecture, fits the size target, unpacks from its zip the way Greengrass does it, and
 // behaves exactly like the TypeScript sources for every command line tried — the x64 one natively, the
 // arm64 one under qemu-user — and runs the dedge-sockdiag helper shipped beside it (the arm64 one falls
-// back to /proc + ss under qemu-user, which cannot run sock_diag). Skipped, with the reason in the title,
-// when nothing is built.
+// back to /proc + ss under qemu-user, which cannot run sock_diag). `npm test` builds them first (npm run
+// setup); skipped, with the reason in the skip report, when nothing is built.
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
@@ -15,23 +15,20 @@ import type { BuildInfo } from '../../scripts/buildBinaries.ts';
 import { BINARY_NAME, CRT_ADDON_NAME, zipName } from '../../scripts/buildTargets.ts';
 import { recipeDefaultConfiguration } from '../../scripts/recipeDefaults.ts';
 import { SOCKDIAG_NAME } from '../../src/collector/sockDiagLocation.ts';
+import { arm64Emulation, builtFile, program, QEMU_ARM64, qemuArm64Args, requires } from '../support/requirements.ts';
 
 const root = path.resolve(new URL('../..', import.meta.url).pathname);
 const artifacts = path.join(root, 'artifacts');
 const infoFile = path.join(artifacts, 'build-info.json');
 const built = existsSync(infoFile);
+const builtInfo = builtFile('artifacts/build-info.json');
 const info = built ? (JSON.parse(readFileSync(infoFile, 'utf8')) as BuildInfo) : null;
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
-const QEMU = 'qemu-aarch64-static';
-const ARM_SYSROOT = '/usr/aarch64-linux-gnu';
-const qemuReady = built && existsSync(path.join(ARM_SYSROOT, 'lib', 'ld-linux-aarch64.so.1')) && (await which(QEMU));
+const armEmulation = await arm64Emulation();
+const unzip = await program('unzip', 'unzip', ['-v']);
 /** Greengrass zip size target (README, Benchmarks). */
 const MAX_ZIP_BYTES = 45_000_000;
 const ELF_MACHINE = { amd64: 62, aarch64: 183 } as const;
-
-async function which(cmd: string): Promise<boolean> {
-  return new Promise((resolve) => execFile(cmd, ['--version'], (err) => resolve(err === null)));
-}
 
 interface Outcome {
   code: number | null;
@@ -72,7 +69,7 @@ function commandNames(help: string): string[] {
     .map((l) => l.trim().split(/\s+/)[0]!);
 }
 
-describe.skipIf(!built)('standalone binaries (skipped until `npm run build:binaries` has run)', () => {
+describe('standalone binaries', requires(builtInfo), () => {
   let scratch = '';
   let configFile = '';
   beforeAll(async () => {
@@ -146,7 +143,7 @@ describe.skipIf(!built)('standalone binaries (skipped until `npm run build:binar
     }
   });
 
-  it.skipIf(!existsSync('/usr/bin/unzip'))('x64: the zip unpacks into a folder named after it and runs from there', async () => {
+  it('x64: the zip unpacks into a folder named after it and runs from there', requires(unzip), async () => {
     const decompressed = path.join(scratch, 'decompressed', zipName('amd64').replace(/\.zip$/, ''));
     await mkdir(decompressed, { recursive: true });
     await new Promise<void>((resolve, reject) =>
@@ -178,9 +175,8 @@ describe.skipIf(!built)('standalone binaries (skipped until `npm run build:binar
     expect(sample.host.degraded).toEqual([]);
   });
 
-  describe.skipIf(!qemuReady)(`arm64 under ${QEMU} -L ${ARM_SYSROOT} (skipped without qemu-user-static and libc6-arm64-cross)`, () => {
-    const underQemu = (args: string[]) =>
-      runFile(QEMU, ['-L', ARM_SYSROOT, path.join(artifacts, 'aarch64', BINARY_NAME), ...args], scratch);
+  describe(`arm64 under ${QEMU_ARM64}`, requires(armEmulation), () => {
+    const underQemu = (args: string[]) => runFile(QEMU_ARM64, qemuArm64Args(path.join(artifacts, 'aarch64', BINARY_NAME), args), scratch);
 
     it('--version prints the package version', async () => {
       expect(await underQemu(['--version'])).toEqual({ code: 0, stdout: `${pkg.version}\n`, stderr: '' });

@@ -5,11 +5,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildSockDiag, compilerFor, compilerPackages } from '../../scripts/buildSockDiag.ts';
-import { canBuild, ROOT } from '../support/sockDiagHelper.ts';
+import { program, requires } from '../support/requirements.ts';
+import { ROOT } from '../support/sockDiagHelper.ts';
+
+const compiler = (arch: 'x64' | 'arm64') => program(compilerFor(arch), compilerPackages(arch));
 
 const scratch = await mkdtemp(path.join(tmpdir(), 'dedge-sockdiag-build-'));
 afterAll(() => rm(scratch, { recursive: true, force: true }));
-const buildable = { x64: await canBuild('x64'), arm64: await canBuild('arm64') };
+const buildable = { x64: await compiler('x64'), arm64: await compiler('arm64') };
 
 describe('buildSockDiag', () => {
   it("names the native compiler or Debian's cross gcc, and the packages that hold them", () => {
@@ -20,22 +23,19 @@ describe('buildSockDiag', () => {
   });
 
   for (const arch of ['x64', 'arm64'] as const) {
-    it.skipIf(!buildable[arch])(
-      `${arch}: two forced builds give the same bytes; the next build is a cache hit (skipped without ${compilerFor(arch)})`,
-      async () => {
-        const a = await buildSockDiag({ root: ROOT, arch, outFile: path.join(scratch, arch, 'a', 'dedge-sockdiag'), force: true });
-        const b = await buildSockDiag({ root: ROOT, arch, outFile: path.join(scratch, arch, 'b', 'dedge-sockdiag'), force: true });
-        expect(a.upToDate).toBe(false);
-        expect(b.sha256).toBe(a.sha256);
-        expect((await readFile(a.path)).equals(await readFile(b.path))).toBe(true);
-        const again = await buildSockDiag({ root: ROOT, arch, outFile: a.path });
-        expect(again).toEqual({ ...a, upToDate: true });
-        // static and stripped: no interpreter path, no symbol names of our own functions
-        const bytes = await readFile(a.path);
-        expect(bytes.includes(Buffer.from('/ld-linux'))).toBe(false);
-        expect(bytes.includes(Buffer.from('dump_tcp_any_family'))).toBe(false);
-      },
-    );
+    it(`${arch}: two forced builds give the same bytes; the next build is a cache hit`, requires(buildable[arch]), async () => {
+      const a = await buildSockDiag({ root: ROOT, arch, outFile: path.join(scratch, arch, 'a', 'dedge-sockdiag'), force: true });
+      const b = await buildSockDiag({ root: ROOT, arch, outFile: path.join(scratch, arch, 'b', 'dedge-sockdiag'), force: true });
+      expect(a.upToDate).toBe(false);
+      expect(b.sha256).toBe(a.sha256);
+      expect((await readFile(a.path)).equals(await readFile(b.path))).toBe(true);
+      const again = await buildSockDiag({ root: ROOT, arch, outFile: a.path });
+      expect(again).toEqual({ ...a, upToDate: true });
+      // static and stripped: no interpreter path, no symbol names of our own functions
+      const bytes = await readFile(a.path);
+      expect(bytes.includes(Buffer.from('/ld-linux'))).toBe(false);
+      expect(bytes.includes(Buffer.from('dump_tcp_any_family'))).toBe(false);
+    });
   }
 
   it('a missing compiler is a clear error naming the packages', async () => {

@@ -85,7 +85,7 @@ describe('dependency probe bundle', () => {
       cborNative: false,
       pretty: true,
       mqtt: 'hello-through-aedes',
-      configErrors: ['sampling.intervalMs: must be >= 100'],
+      configErrors: ['sampling.intervalMs: must be >= 100, got number 5'],
       memTotal: true,
       lru: 1,
       cidr: 8,

@@ -5,7 +5,7 @@
 // gdk does — subprocess, argument list, no shell (step 3) — and check the exact layout it leaves, then
 // what `gdk component publish` would do with it (publish steps 5–6).
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,12 +13,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { BUILD_TARGETS, zipName } from '../../scripts/buildTargets.ts';
 import { gdkConfigSchemaErrors, recipeSchemaErrors } from '../support/gdkSchemas.ts';
+import { builtFile, requires } from '../support/requirements.ts';
 
 const root = path.resolve(new URL('../..', import.meta.url).pathname);
 const gdkConfig = JSON.parse(readFileSync(path.join(root, 'gdk-config.json'), 'utf8')) as Record<string, any>;
 const componentName = Object.keys(gdkConfig.component)[0]!;
 const component = gdkConfig.component[componentName];
-const artifactsBuilt = existsSync(path.join(root, 'artifacts', 'build-info.json'));
+const artifactsBuilt = builtFile('artifacts/build-info.json');
 
 describe('gdk-config.json', () => {
   it('validates against gdk 1.6.2 config schema', () => {
@@ -67,7 +68,7 @@ function runNoShell(argv: string[], cwd: string, env: NodeJS.ProcessEnv): Promis
   });
 }
 
-describe.skipIf(!artifactsBuilt)('gdk component build (custom) — needs `npm run build:binaries` first', () => {
+describe('gdk component build (custom)', requires(artifactsBuilt), () => {
   let project = '';
   afterAll(async () => {
     if (project !== '') await rm(project, { recursive: true, force: true });

@@ -99,13 +99,22 @@ describe('recipe DefaultConfiguration', () => {
     expect(result.ok && result.config.enforcement.mode).toBe('dry-run');
   });
 
-  it('holds the rogue-agent profile, alert-only', () => {
+  it("holds gateway-sized budgets, alert-only (not the scenario's 10 KB per process, which cries wolf on a fleet)", () => {
     const behaviors = defaults.behaviors as Array<Record<string, any>>;
     expect(
-      behaviors.map((b) => [b.name, b.metric, b.criteria.comparisonOperator, b.criteria.value.count, b.criteria.durationSeconds]),
+      behaviors.map((b) => [
+        b.name,
+        b.metric,
+        b.criteria.comparisonOperator,
+        b.criteria.value.count,
+        b.criteria.durationSeconds,
+        Object.keys(b.edge?.scope ?? { host: true, devices: true }).filter((k) => b.edge?.scope?.[k] ?? true),
+      ]),
     ).toEqual([
-      ['msgReceive', 'aws:num-messages-received', 'less-than', 100, 300],
-      ['bytesOut', 'aws:all-bytes-out', 'less-than', 10000, 300],
+      ['gatewayBytesOut', 'aws:all-bytes-out', 'less-than', 50_000_000, 300, ['host']],
+      ['processBytesOut', 'aws:all-bytes-out', 'less-than', 10_000_000, 300, ['processes']],
+      ['deviceBytesOut', 'aws:all-bytes-out', 'less-than', 10_000_000, 300, ['devices']],
+      ['msgReceive', 'aws:num-messages-received', 'less-than', 3000, 300, ['host', 'devices']],
     ]);
     for (const b of behaviors) expect(b.edge?.action).toBeUndefined();
   });

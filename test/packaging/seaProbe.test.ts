@@ -1,11 +1,11 @@
-// The dependency probe (fixtures/dependencyProbe.ts) baked into a real SEA executable with pkg, on the
+// The dependency probe (fixtures/dependencyProbe.ts) baked into a real SEA executable (scripts/seaExecutables.ts), on the
 // cached stripped x64 base binary, exactly as the product binary is built: proves that inside a SEA the
 // aws-crt addon loads from beside the executable (and not from a decoy two folders up), cbor-x takes its
 // pure JS path, aedes + mqtt talk over loopback, pino-pretty works. Today no command of the product loads
-// aws-crt yet, so this is the check that the binary's native-addon path works. Skipped until
-// `npm run build:binaries` has cached the base binary.
+// aws-crt yet, so this is the check that the binary's native-addon path works. Needs the base binary
+// `npm run build:binaries` caches (npm run setup runs it).
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,18 +14,19 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { BaseBinary } from '../../scripts/baseBinaries.ts';
 import { BUILD_TARGETS, CRT_ADDON_NAME } from '../../scripts/buildTargets.ts';
 import { bundle } from '../../scripts/bundle.ts';
-import { buildSeaExecutables } from '../../scripts/pkgSea.ts';
+import { buildSeaExecutables } from '../../scripts/seaExecutables.ts';
+import { builtFile, requirement, requires } from '../support/requirements.ts';
 
 const run = promisify(execFile);
 const root = path.resolve(new URL('../..', import.meta.url).pathname);
 const baseDir = path.join(root, 'node_modules', '.cache', 'defender-edge-build', 'base', 'amd64');
-const cached = process.arch === 'x64' && existsSync(path.join(baseDir, 'node')) && existsSync(path.join(baseDir, 'node.json'));
+const x64 = requirement(process.arch === 'x64', `not an x64 machine (${process.arch}): the probe runs the x64 base binary`);
+const cached = builtFile('node_modules/.cache/defender-edge-build/base/amd64/node.json');
 
-describe.skipIf(!cached)('dependency probe as a SEA executable (skipped until build:binaries cached the x64 base binary)', () => {
+describe('dependency probe as a SEA executable', requires(x64, cached), () => {
   let scratch = '';
-  let pkgHome = '';
   afterAll(async () => {
-    for (const dir of [scratch, pkgHome]) if (dir !== '') await rm(dir, { recursive: true, force: true });
+    if (scratch !== '') await rm(scratch, { recursive: true, force: true });
   });
 
   it('loads the addon beside the executable and every dependency works', async () => {
@@ -34,9 +35,7 @@ describe.skipIf(!cached)('dependency probe as a SEA executable (skipped until bu
     const base: BaseBinary = { target: BUILD_TARGETS.find((t) => t.arch === 'amd64')!, nodePath: path.join(baseDir, 'node'), ...record };
     const bundleFile = path.join(scratch, 'probe.cjs');
     await bundle({ root, entry: 'test/packaging/fixtures/dependencyProbe.ts', outfile: bundleFile, version: '0.0.0-probe' });
-    // pkg's private HOME next to the cached base binary, so seeding it is a hard link, not a 100 MB copy.
-    pkgHome = await mkdtemp(path.join(path.dirname(path.dirname(baseDir)), 'probe-pkg-home-'));
-    const exes = await buildSeaExecutables({ root, bundle: bundleFile, bases: [base], pkgHome, log: () => {} });
+    const exes = await buildSeaExecutables({ root, bundle: bundleFile, bases: [base], workDir: scratch, log: () => {} });
 
     const appDir = path.join(scratch, 'app', 'a', 'b');
     await mkdir(appDir, { recursive: true });

@@ -6,12 +6,10 @@ import { promisify } from 'node:util';
 import { inflateRawSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildZip } from '../../scripts/zipArchive.ts';
+import { program, requires } from '../support/requirements.ts';
 
 const run = promisify(execFile);
-const hasUnzip = await run('unzip', ['-v']).then(
-  () => true,
-  () => false,
-);
+const unzip = await program('unzip', 'unzip', ['-v']);
 
 /** Reads the central directory back (an independent walk of the format, APPNOTE §4.3.12/4.3.16). */
 function readCentral(zip: Buffer): Array<{ name: string; mode: number; date: number; time: number; data: Buffer }> {
@@ -74,7 +72,7 @@ describe('buildZip', () => {
     expect(() => buildZip([entries[0]!, entries[0]!])).toThrow(/duplicate/);
   });
 
-  it.skipIf(!hasUnzip)('unpacks with Info-ZIP unzip into a runnable file (skipped when unzip is not installed)', async () => {
+  it('unpacks with Info-ZIP unzip into a runnable file', requires(unzip), async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'dedge-zip-'));
     dirs.push(dir);
     const zipFile = path.join(dir, 'defender-edge-test.zip');

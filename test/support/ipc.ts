@@ -63,6 +63,8 @@ export interface EmulatorProcess {
   }>;
   /** Send one control command; resolves with its JSON answer line. */
   send(command: string): Promise<Record<string, unknown>>;
+  /** The next JSON answer line, for a command sent some other way (`--control fifo:PATH`). */
+  nextAnswer(): Promise<Record<string, unknown>>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stderr: () => string;
 }
@@ -105,6 +107,10 @@ export function spawnEmulator(args: string[], cwd?: string): EmulatorProcess {
       new Promise((resolve) => {
         pending.push(resolve);
         child.stdin!.write(`${command}\n`);
+      }),
+    nextAnswer: () =>
+      new Promise((resolve) => {
+        pending.push(resolve);
       }),
   };
 }

@@ -1,8 +1,8 @@
 // The dedge-sockdiag helper for tests: the development build (compiled on first use, cached by source
 // hash, scripts/buildSockDiag.ts) and a raw driver that speaks its protocol line by line.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
-import { buildSockDiag, compilerFor, type SockDiagArch } from '../../scripts/buildSockDiag.ts';
+import { buildSockDiag, type SockDiagArch } from '../../scripts/buildSockDiag.ts';
 import { ResponseAssembler } from '../../src/collector/sockDiagProtocol.ts';
 
 export const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
@@ -10,12 +10,6 @@ export const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
 export async function ensureHelper(arch: SockDiagArch = process.arch as SockDiagArch): Promise<string> {
   return (await buildSockDiag({ root: ROOT, arch })).path;
 }
-
-export function hasProgram(program: string, args: string[] = ['--version']): Promise<boolean> {
-  return new Promise((resolve) => execFile(program, args, (err) => resolve(err === null)));
-}
-
-export const canBuild = (arch: SockDiagArch) => hasProgram(compilerFor(arch));
 
 /** Runs `file args…` and exchanges request lines for whole responses. */
 export class RawHelper {
