@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import readline from 'node:readline';
 import { buildSockDiag } from '../scripts/buildSockDiag.ts';
-import { TrafficSource } from '../src/collector/trafficSource.ts';
+import { SockDiagSource } from '../src/collector/sockDiagSource.ts';
 import { silentLogger } from '../src/log.ts';
 import type { BenchSuite } from './run.ts';
 import { percentile, round } from './stats.ts';
@@ -83,9 +83,9 @@ export const suite: BenchSuite = {
 
     const without = await udpLoad(3000);
     const stopHolder = await holdSockets(2000);
-    const source = new TrafficSource({ helperPath, logger: silentLogger() });
+    const source = new SockDiagSource({ helperPath, logger: silentLogger(), traffic: true });
     try {
-      const first = await source.read();
+      const first = await source.procs(Date.now());
       if (!first) throw new Error('helper did not answer');
       if (first.mode !== 'ebpf') return { skipped: `eBPF unavailable: ${first.reason}` };
       const pid = first.pid;
@@ -98,7 +98,7 @@ export const suite: BenchSuite = {
       while (Date.now() - t0 < WINDOW_MS) {
         const c0 = process.cpuUsage();
         const w0 = process.hrtime.bigint();
-        const r = await source.read();
+        const r = await source.procs(Date.now());
         wall.push(Number(process.hrtime.bigint() - w0) / 1e6);
         const c = process.cpuUsage(c0);
         agentUs += c.user + c.system;

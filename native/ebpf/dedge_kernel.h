@@ -50,6 +50,9 @@ enum {
 #define PF_EXITING 0x00000004
 #define TASK_COMM_LEN 16
 
+/* include/linux/pid_namespace.h: pid namespaces nest at most 32 deep (levels 0..32) */
+#define MAX_PID_NS_LEVEL 32
+
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
 
 typedef struct {
@@ -75,6 +78,26 @@ struct signal_struct {
   atomic_t live;
 };
 
+/* include/linux/ns_common.h, include/linux/pid_namespace.h, include/linux/pid.h: a task's number in
+ * each pid namespace from the initial one (level 0) down to its own (pid->level). */
+struct ns_common {
+  unsigned int inum;
+};
+
+struct pid_namespace {
+  struct ns_common ns;
+};
+
+struct upid {
+  int nr;
+  struct pid_namespace *ns;
+};
+
+struct pid {
+  unsigned int level;
+  struct upid numbers[1];
+};
+
 struct task_struct {
   unsigned int flags;
   int pid;
@@ -82,6 +105,7 @@ struct task_struct {
   struct task_struct *real_parent;
   struct task_struct *group_leader;
   struct signal_struct *signal;
+  struct pid *thread_pid;
   char comm[TASK_COMM_LEN];
 };
 

@@ -14,7 +14,7 @@
  * Hooks. Only tracepoints, through tp_btf (BTF-typed arguments): they are a stable kernel interface, and
  * they work where function entry/exit hooks do not (kernels without kprobes; this project's CI kernel
  * refuses fentry/fexit programs with EPERM). The send/receive ones fire in the context of the task doing
- * the call, so bpf_get_current_pid_tgid() names the process (threads count with their thread group):
+ * the call, so the current task names the process (threads count with their thread group):
  *   sock:sock_send_length (net/socket.c, sock_sendmsg_nosec; Linux 6.3)  every sendmsg on a socket,
  *       with its return value: write/send/sendto/sendmsg, sendmmsg (once per message), io_uring sends,
  *       sendfile and splice to a socket (since Linux 6.5 those are sendmsg with MSG_SPLICE_PAGES),
@@ -40,6 +40,13 @@
  *       dedge_procs entry is flagged exited with its comm at exit; the reader deletes it once read.
  *   comm is always the group leader's (what /proc/PID/comm shows), not the calling thread's.
  *
+ * Process numbers are those of the READER's pid namespace (dedge_pidns_ino, set by the helper before
+ * loading: the inode of its /proc/self/ns/pid), so an agent in a container or a private pid namespace
+ * gets the numbers its /proc shows. In the initial namespace that is task->tgid as is. A task not
+ * visible from the reader's namespace (it lives in an ancestor or sibling namespace) counts under key 0:
+ * the traffic of processes outside the reader's view, one aggregate record (never exited), so it is
+ * reported as such instead of being lost or confused with a visible process.
+ *
  * Not counted: splice from a TCP socket into a pipe (tcp_splice_read does not go through recvmsg),
  * TCP_ZEROCOPY_RECEIVE (mmap'd receive), kernel sockets, raw and SCTP sockets. Traffic a kernel thread
  * moves for a process (e.g. NFS) counts for the kernel thread.
@@ -56,6 +63,10 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/* Set by the helper before loading (read-only afterwards): inode of the reader's pid namespace, 0 for the
+ * initial one. */
+const volatile __u32 dedge_pidns_ino = 0;
+
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, DEDGE_PROCS_MAX);
@@ -71,10 +82,10 @@ struct {
 } dedge_forks SEC(".maps");
 
 struct sk_seen {
-  __u32 owner;
+  __u32 owner; /* in the reader's pid namespace; 0 = outside it (see ns_tgid) */
   __u32 segs_out;
   __u32 segs_in;
-  __u32 reserved;
+  __u32 has_owner;
 };
 
 struct {
@@ -102,11 +113,37 @@ static __always_inline bool group_dead(struct task_struct *task) {
   return BPF_CORE_READ(task, signal, live.counter) == 0;
 }
 
+/*
+ * The thread group's number in the reader's pid namespace, 0 when not visible from it: the group leader's
+ * struct pid holds one number per level from the initial namespace (0) down to its own; the reader's
+ * namespace is the level whose namespace inode matches (include/linux/pid.h, pid_nr_ns()).
+ */
+static __always_inline __u32 ns_tgid(struct task_struct *task) {
+  if (dedge_pidns_ino == 0) return BPF_CORE_READ(task, tgid);
+  struct pid *pid = BPF_CORE_READ(task, group_leader, thread_pid);
+  if (!pid) return 0;
+  unsigned int level = BPF_CORE_READ(pid, level);
+  for (int i = 0; i <= MAX_PID_NS_LEVEL; i++) {
+    if (i > level) break;
+    struct upid up;
+    if (bpf_core_read(&up, sizeof up, &pid->numbers[i])) return 0;
+    if (BPF_CORE_READ(up.ns, ns.inum) == dedge_pidns_ino) return (__u32)up.nr;
+  }
+  return 0;
+}
+
 static __always_inline struct dedge_proc *proc_of(__u32 tgid, struct task_struct *task) {
   struct dedge_proc *p = bpf_map_lookup_elem(&dedge_procs, &tgid);
   if (p) return p;
   struct dedge_proc init = {};
   init.first_ns = bpf_ktime_get_ns();
+  if (tgid == 0) {
+    /* processes outside the reader's pid namespace: one aggregate entry, no name, never exited */
+    bpf_map_update_elem(&dedge_procs, &tgid, &init, BPF_NOEXIST);
+    p = bpf_map_lookup_elem(&dedge_procs, &tgid);
+    if (!p) note_procs_full();
+    return p;
+  }
   init.uid = (__u32)bpf_get_current_uid_gid();
   /* The process's name is its group leader's (what /proc/PID/comm shows); threads may rename themselves. */
   struct task_struct *leader = BPF_CORE_READ(task, group_leader);
@@ -116,7 +153,7 @@ static __always_inline struct dedge_proc *proc_of(__u32 tgid, struct task_struct
     init.ppid = f->ppid;
     init.flags |= DEDGE_PROC_PPID_FORK;
   } else {
-    init.ppid = BPF_CORE_READ(task, real_parent, tgid);
+    init.ppid = ns_tgid(BPF_CORE_READ(task, real_parent));
   }
   /* Sockets are closed after the exit tracepoint (exit_files, then task work): traffic counted then,
    * after the reader took the exited entry away, starts a new entry that is already exited. */
@@ -134,8 +171,10 @@ static __always_inline struct dedge_proc *proc_of(__u32 tgid, struct task_struct
   return bpf_map_lookup_elem(&dedge_procs, &tgid);
 }
 
-static __always_inline struct dedge_proc *current_proc(void) {
-  return proc_of((__u32)(bpf_get_current_pid_tgid() >> 32), bpf_get_current_task_btf());
+static __always_inline struct dedge_proc *current_proc(__u32 *tgid) {
+  struct task_struct *task = bpf_get_current_task_btf();
+  *tgid = ns_tgid(task);
+  return proc_of(*tgid, task);
 }
 
 /* Segments of `sk` not yet accounted, to `p` (or, p == 0, to the socket's last owner). */
@@ -156,9 +195,10 @@ static __always_inline void account_segs(struct sock *sk, struct dedge_proc *p, 
   __u32 d_in = in - __sync_lock_test_and_set(&seen->segs_in, in);
   if (p) {
     seen->owner = tgid;
+    seen->has_owner = 1;
   } else {
     __u32 owner = seen->owner;
-    if (owner == 0) return;
+    if (!seen->has_owner) return;
     p = bpf_map_lookup_elem(&dedge_procs, &owner);
     if (!p) return;
   }
@@ -168,8 +208,8 @@ static __always_inline void account_segs(struct sock *sk, struct dedge_proc *p, 
 }
 
 static __always_inline void tcp_count(struct sock *sk, __u64 bytes_out, __u64 bytes_in) {
-  __u32 tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
-  struct dedge_proc *p = proc_of(tgid, bpf_get_current_task_btf());
+  __u32 tgid;
+  struct dedge_proc *p = current_proc(&tgid);
   if (!p) return;
   if (bytes_out) __sync_fetch_and_add(&p->bytes_out, bytes_out);
   if (bytes_in) __sync_fetch_and_add(&p->bytes_in, bytes_in);
@@ -177,7 +217,8 @@ static __always_inline void tcp_count(struct sock *sk, __u64 bytes_out, __u64 by
 }
 
 static __always_inline void udp_count(__u64 bytes_out, __u64 bytes_in, bool out) {
-  struct dedge_proc *p = current_proc();
+  __u32 tgid;
+  struct dedge_proc *p = current_proc(&tgid);
   if (!p) return;
   if (out) {
     __sync_fetch_and_add(&p->bytes_out, bytes_out);
@@ -228,9 +269,10 @@ int BPF_PROG(dedge_tcp_destroy, struct sock *sk) {
 
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(dedge_fork, struct task_struct *parent, struct task_struct *child) {
-  __u32 tgid = BPF_CORE_READ(child, tgid);
-  if ((__u32)BPF_CORE_READ(child, pid) != tgid) return 0; /* a new thread, not a new process */
-  struct dedge_fork f = {.ppid = BPF_CORE_READ(parent, tgid)};
+  if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid)) return 0; /* a new thread, not a new process */
+  __u32 tgid = ns_tgid(child);
+  if (tgid == 0) return 0; /* not visible to the reader */
+  struct dedge_fork f = {.ppid = ns_tgid(parent)};
   bpf_map_update_elem(&dedge_forks, &tgid, &f, BPF_ANY);
   return 0;
 }
@@ -238,7 +280,8 @@ int BPF_PROG(dedge_fork, struct task_struct *parent, struct task_struct *child) 
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(dedge_exit, struct task_struct *task) {
   if (!group_dead(task)) return 0; /* other threads of the group still run */
-  __u32 tgid = BPF_CORE_READ(task, tgid);
+  __u32 tgid = ns_tgid(task);
+  if (tgid == 0) return 0; /* the aggregate of processes outside the reader's view never exits */
   bpf_map_delete_elem(&dedge_forks, &tgid);
   struct dedge_proc *p = bpf_map_lookup_elem(&dedge_procs, &tgid);
   if (!p) return 0;

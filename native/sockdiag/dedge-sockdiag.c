@@ -78,6 +78,9 @@
  * a tgid whose first-seen time changed is a new process that reuses the number). What bytes and packets
  * mean per protocol: the top of native/ebpf/dedge_traffic.bpf.c. In sockdiag mode and off, no process
  * records: the caller attributes sockets itself from `dump`.
+ * tgid and parent tgid are numbers in the helper's own pid namespace (what its /proc shows; the host's
+ * in the initial namespace). tgid 0 is the aggregate of every process NOT visible from that namespace
+ * (an agent in a container sees only its own): one record, no comm, never exited, parent 0.
  *
  * Facts used: sock_diag(7) (SOCK_DIAG_BY_FAMILY, inet_diag_req_v2, inet_diag_msg, INET_DIAG_INFO);
  * netlink(7) (NLM_F_DUMP, NLMSG_DONE / NLMSG_ERROR, NLM_F_DUMP_INTR); struct tcp_info from <linux/tcp.h>.

@@ -12,7 +12,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "dedge-traffic.h"
 #include "dedge_traffic.h"
@@ -51,6 +53,38 @@ void traffic_disable(struct traffic_status *st, enum traffic_mode mode, const ch
   snprintf(st->reason, sizeof st->reason, "%s", reason);
 }
 
+/* Inode number of the initial pid namespace (include/linux/proc_ns.h, PROC_PID_INIT_INO). */
+#define PID_INIT_INO 0xEFFFFFFCu
+
+/*
+ * Writes `value` into the read-only global `name` of the object before it is loaded (the .rodata map's
+ * initial value; its layout comes from the object's BTF datasec). 0 or a negative errno.
+ */
+static int set_rodata_u32(const char *name, uint32_t value) {
+  struct btf *btf = bpf_object__btf(obj);
+  if (!btf) return -ENOENT;
+  struct bpf_map *map;
+  bpf_object__for_each_map(map, obj) {
+    const char *map_name = bpf_map__name(map);
+    size_t len = strlen(map_name);
+    if (!bpf_map__is_internal(map) || len < 7 || strcmp(map_name + len - 7, ".rodata") != 0) continue;
+    int sec_id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
+    if (sec_id < 0) return sec_id;
+    const struct btf_type *sec = btf__type_by_id(btf, (uint32_t)sec_id);
+    const struct btf_var_secinfo *vs = btf_var_secinfos(sec);
+    for (int i = 0; i < btf_vlen(sec); i++, vs++) {
+      const struct btf_type *var = btf__type_by_id(btf, vs->type);
+      if (strcmp(btf__name_by_offset(btf, var->name_off), name) != 0) continue;
+      size_t size;
+      unsigned char *data = bpf_map__initial_value(map, &size);
+      if (!data || vs->offset + sizeof value > size || vs->size != sizeof value) return -EINVAL;
+      memcpy(data + vs->offset, &value, sizeof value);
+      return 0;
+    }
+  }
+  return -ENOENT;
+}
+
 void traffic_start(struct traffic_status *st) {
   memset(st, 0, sizeof *st);
   libbpf_set_print(libbpf_print);
@@ -61,6 +95,15 @@ void traffic_start(struct traffic_status *st) {
     obj = NULL;
     set_reason(st, err, "open: %s", strerror(-err));
     return;
+  }
+  /* Count processes by the numbers of OUR pid namespace (what the agent's /proc shows): its inode, or 0
+   * for the initial namespace. Without /proc/self/ns/pid (no /proc) the initial namespace is assumed. */
+  struct stat ns;
+  uint32_t pidns = stat("/proc/self/ns/pid", &ns) == 0 && ns.st_ino != PID_INIT_INO ? (uint32_t)ns.st_ino : 0;
+  err = set_rodata_u32("dedge_pidns_ino", pidns);
+  if (err) {
+    set_reason(st, err, "configure: %s", strerror(-err));
+    goto fail;
   }
   err = bpf_object__load(obj);
   if (err) {

@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import { join, resolve } from 'node:path';
 import type { CollectorSample } from '../collector/collector.ts';
 import { Collector } from '../collector/collector.ts';
+import type { ProcessTrafficPoll } from '../collector/processTrafficCollector.ts';
 import type { ProcessRef } from '../collector/sample.ts';
 import type { ComponentConfig } from '../config/schema.ts';
 import { OperatorConsole } from '../control/operatorConsole.ts';
@@ -19,7 +20,7 @@ import type { IpcSubscription } from '../ipc/ipcTypes.ts';
 import { Outbox } from '../ipc/outbox.ts';
 import { behaviorsOf, evaluatorOptionsOf } from '../localrules/configCheck.ts';
 import type { ViolationEvent } from '../localrules/contracts.ts';
-import { datapointsFromSample, deviceInfoOf } from '../localrules/datapoints.ts';
+import { datapointsFromSample, datapointsFromTrafficPoll, deviceInfoOf } from '../localrules/datapoints.ts';
 import { type Datapoint, Evaluator, type ViolationEvidence } from '../localrules/evaluator.ts';
 import { type CompiledProfile, compileProfile } from '../localrules/profile.ts';
 import { ThresholdCache } from '../localrules/thresholdCache.ts';
@@ -102,6 +103,9 @@ export class Agent extends EventEmitter<AgentEvents> {
   private messageSubs: IpcSubscription[] = [];
   private replySubs: IpcSubscription[] = [];
   private sampleTimer: NodeJS.Timeout | undefined;
+  private trafficTimer: NodeJS.Timeout | undefined;
+  /** a poll of the kernel counters waits in `busy` (never more than one) */
+  private trafficPollQueued = false;
   private sampling = false;
   private stopped = false;
   private lastExpire = 0;
@@ -247,6 +251,7 @@ export class Agent extends EventEmitter<AgentEvents> {
 
     this.health.start();
     this.scheduleSample(0);
+    this.scheduleTrafficPoll();
     this.log.info(
       { startupMs: this.now() - t0, behaviors: this.profile.behaviors.length, mode: this.config.enforcement.mode },
       'agent running',
@@ -259,6 +264,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (this.stopped) return;
     this.stopped = true;
     if (this.sampleTimer) clearTimeout(this.sampleTimer);
+    if (this.trafficTimer) clearTimeout(this.trafficTimer);
     this.health?.stop();
     const step = async (name: string, fn: () => Promise<unknown> | unknown, ms = 3000) => {
       let timer: NodeJS.Timeout | undefined;
@@ -320,6 +326,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       downstream: { ...this.downstream.stats },
       violations: this.violations.stats(),
       enforcement: this.enforcer.metrics(),
+      traffic: this.collector.trafficStats,
       thresholds: this.cache.stats(),
       config: {
         source: this.configs.currentSource(),
@@ -343,6 +350,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       configSource: () => this.configs.currentSource(),
       configValidation: () => this.configs.validationMode(),
       configErrors: () => this.configs.lastErrors,
+      traffic: () => this.collector.trafficStats,
     };
   }
 
@@ -363,7 +371,41 @@ export class Agent extends EventEmitter<AgentEvents> {
   private makeCollector(config: ComponentConfig): Collector {
     // Shedding drops the optional, costly part: per-process attribution and per-socket TCP counters.
     const effective = this.shedding ? { ...config, collector: { ...config.collector, perProcess: false, tcpBytes: false } } : config;
-    return new Collector({ config: effective, logger: this.o.logger, runner: this.runner });
+    return new Collector({
+      config: effective,
+      logger: this.o.logger,
+      runner: this.runner,
+      onProcessTraffic: (poll) => this.onTrafficPoll(poll),
+    });
+  }
+
+  /**
+   * Between samples, every collector.trafficPollMs: a poll of the per-process kernel counters (eBPF mode),
+   * queued behind a running sample so datapoint times stay in order. Each poll's family deltas are judged
+   * at once (onTrafficPoll): a rogue is named within a poll of crossing its threshold.
+   */
+  private scheduleTrafficPoll(): void {
+    if (this.stopped) return;
+    this.trafficTimer = setTimeout(() => {
+      this.scheduleTrafficPoll();
+      if (this.trafficPollQueued || !this.collector.trafficPolling) return;
+      this.trafficPollQueued = true;
+      this.busy = this.busy
+        .then(async () => {
+          this.trafficPollQueued = false;
+          if (!this.stopped && !this.sampling) await this.collector.pollProcessTraffic(this.now());
+        })
+        .catch((err: unknown) => this.log.error({ err }, 'traffic poll failed'));
+    }, this.config.collector.trafficPollMs);
+  }
+
+  /** One poll's family traffic (the collector calls this, also for the poll that ends each sample). */
+  private onTrafficPoll(poll: ProcessTrafficPoll): void {
+    if (!this.config.collector.perProcess || this.shedding) return;
+    const filter = this.o.processFilter;
+    const families = filter ? poll.families.filter((f) => filter(f.head)) : poll.families;
+    if (families.length === 0) return;
+    this.evaluate(datapointsFromTrafficPoll({ ...poll, families }, this.o.thingName));
   }
 
   private shedding = false;
@@ -414,6 +456,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       const points = datapointsFromSample({ host, devices: sample.devices }, this.o.thingName, {
         perProcess: this.config.collector.perProcess && !this.shedding,
         deviceInfo: deviceInfoOf(this.config.downstream.devices),
+        polledTraffic: sample.host.processTraffic?.polled === true,
       });
       this.evaluate(points);
       if (start - this.lastExpire >= EXPIRE_EVERY_MS) {

@@ -1,6 +1,7 @@
 // The agent's own health: a periodic record of RSS, CPU, sample duration, outbox
 // depth, violations, actions, rejected inputs and degraded collectors — on local pub/sub, as a heartbeat
 // to IoT Core while connected, and as custom metrics in the host report.
+import type { TrafficCounters } from '../collector/processTrafficCollector.ts';
 import type { ComponentConfig } from '../config/schema.ts';
 import type { GreengrassIpcClient } from '../ipc/ipcClient.ts';
 
@@ -26,6 +27,12 @@ export interface HealthRecord {
   mode: string;
   /** the self-limit is shedding optional work */
   shedding: boolean;
+  /**
+   * Per-process traffic coverage (docs/traffic.md#coverage): the mode (ebpf | sockdiag | proc | off), why
+   * not eBPF, the bytes no process could be named for since the start, the bytes of processes outside the
+   * agent's pid namespace (eBPF sees the whole host), eBPF processes lost to a full map.
+   */
+  traffic: { mode: string; reason?: string; unattributedBytes: number; outsideBytes: number; lostProcesses: number };
 }
 
 /** What the health record reads, handed in by the composition root (agent.ts): counters, never modules. */
@@ -41,6 +48,8 @@ export interface HealthSources {
   /** how configurations are validated, and the errors of the last one refused */
   configValidation(): string;
   configErrors(): readonly string[];
+  /** per-process traffic: mode, why not eBPF, unattributed bytes */
+  traffic(): TrafficCounters;
 }
 
 /** Where the heartbeat goes: local pub/sub always, IoT Core while connected. */
@@ -61,6 +70,17 @@ export interface HealthMonitorOptions {
 const RECENT = 60;
 /** enough to find the problem; the health record is published every minute and must stay small */
 const MAX_CONFIG_ERRORS = 5;
+
+function trafficOf(t: TrafficCounters): HealthRecord['traffic'] {
+  const out: HealthRecord['traffic'] = {
+    mode: t.mode,
+    unattributedBytes: t.unattributedBytes,
+    outsideBytes: t.outsideBytes,
+    lostProcesses: t.lostProcesses,
+  };
+  if (t.reason !== undefined) out.reason = t.reason;
+  return out;
+}
 
 export class HealthMonitor {
   private readonly sources: HealthSources;
@@ -181,6 +201,7 @@ export class HealthMonitor {
       configErrors: s.configErrors().slice(0, MAX_CONFIG_ERRORS),
       mode: s.config().enforcement.mode,
       shedding: this.shedding,
+      traffic: trafficOf(s.traffic()),
     };
   }
 
@@ -198,6 +219,7 @@ export class HealthMonitor {
       'defender-edge:rejected-inputs': r.rejectedInputs,
       'defender-edge:degraded-sources': r.degraded.length,
       'defender-edge:shedding': r.shedding ? 1 : 0,
+      'defender-edge:unattributed-bytes': r.traffic.unattributedBytes,
     };
   }
 

@@ -5,7 +5,7 @@
 
 import { componentConfigChecks } from '../agent/configChecks.ts';
 import { Collector, type CollectorSample } from '../collector/collector.ts';
-import type { DeviceSample, ListeningPort, ProcessSample } from '../collector/sample.ts';
+import type { DeviceSample, ListeningPort, ProcessSample, ProcessTrafficCoverage, ProcessTrafficMode } from '../collector/sample.ts';
 import { readConfigFile } from '../config/configFile.ts';
 import { type ConfigResult, validateConfig } from '../config/validate.ts';
 import { createLogger } from '../log.ts';
@@ -45,11 +45,25 @@ function fmtListening(l: ListeningPort): string {
   return `${l.protocol}/${l.port}${l.interface ? `@${l.interface}` : ''}${l.pid ? `(pid ${l.pid})` : ''}`;
 }
 
+/** What each per-process traffic mode sees (docs/traffic.md#coverage). */
+export const COVERAGE: Record<ProcessTrafficMode, string> = {
+  ebpf: 'kernel counters: every byte, TCP and UDP, a connection per write, short-lived children',
+  sockdiag:
+    'sock_diag: TCP sockets alive at a sample and closed ones seen in a dump; no UDP; a connection that lived between two samples is unattributed',
+  proc: '/proc/net + ss: TCP sockets alive at a sample only; no UDP, closed sockets lose their last interval',
+  off: 'not collected',
+};
+
+function fmtCoverage(c: ProcessTrafficCoverage): string {
+  return `  per-process traffic: ${c.mode}${c.reason ? ` (${c.reason})` : ''} — ${COVERAGE[c.mode]}; unattributed ${c.unattributedBytes} B`;
+}
+
 function fmtProcess(p: ProcessSample): string {
   const tcp = p.listeningTcpPorts.join(',') || '-';
   const udp = p.listeningUdpPorts.join(',') || '-';
   const mqtt = p.messagesSent !== undefined ? ` mqtt msgs sent ~${p.messagesSent} received ~${p.messagesReceived ?? 0}` : '';
-  const bytes = `bytes in ${p.traffic.bytesIn} out ${p.traffic.bytesOut}`;
+  const bytes =
+    p.family !== undefined ? `bytes counted in family ${p.family}` : `family bytes in ${p.traffic.bytesIn} out ${p.traffic.bytesOut}`;
   return `  pid ${p.pid} ${p.comm}: tcp ${tcp} udp ${udp} conns ${p.establishedConnections} ${bytes}${mqtt}`;
 }
 
@@ -65,6 +79,7 @@ export function formatSample(s: CollectorSample): string {
     `  network: ${fmtTraffic(h.network)}`,
     `  listening: ${h.listening.map(fmtListening).join(' ') || 'none'}`,
     `  established tcp: ${h.established.length}`,
+    ...(h.processTraffic ? [fmtCoverage(h.processTraffic)] : []),
     ...h.processes.map(fmtProcess),
     `  custom: ${Object.entries(h.custom)
       .map(([k, v]) => `${k}=${'number' in v ? v.number : JSON.stringify(v)}`)

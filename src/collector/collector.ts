@@ -10,6 +10,7 @@ import type { CommandRunner } from '../system/commandRunner.ts';
 import { DownstreamCollector } from './downstreamCollector.ts';
 import { HostCollector } from './hostCollector.ts';
 import { MessageCounter } from './messageCounter.ts';
+import type { ProcessTrafficPoll, TrafficCounters } from './processTrafficCollector.ts';
 import type { DeviceSample, HostSample } from './sample.ts';
 
 export interface CollectorOptions {
@@ -19,6 +20,8 @@ export interface CollectorOptions {
   runner?: CommandRunner;
   /** /proc/PID/net of a process inside the runner's namespace, so /proc/net files describe that namespace too */
   procNetDir?: string;
+  /** each poll's per-family traffic as it happens (eBPF mode): what the agent judges byte behaviors on */
+  onProcessTraffic?: (poll: ProcessTrafficPoll) => void;
 }
 
 export interface CollectorSample {
@@ -45,6 +48,9 @@ export class Collector {
       perProcessIncludeLoopback: c.perProcessIncludeLoopback,
       mqttPorts: c.mqttPorts,
       diskPath: c.diskPath,
+      ebpf: c.ebpf,
+      protectedProcesses: config.enforcement.protectedProcesses,
+      ...(options.onProcessTraffic ? { onProcessTraffic: options.onProcessTraffic } : {}),
       logger: log,
       procNetDir: options.procNetDir,
       runner: options.runner,
@@ -64,6 +70,21 @@ export class Collector {
 
   async start(): Promise<void> {
     await this.downstream.start();
+  }
+
+  /** One poll of the per-process kernel counters between samples (eBPF mode; a no-op otherwise). */
+  pollProcessTraffic(now: number): Promise<void> {
+    return this.host.pollProcessTraffic(now);
+  }
+
+  /** Whether per-process traffic comes from the kernel counters now (worth polling between samples). */
+  get trafficPolling(): boolean {
+    return this.host.trafficPolling;
+  }
+
+  /** Per-process traffic: mode, why not eBPF, unattributed bytes so far (the health record). */
+  get trafficStats(): TrafficCounters {
+    return this.host.trafficStats;
   }
 
   async sample(now: number): Promise<CollectorSample> {

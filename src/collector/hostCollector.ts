@@ -6,14 +6,18 @@
 // Sockets and their tcp_info come from ONE source per sample: the dedge-sockdiag helper (a netlink
 // sock_diag dump, sockDiagSource.ts) when it is available, else /proc/net/{tcp,tcp6,udp,udp6} plus an
 // `ss` child process (the fallback, selected automatically for any sample the helper cannot serve).
+// Per-process traffic, per process family, comes from the same helper's kernel counters (eBPF) where they
+// load, else from those sockets (processTrafficCollector.ts, docs/traffic.md).
 
 import { readdirSync, statfsSync } from 'node:fs';
 import os from 'node:os';
 import ipaddr from 'ipaddr.js';
 import type { Logger } from '../log.ts';
 import { type CommandRunner, createCommandRunner } from '../system/commandRunner.ts';
+import { type ProcessInfo, readAncestry } from '../system/procfs.ts';
 import { type InterfaceMap, interfaceMapFromIpJson, interfaceMapFromOs, interfaceOf } from './interfaceAddresses.ts';
-import { addTrafficDeltas, isLocalPeer } from './processTraffic.ts';
+import { familyBoundary, ProcessDirectory } from './processFamilies.ts';
+import { ProcessTrafficCollector, type ProcessTrafficPoll, type TrafficCounters } from './processTrafficCollector.ts';
 import { type InterfaceCounters, networkDeltas, parseProcNetDev } from './procNetDev.ts';
 import { type Endianness, parseProcNetSockets, type SocketEntry, TCP_ESTABLISHED, TCP_LISTEN, UDP_UNCONNECTED } from './procNetSockets.ts';
 import { ProcReader } from './procReader.ts';
@@ -34,6 +38,7 @@ export const CUSTOM_METRIC_NAMES = {
   processCount: 'process_count',
   networkInterfaces: 'network_interfaces', // interfaces in /proc/net/dev (loopback only with includeLoopback)
   agentRss: 'agent_rss_bytes',
+  unattributedBytes: 'unattributed_bytes', // per-process traffic of the interval no process could be named for (docs/traffic.md)
 } as const;
 
 export interface HostCollectorOptions {
@@ -51,6 +56,14 @@ export interface HostCollectorOptions {
   mqttPorts?: readonly number[];
   /** the dedge-sockdiag executable (absolute), or false for /proc/net + ss only. Default: defaultSockDiagPath(). */
   sockDiagHelper?: string | false;
+  /** count per-process traffic in the kernel (eBPF) where it loads (collector.ebpf). Default true */
+  ebpf?: boolean;
+  /** enforcement.protectedProcesses: family boundaries, like every process the rails protect (processFamilies.ts) */
+  protectedProcesses?: readonly string[];
+  /** tests: the family boundary predicate (default: the rails' protected processes plus launchers, for this process) */
+  familyBoundary?: (info: ProcessInfo) => boolean;
+  /** each poll's family deltas as they happen (eBPF mode): the agent judges per-process byte behaviors on them */
+  onProcessTraffic?: (poll: ProcessTrafficPoll) => void;
   logger: Logger;
   /** directory holding dev, tcp, tcp6, udp, udp6; default /proc/self/net. /proc/PID/net reads PID's namespace. */
   procNetDir?: string;
@@ -71,10 +84,8 @@ export class HostCollector {
   private readonly endianness: Endianness;
   private previousT: number | undefined;
   private previousDev: Map<string, InterfaceCounters> | undefined;
-  private previousTcp: Map<number, TcpSocketCounters> | undefined;
-  /** which source gave previousTcp: ss may have filtered sockets out that the helper reports */
-  private previousTcpFrom: 'sockdiag' | 'ss' | undefined;
   private readonly sockDiag: SockDiagSource | undefined;
+  private readonly traffic: ProcessTrafficCollector;
   private readonly perProcessLoopback: boolean;
   private readonly mqttPorts: ReadonlySet<number>;
   private readonly partFallbackLogged = new Set<DumpPart>();
@@ -91,13 +102,58 @@ export class HostCollector {
     this.endianness = options.endianness ?? os.endianness();
     this.perProcessLoopback = options.perProcessIncludeLoopback ?? options.includeLoopback;
     this.mqttPorts = new Set(options.mqttPorts ?? []);
+    const wantTraffic = options.perProcess && options.tcpBytes;
+    // eBPF counts every destination: with loopback excluded from per-process traffic it cannot be used.
+    const ebpfOffReason =
+      options.ebpf === false
+        ? 'disabled by configuration (collector.ebpf is false)'
+        : !this.perProcessLoopback
+          ? 'collector.perProcessIncludeLoopback is false (eBPF counts every destination)'
+          : undefined;
     if (options.sockDiagHelper !== false) {
       this.sockDiag = new SockDiagSource({
         helperPath: options.sockDiagHelper ?? defaultSockDiagPath(),
         logger: options.logger,
         netns: this.runner.netns,
+        traffic: !wantTraffic ? false : ebpfOffReason === undefined ? true : 'no-ebpf',
       });
     }
+    const procRoot = options.procRoot ?? '/proc';
+    const isBoundary =
+      options.familyBoundary ??
+      familyBoundary({
+        selfPid: process.pid,
+        selfAncestors: new Set(
+          readAncestry(process.pid, procRoot)
+            .slice(1)
+            .map((p) => p.pid),
+        ),
+        protectedProcesses: options.protectedProcesses ?? [],
+      });
+    this.traffic = new ProcessTrafficCollector({
+      sockDiag: wantTraffic ? this.sockDiag : undefined,
+      ...(ebpfOffReason !== undefined ? { ebpfOffReason } : {}),
+      perProcessLoopback: this.perProcessLoopback,
+      mqttPorts: this.mqttPorts,
+      directory: new ProcessDirectory({ procRoot, isBoundary }),
+      ...(options.onProcessTraffic ? { onPoll: options.onProcessTraffic } : {}),
+      logger: options.logger,
+    });
+  }
+
+  /** One poll of the per-process kernel counters between samples (eBPF mode; a no-op otherwise). */
+  pollProcessTraffic(now: number): Promise<void> {
+    return this.traffic.poll(now);
+  }
+
+  /** Per-process traffic: mode, why not eBPF, unattributed bytes so far. */
+  get trafficStats(): TrafficCounters {
+    return { ...this.traffic.stats };
+  }
+
+  /** Whether polling between samples is useful now (the kernel counters are the source). */
+  get trafficPolling(): boolean {
+    return this.o.perProcess && this.o.tcpBytes && this.traffic.polling;
   }
 
   /** pid of the running dedge-sockdiag helper, if any (benchmarks read its CPU time). */
@@ -127,6 +183,8 @@ export class HostCollector {
 
     const ifaces = await this.interfaceMap();
     const wantTcp = this.o.perProcess && this.o.tcpBytes;
+    // The sample's last poll of the kernel counters first: the interval's per-process traffic ends now.
+    if (wantTcp) await this.traffic.beforeSample(now);
     const diag = this.sockDiag ? await this.sockDiag.dump(now) : undefined;
     this.lastSocketSource = diag ? 'sockdiag' : 'proc';
     // Fallback: ss runs as a child process while we read /proc, so its wall time overlaps ours.
@@ -146,9 +204,7 @@ export class HostCollector {
     const listening: ListeningPort[] = [];
     const established: TcpConnection[] = [];
     const procs = new Map<number, ProcessSample>();
-    const procOf = (inode: number): ProcessSample | undefined => {
-      const ref = owners.get(inode);
-      if (!ref) return undefined;
+    const sampleOf = (ref: ProcessRef): ProcessSample => {
       let p = procs.get(ref.pid);
       if (!p) {
         p = {
@@ -162,6 +218,10 @@ export class HostCollector {
         procs.set(ref.pid, p);
       }
       return p;
+    };
+    const procOf = (inode: number): ProcessSample | undefined => {
+      const ref = owners.get(inode);
+      return ref ? sampleOf(ref) : undefined;
     };
     const remoteSets = new Map<number, Set<string>>();
     const tcpByInode = new Map<number, SocketEntry>();
@@ -204,7 +264,9 @@ export class HostCollector {
       }
     }
     for (const [pid, set] of remoteSets) procs.get(pid)!.remoteAddresses = [...set];
-    if (tcp) this.addProcessTraffic(tcp, tcpFrom, tcpByInode, ifaces, owners, procOf);
+    const coverage = wantTcp
+      ? await this.traffic.completeSample({ now, tcp, tcpFrom, tcpByInode, owners, ifaces, procOf, processes: procs, sampleOf })
+      : undefined;
 
     const sample: HostSample = {
       t: now,
@@ -217,6 +279,10 @@ export class HostCollector {
     };
     if (network) sample.network = network;
     if (perInterface) sample.perInterface = perInterface;
+    if (coverage) {
+      sample.processTraffic = coverage;
+      if (this.o.customMetrics) sample.custom[CUSTOM_METRIC_NAMES.unattributedBytes] = { number: coverage.unattributedBytes };
+    }
     sample.degraded = this.health.degraded();
     return sample;
   }
@@ -313,36 +379,6 @@ export class HostCollector {
       this.health.fail('tcp-bytes', err);
       return undefined;
     }
-  }
-
-  /**
-   * Per-process TCP bytes and MQTT message estimates over the interval (processTraffic.ts). Deltas are
-   * never taken across a change of source: ss may have filtered out sockets the helper reports, which
-   * would then look new and count their whole life; that sample has zero per-process traffic, like the
-   * first one (no deltas without a previous sample, docs/reports.md).
-   */
-  private addProcessTraffic(
-    tcp: Map<number, TcpSocketCounters>,
-    from: 'sockdiag' | 'ss',
-    tcpByInode: Map<number, SocketEntry>,
-    ifaces: InterfaceMap | undefined,
-    owners: Map<number, ProcessRef>,
-    procOf: (inode: number) => ProcessSample | undefined,
-  ): void {
-    const previous = this.previousTcpFrom === from ? this.previousTcp : undefined;
-    this.previousTcp = tcp;
-    this.previousTcpFrom = from;
-    if (!previous) return;
-    addTrafficDeltas({
-      current: tcp,
-      previous,
-      sockets: tcpByInode,
-      owners,
-      procOf,
-      isLocalPeer: (a) => isLocalPeer(a, ifaces),
-      perProcessLoopback: this.perProcessLoopback,
-      mqttPorts: this.mqttPorts,
-    });
   }
 
   private readNetwork(): { network?: TrafficDelta; perInterface?: Record<string, TrafficDelta>; devNames?: string[] } {

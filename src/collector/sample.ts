@@ -43,8 +43,13 @@ export interface TcpConnection {
 
 /** Per-process view over one interval: what a per-process behavior is evaluated on. */
 export interface ProcessSample extends ProcessRef {
-  /** TCP payload bytes/segments over the interval, summed over the process's sockets (delta) */
+  /**
+   * Payload bytes and packets over the interval (delta) of this process's FAMILY: itself and every
+   * process it started, live or exited since (docs/traffic.md#families). All zero when `family` is set.
+   */
   traffic: TrafficDelta;
+  /** pid of the head of the family this process belongs to, when that is another process: its traffic counts there */
+  family?: number;
   listeningTcpPorts: number[];
   listeningUdpPorts: number[];
   establishedConnections: number;
@@ -53,6 +58,27 @@ export interface ProcessSample extends ProcessRef {
   messagesSent?: number;
   messagesReceived?: number;
   messageBytes?: number;
+}
+
+/** Where per-process traffic came from, and what it can see (docs/traffic.md#coverage). */
+export type ProcessTrafficMode = 'ebpf' | 'sockdiag' | 'proc' | 'off';
+
+export interface ProcessTrafficCoverage {
+  /**
+   * ebpf: per-process counters in the kernel (every byte, UDP and short-lived processes included);
+   * sockdiag: sockets sampled with sock_diag plus the final counters of destroyed TCP sockets; proc:
+   * /proc/net + ss (the helper is unavailable); off: per-process traffic is not collected.
+   */
+  mode: ProcessTrafficMode;
+  /** why not ebpf (e.g. "load: Operation not permitted"), when not ebpf */
+  reason?: string;
+  /**
+   * The interval's per-process traffic was also handed over poll by poll as it happened (the collector's
+   * onProcessTraffic): evaluate it there, not again from this sample.
+   */
+  polled: boolean;
+  /** bytes (in + out) of the interval no process could be named for: see docs/traffic.md#coverage */
+  unattributedBytes: number;
 }
 
 export type CustomMetricValue = { number: number } | { number_list: number[] } | { string_list: string[] } | { ip_list: string[] };
@@ -71,6 +97,8 @@ export interface HostSample {
   custom: Record<string, CustomMetricValue>;
   /** sources that failed this sample, with the reason (e.g. "downstream-traffic: nft not found") */
   degraded: string[];
+  /** where per-process traffic came from (absent when per-process collection is off) */
+  processTraffic?: ProcessTrafficCoverage;
 }
 
 /** What the gateway sees of one downstream device over one interval. */

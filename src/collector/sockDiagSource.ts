@@ -1,20 +1,28 @@
-// The collector's side of the dedge-sockdiag helper: spawns it once (by absolute path, argument array,
-// optionally inside a network namespace), sends one request per sample over its stdin and reads the
-// binary answer from its stdout (sockDiagProtocol.ts). One dump replaces reading /proc/net/{tcp,tcp6,
-// udp,udp6} and spawning `ss`, for collector performance (docs/sockdiag.md).
+// The collector's side of the dedge-sockdiag helper: ONE helper process (helperProcess.ts) serving every
+// request the collector makes — `dump` once per sample (a netlink sock_diag dump replaces reading
+// /proc/net/{tcp,tcp6,udp,udp6} and spawning `ss`, docs/sockdiag.md), and with `traffic` also `procs`
+// (per-process counters kept in the kernel by eBPF, polled every ~100 ms) and `destroyed` (the final
+// counters of TCP sockets freed since the last request, in sockdiag mode) — docs/traffic.md.
 //
-// Failure policy: any failure (helper missing, not executable, crashed, timed out, garbled output, or the
-// kernel refusing NETLINK_SOCK_DIAG) kills the helper and makes dump() return undefined, so the caller
-// uses /proc + ss for that sample; the next sample restarts the helper. After `maxConsecutiveFailures`
-// failures in a row the source backs off (retryAfterMs, doubling up to maxRetryAfterMs) and the caller
-// stays on /proc + ss until then. Logged once per episode (warn), with recovery at info.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants as fsConstants } from 'node:fs';
+// Failure policy (helperProcess.ts): any failure kills the helper and that request resolves undefined —
+// for a dump, the caller uses /proc + ss for that sample; the next request restarts the helper, and a
+// helper that keeps failing is backed off. The traffic mode and why eBPF is not in use come with every
+// `procs` answer and are logged when they change.
 import { constants as osConstants } from 'node:os';
-import path from 'node:path';
 import type { Logger } from '../log.ts';
-import { validateNetnsName } from '../system/netnsName.ts';
-import { dumpRequest, ResponseAssembler, SockDiagDecoder, type SockDiagResponse } from './sockDiagProtocol.ts';
+import { HelperProcess, type HelperStats, SockDiagError } from './helperProcess.ts';
+import {
+  type DestroyedResponse,
+  destroyedRequest,
+  dumpRequest,
+  procsRequest,
+  SockDiagDecoder,
+  SockDiagProtocolError,
+  type SockDiagResponse,
+} from './sockDiagProtocol.ts';
+import { decodeTrafficResponse, type TrafficResponse } from './sockDiagTraffic.ts';
+
+export { SockDiagError } from './helperProcess.ts';
 
 export interface SockDiagSourceOptions {
   /** absolute path of the dedge-sockdiag executable */
@@ -22,259 +30,135 @@ export interface SockDiagSourceOptions {
   logger: Logger;
   /** run the helper inside this named network namespace (ip netns exec), so it dumps that namespace's sockets */
   netns?: string;
-  /** a dump that takes longer than this is a failure (a dump of 10,000 sockets takes milliseconds) */
+  /**
+   * Start the helper with --traffic: per-process counters (eBPF) or, where eBPF cannot load, destroyed-socket
+   * notifications. 'no-ebpf' adds --no-ebpf (sockdiag mode without trying). Default: false (sockets only).
+   */
+  traffic?: boolean | 'no-ebpf';
+  /** an answer that takes longer than this is a failure (a dump of 10,000 sockets takes milliseconds) */
   requestTimeoutMs?: number;
   maxConsecutiveFailures?: number;
   retryAfterMs?: number;
   maxRetryAfterMs?: number;
 }
 
-export interface SockDiagStats {
-  spawns: number;
+export interface SockDiagStats extends HelperStats {
+  /** dumps answered */
   dumps: number;
-  failures: number;
-  /** the helper is backing off until this time (ms since the epoch, the caller's clock); undefined = available */
-  retryAt?: number;
-  lastError?: string;
 }
 
-/** A failure of the helper, with a one-line reason. */
-export class SockDiagError extends Error {
-  override name = 'SockDiagError';
-}
-
-interface Pending {
-  resolve: (buf: Buffer) => void;
-  reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
+export interface TrafficReading extends TrafficResponse {
+  /** counts helper starts: counters are cumulative within one generation and restart with the next */
+  generation: number;
+  /** the helper's pid (benchmarks read its CPU time) */
+  pid: number;
 }
 
 const ERRNO_NAMES = new Map<number, string>(Object.entries(osConstants.errno).map(([name, n]) => [n, name]));
-const STDERR_TAIL = 1024;
-const IDLE_EXIT_WARN_MS = 10 * 60_000;
+
+function checkSeq(got: number, expected: number): void {
+  if (got !== expected) throw new SockDiagProtocolError(`answer to request ${got}, expected ${expected}`);
+}
 
 export class SockDiagSource {
-  private readonly o: Required<Omit<SockDiagSourceOptions, 'netns'>> & { netns?: string };
-  private child: ChildProcess | undefined;
-  private readonly assembler = new ResponseAssembler();
+  private readonly helper: HelperProcess;
   private readonly decoder = new SockDiagDecoder();
-  private pending: Pending | undefined;
-  private stderrTail = '';
-  private seq = 0;
-  private consecutiveFailures = 0;
-  private backoffMs: number;
-  private gaveUpLogged = false;
-  private lastIdleExitWarnAt: number | undefined;
-  private lastNow = 0;
-  private stopped = false;
-  readonly stats: SockDiagStats = { spawns: 0, dumps: 0, failures: 0 };
+  private readonly logger: Logger;
+  private lastMode: string | undefined;
+  private dumps = 0;
 
   constructor(options: SockDiagSourceOptions) {
-    this.o = {
-      requestTimeoutMs: 5000,
-      maxConsecutiveFailures: 3,
-      retryAfterMs: 60_000,
-      maxRetryAfterMs: 15 * 60_000,
-      ...options,
-    };
-    this.backoffMs = this.o.retryAfterMs;
+    const { traffic = false, helperPath, logger, netns, ...limits } = options;
+    this.logger = logger;
+    this.helper = new HelperProcess({
+      helperPath,
+      logger,
+      ...(netns !== undefined ? { netns } : {}),
+      ...limits,
+      args: traffic === false ? [] : traffic === 'no-ebpf' ? ['--traffic', '--no-ebpf'] : ['--traffic'],
+      messages: {
+        failed: 'dedge-sockdiag helper failed; this sample reads /proc/net and ss instead, the next restarts it',
+        unavailable: 'dedge-sockdiag helper unavailable; collecting sockets from /proc/net and ss until the next attempt',
+      },
+    });
   }
 
-  /** pid of the running helper (benchmarks read its CPU time from /proc/PID/stat) */
+  /** pid of the running helper, if any (benchmarks read its CPU time from /proc/PID/stat) */
   get pid(): number | undefined {
-    return this.child?.pid;
+    return this.helper.pid;
+  }
+
+  get stats(): SockDiagStats {
+    return { ...this.helper.stats, dumps: this.dumps };
   }
 
   /** One dump of every TCP and UDP socket with tcp_info, or undefined when the helper is unavailable. */
   async dump(now: number): Promise<SockDiagResponse | undefined> {
-    if (this.stopped || this.pending) return undefined; // the collector samples one at a time; never queue
-    this.lastNow = now;
-    if (this.stats.retryAt !== undefined && now < this.stats.retryAt) return undefined;
-    try {
-      const response = this.decoder.decode(await this.request());
-      // TCP over IPv4 is the core of the dump; the kernel refusing it (e.g. EPROTONOSUPPORT under
-      // qemu-user, EPERM under a seccomp policy) means the helper cannot serve. The other parts may be
-      // missing (no IPv6; no udp_diag module): the caller reads those from /proc/net instead.
-      if (response.status.tcp4 !== 0) throw new SockDiagError(`sock_diag dump refused: ${errnoName(response.status.tcp4)}`);
-      this.succeeded();
-      return response;
-    } catch (err) {
-      this.failed(err, now);
-      return undefined;
-    }
+    const r = await this.helper.request(
+      (seq) => dumpRequest(seq),
+      (buf, seq) => {
+        const response = this.decoder.decode(buf);
+        checkSeq(response.seq, seq);
+        // TCP over IPv4 is the core of the dump; the kernel refusing it (e.g. EPROTONOSUPPORT under
+        // qemu-user, EPERM under a seccomp policy) means the helper cannot serve. The other parts may be
+        // missing (no IPv6; no udp_diag module): the caller reads those from /proc/net instead.
+        if (response.status.tcp4 !== 0) throw new SockDiagError(`sock_diag dump refused: ${errnoName(response.status.tcp4)}`);
+        return response;
+      },
+      now,
+    );
+    if (r) this.dumps++;
+    return r;
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    const child = this.child;
-    if (!child) return;
-    this.rejectPending(new SockDiagError('stopped'));
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    // The helper exits by itself when its stdin ends; a stuck one is killed.
-    child.stdin?.end();
-    const timer = setTimeout(() => child.kill('SIGKILL'), 1000);
-    await exited;
-    clearTimeout(timer);
+  /** Every counted process's cumulative counters and the traffic mode, or undefined when the helper is unavailable. */
+  async procs(now: number): Promise<TrafficReading | undefined> {
+    const r = await this.helper.request(
+      (seq) => procsRequest(seq),
+      (buf, seq) => {
+        const response = decodeTrafficResponse(buf);
+        checkSeq(response.seq, seq);
+        return response;
+      },
+      now,
+    );
+    if (!r) return undefined;
+    this.noteMode(r);
+    return { ...r, generation: this.helper.generation, pid: this.helper.pid ?? 0 };
   }
 
-  private request(): Promise<Buffer> {
-    const child = this.child ?? this.start();
-    this.seq = (this.seq + 1) >>> 0;
-    return new Promise<Buffer>((resolve, reject) => {
-      const timer = setTimeout(
-        () => this.failChild(new SockDiagError(`no answer within ${this.o.requestTimeoutMs} ms`)),
-        this.o.requestTimeoutMs,
+  /** TCP sockets freed since the last call, with their final counters (sockdiag mode), or undefined. */
+  destroyed(now: number): Promise<DestroyedResponse | undefined> {
+    return this.helper.request(
+      (seq) => destroyedRequest(seq),
+      (buf, seq) => {
+        const response = this.decoder.decodeDestroyed(buf);
+        checkSeq(response.seq, seq);
+        return response;
+      },
+      now,
+    );
+  }
+
+  /** The generation of the running helper: a new one restarts every counter it keeps. */
+  get generation(): number {
+    return this.helper.generation;
+  }
+
+  stop(): Promise<void> {
+    return this.helper.stop();
+  }
+
+  private noteMode(r: TrafficResponse): void {
+    const mode = `${r.mode}:${r.reason}`;
+    if (mode === this.lastMode) return;
+    this.lastMode = mode;
+    if (r.mode === 'ebpf') this.logger.info({ mode: r.mode }, 'per-process traffic: eBPF counters in the kernel');
+    else
+      this.logger.warn(
+        { mode: r.mode, error: r.error === 0 ? undefined : errnoName(r.error), reason: r.reason },
+        'per-process traffic: eBPF unavailable, sockets sampled with sock_diag',
       );
-      this.pending = { resolve, reject, timer };
-      this.setRef(true);
-      child.stdin!.write(dumpRequest(this.seq));
-    });
-  }
-
-  private start(): ChildProcess {
-    const file = this.o.helperPath;
-    if (!path.isAbsolute(file)) throw new SockDiagError(`helper path must be absolute, got '${file}'`);
-    try {
-      accessSync(file, fsConstants.X_OK);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new SockDiagError(
-        code === 'ENOENT' ? `${file}: not found (npm run build:sockdiag builds it)` : `${file}: not executable (${code})`,
-      );
-    }
-    let argv: [string, string[]] = [file, []];
-    if (this.o.netns !== undefined) {
-      validateNetnsName(this.o.netns);
-      argv = ['ip', ['netns', 'exec', this.o.netns, file]];
-    }
-    // The helper needs no environment; PATH only so that `ip` is found for a namespace.
-    const child = spawn(argv[0], argv[1], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' },
-    });
-    this.stats.spawns++;
-    this.child = child;
-    this.o.logger.debug({ pid: child.pid, path: file, netns: this.o.netns }, 'dedge-sockdiag helper started');
-    this.stderrTail = '';
-    this.assembler.reset();
-    child.stdin!.on('error', () => {}); // EPIPE when it died: the exit handler reports it
-    child.stdout!.on('data', (chunk: Buffer) => {
-      if (this.child !== child) return;
-      let complete: Buffer | undefined;
-      try {
-        complete = this.assembler.push(chunk);
-      } catch (err) {
-        this.failChild(err as Error);
-        return;
-      }
-      if (!complete) return;
-      const p = this.pending;
-      if (!p) {
-        this.failChild(new SockDiagError('answer without a request'));
-        return;
-      }
-      this.settle();
-      p.resolve(complete);
-    });
-    child.stderr!.on('data', (chunk: Buffer) => {
-      this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL);
-    });
-    child.on('error', (err: NodeJS.ErrnoException) => {
-      if (this.child === child) this.failChild(new SockDiagError(`${file}: cannot start (${err.code ?? err.message})`));
-    });
-    child.on('exit', (code, signal) => {
-      if (this.child !== child) return;
-      this.child = undefined;
-      const why = signal !== null ? `killed by ${signal}` : `exited with code ${code}`;
-      const stderr = this.stderrTail.trim().split('\n').pop();
-      const err = new SockDiagError(`helper ${why}${stderr ? `: ${stderr}` : ''}`);
-      if (this.pending) this.rejectPending(err);
-      else if (!this.stopped) this.noteIdleExit(err);
-    });
-    // Never keep the agent alive for the helper's sake: its pipes hold the event loop only while a
-    // request is in flight (the helper exits on its own when our end of stdin closes).
-    child.unref();
-    this.setRef(false);
-    return child;
-  }
-
-  private setRef(on: boolean): void {
-    const child = this.child;
-    if (!child) return;
-    for (const s of [child.stdin, child.stdout, child.stderr] as Array<{ ref?: () => void; unref?: () => void } | null>) {
-      if (on) s?.ref?.();
-      else s?.unref?.();
-    }
-  }
-
-  private settle(): void {
-    if (!this.pending) return;
-    clearTimeout(this.pending.timer);
-    this.pending = undefined;
-    this.setRef(false);
-  }
-
-  private rejectPending(err: Error): void {
-    const p = this.pending;
-    this.settle();
-    p?.reject(err);
-  }
-
-  /** The helper cannot be trusted any more: fail the request in flight and kill it. */
-  private failChild(err: Error): void {
-    const child = this.child;
-    this.child = undefined;
-    this.assembler.reset();
-    this.rejectPending(err);
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  }
-
-  private noteIdleExit(err: Error): void {
-    // Died between samples: restarted by the next dump(), which resets the failure streak if it works,
-    // so a helper that keeps dying is warned about at most every IDLE_EXIT_WARN_MS.
-    this.stats.failures++;
-    this.stats.lastError = err.message;
-    this.consecutiveFailures++;
-    const quiet = this.lastIdleExitWarnAt !== undefined && this.lastNow - this.lastIdleExitWarnAt < IDLE_EXIT_WARN_MS;
-    if (quiet) {
-      this.o.logger.debug({ err }, 'dedge-sockdiag helper died again; restarting it at the next sample');
-    } else {
-      this.lastIdleExitWarnAt = this.lastNow;
-      this.o.logger.warn({ err }, 'dedge-sockdiag helper died; restarting it at the next sample');
-    }
-  }
-
-  private succeeded(): void {
-    this.stats.dumps++;
-    if (this.consecutiveFailures > 0 || this.gaveUpLogged) {
-      this.o.logger.info({ pid: this.child?.pid }, 'dedge-sockdiag helper serving again');
-    }
-    this.consecutiveFailures = 0;
-    this.backoffMs = this.o.retryAfterMs;
-    this.gaveUpLogged = false;
-    delete this.stats.retryAt;
-  }
-
-  private failed(err: unknown, now: number): void {
-    const reason = err instanceof Error ? err.message : String(err);
-    this.failChild(err instanceof Error ? err : new SockDiagError(reason));
-    this.stats.failures++;
-    this.stats.lastError = reason;
-    this.consecutiveFailures++;
-    if (this.consecutiveFailures === 1) {
-      this.o.logger.warn({ err }, 'dedge-sockdiag helper failed; this sample reads /proc/net and ss instead, the next restarts it');
-    }
-    if (this.consecutiveFailures >= this.o.maxConsecutiveFailures) {
-      this.stats.retryAt = now + this.backoffMs;
-      const log = { err, failures: this.consecutiveFailures, retryInMs: this.backoffMs };
-      if (!this.gaveUpLogged)
-        this.o.logger.warn(log, 'dedge-sockdiag helper unavailable; collecting sockets from /proc/net and ss until the next attempt');
-      else this.o.logger.debug(log, 'dedge-sockdiag helper still unavailable');
-      this.gaveUpLogged = true;
-      this.consecutiveFailures = 0;
-      this.backoffMs = Math.min(this.backoffMs * 2, this.o.maxRetryAfterMs);
-    }
   }
 }
 

@@ -28,6 +28,11 @@ export const settingDescriptions: Record<string, string> = {
   'collector.perProcessIncludeLoopback':
     "Count per-process TCP traffic to loopback and the gateway's own addresses (a local broker, for instance), whatever `includeLoopback` says.",
   'collector.mqttPorts': 'TCP ports whose data segments estimate MQTT messages per process (one PUBLISH ≈ one segment).',
+  'collector.ebpf':
+    'Count per-process traffic in the kernel (eBPF) where it loads: every byte, UDP, a connection per write, short-lived children. ' +
+    'false forces the sock_diag fallback (docs/traffic.md).',
+  'collector.trafficPollMs':
+    'How often the kernel counters are polled between samples: per-process byte behaviors are judged on each poll.',
   'collector.diskPath': 'Filesystem whose use is reported as `disk_used_percent`.',
   downstream: 'Downstream (client) devices behind the gateway.',
   'downstream.devices': 'Known downstream devices: `{thingName, addresses, mac?, interface?}`.',

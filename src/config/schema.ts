@@ -46,6 +46,13 @@ export interface ComponentConfig {
      * included (src/collector/hostCollector.ts addProcessTraffic). Empty = no per-process message metrics.
      */
     mqttPorts: number[];
+    /**
+     * Count per-process traffic in the kernel with eBPF where it loads (every byte: UDP, a connection per
+     * write, short-lived children); false forces the sock_diag fallback (docs/traffic.md).
+     */
+    ebpf: boolean;
+    /** how often the kernel counters are polled between samples, so byte behaviors are judged within a poll of the crossing */
+    trafficPollMs: number;
     /** nft table (family inet) the collector owns for downstream-device traffic counters */
     downstreamNftTable: string;
     /** file system whose use the disk_used_percent custom metric reports */
@@ -188,6 +195,8 @@ export const configSchema: SchemaObject = {
           maxItems: 32,
           default: [1883, 8883],
         },
+        ebpf: { type: 'boolean', default: true },
+        trafficPollMs: { type: 'integer', minimum: 20, maximum: 60_000, default: 100 },
         downstreamNftTable: { type: 'string', pattern: '^[a-zA-Z0-9_]{1,32}$', default: 'defender_edge_downstream' },
         diskPath: { type: 'string', minLength: 1, maxLength: 4096, default: '/' },
       },

@@ -3,6 +3,8 @@
 // scenario's profile scoped per process and an enforcement action, a TCP sink, and the cast as real
 // processes (cast.ts). One module for `defender-edge demo`, the end-to-end tests and the latency bench:
 // start() once, round() as often as wanted (each round starts a fresh cast), stop() cleans up everything.
+// On nucleus lite (`nucleus: 'lite'`) the emulator behaves like lite, which has no client-device broker:
+// the MQTT actors talk to a plain loopback broker instead (plainBroker.ts) and there is no downstream device.
 import { EventEmitter } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
@@ -15,9 +17,11 @@ import { enforcementPaths } from '../enforce/createEnforcer.ts';
 import { clientDeviceDeployment } from '../ipc/emulator/clientDeviceDeployment.ts';
 import type { DeviceCredentials } from '../ipc/emulator/coreDeviceCa.ts';
 import { GreengrassEmulator } from '../ipc/emulator/emulator.ts';
+import type { NucleusFlavor } from '../ipc/emulator/flavor.ts';
 import type { ActionSpec, ViolationEvent } from '../localrules/contracts.ts';
 import { type Logger, silentLogger } from '../log.ts';
 import { type Actor, type ActorRole, isRunning, spawnActor, stopActor } from './cast.ts';
+import { type PlainBroker, startPlainBroker } from './plainBroker.ts';
 import { type CloudLine, type DemoSummary, summarize } from './summary.ts';
 
 export type DemoAction = 'process-terminate' | 'process-suspend';
@@ -42,6 +46,8 @@ export interface ScenarioOptions {
   logger?: Logger;
   /** leave the work dir (state, audit log, cloud record) in place on stop() instead of removing it */
   keepWorkDir?: boolean;
+  /** which Greengrass core the emulator behaves like (default classic, the Java nucleus) */
+  nucleus?: NucleusFlavor;
   now?: () => number;
 }
 
@@ -49,6 +55,7 @@ export interface RoundSpec {
   rogue?: boolean;
   streamer?: boolean;
   innocent?: boolean;
+  /** the downstream device reporting through the client-device broker (default: on classic only; lite has none) */
   device?: boolean;
   /** give up waiting after this long (the summary then lists what is missing) */
   timeoutMs?: number;
@@ -185,11 +192,14 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
   readonly reportEverySeconds: number;
   readonly gatewayThing: string;
   readonly deviceThing: string;
+  readonly nucleus: NucleusFlavor;
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly keepWorkDir: boolean;
   private dir = '';
   private emulator: GreengrassEmulator | undefined;
+  /** lite only: the broker the MQTT actors use instead of the client-device broker */
+  private plainBroker: PlainBroker | undefined;
   /** Certificates of the MQTT actors, by thing name. */
   private readonly actorCerts = new Map<string, DeviceCredentials & { caPath: string }>();
   private agent: Agent | undefined;
@@ -222,6 +232,7 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
     this.log = options.logger ?? silentLogger();
     this.now = options.now ?? Date.now;
     this.keepWorkDir = options.keepWorkDir ?? false;
+    this.nucleus = options.nucleus ?? 'classic';
   }
 
   /** the TCP sink's port on 127.0.0.1 (what the streamer floods) */
@@ -244,7 +255,7 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
   }
 
   get mqttUrl(): string {
-    const url = this.emulator?.mqttUrl;
+    const url = this.plainBroker?.url ?? this.emulator?.mqttUrl;
     if (url === undefined) throw new Error('the scenario is not started');
     return url;
   }
@@ -255,6 +266,11 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
 
   cloudRecord(): CloudLine[] {
     return readCloud(this.recordPath);
+  }
+
+  /** How often the agent called each IPC operation of the emulated nucleus so far. */
+  nucleusRequests(): Record<string, number> {
+    return this.emulator?.requestCounts() ?? {};
   }
 
   async start(): Promise<void> {
@@ -279,10 +295,11 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
       this.sink!.once('error', reject);
       this.sink!.listen(0, '127.0.0.1', () => resolve());
     });
-    const token = `DEMOTOKEN${String(process.pid).padStart(8, '0')}`;
     // The broker's port is chosen up front: the collector must know it to estimate MQTT messages per process.
     const mqttPort = await freeLoopbackPort();
+    const lite = this.nucleus === 'lite';
     this.emulator = new GreengrassEmulator({
+      nucleus: this.nucleus,
       socketPath: join(this.dir, 'ipc.sock'),
       overrides: scenarioConfig({
         stateDir: this.stateDir,
@@ -293,21 +310,24 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
         mqttPort,
       }),
       thingName: this.gatewayThing,
-      token,
       recordFile: this.recordPath,
-      mqttPort,
-      certDir: join(this.dir, 'ca'),
+      ...(lite ? {} : { mqttPort, certDir: join(this.dir, 'ca') }),
       logger: this.log,
     });
     await this.emulator.start();
-    const deployed = await this.emulator.deploy(demoClientDeviceDeployment(this.deviceThing));
-    if (!deployed.ok) throw new Error(`the demo's client-device deployment failed: ${deployed.errors.join('; ')}`);
-    for (const thing of [this.deviceThing, ROGUE_THING, INNOCENT_THING]) {
-      this.actorCerts.set(thing, this.emulator.issueDeviceCertificate(thing, join(this.dir, 'devices')));
+    if (lite) {
+      this.plainBroker = await startPlainBroker(mqttPort, this.log);
+    } else {
+      const deployed = await this.emulator.deploy(demoClientDeviceDeployment(this.deviceThing));
+      if (!deployed.ok) throw new Error(`the demo's client-device deployment failed: ${deployed.errors.join('; ')}`);
+      for (const thing of [this.deviceThing, ROGUE_THING, INNOCENT_THING]) {
+        this.actorCerts.set(thing, this.emulator.issueDeviceCertificate(thing, join(this.dir, 'devices')));
+      }
     }
     this.agent = new Agent({
       socketPath: join(this.dir, 'ipc.sock'),
-      authToken: token,
+      // The SVCUID the emulated nucleus issued, as a real one hands it to the component.
+      authToken: this.emulator.tokenOf(),
       thingName: this.gatewayThing,
       bootstrapStateDir: join(this.dir, 'boot'),
       logger: this.log,
@@ -391,8 +411,19 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
   async round(spec: RoundSpec = {}): Promise<DemoSummary> {
     if (!this.agent || this.stopped) throw new Error('the scenario is not running');
     if (this.inRound) throw new Error('a round is already running');
+    const s = {
+      rogue: true,
+      streamer: false,
+      innocent: true,
+      device: this.nucleus !== 'lite',
+      timeoutMs: 45_000,
+      waitForReport: true,
+      ...spec,
+    };
+    if (s.device && this.nucleus === 'lite') {
+      throw new Error('nucleus lite has no client-device broker: no downstream device can report through it (device: false)');
+    }
     this.inRound = true;
-    const s = { rogue: true, streamer: false, innocent: true, device: true, timeoutMs: 45_000, waitForReport: true, ...spec };
     const startedAt = this.now();
     this.violations = [];
     this.actions = [];
@@ -484,8 +515,9 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
     }
   }
 
-  /** --ca/--cert/--key of an MQTT actor's thing. */
+  /** --ca/--cert/--key of an MQTT actor's thing (none for lite's plain broker). */
   private tlsArgs(thing: string): string[] {
+    if (this.plainBroker) return [];
     const c = this.actorCerts.get(thing);
     if (!c) throw new Error(`no certificate for ${thing}`);
     return ['--ca', c.caPath, '--cert', c.certPath, '--key', c.keyPath];
@@ -552,6 +584,7 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
     await Promise.all([...this.actors.values()].map((a) => stopActor(a)));
     await this.agent?.stop().catch((err: unknown) => this.log.warn({ err }, 'agent stop failed'));
     await this.emulator?.stop().catch((err: unknown) => this.log.warn({ err }, 'emulator stop failed'));
+    await this.plainBroker?.stop().catch((err: unknown) => this.log.warn({ err }, 'demo broker stop failed'));
     for (const s of this.sinkSockets) s.destroy();
     await new Promise<void>((resolve) => (this.sink ? this.sink.close(() => resolve()) : resolve()));
     if (this.dir !== '' && !this.keepWorkDir) rmSync(this.dir, { recursive: true, force: true });

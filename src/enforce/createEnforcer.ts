@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import type { Logger } from '../log.ts';
 import { type CommandRunner, createCommandRunner } from '../system/commandRunner.ts';
-import { findCgroup2Mount, readBootId } from '../system/procfs.ts';
+import { findCgroup2Mount, readAncestry, readBootId } from '../system/procfs.ts';
 import type { ActionRecord } from './actionModel.ts';
 import { AuditLog } from './auditLog.ts';
 import { DryRunBackend } from './dryRunBackend.ts';
@@ -14,6 +14,7 @@ import { LinkBackend } from './linkBackend.ts';
 import { startWatchdog } from './linkWatchdog.ts';
 import { NftBackend } from './nftBackend.ts';
 import { ProcessBackend } from './processBackend.ts';
+import { checkProtectedProcess } from './rails.ts';
 
 export interface CreateEnforcerOptions {
   config: EnforcementConfig;
@@ -42,10 +43,22 @@ export function createEnforcer(options: CreateEnforcerOptions): Enforcer {
   const cgroupRoot = options.cgroupRoot === undefined ? findCgroup2Mount() : options.cgroupRoot;
   const { statePath, auditPath } = enforcementPaths(options.stateDir);
   let enforcer: Enforcer | undefined;
+  // An offender's descendants are acted on with it unless a rail protects them (processFamily.ts).
+  const agentPid = options.agentPid ?? process.pid;
+  const rails = {
+    agentPid,
+    agentAncestors: new Set(
+      readAncestry(agentPid)
+        .slice(1)
+        .map((p) => p.pid),
+    ),
+    protectedProcesses: new Set(options.config.protectedProcesses),
+  };
   const processBackend = new ProcessBackend({
     logger,
     stopGraceMs: options.config.stopGraceMs,
     cgroupRoot,
+    mayActOn: (info) => checkProtectedProcess(info, rails) === null,
     onTerminateDone: (target, outcome) => enforcer?.terminateDone(target, outcome),
   });
   enforcer = new Enforcer({

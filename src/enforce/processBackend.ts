@@ -1,11 +1,15 @@
 // Process actions: SIGSTOP/SIGCONT, SIGTERM then SIGKILL after a grace period, cgroup v2 freeze.
 // Signals go out first and are logged after (the rogue scenario wants the process stopped within ~1 s
 // of detection). Every signal re-checks the pid's start time right before kill(2): no pid-reuse victims.
+// Suspend and terminate act on the offender's FAMILY (processFamily.ts): the offender is stopped first
+// (it can fork no more), then its descendants, round after round until none is left running; terminate
+// then sends SIGTERM and SIGCONT to all of them and SIGKILL after the grace period to what is left.
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../log.ts';
-import { hasExited, readCgroupFrozen, readProcStat } from '../system/procfs.ts';
+import { hasExited, type ProcessInfo, readCgroupFrozen, readProcStat } from '../system/procfs.ts';
 import type { ActionTarget, ApplyRequest, BackendMetrics, EnforcementBackend, ReadBack } from './actionModel.ts';
+import { type FamilyMember, familyOf } from './processFamily.ts';
 import { validatePid } from './targetValidation.ts';
 
 export class ProcessIdentityError extends Error {
@@ -29,17 +33,74 @@ export interface ProcessBackendOptions {
   procRoot?: string;
   /** poll period while waiting for a terminated process to exit */
   pollMs?: number;
+  /**
+   * May this descendant of an offender be acted on with it? (createEnforcer: the rails' checkProtectedProcess;
+   * default: anything but PID 1 and this process). A refused descendant is spared with its whole subtree.
+   */
+  mayActOn?: (info: ProcessInfo) => boolean;
+}
+
+/** How many times the family is gathered again for children forked while it was being stopped. */
+const FAMILY_ROUNDS = 5;
+
+function describeFamily(members: readonly FamilyMember[], spared: readonly FamilyMember[]): string {
+  const list = (xs: readonly FamilyMember[]) =>
+    xs
+      .slice(0, 8)
+      .map((m) => `${m.pid} ${m.comm}`)
+      .join(', ') + (xs.length > 8 ? `, … ${xs.length - 8} more` : '');
+  let text = members.length === 0 ? '' : ` and ${members.length} descendant${members.length === 1 ? '' : 's'} (${list(members)})`;
+  if (spared.length > 0) text += `; spared as protected: ${list(spared)}`;
+  return text;
 }
 
 export class ProcessBackend implements EnforcementBackend {
   readonly name = 'process' as const;
   readonly #o: ProcessBackendOptions;
   readonly #counters: BackendMetrics = { applied: 0, reverted: 0, failed: 0 };
-  /** pending SIGKILL follow-ups of process-terminate */
-  readonly #pendingKills = new Set<{ target: ProcessTarget; timer: NodeJS.Timeout; finish: () => void; done: Promise<void> }>();
+  /** pending SIGKILL follow-ups of process-terminate (the offender and its family) */
+  readonly #pendingKills = new Set<{
+    target: ProcessTarget;
+    members: FamilyMember[];
+    timer: NodeJS.Timeout;
+    finish: () => void;
+    done: Promise<void>;
+  }>();
+  readonly #mayActOn: (info: ProcessInfo) => boolean;
 
   constructor(options: ProcessBackendOptions) {
     this.#o = options;
+    this.#mayActOn = options.mayActOn ?? ((info) => info.pid !== 1 && info.pid !== process.pid);
+  }
+
+  /** Signals a family member if it is still the process we found (start time); false when it is gone. */
+  #signalMember(m: FamilyMember, signal: NodeJS.Signals): boolean {
+    const stat = readProcStat(m.pid, this.#o.procRoot);
+    if (stat === undefined || stat.startTime !== m.startTime || stat.state === 'Z' || m.pid === 1 || m.pid === process.pid) return false;
+    try {
+      process.kill(m.pid, signal);
+      return true;
+    } catch {
+      return false; // exited in between
+    }
+  }
+
+  /**
+   * SIGSTOP every descendant the rails allow, gathering again until a round finds none new (a child
+   * forked by a member that was still running is caught by the next round). The offender itself must
+   * already be stopped.
+   */
+  #stopFamily(t: ProcessTarget): { members: FamilyMember[]; spared: FamilyMember[] } {
+    const stopped = new Map<number, FamilyMember>();
+    let spared: FamilyMember[] = [];
+    for (let round = 0; round < FAMILY_ROUNDS; round++) {
+      const family = familyOf(t.pid, this.#mayActOn, this.#o.procRoot);
+      spared = family.spared;
+      const fresh = family.members.filter((m) => !stopped.has(m.pid));
+      if (fresh.length === 0) break;
+      for (const m of fresh) if (this.#signalMember(m, 'SIGSTOP')) stopped.set(m.pid, m);
+    }
+    return { members: [...stopped.values()], spared };
   }
 
   /** Throws unless the pid still names the process we decided on. Cheap (one /proc read). */
@@ -73,15 +134,26 @@ export class ProcessBackend implements EnforcementBackend {
     try {
       let detail: string;
       switch (req.type) {
-        case 'process-suspend':
+        case 'process-suspend': {
           this.#signal(t, 'SIGSTOP');
-          detail = `SIGSTOP sent to pid ${t.pid}`;
+          const family = this.#stopFamily(t);
+          detail = `SIGSTOP sent to pid ${t.pid}${describeFamily(family.members, family.spared)}`;
           break;
-        case 'process-terminate':
-          this.#signal(t, 'SIGTERM');
-          this.#scheduleKill(t);
-          detail = `SIGTERM sent to pid ${t.pid}; SIGKILL after ${this.#o.stopGraceMs} ms if still running`;
+        }
+        case 'process-terminate': {
+          // Stopped first, all of them: nobody forks a replacement while the family is being ended.
+          this.#signal(t, 'SIGSTOP');
+          const family = this.#stopFamily(t);
+          const all: FamilyMember[] = [{ pid: t.pid, startTime: t.startTime, comm: t.comm }, ...family.members];
+          for (const m of all) this.#signalMember(m, 'SIGTERM');
+          // A stopped process acts on SIGTERM (its handler, or the default exit) once continued.
+          for (const m of all) this.#signalMember(m, 'SIGCONT');
+          this.#scheduleKill(t, family.members);
+          detail =
+            `SIGTERM sent to pid ${t.pid}${describeFamily(family.members, family.spared)}; ` +
+            `SIGKILL after ${this.#o.stopGraceMs} ms if still running`;
           break;
+        }
         case 'process-freeze': {
           this.#verify(t);
           writeFileSync(this.#freezeFile(t), '1');
@@ -108,8 +180,11 @@ export class ProcessBackend implements EnforcementBackend {
       switch (req.type) {
         case 'process-suspend':
           try {
+            // Its family first: stopped processes cannot exit or be reparented, so they are still its descendants.
+            const family = familyOf(t.pid, this.#mayActOn, this.#o.procRoot);
             this.#signal(t, 'SIGCONT');
-            detail = `SIGCONT sent to pid ${t.pid}`;
+            for (const m of family.members) this.#signalMember(m, 'SIGCONT');
+            detail = `SIGCONT sent to pid ${t.pid}${describeFamily(family.members, [])}`;
           } catch (err) {
             // The offender is gone (or its pid belongs to someone else now): nothing left to continue.
             if (err instanceof ProcessIdentityError) detail = `nothing to continue: ${err.message}`;
@@ -140,16 +215,18 @@ export class ProcessBackend implements EnforcementBackend {
     }
   }
 
-  #scheduleKill(t: ProcessTarget): void {
+  #scheduleKill(t: ProcessTarget, members: FamilyMember[]): void {
     const pollMs = this.#o.pollMs ?? 50;
     const deadline = Date.now() + this.#o.stopGraceMs;
     let finish!: () => void;
     const done = new Promise<void>((resolve) => {
       finish = resolve;
     });
-    const entry = { target: t, timer: undefined as unknown as NodeJS.Timeout, finish, done };
+    const entry = { target: t, members, timer: undefined as unknown as NodeJS.Timeout, finish, done };
     const tick = (): void => {
-      if (hasExited(t.pid, t.startTime, this.#o.procRoot)) {
+      const rootGone = hasExited(t.pid, t.startTime, this.#o.procRoot);
+      const left = members.filter((m) => !hasExited(m.pid, m.startTime, this.#o.procRoot));
+      if (rootGone && left.length === 0) {
         this.#o.onTerminateDone?.(t, 'exited');
         return end();
       }
@@ -157,7 +234,9 @@ export class ProcessBackend implements EnforcementBackend {
         entry.timer = setTimeout(tick, pollMs);
         return;
       }
-      this.#kill(t);
+      for (const m of left) this.#signalMember(m, 'SIGKILL');
+      if (rootGone) this.#o.onTerminateDone?.(t, 'exited');
+      else this.#kill(t);
       end();
     };
     const end = (): void => {
@@ -235,6 +314,7 @@ export class ProcessBackend implements EnforcementBackend {
     this.#pendingKills.clear();
     for (const p of pending) {
       clearTimeout(p.timer);
+      for (const m of p.members) this.#signalMember(m, 'SIGKILL');
       if (!hasExited(p.target.pid, p.target.startTime, this.#o.procRoot)) this.#kill(p.target);
       p.finish();
     }

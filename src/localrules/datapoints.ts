@@ -2,7 +2,7 @@
 // names its offender. Metric names are the service's device-side ones; the message metrics are the local
 // counterparts of the cloud-side ones, counted on local pub/sub
 // (docs/localrules.md#metrics-and-where-they-come-from).
-import type { CustomMetricValue, DeviceSample, HostSample, ProcessSample, TrafficDelta } from '../collector/sample.ts';
+import type { CustomMetricValue, DeviceSample, HostSample, ProcessRef, ProcessSample, TrafficDelta } from '../collector/sample.ts';
 import type { MetricValue, Offender } from './contracts.ts';
 import type { Datapoint } from './evaluator.ts';
 
@@ -19,6 +19,23 @@ function pushTraffic(out: Datapoint[], base: Omit<Datapoint, 'metric' | 'value'>
   );
 }
 
+const ZERO: TrafficDelta = { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 };
+
+/**
+ * Traffic datapoints of one poll of the kernel counters (eBPF mode, between samples): one set per family
+ * head that moved anything, covering the time since the previous poll. The agent evaluates them at once,
+ * so a byte behavior fires within a poll of its crossing instead of at the next sample.
+ */
+export function datapointsFromTrafficPoll(
+  poll: { t: number; intervalMs: number; families: ReadonlyArray<{ head: ProcessRef; delta: TrafficDelta }> },
+  thingName: string,
+): Datapoint[] {
+  const out: Datapoint[] = [];
+  for (const f of poll.families)
+    pushTraffic(out, { t: poll.t, thing: thingName, subject: processSubject(f.head), intervalMs: poll.intervalMs }, f.delta);
+  return out;
+}
+
 /** Custom metric value as reported (number_list …) → the behavior's container (numbers …), docs/reports.md#custom-metrics. */
 export function customToMetricValue(v: CustomMetricValue): MetricValue {
   if ('number' in v) return { number: v.number };
@@ -31,7 +48,11 @@ export function customToMetricValue(v: CustomMetricValue): MetricValue {
  * The gateway itself. Count metrics use distinct ports (a port bound on two interfaces counts once),
  * destination addresses are de-duplicated. Network deltas are absent on the first sample (no delta yet).
  */
-export function datapointsFromHostSample(sample: HostSample, thingName: string, options: { perProcess?: boolean } = {}): Datapoint[] {
+export function datapointsFromHostSample(
+  sample: HostSample,
+  thingName: string,
+  options: { perProcess?: boolean; polledTraffic?: boolean } = {},
+): Datapoint[] {
   const subject: Offender = { kind: 'host' };
   const base = { t: sample.t, thing: thingName, subject, intervalMs: sample.intervalMs };
   const out: Datapoint[] = [];
@@ -48,19 +69,35 @@ export function datapointsFromHostSample(sample: HostSample, thingName: string, 
   );
   for (const [name, v] of Object.entries(sample.custom)) out.push({ ...base, metric: name, value: customToMetricValue(v) });
   if (options.perProcess)
-    for (const p of sample.processes) out.push(...datapointsFromProcessSample(p, sample.t, sample.intervalMs, thingName));
+    for (const p of sample.processes)
+      out.push(...datapointsFromProcessSample(p, sample.t, sample.intervalMs, thingName, options.polledTraffic === true));
   return out;
 }
 
-/** One process of the gateway: the same metrics, attributed to it (offender kind `process`). */
-export function datapointsFromProcessSample(p: ProcessSample, t: number, intervalMs: number, thingName: string): Datapoint[] {
+function processSubject(p: ProcessRef): Offender {
   const subject: Offender = { kind: 'process', pid: p.pid, comm: p.comm };
   if (p.exe !== undefined) subject.exe = p.exe;
   if (p.cgroup !== undefined) subject.cgroup = p.cgroup;
   if (p.startTime !== undefined) subject.startTime = p.startTime;
-  const base = { t, thing: thingName, subject, intervalMs };
+  return subject;
+}
+
+/**
+ * One process of the gateway: the same metrics, attributed to it (offender kind `process`). Traffic
+ * metrics are its family's (docs/traffic.md#families): a process counted in another's family has none.
+ * `polledTraffic`: the interval's traffic was already judged poll by poll (datapointsFromTrafficPoll), so
+ * these traffic datapoints carry 0 — they still move the windows on, so an alarm can clear.
+ */
+export function datapointsFromProcessSample(
+  p: ProcessSample,
+  t: number,
+  intervalMs: number,
+  thingName: string,
+  polledTraffic = false,
+): Datapoint[] {
+  const base = { t, thing: thingName, subject: processSubject(p), intervalMs };
   const out: Datapoint[] = [];
-  if (intervalMs > 0) pushTraffic(out, base, p.traffic);
+  if (intervalMs > 0 && p.family === undefined) pushTraffic(out, base, polledTraffic ? ZERO : p.traffic);
   const tcp = sortedUnique(p.listeningTcpPorts);
   const udp = sortedUnique(p.listeningUdpPorts);
   out.push(
@@ -123,9 +160,12 @@ export function deviceInfoOf(devices: readonly { thingName: string; addresses: s
 export function datapointsFromSample(
   sample: { host: HostSample; devices: readonly DeviceSample[] },
   thingName: string,
-  options: { perProcess: boolean; deviceInfo: DeviceInfo },
+  options: { perProcess: boolean; deviceInfo: DeviceInfo; polledTraffic?: boolean },
 ): Datapoint[] {
-  const points = datapointsFromHostSample(sample.host, thingName, { perProcess: options.perProcess });
+  const points = datapointsFromHostSample(sample.host, thingName, {
+    perProcess: options.perProcess,
+    polledTraffic: options.polledTraffic === true,
+  });
   for (const d of sample.devices) points.push(...datapointsFromDeviceSample(d, options.deviceInfo(d.thingName)));
   return points;
 }

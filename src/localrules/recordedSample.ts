@@ -95,6 +95,7 @@ const hostSample = object({
       }),
       startTime: optional(count),
       traffic,
+      family: optional(count),
       listeningTcpPorts: listOf(port),
       listeningUdpPorts: listOf(port),
       establishedConnections: count,

@@ -13,6 +13,14 @@ function sources(): HealthSources {
     configSource: () => 'nucleus',
     configValidation: () => 'on-apply',
     configErrors: () => ['a: 1', 'b: 2', 'c: 3', 'd: 4', 'e: 5', 'f: 6'],
+    traffic: () => ({
+      mode: 'sockdiag',
+      reason: 'load: Operation not permitted',
+      unattributedBytes: 4096,
+      outsideBytes: 0,
+      lostProcesses: 0,
+      polls: 0,
+    }),
   };
 }
 
@@ -90,7 +98,13 @@ describe('health record', () => {
       configErrors: ['a: 1', 'b: 2', 'c: 3', 'd: 4', 'e: 5'], // the first five: the record stays small
       mode: 'dry-run',
       shedding: false,
+      // coverage said out loud: where per-process traffic comes from, why not eBPF, what nobody could be named for
+      traffic: { mode: 'sockdiag', reason: 'load: Operation not permitted', unattributedBytes: 4096, outsideBytes: 0, lostProcesses: 0 },
     });
-    expect(m.reportMetrics(7)).toMatchObject({ 'defender-edge:outbox-dropped': 7, 'defender-edge:rejected-inputs': 4 });
+    expect(m.reportMetrics(7)).toMatchObject({
+      'defender-edge:outbox-dropped': 7,
+      'defender-edge:rejected-inputs': 4,
+      'defender-edge:unattributed-bytes': 4096,
+    });
   });
 });

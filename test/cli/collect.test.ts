@@ -64,6 +64,18 @@ describe('defender-edge collect', () => {
     expect(reportLine).toContain(`{"port":${port}`);
   });
 
+  it('says where per-process traffic comes from, and why not eBPF when it is not', async () => {
+    const r = await collect(['--once', '--interval', '200', '--config', cfgFile('{"collector": {"ebpf": false}}')]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(
+      /^ {2}per-process traffic: sockdiag \(disabled by configuration \(collector\.ebpf is false\)\) — sock_diag: .*no UDP.*; unattributed \d+ B$/m,
+    );
+    const json = await collect(['--once', '--json', '--interval', '200', '--config', cfgFile('{"collector": {"ebpf": false}}')]);
+    const host = (JSON.parse(json.stdout) as { host: { processTraffic: unknown; custom: Record<string, unknown> } }).host;
+    expect(host.processTraffic).toMatchObject({ mode: 'sockdiag', polled: false, unattributedBytes: expect.any(Number) });
+    expect(host.custom.unattributed_bytes).toEqual({ number: expect.any(Number) });
+  });
+
   it('--count 2: the first sample at once (no deltas yet), the second with deltas', async () => {
     const r = await collect(['--json', '--count', '2', '--interval', '200']);
     expect(r.code, r.stderr).toBe(0);

@@ -44,10 +44,15 @@ describe('collector configuration checks', () => {
       tcpBytes: true,
       perProcessIncludeLoopback: true,
       mqttPorts: [1883, 8883],
+      ebpf: true,
+      trafficPollMs: 100,
       downstreamNftTable: 'defender_edge_downstream',
       diskPath: '/',
     });
     expect(validateConfig({ collector: { downstreamNftTable: 'x; flush ruleset' } }).ok).toBe(false);
+    const poll = validateConfig({ collector: { trafficPollMs: 5, ebpf: 'no' } });
+    expect(poll.ok).toBe(false);
+    if (!poll.ok) expect(poll.errors.join('\n')).toMatch(/collector\.trafficPollMs.*5|trafficPollMs/);
   });
 
   it('names bad MQTT ports and a non-boolean perProcessIncludeLoopback', () => {

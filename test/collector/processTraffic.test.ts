@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addTrafficDeltas, isLocalPeer } from '../../src/collector/processTraffic.ts';
+import { addTrafficDeltas, destroyedDeltas, isLocalPeer, socketKey } from '../../src/collector/processTraffic.ts';
 import type { SocketEntry } from '../../src/collector/procNetSockets.ts';
 import type { ProcessRef, ProcessSample } from '../../src/collector/sample.ts';
 import type { TcpSocketCounters } from '../../src/collector/ssTcpInfo.ts';
@@ -155,5 +155,37 @@ describe('per-process traffic deltas', () => {
     expect(['127.0.0.1', '127.9.9.9', '::1', 'fd00::5'].map((a) => isLocalPeer(a, ifaces))).toEqual([true, true, true, true]);
     expect(['10.0.0.1', '::2', 'fd00::6'].map((a) => isLocalPeer(a, ifaces))).toEqual([false, false, false]);
     expect(isLocalPeer('fd00::5', undefined)).toBe(false);
+  });
+});
+
+describe('destroyedDeltas (sockdiag mode: the last interval of sockets freed between two dumps)', () => {
+  const view = (entries: Array<[SocketEntry, TcpSocketCounters, ProcessRef | undefined]>) => ({
+    inodeByKey: new Map(entries.map(([s]) => [socketKey(s), s.inode])),
+    tcp: new Map(entries.map(([s, k]) => [s.inode, k])),
+    owners: new Map(entries.filter(([, , o]) => o !== undefined).map(([s, , o]) => [s.inode, o!])),
+  });
+  const gone = (s: SocketEntry, k: TcpSocketCounters) => ({ socket: { ...s, inode: 0, uid: 0 }, counters: k });
+  const opts = { isLocalPeer: (a: string) => a.startsWith('127.'), perProcessLoopback: false };
+
+  it('matches by addresses and ports to the newest dump that saw it and counts what happened after it', () => {
+    const a = sock(11, '10.0.0.1', 40000, '10.0.0.9', 443);
+    const b = sock(12, '10.0.0.1', 40001, '10.0.0.9', 443);
+    const owner = { pid: 7, comm: 'rogue' };
+    const current = view([[a, c(3000, 10, 5, 4), owner]]);
+    const previous = view([
+      [a, c(1000, 10, 2, 2), owner],
+      [b, c(500, 0, 2, 1), owner],
+    ]);
+    const r = destroyedDeltas([gone(a, c(3500, 10, 6, 4)), gone(b, c(2500, 0, 4, 2))], [current, previous], opts);
+    expect(r.byOwner).toEqual([{ owner, delta: { bytesOut: 500 + 2000, bytesIn: 0, packetsOut: 1 + 2, packetsIn: 1 } }]);
+    expect(r.unattributed).toEqual({ bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 });
+  });
+
+  it('a socket no dump saw (a connection that lived between two) is unattributed, whole; local peers stay out', () => {
+    const never = sock(0, '10.0.0.1', 40002, '10.0.0.9', 443);
+    const local = sock(0, '127.0.0.1', 40003, '127.0.0.1', 8080);
+    const r = destroyedDeltas([gone(never, c(2050, 0, 4, 3)), gone(local, c(9999, 0, 4, 3))], [view([])], opts);
+    expect(r.byOwner).toEqual([]);
+    expect(r.unattributed).toEqual({ bytesOut: 2050, bytesIn: 0, packetsOut: 4, packetsIn: 3 });
   });
 });

@@ -2,8 +2,8 @@
 // documented at the top of native/sockdiag/dedge-sockdiag.c (an independent writer of the same format),
 // and the assembler that splits the helper's stdout into responses of either kind.
 import { describe, expect, it } from 'vitest';
-import { RECORD_SIZE, SockDiagProtocolError } from '../../src/collector/sockDiagProtocol.ts';
-import { decodeTrafficResponse, HelperResponseAssembler, procsRequest } from '../../src/collector/sockDiagTraffic.ts';
+import { procsRequest, RECORD_SIZE, ResponseAssembler, SockDiagProtocolError } from '../../src/collector/sockDiagProtocol.ts';
+import { decodeTrafficResponse } from '../../src/collector/sockDiagTraffic.ts';
 
 interface Proc {
   flags: number;
@@ -175,7 +175,7 @@ describe('decodeTrafficResponse', () => {
   });
 });
 
-describe('HelperResponseAssembler', () => {
+describe('ResponseAssembler', () => {
   const procs = Buffer.concat([procRecord(alive), procRecord(child), modeRecord({ mode: 1, count: 2, seq: 1 })]);
   const endRecord = Buffer.alloc(RECORD_SIZE);
   endRecord[0] = 0x45;
@@ -185,7 +185,7 @@ describe('HelperResponseAssembler', () => {
     // One request at a time: a response never shares a chunk with the next one.
     const responses = [procs, sockets, modeRecord({ mode: 1, count: 0, seq: 2 }), endRecord];
     for (const size of [1, 7, RECORD_SIZE - 1, RECORD_SIZE, RECORD_SIZE + 3, procs.length]) {
-      const a = new HelperResponseAssembler();
+      const a = new ResponseAssembler();
       for (const response of responses) {
         const out: Buffer[] = [];
         for (let i = 0; i < response.length; i += size) {
@@ -200,12 +200,12 @@ describe('HelperResponseAssembler', () => {
   });
 
   it('fails at once on garbage, on mixed kinds, and on bytes after the closing record', () => {
-    expect(() => new HelperResponseAssembler().push(Buffer.alloc(RECORD_SIZE, 0x21))).toThrow(/unknown type 0x21/);
-    expect(() => new HelperResponseAssembler().push(Buffer.concat([procRecord(alive), endRecord]))).toThrow(
+    expect(() => new ResponseAssembler().push(Buffer.alloc(RECORD_SIZE, 0x21))).toThrow(/unknown type 0x21/);
+    expect(() => new ResponseAssembler().push(Buffer.concat([procRecord(alive), endRecord]))).toThrow(
       /E cannot close a response of P records/,
     );
-    expect(() => new HelperResponseAssembler().push(Buffer.concat([procRecord(alive), sockets]))).toThrow(/S record among P records/);
-    expect(() => new HelperResponseAssembler().push(Buffer.concat([modeRecord({ mode: 1, count: 0, seq: 1 }), Buffer.alloc(3)]))).toThrow(
+    expect(() => new ResponseAssembler().push(Buffer.concat([procRecord(alive), sockets]))).toThrow(/S record among P records/);
+    expect(() => new ResponseAssembler().push(Buffer.concat([modeRecord({ mode: 1, count: 0, seq: 1 }), Buffer.alloc(3)]))).toThrow(
       /3 unexpected bytes/,
     );
   });

@@ -1,6 +1,7 @@
 // The agent end to end against the emulator over a real socket, in one process: configuration lifecycle
-// (refused / applied / survives a restart offline), reports reaching the cloud record, downstream reports
-// (valid, invalid, spoofed, CBOR) answered and forwarded.
+// (refused / applied / survives a restart offline) on both cores — the Java nucleus refuses a bad one in its
+// validation step, nucleus lite has none and the agent refuses it on apply —, reports reaching the cloud
+// record, downstream reports (valid, invalid, spoofed, CBOR) answered and forwarded.
 
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,10 +11,12 @@ import { decode as decodeCbor, encode as encodeCbor } from 'cbor-x';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/agent/agent.ts';
 import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
+import { NUCLEUS_FLAVORS, type NucleusFlavor } from '../../src/ipc/emulator/flavor.ts';
 import type { LocalMessage } from '../../src/ipc/emulator/localPubSub.ts';
 import { silentLogger } from '../../src/log.ts';
 import { connectThing, deployClientDevices } from '../support/clientDevices.ts';
 import type { Device } from '../support/mqttDevice.ts';
+import { callsBeyondBudget, ONE_CONNECTION_BUDGET } from '../support/nucleusCalls.ts';
 import { until } from '../support/until.ts';
 
 const RECIPE = fileURLToPath(new URL('../../recipe.yaml', import.meta.url));
@@ -44,8 +47,9 @@ const baseOverrides = (dir: string) => ({
   downstream: { devices: [{ thingName: 'Dev1', addresses: ['192.0.2.10'] }], thingNamePattern: 'sensor-[0-9]+' },
 });
 
-function makeEmulator(dir: string, overrides: Record<string, unknown>, mqtt = false): GreengrassEmulator {
+function makeEmulator(dir: string, overrides: Record<string, unknown>, mqtt: boolean, nucleus: NucleusFlavor): GreengrassEmulator {
   return new GreengrassEmulator({
+    nucleus,
     socketPath: join(dir, 'ipc.sock'),
     recipe: RECIPE,
     overrides,
@@ -57,9 +61,9 @@ function makeEmulator(dir: string, overrides: Record<string, unknown>, mqtt = fa
   });
 }
 
-async function rig(extra: Record<string, unknown> = {}, mqtt = false): Promise<Rig> {
+async function rig(extra: Record<string, unknown> = {}, mqtt = false, nucleus: NucleusFlavor = 'classic'): Promise<Rig> {
   const dir = mkdtempSync(join(tmpdir(), 'dedge-agent-'));
-  const emulator = makeEmulator(dir, { ...baseOverrides(dir), ...extra }, mqtt);
+  const emulator = makeEmulator(dir, { ...baseOverrides(dir), ...extra }, mqtt, nucleus);
   await emulator.start();
   const r: Rig = { dir, socket: join(dir, 'ipc.sock'), record: join(dir, 'cloud.jsonl'), emulator };
   rigs.push(r);
@@ -110,40 +114,6 @@ describe('agent against the emulator', () => {
     expect(doc.header.report_id).toBeGreaterThan(0);
     await until(() => agent.snapshot().reports.accepted > 0, 5000, 'the accepted answer');
     expect(agent.snapshot().reports.rejected).toBe(0);
-  });
-
-  it('refuses a bad configuration with path: message errors, applies a good one without restart, and restarts offline on it', async () => {
-    const r = await rig();
-    const agent = startAgent(r);
-    const configured: string[] = [];
-    agent.on('configured', (c, source) => configured.push(`${source}:${c.sampling.intervalMs}`));
-    await agent.start();
-
-    const bad = await r.emulator.changeConfig({ sampling: { intervalMs: 5 } });
-    expect(bad.applied).toBe(false);
-    expect(JSON.stringify(bad)).toContain('sampling.intervalMs: must be >= 100');
-    const badBehavior = await r.emulator.changeConfig({
-      behaviors: [{ name: 'x', metric: 'aws:all-bytes-out', criteria: { comparisonOperator: 'less-than' } }],
-    });
-    expect(badBehavior.applied).toBe(false);
-    expect(JSON.stringify(badBehavior)).toMatch(/behaviors\[0\]\.criteria/);
-    expect(agent.currentConfig().sampling.intervalMs).toBe(200);
-
-    const good = await r.emulator.changeConfig({ sampling: { intervalMs: 300 }, enforcement: { protectedProcesses: ['sshd', 'systemd'] } });
-    expect(good.applied).toBe(true);
-    await until(() => agent.currentConfig().sampling.intervalMs === 300, 5000, 'the good config applied');
-    expect(agent.currentConfig().enforcement.protectedProcesses).toEqual(['sshd', 'systemd']);
-    expect(configured.at(-1)).toBe('nucleus:300');
-    await agent.stop();
-    await r.emulator.stop();
-
-    // Nucleus gone: a new agent starts on the last good configuration from disk.
-    const offline = startAgent(r);
-    const sources: string[] = [];
-    offline.on('configured', (c, source) => sources.push(`${source}:${c.sampling.intervalMs}`));
-    await offline.start();
-    expect(sources[0]).toBe('last-good:300');
-    expect(offline.currentConfig().enforcement.protectedProcesses).toEqual(['sshd', 'systemd']);
   });
 
   it('answers downstream reports like the service and forwards only valid reports from known devices', async () => {
@@ -230,20 +200,6 @@ describe('agent against the emulator', () => {
     r.emulator.cloudPublish('$aws/things/Dev1/defender/metrics/json/rejected', answer('Dev1', 4001, 'REJECTED'));
     await until(() => agent.snapshot().outbox.unconfirmed === 0, 5000, 'the forwarded report confirmed');
     expect(agent.snapshot().reports.rejected).toBe(2);
-  });
-
-  it('keeps all its state in the start-up stateDir when the configuration moves it (until the next start)', async () => {
-    const r = await rig();
-    const agent = startAgent(r, 3600);
-    await agent.start();
-    const moved = join(r.dir, 'moved-state');
-    const changed = await r.emulator.changeConfig({ stateDir: moved });
-    expect(changed.applied).toBe(true);
-    await until(() => agent.currentConfig().stateDir === moved, 5000, 'the new configuration');
-    r.emulator.publishLocal('$aws/things/Dev1/defender/metrics/json', Buffer.from(JSON.stringify(deviceReport(5001))));
-    await until(() => cloud(r).find((m) => m.topic === '$aws/things/Dev1/defender/metrics/json'), 5000, 'the forwarded report');
-    expect(existsSync(moved)).toBe(false);
-    expect(existsSync(join(r.dir, 'state', 'outbox'))).toBe(true);
   });
 
   it('with downstream.forwardMinIntervalSeconds, forwards one report per device per interval and still answers every one', async () => {
@@ -406,5 +362,118 @@ describe('agent against the emulator', () => {
     const shed = await until(() => health.find((h) => h.shedding), 10_000, 'a health record saying it sheds');
     expect(shed.rssBytes).toBeGreaterThan(16 * 2 ** 20);
     await until(() => healthLocal.some((h) => (h as { shedding?: boolean }).shedding === true), 5000, 'the health record on local pub/sub');
+  });
+});
+
+describe.each(NUCLEUS_FLAVORS)('configuration from the %s emulator', (nucleus) => {
+  it('refuses a bad configuration with path: message errors, applies a good one without restart, and restarts offline on it', async () => {
+    const r = await rig({}, false, nucleus);
+    const agent = startAgent(r);
+    const configured: string[] = [];
+    agent.on('configured', (c, source) => configured.push(`${source}:${c.sampling.intervalMs}`));
+    await agent.start();
+    await until(() => agent.snapshot().config.validation === (nucleus === 'classic' ? 'nucleus' : 'on-apply'), 5000, 'the validation mode');
+
+    const recipeProfile = agent.currentConfig().behaviors;
+    // The Java nucleus asks the agent first and the deployment fails with its errors; lite applies it and
+    // the agent refuses it on apply. Either way the last good configuration stays in force.
+    const refusals = (): string[] => agent.snapshot().config.lastErrors;
+    const bad = await r.emulator.changeConfig({ sampling: { intervalMs: 5 } });
+    if (nucleus === 'classic') {
+      expect(bad.applied).toBe(false);
+      expect(JSON.stringify(bad)).toContain('sampling.intervalMs: must be >= 100');
+    } else {
+      expect(bad.applied).toBe(true);
+      await until(() => agent.snapshot().config.rejected === 1, 5000, 'the refusal on apply');
+      expect(refusals()).toEqual(['sampling.intervalMs: must be >= 100, got number 5']);
+    }
+    const badBehavior = await r.emulator.changeConfig({
+      sampling: { intervalMs: 200 },
+      behaviors: [{ name: 'x', metric: 'aws:all-bytes-out', criteria: { comparisonOperator: 'less-than' } }],
+    });
+    if (nucleus === 'classic') {
+      expect(badBehavior.applied).toBe(false);
+      expect(JSON.stringify(badBehavior)).toMatch(/behaviors\[0\]\.criteria/);
+    } else {
+      await until(() => agent.snapshot().config.rejected === 2, 5000, 'the second refusal on apply');
+      expect(refusals().join('\n')).toMatch(/behaviors\[0\]\.criteria/);
+    }
+    expect(agent.currentConfig().sampling.intervalMs).toBe(200);
+    expect(agent.currentConfig().behaviors).toEqual(recipeProfile); // the recipe's profile, still
+
+    // Numbers as the core hands them (strings on lite) and a list replaced whole.
+    const good = await r.emulator.changeConfig({
+      sampling: { intervalMs: 300 },
+      enforcement: { protectedProcesses: ['sshd', 'systemd'] },
+      behaviors: [{ name: 'bytesOut', metric: 'aws:all-bytes-out', criteria: { comparisonOperator: 'less-than', value: { count: 5000 } } }],
+    });
+    expect(good.applied).toBe(true);
+    await until(() => agent.currentConfig().sampling.intervalMs === 300, 5000, 'the good config applied');
+    expect(agent.currentConfig().enforcement.protectedProcesses).toEqual(['sshd', 'systemd']);
+    expect(agent.currentConfig().behaviors).toMatchObject([{ name: 'bytesOut', criteria: { value: { count: 5000 } } }]);
+    expect(refusals()).toEqual([]);
+    expect(configured.at(-1)).toBe('nucleus:300');
+    // Set up once; at most two configuration reads per update the core announced (it notifies once per
+    // changed key; notifications during a read fold into one more read): the Java nucleus announces only
+    // the applied update, lite all three. One validity report per question (classic only).
+    expect(
+      callsBeyondBudget(r.emulator.requestCounts(), {
+        ...ONE_CONNECTION_BUDGET[nucleus],
+        GetConfiguration: 1 + 2 * (nucleus === 'classic' ? 1 : 3),
+        ...(nucleus === 'classic' ? { SendConfigurationValidityReport: 3 } : {}),
+      }),
+    ).toEqual([]);
+    await agent.stop();
+    await r.emulator.stop();
+
+    // Nucleus gone: a new agent starts on the last good configuration from disk.
+    const offline = startAgent(r);
+    const sources: string[] = [];
+    offline.on('configured', (c, source) => sources.push(`${source}:${c.sampling.intervalMs}`));
+    await offline.start();
+    expect(sources[0]).toBe('last-good:300');
+    expect(offline.currentConfig().enforcement.protectedProcesses).toEqual(['sshd', 'systemd']);
+    expect(offline.currentConfig().behaviors).toMatchObject([{ name: 'bytesOut', criteria: { value: { count: 5000 } } }]);
+  });
+
+  it('a deployment that also changes the version is not validated: the agent refuses it on apply and again at its restart, on the last good configuration', async () => {
+    const r = await rig({}, false, nucleus);
+    const agent = startAgent(r);
+    await agent.start();
+    const component = r.emulator.componentName;
+    const bad = { sampling: { intervalMs: 5 } };
+    const deployed = await r.emulator.deploy({
+      components: { [component]: { componentVersion: '9.0.0', configurationUpdate: { merge: JSON.stringify(bad) } } },
+    });
+    // The deployment succeeds: no core asks the component about a configuration that comes with a new version.
+    expect(deployed).toMatchObject({ ok: true, components: { [component]: { version: '9.0.0', validated: false } } });
+    expect(r.emulator.requestCount('SendConfigurationValidityReport')).toBe(0);
+    await until(() => agent.snapshot().config.rejected === 1, 5000, 'the refusal on apply');
+    expect(agent.currentConfig().sampling.intervalMs).toBe(200);
+    expect(agent.snapshot().config.lastErrors.join('\n')).toMatch(/^sampling\.intervalMs: must be >= 100/);
+
+    // A real core restarts the component for its new version: it refuses the configuration at start and runs
+    // on the last good one, RUNNING (not ERRORED, which would end in BROKEN after three restarts).
+    await agent.stop();
+    const restarted = startAgent(r);
+    await restarted.start();
+    expect(restarted.snapshot().config).toMatchObject({ source: 'last-good', refusedAtStart: true, rejected: 1 });
+    expect(restarted.snapshot().config.lastErrors.join('\n')).toMatch(/^sampling\.intervalMs: must be >= 100/);
+    expect(restarted.currentConfig().sampling.intervalMs).toBe(200);
+    expect(r.emulator.componentState()).toBe('RUNNING');
+  });
+
+  it('keeps all its state in the start-up stateDir when the configuration moves it (until the next start)', async () => {
+    const r = await rig({}, false, nucleus);
+    const agent = startAgent(r, 3600);
+    await agent.start();
+    const moved = join(r.dir, 'moved-state');
+    const changed = await r.emulator.changeConfig({ stateDir: moved });
+    expect(changed.applied).toBe(true);
+    await until(() => agent.currentConfig().stateDir === moved, 5000, 'the new configuration');
+    r.emulator.publishLocal('$aws/things/Dev1/defender/metrics/json', Buffer.from(JSON.stringify(deviceReport(5001))));
+    await until(() => cloud(r).find((m) => m.topic === '$aws/things/Dev1/defender/metrics/json'), 5000, 'the forwarded report');
+    expect(existsSync(moved)).toBe(false);
+    expect(existsSync(join(r.dir, 'state', 'outbox'))).toBe(true);
   });
 });

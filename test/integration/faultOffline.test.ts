@@ -9,16 +9,22 @@
 // Ordering (ipc/outbox.ts): the nucleus spooled the oldest messages, the outbox holds everything after
 // them, one in flight, head first. When the cloud returns the nucleus sends its spool first, and the
 // outbox's head is retried only after a refusal, so no later message can overtake an earlier one.
+//
+// Both cores. Nucleus lite has no spooler: every publish is refused from the first offline moment, so the
+// outbox holds the whole day on disk and retries its head with backoff — never faster than the backoff
+// allows, and with every set-up call made once (test/support/nucleusCalls.ts).
 
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { Agent } from '../../src/agent/agent.ts';
 import { GreengrassEmulator } from '../../src/ipc/emulator/emulator.ts';
+import { NUCLEUS_FLAVORS } from '../../src/ipc/emulator/flavor.ts';
 import type { Outbox, OutboxMessage } from '../../src/ipc/outbox.ts';
 import { silentLogger } from '../../src/log.ts';
+import { callsBeyondBudget, ONE_CONNECTION_BUDGET } from '../support/nucleusCalls.ts';
 import { until } from '../support/until.ts';
 
 const RECIPE = fileURLToPath(new URL('../../recipe.yaml', import.meta.url));
@@ -26,24 +32,30 @@ const TOKEN = 'OFFLINETESTTOKEN';
 const GW = 'GatewayThing';
 const DAY_OF_REPORTS = 288; // 24 h / 300 s
 const SPOOL = 32 * 1024;
-
-let cleanup: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanup.reverse()) await c();
-  cleanup = [];
-});
+const MAX_BACKOFF_MS = 500;
 
 interface Recorded {
   topic: string;
   payload: string;
 }
 
-describe('cloud offline for a simulated day', () => {
-  it(`${DAY_OF_REPORTS} reports and the violations meanwhile all arrive afterwards, in order, ids unchanged`, async () => {
+// The two cores' days run side by side (concurrent: each test owns its emulator, agent and temp dir, and
+// cleans them up itself): the wait for 288 reports is most of the time, and waiting twice in a row would
+// double it.
+describe.concurrent.each(NUCLEUS_FLAVORS)('cloud offline for a simulated day on %s', (nucleus) => {
+  it(`${DAY_OF_REPORTS} reports and the violations meanwhile all arrive afterwards, in order, ids unchanged`, async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const cleanup: Array<() => Promise<void> | void> = [];
+    onTestFinished(async () => {
+      for (const c of cleanup.reverse()) await c();
+    });
     const dir = mkdtempSync(join(tmpdir(), 'dedge-offline-'));
     cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
     const record = join(dir, 'cloud.jsonl');
     const emulator = new GreengrassEmulator({
+      nucleus,
       socketPath: join(dir, 'ipc.sock'),
       recipe: RECIPE,
       token: TOKEN,
@@ -56,7 +68,7 @@ describe('cloud offline for a simulated day', () => {
         // Light samples (no per-process, custom metric or per-socket byte collection): a report per sample.
         collector: { perProcess: false, customMetrics: false, tcpBytes: false },
         heartbeat: { enabled: false },
-        outbox: { maxBackoffMs: 500 },
+        outbox: { maxBackoffMs: MAX_BACKOFF_MS },
         downstream: { devices: [{ thingName: 'Dev1', addresses: ['192.0.2.10'] }] },
         behaviors: [
           { name: 'noSsh', metric: 'aws:listening-tcp-ports', criteria: { comparisonOperator: 'not-in-port-set', value: { ports: [22] } } },
@@ -100,6 +112,9 @@ describe('cloud offline for a simulated day', () => {
 
     // Nothing in flight when the cloud leaves (drained() resolves with no I/O before the next line).
     expect(await outbox.drained(10_000)).toBe(true);
+    const publishesBefore = emulator.requestCount('PublishToIoTCore');
+    const recordedBefore = emulator.status().recordsWritten;
+    const offlineAt = Date.now();
     emulator.setOnline(false);
     const offlineFrom = queued.length;
     const cloudBefore = cloud().length;
@@ -123,15 +138,26 @@ describe('cloud offline for a simulated day', () => {
     clearInterval(flap);
     await new Promise((res) => setTimeout(res, 200)); // the last flap's violation and forward are queued
 
-    // Offline: the nucleus spool is full and our outbox holds the rest, on disk.
+    // Offline: the Java nucleus's spool is full and our outbox holds the rest, on disk; lite has no spool and
+    // refuses every publish, so the outbox holds everything.
     const status = emulator.status();
-    expect(status.spoolBytes).toBeGreaterThan(SPOOL / 2);
+    if (nucleus === 'classic') expect(status.spoolBytes).toBeGreaterThan(SPOOL / 2);
+    else expect(status.spoolBytes).toBe(0);
     expect(cloud().length).toBe(cloudBefore);
     const held = agent.snapshot().outbox;
-    expect(held.depth).toBeGreaterThan(DAY_OF_REPORTS / 2);
-    expect(held.lastError).toMatch(/spool is full/i);
+    expect(held.depth).toBeGreaterThan(nucleus === 'classic' ? DAY_OF_REPORTS / 2 : DAY_OF_REPORTS);
+    expect(held.lastError).toMatch(nucleus === 'classic' ? /spool is full/i : /Failed to publish the message/);
     expect(readdirSync(join(dir, 'state', 'outbox')).some((f) => f.startsWith('seg-'))).toBe(true);
     expect(violations.length).toBeGreaterThan(10);
+
+    // A refused publish is retried after the outbox's backoff (doubling up to maxBackoffMs, ±20 %), one at a
+    // time: however long the outage, no more refusals than the backoff allows.
+    // (Requests the nucleus took — recorded, or spooled on the Java nucleus — were not refused.)
+    const offlineMs = Date.now() - offlineAt;
+    const took = emulator.status().recordsWritten - recordedBefore + emulator.status().spoolDepth;
+    const refused = emulator.requestCount('PublishToIoTCore') - publishesBefore - took;
+    expect(refused).toBeGreaterThan(0);
+    expect(refused).toBeLessThanOrEqual(Math.ceil(offlineMs / (0.8 * MAX_BACKOFF_MS)) + 5);
 
     emulator.setOnline(true);
     const expected = queued.slice(offlineFrom);
@@ -176,5 +202,6 @@ describe('cloud offline for a simulated day', () => {
     expect(cloudViolations.map((v) => `${v.violationId}:${v.event}`)).toEqual(violations.slice(0, cloudViolations.length));
     expect(cloudViolations.length).toBe(violations.length);
     expect(agent.snapshot().outbox.droppedTotal).toBe(0);
+    expect(callsBeyondBudget(emulator.requestCounts(), ONE_CONNECTION_BUDGET[nucleus])).toEqual([]);
   }, 180_000);
 });

@@ -15,15 +15,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compilerFor, compilerPackages } from '../../scripts/buildSockDiag.ts';
 import {
   type DestroyedSocket,
-  decodeDestroyedResponse,
-  decodeTrafficResponse,
   destroyedRequest,
-  HelperResponseAssembler,
-  type ProcessCounters,
   procsRequest,
-  type TrafficResponse,
-} from '../../src/collector/sockDiagTraffic.ts';
-import { type TrafficReading, TrafficSource } from '../../src/collector/trafficSource.ts';
+  ResponseAssembler,
+  SockDiagDecoder,
+} from '../../src/collector/sockDiagProtocol.ts';
+import { SockDiagSource, type TrafficReading } from '../../src/collector/sockDiagSource.ts';
+import { decodeTrafficResponse, type ProcessCounters, type TrafficResponse } from '../../src/collector/sockDiagTraffic.ts';
 import { silentLogger } from '../../src/log.ts';
 import { bindUdpLoopbacks, listen } from '../support/loopbackSockets.ts';
 import { bpf, program, QEMU_ARM64, requirement, requires } from '../support/requirements.ts';
@@ -120,6 +118,11 @@ const child = "const s = require('node:dgram').createSocket('udp4'); const size 
   process.stdout.write(JSON.stringify({ parent: process.pid, kids }));
 })();`;
 
+// one datagram of argv[2] bytes to 127.0.0.1:argv[1]; prints the sender's pid
+const UDP_ONE = `
+const s = require('node:dgram').createSocket('udp4');
+s.send(Buffer.alloc(Number(process.argv[2]), 0x65), Number(process.argv[1]), '127.0.0.1', () => { s.close(); process.stdout.write(String(process.pid)); });`;
+
 async function pollUntil<T>(fn: () => Promise<T | undefined>, what: string, ms = 10_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
@@ -134,12 +137,12 @@ async function pollUntil<T>(fn: () => Promise<T | undefined>, what: string, ms =
 class Collected {
   readonly byTgid = new Map<number, ProcessCounters>();
   last: TrafficReading | undefined;
-  private readonly source: TrafficSource;
-  constructor(source: TrafficSource) {
+  private readonly source: SockDiagSource;
+  constructor(source: SockDiagSource) {
     this.source = source;
   }
   async poll(): Promise<TrafficReading> {
-    const r = await this.source.read();
+    const r = await this.source.procs(Date.now());
     if (!r) throw new Error('the helper did not answer');
     this.last = r;
     for (const p of r.processes) this.byTgid.set(p.tgid, p);
@@ -156,7 +159,7 @@ class Collected {
 }
 
 describe('dedge-sockdiag --traffic, eBPF mode (root), against traffic this test generates', requires(isRoot, bpf), () => {
-  let source: TrafficSource;
+  let source: SockDiagSource;
   let collected: Collected;
   let helperPid = 0;
   let ourPrograms = new Set<number>();
@@ -172,7 +175,7 @@ describe('dedge-sockdiag --traffic, eBPF mode (root), against traffic this test 
 
   beforeAll(async () => {
     COMM = (await runNode("process.stdout.write(require('node:fs').readFileSync('/proc/self/comm', 'utf8').trim())", [])).stdout;
-    source = new TrafficSource({ helperPath: await ensureHelper(), logger: silentLogger() });
+    source = new SockDiagSource({ helperPath: await ensureHelper(), logger: silentLogger(), traffic: true });
     collected = new Collected(source);
     const first = await collected.poll();
     expect({ mode: first.mode, reason: first.reason }).toEqual({ mode: 'ebpf', reason: '' });
@@ -300,7 +303,7 @@ describe('dedge-sockdiag --traffic, eBPF mode (root), against traffic this test 
 /** Runs `file args…` and exchanges request lines for whole responses. */
 class Driver {
   readonly child: ReturnType<typeof spawn>;
-  private readonly assembler = new HelperResponseAssembler();
+  private readonly assembler = new ResponseAssembler();
   private waiter: { resolve: (b: Buffer) => void; reject: (e: Error) => void } | undefined;
   readonly exited: Promise<number | null>;
   constructor(file: string, args: string[]) {
@@ -337,6 +340,53 @@ async function askOnce(file: string, args: string[]): Promise<{ r: TrafficRespon
   return { r, progs };
 }
 
+const hasUnshare = await program('unshare', 'util-linux');
+const hasNsenter = await program('nsenter', 'util-linux');
+
+/** children pids of a process (its main thread's /proc children list) */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+describe('dedge-sockdiag --traffic in a private pid namespace (root)', requires(isRoot, bpf, hasUnshare, hasNsenter), () => {
+  it('numbers processes as that namespace does; traffic of processes outside it is one aggregate record (tgid 0)', async () => {
+    // The helper as PID 1 of a new pid namespace (unshare --fork), with that namespace's /proc.
+    const d = new Driver('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child=SIGKILL', await ensureHelper(), '--traffic']);
+    try {
+      const first = decodeTrafficResponse(await d.request(procsRequest(1)));
+      expect(first.mode).toBe('ebpf');
+      const helper = await pollUntil(async () => childrenOf(d.child.pid!)[0], 'the helper under unshare');
+      // inside: a child of nsenter in the helper's pid namespace; it prints its own pid, as the namespace numbers it
+      const inside = await new Promise<number>((resolve, reject) => {
+        const c = spawn('nsenter', ['--target', String(helper), '--pid', '--', process.execPath, '-e', UDP_ONE, '9', '1500'], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        let out = '';
+        c.stdout.on('data', (b: Buffer) => (out += b.toString()));
+        c.on('exit', (code) => (code === 0 ? resolve(Number(out)) : reject(new Error(`nsenter exited ${code}`))));
+      });
+      // outside: this test's own child, in the initial namespace
+      await runNode(UDP_ONE, [9, 999]);
+      const seen = new Map<number, ProcessCounters>();
+      let seq = 2;
+      await pollUntil(async () => {
+        for (const p of decodeTrafficResponse(await d.request(procsRequest(seq++))).processes) seen.set(p.tgid, p);
+        return seen.get(inside)?.exited && (seen.get(0)?.bytesOut ?? 0) >= 999 ? true : undefined;
+      }, 'the inside process exited and the outside traffic');
+      expect(inside).toBeGreaterThan(1);
+      expect(inside).toBeLessThan(100); // a fresh namespace numbers from 1
+      expect(seen.get(inside)).toMatchObject({ bytesOut: 1500, packetsOut: 1, exited: true });
+      expect(seen.get(0)).toMatchObject({ comm: '', exited: false, ppid: 0 });
+    } finally {
+      await d.stop();
+    }
+  });
+});
+
 const hasSetpriv = await program('setpriv', 'util-linux');
 const armCompiler = await program(compilerFor('arm64'), compilerPackages('arm64'));
 const qemu = await program(QEMU_ARM64, 'qemu-user-static');
@@ -357,7 +407,7 @@ describe('dedge-sockdiag --traffic fallback: sockdiag mode, and why', () => {
     const port = await listen(server, '127.0.0.1');
     const d = new Driver(await ensureHelper(), ['--traffic', '--no-ebpf']);
     try {
-      const first = decodeDestroyedResponse(await d.request(destroyedRequest(1)));
+      const first = new SockDiagDecoder().decodeDestroyed(await d.request(destroyedRequest(1)));
       expect(first.error).toBe(0);
       const n = 20;
       const size = 2048;
@@ -367,7 +417,7 @@ describe('dedge-sockdiag --traffic fallback: sockdiag mode, and why', () => {
       const servers: DestroyedSocket[] = [];
       let seq = 2;
       await pollUntil(async () => {
-        const r = decodeDestroyedResponse(await d.request(destroyedRequest(seq++)));
+        const r = new SockDiagDecoder().decodeDestroyed(await d.request(destroyedRequest(seq++)));
         expect(r.lost).toBe(false);
         for (const x of r.sockets) {
           if (x.socket.remotePort === port) clients.push(x);
@@ -392,7 +442,7 @@ describe('dedge-sockdiag --traffic fallback: sockdiag mode, and why', () => {
   it('outside sockdiag mode nothing subscribes to destroyed sockets: ENOPROTOOPT', async () => {
     const off = new Driver(await ensureHelper(), []);
     try {
-      const r = decodeDestroyedResponse(await off.request(destroyedRequest(5)));
+      const r = new SockDiagDecoder().decodeDestroyed(await off.request(destroyedRequest(5)));
       expect(r).toMatchObject({ seq: 5, error: 92, sockets: [] });
     } finally {
       await off.stop();

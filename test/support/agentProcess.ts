@@ -1,18 +1,17 @@
 // The whole agent (`defender-edge run`) as a real child process, in a network namespace the test created
-// and in a private pid namespace (unshare --pid --fork --mount-proc): an enforcing agent then sees — and
-// can act on — only the processes of that namespace, never anything else on this shared machine. It is
-// PID 1 there, so when it ends the kernel ends whatever it left in the namespace too.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+// and in a private pid namespace (pidns.ts): an enforcing agent then sees — and can act on — only the
+// processes of that namespace, never anything else on this shared machine. It is PID 1 there, so when it
+// ends the kernel ends whatever it left in the namespace too.
+import { type ChildProcess, execFile } from 'node:child_process';
 import readline from 'node:readline';
 import { CLI } from './ipc.ts';
-import { until } from './until.ts';
+import { startInPidNs } from './pidns.ts';
 
 export interface AgentProcess {
   /** `ip` exec'd into `unshare` */
   child: ChildProcess;
   /** the agent's pid in our namespace (unshare's child) */
-  agentPid: () => number | undefined;
+  agentPid: () => number;
   /** its JSON log lines so far */
   logs: Array<Record<string, unknown>>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -30,85 +29,29 @@ export interface AgentProcessOptions {
   args?: string[];
 }
 
-function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
 export async function startAgentProcess(o: AgentProcessOptions): Promise<AgentProcess> {
-  const child = spawn(
-    'ip',
-    [
-      'netns',
-      'exec',
-      o.netns,
-      'unshare',
-      '--pid',
-      '--fork',
-      '--mount-proc',
-      '--kill-child=SIGKILL', // if unshare dies, so does the agent
-      process.execPath,
-      CLI,
-      'run',
-      ...(o.args ?? []),
-    ],
-    {
-      cwd: o.workDir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT: o.ipcSocket,
-        SVCUID: o.token,
-        AWS_IOT_THING_NAME: o.thingName,
-      },
+  const ns = await startInPidNs([process.execPath, CLI, 'run', ...(o.args ?? [])], {
+    netns: o.netns,
+    cwd: o.workDir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT: o.ipcSocket,
+      SVCUID: o.token,
+      AWS_IOT_THING_NAME: o.thingName,
     },
-  );
+  });
   const logs: Array<Record<string, unknown>> = [];
   // Read both pipes to the end: a full pipe would block the agent's synchronous logging.
-  readline.createInterface({ input: child.stdout! }).on('line', (l) => {
+  readline.createInterface({ input: ns.child.stdout! }).on('line', (l) => {
     try {
       logs.push(JSON.parse(l) as Record<string, unknown>);
     } catch {
       logs.push({ raw: l });
     }
   });
-  child.stderr!.on('data', (d: Buffer) => logs.push({ stderr: d.toString() }));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  await new Promise<void>((resolve, reject) => {
-    child.once('spawn', resolve);
-    child.once('error', reject);
-  });
-  let agentPid: number | undefined;
-  const findAgent = () => {
-    agentPid ??= child.pid === undefined ? undefined : childrenOf(child.pid)[0];
-    return agentPid;
-  };
-  await until(() => findAgent(), 10_000, 'the agent process under unshare');
-  return {
-    child,
-    agentPid: findAgent,
-    logs,
-    exited,
-    stop: async (timeoutMs = 15_000) => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const pid = findAgent();
-      if (pid !== undefined) {
-        try {
-          process.kill(pid, 'SIGTERM');
-        } catch {
-          /* gone */
-        }
-      }
-      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
+  ns.child.stderr!.on('data', (d: Buffer) => logs.push({ stderr: d.toString() }));
+  return { child: ns.child, agentPid: () => ns.init, logs, exited: ns.exited, stop: (timeoutMs = 15_000) => ns.stop(timeoutMs) };
 }
 
 export interface CliResult {

@@ -25,9 +25,12 @@ export interface ClientDeviceDeploymentOptions {
   component?: { name: string; version: string; merge?: Record<string, unknown> };
 }
 
-/** Versions written into the document; pick the ones your region offers (the emulator does not check them). */
+/**
+ * Versions written into the document, the same as the cloud app's (cloud/lib/fleetConfig.ts) and docs/examples/deployment.json
+ * (test/integration/downstreamDeployment.test.ts compares them); the emulator does not check them.
+ */
 export const CLIENT_DEVICE_COMPONENT_VERSIONS = {
-  'aws.greengrass.clientdevices.Auth': '2.5.5',
+  'aws.greengrass.clientdevices.Auth': '2.5.2',
   'aws.greengrass.clientdevices.mqtt.Moquette': '2.3.7',
   'aws.greengrass.clientdevices.mqtt.Bridge': '2.3.2',
   'aws.greengrass.clientdevices.IPDetector': '2.2.2',

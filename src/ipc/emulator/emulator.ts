@@ -313,6 +313,11 @@ export class GreengrassEmulator extends EventEmitter<EmulatorEvents> {
     return this.requests.get(operation) ?? 0;
   }
 
+  /** Every operation components have called so far (without `aws.greengrass#`) and how often. */
+  requestCounts(): Record<string, number> {
+    return Object.fromEntries(this.requests);
+  }
+
   /** Requests held by the `hold` option whose stream is still open. */
   heldCount(): number {
     return this.held.filter((h) => h.stream.isOpen()).length;
