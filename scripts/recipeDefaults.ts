@@ -6,6 +6,7 @@
 
 import type { ComponentConfig } from '../src/config/schema.ts';
 import { defaultConfig } from '../src/config/validate.ts';
+import { COMMANDS_TOPIC } from '../src/control/protocol.ts';
 
 export const COMPONENT_NAME = 'com.defender-edge.DefenderEdge';
 
@@ -60,8 +61,9 @@ const REPORT_FORMATS = ['json', 'cbor'] as const;
 /**
  * The IPC authorization (docs/greengrass-ipc.md#authorization-accesscontrol), exactly what the component calls:
  * - mqttproxy PublishToIoTCore: Defender reports for the gateway and downstream things in both formats,
- *   the violations topic and the heartbeat topic;
- * - mqttproxy SubscribeToIoTCore: the service's accepted/rejected answers for those reports;
+ *   the violations topic, the heartbeat topic and the answers to operators' commands;
+ * - mqttproxy SubscribeToIoTCore: the service's accepted/rejected answers for those reports, and the
+ *   operators' commands topic (src/control/cloudCommands.ts);
  * - pubsub SubscribeToTopic: the local topic filter downstream devices publish their own reports on
  *   (STANDARD matching: the filter string is matched literally, so the policy names it as subscribed),
  *   plus the per-device message topics counted for aws:num-messages-*;
@@ -74,18 +76,23 @@ export function accessControlFor(config: ComponentConfig): Record<string, unknow
     ...REPORT_FORMATS.map((f) => `$aws/things/+/defender/metrics/${f}`),
     anyThingFilter(config.violations.cloudTopic),
     anyThingFilter(config.heartbeat.topic),
+    ...['accepted', 'rejected'].map((answer) => `${anyThingFilter(COMMANDS_TOPIC)}/${answer}`),
   ];
-  const subscribeToIoTCore = ['accepted', 'rejected'].map((answer) => `$aws/things/+/defender/metrics/+/${answer}`);
+  const subscribeToIoTCore = [
+    ...['accepted', 'rejected'].map((answer) => `$aws/things/+/defender/metrics/+/${answer}`),
+    anyThingFilter(COMMANDS_TOPIC),
+  ];
   const downstreamAnswers = REPORT_FORMATS.flatMap((f) => ['accepted', 'rejected'].map((a) => `$aws/things/*/defender/metrics/${f}/${a}`));
   return {
     'aws.greengrass.ipc.mqttproxy': {
       [`${COMPONENT_NAME}:mqttproxy:publish`]: {
-        policyDescription: 'Publish Device Defender reports (gateway and downstream things), violations and heartbeats to AWS IoT Core',
+        policyDescription:
+          'Publish Device Defender reports (gateway and downstream things), violations, heartbeats and answers to operator commands to AWS IoT Core',
         operations: ['aws.greengrass#PublishToIoTCore'],
         resources: publishToIoTCore,
       },
       [`${COMPONENT_NAME}:mqttproxy:subscribe`]: {
-        policyDescription: 'Receive Device Defender accepted/rejected answers for the reports above',
+        policyDescription: 'Receive Device Defender accepted/rejected answers for the reports above, and operator commands',
         operations: ['aws.greengrass#SubscribeToIoTCore'],
         resources: subscribeToIoTCore,
       },

@@ -16,11 +16,15 @@ export interface LoggerOptions {
   name?: string;
 }
 
-/** The one root logger of a process; modules take `root.child({ module: '…' })`. */
+/**
+ * The one root logger of a process; modules take `root.child({ module: '…' })`. Levels are written as
+ * words ("level":"warn"): Greengrass stores a component's stdout as INFO whatever it says, so a number
+ * would be the only, and an obscure, sign of a warning in its log.
+ */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? (process.env.DEFENDER_EDGE_LOG_LEVEL as LevelWithSilent | undefined) ?? 'info';
   return pino(
-    { name: options.name ?? 'defender-edge', level, base: { pid: process.pid } },
+    { name: options.name ?? 'defender-edge', level, base: { pid: process.pid }, formatters: { level: (label) => ({ level: label }) } },
     pino.destination({ fd: options.fd ?? 1, sync: true }),
   );
 }

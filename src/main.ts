@@ -37,6 +37,25 @@ const commands: Record<string, CommandEntry> = {
     load: async () => (await import('./cli/checkConfig.ts')).checkConfigCommand,
   },
   collect: { summary: 'print host and downstream metric samples', load: async () => (await import('./cli/collect.ts')).collectCommand },
+  // The operator's console: talk to the running agent over its control socket (or read its persisted state).
+  status: {
+    summary: "the running agent's status: connection, outbox, last sample, actions, violations",
+    load: async () => (await import('./cli/status.ts')).statusCommand,
+  },
+  actions: {
+    summary: 'list the actions in force (read back from the kernel), or lift one',
+    load: async () => (await import('./cli/actions.ts')).actionsCommand,
+  },
+  violations: { summary: 'list the recent violations', load: async () => (await import('./cli/violations.ts')).violationsCommand },
+  explain: {
+    summary: 'explain one violation: its window against the threshold, rails, action, outcome',
+    load: async () => (await import('./cli/explain.ts')).explainCommand,
+  },
+  pause: {
+    summary: 'make every enforcement decision dry-run for a while',
+    load: async () => (await import('./cli/pause.ts')).pauseCommand,
+  },
+  resume: { summary: 'end a pause', load: async () => (await import('./cli/pause.ts')).resumeCommand },
 };
 
 // Helper processes, hidden from --help: the demo's actors (its rogue agents and their innocent neighbour)

@@ -72,7 +72,9 @@ export function corePolicy(p: PolicyInputs, arn: ArnOf): PolicyDocument {
       // policy for client-device support: https://docs.aws.amazon.com/greengrass/v2/developerguide/device-auth.html).
       allow(['greengrass:GetConnectivityInfo', 'greengrass:UpdateConnectivityInfo'], [arn('iot', `thing/${gw}`)]),
       // defender-edge: Device Defender reports for the gateway and its downstream devices (the service accepts
-      // reports published for another thing on that thing's reserved topic), violations and heartbeats.
+      // reports published for another thing on that thing's reserved topic), violations, heartbeats, and the
+      // answers to operators' commands. Never the commands topic itself: a core allowed to publish there
+      // could command its gateways (src/control/cloudCommands.ts, docs/security.md).
       allow(
         ['iot:Publish'],
         [
@@ -81,13 +83,19 @@ export function corePolicy(p: PolicyInputs, arn: ArnOf): PolicyDocument {
           topic(`defender-edge/${gw}/violations`),
           topic(`defender-edge/${dev}/violations`),
           topic(`defender-edge/${gw}/heartbeat`),
+          topic(`defender-edge/${gw}/commands/accepted`),
+          topic(`defender-edge/${gw}/commands/rejected`),
         ],
       ),
-      // The agent's two subscriptions, by their exact filters (src/agent/agent.ts): its own acceptances,
-      // every thing's rejections.
+      // The agent's subscriptions, by their exact filters (src/agent/agent.ts, src/control/cloudCommands.ts):
+      // its own acceptances, every thing's rejections, its operators' commands.
       allow(
         ['iot:Subscribe'],
-        [filter(`$aws/things/${gw}/defender/metrics/+/accepted`), filter('$aws/things/+/defender/metrics/+/rejected')],
+        [
+          filter(`$aws/things/${gw}/defender/metrics/+/accepted`),
+          filter('$aws/things/+/defender/metrics/+/rejected'),
+          filter(`defender-edge/${gw}/commands`),
+        ],
       ),
       allow(
         ['iot:Receive'],
@@ -95,6 +103,7 @@ export function corePolicy(p: PolicyInputs, arn: ArnOf): PolicyDocument {
           topic(`$aws/things/${gw}/defender/metrics/*/accepted`),
           topic(`$aws/things/${gw}/defender/metrics/*/rejected`),
           topic(`$aws/things/${dev}/defender/metrics/*/rejected`),
+          topic(`defender-edge/${gw}/commands`),
         ],
       ),
     ],

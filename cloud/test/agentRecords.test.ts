@@ -30,6 +30,7 @@ import { CLI, RECIPE, resourcesOf, rootNode, synth, testFleet } from './support.
 const GATEWAY = 'gw-test1';
 const DEVICE = 'sensor-7';
 const TOKEN = 'CLOUDRECORDS0001';
+const COMMANDS = `defender-edge/${GATEWAY}/commands`;
 
 const fleetConfig = testFleet((f) => {
   f.component.configuration = {
@@ -190,6 +191,10 @@ beforeAll(async () => {
   await device.publishAsync(`$aws/things/${DEVICE}/defender/metrics/json`, report(1002, [443]), { qos: 1 });
   await until('two alarm-cleared violations', () => cloud().filter((r) => r.doc.event === 'alarm-cleared').length >= 2 && true);
   await until('the answers to both reports', () => answers.length >= 2);
+  // An operator's command from the cloud (README "Operating it"), answered on …/commands/accepted.
+  const command = { commandId: 'c-cloud-1', command: 'status', requestedBy: 'cloud-test' };
+  emulator.stdin!.write(`cloud-publish ${COMMANDS} ${JSON.stringify(command)}\n`);
+  await until('the answer to the command', () => cloud().some((r) => r.topic === `${COMMANDS}/accepted`));
   records = cloud();
 });
 
@@ -333,13 +338,19 @@ describe('the rules select the records the agent publishes', () => {
         `defender-edge/${DEVICE}/violations`,
         `defender-edge/${GATEWAY}/heartbeat`,
         `$aws/things/${DEVICE}/defender/metrics/json`,
+        `${COMMANDS}/accepted`,
       ]),
     );
+    expect(records.find((r) => r.topic === `${COMMANDS}/accepted`)!.doc).toMatchObject({ commandId: 'c-cloud-1', command: 'status' });
     for (const t of topics) expect(iotPolicyAllows(doc, 'iot:Publish', `arn:aws:iot:eu-west-1:123456789012:topic/${t}`), t).toBe(true);
-    // The agent's subscriptions (src/agent/agent.ts), by their exact filters.
-    for (const f of [`$aws/things/${GATEWAY}/defender/metrics/+/accepted`, '$aws/things/+/defender/metrics/+/rejected']) {
+    // The agent's subscriptions (src/agent/agent.ts, src/control/cloudCommands.ts), by their exact filters,
+    // and the messages they bring.
+    for (const f of [`$aws/things/${GATEWAY}/defender/metrics/+/accepted`, '$aws/things/+/defender/metrics/+/rejected', COMMANDS]) {
       expect(iotPolicyAllows(doc, 'iot:Subscribe', `arn:aws:iot:eu-west-1:123456789012:topicfilter/${f}`), f).toBe(true);
     }
+    expect(iotPolicyAllows(doc, 'iot:Receive', `arn:aws:iot:eu-west-1:123456789012:topic/${COMMANDS}`)).toBe(true);
+    // Commands come from operators (IAM), never from the core's own connection.
+    expect(iotPolicyAllows(doc, 'iot:Publish', `arn:aws:iot:eu-west-1:123456789012:topic/${COMMANDS}`)).toBe(false);
   });
 });
 

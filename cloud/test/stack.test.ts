@@ -297,6 +297,15 @@ describe('IoT policies', () => {
     expect(ok('iot:Subscribe', iot('topicfilter/$aws/things/+/defender/metrics/+/rejected'))).toBe(true);
     expect(ok('iot:Subscribe', iot('topicfilter/$aws/things/+/defender/metrics/+/accepted'))).toBe(false);
     expect(ok('iot:Subscribe', iot('topicfilter/#'))).toBe(false);
+    // Operators' commands: the gateway subscribes and answers; it may never publish a command itself.
+    expect(ok('iot:Subscribe', iot('topicfilter/defender-edge/gw-17/commands'))).toBe(true);
+    expect(ok('iot:Receive', iot('topic/defender-edge/gw-17/commands'))).toBe(true);
+    expect(ok('iot:Publish', iot('topic/defender-edge/gw-17/commands/accepted'))).toBe(true);
+    expect(ok('iot:Publish', iot('topic/defender-edge/gw-17/commands/rejected'))).toBe(true);
+    expect(ok('iot:Publish', iot('topic/defender-edge/gw-17/commands'))).toBe(false);
+    expect(ok('iot:Publish', iot('topic/defender-edge/gw-17/commands/extra'))).toBe(false);
+    expect(ok('iot:Subscribe', iot('topicfilter/defender-edge/sensor-3/commands'))).toBe(false);
+    expect(ok('iot:Publish', iot('topic/defender-edge/sensor-3/commands/accepted'))).toBe(false);
     expect(ok('iot:Receive', iot('topic/$aws/things/sensor-3/defender/metrics/json/rejected'))).toBe(true);
     expect(ok('iot:Receive', iot('topic/$aws/things/sensor-3/defender/metrics/json/accepted'))).toBe(false);
     expect(ok('iot:AssumeRoleWithCertificate', iot('rolealias/GreengrassV2TokenExchangeRoleAlias'))).toBe(true);

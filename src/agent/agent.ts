@@ -11,6 +11,7 @@ import { Collector } from '../collector/collector.ts';
 import type { ProcessTrafficPoll } from '../collector/processTrafficCollector.ts';
 import type { ProcessRef } from '../collector/sample.ts';
 import type { ComponentConfig } from '../config/schema.ts';
+import { OperatorConsole } from '../control/operatorConsole.ts';
 import type { ActionRecord } from '../enforce/actionModel.ts';
 import { createEnforcer } from '../enforce/createEnforcer.ts';
 import type { Enforcer } from '../enforce/enforcer.ts';
@@ -20,7 +21,7 @@ import { Outbox } from '../ipc/outbox.ts';
 import { behaviorsOf, evaluatorOptionsOf } from '../localrules/configCheck.ts';
 import type { ViolationEvent } from '../localrules/contracts.ts';
 import { datapointsFromSample, datapointsFromTrafficPoll, deviceInfoOf } from '../localrules/datapoints.ts';
-import { type Datapoint, Evaluator } from '../localrules/evaluator.ts';
+import { type Datapoint, Evaluator, type ViolationEvidence } from '../localrules/evaluator.ts';
 import { type CompiledProfile, compileProfile } from '../localrules/profile.ts';
 import { ThresholdCache } from '../localrules/thresholdCache.ts';
 import type { Logger } from '../log.ts';
@@ -54,6 +55,11 @@ export interface AgentOptions {
    */
   processFilter?: (p: ProcessRef) => boolean;
   now?: () => number;
+  /**
+   * The component's work folder, where the control socket lives (`run` passes its working directory:
+   * Greengrass starts a component in its work folder). Absent: no control socket (tests, the demo).
+   */
+  workDir?: string;
 }
 
 export interface AgentEvents {
@@ -93,6 +99,7 @@ export class Agent extends EventEmitter<AgentEvents> {
    */
   private actionsBeforePublisher: ActionRecord[] | undefined = [];
   private health!: HealthMonitor;
+  private console: OperatorConsole | undefined;
   private messageSubs: IpcSubscription[] = [];
   private replySubs: IpcSubscription[] = [];
   private sampleTimer: NodeJS.Timeout | undefined;
@@ -206,6 +213,16 @@ export class Agent extends EventEmitter<AgentEvents> {
       onForward: (thing, format, payload, reportId) => this.reporter.forwardDeviceReport(thing, format, payload, reportId),
       now: this.now,
     });
+    // The operator's console (control socket, cloud commands, violation journal) before the first sample or device report.
+    this.console = new OperatorConsole({
+      agent: this,
+      outbox: this.outbox,
+      ...(this.o.workDir === undefined ? {} : { workDir: resolve(this.o.workDir) }),
+      stateDir: this.stateDir,
+      logger: this.o.logger,
+      now: this.now,
+    });
+    await this.console.start();
     await this.downstream.configure(this.config);
     this.subscribeMessages(this.config);
     // Rejections for every thing we report for; acceptances only for the gateway's own reports. A
@@ -265,6 +282,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       }
     };
     await step('sampling', () => this.busy);
+    await step('console', () => this.console?.stop());
     await step('outbox drain', () => (this.ipc.isConnected() ? this.outbox?.drained(2000) : undefined));
     await step('subscriptions', () => Promise.all([...this.messageSubs, ...this.replySubs].map((s) => s.close())));
     await step('downstream', () => this.downstream?.close());
@@ -282,6 +300,21 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   currentConfig(): ComponentConfig {
     return this.config;
+  }
+
+  /** The enforcer in use now (a new one replaces it when the enforcement configuration changes). */
+  enforcement(): Enforcer {
+    return this.enforcer;
+  }
+
+  /** What an in-alarm event was judged on; call it while handling the event (see Evaluator.evidenceFor). */
+  evidenceFor(ev: ViolationEvent): ViolationEvidence | undefined {
+    return this.evaluator.evidenceFor(ev);
+  }
+
+  /** The self-limit's state for `status` (whether it sheds optional work now). */
+  isShedding(): boolean {
+    return this.shedding;
   }
 
   /** Snapshot of every module's counters, for the health record. */

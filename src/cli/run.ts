@@ -9,7 +9,9 @@ import { parseCommandArgs, UsageError } from './args.ts';
 const USAGE = `usage: defender-edge run [--state-dir DIR] [--thing NAME] [--log-level LEVEL]
 
 Runs the agent. Reads AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT, SVCUID and AWS_IOT_THING_NAME
-from the environment the Greengrass nucleus (or \`defender-edge emulator\`) gives a component.
+from the environment the Greengrass nucleus (or \`defender-edge emulator\`) gives a component. Opens its
+control socket control.sock (mode 0600) in the working directory — under Greengrass the component's work
+folder — for \`defender-edge status\`, \`actions\`, \`violations\`, \`explain\`, \`pause\` and \`resume\`.
 
   --state-dir  where all state lives (outbox, report ids, thresholds, actions, last good configuration);
                overrides the stateDir setting (default: stateDir, i.e. ./state in the component's work folder)
@@ -20,6 +22,9 @@ from the environment the Greengrass nucleus (or \`defender-edge emulator\`) give
                reporting.intervalSeconds (≥ 300; Device Defender throttles more frequent reports)`;
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** What ps / pgrep see for the agent. */
+export const PROCESS_TITLE = 'defender-edge';
 
 export async function runCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(
@@ -60,6 +65,9 @@ export async function runCommand(argv: string[]): Promise<number> {
       throw new UsageError('--report-interval-seconds: must be an integer from 1 to 86400');
     }
   }
+  // Node names its main thread "MainThread", which is what ps, top and pgrep show (the thread's comm);
+  // the title sets the comm (prctl PR_SET_NAME, up to 15 bytes) and the command line ps -f shows.
+  process.title = PROCESS_TITLE;
   const logger = createLogger(level ? { level: level as LevelWithSilent } : {});
   const agent = new Agent({
     socketPath: env.socketPath,
@@ -67,6 +75,8 @@ export async function runCommand(argv: string[]): Promise<number> {
     thingName,
     bootstrapStateDir: values['state-dir'] ?? 'state',
     ...(values['state-dir'] !== undefined ? { stateDir: values['state-dir'] } : {}),
+    // Greengrass runs a component with its work folder as the working directory: the control socket goes there.
+    workDir: process.cwd(),
     logger,
     ...(reportIntervalOverrideSeconds !== undefined ? { reportIntervalOverrideSeconds } : {}),
   });

@@ -70,6 +70,8 @@ export const settingDescriptions: Record<string, string> = {
   'enforcement.revertOnClear': 'Revert an action when its violation clears.',
   'enforcement.stopGraceMs': 'Time between SIGTERM and SIGKILL for `process-terminate`.',
   'enforcement.nftTable': 'nftables table (family inet) the component owns for blocks and quarantines.',
+  'enforcement.liftQuietSeconds':
+    'After an operator lifts an action (`defender-edge actions lift`, a cloud `lift` command, or by hand: an nft element deleted, a link set up, a stopped process continued), the same offender is not acted on again for this long (0: at once). A lift command may set its own window.',
   outbox: 'The disk-backed queue of everything bound for IoT Core.',
   'outbox.maxEntries': 'Most messages kept; beyond it the oldest are dropped and counted.',
   'outbox.maxBytes': 'Most bytes kept on disk; beyond it the oldest are dropped and counted.',

@@ -90,6 +90,7 @@ export interface ComponentConfig {
     revertOnClear: boolean;
     stopGraceMs: number;
     nftTable: string;
+    liftQuietSeconds: number;
   };
   outbox: { maxEntries: number; maxBytes: number; maxBackoffMs: number; replayBytes: number };
   thresholdCache: { maxThings: number; maxBytes: number };
@@ -271,6 +272,7 @@ export const configSchema: SchemaObject = {
         revertOnClear: { type: 'boolean', default: false },
         stopGraceMs: { type: 'integer', minimum: 0, maximum: 600_000, default: 5000 },
         nftTable: { type: 'string', pattern: '^[a-zA-Z0-9_]{1,32}$', default: 'defender_edge' },
+        liftQuietSeconds: { type: 'integer', minimum: 0, maximum: 2_592_000, default: 3600 },
       },
       required: [],
     },

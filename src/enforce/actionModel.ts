@@ -28,14 +28,41 @@ export interface BackendMetrics {
 }
 
 /**
- * One enforcement backend (the CrowdSec bouncer shape: add / delete / shutdown / metrics; a backend that
- * needs set-up does it on its first apply). apply/revert resolve with a short human detail ("SIGSTOP
- * sent") or reject with the cause.
+ * What the kernel shows for an action, read back right after it was applied and on every reconcile:
+ * - `in-force`: the nft element is in its set, the process is stopped (state T) or frozen, the link is down
+ *   (or, for process-terminate, the process is gone: what was asked for happened);
+ * - `pending`: on its way (process-terminate inside its SIGTERM grace period; a stop not yet delivered);
+ * - `not-in-force`: it is not (an element deleted by hand, a link set up, a stopped process continued);
+ * - `lost`: the kernel lost it wholesale (our nft table is gone: a firewall reload or `nft flush ruleset`),
+ *   which is not anyone's decision to lift this action: it is applied again with its remaining time;
+ * - `target-gone`: the process, cgroup or interface no longer exists: nothing is left to hold or lift;
+ * - `simulated`: a dry-run action (nothing to read back);
+ * - `unknown`: the read-back itself failed (nft not runnable …); never taken as drift.
+ */
+export interface ReadBack {
+  state: 'in-force' | 'pending' | 'not-in-force' | 'lost' | 'target-gone' | 'simulated' | 'unknown';
+  /** what was seen, for people: "10.99.0.2 in inet defender_edge block4, expires in 598 s" */
+  observed: string;
+  /** ms since the epoch */
+  at: number;
+}
+
+/**
+ * One enforcement backend (the CrowdSec bouncer shape: add / delete / shutdown / metrics, plus a read-back
+ * of what the kernel shows; a backend that needs set-up does it on its first use). apply/revert resolve
+ * with a short human detail ("SIGSTOP sent") or reject with the cause.
  */
 export interface EnforcementBackend {
   readonly name: BackendName;
   apply(request: ApplyRequest): Promise<string>;
   revert(request: ApplyRequest): Promise<string>;
+  /**
+   * Reads the action back from the kernel. `settleMs`: how long to wait for an effect that lands
+   * asynchronously (a signal being delivered, a cgroup finishing its freeze) before saying it is not in force.
+   */
+  readBack(request: ApplyRequest, settleMs?: number): Promise<ReadBack>;
+  /** the same for many actions with one look at the kernel, where the backend can (nft: one table listing) */
+  readBackAll?(requests: readonly ApplyRequest[]): Promise<ReadBack[]>;
   /** stop background work; never lifts a block (nft elements keep their kernel timeout) */
   shutdown(): Promise<void>;
   metrics(): BackendMetrics;
@@ -81,7 +108,19 @@ export type ActionOutcome =
   | 'refused' // a rail or the rate limit said no; nothing was changed
   | 'skipped' // nothing to do (already active for this target)
   | 'failed' // the backend tried and failed
-  | 'killed'; // process-terminate: the process ignored SIGTERM for stopGraceMs and got SIGKILL
+  | 'killed' // process-terminate: the process ignored SIGTERM for stopGraceMs and got SIGKILL
+  | 'lifted'; // an operator ended it: a lift command, or by hand on the host (seen by the read-back)
+
+/** Who asked for a lift, a pause or a resume. */
+export interface Operator {
+  /** `socket`: a command on the gateway; `cloud`: the IoT Core commands topic; `host`: a change made outside the agent */
+  via: 'socket' | 'cloud' | 'host';
+  /** the user the client reports (the socket admits only its owner, root); the cloud command's requestedBy */
+  user?: string;
+  uid?: number;
+  /** the cloud command's commandId */
+  commandId?: string;
+}
 
 export interface ActionRecord {
   /**
@@ -101,6 +140,14 @@ export interface ActionRecord {
   ttlSeconds?: number;
   expiresAt?: number;
   escalationLevel?: number;
+  /** the kernel's view right after the change (applied, restored, killed) or when drift was found (lifted) */
+  readBack?: ReadBack;
+  /** the safety rails that were checked and passed, and the policy that shaped the action (applied, restored) */
+  rails?: string[];
+  /** lifted: who */
+  by?: Operator;
+  /** lifted, or skipped for a recent lift: no action on this offender before this time (ms since the epoch) */
+  quietUntil?: number;
   violation: ViolationRef;
 }
 

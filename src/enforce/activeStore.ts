@@ -3,14 +3,36 @@
 
 import { isPlainObject } from '../plainObject.ts';
 import { readJsonFile, writeFileAtomic } from '../store/atomicFile.ts';
-import { type ActionTarget, type ActiveAction, type BackendName, ENFORCE_ACTION_TYPES } from './actionModel.ts';
+import { type ActionTarget, type ActiveAction, type BackendName, ENFORCE_ACTION_TYPES, type Operator } from './actionModel.ts';
 import type { OffenceEntry } from './enforcementPolicy.ts';
 import { parseAddress, validateInterfaceName, validatePid } from './targetValidation.ts';
+
+/** An offender an operator lifted an action from: not acted on again until `until` (ms since the epoch). */
+export interface QuietEntry {
+  until: number;
+  actionId?: string;
+  by?: Operator;
+}
+
+/** Enforcement paused by an operator: every decision is dry-run until `until`. */
+export interface PauseState {
+  at: number;
+  until: number;
+  by: Operator;
+}
 
 export interface EnforcementState {
   version: 1;
   actions: ActiveAction[];
   offences: Record<string, OffenceEntry>;
+  /** by offence key (enforcementPolicy.ts offenceKey) */
+  quiet?: Record<string, QuietEntry>;
+  pause?: PauseState;
+  /**
+   * /proc/sys/kernel/random/boot_id when the file was written. On the same boot the kernel is the truth:
+   * an action missing there was lifted by someone and is not re-applied; after a reboot it is.
+   */
+  bootId?: string;
 }
 
 const BACKENDS: readonly BackendName[] = ['process', 'nft', 'link', 'dry-run'];
@@ -85,7 +107,24 @@ export function loadEnforcementState(path: string): LoadedState {
     if (isPlainObject(v) && isNum(v.count) && isNum(v.lastAt)) offences[k] = { count: v.count, lastAt: v.lastAt };
     else errors.push(`offences.${k}: must be {count, lastAt}`);
   }
-  return { state: { version: 1, actions, offences }, errors };
+  const state: EnforcementState = { version: 1, actions, offences };
+  const raw = r.value as { quiet?: unknown; pause?: unknown; bootId?: unknown };
+  if (isPlainObject(raw.quiet)) {
+    const quiet: Record<string, QuietEntry> = {};
+    for (const [k, v] of Object.entries(raw.quiet)) {
+      if (isPlainObject(v) && isNum(v.until)) quiet[k] = v as unknown as QuietEntry;
+      else errors.push(`quiet.${k}.until: must be a number`);
+    }
+    state.quiet = quiet;
+  }
+  if (raw.pause !== undefined) {
+    const p = raw.pause;
+    if (isPlainObject(p) && isNum(p.until) && isNum(p.at) && isPlainObject(p.by) && typeof p.by.via === 'string')
+      state.pause = p as unknown as PauseState;
+    else errors.push('pause: must be {at, until, by: {via}}');
+  }
+  if (typeof raw.bootId === 'string') state.bootId = raw.bootId;
+  return { state, errors };
 }
 
 export function saveEnforcementState(path: string, state: EnforcementState): void {

@@ -3,7 +3,20 @@
 // newline in them cannot forge a second record. Bounded: past maxBytes the file rolls to `<path>.1`.
 import { appendFileSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { ActionRecord } from './actionModel.ts';
+import type { ActionRecord, Operator } from './actionModel.ts';
+
+/** An operator's command (pause, resume, a cloud command, a refused lift …), audited beside the actions. */
+export interface CommandAuditRecord {
+  t: number;
+  record: 'command';
+  command: string;
+  by: Operator;
+  outcome: 'accepted' | 'rejected';
+  detail?: string;
+  args?: Record<string, unknown>;
+}
+
+export type AuditEntry = ActionRecord | CommandAuditRecord;
 
 export class AuditLog {
   readonly path: string;
@@ -21,7 +34,7 @@ export class AuditLog {
     }
   }
 
-  append(record: ActionRecord): void {
+  append(record: AuditEntry): void {
     const line = `${JSON.stringify(record)}\n`;
     const bytes = Buffer.byteLength(line);
     if (this.#size > 0 && this.#size + bytes > this.#maxBytes) {

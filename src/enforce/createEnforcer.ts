@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import type { Logger } from '../log.ts';
 import { type CommandRunner, createCommandRunner } from '../system/commandRunner.ts';
-import { findCgroup2Mount, readAncestry } from '../system/procfs.ts';
+import { findCgroup2Mount, readAncestry, readBootId } from '../system/procfs.ts';
 import type { ActionRecord } from './actionModel.ts';
 import { AuditLog } from './auditLog.ts';
 import { DryRunBackend } from './dryRunBackend.ts';
@@ -29,6 +29,8 @@ export interface CreateEnforcerOptions {
   /** override cgroup2 mount discovery (null = no cgroup v2) */
   cgroupRoot?: string | null;
   auditMaxBytes?: number;
+  /** how often actions in force are read back from the kernel (default 10 s; 0: on demand only) */
+  reconcileMs?: number;
 }
 
 export function enforcementPaths(stateDir: string): { statePath: string; auditPath: string } {
@@ -79,6 +81,13 @@ export function createEnforcer(options: CreateEnforcerOptions): Enforcer {
     ...(options.onAction === undefined ? {} : { onAction: options.onAction }),
     ...(options.now === undefined ? {} : { now: options.now }),
     ...(options.agentPid === undefined ? {} : { agentPid: options.agentPid }),
+    ...(options.reconcileMs === undefined ? {} : { reconcileMs: options.reconcileMs }),
+    ...optionalBootId(),
   });
   return enforcer;
+}
+
+function optionalBootId(): { bootId?: string } {
+  const bootId = readBootId();
+  return bootId === undefined ? {} : { bootId };
 }

@@ -2,10 +2,22 @@
 // no kernel timeout: the Enforcer's timer (and the persisted state after a restart) brings it back, and a
 // watchdog process that outlives the agent does if the agent never comes back (linkWatchdog.ts).
 import type { Logger } from '../log.ts';
-import type { CommandRunner } from '../system/commandRunner.ts';
-import type { ApplyRequest, BackendMetrics, EnforcementBackend } from './actionModel.ts';
+import { CommandError, type CommandRunner } from '../system/commandRunner.ts';
+import type { ApplyRequest, BackendMetrics, EnforcementBackend, ReadBack } from './actionModel.ts';
 import type { WatchdogHandle } from './linkWatchdog.ts';
 import { validateInterfaceName } from './targetValidation.ts';
+
+/** Pure: `ip -j link show dev X` → the read-back of an interface-down (IFF_UP is the administrative state). */
+export function readBackFromLinkShow(ifname: string, listing: string | null): Omit<ReadBack, 'at'> {
+  if (listing === null) return { state: 'target-gone', observed: `interface ${ifname} does not exist` };
+  const links = JSON.parse(listing) as Array<{ ifname?: unknown; flags?: unknown; operstate?: unknown }>;
+  const link = Array.isArray(links) ? links.find((l) => l.ifname === ifname) : undefined;
+  if (link === undefined || !Array.isArray(link.flags)) return { state: 'target-gone', observed: `interface ${ifname} not listed` };
+  const oper = typeof link.operstate === 'string' ? ` (operstate ${link.operstate})` : '';
+  return link.flags.includes('UP')
+    ? { state: 'not-in-force', observed: `interface ${ifname} is up${oper}` }
+    : { state: 'in-force', observed: `interface ${ifname} is down${oper}` };
+}
 
 export interface LinkBackendOptions {
   runner: CommandRunner;
@@ -61,6 +73,19 @@ export class LinkBackend implements EnforcementBackend {
     this.#watchdogs.delete(ifname);
     await this.#set(ifname, 'up', 'reverted');
     return `interface ${ifname} set up`;
+  }
+
+  async readBack(req: ApplyRequest): Promise<ReadBack> {
+    const ifname = this.#ifname(req);
+    let listing: string | null;
+    try {
+      listing = await this.#o.runner.run('ip', ['-j', 'link', 'show', 'dev', ifname]);
+    } catch (err) {
+      // iproute2: `Device "X" does not exist.`
+      if (!(err instanceof CommandError) || !/does not exist/.test(err.stderr)) throw err;
+      listing = null;
+    }
+    return { ...readBackFromLinkShow(ifname, listing), at: (this.#o.now ?? Date.now)() };
   }
 
   /** Watchdogs keep running: they are for an agent that stopped and does not come back. */

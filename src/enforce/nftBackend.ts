@@ -2,8 +2,8 @@
 // Every element carries a kernel timeout (CrowdSec bouncer habit): if the agent dies, blocks still end
 // on time, and a crash never leaves a permanent block. Each change is one `nft -f -` transaction.
 import type { Logger } from '../log.ts';
-import type { CommandRunner } from '../system/commandRunner.ts';
-import type { ActionTarget, ApplyRequest, BackendMetrics, EnforceActionType, EnforcementBackend } from './actionModel.ts';
+import { CommandError, type CommandRunner } from '../system/commandRunner.ts';
+import type { ActionTarget, ApplyRequest, BackendMetrics, EnforceActionType, EnforcementBackend, ReadBack } from './actionModel.ts';
 import { parseAddress, validateInterfaceName } from './targetValidation.ts';
 
 const TABLE_NAME = /^[a-zA-Z0-9_]{1,32}$/;
@@ -112,6 +112,42 @@ export function parseTableJson(text: string): NftElement[] {
   return out;
 }
 
+/**
+ * Pure: whether every element of `req` is in the table `nft -j list table` printed (`null`: the table
+ * does not exist). An element missing from its set was deleted by someone: not in force. A missing table
+ * is a ruleset reload or flush (a firewall service restart does that), not a decision about this action:
+ * `lost`, and the enforcer applies it again.
+ */
+export function readBackFromTable(table: string, req: ApplyRequest, listing: string | null): Omit<ReadBack, 'at'> {
+  if (listing === null) return { state: 'lost', observed: `table inet ${table} does not exist (ruleset flushed or reloaded)` };
+  const entries = parseTableJson(listing);
+  const canonical = (text: string): string => {
+    try {
+      return parseAddress(text).text;
+    } catch {
+      return text;
+    }
+  };
+  const present = new Map<string, number | undefined>();
+  for (const e of entries) {
+    if (e.target.kind === 'addresses') for (const a of e.target.addresses) present.set(`addr:${canonical(a)}`, e.expiresInMs);
+    else if (e.target.kind === 'interface') present.set(`if:${e.target.ifname}`, e.expiresInMs);
+  }
+  const seen: string[] = [];
+  const missing: string[] = [];
+  for (const { set, elem } of elementsOf(req)) {
+    const key = set === NFT_SETS.quarantine ? `if:${elem.slice(1, -1)}` : `addr:${elem}`;
+    if (!present.has(key)) {
+      missing.push(`${elem} not in inet ${table} ${set}`);
+      continue;
+    }
+    const ms = present.get(key);
+    seen.push(`${elem} in inet ${table} ${set}${ms === undefined ? '' : `, expires in ${Math.round(ms / 1000)} s`}`);
+  }
+  if (missing.length > 0) return { state: 'not-in-force', observed: [...missing, ...seen].join('; ') };
+  return { state: 'in-force', observed: seen.join('; ') };
+}
+
 export interface NftBackendOptions {
   runner: CommandRunner;
   table: string;
@@ -149,6 +185,7 @@ export class NftBackend implements EnforcementBackend {
       this.#counters[counter]++;
     } catch (err) {
       this.#counters.failed++;
+      this.#ready = null; // the table may have been deleted under us: the next change re-creates it
       throw err;
     }
   }
@@ -167,6 +204,30 @@ export class NftBackend implements EnforcementBackend {
     return `removed ${elementsOf(req)
       .map((e) => e.elem)
       .join(', ')} from inet ${this.#o.table}`;
+  }
+
+  async #listing(): Promise<string | null> {
+    try {
+      return await this.#o.runner.run('nft', ['-j', 'list', 'table', 'inet', this.#o.table]);
+    } catch (err) {
+      // nft says "No such file or directory" for a table that does not exist; anything else (nft itself not
+      // found included) is a failed read.
+      if (!(err instanceof CommandError) || err.kind !== 'failed' || !/No such file or directory/.test(err.stderr)) throw err;
+      this.#ready = null;
+      return null;
+    }
+  }
+
+  async readBack(req: ApplyRequest): Promise<ReadBack> {
+    const listing = await this.#listing();
+    return { ...readBackFromTable(this.#o.table, req, listing), at: Date.now() };
+  }
+
+  /** Many at once from one listing of the table (a reconcile pass over every block in force). */
+  async readBackAll(reqs: readonly ApplyRequest[]): Promise<ReadBack[]> {
+    const listing = await this.#listing();
+    const at = Date.now();
+    return reqs.map((req) => ({ ...readBackFromTable(this.#o.table, req, listing), at }));
   }
 
   /** Nothing to do: elements keep their kernel timeouts after we exit (that is the point). */

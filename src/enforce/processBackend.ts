@@ -7,8 +7,8 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../log.ts';
-import { hasExited, type ProcessInfo, readProcStat } from '../system/procfs.ts';
-import type { ActionTarget, ApplyRequest, BackendMetrics, EnforcementBackend } from './actionModel.ts';
+import { hasExited, type ProcessInfo, readCgroupFrozen, readProcStat } from '../system/procfs.ts';
+import type { ActionTarget, ApplyRequest, BackendMetrics, EnforcementBackend, ReadBack } from './actionModel.ts';
 import { type FamilyMember, familyOf } from './processFamily.ts';
 import { validatePid } from './targetValidation.ts';
 
@@ -256,6 +256,46 @@ export class ProcessBackend implements EnforcementBackend {
       // exited on its own between the check and the signal: nothing to kill
       if (!(err instanceof ProcessIdentityError)) this.#o.logger.error({ err, pid: t.pid }, 'SIGKILL failed');
       this.#o.onTerminateDone?.(t, 'exited');
+    }
+  }
+
+  /** What /proc (and the cgroup's cgroup.events) shows for the action now. */
+  #observe(type: ApplyRequest['type'], t: ProcessTarget): Omit<ReadBack, 'at'> {
+    const stat = readProcStat(t.pid, this.#o.procRoot);
+    const gone = stat === undefined || stat.startTime !== t.startTime || stat.state === 'Z' || stat.state === 'X';
+    const who = `pid ${t.pid} (${t.comm})`;
+    switch (type) {
+      case 'process-terminate':
+        return gone
+          ? { state: 'in-force', observed: `${who} is gone` }
+          : { state: 'pending', observed: `${who} still running (state ${stat.state}) after SIGTERM` };
+      case 'process-suspend':
+        if (gone) return { state: 'target-gone', observed: `${who} is gone` };
+        // T: stopped by a signal; t: stopped while traced (proc(5)) — either way it does not run.
+        return stat.state === 'T' || stat.state === 't'
+          ? { state: 'in-force', observed: `${who} stopped (state ${stat.state})` }
+          : { state: 'not-in-force', observed: `${who} is running (state ${stat.state})` };
+      case 'process-freeze': {
+        const frozen = readCgroupFrozen(join(this.#freezeFile(t), '..'));
+        if (frozen === undefined) return { state: 'target-gone', observed: `cgroup ${t.cgroup} no longer exists` };
+        return frozen
+          ? { state: 'in-force', observed: `cgroup ${t.cgroup} frozen` }
+          : { state: 'not-in-force', observed: `cgroup ${t.cgroup} not frozen` };
+      }
+      default:
+        throw new Error(`process backend cannot read back ${type}`);
+    }
+  }
+
+  async readBack(req: ApplyRequest, settleMs = 0): Promise<ReadBack> {
+    const t = req.target;
+    if (t.kind !== 'process') throw new Error(`process backend cannot read back ${req.type} on a ${t.kind} target`);
+    const deadline = Date.now() + settleMs;
+    for (;;) {
+      const r = this.#observe(req.type, t);
+      // A stop or a freeze lands when the target is next scheduled: wait for it up to settleMs.
+      if ((r.state !== 'not-in-force' && r.state !== 'pending') || Date.now() >= deadline) return { ...r, at: Date.now() };
+      await new Promise((resolve) => setTimeout(resolve, 5));
     }
   }
 

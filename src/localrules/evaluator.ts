@@ -24,6 +24,24 @@ export interface Datapoint {
   intervalMs?: number;
 }
 
+/**
+ * What a violation was judged on, for `defender-edge explain`: the behavior's window at the moment it went
+ * in-alarm (or the violating datapoints counted towards consecutiveDatapointsToAlarm).
+ */
+export interface ViolationEvidence {
+  /** `window-sum`: the points are deltas summed over windowMs and the sum is compared; `each`: each value is compared */
+  judged: 'window-sum' | 'each';
+  windowMs?: number;
+  /** [t ms since the epoch, value], oldest first */
+  points: Array<[number, number]>;
+  /** when the window held more points than kept: how many datapoints each kept point sums up (at most) */
+  mergedBy?: number;
+  consecutiveDatapointsToAlarm: number;
+}
+
+/** Evidence kept per violation: enough for a terminal chart, bounded whatever the window and interval. */
+export const MAX_EVIDENCE_POINTS = 300;
+
 export interface EvaluatorOptions {
   /** config violations.invalidateAfterSeconds × 1000: a thing silent this long has its alarms invalidated */
   invalidateAfterMs: number;
@@ -169,6 +187,14 @@ export class Evaluator {
       }
       if (criterion.kind === 'numeric') {
         verdict = b.lowerBound && partial ? 'skip' : compareNumbers(criterion.op, x, criterion.threshold) ? 'normal' : 'violating';
+        const toAlarm = b.behavior.criteria.consecutiveDatapointsToAlarm ?? 1;
+        if (b.windowMs === 0 && toAlarm > 1) {
+          if (verdict === 'violating' && !bs.inAlarm) {
+            bs.recent ??= [];
+            bs.recent.push([p.t, x]);
+            if (bs.recent.length > toAlarm) bs.recent.shift();
+          } else if (verdict === 'normal') delete bs.recent;
+        }
       } else {
         bs.history ??= new History();
         const th = bs.history.threshold(b.behavior.criteria.statisticalThreshold!.statistic, this.options.statistics);
@@ -205,6 +231,37 @@ export class Evaluator {
     };
     if (threshold !== undefined) event.threshold = threshold;
     return event;
+  }
+
+  /**
+   * What an `in-alarm` event was judged on, read from the state right after evaluate() returned it (the
+   * window still holds exactly the datapoints that crossed the threshold). Undefined for list metrics and
+   * for state that is gone.
+   */
+  evidenceFor(ev: ViolationEvent): ViolationEvidence | undefined {
+    const state = this.states.get(ev.thingName);
+    if (state === undefined) return undefined;
+    remapThingState(state, this.profile.keys);
+    const b = this.profile.behaviors.find((x) => x.behavior.name === ev.behavior && x.behavior.metric === ev.metric);
+    const bs = b === undefined ? undefined : state.subjects.get(subjectKey(ev.offender))?.behaviors[b.index];
+    if (b === undefined) return undefined;
+    const consecutiveDatapointsToAlarm = b.behavior.criteria.consecutiveDatapointsToAlarm ?? 1;
+    if (bs?.window !== undefined) {
+      const j = bs.window.toJSON();
+      const raw = j.t.map((t, i): [number, number] => [t, j.v[i]!]);
+      const mergedBy = Math.ceil(raw.length / MAX_EVIDENCE_POINTS);
+      const points: Array<[number, number]> = [];
+      // Summing neighbours keeps every running total at a kept point exact (the chart's bars stay true).
+      for (let i = 0; i < raw.length; i += mergedBy) {
+        const chunk = raw.slice(i, i + mergedBy);
+        points.push([chunk.at(-1)![0], chunk.reduce((a, [, v]) => a + v, 0)]);
+      }
+      return { judged: 'window-sum', windowMs: b.windowMs, points, consecutiveDatapointsToAlarm, ...(mergedBy > 1 ? { mergedBy } : {}) };
+    }
+    const x = ev.value === undefined ? undefined : numericValue(ev.value);
+    if (bs?.recent !== undefined && bs.recent.length > 0) return { judged: 'each', points: [...bs.recent], consecutiveDatapointsToAlarm };
+    if (x === undefined) return undefined;
+    return { judged: 'each', points: [[ev.t, x]], consecutiveDatapointsToAlarm };
   }
 
   /**

@@ -11,6 +11,11 @@ import type { ViolationCounters } from './violationState.ts';
 export interface BehaviorState extends ViolationCounters {
   window?: SlidingSum;
   history?: History;
+  /**
+   * The violating datapoints [t, value] counted towards consecutiveDatapointsToAlarm (> 1) of a behavior
+   * without a window, for `explain`. Memory only: not persisted, not in the size estimate (≤ 10 pairs).
+   */
+  recent?: Array<[number, number]>;
 }
 
 export interface SubjectState {

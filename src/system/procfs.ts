@@ -1,7 +1,7 @@
 // The /proc and cgroup v2 readers the collector and enforcement share (proc(5), cgroups(7)): per-process
-// stat and cgroup files, fd links, the cgroup2 mount and a cgroup's members. The parsers are pure; the
-// readers are synchronous on purpose: each read is a few µs, and the process backend must signal within
-// the same tick it decided in.
+// stat and cgroup files, fd links, the boot id, the cgroup2 mount, a cgroup's members and whether it is
+// frozen. The parsers are pure; the readers are synchronous on purpose: each read is a few µs, and the
+// process backend must signal within the same tick it decided in.
 import { type Dirent, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -157,6 +157,15 @@ export function readAncestry(pid: number, procRoot = '/proc'): ProcessInfo[] {
   return chain;
 }
 
+/** This boot's id (proc(5) /proc/sys/kernel/random/boot_id); undefined where it cannot be read. */
+export function readBootId(path = '/proc/sys/kernel/random/boot_id'): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Where cgroup2 is mounted (`/sys/fs/cgroup` on unified hosts, `/sys/fs/cgroup/unified` on hybrid ones). */
 export function findCgroup2Mount(mountinfoPath = '/proc/self/mountinfo'): string | null {
   let text: string;
@@ -177,6 +186,18 @@ export function findCgroup2Mount(mountinfoPath = '/proc/self/mountinfo'): string
     if (root === '/' && mountPoint !== undefined) return mountPoint.replace(/\\040/g, ' ');
   }
   return null;
+}
+
+/**
+ * Whether a cgroup v2 directory is frozen: its cgroup.events says "frozen 1" once every process of the
+ * subtree is (Documentation/admin-guide/cgroup-v2.rst); undefined when the cgroup does not exist (any more).
+ */
+export function readCgroupFrozen(dir: string): boolean | undefined {
+  try {
+    return /^frozen 1$/m.test(readFileSync(join(dir, 'cgroup.events'), 'utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
 /** Every pid in a cgroup and all its descendants (what cgroup.freeze would freeze). */

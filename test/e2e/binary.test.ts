@@ -77,6 +77,13 @@ async function emulatorPlusRun(arch: 'amd64' | 'aarch64', timeoutMs: number): Pr
   const doc = JSON.parse(report.payload) as { header: { version: string; report_id: number } };
   expect(doc.header.version).toBe('1.0');
   expect(doc.header.report_id).toBeGreaterThan(0);
+  if (arch === 'amd64') {
+    // A SEA binary's main thread is called "MainThread"; the agent sets its title so ps and pgrep name it.
+    expect(readFileSync(`/proc/${agent.pid}/comm`, 'utf8').trim()).toBe('defender-edge');
+    const [stCmd, stArgs] = command(arch, ['status', '--json', '--work-dir', dir]);
+    const status = await new Promise<string>((res, rej) => execFile(stCmd, stArgs, { timeout: 30_000 }, (e, so) => (e ? rej(e) : res(so))));
+    expect(JSON.parse(status)).toMatchObject({ running: true, thingName: 'BinThing', pid: agent.pid });
+  }
   // The emulator's Device Defender endpoint validated it like the service: the agent counts no rejection.
   const stopped = new Promise<number | null>((r) => agent.once('exit', (code) => r(code)));
   agent.kill('SIGTERM');
@@ -84,6 +91,7 @@ async function emulatorPlusRun(arch: 'amd64' | 'aarch64', timeoutMs: number): Pr
   emu.stdin!.end();
   await new Promise((r) => emu.once('exit', r));
   expect(existsSync(socket)).toBe(false);
+  expect(existsSync(path.join(dir, 'control.sock'))).toBe(false);
 }
 
 describe('x64 binary end to end', requires(x64Built), () => {

@@ -28,6 +28,7 @@ import {
 import { requires, root } from '../support/requirements.ts';
 import { uniqueId } from '../support/uniqueId.ts';
 import { until } from '../support/until.ts';
+import { type DeviceAlarmTarget, deviceAlarm } from '../support/violationEvents.ts';
 
 const PORT = 7207;
 const id = uniqueId();
@@ -105,25 +106,9 @@ function ancestorsOf(pid: number): number[] {
     .map((p) => p.pid);
 }
 
-let seq = 0;
-function deviceAlarm(action: ActionSpec, device: { addresses?: string[]; interface?: string } = {}): ViolationEvent {
-  return {
-    violationId: `v-${id}-${++seq}`,
-    thingName: 'sensor-1',
-    behavior: 'bytesOut',
-    metric: 'aws:all-bytes-out',
-    event: 'in-alarm',
-    t: Date.now(),
-    value: { count: 50_000 },
-    offender: {
-      kind: 'device',
-      thingName: 'sensor-1',
-      addresses: device.addresses ?? [topo.devAddr],
-      ...(device.interface ? { interface: device.interface } : {}),
-    },
-    action,
-  };
-}
+/** A device on the far side of the veth pair (topo.devAddr unless said otherwise) in alarm. */
+const sensorAlarm = (action: ActionSpec, device: Partial<DeviceAlarmTarget> = {}): ViolationEvent =>
+  deviceAlarm(action, { addresses: [topo.devAddr], ...device });
 
 const gwToDev = () => canConnect(topo.gw, topo.devAddr, PORT);
 const gwToDev6 = () => canConnect(topo.gw, topo.devAddr6, PORT);
@@ -136,7 +121,7 @@ describe('nft address backend in a namespace', requires(root), () => {
     // 700 ms; waiting for it is not what this test is about).
     await until(async () => (await probeAll()).every(Boolean), 8000, 'v4 and v6 probes through the fresh veth pair', 200);
     const e = enforcer();
-    const [r] = await e.handle(deviceAlarm({ type: 'address-block', ttlSeconds: 4 }, { addresses: [topo.devAddr, topo.devAddr6] }));
+    const [r] = await e.handle(sensorAlarm({ type: 'address-block', ttlSeconds: 4 }, { addresses: [topo.devAddr, topo.devAddr6] }));
     expect(r).toMatchObject({
       outcome: 'applied',
       type: 'address-block',
@@ -156,7 +141,7 @@ describe('nft address backend in a namespace', requires(root), () => {
 
   it('a block expires in the kernel even when the agent is gone', async () => {
     const e = enforcer();
-    await e.handle(deviceAlarm({ type: 'address-block', ttlSeconds: 3 }));
+    await e.handle(sensorAlarm({ type: 'address-block', ttlSeconds: 3 }));
     await e.stop(); // no timer left to revert anything
     expect(await gwToDev()).toBe(false);
     await until(gwToDev, 8000, 'traffic flowing again', 200);
@@ -165,8 +150,8 @@ describe('nft address backend in a namespace', requires(root), () => {
   it("refuses the gateway's own address and never-block CIDRs without touching nft", async () => {
     const before = nftRuleset(topo.gw);
     const e = enforcer({ neverBlockCidrs: ['10.231.0.0/28'] });
-    const [own] = await e.handle(deviceAlarm({ type: 'address-block' }, { addresses: [topo.gwAddr] }));
-    const [nb] = await e.handle(deviceAlarm({ type: 'address-block' }, { addresses: [topo.devAddr] }));
+    const [own] = await e.handle(sensorAlarm({ type: 'address-block' }, { addresses: [topo.gwAddr] }));
+    const [nb] = await e.handle(sensorAlarm({ type: 'address-block' }, { addresses: [topo.devAddr] }));
     expect([own!.reason, nb!.reason]).toEqual(['own-address', 'never-block-cidr']);
     expect(nftRuleset(topo.gw)).toBe(before);
     expect(await gwToDev()).toBe(true);
@@ -175,7 +160,7 @@ describe('nft address backend in a namespace', requires(root), () => {
   it('blocks the acceptable addresses of a device and audits the refused ones', async () => {
     const e = enforcer();
     const recs = await e.handle(
-      deviceAlarm({ type: 'address-block', ttlSeconds: 30 }, { addresses: [topo.gwAddr, topo.devAddr, 'not-an-ip'] }),
+      sensorAlarm({ type: 'address-block', ttlSeconds: 30 }, { addresses: [topo.gwAddr, topo.devAddr, 'not-an-ip'] }),
     );
     expect(recs.map((r) => [r.outcome, r.reason])).toEqual([
       ['refused', 'own-address'],
@@ -189,7 +174,7 @@ describe('nft address backend in a namespace', requires(root), () => {
   it('dry-run changes nothing: same ruleset, traffic still flows', async () => {
     const before = nftRuleset(topo.gw);
     const e = enforcer({ mode: 'dry-run' });
-    const [r] = await e.handle(deviceAlarm({ type: 'address-block', ttlSeconds: 30 }));
+    const [r] = await e.handle(sensorAlarm({ type: 'address-block', ttlSeconds: 30 }));
     expect(r).toMatchObject({ outcome: 'would-apply', dryRun: true });
     expect(nftRuleset(topo.gw)).toBe(before);
     expect(await gwToDev()).toBe(true);
@@ -197,7 +182,7 @@ describe('nft address backend in a namespace', requires(root), () => {
 
   it('restores a block after a restart with its remaining time, even if the kernel lost it', async () => {
     const e1 = enforcer();
-    await e1.handle(deviceAlarm({ type: 'address-block', ttlSeconds: 5 }));
+    await e1.handle(sensorAlarm({ type: 'address-block', ttlSeconds: 5 }));
     await e1.stop();
     inNs(topo.gw, 'nft', ['delete', 'table', 'inet', table]); // as after a reboot
     expect(await gwToDev()).toBe(true); // also lets some of the ttl pass
@@ -215,7 +200,7 @@ describe('nft address backend in a namespace', requires(root), () => {
 describe('interface actions in a namespace', requires(root), () => {
   it('quarantines an interface in the nft table; it flows again after the ttl', async () => {
     const e = enforcer();
-    const [r] = await e.handle(deviceAlarm({ type: 'interface-quarantine', ttlSeconds: 3 }, { interface: topo.gwIf }));
+    const [r] = await e.handle(sensorAlarm({ type: 'interface-quarantine', ttlSeconds: 3 }, { interface: topo.gwIf }));
     expect(r).toMatchObject({ outcome: 'applied', target: { kind: 'interface', ifname: topo.gwIf } });
     expect(await Promise.all([gwToDev(), devToGw()])).toEqual([false, false]);
     await until(async () => (await gwToDev()) && (await devToGw()), 8000, 'traffic flowing again both ways', 200);
@@ -224,14 +209,14 @@ describe('interface actions in a namespace', requires(root), () => {
   it('refuses the default-route interface unless allowDefaultRouteInterface', async () => {
     inNs(topo.gw, 'ip', ['route', 'add', 'default', 'via', topo.devAddr, 'dev', topo.gwIf]);
     const before = nftRuleset(topo.gw);
-    const [refused] = await enforcer().handle(deviceAlarm({ type: 'interface-down' }, { interface: topo.gwIf }));
+    const [refused] = await enforcer().handle(sensorAlarm({ type: 'interface-down' }, { interface: topo.gwIf }));
     expect(refused).toMatchObject({ outcome: 'refused', reason: 'default-route-interface' });
     expect(linkIsUp(topo.gw, topo.gwIf)).toBe(true);
-    const [q] = await enforcer().handle(deviceAlarm({ type: 'interface-quarantine' }, { interface: topo.gwIf }));
+    const [q] = await enforcer().handle(sensorAlarm({ type: 'interface-quarantine' }, { interface: topo.gwIf }));
     expect(q).toMatchObject({ outcome: 'refused', reason: 'default-route-interface' });
     expect(nftRuleset(topo.gw)).toBe(before);
     const [allowed] = await enforcer({ allowDefaultRouteInterface: true }).handle(
-      deviceAlarm({ type: 'interface-quarantine', ttlSeconds: 30 }, { interface: topo.gwIf }),
+      sensorAlarm({ type: 'interface-quarantine', ttlSeconds: 30 }, { interface: topo.gwIf }),
     );
     expect(allowed).toMatchObject({ outcome: 'applied' });
     expect(await gwToDev()).toBe(false);
@@ -239,7 +224,7 @@ describe('interface actions in a namespace', requires(root), () => {
 
   it('takes a downstream interface down and brings it up on alarm-cleared', async () => {
     const e = enforcer();
-    const ev = deviceAlarm({ type: 'interface-down', ttlSeconds: 60, revertOnClear: true }, { interface: topo.gwIf });
+    const ev = sensorAlarm({ type: 'interface-down', ttlSeconds: 60, revertOnClear: true }, { interface: topo.gwIf });
     await e.handle(ev);
     expect(linkIsUp(topo.gw, topo.gwIf)).toBe(false);
     expect(await gwToDev()).toBe(false);
@@ -252,7 +237,7 @@ describe('interface actions in a namespace', requires(root), () => {
   it('an interface-down outlives an agent that stops for good: its watchdog brings the link up after the deadline', async () => {
     const e = enforcer();
     const applied = Date.now();
-    const [r] = await e.handle(deviceAlarm({ type: 'interface-down', ttlSeconds: 2 }, { interface: topo.gwIf }));
+    const [r] = await e.handle(sensorAlarm({ type: 'interface-down', ttlSeconds: 2 }, { interface: topo.gwIf }));
     expect(r).toMatchObject({ outcome: 'applied' });
     await until(() => watchdogsOf(stateDir).length === 1, 3000, 'one watchdog', 50);
     // Out of the agent's process tree once its launcher has exited: the nucleus stops a component by
@@ -272,7 +257,7 @@ describe('interface actions in a namespace', requires(root), () => {
 
   it("a watchdog left by an earlier run waits for a newer action on the same interface; a revert stops the agent's own", async () => {
     const first = enforcer();
-    const ev = deviceAlarm({ type: 'interface-down', ttlSeconds: 1, revertOnClear: true }, { interface: topo.gwIf });
+    const ev = sensorAlarm({ type: 'interface-down', ttlSeconds: 1, revertOnClear: true }, { interface: topo.gwIf });
     await first.handle(ev);
     await until(() => watchdogsOf(stateDir).length === 1, 3000, 'one watchdog', 50);
     const [early] = watchdogsOf(stateDir);
@@ -283,7 +268,7 @@ describe('interface actions in a namespace', requires(root), () => {
     startWatchdog({ statePath: enforcementPaths(stateDir).statePath, ifname: topo.gwIf, deadlineMs: Date.now(), netns: topo.gw });
     await until(() => watchdogsOf(stateDir).length === 1, 3000, 'one watchdog', 50);
     const [orphan] = watchdogsOf(stateDir);
-    const [newer] = await first.handle(deviceAlarm({ type: 'interface-down', ttlSeconds: 6 }, { interface: topo.gwIf }));
+    const [newer] = await first.handle(sensorAlarm({ type: 'interface-down', ttlSeconds: 6 }, { interface: topo.gwIf }));
     expect(newer).toMatchObject({ outcome: 'applied' });
     await new Promise((res) => setTimeout(res, WATCHDOG_GRACE_MS + 1500));
     expect(linkIsUp(topo.gw, topo.gwIf)).toBe(false);
@@ -291,7 +276,7 @@ describe('interface actions in a namespace', requires(root), () => {
   });
 
   it('refuses an interface action for a device without an interface', async () => {
-    const [r] = await enforcer().handle(deviceAlarm({ type: 'interface-down' }));
+    const [r] = await enforcer().handle(sensorAlarm({ type: 'interface-down' }));
     expect(r).toMatchObject({ outcome: 'refused', reason: 'no-target' });
   });
 });

@@ -9,10 +9,11 @@ import type { ActionRecord } from '../../src/enforce/actionModel.ts';
 import { type CreateEnforcerOptions, createEnforcer, enforcementPaths } from '../../src/enforce/createEnforcer.ts';
 import type { EnforcementConfig, Enforcer } from '../../src/enforce/enforcer.ts';
 import type { ProcessBackend } from '../../src/enforce/processBackend.ts';
-import type { ActionSpec, ViolationEvent } from '../../src/localrules/contracts.ts';
+import type { ViolationEvent } from '../../src/localrules/contracts.ts';
 import { silentLogger } from '../../src/log.ts';
 import { type Child, Children, procState, sleep, startTimeOf } from '../support/children.ts';
 import { until } from '../support/until.ts';
+import { processAlarm } from '../support/violationEvents.ts';
 
 const children = new Children();
 const enforcers: Enforcer[] = [];
@@ -41,23 +42,6 @@ function enforcer(config: Partial<EnforcementConfig> = {}, extra: Partial<Create
   return e;
 }
 
-let seq = 0;
-function alarm(pid: number, comm: string, action: ActionSpec, over: Partial<ViolationEvent> = {}, startTime?: number): ViolationEvent {
-  return {
-    violationId: `v-${process.pid}-${++seq}`,
-    thingName: 'gateway',
-    behavior: 'bytesOut',
-    metric: 'aws:all-bytes-out',
-    event: 'in-alarm',
-    value: { count: 20_000 },
-    threshold: { count: 10_000 },
-    comparisonOperator: 'less-than',
-    t: Date.now(),
-    offender: { kind: 'process', pid, comm, startTime: startTime ?? startTimeOf(pid) },
-    action,
-    ...over,
-  };
-}
 const running = (c: Child) => ['S', 'R'].includes(procState(c.pid) ?? '');
 const auditLines = () =>
   readFileSync(enforcementPaths(stateDir).auditPath, 'utf8')
@@ -69,7 +53,7 @@ describe('Enforcer on processes', () => {
   it('stops the offender as soon as the violation is handled, and continues it on alarm-cleared', async () => {
     const c = await children.start();
     const e = enforcer();
-    const ev = alarm(c.pid, 'node', { type: 'process-suspend', revertOnClear: true });
+    const ev = processAlarm({ pid: c.pid }, { type: 'process-suspend', revertOnClear: true });
     const [applied] = await e.handle(ev);
     expect(procState(c.pid)).toBe('T'); // already stopped when handle() resolves
     expect(applied).toMatchObject({
@@ -91,7 +75,7 @@ describe('Enforcer on processes', () => {
   it('keeps the process stopped on alarm-cleared when revertOnClear is off, and lets it go after its ttl', async () => {
     const c = await children.start();
     const e = enforcer();
-    const ev = alarm(c.pid, 'node', { type: 'process-suspend', ttlSeconds: 1 });
+    const ev = processAlarm({ pid: c.pid }, { type: 'process-suspend', ttlSeconds: 1 });
     await e.handle(ev);
     expect(await e.handle({ ...ev, event: 'alarm-cleared' })).toEqual([]);
     expect(procState(c.pid)).toBe('T');
@@ -102,7 +86,7 @@ describe('Enforcer on processes', () => {
   it('terminates, and kills after stopGraceMs a process that ignores SIGTERM', async () => {
     const c = await children.start({ ignoreTerm: true });
     const e = enforcer({ stopGraceMs: 200 });
-    await e.handle(alarm(c.pid, 'node', { type: 'process-terminate' }));
+    await e.handle(processAlarm({ pid: c.pid }, { type: 'process-terminate' }));
     expect((await c.exited).signal).toBe('SIGKILL');
     await (e.backends.process as ProcessBackend).settled();
     expect(records.map((r) => r.outcome)).toEqual(['applied', 'killed']);
@@ -113,8 +97,8 @@ describe('Enforcer on processes', () => {
   describe('rails refuse without acting', () => {
     it('PID 1 and the agent itself', async () => {
       const e = enforcer();
-      const r1 = await e.handle(alarm(1, 'init', { type: 'process-suspend' }));
-      const r2 = await e.handle(alarm(process.pid, 'node', { type: 'process-terminate' }));
+      const r1 = await e.handle(processAlarm({ pid: 1, comm: 'init' }, { type: 'process-suspend' }));
+      const r2 = await e.handle(processAlarm({ pid: process.pid }, { type: 'process-terminate' }));
       expect([r1[0]!.reason, r2[0]!.reason]).toEqual(['pid-1', 'self']);
       expect(procState(1)).not.toBe('T');
       expect(e.metrics()).toMatchObject({ refused: 2, applied: 0, backends: { process: { applied: 0 } } });
@@ -124,7 +108,7 @@ describe('Enforcer on processes', () => {
       const c = await children.start();
       // the child plays the agent: this test process is then its parent
       const e = enforcer({}, { agentPid: c.pid });
-      const [r] = await e.handle(alarm(process.pid, 'node', { type: 'process-suspend' }));
+      const [r] = await e.handle(processAlarm({ pid: process.pid }, { type: 'process-suspend' }));
       expect(r).toMatchObject({ outcome: 'refused', reason: 'agent-ancestor' });
     });
 
@@ -136,8 +120,8 @@ describe('Enforcer on processes', () => {
         expect(readFileSync(`/proc/${sshd.pid}/comm`, 'utf8').trim()).toBe('sshd');
         const nucleus = await children.start({ extraArgs: ['--', '-jar', '/greengrass/v2/alts/current/distro/lib/Greengrass.jar'] });
         const e = enforcer();
-        const [r1] = await e.handle(alarm(sshd.pid, 'sshd', { type: 'process-suspend' }));
-        const [r2] = await e.handle(alarm(nucleus.pid, 'node', { type: 'process-terminate' }));
+        const [r1] = await e.handle(processAlarm({ pid: sshd.pid, comm: 'sshd' }, { type: 'process-suspend' }));
+        const [r2] = await e.handle(processAlarm({ pid: nucleus.pid }, { type: 'process-terminate' }));
         expect([r1!.reason, r2!.reason]).toEqual(['protected-process', 'greengrass-nucleus']);
         await sleep(100);
         expect(running(sshd) && running(nucleus)).toBe(true);
@@ -149,7 +133,7 @@ describe('Enforcer on processes', () => {
     it('a pid that now belongs to another process (start time differs)', async () => {
       const c = await children.start();
       const e = enforcer();
-      const [r] = await e.handle(alarm(c.pid, 'node', { type: 'process-suspend' }, {}, startTimeOf(c.pid) + 5));
+      const [r] = await e.handle(processAlarm({ pid: c.pid, startTime: startTimeOf(c.pid) + 5 }, { type: 'process-suspend' }));
       expect(r).toMatchObject({ outcome: 'refused', reason: 'pid-reused' });
       expect(running(c)).toBe(true);
     });
@@ -159,9 +143,9 @@ describe('Enforcer on processes', () => {
     const a = await children.start();
     const b = await children.start();
     const global = enforcer({ mode: 'dry-run' });
-    const [r1] = await global.handle(alarm(a.pid, 'node', { type: 'process-terminate' }));
+    const [r1] = await global.handle(processAlarm({ pid: a.pid }, { type: 'process-terminate' }));
     const perBehavior = enforcer();
-    const [r2] = await perBehavior.handle(alarm(b.pid, 'node', { type: 'process-suspend', dryRun: true }));
+    const [r2] = await perBehavior.handle(processAlarm({ pid: b.pid }, { type: 'process-suspend', dryRun: true }));
     expect([r1, r2].map((r) => [r!.outcome, r!.dryRun])).toEqual([
       ['would-apply', true],
       ['would-apply', true],
@@ -180,7 +164,7 @@ describe('Enforcer on processes', () => {
     const dry = enforcer({ ...config, mode: 'dry-run' });
     for (let i = 0; i < 3; i++) {
       const c = await children.start();
-      const [r] = await dry.handle(alarm(c.pid, 'node', { type: 'process-suspend' }));
+      const [r] = await dry.handle(processAlarm({ pid: c.pid }, { type: 'process-suspend' }));
       expect(r).toMatchObject({ outcome: 'would-apply', escalationLevel: 0, ttlSeconds: 10 });
     }
     await dry.stop();
@@ -188,7 +172,7 @@ describe('Enforcer on processes', () => {
     const real = enforcer(config);
     await real.start();
     const c = await children.start();
-    const [r] = await real.handle(alarm(c.pid, 'node', { type: 'process-suspend' }));
+    const [r] = await real.handle(processAlarm({ pid: c.pid }, { type: 'process-suspend' }));
     expect(r).toMatchObject({ outcome: 'applied', escalationLevel: 0, ttlSeconds: 10 });
     expect(procState(c.pid)).toBe('T');
   });
@@ -196,9 +180,9 @@ describe('Enforcer on processes', () => {
   it('dry-run behaviors have their own rate budget: simulated actions never refuse a real one', async () => {
     const e = enforcer({ maxActionsPerMinute: 2 });
     const dry = [await children.start(), await children.start(), await children.start()];
-    for (const c of dry) await e.handle(alarm(c.pid, 'node', { type: 'process-suspend', dryRun: true }));
+    for (const c of dry) await e.handle(processAlarm({ pid: c.pid }, { type: 'process-suspend', dryRun: true }));
     const real = [await children.start(), await children.start()];
-    for (const c of real) await e.handle(alarm(c.pid, 'node', { type: 'process-suspend' }));
+    for (const c of real) await e.handle(processAlarm({ pid: c.pid }, { type: 'process-suspend' }));
     // Dry-run says where enforcing would have been rate limited, and the real actions still had both slots.
     expect(records.map((r) => r.reason ?? r.outcome)).toEqual(['would-apply', 'would-apply', 'rate-limited', 'applied', 'applied']);
     expect(records[2]).toMatchObject({ outcome: 'refused', dryRun: true });
@@ -209,7 +193,7 @@ describe('Enforcer on processes', () => {
   it('a simulated action ends with would-revert, and a restart neither re-applies nor reports it', async () => {
     const c = await children.start();
     const e1 = enforcer({ mode: 'dry-run' });
-    await e1.handle(alarm(c.pid, 'node', { type: 'process-suspend', ttlSeconds: 2 }));
+    await e1.handle(processAlarm({ pid: c.pid }, { type: 'process-suspend', ttlSeconds: 2 }));
     await e1.stop();
     const e2 = enforcer({ mode: 'dry-run' });
     expect(await e2.start()).toEqual([]);
@@ -222,7 +206,7 @@ describe('Enforcer on processes', () => {
   it('rate limits: beyond maxActionsPerMinute the refusal is audited and nothing is done', async () => {
     const cs = [await children.start(), await children.start(), await children.start()];
     const e = enforcer({ maxActionsPerMinute: 2 });
-    for (const c of cs) await e.handle(alarm(c.pid, 'node', { type: 'process-suspend' }));
+    for (const c of cs) await e.handle(processAlarm({ pid: c.pid }, { type: 'process-suspend' }));
     expect(records.map((r) => r.reason ?? r.outcome)).toEqual(['applied', 'applied', 'rate-limited']);
     expect(cs.map((c) => procState(c.pid) === 'T')).toEqual([true, true, false]);
     expect(e.metrics().rateLimited).toBe(1);
@@ -234,7 +218,7 @@ describe('Enforcer on processes', () => {
     const ttls: Array<number | undefined> = [];
     for (let i = 0; i < 3; i++) {
       const c = await children.start();
-      const [r] = await e.handle(alarm(c.pid, 'node', { type: 'process-suspend' }));
+      const [r] = await e.handle(processAlarm({ pid: c.pid }, { type: 'process-suspend' }));
       ttls.push(r!.ttlSeconds);
     }
     expect(ttls).toEqual([10, 20, 30]);
@@ -244,10 +228,10 @@ describe('Enforcer on processes', () => {
   it('handles a repeated in-alarm once and skips a second violation on a target already stopped', async () => {
     const c = await children.start();
     const e = enforcer();
-    const ev = alarm(c.pid, 'node', { type: 'process-suspend' });
+    const ev = processAlarm({ pid: c.pid }, { type: 'process-suspend' });
     await e.handle(ev);
     expect(await e.handle({ ...ev, t: Date.now() })).toEqual([]);
-    const [r] = await e.handle(alarm(c.pid, 'node', { type: 'process-suspend' }, { behavior: 'msgReceive' }));
+    const [r] = await e.handle(processAlarm({ pid: c.pid }, { type: 'process-suspend' }, { behavior: 'msgReceive' }));
     expect(r).toMatchObject({ outcome: 'skipped', reason: 'already-active' });
     expect(e.active()).toHaveLength(1);
   });
@@ -255,7 +239,7 @@ describe('Enforcer on processes', () => {
   it('counts and ignores malformed events without throwing', async () => {
     const e = enforcer();
     expect(await e.handle({ violationId: 'x y' } as unknown as ViolationEvent)).toEqual([]);
-    expect(await e.handle(alarm(123, 'x', { type: 'process-smash' as never }, {}, 1))).toMatchObject([
+    expect(await e.handle(processAlarm({ pid: 123, comm: 'x', startTime: 1 }, { type: 'process-smash' as never }))).toMatchObject([
       { outcome: 'refused', reason: 'unknown-action' },
     ]);
     expect(e.metrics()).toMatchObject({ events: 2, invalidEvents: 1 });
@@ -265,7 +249,7 @@ describe('Enforcer on processes', () => {
     it('restores a suspended process with its remaining time, then lets it go', async () => {
       const c = await children.start();
       const e1 = enforcer();
-      await e1.handle(alarm(c.pid, 'node', { type: 'process-suspend', ttlSeconds: 3 }));
+      await e1.handle(processAlarm({ pid: c.pid }, { type: 'process-suspend', ttlSeconds: 3 }));
       await e1.stop();
       expect(procState(c.pid)).toBe('T'); // stopping the agent lifts nothing
       await sleep(500);
@@ -282,7 +266,7 @@ describe('Enforcer on processes', () => {
     it('re-checks the rails on restore and lifts what they now refuse', async () => {
       const c = await children.start();
       const e1 = enforcer();
-      await e1.handle(alarm(c.pid, 'node', { type: 'process-suspend' }));
+      await e1.handle(processAlarm({ pid: c.pid }, { type: 'process-suspend' }));
       await e1.stop();
       const e2 = enforcer({ protectedProcesses: ['sshd', 'node'] });
       const [r] = await e2.start();
@@ -294,7 +278,7 @@ describe('Enforcer on processes', () => {
     it('reverts on start what expired while the agent was down', async () => {
       const c = await children.start();
       const e1 = enforcer();
-      await e1.handle(alarm(c.pid, 'node', { type: 'process-suspend', ttlSeconds: 5 }));
+      await e1.handle(processAlarm({ pid: c.pid }, { type: 'process-suspend', ttlSeconds: 5 }));
       await e1.stop();
       const e2 = enforcer({}, { now: () => Date.now() + 10_000 });
       const [r] = await e2.start();

@@ -94,10 +94,11 @@ describe('on a nucleus that answers like nucleus lite', () => {
     const noticed = lines.filter((l) => l.module === 'config' && /no configuration validation step/.test(l.msg));
     expect(noticed).toHaveLength(1);
 
-    // Offline: both SubscribeToIoTCore give up after 5 attempts each; reports wait in the outbox.
-    await until(() => agent.snapshot().ipc.subscriptionsGivenUp === 2, 15_000, 'cloud subscriptions given up');
+    // Offline: the three SubscribeToIoTCore (Defender acceptances, rejections, operators' commands) give up
+    // after 5 attempts each; reports wait in the outbox.
+    await until(() => agent.snapshot().ipc.subscriptionsGivenUp === 3, 15_000, 'cloud subscriptions given up');
     const subscribesWhenGivenUp = nucleus.requestCount('SubscribeToIoTCore');
-    expect(subscribesWhenGivenUp).toBe(10);
+    expect(subscribesWhenGivenUp).toBe(15);
     await until(() => agent.snapshot().outbox.failures >= 2 && agent.snapshot().outbox.depth >= 1, 10_000, 'reports held offline');
     await settle(3000); // a retry storm would show here
     expect(nucleus.requestCount('SubscribeToValidateConfigurationUpdates')).toBe(1);
@@ -108,7 +109,7 @@ describe('on a nucleus that answers like nucleus lite', () => {
     // Online: the held reports go out, and the first accepted publish re-arms the cloud subscriptions.
     nucleus.setOnline(true);
     await until(() => cloud().some((m) => m.topic === `$aws/things/${GW}/defender/metrics/json`), 40_000, 'a report in the cloud');
-    await until(() => nucleus.requestCount('SubscribeToIoTCore') === subscribesWhenGivenUp + 2, 10_000, 'cloud subscriptions re-armed');
+    await until(() => nucleus.requestCount('SubscribeToIoTCore') === subscribesWhenGivenUp + 3, 10_000, 'cloud subscriptions re-armed');
     await until(
       () => nucleus.cloudPublish(`$aws/things/${GW}/defender/metrics/json/rejected`, Buffer.from('{}')) > 0,
       5000,

@@ -140,6 +140,10 @@ describe('recipe accessControl', () => {
       }
       expect(isAuthorized(ac, mqtt, pub, `defender-edge/${thing}/violations`)).toBe(true);
       expect(isAuthorized(ac, mqtt, pub, `defender-edge/${thing}/heartbeat`)).toBe(true);
+      // Operators' commands from the cloud, and their answers.
+      expect(isAuthorized(ac, mqtt, sub, `defender-edge/${thing}/commands`)).toBe(true);
+      expect(isAuthorized(ac, mqtt, pub, `defender-edge/${thing}/commands/accepted`)).toBe(true);
+      expect(isAuthorized(ac, mqtt, pub, `defender-edge/${thing}/commands/rejected`)).toBe(true);
     }
     // The subscriptions as the component makes them: wildcard filters, matched literally by pubsub.
     expect(isAuthorized(ac, mqtt, sub, '$aws/things/+/defender/metrics/+/accepted')).toBe(true);
@@ -154,6 +158,9 @@ describe('recipe accessControl', () => {
       [mqtt, pub, '$aws/things/MyGateway/defender/metrics/json/accepted'],
       [mqtt, pub, 'rogue/agent'],
       [mqtt, pub, 'defender-edge/a/b/violations'],
+      // The component answers commands; it must not be able to give them (to itself or another gateway).
+      [mqtt, pub, 'defender-edge/MyGateway/commands'],
+      [mqtt, sub, 'defender-edge/MyGateway/commands/accepted'],
       [mqtt, sub, '#'],
       [mqtt, sub, '$aws/things/MyGateway/defender/metrics/json'],
       [mqtt, sub, '$aws/things/MyGateway/jobs/notify'],

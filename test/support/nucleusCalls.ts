@@ -7,7 +7,8 @@ export const PER_MESSAGE_OPERATIONS: readonly string[] = ['PublishToIoTCore', 'P
 
 /**
  * The most calls per set-up operation that one agent on one connection, with no configuration update, may
- * make: each subscription once, the state once. On lite the validation subscription fails (ServiceError)
+ * make: each subscription once (IoT Core: the Defender acceptances and rejections, the operators' commands
+ * topic of src/control/cloudCommands.ts), the state once. On lite the validation subscription fails (ServiceError)
  * and must be asked exactly once, and no validity report is ever sent.
  */
 export const ONE_CONNECTION_BUDGET: Record<NucleusFlavor, Record<string, number>> = {
@@ -15,7 +16,7 @@ export const ONE_CONNECTION_BUDGET: Record<NucleusFlavor, Record<string, number>
     SubscribeToValidateConfigurationUpdates: 1,
     SubscribeToConfigurationUpdate: 1,
     GetConfiguration: 1,
-    SubscribeToIoTCore: 2,
+    SubscribeToIoTCore: 3,
     SubscribeToTopic: 1,
     UpdateState: 1,
   },
@@ -23,7 +24,7 @@ export const ONE_CONNECTION_BUDGET: Record<NucleusFlavor, Record<string, number>
     SubscribeToValidateConfigurationUpdates: 1,
     SubscribeToConfigurationUpdate: 1,
     GetConfiguration: 1,
-    SubscribeToIoTCore: 2,
+    SubscribeToIoTCore: 3,
     SubscribeToTopic: 1,
     UpdateState: 1,
   },
