@@ -379,9 +379,11 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
     this.emit('sample', { t: sample.host.t, durationMs, processes, degraded: sample.host.degraded });
   }
 
-  private async startActor(role: ActorRole, args: string[], judged: boolean): Promise<Actor> {
+  /** `readyTimeoutMs`: the round's own timeout; a slow machine (an emulated CPU) may need more than the usual 10 s to start one. */
+  private async startActor(role: ActorRole, args: string[], judged: boolean, readyTimeoutMs: number): Promise<Actor> {
     const actor = await spawnActor(role, args, {
       now: this.now,
+      readyTimeoutMs,
       ...(this.action === 'process-suspend' ? { stopPollMs: 10 } : {}),
       onSpawn: (a) => {
         this.actors.set(a.pid, a);
@@ -438,6 +440,7 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
               'device',
               ['--url', url, '--thing', this.deviceThing, '--interval-ms', '2000', ...this.tlsArgs(this.deviceThing)],
               false,
+              s.timeoutMs,
             )
           : undefined,
         s.innocent
@@ -445,6 +448,7 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
               'innocent',
               ['--url', url, '--interval-ms', '5000', '--client-id', INNOCENT_THING, ...this.tlsArgs(INNOCENT_THING)],
               true,
+              s.timeoutMs,
             )
           : undefined,
       ]);
@@ -456,10 +460,11 @@ export class RogueScenario extends EventEmitter<ScenarioEvents> {
               'rogue-agent',
               ['--url', url, '--interval-ms', String(this.rogueIntervalMs), '--client-id', ROGUE_THING, ...this.tlsArgs(ROGUE_THING)],
               true,
+              s.timeoutMs,
             )
           : undefined,
         s.streamer
-          ? this.startActor('tcp-streamer', ['--port', String(sinkPort), '--chunk', '1024', '--interval-ms', '50'], true)
+          ? this.startActor('tcp-streamer', ['--port', String(sinkPort), '--chunk', '1024', '--interval-ms', '50'], true, s.timeoutMs)
           : undefined,
       ]);
       for (const a of rogues) if (a) cast.push(a);
