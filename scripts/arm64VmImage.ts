@@ -1,15 +1,18 @@
-// The arm64 test VM's kernel and base initramfs, built from Debian's arm64 packages only
+// The arm64 test VM's kernel and base initramfs, built from Debian 13's arm64 packages only
 // (scripts/arm64VmPackages.ts): Debian's cloud kernel, the network, sock_diag and virtio modules it needs,
 // busybox, nftables and iproute2 with their libraries, and an /init that mounts the usual file systems,
 // loads the modules and runs /payload/run.sh when a second archive appended to the initramfs brings one
 // (the kernel unpacks concatenated cpio archives, https://docs.kernel.org/driver-api/early-userspace/buffer-format.html),
 // then powers the VM off. Cached under node_modules/.cache/dedge-arm64-vm/, keyed by the package versions
 // and this builder's sources: a new Debian point release or a change here rebuilds it, nothing else does.
+
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFile, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { type DebPackage, downloadDebs, extractDeb, resolveArm64VmPackages } from './arm64VmPackages.ts';
+import { aptState, type DebPackage, downloadDebs, extractDeb, resolveArm64VmPackages, updateAptState } from './arm64VmPackages.ts';
 import { buildCpio, type CpioEntry } from './cpioArchive.ts';
 import { elfNeeded } from './elfNeeded.ts';
 import { type ModuleInfo, moduleClosure, modulesAlias, modulesDep, readModule } from './kernelModules.ts';
@@ -152,20 +155,61 @@ async function trimModules(root: string, log: (line: string) => void): Promise<{
   if (versions.length !== 1) throw new Error(`expected one kernel in lib/modules, found: ${versions.join(', ') || 'none'}`);
   const version = versions[0]!;
   const modulesDir = path.join(root, 'lib', 'modules', version);
+  await decompressModules(modulesDir);
   const all = new Map<string, ModuleInfo>();
   for (const rel of await listModules(modulesDir)) {
     const m = await readModule(modulesDir, rel);
     all.set(m.name, m);
   }
   const roots = [...all.values()].filter((m) => keepModule(m.path)).map((m) => m.name);
-  for (const p of PRELOAD_MODULES) if (!all.has(p)) throw new Error(`kernel ${version} has no module ${p} (built in, or renamed?)`);
-  const kept = moduleClosure(all, [...new Set([...PRELOAD_MODULES, ...roots])]);
+  // modules.builtin names what the kernel has built in (modprobe succeeds for those without a file)
+  const builtin = new Set(
+    (await readFile(path.join(modulesDir, 'modules.builtin'), 'utf8').catch(() => ''))
+      .split('\n')
+      .map((l) => path.basename(l).replace(/\.ko$/, '').replace(/-/g, '_'))
+      .filter(Boolean),
+  );
+  const preload = PRELOAD_MODULES.filter((p) => !builtin.has(p));
+  for (const p of preload) if (!all.has(p)) throw new Error(`kernel ${version} has no module ${p}, neither as a file nor built in`);
+  const kept = moduleClosure(all, [...new Set([...preload, ...roots])]);
   const keep = new Set(kept.map((m) => m.path));
   for (const m of all.values()) if (!keep.has(m.path)) await rm(path.join(modulesDir, m.path));
   await writeFile(path.join(modulesDir, 'modules.dep'), modulesDep(kept));
   await writeFile(path.join(modulesDir, 'modules.alias'), modulesAlias(kept));
   log(`kernel ${version}: ${kept.length} of ${all.size} modules kept`);
   return { version, kept };
+}
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * Debian 13 packages install under /usr only (merged /usr, https://wiki.debian.org/UsrMerge); the root's
+ * /bin, /sbin and /lib are symlinks into it, as on an installed system. A package that still ships a root
+ * folder has it moved in first.
+ */
+async function mergeUsr(root: string): Promise<void> {
+  for (const d of ['bin', 'sbin', 'lib']) {
+    const top = path.join(root, d);
+    const usr = path.join(root, 'usr', d);
+    await mkdir(usr, { recursive: true });
+    const st = await lstat(top).catch(() => undefined);
+    if (st?.isDirectory()) {
+      for (const name of await readdir(top)) await rename(path.join(top, name), path.join(usr, name));
+      await rm(top, { recursive: true });
+    }
+    if (!st?.isSymbolicLink()) await symlink(`usr/${d}`, top);
+  }
+}
+
+/**
+ * Debian's kernel packages ship xz-compressed modules (CONFIG_MODULE_COMPRESS_XZ): they are unpacked with
+ * xz(1) so the module reader and busybox's modprobe see plain ELF files.
+ */
+async function decompressModules(modulesDir: string): Promise<void> {
+  const compressed = (await readdir(modulesDir, { recursive: true })).filter((f) => f.endsWith('.ko.xz'));
+  for (let i = 0; i < compressed.length; i += 200) {
+    await execFileAsync('xz', ['-d', '--', ...compressed.slice(i, i + 200)], { cwd: modulesDir });
+  }
 }
 
 /** Folders the dynamic loader searches in the image (Debian's multiarch paths, compiled into its ld.so). */
@@ -199,9 +243,11 @@ async function missingLibraries(root: string, available: ReadonlySet<string>): P
 /** Builds the image unless the cache has it; downloads the .debs apt does not have yet. */
 export async function buildArm64VmImage(opts: BuildArm64VmImageOptions): Promise<Arm64VmImage> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`arm64-vm: ${line}\n`));
-  const packages = opts.packages ?? (await resolveArm64VmPackages());
-  const key = await imageKey(packages);
   const cache = cacheDir(opts.root);
+  const apt = aptState(path.join(cache, 'apt'));
+  await updateAptState(apt, log);
+  const packages = opts.packages ?? (await resolveArm64VmPackages(apt));
+  const key = await imageKey(packages);
   const dir = path.join(cache, `image-${key}`);
   const manifestFile = path.join(dir, 'image.json');
   try {
@@ -216,12 +262,13 @@ export async function buildArm64VmImage(opts: BuildArm64VmImageOptions): Promise
   const debDir = path.join(cache, 'debs');
   await mkdir(debDir, { recursive: true });
   log(`${packages.length} packages: downloading what the cache lacks (apt-get download)`);
-  const debs = await downloadDebs(debDir, packages);
+  const debs = await downloadDebs(apt, debDir, packages);
   const work = await mkdtemp(path.join(cache, 'build-'));
   try {
     const rootfs = path.join(work, 'root');
     await mkdir(rootfs);
     for (const deb of debs) await extractDeb(deb, rootfs);
+    await mergeUsr(rootfs);
     const bootFiles = await readdir(path.join(rootfs, 'boot'));
     const kernelFile = bootFiles.find((f) => f.startsWith('vmlinuz-'));
     if (!kernelFile) throw new Error(`no vmlinuz in the kernel package (boot/ holds: ${bootFiles.join(', ')})`);
@@ -244,8 +291,8 @@ export async function buildArm64VmImage(opts: BuildArm64VmImageOptions): Promise
       { kind: 'char', name: 'dev/null', major: 1, minor: 3, mode: 0o666 },
       ...(await collectEntries(rootfs)),
       // the kernel runs /sbin/modprobe for modules it wants (request_module); scripts run /bin/sh
-      { kind: 'symlink', name: 'bin/sh', target: 'busybox' },
-      { kind: 'symlink', name: 'sbin/modprobe', target: '/bin/busybox' },
+      { kind: 'symlink', name: 'usr/bin/sh', target: 'busybox' },
+      { kind: 'symlink', name: 'usr/sbin/modprobe', target: '/usr/bin/busybox' },
     ];
     const libraries = await librariesOf(rootfs);
     const missing = await missingLibraries(rootfs, new Set(libraries));

@@ -1,17 +1,75 @@
 // What the arm64 VM test tier (test/arm64/) needs from Debian, and how it gets it: only apt's own tools
-// against the archive the machine is configured for — `apt-cache` to resolve names and versions (offline,
-// from the package lists), `apt-get download` to fetch the .deb files, `dpkg-deb -x` to unpack them.
-// Nothing is installed for arm64; the .debs become the VM's initramfs (scripts/arm64VmImage.ts).
+// against Debian's archive — `apt-get update` into a private apt state (its own sources, lists and cache
+// under the test cache, the machine's apt configuration is neither read nor changed), `apt-cache` to resolve
+// names and versions from those lists, `apt-get download` to fetch the .deb files, `dpkg-deb -x` to unpack
+// them. Nothing is installed; the .debs become the VM's initramfs (scripts/arm64VmImage.ts).
+//
+// The VM is Debian 13 (trixie) whatever the host runs: its kernel (6.12) has the sock_send_length and
+// sock_recv_length tracepoints (Linux 6.3) the eBPF traffic counters hook, and a private state works the
+// same on a Debian 12 or an Ubuntu host (whose own lists may lack arm64: ports.ubuntu.com).
 import { execFile } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 
-/**
- * Host packages (Debian names) the tier runs on: `qemu-system-aarch64` comes from qemu-system-arm. The arm64
- * packages below are downloaded, not installed, but apt must know the architecture:
- * `dpkg --add-architecture arm64 && apt-get update` first.
- */
-export const ARM64_VM_HOST_PACKAGES: readonly string[] = ['qemu-system-arm'];
 export const ARM64_VM_FOREIGN_ARCH = 'arm64';
+
+/** Debian's archive and the release the VM is built from (https://www.debian.org/releases/trixie/). */
+export const ARM64_VM_RELEASE = 'trixie';
+/** The keyring package debian-archive-keyring installs; it holds the trixie archive keys from 2023.3+deb12u1 on. */
+export const DEBIAN_KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
+
+/** deb822 sources (sources.list(5)) for the VM's release, arm64 only. */
+export function vmSources(release = ARM64_VM_RELEASE): string {
+  const stanza = (uri: string, suites: string) =>
+    `Types: deb\nURIs: ${uri}\nSuites: ${suites}\nComponents: main\nArchitectures: ${ARM64_VM_FOREIGN_ARCH}\nSigned-By: ${DEBIAN_KEYRING}\n`;
+  return `${stanza('http://deb.debian.org/debian', `${release} ${release}-updates`)}\n${stanza('http://deb.debian.org/debian-security', `${release}-security`)}`;
+}
+
+/** An apt state of our own: sources, lists and cache in `dir`; apt(8) options that point every tool at it. */
+export interface AptState {
+  dir: string;
+  options: string[];
+}
+
+export function aptState(dir: string): AptState {
+  return {
+    dir,
+    options: [
+      ['Dir::Etc::SourceList', '/dev/null'],
+      ['Dir::Etc::SourceParts', path.join(dir, 'sources.list.d')],
+      ['Dir::Etc::Preferences', '/dev/null'],
+      ['Dir::Etc::PreferencesParts', '/dev/null'],
+      ['Dir::State::Lists', path.join(dir, 'lists')],
+      ['Dir::State::status', '/dev/null'],
+      ['Dir::Cache', path.join(dir, 'cache')],
+      ['Acquire::Languages', 'none'],
+      ['APT::Architectures::', ARM64_VM_FOREIGN_ARCH],
+      // apt-get download writes into a folder the _apt user may not reach; the download is still verified
+      ['APT::Sandbox::User', 'root'],
+    ].flatMap(([k, v]) => ['-o', `${k}=${v}`]),
+  };
+}
+
+/** Lists older than this are fetched again (a security update of the kernel or a library gives a new image). */
+const LISTS_MAX_AGE_MS = 24 * 3600_000;
+
+/** Writes the sources and runs `apt-get update` when the lists are missing or older than a day. */
+export async function updateAptState(state: AptState, log: (line: string) => void, now = Date.now()): Promise<void> {
+  const sources = path.join(state.dir, 'sources.list.d');
+  for (const d of [sources, path.join(state.dir, 'lists', 'partial'), path.join(state.dir, 'cache', 'archives', 'partial')]) {
+    await mkdir(d, { recursive: true });
+  }
+  await writeFile(path.join(sources, 'debian.sources'), vmSources());
+  const stamp = path.join(state.dir, 'updated');
+  const updated = await stat(stamp).then(
+    (s) => s.mtimeMs,
+    () => 0,
+  );
+  if (now - updated < LISTS_MAX_AGE_MS) return;
+  log(`apt-get update (Debian ${ARM64_VM_RELEASE} arm64, private lists in ${state.dir})`);
+  await run('apt-get', [...state.options, '-q', 'update']);
+  await writeFile(stamp, `${new Date(now).toISOString()}\n`);
+}
 
 /**
  * Root packages of the VM (arm64), their shared-library dependencies are added by resolveArm64VmPackages:
@@ -108,14 +166,15 @@ export function parseAptShow(text: string): Map<string, string> {
 }
 
 /**
- * The arm64 packages of the VM with the versions apt would download now. Reads the local package lists
+ * The arm64 packages of the VM with the versions apt would download now. Reads the private package lists
  * only (no network); throws when arm64 is not a configured architecture or a package is unknown.
  */
-export async function resolveArm64VmPackages(roots: readonly string[] = ARM64_VM_ROOT_PACKAGES): Promise<DebPackage[]> {
+export async function resolveArm64VmPackages(state: AptState, roots: readonly string[] = ARM64_VM_ROOT_PACKAGES): Promise<DebPackage[]> {
   const qualified = (names: readonly string[]) => names.map((n) => `${n}:${ARM64_VM_FOREIGN_ARCH}`);
   let depends: string;
   try {
     depends = await run('apt-cache', [
+      ...state.options,
       'depends',
       '--recurse',
       '--no-recommends',
@@ -127,12 +186,10 @@ export async function resolveArm64VmPackages(roots: readonly string[] = ARM64_VM
       ...qualified(roots),
     ]);
   } catch (err) {
-    throw new Arm64VmPackagesError(
-      `${(err as Error).message} (the arm64 package lists are needed: dpkg --add-architecture arm64 && apt-get update)`,
-    );
+    throw new Arm64VmPackagesError(`${(err as Error).message} (from the lists of ${state.dir}: did apt-get update reach deb.debian.org?)`);
   }
   const names = dependencyClosure(parseAptDepends(depends), roots);
-  const versions = parseAptShow(await run('apt-cache', ['show', '--no-all-versions', ...qualified(names)]));
+  const versions = parseAptShow(await run('apt-cache', [...state.options, 'show', '--no-all-versions', ...qualified(names)]));
   return names.map((name) => {
     const version = versions.get(name);
     if (version === undefined) throw new Arm64VmPackagesError(`apt-cache show: no arm64 candidate for ${name}`);
@@ -146,11 +203,15 @@ export function debFileName(p: DebPackage, arch = ARM64_VM_FOREIGN_ARCH): string
 }
 
 /** Downloads (into `dir`) the packages whose .deb is not there yet; returns the path of every .deb. */
-export async function downloadDebs(dir: string, packages: readonly DebPackage[]): Promise<string[]> {
+export async function downloadDebs(state: AptState, dir: string, packages: readonly DebPackage[]): Promise<string[]> {
   const present = new Set(await readdir(dir));
   const missing = packages.filter((p) => !present.has(debFileName(p)));
   if (missing.length > 0) {
-    await run('apt-get', ['download', '-q', ...missing.map((p) => `${p.name}:${ARM64_VM_FOREIGN_ARCH}=${p.version}`)], dir);
+    await run(
+      'apt-get',
+      [...state.options, 'download', '-q', ...missing.map((p) => `${p.name}:${ARM64_VM_FOREIGN_ARCH}=${p.version}`)],
+      dir,
+    );
     const now = new Set(await readdir(dir));
     const still = missing.filter((p) => !now.has(debFileName(p)));
     if (still.length > 0) throw new Arm64VmPackagesError(`apt-get download: no file for ${still.map((p) => debFileName(p)).join(', ')}`);

@@ -30,6 +30,8 @@ export const SYSTEM_PACKAGES: readonly SystemPackage[] = [
   { name: 'qemu-user-static', why: 'qemu-aarch64-static: tests run the arm64 binary and helper on an amd64 machine' },
   { name: 'libc6-arm64-cross', why: "the arm64 loader and libc qemu-user uses as sysroot for the arm64 binary's dynamic Node" },
   { name: 'libstdc++6-arm64-cross', why: "libstdc++ for the arm64 binary's dynamic Node under qemu-user" },
+  { name: 'qemu-system-arm', why: "qemu-system-aarch64: the arm64 test tier boots Debian's arm64 kernel and runs the arm64 zip in it" },
+  { name: 'cpio', why: 'the arm64 test tier checks its initramfs writer against GNU cpio' },
   { name: 'git', why: 'the reproducible-build test clones HEAD into two folders' },
   // The collector's socket helper dedge-sockdiag (native/sockdiag/), static, for both architectures.
   { name: 'gcc', why: 'cc: dedge-sockdiag for this machine' },

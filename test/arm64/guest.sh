@@ -38,7 +38,8 @@ if [ "$_rc" = 0 ]; then
   HELPER=$!
   exec 4> /tmp/helper.in
   echo "procs 1" >&4
-  nc -l -p 7071 > /dev/null &
+  # the listener's stdin stays open: busybox nc closes the connection when its stdin ends
+  sleep 30 | nc -l -p 7071 > /dev/null &
   sleep 1
   head -c 4096 /dev/zero | timeout 10 nc 127.0.0.1 7071
   sleep 1

@@ -7,13 +7,22 @@ import { mkdtemp, readFile, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { debFileName, dependencyClosure, parseAptDepends, parseAptShow } from '../../scripts/arm64VmPackages.ts';
+import {
+  aptState,
+  DEBIAN_KEYRING,
+  debFileName,
+  dependencyClosure,
+  parseAptDepends,
+  parseAptShow,
+  vmSources,
+} from '../../scripts/arm64VmPackages.ts';
 import { buildCpio, readCpio } from '../../scripts/cpioArchive.ts';
 import { elfNeeded } from '../../scripts/elfNeeded.ts';
 import { type ModuleInfo, moduleClosure, modulesAlias, modulesDep } from '../../scripts/kernelModules.ts';
 import { parseFrames } from '../support/arm64Vm.ts';
+import { program, requires } from '../support/requirements.ts';
 
-const hasCpio = await new Promise<boolean>((resolve) => execFile('cpio', ['--version'], (err) => resolve(err === null)));
+const cpio = await program('cpio', 'cpio');
 
 describe('cpio (newc) writer', () => {
   const entries = [
@@ -47,7 +56,7 @@ describe('cpio (newc) writer', () => {
     }
   });
 
-  it.skipIf(!hasCpio)('GNU cpio extracts it (files, modes, symlinks)', async () => {
+  it('GNU cpio extracts it (files, modes, symlinks)', requires(cpio), async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'dedge-cpio-'));
     try {
       const archive = buildCpio(entries.filter((e) => e.kind !== 'char'));
@@ -171,5 +180,34 @@ describe('guest result frames', () => {
     expect(steps.get('version')).toMatchObject({ code: 0, ms: 1234, stdout: '0.1.0\n', stderr: '' });
     expect(steps.get('fails')).toMatchObject({ code: 3, ms: 5, stdout: '', stderr: 'bad\n' });
     expect(parseFrames('@@dedge-step cut 0 1\nAAAA\n').completed).toBe(false);
+  });
+});
+
+describe('the private apt state', () => {
+  it('sources: Debian 13 and its updates and security suites, arm64 only, signed by the Debian archive keyring', () => {
+    const text = vmSources();
+    const stanzas = text.trim().split(/\n\n/);
+    expect(stanzas.map((st) => /^Suites: (.*)$/m.exec(st)?.[1])).toEqual(['trixie trixie-updates', 'trixie-security']);
+    for (const st of stanzas) {
+      expect(st).toMatch(/^Architectures: arm64$/m);
+      expect(st).toContain(`Signed-By: ${DEBIAN_KEYRING}`);
+      expect(st).toMatch(/^URIs: http:\/\/deb\.debian\.org\/debian(-security)?$/m);
+    }
+  });
+
+  it("every apt option points into the state's folder or turns the machine's own configuration off", () => {
+    const { options } = aptState('/cache/apt');
+    const pairs = options.filter((_, i) => i % 2 === 1).map((kv) => kv.split('='));
+    expect(options.filter((_, i) => i % 2 === 0).every((o) => o === '-o')).toBe(true);
+    const dirs = Object.fromEntries(pairs.filter(([k]) => k!.startsWith('Dir::')));
+    expect(dirs).toEqual({
+      'Dir::Etc::SourceList': '/dev/null',
+      'Dir::Etc::SourceParts': '/cache/apt/sources.list.d',
+      'Dir::Etc::Preferences': '/dev/null',
+      'Dir::Etc::PreferencesParts': '/dev/null',
+      'Dir::State::Lists': '/cache/apt/lists',
+      'Dir::State::status': '/dev/null',
+      'Dir::Cache': '/cache/apt/cache',
+    });
   });
 });

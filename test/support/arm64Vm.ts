@@ -108,15 +108,6 @@ export function parseFrames(text: string): { steps: Map<string, VmStep>; complet
   return { steps, completed };
 }
 
-/** qemu-system-aarch64 is on PATH and runs. */
-export function qemuSystemAvailable(): Promise<boolean> {
-  return new Promise((resolve) => {
-    const p = spawn(QEMU_SYSTEM, ['--version'], { stdio: 'ignore' });
-    p.on('error', () => resolve(false));
-    p.on('exit', (code) => resolve(code === 0));
-  });
-}
-
 export async function runVm(o: VmOptions): Promise<VmRun> {
   const work = await mkdtemp(path.join(tmpdir(), 'dedge-arm64vm-'));
   const resultFile = path.join(work, 'results.txt');
