@@ -31,6 +31,7 @@ export const SYSTEM_PACKAGES: readonly SystemPackage[] = [
   { name: 'libc6-arm64-cross', why: "the arm64 loader and libc qemu-user uses as sysroot for the arm64 binary's dynamic Node" },
   { name: 'libstdc++6-arm64-cross', why: "libstdc++ for the arm64 binary's dynamic Node under qemu-user" },
   { name: 'qemu-system-arm', why: "qemu-system-aarch64: the arm64 test tier boots Debian's arm64 kernel and runs the arm64 zip in it" },
+  { name: 'xz-utils', why: "xz: the arm64 test tier unpacks the Debian kernel's compressed modules" },
   { name: 'cpio', why: 'the arm64 test tier checks its initramfs writer against GNU cpio' },
   { name: 'git', why: 'the reproducible-build test clones HEAD into two folders' },
   // The collector's socket helper dedge-sockdiag (native/sockdiag/), static, for both architectures.

@@ -85,6 +85,30 @@ static int set_rodata_u32(const char *name, uint32_t value) {
   return -ENOENT;
 }
 
+/*
+ * The first tracepoint a tp_btf program of the object hooks that the running kernel lacks, copied into
+ * `out`; "" when all are there (or the kernel's BTF cannot be read). A tp_btf program attaches to the
+ * kernel's btf_trace_<tracepoint> type (kernel/bpf/btf.c, btf_ctx_access); without it libbpf fails the load
+ * with ESRCH, which says nothing to an operator. sock_send_length and sock_recv_length arrived in Linux 6.3.
+ */
+static void missing_tracepoint(char *out, size_t size) {
+  out[0] = '\0';
+  struct btf *vmlinux = btf__load_vmlinux_btf();
+  if (libbpf_get_error(vmlinux)) return;
+  struct bpf_program *prog;
+  bpf_object__for_each_program(prog, obj) {
+    const char *sec = bpf_program__section_name(prog);
+    if (strncmp(sec, "tp_btf/", 7) != 0) continue;
+    char type[128];
+    snprintf(type, sizeof type, "btf_trace_%s", sec + 7);
+    if (btf__find_by_name_kind(vmlinux, type, BTF_KIND_TYPEDEF) < 0) {
+      snprintf(out, size, "%s", sec + 7);
+      break;
+    }
+  }
+  btf__free(vmlinux);
+}
+
 void traffic_start(struct traffic_status *st) {
   memset(st, 0, sizeof *st);
   libbpf_set_print(libbpf_print);
@@ -108,7 +132,10 @@ void traffic_start(struct traffic_status *st) {
   err = bpf_object__load(obj);
   if (err) {
     /* EPERM: no CAP_BPF/CAP_PERFMON; ESRCH/ENOENT: a hooked function or BTF missing; EINVAL: verifier. */
-    set_reason(st, err, "load: %s", strerror(-err));
+    char missing[64];
+    missing_tracepoint(missing, sizeof missing);
+    if (missing[0] != '\0') set_reason(st, err, "load: kernel lacks tracepoint %s", missing);
+    else set_reason(st, err, "load: %s", strerror(-err));
     goto fail;
   }
   struct bpf_program *prog;
