@@ -1,18 +1,28 @@
-// The arm64 test VM's kernel and base initramfs, built from Debian 13's arm64 packages only
-// (scripts/arm64VmPackages.ts): Debian's cloud kernel, the network, sock_diag and virtio modules it needs,
-// busybox, nftables and iproute2 with their libraries, and an /init that mounts the usual file systems,
+// The arm64 test VM's kernel and base initramfs, built from Debian's arm64 packages only
+// (scripts/arm64VmPackages.ts): Debian 13's or Debian 12's cloud kernel, the network, sock_diag and virtio
+// modules it needs, and from Debian 13 busybox, nftables and iproute2 with their libraries, and an /init that mounts the usual file systems,
 // loads the modules and runs /payload/run.sh when a second archive appended to the initramfs brings one
 // (the kernel unpacks concatenated cpio archives, https://docs.kernel.org/driver-api/early-userspace/buffer-format.html),
 // then powers the VM off. Cached under node_modules/.cache/dedge-arm64-vm/, keyed by the package versions
 // and this builder's sources: a new Debian point release or a change here rebuilds it, nothing else does.
-
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFile, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { aptState, type DebPackage, downloadDebs, extractDeb, resolveArm64VmPackages, updateAptState } from './arm64VmPackages.ts';
+import {
+  ARM64_VM_KERNEL_PACKAGE,
+  ARM64_VM_RELEASE,
+  ARM64_VM_USERLAND_PACKAGES,
+  aptState,
+  type DebianRelease,
+  type DebPackage,
+  downloadDebs,
+  extractDeb,
+  resolveArm64VmPackages,
+  updateAptState,
+} from './arm64VmPackages.ts';
 import { buildCpio, type CpioEntry } from './cpioArchive.ts';
 import { elfNeeded } from './elfNeeded.ts';
 import { type ModuleInfo, moduleClosure, modulesAlias, modulesDep, readModule } from './kernelModules.ts';
@@ -100,7 +110,8 @@ export interface Arm64VmImage {
 export interface BuildArm64VmImageOptions {
   /** project root; the cache lives in <root>/node_modules/.cache/dedge-arm64-vm */
   root: string;
-  packages?: DebPackage[];
+  /** whose kernel the VM boots (the userland is Debian 13's either way); default trixie */
+  kernelRelease?: DebianRelease;
   log?: (line: string) => void;
 }
 
@@ -244,11 +255,17 @@ async function missingLibraries(root: string, available: ReadonlySet<string>): P
 export async function buildArm64VmImage(opts: BuildArm64VmImageOptions): Promise<Arm64VmImage> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`arm64-vm: ${line}\n`));
   const cache = cacheDir(opts.root);
-  const apt = aptState(path.join(cache, 'apt'));
-  await updateAptState(apt, log);
-  const packages = opts.packages ?? (await resolveArm64VmPackages(apt));
+  const kernelRelease = opts.kernelRelease ?? ARM64_VM_RELEASE;
+  const userlandApt = aptState(path.join(cache, `apt-${ARM64_VM_RELEASE}`), ARM64_VM_RELEASE);
+  const kernelApt = kernelRelease === ARM64_VM_RELEASE ? userlandApt : aptState(path.join(cache, `apt-${kernelRelease}`), kernelRelease);
+  await updateAptState(userlandApt, log);
+  if (kernelApt !== userlandApt) await updateAptState(kernelApt, log);
+  const userland = await resolveArm64VmPackages(userlandApt, ARM64_VM_USERLAND_PACKAGES);
+  const kernelPackages = await resolveArm64VmPackages(kernelApt, [ARM64_VM_KERNEL_PACKAGE]);
+  const packages = [...userland, ...kernelPackages];
   const key = await imageKey(packages);
-  const dir = path.join(cache, `image-${key}`);
+  const prefix = `image-${kernelRelease}-`;
+  const dir = path.join(cache, `${prefix}${key}`);
   const manifestFile = path.join(dir, 'image.json');
   try {
     const manifest = JSON.parse(await readFile(manifestFile, 'utf8')) as Omit<Arm64VmImage, 'dir' | 'kernel' | 'initrd' | 'cached'>;
@@ -262,7 +279,7 @@ export async function buildArm64VmImage(opts: BuildArm64VmImageOptions): Promise
   const debDir = path.join(cache, 'debs');
   await mkdir(debDir, { recursive: true });
   log(`${packages.length} packages: downloading what the cache lacks (apt-get download)`);
-  const debs = await downloadDebs(apt, debDir, packages);
+  const debs = [...(await downloadDebs(userlandApt, debDir, userland)), ...(await downloadDebs(kernelApt, debDir, kernelPackages))];
   const work = await mkdtemp(path.join(cache, 'build-'));
   try {
     const rootfs = path.join(work, 'root');
@@ -301,8 +318,8 @@ export async function buildArm64VmImage(opts: BuildArm64VmImageOptions): Promise
     await writeFile(path.join(out, 'initrd.cpio.gz'), gzipSync(cpio, { level: 6 }));
     const manifest = { key, kernelVersion: version, packages, modules: kept.map((m) => m.name), libraries };
     await writeFile(path.join(out, 'image.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-    // Older images are of no further use: one image is kept.
-    for (const old of await readdir(cache)) if (old.startsWith('image-')) await rm(path.join(cache, old), { recursive: true, force: true });
+    // Older images of this kernel are of no further use: one image per kernel release is kept.
+    for (const old of await readdir(cache)) if (old.startsWith(prefix)) await rm(path.join(cache, old), { recursive: true, force: true });
     await rename(out, dir);
     log(`image ${key}: initrd ${(await stat(path.join(dir, 'initrd.cpio.gz'))).size} bytes (${cpio.length} unpacked)`);
     return { ...manifest, dir, kernel: path.join(dir, 'Image'), initrd: path.join(dir, 'initrd.cpio.gz'), cached: false };

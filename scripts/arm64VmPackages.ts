@@ -4,22 +4,24 @@
 // names and versions from those lists, `apt-get download` to fetch the .deb files, `dpkg-deb -x` to unpack
 // them. Nothing is installed; the .debs become the VM's initramfs (scripts/arm64VmImage.ts).
 //
-// The VM is Debian 13 (trixie) whatever the host runs: its kernel (6.12) has the sock_send_length and
-// sock_recv_length tracepoints (Linux 6.3) the eBPF traffic counters hook, and a private state works the
-// same on a Debian 12 or an Ubuntu host (whose own lists may lack arm64: ports.ubuntu.com).
+// The VM's userland is Debian 13 (trixie) whatever the host runs, a private state works the same on a
+// Debian 12 or an Ubuntu host (whose own lists may lack arm64: ports.ubuntu.com). Its kernel is Debian 13's
+// (6.12: it has the sock_send_length and sock_recv_length tracepoints of Linux 6.3 the eBPF traffic
+// counters hook) or Debian 12's (6.1: it has not; the collector falls back to sock_diag there).
 import { execFile } from 'node:child_process';
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 export const ARM64_VM_FOREIGN_ARCH = 'arm64';
 
-/** Debian's archive and the release the VM is built from (https://www.debian.org/releases/trixie/). */
-export const ARM64_VM_RELEASE = 'trixie';
+/** Debian releases a VM is built from (https://www.debian.org/releases/): the userland is always trixie's. */
+export type DebianRelease = 'trixie' | 'bookworm';
+export const ARM64_VM_RELEASE: DebianRelease = 'trixie';
 /** The keyring package debian-archive-keyring installs; it holds the trixie archive keys from 2023.3+deb12u1 on. */
 export const DEBIAN_KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
 
 /** deb822 sources (sources.list(5)) for the VM's release, arm64 only. */
-export function vmSources(release = ARM64_VM_RELEASE): string {
+export function vmSources(release: DebianRelease = ARM64_VM_RELEASE): string {
   const stanza = (uri: string, suites: string) =>
     `Types: deb\nURIs: ${uri}\nSuites: ${suites}\nComponents: main\nArchitectures: ${ARM64_VM_FOREIGN_ARCH}\nSigned-By: ${DEBIAN_KEYRING}\n`;
   return `${stanza('http://deb.debian.org/debian', `${release} ${release}-updates`)}\n${stanza('http://deb.debian.org/debian-security', `${release}-security`)}`;
@@ -28,12 +30,14 @@ export function vmSources(release = ARM64_VM_RELEASE): string {
 /** An apt state of our own: sources, lists and cache in `dir`; apt(8) options that point every tool at it. */
 export interface AptState {
   dir: string;
+  release: DebianRelease;
   options: string[];
 }
 
-export function aptState(dir: string): AptState {
+export function aptState(dir: string, release: DebianRelease = ARM64_VM_RELEASE): AptState {
   return {
     dir,
+    release,
     options: [
       ['Dir::Etc::SourceList', '/dev/null'],
       ['Dir::Etc::SourceParts', path.join(dir, 'sources.list.d')],
@@ -59,31 +63,27 @@ export async function updateAptState(state: AptState, log: (line: string) => voi
   for (const d of [sources, path.join(state.dir, 'lists', 'partial'), path.join(state.dir, 'cache', 'archives', 'partial')]) {
     await mkdir(d, { recursive: true });
   }
-  await writeFile(path.join(sources, 'debian.sources'), vmSources());
+  await writeFile(path.join(sources, 'debian.sources'), vmSources(state.release));
   const stamp = path.join(state.dir, 'updated');
   const updated = await stat(stamp).then(
     (s) => s.mtimeMs,
     () => 0,
   );
   if (now - updated < LISTS_MAX_AGE_MS) return;
-  log(`apt-get update (Debian ${ARM64_VM_RELEASE} arm64, private lists in ${state.dir})`);
+  log(`apt-get update (Debian ${state.release} arm64, private lists in ${state.dir})`);
   await run('apt-get', [...state.options, '-q', 'update']);
   await writeFile(stamp, `${new Date(now).toISOString()}\n`);
 }
 
+/** The kernel: Debian's cloud flavour (virtio, nftables, sock_diag, BPF and network namespaces; smaller than the generic one). */
+export const ARM64_VM_KERNEL_PACKAGE = 'linux-image-cloud-arm64';
+
 /**
- * Root packages of the VM (arm64), their shared-library dependencies are added by resolveArm64VmPackages:
- * the cloud kernel (virtio, nftables, sock_diag, BPF and network namespaces; smaller than the generic
- * one), busybox for the shell and tools, nftables and iproute2 as the agent calls them on a gateway, and
- * libstdc++ for the Node.js runtime inside the binary.
+ * Root packages of the VM's userland (arm64), their shared-library dependencies are added by
+ * resolveArm64VmPackages: busybox for the shell and tools, nftables and iproute2 as the agent calls them on
+ * a gateway, and libstdc++ for the Node.js runtime inside the binary.
  */
-export const ARM64_VM_ROOT_PACKAGES: readonly string[] = [
-  'linux-image-cloud-arm64',
-  'busybox-static',
-  'nftables',
-  'iproute2',
-  'libstdc++6',
-];
+export const ARM64_VM_USERLAND_PACKAGES: readonly string[] = ['busybox-static', 'nftables', 'iproute2', 'libstdc++6'];
 
 export interface DebPackage {
   name: string;
@@ -167,9 +167,9 @@ export function parseAptShow(text: string): Map<string, string> {
 
 /**
  * The arm64 packages of the VM with the versions apt would download now. Reads the private package lists
- * only (no network); throws when arm64 is not a configured architecture or a package is unknown.
+ * only (no network); throws when a package is unknown there.
  */
-export async function resolveArm64VmPackages(state: AptState, roots: readonly string[] = ARM64_VM_ROOT_PACKAGES): Promise<DebPackage[]> {
+export async function resolveArm64VmPackages(state: AptState, roots: readonly string[]): Promise<DebPackage[]> {
   const qualified = (names: readonly string[]) => names.map((n) => `${n}:${ARM64_VM_FOREIGN_ARCH}`);
   let depends: string;
   try {

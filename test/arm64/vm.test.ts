@@ -8,64 +8,47 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Arm64VmImage, buildArm64VmImage } from '../../scripts/arm64VmImage.ts';
 import { BINARY_NAME, CRT_ADDON_NAME, zipName } from '../../scripts/buildTargets.ts';
 import { elfNeeded } from '../../scripts/elfNeeded.ts';
 import { decodeTrafficResponse } from '../../src/collector/sockDiagTraffic.ts';
 import type { DemoSummary } from '../../src/demo/summary.ts';
-import { QEMU_SYSTEM, runVm, type VmRun, type VmStep } from '../support/arm64Vm.ts';
+import { GUEST_DIR, QEMU_SYSTEM, runZipInVm, splitProcsAnswers, type VmStep, type ZipVmRun } from '../support/arm64Vm.ts';
 import { builtFile, program, requires } from '../support/requirements.ts';
-import { readZipEntries, type ZipMember } from '../support/zipEntries.ts';
 
 const root = path.resolve(new URL('../..', import.meta.url).pathname);
 const zipFile = path.join('artifacts', zipName('aarch64'));
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
-/** Where guest.sh expects the zip's files: a folder named after the zip, as Greengrass unpacks it. */
-const GUEST_DIR = 'defender-edge-aarch64';
 
 const needs = [await program(QEMU_SYSTEM, 'qemu-system-arm'), builtFile(zipFile)];
 
-describe('arm64 release zip in a qemu-system-aarch64 VM', requires(...needs), () => {
-  let image: Arm64VmImage;
-  let members: ZipMember[];
-  let vm: VmRun;
-  const stepOf = (name: string): VmStep => {
-    const s = vm.steps.get(name);
-    if (!s) throw new Error(`the VM sent no '${name}' step (completed: ${vm.completed}); console tail:\n${vm.console.slice(-3000)}`);
-    return s;
-  };
+describe("arm64 release zip in a qemu-system-aarch64 VM on Debian 13's kernel", requires(...needs), () => {
+  let run: ZipVmRun;
+  const stepOf = (name: string): VmStep => run.step(name);
 
   beforeAll(async () => {
-    // The image comes from Debian's arm64 packages through apt (scripts/arm64VmPackages.ts); setup configures
-    // the arm64 architecture, so a failure here is a failure, not a missing prerequisite.
-    const started = Date.now();
-    image = await buildArm64VmImage({ root, log: (line) => process.stderr.write(`arm64-vm: ${line}\n`) });
-    if (!image.cached) process.stderr.write(`arm64-vm: image built in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-    members = readZipEntries(readFileSync(path.join(root, zipFile)));
-    vm = await runVm({
-      image,
+    // The image comes from Debian's archive through a private apt state (scripts/arm64VmPackages.ts): a
+    // failure to get it is a failure, not a missing prerequisite.
+    run = await runZipInVm({
+      root,
+      zipFile,
+      kernelRelease: 'trixie',
       script: readFileSync(new URL('guest.sh', import.meta.url), 'utf8'),
-      files: members.map((m) => ({ name: `${GUEST_DIR}/${m.name}`, data: m.data, mode: m.mode || 0o644 })),
-      memoryMiB: 1024,
-      cpus: 2,
       timeoutMs: 900_000,
     });
-    const timings = [...vm.steps.values()].filter((s) => s.ms > 0).map((s) => `${s.name} ${(s.ms / 1000).toFixed(1)} s`);
-    process.stderr.write(`arm64-vm: VM ran ${(vm.ms / 1000).toFixed(1)} s (exit ${vm.exitCode}); steps: ${timings.join(', ')}\n`);
   }, 960_000);
 
   it('the image has every shared library the binary and its aws-crt addon link to', () => {
-    const available = new Set(image.libraries);
+    const available = new Set(run.image.libraries);
     for (const name of [BINARY_NAME, CRT_ADDON_NAME]) {
-      const member = members.find((m) => m.name === name);
+      const member = run.members.find((m) => m.name === name);
       expect(member, `${name} in the zip`).toBeDefined();
       expect({ name, missing: (elfNeeded(member!.data) ?? []).filter((s) => !available.has(s)) }).toEqual({ name, missing: [] });
     }
   });
 
   it("boots Debian 13's arm64 kernel and runs the whole script to its end", () => {
-    expect(vm.completed, `console tail:\n${vm.console.slice(-3000)}`).toBe(true);
-    expect(vm.exitCode).toBe(0);
+    expect(run.vm.completed, `console tail:\n${run.vm.console.slice(-3000)}`).toBe(true);
+    expect(run.vm.exitCode).toBe(0);
   });
 
   it('--version prints the package version', () => {
@@ -86,9 +69,14 @@ describe('arm64 release zip in a qemu-system-aarch64 VM', requires(...needs), ()
     // the fallback to /proc/net + ss would say so at warn level
     expect(logs.filter((l) => l.level >= 40)).toEqual([]);
     const sample = JSON.parse(s.stdout) as {
-      host: { degraded: string[]; listening: Array<{ protocol: string; port: number; pid?: number }> };
+      host: {
+        degraded: string[];
+        listening: Array<{ protocol: string; port: number; pid?: number }>;
+        processTraffic?: { mode: string; reason?: string };
+      };
     };
     expect(sample.host.degraded).toEqual([]);
+    expect(sample.host.processTraffic).toMatchObject({ mode: 'ebpf' });
     const listenerPid = Number(stepOf('collect-listener').stdout.trim());
     expect(sample.host.listening.filter((l) => l.port === 7070)).toContainEqual(
       expect.objectContaining({ protocol: 'tcp', pid: listenerPid }),
@@ -98,16 +86,7 @@ describe('arm64 release zip in a qemu-system-aarch64 VM', requires(...needs), ()
   it("eBPF per-process counters on Debian's arm64 kernel count 4 KiB sent by nc", () => {
     const probe = stepOf('traffic-probe');
     expect(probe.code, probe.stderr).toBe(0);
-    const out = stepOf('traffic').stdoutBytes;
-    const RECORD = 88;
-    const responses: Buffer[] = [];
-    let start = 0;
-    for (let at = 0; at + RECORD <= out.length; at += RECORD) {
-      if (out[at] === 0x4d /* 'M', the mode record closing a procs answer */) {
-        responses.push(out.subarray(start, at + RECORD));
-        start = at + RECORD;
-      }
-    }
+    const responses = splitProcsAnswers(stepOf('traffic').stdoutBytes);
     expect(responses).toHaveLength(2);
     const [first, second] = responses.map((r) => decodeTrafficResponse(r));
     expect({ mode: first!.mode, reason: first!.reason }).toEqual({ mode: 'ebpf', reason: '' });

@@ -3,40 +3,13 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { inflateRawSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildZip } from '../../scripts/zipArchive.ts';
 import { program, requires } from '../support/requirements.ts';
+import { readZipEntries } from '../support/zipEntries.ts';
 
 const run = promisify(execFile);
 const unzip = await program('unzip', 'unzip', ['-v']);
-
-/** Reads the central directory back (an independent walk of the format, APPNOTE §4.3.12/4.3.16). */
-function readCentral(zip: Buffer): Array<{ name: string; mode: number; date: number; time: number; data: Buffer }> {
-  const end = zip.length - 22;
-  expect(zip.readUInt32LE(end)).toBe(0x06054b50);
-  const count = zip.readUInt16LE(end + 10);
-  let p = zip.readUInt32LE(end + 16);
-  const out = [];
-  for (let i = 0; i < count; i++) {
-    expect(zip.readUInt32LE(p)).toBe(0x02014b50);
-    const compressed = zip.readUInt32LE(p + 20);
-    const nameLen = zip.readUInt16LE(p + 28);
-    const localOffset = zip.readUInt32LE(p + 42);
-    const name = zip.subarray(p + 46, p + 46 + nameLen).toString('utf8');
-    const localNameLen = zip.readUInt16LE(localOffset + 26);
-    const dataStart = localOffset + 30 + localNameLen + zip.readUInt16LE(localOffset + 28);
-    out.push({
-      name,
-      mode: zip.readUInt32LE(p + 38) >>> 16,
-      time: zip.readUInt16LE(p + 12),
-      date: zip.readUInt16LE(p + 14),
-      data: inflateRawSync(zip.subarray(dataStart, dataStart + compressed)),
-    });
-    p += 46 + nameLen + zip.readUInt16LE(p + 30) + zip.readUInt16LE(p + 32);
-  }
-  return out;
-}
 
 describe('buildZip', () => {
   const dirs: string[] = [];
@@ -56,7 +29,7 @@ describe('buildZip', () => {
   });
 
   it('sorts entries, fixes timestamps at 1980-01-01 00:00 and keeps Unix modes', () => {
-    const read = readCentral(buildZip(entries));
+    const read = readZipEntries(buildZip(entries));
     expect(read.map((e) => e.name)).toEqual(['aws-crt-nodejs.node', 'defender-edge']);
     expect(read.map((e) => (e.mode & 0o777).toString(8))).toEqual(['644', '755']);
     expect(read.map((e) => e.mode & 0o170000)).toEqual([0o100000, 0o100000]);

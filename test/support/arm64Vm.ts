@@ -8,8 +8,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Arm64VmImage } from '../../scripts/arm64VmImage.ts';
+import { type Arm64VmImage, buildArm64VmImage } from '../../scripts/arm64VmImage.ts';
+import type { DebianRelease } from '../../scripts/arm64VmPackages.ts';
 import { buildCpio, type CpioEntry } from '../../scripts/cpioArchive.ts';
+import { RECORD, RECORD_SIZE } from '../../src/collector/sockDiagProtocol.ts';
+import { readZipEntries, type ZipMember } from './zipEntries.ts';
 
 export const QEMU_SYSTEM = 'qemu-system-aarch64';
 
@@ -187,4 +190,68 @@ export async function runVm(o: VmOptions): Promise<VmRun> {
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** Where the guest scripts expect the zip's files: a folder named after the zip, as Greengrass unpacks it. */
+export const GUEST_DIR = 'defender-edge-aarch64';
+
+export interface ZipVmRun {
+  image: Arm64VmImage;
+  /** the release zip's files, shipped into the VM under /payload/GUEST_DIR */
+  members: ZipMember[];
+  vm: VmRun;
+  /** the named step's frame; throws with the console's tail when the VM sent none */
+  step(name: string): VmStep;
+}
+
+/**
+ * Builds (or takes from the cache) the image with the given Debian release's kernel, boots it with the
+ * release zip's files and a guest script (test/arm64/*.sh), and logs the timings to stderr.
+ */
+export async function runZipInVm(o: {
+  root: string;
+  zipFile: string;
+  kernelRelease: DebianRelease;
+  script: string;
+  timeoutMs: number;
+  cpus?: number;
+}): Promise<ZipVmRun> {
+  const log = (line: string) => process.stderr.write(`arm64-vm ${o.kernelRelease}: ${line}\n`);
+  const started = Date.now();
+  const image = await buildArm64VmImage({ root: o.root, kernelRelease: o.kernelRelease, log });
+  if (!image.cached) log(`image built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const members = readZipEntries(readFileSync(path.join(o.root, o.zipFile)));
+  const vm = await runVm({
+    image,
+    script: o.script,
+    files: members.map((m) => ({ name: `${GUEST_DIR}/${m.name}`, data: m.data, mode: m.mode || 0o644 })),
+    memoryMiB: 1024,
+    cpus: o.cpus ?? 2,
+    timeoutMs: o.timeoutMs,
+  });
+  const timings = [...vm.steps.values()].filter((s) => s.ms > 0).map((s) => `${s.name} ${(s.ms / 1000).toFixed(1)} s`);
+  log(`kernel ${image.kernelVersion}: VM ran ${(vm.ms / 1000).toFixed(1)} s (exit ${vm.exitCode}); steps: ${timings.join(', ')}`);
+  return {
+    image,
+    members,
+    vm,
+    step(name) {
+      const s = vm.steps.get(name);
+      if (!s) throw new Error(`the VM sent no '${name}' step (completed: ${vm.completed}); console tail:\n${vm.console.slice(-3000)}`);
+      return s;
+    },
+  };
+}
+
+/** The helper's `procs` answers in one stdout: each ends with its mode record (docs/sockdiag.md). */
+export function splitProcsAnswers(out: Buffer): Buffer[] {
+  const answers: Buffer[] = [];
+  let start = 0;
+  for (let at = 0; at + RECORD_SIZE <= out.length; at += RECORD_SIZE) {
+    if (out[at] === RECORD.mode) {
+      answers.push(out.subarray(start, at + RECORD_SIZE));
+      start = at + RECORD_SIZE;
+    }
+  }
+  return answers;
 }

@@ -1,5 +1,6 @@
-// Reads the entries of a zip archive back (central directory, stored or deflated entries): the arm64 VM
-// tier ships the release zip's files into the VM as they would be unpacked on a gateway.
+// Reads the entries of a zip archive back (central directory, stored or deflated entries), independently of
+// scripts/zipArchive.ts: the zip writer's tests check what it wrote with it, and the arm64 VM tier ships the
+// release zip's files into the VM as they would be unpacked on a gateway.
 // Format: https://pkware.cachefly.net/webdocs/casestudies/APPNOTE.TXT (4.3.12 central directory, 4.3.16 end record).
 import { inflateRawSync } from 'node:zlib';
 
@@ -7,6 +8,9 @@ export interface ZipMember {
   name: string;
   /** Unix mode from the external attributes (0 when the archive has none) */
   mode: number;
+  /** MS-DOS time and date fields of the central directory entry (APPNOTE 4.4.6) */
+  time: number;
+  date: number;
   data: Buffer;
 }
 
@@ -26,7 +30,13 @@ export function readZipEntries(zip: Buffer): ZipMember[] {
     const dataStart = localOffset + 30 + zip.readUInt16LE(localOffset + 26) + zip.readUInt16LE(localOffset + 28);
     const raw = zip.subarray(dataStart, dataStart + compressed);
     if (method !== 0 && method !== 8) throw new Error(`zip: ${name}: compression method ${method} is not read here`);
-    out.push({ name, mode: zip.readUInt32LE(p + 38) >>> 16, data: method === 8 ? inflateRawSync(raw) : Buffer.from(raw) });
+    out.push({
+      name,
+      mode: zip.readUInt32LE(p + 38) >>> 16,
+      time: zip.readUInt16LE(p + 12),
+      date: zip.readUInt16LE(p + 14),
+      data: method === 8 ? inflateRawSync(raw) : Buffer.from(raw),
+    });
     p += 46 + nameLen + zip.readUInt16LE(p + 30) + zip.readUInt16LE(p + 32);
   }
   return out;
