@@ -18,6 +18,7 @@ wait_log() { # seconds pid file text: until the file has the text; gives up earl
 }
 
 # 1. the binary starts on a real arm64 kernel
+step kernel uname -r
 step version $B --version
 
 # 2. one collector sample: the sock_diag helper beside the binary must serve it (a listener to attribute)
