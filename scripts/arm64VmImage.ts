@@ -5,11 +5,9 @@
 // (the kernel unpacks concatenated cpio archives, https://docs.kernel.org/driver-api/early-userspace/buffer-format.html),
 // then powers the VM off. Cached under node_modules/.cache/dedge-arm64-vm/, keyed by the package versions
 // and this builder's sources: a new Debian point release or a change here rebuilds it, nothing else does.
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFile, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import {
   ARM64_VM_KERNEL_PACKAGE,
@@ -21,6 +19,7 @@ import {
   downloadDebs,
   extractDeb,
   resolveArm64VmPackages,
+  runTool,
   updateAptState,
 } from './arm64VmPackages.ts';
 import { buildCpio, type CpioEntry } from './cpioArchive.ts';
@@ -191,8 +190,6 @@ async function trimModules(root: string, log: (line: string) => void): Promise<{
   return { version, kept };
 }
 
-const execFileAsync = promisify(execFile);
-
 /**
  * Debian 13 packages install under /usr only (merged /usr, https://wiki.debian.org/UsrMerge); the root's
  * /bin, /sbin and /lib are symlinks into it, as on an installed system. A package that still ships a root
@@ -219,7 +216,7 @@ async function mergeUsr(root: string): Promise<void> {
 async function decompressModules(modulesDir: string): Promise<void> {
   const compressed = (await readdir(modulesDir, { recursive: true })).filter((f) => f.endsWith('.ko.xz'));
   for (let i = 0; i < compressed.length; i += 200) {
-    await execFileAsync('xz', ['-d', '--', ...compressed.slice(i, i + 200)], { cwd: modulesDir });
+    await runTool('xz', ['-d', '--', ...compressed.slice(i, i + 200)], modulesDir);
   }
 }
 

@@ -71,7 +71,7 @@ export async function updateAptState(state: AptState, log: (line: string) => voi
   );
   if (now - updated < LISTS_MAX_AGE_MS) return;
   log(`apt-get update (Debian ${state.release} arm64, private lists in ${state.dir})`);
-  await run('apt-get', [...state.options, '-q', 'update']);
+  await runTool('apt-get', [...state.options, '-q', 'update']);
   await writeFile(stamp, `${new Date(now).toISOString()}\n`);
 }
 
@@ -94,7 +94,8 @@ export class Arm64VmPackagesError extends Error {
   override name = 'Arm64VmPackagesError';
 }
 
-function run(file: string, args: readonly string[], cwd?: string): Promise<string> {
+/** Runs one of the tier's tools (apt, dpkg-deb, xz) with an argument array; the error names it and its stderr. */
+export function runTool(file: string, args: readonly string[], cwd?: string): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(file, args, { cwd, maxBuffer: 64 * 2 ** 20, env: { ...process.env, LC_ALL: 'C' } }, (err, stdout, stderr) => {
       if (err)
@@ -173,7 +174,7 @@ export async function resolveArm64VmPackages(state: AptState, roots: readonly st
   const qualified = (names: readonly string[]) => names.map((n) => `${n}:${ARM64_VM_FOREIGN_ARCH}`);
   let depends: string;
   try {
-    depends = await run('apt-cache', [
+    depends = await runTool('apt-cache', [
       ...state.options,
       'depends',
       '--recurse',
@@ -189,7 +190,7 @@ export async function resolveArm64VmPackages(state: AptState, roots: readonly st
     throw new Arm64VmPackagesError(`${(err as Error).message} (from the lists of ${state.dir}: did apt-get update reach deb.debian.org?)`);
   }
   const names = dependencyClosure(parseAptDepends(depends), roots);
-  const versions = parseAptShow(await run('apt-cache', [...state.options, 'show', '--no-all-versions', ...qualified(names)]));
+  const versions = parseAptShow(await runTool('apt-cache', [...state.options, 'show', '--no-all-versions', ...qualified(names)]));
   return names.map((name) => {
     const version = versions.get(name);
     if (version === undefined) throw new Arm64VmPackagesError(`apt-cache show: no arm64 candidate for ${name}`);
@@ -207,7 +208,7 @@ export async function downloadDebs(state: AptState, dir: string, packages: reado
   const present = new Set(await readdir(dir));
   const missing = packages.filter((p) => !present.has(debFileName(p)));
   if (missing.length > 0) {
-    await run(
+    await runTool(
       'apt-get',
       [...state.options, 'download', '-q', ...missing.map((p) => `${p.name}:${ARM64_VM_FOREIGN_ARCH}=${p.version}`)],
       dir,
@@ -221,5 +222,5 @@ export async function downloadDebs(state: AptState, dir: string, packages: reado
 
 /** Unpacks a .deb's files (not its maintainer scripts) into `root`. */
 export async function extractDeb(deb: string, root: string): Promise<void> {
-  await run('dpkg-deb', ['-x', deb, root]);
+  await runTool('dpkg-deb', ['-x', deb, root]);
 }

@@ -32,6 +32,8 @@ const MAY_SPAWN: Record<string, string> = {
   'scripts/baseBinaries.ts': 'build time only: strip/unzip of base binaries',
   'scripts/buildSockDiag.ts': 'build time only: the C compiler for dedge-sockdiag',
   'scripts/setup.ts': 'test set-up only: dpkg-query, dpkg --add-architecture and apt-get with package names from its own list',
+  'scripts/arm64VmPackages.ts':
+    'arm64 test tier only: apt-get/apt-cache against its private apt state, dpkg-deb -x, xz -d; package names from its own list',
   'src/collector/helperProcess.ts': 'the dedge-sockdiag helper by absolute path, fixed flags (--traffic, --no-ebpf); netns validated',
   'src/demo/cast.ts': 'the demo cast: this same executable with fixed hidden subcommands',
   'src/cli/emulator.ts': 'mkfifo for --control fifo:PATH: fixed mode, the path after `--`',
