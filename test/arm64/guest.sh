@@ -90,12 +90,22 @@ AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT=/tmp/ipc.sock SVCUID=DEDGEVM
   $IP netns exec $GW $B run --state-dir /tmp/gw-state > /tmp/agent.out 2>&1 &
 AGENT=$!
 wait_log 180 $AGENT /tmp/agent.out '"msg":"agent running"'
+AGENT_STARTED=$(now_ms)
 step reach-before $IP netns exec $DEV ping -c 2 -W 10 10.99.0.1
 step device-traffic $IP netns exec $DEV ping -c 8 -i 0.3 -s 1200 -W 10 10.99.0.1
 blocked() { $IP netns exec $GW nft list set inet defender_edge block4 2> /dev/null | grep -q 10.99.0.2 || ! kill -0 $AGENT 2> /dev/null; }
 wait_for 120 blocked
 step block-set $IP netns exec $GW nft -j list set inet defender_edge block4
 step reach-after $IP netns exec $DEV ping -c 2 -W 3 10.99.0.1
+# the agent's and its helpers' memory on arm64, a minute after the agent started (/proc/PID/status, proc(5))
+memory() {
+  # the agent and its children (field 4 of /proc/PID/stat is the parent; comm, field 2, has no spaces here)
+  for p in $AGENT $(awk -v a=$AGENT '$4 == a { print $1 }' /proc/[0-9]*/stat 2> /dev/null); do
+    echo "$p $(cat /proc/$p/comm) $(grep -E '^(VmRSS|RssAnon|RssFile|VmHWM):' /proc/$p/status | tr -s ' \t' ' ' | tr '\n' ' ')"
+  done
+}
+while [ $(( $(now_ms) - AGENT_STARTED )) -lt 60000 ]; do sleep 1; done
+step agent-memory memory
 kill -TERM $AGENT
 wait $AGENT
 echo "$?" > /tmp/agent.rc

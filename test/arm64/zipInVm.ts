@@ -142,6 +142,27 @@ export async function describeZipInVm(kernelRelease: DebianRelease, kernel: RegE
       expect(elements(stepOf('block-after-stop')).map((e) => e?.val)).toContain('10.99.0.2');
     });
 
+    it("the agent's memory a minute after start, on a real arm64 kernel (printed beside the test's output)", () => {
+      const s = stepOf('agent-memory');
+      expect(s.code, s.stderr).toBe(0);
+      const kib = (line: string, field: string) => Number(new RegExp(`${field}: (\\d+) kB`).exec(line)?.[1]);
+      const processes = s.stdout
+        .trim()
+        .split('\n')
+        .map((line) => {
+          const [pid, comm] = line.split(' ');
+          return { pid: Number(pid), comm, rssKiB: kib(line, 'VmRSS'), anonKiB: kib(line, 'RssAnon'), hwmKiB: kib(line, 'VmHWM') };
+        });
+      const agent = processes[0]!;
+      expect(agent.comm).toBe('defender-edge');
+      expect(processes.map((p) => p.comm)).toContain('dedge-sockdiag');
+      for (const p of processes) expect(p.rssKiB, `${p.comm}: ${s.stdout}`).toBeGreaterThan(0);
+      const mib = (k: number) => (k / 1024).toFixed(1);
+      process.stderr.write(
+        `arm64-vm ${kernelRelease}: memory after 60 s: ${processes.map((p) => `${p.comm} RSS ${mib(p.rssKiB)} MiB (anonymous ${mib(p.anonKiB)}, peak ${mib(p.hwmKiB)})`).join('; ')}\n`,
+      );
+    });
+
     it('demo --json: the rogue agent is stopped, the innocent neighbour is not', () => {
       const s = stepOf('demo');
       expect(s.stdout, `exit ${s.code}; stderr: ${s.stderr.slice(-4000)}`).not.toBe('');
