@@ -1,0 +1,381 @@
+// Memory and CPU of the standalone binary running the agent (`defender-edge run`, the shipped SEA for this
+// machine's architecture) with the default configuration, against the emulator in its own process, in a
+// network namespace of its own (its nft tables stay there). Three phases, each measured 60 s in:
+//   idle          no devices;
+//   devices       1,000 configured downstream devices (an address each, so the nft accounting table holds
+//                 1,000 counter pairs), each publishing its own ~800-byte Defender report once a minute;
+//   churn         then 9,000 more devices (known by thingNamePattern) each report once while the 1,000
+//                 continue: 10,000 devices seen; memory should stay flat.
+// Floors measured in the same run, idle beside the agent: Node alone, and Node with aws-iot-device-sdk-v2
+// loaded and connected to the same emulator. Memory: RSS, its anonymous part, PSS (/proc). CPU: agent plus
+// its helper processes (dedge-sockdiag, nft, ip), percent of one core over the last 30 s of each phase.
+// Targets (README, Benchmarks): idle RSS ≤ 75 MiB and anonymous ≤ 25 MiB, CPU ≤ 1 %; 1,000 devices RSS ≤ 90 MiB,
+// CPU ≤ 3 %; 10,000 seen within 5 % of 1,000. Skips when the binary is not built or without root (netns).
+// BENCH_FOOTPRINT_RUNS (default 1) repeats the whole measurement and reports medians;
+// BENCH_FOOTPRINT_PHASES=idle,devices (default both; devices includes churn) picks phases;
+// BENCH_FOOTPRINT_NODE_OPTIONS is given to the agent only (a profile: --cpu-prof --cpu-prof-dir=DIR).
+// The emulator runs from a copy of the binary and the agent's files are dropped from the page cache
+// before it starts, so its RSS counts only the pages it touched itself (the kernel maps cached
+// neighbours of a faulting page too, which would make RSS depend on what ran before).
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { BINARY_NAME } from '../scripts/buildTargets.ts';
+import { type CpuReading, cpuOf, cpuPercent, type MemoryReading, memoryOf } from './procStats.ts';
+import type { BenchSuite } from './run.ts';
+import { median, round } from './stats.ts';
+
+const root = path.resolve(new URL('..', import.meta.url).pathname);
+const binary = path.join(root, 'artifacts', process.arch === 'arm64' ? 'aarch64' : 'amd64', BINARY_NAME);
+const RECIPE = path.join(root, 'recipe.yaml');
+const TOKEN = 'FOOTPRINTTOKEN01';
+const THING = 'FootprintGateway';
+const PHASE_SECONDS = Number(process.env.BENCH_FOOTPRINT_PHASE_S ?? 60);
+const CPU_WINDOW_SECONDS = Math.min(30, PHASE_SECONDS / 2);
+const RUNS = Number(process.env.BENCH_FOOTPRINT_RUNS ?? 1);
+const DEVICES = 1000;
+const SEEN = 10_000;
+const REPORT_PERIOD_SECONDS = 60;
+const CHURN_SECONDS = Number(process.env.BENCH_FOOTPRINT_CHURN_S ?? 90);
+const PHASES = new Set((process.env.BENCH_FOOTPRINT_PHASES ?? 'idle,devices').split(','));
+const AGENT_NODE_OPTIONS = process.env.BENCH_FOOTPRINT_NODE_OPTIONS;
+
+const TARGETS = { idleRssMiB: 75, idleAnonMiB: 25, devicesRssMiB: 90, churnGrowthPercent: 5, idleCpuPercent: 1, devicesCpuPercent: 3 };
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * A device's own Defender report (~800 bytes), report_id increasing per device. Normal traffic: within the
+ * default profile's bytesOut (< 10,000 bytes per 300 s at one report a minute), so nothing is in alarm.
+ */
+function deviceReport(reportId: number): string {
+  return JSON.stringify({
+    header: { report_id: reportId, version: '1.0' },
+    metrics: {
+      network_stats: { bytes_in: 2048 + (reportId % 97), bytes_out: 1200, packets_in: 30, packets_out: 24 },
+      listening_tcp_ports: { ports: [{ port: 22, interface: 'eth0' }, { port: 443, interface: 'eth0' }, { port: 8883 }], total: 3 },
+      listening_udp_ports: { ports: [{ port: 5353, interface: 'eth0' }, { port: 123 }], total: 2 },
+      tcp_connections: {
+        established_connections: {
+          connections: [
+            { remote_addr: '203.0.113.7:443', local_port: 50_000, local_interface: 'eth0' },
+            { remote_addr: '198.51.100.23:8883', local_port: 50_001, local_interface: 'eth0' },
+            { remote_addr: '192.0.2.10:443', local_port: 50_002, local_interface: 'eth0' },
+          ],
+          total: 3,
+        },
+      },
+    },
+    custom_metrics: { cpu_usage: [{ number: 12.5 }], temperature_c: [{ number: 41 }] },
+  });
+}
+
+interface Emulator {
+  child: ChildProcess;
+  socket: string;
+  send(lines: string): void;
+}
+
+async function startEmulator(exe: string, dir: string, overrides: Record<string, unknown>): Promise<Emulator> {
+  const configFile = path.join(dir, 'overrides.json');
+  writeFileSync(configFile, JSON.stringify(overrides));
+  const socket = path.join(dir, 'ipc.sock');
+  const child = spawn(
+    binary,
+    [
+      'emulator',
+      '--socket',
+      socket,
+      '--recipe',
+      RECIPE,
+      '--config',
+      configFile,
+      '--thing',
+      THING,
+      '--token',
+      TOKEN,
+      '--log-level',
+      'error',
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const lines = createInterface({ input: child.stdout! });
+  await new Promise<void>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`emulator exited (${code}) before it was ready`)));
+    lines.once('line', () => resolve()); // the ready line; later lines answer local-publish and are ignored
+  });
+  lines.on('line', () => {});
+  return { child, socket, send: (text) => child.stdin!.write(text) };
+}
+
+function startAgent(exe: string, ns: string, emu: Emulator, stateDir: string): ChildProcess {
+  const agent = spawn('ip', ['netns', 'exec', ns, exe, 'run', '--state-dir', stateDir], {
+    env: {
+      ...process.env,
+      ...(AGENT_NODE_OPTIONS ? { NODE_OPTIONS: AGENT_NODE_OPTIONS } : {}),
+      AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT: emu.socket,
+      SVCUID: TOKEN,
+      AWS_IOT_THING_NAME: THING,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // drained, not kept: the agent's info logs are not part of what is measured
+  agent.stdout!.resume();
+  agent.stderr!.resume();
+  return agent;
+}
+
+/** The two floors: Node alone, and Node with the SDK connected to the emulator (plain JS, no type stripping). */
+function startFloors(emu: Emulator): ChildProcess[] {
+  const sdk = `
+const { greengrasscoreipc } = require('aws-iot-device-sdk-v2');
+const { io } = require('aws-crt');
+const client = greengrasscoreipc.createClient({
+  hostName: ${JSON.stringify(emu.socket)}, port: 0,
+  socketOptions: new io.SocketOptions(io.SocketType.STREAM, io.SocketDomain.LOCAL),
+  connectTransform: async (o) => { o.message.payload = JSON.stringify({ authToken: ${JSON.stringify(TOKEN)} }); return o.message; },
+});
+client.connect().catch((e) => { console.error(e); process.exit(1); });
+setInterval(() => {}, 1000);`;
+  return [
+    spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore', cwd: root }),
+    spawn(process.execPath, ['-e', sdk], { stdio: ['ignore', 'ignore', 'inherit'], cwd: root }),
+  ];
+}
+
+/** Sends each device's report once per REPORT_PERIOD_SECONDS, spread evenly; `extra` devices report once each over `extraSeconds`. */
+class DeviceLoad {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly reportIds = new Map<number, number>();
+  private cursor = 0;
+  private owed = 0;
+  private extraNext = DEVICES;
+  private extraOwed = 0;
+  private extraPerTick = 0;
+  sent = 0;
+  private readonly emu: Emulator;
+
+  constructor(emu: Emulator) {
+    this.emu = emu;
+  }
+
+  start(): void {
+    const tickMs = 100;
+    const perTick = (DEVICES / REPORT_PERIOD_SECONDS) * (tickMs / 1000);
+    this.timer = setInterval(() => {
+      let text = '';
+      this.owed += perTick;
+      while (this.owed >= 1) {
+        text += this.line(this.cursor);
+        this.cursor = (this.cursor + 1) % DEVICES;
+        this.owed--;
+      }
+      this.extraOwed += this.extraPerTick;
+      while (this.extraOwed >= 1 && this.extraNext < SEEN) {
+        text += this.line(this.extraNext++);
+        this.extraOwed--;
+      }
+      if (text !== '') this.emu.send(text);
+    }, tickMs);
+  }
+
+  /** Devices DEVICES..SEEN-1 each report once, spread over `seconds`. */
+  churn(seconds: number): void {
+    this.extraPerTick = ((SEEN - DEVICES) / seconds) * 0.1;
+  }
+
+  get churned(): number {
+    return this.extraNext - DEVICES;
+  }
+
+  private line(device: number): string {
+    const id = (this.reportIds.get(device) ?? 1_000) + 1;
+    this.reportIds.set(device, id);
+    this.sent++;
+    return `local-publish $aws/things/dev-${device}/defender/metrics/json ${deviceReport(id)}\n`;
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+}
+
+interface PhaseResult extends MemoryReading {
+  cpuPercent: number;
+  agentCpuPercent: number;
+  helperCpuPercent: number;
+}
+
+/** Waits PHASE_SECONDS from `startedAt`, measuring CPU over the last CPU_WINDOW_SECONDS, then memory. */
+async function measurePhase(pid: number, startedAt: number, seconds = PHASE_SECONDS): Promise<PhaseResult> {
+  await sleep(Math.max(0, startedAt + (seconds - CPU_WINDOW_SECONDS) * 1000 - Date.now()));
+  const a: CpuReading = cpuOf(pid);
+  await sleep(Math.max(0, startedAt + seconds * 1000 - Date.now()));
+  const b = cpuOf(pid);
+  const cpu = cpuPercent(a, b);
+  return { ...memoryOf(pid), cpuPercent: cpu.total, agentCpuPercent: cpu.self, helperCpuPercent: cpu.children };
+}
+
+function devicesConfig(): Array<{ thingName: string; addresses: string[] }> {
+  return Array.from({ length: DEVICES }, (_, i) => ({ thingName: `dev-${i}`, addresses: [`10.77.${i >> 8}.${i & 255}`] }));
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+interface RunResult {
+  idle?: PhaseResult;
+  floors?: { node: MemoryReading; nodeSdk: MemoryReading };
+  devices?: PhaseResult;
+  churn?: PhaseResult & { seen: number };
+  reportsSent?: number;
+}
+
+/** A private copy of the binary's folder (executable, addon, helper). */
+function copyBinary(to: string): string {
+  mkdirSync(to, { recursive: true });
+  for (const f of readdirSync(path.dirname(binary))) copyFileSync(path.join(path.dirname(binary), f), path.join(to, f));
+  return path.join(to, BINARY_NAME);
+}
+
+/** Drops a copy's files from the page cache (GNU dd: nocache with no data asks the kernel to drop the whole file). */
+function dropFromPageCache(exe: string): void {
+  for (const f of readdirSync(path.dirname(exe)))
+    execFileSync('dd', [`if=${path.join(path.dirname(exe), f)}`, 'iflag=nocache', 'count=0'], { stdio: 'ignore' });
+}
+
+async function oneRun(): Promise<RunResult> {
+  const ns = `dedgefp${randomBytes(3).toString('hex')}`;
+  const dir = mkdtempSync(path.join(tmpdir(), 'dedge-footprint-'));
+  const children: ChildProcess[] = [];
+  execFileSync('ip', ['netns', 'add', ns]);
+  try {
+    execFileSync('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
+    const emuExe = copyBinary(path.join(dir, 'emulator-bin'));
+    const agentExe = copyBinary(path.join(dir, 'agent-bin'));
+    const result: RunResult = {};
+    if (PHASES.has('idle')) {
+      // the default configuration (the recipe's); floors idle beside the agent
+      const emu = await startEmulator(emuExe, mkdtempSync(path.join(dir, 'idle-')), {});
+      children.push(emu.child);
+      const floors = startFloors(emu);
+      children.push(...floors);
+      dropFromPageCache(agentExe);
+      const t0 = Date.now();
+      const agent = startAgent(agentExe, ns, emu, path.join(dir, 'state-idle'));
+      children.push(agent);
+      result.idle = await measurePhase(agent.pid!, t0);
+      result.floors = { node: memoryOf(floors[0]!.pid!), nodeSdk: memoryOf(floors[1]!.pid!) };
+      for (const c of [agent, ...floors, emu.child]) await stopChild(c);
+    }
+    if (PHASES.has('devices')) {
+      // 1,000 configured devices reporting, then 10,000 seen
+      const emu = await startEmulator(emuExe, mkdtempSync(path.join(dir, 'devices-')), {
+        downstream: { devices: devicesConfig(), thingNamePattern: 'dev-[0-9]+' },
+      });
+      children.push(emu.child);
+      dropFromPageCache(agentExe);
+      const t1 = Date.now();
+      const agent = startAgent(agentExe, ns, emu, path.join(dir, 'state-devices'));
+      children.push(agent);
+      await sleep(5000); // started and subscribed before devices report
+      const load = new DeviceLoad(emu);
+      load.start();
+      result.devices = await measurePhase(agent.pid!, t1, PHASE_SECONDS + 5);
+      const t2 = Date.now();
+      load.churn(CHURN_SECONDS);
+      const churn = await measurePhase(agent.pid!, t2, CHURN_SECONDS + 15);
+      load.stop();
+      result.churn = { ...churn, seen: DEVICES + load.churned };
+      result.reportsSent = load.sent;
+      for (const c of [agent, emu.child]) await stopChild(c);
+    }
+    return result;
+  } finally {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    try {
+      execFileSync('ip', ['netns', 'del', ns]);
+    } catch {
+      // already gone
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const mib = (x: number) => round(x, 1);
+const pct = (x: number) => round(x, 2);
+
+/** Medians over runs of one phase's readings. */
+function phaseSummary(phases: PhaseResult[]): Record<string, number> {
+  const m = (pick: (p: PhaseResult) => number) => median(phases.map(pick));
+  return {
+    rssMiB: mib(m((p) => p.rssMiB)),
+    anonMiB: mib(m((p) => p.anonMiB)),
+    pssMiB: mib(m((p) => p.pssMiB)),
+    cpuPercent: pct(m((p) => p.cpuPercent)),
+    agentCpuPercent: pct(m((p) => p.agentCpuPercent)),
+    helperCpuPercent: pct(m((p) => p.helperCpuPercent)),
+  };
+}
+
+function memorySummary(readings: MemoryReading[]): Record<string, number> {
+  const m = (pick: (p: MemoryReading) => number) => mib(median(readings.map(pick)));
+  return { rssMiB: m((r) => r.rssMiB), anonMiB: m((r) => r.anonMiB), pssMiB: m((r) => r.pssMiB) };
+}
+
+export const suite: BenchSuite = {
+  name: 'footprint',
+  async run() {
+    if (!existsSync(binary)) return { skipped: `${path.relative(root, binary)} not built: run \`npm run build:binaries\`` };
+    if (process.getuid?.() !== 0) return { skipped: 'needs root (the agent runs in a network namespace of its own)' };
+    const runs: RunResult[] = [];
+    for (let i = 0; i < RUNS; i++) runs.push(await oneRun());
+    const out: Record<string, unknown> = {
+      binary: path.relative(root, binary),
+      runs: RUNS,
+      phaseSeconds: PHASE_SECONDS,
+      cpuWindowSeconds: CPU_WINDOW_SECONDS,
+      agentNodeOptions: AGENT_NODE_OPTIONS ?? null,
+      targets: TARGETS,
+    };
+    const within: Record<string, boolean> = {};
+    if (PHASES.has('idle')) {
+      const idle = phaseSummary(runs.map((r) => r.idle!));
+      const node = memorySummary(runs.map((r) => r.floors!.node));
+      const nodeSdk = memorySummary(runs.map((r) => r.floors!.nodeSdk));
+      out.idle = idle;
+      out.floors = {
+        node,
+        nodeSdk,
+        idleRssToNode: round(idle.rssMiB! / node.rssMiB!, 2),
+        idleRssToNodeSdk: round(idle.rssMiB! / nodeSdk.rssMiB!, 2),
+        idleAnonToNodeSdk: round(idle.anonMiB! / nodeSdk.anonMiB!, 2),
+      };
+      within.idleRss = idle.rssMiB! <= TARGETS.idleRssMiB;
+      within.idleAnon = idle.anonMiB! <= TARGETS.idleAnonMiB;
+      within.idleCpu = idle.cpuPercent! <= TARGETS.idleCpuPercent;
+    }
+    if (PHASES.has('devices')) {
+      const devices = phaseSummary(runs.map((r) => r.devices!));
+      const churn = phaseSummary(runs.map((r) => r.churn!));
+      const growth = ((churn.rssMiB! - devices.rssMiB!) / devices.rssMiB!) * 100;
+      out.devices1000 = devices;
+      out.seen10000 = { seen: Math.min(...runs.map((r) => r.churn!.seen)), ...churn, rssGrowthPercentFrom1000: round(growth, 1) };
+      out.reportsSent = median(runs.map((r) => r.reportsSent!));
+      within.devicesRss = devices.rssMiB! <= TARGETS.devicesRssMiB;
+      within.devicesCpu = devices.cpuPercent! <= TARGETS.devicesCpuPercent;
+      within.churnFlat = Math.abs(growth) <= TARGETS.churnGrowthPercent;
+    }
+    out.withinTargets = within;
+    return out;
+  },
+};

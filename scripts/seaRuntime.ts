@@ -1,0 +1,14 @@
+// How the standalone binary's Node runs: V8 flags baked into the SEA blob (`execArgv` in sea-config.json,
+// https://nodejs.org/api/single-executable-applications.html#generating-single-executable-preparation-blobs),
+// applied before any of our code runs, in every process the binary starts (the agent, its watchdog, the
+// emulator, the demo's actors). NODE_OPTIONS can still add or override flags (execArgvExtension "env").
+//
+// The gateway this is for has 1 GB of RAM shared with the nucleus and other components, and the agent's
+// live heap is a few tens of MiB; V8 sizes its young generation for throughput from the machine's RAM
+// instead (up to 16 MiB per semi-space, 3 of them, on a large machine). bench/footprint.bench.ts measures
+// what each flag buys and costs.
+//
+// --max-semi-space-size=1   young generation semi-spaces of at most 1 MiB: objects that survive two
+//                           scavenges move to the old generation, which is collected by live size. The
+//                           agent's allocation is short-lived (one sample, one report at a time).
+export const SEA_EXEC_ARGV: readonly string[] = ['--max-semi-space-size=1'];
