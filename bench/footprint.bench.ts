@@ -12,14 +12,14 @@
 // Targets (README, Benchmarks): idle RSS ≤ 75 MiB and anonymous ≤ 25 MiB, CPU ≤ 1 %; 1,000 devices RSS ≤ 90 MiB,
 // CPU ≤ 3 %; 10,000 seen within 5 % of 1,000. Skips when the binary is not built or without root (netns).
 // BENCH_FOOTPRINT_RUNS (default 1) repeats the whole measurement and reports medians;
-// BENCH_FOOTPRINT_PHASES=idle,devices (default both; devices includes churn) picks phases;
+// BENCH_FOOTPRINT_PHASES=idle,devices (default both; devices includes churn unless BENCH_FOOTPRINT_CHURN_S=0) picks phases;
 // BENCH_FOOTPRINT_NODE_OPTIONS is given to the agent only (a profile: --cpu-prof --cpu-prof-dir=DIR).
 // The emulator runs from a copy of the binary and the agent's files are dropped from the page cache
 // before it starts, so its RSS counts only the pages it touched itself (the kernel maps cached
 // neighbours of a faulting page too, which would make RSS depend on what ran before).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -29,7 +29,9 @@ import type { BenchSuite } from './run.ts';
 import { median, round } from './stats.ts';
 
 const root = path.resolve(new URL('..', import.meta.url).pathname);
-const binary = path.join(root, 'artifacts', process.arch === 'arm64' ? 'aarch64' : 'amd64', BINARY_NAME);
+/** BENCH_FOOTPRINT_BINARY: another build of the binary to measure (its folder must hold the addon and helper too). */
+const binary =
+  process.env.BENCH_FOOTPRINT_BINARY ?? path.join(root, 'artifacts', process.arch === 'arm64' ? 'aarch64' : 'amd64', BINARY_NAME);
 const RECIPE = path.join(root, 'recipe.yaml');
 const TOKEN = 'FOOTPRINTTOKEN01';
 const THING = 'FootprintGateway';
@@ -38,7 +40,8 @@ const CPU_WINDOW_SECONDS = Math.min(30, PHASE_SECONDS / 2);
 const RUNS = Number(process.env.BENCH_FOOTPRINT_RUNS ?? 1);
 const DEVICES = 1000;
 const SEEN = 10_000;
-const REPORT_PERIOD_SECONDS = 60;
+/** BENCH_FOOTPRINT_REPORT_PERIOD_S: how often each of the 1,000 devices reports (0: never; the cost of the devices alone) */
+const REPORT_PERIOD_SECONDS = Number(process.env.BENCH_FOOTPRINT_REPORT_PERIOD_S ?? 60);
 const CHURN_SECONDS = Number(process.env.BENCH_FOOTPRINT_CHURN_S ?? 90);
 const PHASES = new Set((process.env.BENCH_FOOTPRINT_PHASES ?? 'idle,devices').split(','));
 const AGENT_NODE_OPTIONS = process.env.BENCH_FOOTPRINT_NODE_OPTIONS;
@@ -122,9 +125,16 @@ function startAgent(exe: string, ns: string, emu: Emulator, stateDir: string): C
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  // drained, not kept: the agent's info logs are not part of what is measured
-  agent.stdout!.resume();
-  agent.stderr!.resume();
+  // drained, not kept: the agent's info logs are not part of what is measured (BENCH_FOOTPRINT_AGENT_LOG=FILE keeps them)
+  const keep = process.env.BENCH_FOOTPRINT_AGENT_LOG;
+  if (keep) {
+    const out = createWriteStream(keep, { flags: 'a' });
+    agent.stdout!.pipe(out);
+    agent.stderr!.pipe(out);
+  } else {
+    agent.stdout!.resume();
+    agent.stderr!.resume();
+  }
   return agent;
 }
 
@@ -164,7 +174,7 @@ class DeviceLoad {
 
   start(): void {
     const tickMs = 100;
-    const perTick = (DEVICES / REPORT_PERIOD_SECONDS) * (tickMs / 1000);
+    const perTick = REPORT_PERIOD_SECONDS > 0 ? (DEVICES / REPORT_PERIOD_SECONDS) * (tickMs / 1000) : 0;
     this.timer = setInterval(() => {
       let text = '';
       this.owed += perTick;
@@ -291,11 +301,13 @@ async function oneRun(): Promise<RunResult> {
       const load = new DeviceLoad(emu);
       load.start();
       result.devices = await measurePhase(agent.pid!, t1, PHASE_SECONDS + 5);
-      const t2 = Date.now();
-      load.churn(CHURN_SECONDS);
-      const churn = await measurePhase(agent.pid!, t2, CHURN_SECONDS + 15);
+      if (CHURN_SECONDS > 0) {
+        const t2 = Date.now();
+        load.churn(CHURN_SECONDS);
+        const churn = await measurePhase(agent.pid!, t2, CHURN_SECONDS + 15);
+        result.churn = { ...churn, seen: DEVICES + load.churned };
+      }
       load.stop();
-      result.churn = { ...churn, seen: DEVICES + load.churned };
       result.reportsSent = load.sent;
       for (const c of [agent, emu.child]) await stopChild(c);
     }
@@ -366,14 +378,16 @@ export const suite: BenchSuite = {
     }
     if (PHASES.has('devices')) {
       const devices = phaseSummary(runs.map((r) => r.devices!));
-      const churn = phaseSummary(runs.map((r) => r.churn!));
-      const growth = ((churn.rssMiB! - devices.rssMiB!) / devices.rssMiB!) * 100;
       out.devices1000 = devices;
-      out.seen10000 = { seen: Math.min(...runs.map((r) => r.churn!.seen)), ...churn, rssGrowthPercentFrom1000: round(growth, 1) };
       out.reportsSent = median(runs.map((r) => r.reportsSent!));
       within.devicesRss = devices.rssMiB! <= TARGETS.devicesRssMiB;
       within.devicesCpu = devices.cpuPercent! <= TARGETS.devicesCpuPercent;
-      within.churnFlat = Math.abs(growth) <= TARGETS.churnGrowthPercent;
+      if (CHURN_SECONDS > 0) {
+        const churn = phaseSummary(runs.map((r) => r.churn!));
+        const growth = ((churn.rssMiB! - devices.rssMiB!) / devices.rssMiB!) * 100;
+        out.seen10000 = { seen: Math.min(...runs.map((r) => r.churn!.seen)), ...churn, rssGrowthPercentFrom1000: round(growth, 1) };
+        within.churnFlat = Math.abs(growth) <= TARGETS.churnGrowthPercent;
+      }
     }
     out.withinTargets = within;
     return out;

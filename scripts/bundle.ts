@@ -166,10 +166,11 @@ export function bundleOptions(req: BundleRequest): BuildOptions {
       'import.meta.url': '__defenderEdgeImportMetaUrl',
     },
     plugins: [...(req.plugins ?? []), crtExplicitPathPlugin, crtLazyIndexPlugin, cborPureJsPlugin],
-    // Whitespace and syntax only: identifiers stay readable in stack traces from the field.
+    // Whitespace and syntax only: identifiers stay readable in stack traces from the field. Not keepNames:
+    // with identifiers unminified it only adds a __name() call at every function and class creation, run
+    // on every closure the agent creates (measured ~0.4 % of its CPU with 1,000 devices).
     minifyWhitespace: true,
     minifySyntax: true,
-    keepNames: true,
     legalComments: 'eof',
     sourcemap: false,
     metafile: true,

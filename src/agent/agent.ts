@@ -405,7 +405,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     const filter = this.o.processFilter;
     const families = filter ? poll.families.filter((f) => filter(f.head)) : poll.families;
     if (families.length === 0) return;
-    this.evaluate(datapointsFromTrafficPoll({ ...poll, families }, this.o.thingName));
+    this.evaluate(datapointsFromTrafficPoll({ ...poll, families }, this.o.thingName, this.profile.byMetric));
   }
 
   private shedding = false;
@@ -457,6 +457,8 @@ export class Agent extends EventEmitter<AgentEvents> {
         perProcess: this.config.collector.perProcess && !this.shedding,
         deviceInfo: deviceInfoOf(this.config.downstream.devices),
         polledTraffic: sample.host.processTraffic?.polled === true,
+        metrics: this.profile.byMetric,
+        deviceMessages: this.config.downstream.messageTopics.length > 0,
       });
       this.evaluate(points);
       if (start - this.lastExpire >= EXPIRE_EVERY_MS) {
