@@ -44,7 +44,19 @@ const SEEN = 10_000;
 const REPORT_PERIOD_SECONDS = Number(process.env.BENCH_FOOTPRINT_REPORT_PERIOD_S ?? 60);
 const CHURN_SECONDS = Number(process.env.BENCH_FOOTPRINT_CHURN_S ?? 90);
 const PHASES = new Set((process.env.BENCH_FOOTPRINT_PHASES ?? 'idle,devices').split(','));
-const AGENT_NODE_OPTIONS = process.env.BENCH_FOOTPRINT_NODE_OPTIONS;
+/** BENCH_FOOTPRINT_SNAPSHOT_DIR: a V8 heap snapshot of the agent at the end of each phase, written there */
+const SNAPSHOT_DIR = process.env.BENCH_FOOTPRINT_SNAPSHOT_DIR;
+const AGENT_NODE_OPTIONS =
+  [process.env.BENCH_FOOTPRINT_NODE_OPTIONS, SNAPSHOT_DIR ? `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${SNAPSHOT_DIR}` : undefined]
+    .filter(Boolean)
+    .join(' ') || undefined;
+
+/** With BENCH_FOOTPRINT_SNAPSHOT_DIR: asks the agent for a heap snapshot and gives it time to write it. */
+async function snapshot(agent: ChildProcess): Promise<void> {
+  if (!SNAPSHOT_DIR) return;
+  agent.kill('SIGUSR2');
+  await sleep(15_000);
+}
 
 const TARGETS = { idleRssMiB: 75, idleAnonMiB: 25, devicesRssMiB: 90, churnGrowthPercent: 5, idleCpuPercent: 1, devicesCpuPercent: 3 };
 
@@ -284,6 +296,7 @@ async function oneRun(): Promise<RunResult> {
       const agent = startAgent(agentExe, ns, emu, path.join(dir, 'state-idle'));
       children.push(agent);
       result.idle = await measurePhase(agent.pid!, t0);
+      await snapshot(agent);
       result.floors = { node: memoryOf(floors[0]!.pid!), nodeSdk: memoryOf(floors[1]!.pid!) };
       for (const c of [agent, ...floors, emu.child]) await stopChild(c);
     }
@@ -301,11 +314,13 @@ async function oneRun(): Promise<RunResult> {
       const load = new DeviceLoad(emu);
       load.start();
       result.devices = await measurePhase(agent.pid!, t1, PHASE_SECONDS + 5);
+      await snapshot(agent);
       if (CHURN_SECONDS > 0) {
         const t2 = Date.now();
         load.churn(CHURN_SECONDS);
         const churn = await measurePhase(agent.pid!, t2, CHURN_SECONDS + 15);
         result.churn = { ...churn, seen: DEVICES + load.churned };
+        await snapshot(agent);
       }
       load.stop();
       result.reportsSent = load.sent;

@@ -11,4 +11,8 @@
 // --max-semi-space-size=1   young generation semi-spaces of at most 1 MiB: objects that survive two
 //                           scavenges move to the old generation, which is collected by live size. The
 //                           agent's allocation is short-lived (one sample, one report at a time).
-export const SEA_EXEC_ARGV: readonly string[] = ['--max-semi-space-size=1'];
+// --no-turbofan --no-maglev the optimizing compilers off; Ignition and the Sparkplug baseline compiler
+//                           remain. Their code is never paged in and their compile jobs allocate nothing:
+//                           −9 MiB RSS idle, −17 MiB with 1,000 devices, for +0.5 points of CPU there.
+//                           The agent's hot paths are I/O and native (JSON, sockets, nft), not JS loops.
+export const SEA_EXEC_ARGV: readonly string[] = ['--max-semi-space-size=1', '--no-turbofan', '--no-maglev'];

@@ -466,7 +466,11 @@ export class Agent extends EventEmitter<AgentEvents> {
         this.dispatch(this.evaluator.expire(start));
       }
       this.reporter.addHost(sample.host);
-      for (const d of sample.devices) this.reporter.addDevice(d);
+      // A device sample without traffic (the table is read every few samples with many devices), without
+      // destinations and without counted messages adds nothing to a report: skipped, not summed as zeros.
+      const countsMessages = this.config.downstream.messageTopics.length > 0;
+      for (const d of sample.devices)
+        if (countsMessages || d.traffic !== undefined || d.destinations.length > 0) this.reporter.addDevice(d);
       this.reporter.flushDue(start);
       if (start - this.lastCacheFlush >= CACHE_FLUSH_EVERY_MS) {
         this.lastCacheFlush = start;

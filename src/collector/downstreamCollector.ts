@@ -8,7 +8,7 @@
 //
 // A reading costs nft time in proportion to the devices (~16 µs each), so with many devices the table
 // is read less often than every sample: at most once per READ_MS_PER_DEVICE × devices (1,000 devices:
-// every 4 s), which keeps it near 0.4 % of a core. A reading's deltas cover the whole time since the
+// every 8 s), which keeps it near 0.2 % of a core. A reading's deltas cover the whole time since the
 // previous reading (`read.sinceMs` of the result); samples in between carry no traffic and no
 // destinations for the device, as if not measured.
 import type { DownstreamDevice } from '../config/schema.ts';
@@ -21,7 +21,7 @@ import type { TrafficDelta } from './sample.ts';
 import { reasonOf, SOURCE_COMMAND_TIMEOUT_MS } from './sourceHealth.ts';
 
 /** Minimum time between two readings of the table, per configured device (see the top of this file). */
-export const READ_MS_PER_DEVICE = 4;
+export const READ_MS_PER_DEVICE = 8;
 
 export interface DownstreamCollectorOptions {
   devices: readonly DownstreamDevice[];

@@ -114,7 +114,7 @@ describe('downstream devices behind a gateway namespace', requires(root), () => 
       helpers.push(sink4, sink6);
       const port4 = Number((await sink4.next()).port);
       const port6 = Number((await sink6.next()).port);
-      // three devices: the table may be read every 12 ms (READ_MS_PER_DEVICE); samples 1 s apart read it each time
+      // three devices: the table may be read every 24 ms (READ_MS_PER_DEVICE); samples 1 s apart read it each time
       const t0 = Date.now();
       const first = await c.sample(t0);
       expect(first.degraded).toBeUndefined();
@@ -161,7 +161,7 @@ describe('downstream devices behind a gateway namespace', requires(root), () => 
   });
 
   it('with many devices reads the table less often; a reading covers the time since the previous one', async () => {
-    // 500 devices: at most one reading per 2 s (READ_MS_PER_DEVICE)
+    // 500 devices: at most one reading per 4 s (READ_MS_PER_DEVICE)
     const many = Array.from({ length: 500 }, (_, i) => ({ thingName: `m-${i}`, addresses: [`10.78.${i >> 8}.${i & 255}`] }));
     const c = new DownstreamCollector({
       devices: [...devices, ...many],
