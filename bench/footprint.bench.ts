@@ -6,9 +6,12 @@
 //                 1,000 counter pairs), each publishing its own ~800-byte Defender report once a minute;
 //   churn         then 9,000 more devices (known by thingNamePattern) each report once while the 1,000
 //                 continue: 10,000 devices seen; memory should stay flat.
-// Floors measured in the same run, idle beside the agent: Node alone, and Node with aws-iot-device-sdk-v2
-// loaded and connected to the same emulator. Memory: RSS, its anonymous part, PSS (/proc). CPU: agent plus
-// its helper processes (dedge-sockdiag, nft, ip), percent of one core over the last 30 s of each phase.
+// Floors measured in the same run: idle beside the agent, Node alone and Node with aws-iot-device-sdk-v2
+// loaded and connected to the same emulator; under the 1,000 devices' load, after the agent, Node with the
+// SDK doing only the IPC each report needs (subscribe, answer on local pub/sub, PublishToIoTCore).
+// Memory: RSS, its anonymous part, PSS (/proc), and V8's heap committed/used and external memory from a
+// diagnostic report (what of the anonymous part is JavaScript). CPU: agent plus its helper processes
+// (dedge-sockdiag, nft, ip), percent of one core over the last 30 s of each phase, and the agent's by thread.
 // Targets (README, Benchmarks): idle RSS ≤ 75 MiB and anonymous ≤ 25 MiB, CPU ≤ 1 %; 1,000 devices RSS ≤ 90 MiB,
 // CPU ≤ 3 %; 10,000 seen within 5 % of 1,000. Skips when the binary is not built or without root (netns).
 // BENCH_FOOTPRINT_RUNS (default 1) repeats the whole measurement and reports medians;
@@ -19,7 +22,17 @@
 // neighbours of a faulting page too, which would make RSS depend on what ran before).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -44,6 +57,8 @@ const SEEN = 10_000;
 const REPORT_PERIOD_SECONDS = Number(process.env.BENCH_FOOTPRINT_REPORT_PERIOD_S ?? 60);
 const CHURN_SECONDS = Number(process.env.BENCH_FOOTPRINT_CHURN_S ?? 90);
 const PHASES = new Set((process.env.BENCH_FOOTPRINT_PHASES ?? 'idle,devices').split(','));
+/** BENCH_FOOTPRINT_CONFIG: a JSON object merged over each phase's configuration (an experiment; the figures are for none) */
+const CONFIG_OVERRIDES = JSON.parse(process.env.BENCH_FOOTPRINT_CONFIG ?? '{}') as Record<string, unknown>;
 /** BENCH_FOOTPRINT_SNAPSHOT_DIR: a V8 heap snapshot of the agent at the end of each phase, written there */
 const SNAPSHOT_DIR = process.env.BENCH_FOOTPRINT_SNAPSHOT_DIR;
 const AGENT_NODE_OPTIONS =
@@ -99,7 +114,7 @@ async function startEmulator(exe: string, dir: string, overrides: Record<string,
   writeFileSync(configFile, JSON.stringify(overrides));
   const socket = path.join(dir, 'ipc.sock');
   const child = spawn(
-    binary,
+    exe,
     [
       'emulator',
       '--socket',
@@ -126,11 +141,22 @@ async function startEmulator(exe: string, dir: string, overrides: Record<string,
   return { child, socket, send: (text) => child.stdin!.write(text) };
 }
 
-function startAgent(exe: string, ns: string, emu: Emulator, stateDir: string): ChildProcess {
+/** The agent's last lines of stderr, for the error when it exits before it was measured. */
+const stderrTails = new WeakMap<ChildProcess, string>();
+
+/**
+ * Node's diagnostic report on a signal (https://nodejs.org/api/report.html): V8's heap committed and used at
+ * the end of a phase, without the full GC a heap snapshot costs. SIGXCPU: a signal nothing else here uses.
+ */
+const REPORT_SIGNAL = 'SIGXCPU';
+
+function startAgent(exe: string, ns: string, emu: Emulator, stateDir: string, reportDir: string): ChildProcess {
+  mkdirSync(reportDir, { recursive: true });
+  const report = `--report-on-signal --report-signal=${REPORT_SIGNAL} --report-compact --report-directory=${reportDir}`;
   const agent = spawn('ip', ['netns', 'exec', ns, exe, 'run', '--state-dir', stateDir], {
     env: {
       ...process.env,
-      ...(AGENT_NODE_OPTIONS ? { NODE_OPTIONS: AGENT_NODE_OPTIONS } : {}),
+      NODE_OPTIONS: [AGENT_NODE_OPTIONS, report].filter(Boolean).join(' '),
       AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT: emu.socket,
       SVCUID: TOKEN,
       AWS_IOT_THING_NAME: THING,
@@ -145,14 +171,49 @@ function startAgent(exe: string, ns: string, emu: Emulator, stateDir: string): C
     agent.stderr!.pipe(out);
   } else {
     agent.stdout!.resume();
-    agent.stderr!.resume();
   }
+  stderrTails.set(agent, '');
+  agent.stderr!.setEncoding('utf8');
+  agent.stderr!.on('data', (chunk: string) => stderrTails.set(agent, `${stderrTails.get(agent) ?? ''}${chunk}`.slice(-2000)));
   return agent;
 }
 
-/** The two floors: Node alone, and Node with the SDK connected to the emulator (plain JS, no type stripping). */
-function startFloors(emu: Emulator): ChildProcess[] {
-  const sdk = `
+export interface V8Heap {
+  /** V8's heap committed (what the agent's anonymous memory holds for JavaScript objects and code) */
+  heapCommittedMiB: number;
+  heapUsedMiB: number;
+  /** ArrayBuffers and other memory outside the heap that V8 is told about (Buffers) */
+  externalMiB: number;
+}
+
+/** Asks the agent for a diagnostic report and reads V8's heap figures from it. */
+async function v8HeapOf(agent: ChildProcess, reportDir: string): Promise<V8Heap> {
+  const before = new Set(readdirSync(reportDir));
+  agent.kill(REPORT_SIGNAL);
+  for (let i = 0; i < 50; i++) {
+    await sleep(100);
+    const file = readdirSync(reportDir).find((f) => !before.has(f) && f.endsWith('.json'));
+    if (file === undefined) continue;
+    try {
+      const h = (JSON.parse(readFileSync(path.join(reportDir, file), 'utf8')) as { javascriptHeap: Record<string, number> }).javascriptHeap;
+      const mib = (b: number | undefined) => (b ?? 0) / 2 ** 20;
+      return { heapCommittedMiB: mib(h.totalCommittedMemory), heapUsedMiB: mib(h.usedMemory), externalMiB: mib(h.externalMemory) };
+    } catch {
+      // still being written
+    }
+  }
+  throw new Error('the agent wrote no diagnostic report within 5 s');
+}
+
+/** Fails when the agent is gone (a bad NODE_OPTIONS, a crash): nothing left to measure. */
+function assertRunning(agent: ChildProcess): void {
+  if (agent.exitCode === null && agent.signalCode === null) return;
+  throw new Error(`the agent exited (${agent.signalCode ?? `code ${agent.exitCode}`}): ${stderrTails.get(agent)?.trim() ?? ''}`);
+}
+
+/** Plain JS (no type stripping) creating an SDK IPC client of the emulator and connecting it. */
+function sdkClientJs(emu: Emulator): string {
+  return `
 const { greengrasscoreipc } = require('aws-iot-device-sdk-v2');
 const { io } = require('aws-crt');
 const client = greengrasscoreipc.createClient({
@@ -160,12 +221,39 @@ const client = greengrasscoreipc.createClient({
   socketOptions: new io.SocketOptions(io.SocketType.STREAM, io.SocketDomain.LOCAL),
   connectTransform: async (o) => { o.message.payload = JSON.stringify({ authToken: ${JSON.stringify(TOKEN)} }); return o.message; },
 });
-client.connect().catch((e) => { console.error(e); process.exit(1); });
+const connected = client.connect().catch((e) => { console.error(e); process.exit(1); });
 setInterval(() => {}, 1000);`;
+}
+
+/** The two idle floors: Node alone, and Node with the SDK connected to the emulator. */
+function startFloors(emu: Emulator): ChildProcess[] {
   return [
     spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore', cwd: root }),
-    spawn(process.execPath, ['-e', sdk], { stdio: ['ignore', 'ignore', 'inherit'], cwd: root }),
+    spawn(process.execPath, ['-e', sdkClientJs(emu)], { stdio: ['ignore', 'ignore', 'inherit'], cwd: root }),
   ];
+}
+
+/**
+ * The CPU floor of the device load: Node with the SDK doing only the IPC every accepted device report needs
+ * (the agent's docs/reports.md flow) — subscribed to the report topic, answering each report on local
+ * pub/sub and publishing it to IoT Core at QoS 1 — with no validation, evaluation, outbox or sampling.
+ */
+function startForwarderFloor(emu: Emulator): ChildProcess {
+  const js = `${sdkClientJs(emu)}
+connected.then(() => {
+  const op = client.subscribeToTopic({ topic: '$aws/things/+/defender/metrics/+' });
+  op.on('message', (e) => {
+    const m = e.jsonMessage ?? e.binaryMessage;
+    if (!m) return;
+    const topic = m.context.topic;
+    const payload = e.jsonMessage ? Buffer.from(JSON.stringify(m.message)) : Buffer.from(m.message);
+    const answer = Buffer.from(JSON.stringify({ thingName: topic.split('/')[2], status: 'ACCEPTED', timestamp: Date.now() }));
+    client.publishToTopic({ topic: topic + '/accepted', publishMessage: { binaryMessage: { message: answer } } }).catch(() => {});
+    client.publishToIoTCore({ topicName: topic, qos: '1', payload }).catch(() => {});
+  });
+  return op.activate();
+}).then(() => process.stdout.write('subscribed\\n'), (e) => { console.error(e); process.exit(1); });`;
+  return spawn(process.execPath, ['-e', js], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root });
 }
 
 /** Sends each device's report once per REPORT_PERIOD_SECONDS, spread evenly; `extra` devices report once each over `extraSeconds`. */
@@ -225,20 +313,27 @@ class DeviceLoad {
   }
 }
 
-interface PhaseResult extends MemoryReading {
+interface PhaseResult extends MemoryReading, Partial<V8Heap> {
   cpuPercent: number;
   agentCpuPercent: number;
   helperCpuPercent: number;
+  /** the agent's CPU by thread name */
+  threads: Record<string, number>;
 }
 
 /** Waits PHASE_SECONDS from `startedAt`, measuring CPU over the last CPU_WINDOW_SECONDS, then memory. */
-async function measurePhase(pid: number, startedAt: number, seconds = PHASE_SECONDS): Promise<PhaseResult> {
+async function measurePhase(agent: ChildProcess, startedAt: number, seconds = PHASE_SECONDS, reportDir?: string): Promise<PhaseResult> {
+  const pid = agent.pid!;
   await sleep(Math.max(0, startedAt + (seconds - CPU_WINDOW_SECONDS) * 1000 - Date.now()));
+  assertRunning(agent);
   const a: CpuReading = cpuOf(pid);
   await sleep(Math.max(0, startedAt + seconds * 1000 - Date.now()));
+  assertRunning(agent);
   const b = cpuOf(pid);
   const cpu = cpuPercent(a, b);
-  return { ...memoryOf(pid), cpuPercent: cpu.total, agentCpuPercent: cpu.self, helperCpuPercent: cpu.children };
+  const memory = memoryOf(pid);
+  const heap = reportDir === undefined ? undefined : await v8HeapOf(agent, reportDir);
+  return { ...memory, ...heap, cpuPercent: cpu.total, agentCpuPercent: cpu.self, helperCpuPercent: cpu.children, threads: cpu.threads };
 }
 
 function devicesConfig(): Array<{ thingName: string; addresses: string[] }> {
@@ -259,6 +354,8 @@ interface RunResult {
   floors?: { node: MemoryReading; nodeSdk: MemoryReading };
   devices?: PhaseResult;
   churn?: PhaseResult & { seen: number };
+  /** the SDK forwarding floor under the 1,000 devices' load */
+  sdkForwarder?: PhaseResult;
   reportsSent?: number;
 }
 
@@ -287,15 +384,16 @@ async function oneRun(): Promise<RunResult> {
     const result: RunResult = {};
     if (PHASES.has('idle')) {
       // the default configuration (the recipe's); floors idle beside the agent
-      const emu = await startEmulator(emuExe, mkdtempSync(path.join(dir, 'idle-')), {});
+      const emu = await startEmulator(emuExe, mkdtempSync(path.join(dir, 'idle-')), { ...CONFIG_OVERRIDES });
       children.push(emu.child);
       const floors = startFloors(emu);
       children.push(...floors);
       dropFromPageCache(agentExe);
       const t0 = Date.now();
-      const agent = startAgent(agentExe, ns, emu, path.join(dir, 'state-idle'));
+      const reports = path.join(dir, 'reports-idle');
+      const agent = startAgent(agentExe, ns, emu, path.join(dir, 'state-idle'), reports);
       children.push(agent);
-      result.idle = await measurePhase(agent.pid!, t0);
+      result.idle = await measurePhase(agent, t0, PHASE_SECONDS, reports);
       await snapshot(agent);
       result.floors = { node: memoryOf(floors[0]!.pid!), nodeSdk: memoryOf(floors[1]!.pid!) };
       for (const c of [agent, ...floors, emu.child]) await stopChild(c);
@@ -303,28 +401,46 @@ async function oneRun(): Promise<RunResult> {
     if (PHASES.has('devices')) {
       // 1,000 configured devices reporting, then 10,000 seen
       const emu = await startEmulator(emuExe, mkdtempSync(path.join(dir, 'devices-')), {
+        ...CONFIG_OVERRIDES,
         downstream: { devices: devicesConfig(), thingNamePattern: 'dev-[0-9]+' },
       });
       children.push(emu.child);
       dropFromPageCache(agentExe);
       const t1 = Date.now();
-      const agent = startAgent(agentExe, ns, emu, path.join(dir, 'state-devices'));
+      const reports = path.join(dir, 'reports-devices');
+      const agent = startAgent(agentExe, ns, emu, path.join(dir, 'state-devices'), reports);
       children.push(agent);
       await sleep(5000); // started and subscribed before devices report
       const load = new DeviceLoad(emu);
       load.start();
-      result.devices = await measurePhase(agent.pid!, t1, PHASE_SECONDS + 5);
+      result.devices = await measurePhase(agent, t1, PHASE_SECONDS + 5, reports);
       await snapshot(agent);
       if (CHURN_SECONDS > 0) {
         const t2 = Date.now();
         load.churn(CHURN_SECONDS);
-        const churn = await measurePhase(agent.pid!, t2, CHURN_SECONDS + 15);
+        const churn = await measurePhase(agent, t2, CHURN_SECONDS + 15, reports);
         result.churn = { ...churn, seen: DEVICES + load.churned };
         await snapshot(agent);
       }
       load.stop();
       result.reportsSent = load.sent;
-      for (const c of [agent, emu.child]) await stopChild(c);
+      await stopChild(agent);
+      if (REPORT_PERIOD_SECONDS > 0) {
+        // the same device load against the SDK forwarding floor, same emulator
+        const floor = startForwarderFloor(emu);
+        children.push(floor);
+        await new Promise<void>((resolve, reject) => {
+          floor.once('exit', (code) => reject(new Error(`the forwarding floor exited (${code}) before it subscribed`)));
+          floor.stdout!.once('data', () => resolve());
+        });
+        const t3 = Date.now();
+        const floorLoad = new DeviceLoad(emu);
+        floorLoad.start();
+        result.sdkForwarder = await measurePhase(floor, t3, PHASE_SECONDS);
+        floorLoad.stop();
+        await stopChild(floor);
+      }
+      await stopChild(emu.child);
     }
     return result;
   } finally {
@@ -341,16 +457,45 @@ async function oneRun(): Promise<RunResult> {
 const mib = (x: number) => round(x, 1);
 const pct = (x: number) => round(x, 2);
 
+interface PhaseSummary {
+  rssMiB: number;
+  anonMiB: number;
+  pssMiB: number;
+  /** V8's heap committed and used, and external memory (absent for the floors) */
+  heapCommittedMiB?: number;
+  heapUsedMiB?: number;
+  externalMiB?: number;
+  cpuPercent: number;
+  agentCpuPercent: number;
+  helperCpuPercent: number;
+  /** agentCpuPercent by thread name, those above 0.01 % */
+  agentThreads: Record<string, number>;
+}
+
 /** Medians over runs of one phase's readings. */
-function phaseSummary(phases: PhaseResult[]): Record<string, number> {
+function phaseSummary(phases: PhaseResult[]): PhaseSummary {
   const m = (pick: (p: PhaseResult) => number) => median(phases.map(pick));
+  const names = new Set(phases.flatMap((p) => Object.keys(p.threads)));
+  const agentThreads: Record<string, number> = {};
+  for (const name of [...names].sort()) {
+    const v = pct(m((p) => p.threads[name] ?? 0));
+    if (v > 0.01) agentThreads[name] = v;
+  }
   return {
     rssMiB: mib(m((p) => p.rssMiB)),
     anonMiB: mib(m((p) => p.anonMiB)),
     pssMiB: mib(m((p) => p.pssMiB)),
+    ...(phases.every((p) => p.heapCommittedMiB !== undefined)
+      ? {
+          heapCommittedMiB: mib(m((p) => p.heapCommittedMiB!)),
+          heapUsedMiB: mib(m((p) => p.heapUsedMiB!)),
+          externalMiB: mib(m((p) => p.externalMiB!)),
+        }
+      : {}),
     cpuPercent: pct(m((p) => p.cpuPercent)),
     agentCpuPercent: pct(m((p) => p.agentCpuPercent)),
     helperCpuPercent: pct(m((p) => p.helperCpuPercent)),
+    agentThreads,
   };
 }
 
@@ -372,6 +517,7 @@ export const suite: BenchSuite = {
       phaseSeconds: PHASE_SECONDS,
       cpuWindowSeconds: CPU_WINDOW_SECONDS,
       agentNodeOptions: AGENT_NODE_OPTIONS ?? null,
+      configOverrides: CONFIG_OVERRIDES,
       targets: TARGETS,
     };
     const within: Record<string, boolean> = {};
@@ -395,6 +541,14 @@ export const suite: BenchSuite = {
       const devices = phaseSummary(runs.map((r) => r.devices!));
       out.devices1000 = devices;
       out.reportsSent = median(runs.map((r) => r.reportsSent!));
+      if (runs.every((r) => r.sdkForwarder)) {
+        const floor = phaseSummary(runs.map((r) => r.sdkForwarder!));
+        out.devicesFloor = {
+          sdkForwarder: floor,
+          cpuToSdkForwarder: round(devices.cpuPercent / floor.cpuPercent, 2),
+          rssToSdkForwarder: round(devices.rssMiB / floor.rssMiB, 2),
+        };
+      }
       within.devicesRss = devices.rssMiB! <= TARGETS.devicesRssMiB;
       within.devicesCpu = devices.cpuPercent! <= TARGETS.devicesCpuPercent;
       if (CHURN_SECONDS > 0) {

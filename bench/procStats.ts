@@ -1,5 +1,6 @@
 // Memory and CPU of another process, from /proc (https://docs.kernel.org/filesystems/proc.html):
-// RSS and its anonymous part from status, PSS from smaps_rollup, CPU from stat — the process itself,
+// RSS and its anonymous part from status, PSS from smaps_rollup, CPU from stat — the process itself (and
+// by thread: the JavaScript thread, V8's and libuv's helpers, aws-crt's event loop),
 // the children it has reaped (cutime/cstime: short-lived `nft`, `ip`) and the children still running
 // (the dedge-sockdiag helper).
 import { readdirSync, readFileSync } from 'node:fs';
@@ -47,6 +48,8 @@ export function childrenOf(pid: number): number[] {
 export interface CpuReading {
   /** the process's own user + system time, seconds */
   self: number;
+  /** the same by thread name (digits dropped: `AwsEventLoop 1` and `2` together), seconds */
+  threads: Map<string, number>;
   /** reaped children plus running children, seconds */
   children: number;
   /** wall clock, ms */
@@ -66,13 +69,44 @@ export function cpuOf(pid: number): CpuReading {
       // exited between the listing and the read; its time is in cutime at the next reading
     }
   }
-  return { self, children, at: Date.now() };
+  return { self, threads: threadsOf(pid), children, at: Date.now() };
+}
+
+/** CPU seconds of a process's threads, grouped by thread name (/proc/PID/task/TID/stat). */
+function threadsOf(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const s = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = s
+        .slice(s.indexOf('(') + 1, s.lastIndexOf(')'))
+        .replace(/[\d\s]+$/, '')
+        .trim();
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      out.set(name, (out.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
 }
 
 /** Percent of one core over the interval between two readings. */
-export function cpuPercent(a: CpuReading, b: CpuReading): { self: number; children: number; total: number } {
+export function cpuPercent(
+  a: CpuReading,
+  b: CpuReading,
+): { self: number; children: number; total: number; threads: Record<string, number> } {
   const seconds = (b.at - a.at) / 1000;
   const self = ((b.self - a.self) / seconds) * 100;
   const children = ((b.children - a.children) / seconds) * 100;
-  return { self, children, total: self + children };
+  // a thread that ended between the readings is missing from b: its time is still in `self`
+  const threads: Record<string, number> = {};
+  for (const [name, t] of b.threads) threads[name] = ((t - (a.threads.get(name) ?? 0)) / seconds) * 100;
+  return { self, children, total: self + children, threads };
 }
