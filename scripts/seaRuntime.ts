@@ -15,4 +15,13 @@
 //                           remain. Their code is never paged in and their compile jobs allocate nothing:
 //                           −9 MiB RSS idle, −17 MiB with 1,000 devices, for +0.5 points of CPU there.
 //                           The agent's hot paths are I/O and native (JSON, sockets, nft), not JS loops.
-export const SEA_EXEC_ARGV: readonly string[] = ['--max-semi-space-size=1', '--no-turbofan', '--no-maglev'];
+// --optimize-for-size       V8 favours memory over speed in its heap sizing. What it buys here: pages the GC
+//                           frees go to V8's page pool (v8/src/heap/page-pool.cc) and stay resident until a
+//                           memory-reducing GC releases them, and the memory reducer (v8/src/heap/memory-reducer.cc)
+//                           only starts one when the allocation rate is low or V8 optimizes for memory — an
+//                           agent that allocates a little every second never looks idle to it
+//                           (--trace-memory-reducer: "high alloc, foreground", forever). After a burst of
+//                           reports the pooled pages stayed as anonymous RSS (10,000 devices seen: 142 MiB,
+//                           heap committed 33). With the flag: 84 MiB there, −3 MiB idle, −7 MiB with 1,000
+//                           devices, CPU within the noise (bench/footprint.bench.ts).
+export const SEA_EXEC_ARGV: readonly string[] = ['--max-semi-space-size=1', '--no-turbofan', '--no-maglev', '--optimize-for-size'];
