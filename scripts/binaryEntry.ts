@@ -3,20 +3,24 @@
 // is the executable again, so the user's arguments start at index 2 in both cases.
 //
 // The agent's commands run from this script; every other command line goes to the tools bundle
-// (scripts/binaryCommands.ts), read from the SEA asset (https://nodejs.org/api/single-executable-applications.html#assets)
-// — or from the file beside this script when the bundle runs under plain Node — and compiled as a CommonJS
-// module with the same `require` and `__filename`, so it finds the aws-crt addon beside the executable too.
+// (scripts/binaryCommands.ts), read from its brotli-compressed SEA asset
+// (https://nodejs.org/api/single-executable-applications.html#assets) — or from the file beside this script
+// when the bundle runs under plain Node — and compiled as a CommonJS module with the same `require` and
+// `__filename`, so it finds the aws-crt addon beside the executable too.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import sea from 'node:sea';
 import vm from 'node:vm';
+import { brotliDecompressSync } from 'node:zlib';
 import { main } from '../src/main.ts';
-import { isCoreInvocation, TOOLS_BUNDLE } from './binaryCommands.ts';
+import { isCoreInvocation, TOOLS_ASSET, TOOLS_BUNDLE } from './binaryCommands.ts';
 
 type Main = (argv: string[]) => Promise<number>;
 
 function toolsMain(): Main {
-  const source = sea.isSea() ? sea.getAsset(TOOLS_BUNDLE, 'utf8') : readFileSync(path.join(__dirname, TOOLS_BUNDLE), 'utf8');
+  const source = sea.isSea()
+    ? brotliDecompressSync(Buffer.from(sea.getAsset(TOOLS_ASSET))).toString('utf8')
+    : readFileSync(path.join(__dirname, TOOLS_BUNDLE), 'utf8');
   const wrapper = vm.compileFunction(source, ['exports', 'require', 'module', '__filename', '__dirname'], { filename: TOOLS_BUNDLE });
   const module = { exports: {} as { main?: Main } };
   wrapper(module.exports, require, module, __filename, __dirname);

@@ -8,9 +8,10 @@ import { chmod, copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile 
 import path from 'node:path';
 import { SOCKDIAG_NAME } from '../src/collector/sockDiagLocation.ts';
 import { type BaseBinary, prepareBaseBinary, sha256File } from './baseBinaries.ts';
+import { TOOLS_ASSET } from './binaryCommands.ts';
 import { type BuiltSockDiag, buildSockDiag } from './buildSockDiag.ts';
 import { BINARY_NAME, BUILD_TARGETS, type BuildTarget, CRT_ADDON_NAME, NODE_VERSION, zipName } from './buildTargets.ts';
-import { bundleBinary } from './bundle.ts';
+import { brotliAsset, bundleBinary } from './bundle.ts';
 import { buildSeaExecutables } from './seaExecutables.ts';
 import { buildZip } from './zipArchive.ts';
 
@@ -111,9 +112,11 @@ export async function buildBinaries(opts: BuildBinariesOptions): Promise<BuildRe
   const bundled = await bundleBinary({ root, outDir: bundleDir, version: pkgJson.version });
   const bundleFile = bundled.core.outfile;
   const toolsFile = bundled.tools.outfile;
+  const toolsAsset = path.join(bundleDir, TOOLS_ASSET);
+  await writeFile(toolsAsset, brotliAsset(await readFile(toolsFile)));
   for (const w of [...bundled.core.warnings, ...bundled.tools.warnings]) log(`esbuild warning: ${w}`);
   log(
-    `bundle: main script ${bundled.core.inputs.length} modules, ${(await stat(bundleFile)).size} bytes; tools ${bundled.tools.inputs.length} modules, ${(await stat(toolsFile)).size} bytes`,
+    `bundle: main script ${bundled.core.inputs.length} modules, ${(await stat(bundleFile)).size} bytes; tools ${bundled.tools.inputs.length} modules, ${(await stat(toolsFile)).size} bytes (${(await stat(toolsAsset)).size} as its brotli asset)`,
   );
 
   const bases: BaseBinary[] = [];
@@ -154,7 +157,7 @@ export async function buildBinaries(opts: BuildBinariesOptions): Promise<BuildRe
   const executables = await buildSeaExecutables({
     root,
     bundle: bundleFile,
-    assets: [toolsFile],
+    assets: [toolsAsset],
     bases,
     workDir: path.join(cacheDir, 'sea'),
     log,

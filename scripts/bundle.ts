@@ -4,6 +4,7 @@
 // the same sources give the same bytes.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { brotliCompressSync, constants as zlibConstants } from 'node:zlib';
 import { type BuildOptions, build, type Metafile, type Plugin } from 'esbuild';
 import { CORE_COMMANDS, TOOLS_BUNDLE } from './binaryCommands.ts';
 import { BINARY_NAME, CRT_ADDON_NAME } from './buildTargets.ts';
@@ -199,8 +200,23 @@ export async function bundle(req: BundleRequest): Promise<BundleResult> {
 export interface BinaryBundles {
   /** the SEA main script: src/main.ts with the core commands only */
   core: BundleResult;
-  /** every command (src/main.ts whole), a SEA asset named TOOLS_BUNDLE */
+  /** every command (src/main.ts whole); in the binary a SEA asset (TOOLS_ASSET, compressed by brotliAsset) */
   tools: BundleResult;
+}
+
+/**
+ * The tools bundle as the binary's SEA asset holds it: brotli at its highest quality, the window sized for
+ * the whole file. Same input, same bytes (the build is reproducible, test/packaging/reproducible.test.ts).
+ */
+export function brotliAsset(data: Buffer): Buffer {
+  return brotliCompressSync(data, {
+    params: {
+      [zlibConstants.BROTLI_PARAM_MODE]: zlibConstants.BROTLI_MODE_TEXT,
+      [zlibConstants.BROTLI_PARAM_QUALITY]: zlibConstants.BROTLI_MAX_QUALITY,
+      [zlibConstants.BROTLI_PARAM_LGWIN]: zlibConstants.BROTLI_MAX_WINDOW_BITS,
+      [zlibConstants.BROTLI_PARAM_SIZE_HINT]: data.length,
+    },
+  });
 }
 
 /** The binary's two bundles, `<outDir>/defender-edge.cjs` and `<outDir>/defender-edge-tools.cjs` (scripts/binaryCommands.ts). */
