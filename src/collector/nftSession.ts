@@ -44,7 +44,11 @@ export class NftSession {
   request(command: string): Promise<string> {
     if (/[\n\r]/.test(command)) return Promise.reject(new CommandError('failed', 'nft: a command is one line'));
     const run = this.queue.then(() => this.send(command));
-    this.queue = run.catch(() => undefined);
+    // settled without its value: the last answer (the whole table as JSON) is not kept alive by the queue
+    this.queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
     return run;
   }
 
