@@ -33,10 +33,15 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import type { SourceMapPayload } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { build } from 'esbuild';
 import { BINARY_NAME } from '../scripts/buildTargets.ts';
+import { bundleOptions, coreOnlyPlugin } from '../scripts/bundle.ts';
+import { SEA_MAIN } from '../scripts/seaExecutables.ts';
+import { type HeapSummary, type MappedBundle, summarizeHeapSnapshot } from './heapSnapshot.ts';
 import { type CpuReading, cpuOf, cpuPercent, type MemoryReading, memoryOf } from './procStats.ts';
 import type { BenchSuite } from './run.ts';
 import { median, round } from './stats.ts';
@@ -66,11 +71,28 @@ const AGENT_NODE_OPTIONS =
     .filter(Boolean)
     .join(' ') || undefined;
 
-/** With BENCH_FOOTPRINT_SNAPSHOT_DIR: asks the agent for a heap snapshot and gives it time to write it. */
-async function snapshot(agent: ChildProcess): Promise<void> {
-  if (!SNAPSHOT_DIR) return;
+/**
+ * With BENCH_FOOTPRINT_SNAPSHOT_DIR: asks the agent for a heap snapshot, gives it time to write it and
+ * summarizes it (bench/heapSnapshot.ts). A snapshot costs the agent memory and time: the figures of the
+ * phases after one are not comparable with a run without.
+ */
+async function snapshot(agent: ChildProcess, bundle: MappedBundle | undefined): Promise<HeapSummary | undefined> {
+  if (!SNAPSHOT_DIR) return undefined;
+  const before = new Set(readdirSync(SNAPSHOT_DIR));
   agent.kill('SIGUSR2');
   await sleep(15_000);
+  const file = readdirSync(SNAPSHOT_DIR).find((f) => !before.has(f) && f.endsWith('.heapsnapshot'));
+  return file === undefined ? undefined : summarizeHeapSnapshot(path.join(SNAPSHOT_DIR, file), SEA_MAIN, bundle);
+}
+
+/** The binary's main script rebuilt with a source map, to attribute its code in heap snapshots to modules. */
+async function mappedMainScript(): Promise<MappedBundle> {
+  const version = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
+  const outfile = path.join(tmpdir(), SEA_MAIN);
+  const options = bundleOptions({ root, entry: 'scripts/binaryEntry.ts', outfile, version, plugins: [coreOnlyPlugin(root)] });
+  const result = await build({ ...options, sourcemap: 'external', write: false });
+  const text = (suffix: string) => result.outputFiles.find((f) => f.path.endsWith(suffix))!.text;
+  return { code: text('.cjs').replace(/\n\/\/# sourceMappingURL=.*\n?$/, '\n'), map: JSON.parse(text('.cjs.map')) as SourceMapPayload };
 }
 
 const TARGETS = { idleRssMiB: 75, idleAnonMiB: 25, devicesRssMiB: 90, churnGrowthPercent: 5, idleCpuPercent: 1, devicesCpuPercent: 3 };
@@ -356,6 +378,8 @@ interface RunResult {
   churn?: PhaseResult & { seen: number };
   /** the SDK forwarding floor under the 1,000 devices' load */
   sdkForwarder?: PhaseResult;
+  /** heap snapshot summaries at the end of each phase (BENCH_FOOTPRINT_SNAPSHOT_DIR) */
+  heap?: { idle?: HeapSummary; devices?: HeapSummary; churn?: HeapSummary };
   reportsSent?: number;
 }
 
@@ -372,7 +396,7 @@ function dropFromPageCache(exe: string): void {
     execFileSync('dd', [`if=${path.join(path.dirname(exe), f)}`, 'iflag=nocache', 'count=0'], { stdio: 'ignore' });
 }
 
-async function oneRun(): Promise<RunResult> {
+async function oneRun(bundle: MappedBundle | undefined): Promise<RunResult> {
   const ns = `dedgefp${randomBytes(3).toString('hex')}`;
   const dir = mkdtempSync(path.join(tmpdir(), 'dedge-footprint-'));
   const children: ChildProcess[] = [];
@@ -394,7 +418,7 @@ async function oneRun(): Promise<RunResult> {
       const agent = startAgent(agentExe, ns, emu, path.join(dir, 'state-idle'), reports);
       children.push(agent);
       result.idle = await measurePhase(agent, t0, PHASE_SECONDS, reports);
-      await snapshot(agent);
+      result.heap = { idle: await snapshot(agent, bundle) };
       result.floors = { node: memoryOf(floors[0]!.pid!), nodeSdk: memoryOf(floors[1]!.pid!) };
       for (const c of [agent, ...floors, emu.child]) await stopChild(c);
     }
@@ -414,13 +438,13 @@ async function oneRun(): Promise<RunResult> {
       const load = new DeviceLoad(emu);
       load.start();
       result.devices = await measurePhase(agent, t1, PHASE_SECONDS + 5, reports);
-      await snapshot(agent);
+      result.heap = { ...result.heap, devices: await snapshot(agent, bundle) };
       if (CHURN_SECONDS > 0) {
         const t2 = Date.now();
         load.churn(CHURN_SECONDS);
         const churn = await measurePhase(agent, t2, CHURN_SECONDS + 15, reports);
         result.churn = { ...churn, seen: DEVICES + load.churned };
-        await snapshot(agent);
+        result.heap = { ...result.heap, churn: await snapshot(agent, bundle) };
       }
       load.stop();
       result.reportsSent = load.sent;
@@ -510,7 +534,8 @@ export const suite: BenchSuite = {
     if (!existsSync(binary)) return { skipped: `${path.relative(root, binary)} not built: run \`npm run build:binaries\`` };
     if (process.getuid?.() !== 0) return { skipped: 'needs root (the agent runs in a network namespace of its own)' };
     const runs: RunResult[] = [];
-    for (let i = 0; i < RUNS; i++) runs.push(await oneRun());
+    const bundle = SNAPSHOT_DIR ? await mappedMainScript() : undefined;
+    for (let i = 0; i < RUNS; i++) runs.push(await oneRun(bundle));
     const out: Record<string, unknown> = {
       binary: path.relative(root, binary),
       runs: RUNS,
@@ -558,6 +583,7 @@ export const suite: BenchSuite = {
         within.churnFlat = Math.abs(growth) <= TARGETS.churnGrowthPercent;
       }
     }
+    if (SNAPSHOT_DIR) out.heapSnapshots = runs.map((r) => r.heap ?? {});
     out.withinTargets = within;
     return out;
   },
