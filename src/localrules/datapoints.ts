@@ -212,7 +212,13 @@ export function datapointsFromSample(
     metrics: want,
   });
   const deviceWant = options.deviceMessages === false ? { has: (m: string) => !MESSAGE_METRICS.has(m) && want.has(m) } : want;
-  for (const d of sample.devices) points.push(...datapointsFromDeviceSample(d, options.deviceInfo(d.thingName), deviceWant));
+  // A device sample without traffic (between two readings of the accounting table) yields datapoints only
+  // for destinations and messages: with neither wanted it is skipped before anything is built.
+  const beyondTraffic = deviceWant.has('aws:destination-ip-addresses') || [...MESSAGE_METRICS].some((m) => deviceWant.has(m));
+  for (const d of sample.devices) {
+    if (d.traffic === undefined && !beyondTraffic) continue;
+    points.push(...datapointsFromDeviceSample(d, options.deviceInfo(d.thingName), deviceWant));
+  }
   return points;
 }
 

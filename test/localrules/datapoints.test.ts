@@ -170,4 +170,33 @@ describe('datapoints from samples', () => {
     // processes' message estimates (from MQTT ports) are measurements and stay
     expect(uncounted.filter((p) => p.subject.kind === 'process').map((p) => p.metric)).toContain('aws:num-messages-received');
   });
+
+  it('builds nothing for a device sample without traffic when only traffic metrics are wanted, and its destinations when they are', () => {
+    const between: DeviceSample = {
+      thingName: 'cam-1',
+      t: 5000,
+      intervalMs: 1000,
+      destinations: [],
+      messagesSent: 0,
+      messagesReceived: 0,
+      messageBytes: 0,
+    };
+    const read: DeviceSample = { ...between, thingName: 'cam-2', traffic, destinations: ['8.8.8.8'] };
+    const info = deviceInfoOf([]);
+    const deviceMetrics = (metrics: Set<string>) =>
+      datapointsFromSample({ host: hostSample, devices: [between, read] }, 'gw', {
+        perProcess: false,
+        deviceInfo: info,
+        metrics,
+        deviceMessages: false,
+      })
+        .filter((p) => p.subject.kind === 'device')
+        .map((p) => `${p.thing}:${p.metric}`);
+    expect(deviceMetrics(new Set(['aws:all-bytes-out']))).toEqual(['cam-2:aws:all-bytes-out']);
+    expect(deviceMetrics(new Set(['aws:all-bytes-out', 'aws:destination-ip-addresses']))).toEqual([
+      'cam-1:aws:destination-ip-addresses',
+      'cam-2:aws:all-bytes-out',
+      'cam-2:aws:destination-ip-addresses',
+    ]);
+  });
 });
