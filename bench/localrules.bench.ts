@@ -2,8 +2,9 @@
 // 1. Evaluation throughput: datapoint×behavior evaluations per second, 1,000 things × 20 behaviors, 1 s
 //    samples. Baseline in the same run: the bare loop over the same datapoints and behaviors doing only a
 //    numeric comparison (no windows, no state) — the ratio says what the state machine and windows cost.
-// 2. Memory under churn: 100,000 distinct things pass through the threshold cache (default bounds
-//    10,000 things / 16 MiB); RSS and heap at checkpoints against the RSS before the churn.
+// 2. Memory under churn: 100,000 distinct things pass through the threshold cache (bounds 10,000 things /
+//    16 MiB, five times the agent's default thing count); RSS and heap at checkpoints against the RSS before
+//    the churn.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

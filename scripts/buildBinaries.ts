@@ -8,9 +8,10 @@ import { chmod, copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile 
 import path from 'node:path';
 import { SOCKDIAG_NAME } from '../src/collector/sockDiagLocation.ts';
 import { type BaseBinary, prepareBaseBinary, sha256File } from './baseBinaries.ts';
+import { TOOLS_ASSET } from './binaryCommands.ts';
 import { type BuiltSockDiag, buildSockDiag } from './buildSockDiag.ts';
 import { BINARY_NAME, BUILD_TARGETS, type BuildTarget, CRT_ADDON_NAME, NODE_VERSION, zipName } from './buildTargets.ts';
-import { bundle } from './bundle.ts';
+import { brotliAsset, bundleBinary } from './bundle.ts';
 import { buildSeaExecutables } from './seaExecutables.ts';
 import { buildZip } from './zipArchive.ts';
 
@@ -106,11 +107,17 @@ export async function buildBinaries(opts: BuildBinariesOptions): Promise<BuildRe
   const postjectVersion = (JSON.parse(await readFile(path.join(root, 'node_modules/postject/package.json'), 'utf8')) as { version: string })
     .version;
 
-  const bundleFile = path.join(cacheDir, 'bundle', `${BINARY_NAME}.cjs`);
-  await mkdir(path.dirname(bundleFile), { recursive: true });
-  const bundled = await bundle({ root, entry: 'scripts/binaryEntry.ts', outfile: bundleFile, version: pkgJson.version });
-  for (const w of bundled.warnings) log(`esbuild warning: ${w}`);
-  log(`bundle: ${bundled.inputs.length} modules, ${(await stat(bundleFile)).size} bytes`);
+  const bundleDir = path.join(cacheDir, 'bundle');
+  await mkdir(bundleDir, { recursive: true });
+  const bundled = await bundleBinary({ root, outDir: bundleDir, version: pkgJson.version });
+  const bundleFile = bundled.core.outfile;
+  const toolsFile = bundled.tools.outfile;
+  const toolsAsset = path.join(bundleDir, TOOLS_ASSET);
+  await writeFile(toolsAsset, brotliAsset(await readFile(toolsFile)));
+  for (const w of [...bundled.core.warnings, ...bundled.tools.warnings]) log(`esbuild warning: ${w}`);
+  log(
+    `bundle: main script ${bundled.core.inputs.length} modules, ${(await stat(bundleFile)).size} bytes; tools ${bundled.tools.inputs.length} modules, ${(await stat(toolsFile)).size} bytes (${(await stat(toolsAsset)).size} as its brotli asset)`,
+  );
 
   const bases: BaseBinary[] = [];
   for (const target of targets) bases.push(await prepareBaseBinary(cacheDir, target, log));
@@ -127,6 +134,7 @@ export async function buildBinaries(opts: BuildBinariesOptions): Promise<BuildRe
     .update(
       JSON.stringify({
         bundle: await sha256File(bundleFile),
+        tools: await sha256File(toolsFile),
         bases: bases.map((b) => [b.target.arch, b.sha256, b.stripped]),
         addons: await Promise.all(targets.map(async (t) => [t.arch, await sha256File(addonSource(t))])),
         helpers: targets.map((t) => [t.arch, helpers.get(t.arch)!.sha256]),
@@ -146,7 +154,14 @@ export async function buildBinaries(opts: BuildBinariesOptions): Promise<BuildRe
 
   await mkdir(outDir, { recursive: true });
   await rm(infoFile, { force: true });
-  const executables = await buildSeaExecutables({ root, bundle: bundleFile, bases, workDir: path.join(cacheDir, 'sea'), log });
+  const executables = await buildSeaExecutables({
+    root,
+    bundle: bundleFile,
+    assets: [toolsAsset],
+    bases,
+    workDir: path.join(cacheDir, 'sea'),
+    log,
+  });
   const built: BuiltTarget[] = [];
   try {
     for (const base of bases) {

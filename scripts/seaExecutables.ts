@@ -15,6 +15,7 @@ import path from 'node:path';
 import { promisify, stripVTControlCharacters } from 'node:util';
 import type { BaseBinary } from './baseBinaries.ts';
 import { BINARY_NAME, NODE_VERSION } from './buildTargets.ts';
+import { SEA_EXEC_ARGV } from './seaRuntime.ts';
 
 const run = promisify(execFile);
 
@@ -33,9 +34,21 @@ const SEA_SENTINEL_FUSE = ['NODE_SEA', 'FUSE_fce680ab2cc467b6e072b8b5df1996b2'].
  */
 const BENIGN_POSTJECT_OUTPUT = /^(warning: Can't find string offset for section name '\.note|Start injection of |💉 Injection done!)/;
 
-/** No snapshot and no code cache: both are specific to the machine architecture that writes the blob. */
-export function seaConfig(output: string): Record<string, unknown> {
-  return { main: SEA_MAIN, output, disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: false };
+/**
+ * No snapshot and no code cache: both are specific to the machine architecture that writes the blob.
+ * `execArgv`: the runtime flags of every process the binary starts (scripts/seaRuntime.ts). `assets`:
+ * key → file, relative to the work folder like `main` (the tools bundle, scripts/binaryCommands.ts).
+ */
+export function seaConfig(output: string, assets: readonly string[] = []): Record<string, unknown> {
+  return {
+    main: SEA_MAIN,
+    output,
+    disableExperimentalSEAWarning: true,
+    useSnapshot: false,
+    useCodeCache: false,
+    execArgv: [...SEA_EXEC_ARGV],
+    ...(assets.length > 0 ? { assets: Object.fromEntries(assets.map((a) => [a, a])) } : {}),
+  };
 }
 
 /**
@@ -54,6 +67,8 @@ export interface SeaRequest {
   root: string;
   /** The CommonJS bundle. */
   bundle: string;
+  /** Files embedded as SEA assets, each under its file name. */
+  assets?: readonly string[];
   bases: readonly BaseBinary[];
   /** A folder for the private work folder (config, blob, executables); removed with the executables. */
   workDir: string;
@@ -66,7 +81,9 @@ export async function buildSeaExecutables(req: SeaRequest): Promise<Map<string, 
   const work = await mkdtemp(path.join(req.workDir, 'sea-'));
   try {
     await copyFile(req.bundle, path.join(work, SEA_MAIN));
-    await writeFile(path.join(work, 'sea-config.json'), `${JSON.stringify(seaConfig('sea-prep.blob'))}\n`);
+    const assets = (req.assets ?? []).map((a) => path.basename(a));
+    for (const a of req.assets ?? []) await copyFile(a, path.join(work, path.basename(a)));
+    await writeFile(path.join(work, 'sea-config.json'), `${JSON.stringify(seaConfig('sea-prep.blob', assets))}\n`);
     const generator = blobGenerator(req.bases);
     req.log(`SEA blob: ${path.basename(generator)} --experimental-sea-config (main ${SEA_MAIN})`);
     // cwd = the work folder: `main` and `output` are relative to it.

@@ -20,7 +20,7 @@ import type { IpcSubscription } from '../ipc/ipcTypes.ts';
 import { Outbox } from '../ipc/outbox.ts';
 import { behaviorsOf, evaluatorOptionsOf } from '../localrules/configCheck.ts';
 import type { ViolationEvent } from '../localrules/contracts.ts';
-import { datapointsFromSample, datapointsFromTrafficPoll, deviceInfoOf } from '../localrules/datapoints.ts';
+import { type DeviceInfo, datapointsFromSample, datapointsFromTrafficPoll, deviceInfoOf } from '../localrules/datapoints.ts';
 import { type Datapoint, Evaluator, type ViolationEvidence } from '../localrules/evaluator.ts';
 import { type CompiledProfile, compileProfile } from '../localrules/profile.ts';
 import { ThresholdCache } from '../localrules/thresholdCache.ts';
@@ -82,6 +82,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly runner: CommandRunner;
   private readonly configs: ConfigManager;
   private config!: ComponentConfig;
+  /** deviceInfoOf the configured devices, built again only when the device list changes (not every sample) */
+  private deviceInfoMemo: { devices: ComponentConfig['downstream']['devices']; info: DeviceInfo } | undefined;
   private stateDir = '';
   private outbox!: Outbox;
   private ids!: ReportIdStore;
@@ -405,7 +407,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     const filter = this.o.processFilter;
     const families = filter ? poll.families.filter((f) => filter(f.head)) : poll.families;
     if (families.length === 0) return;
-    this.evaluate(datapointsFromTrafficPoll({ ...poll, families }, this.o.thingName));
+    this.evaluate(datapointsFromTrafficPoll({ ...poll, families }, this.o.thingName, this.profile.byMetric));
   }
 
   private shedding = false;
@@ -455,8 +457,10 @@ export class Agent extends EventEmitter<AgentEvents> {
       const host = filter ? { ...sample.host, processes: sample.host.processes.filter((p) => filter(p)) } : sample.host;
       const points = datapointsFromSample({ host, devices: sample.devices }, this.o.thingName, {
         perProcess: this.config.collector.perProcess && !this.shedding,
-        deviceInfo: deviceInfoOf(this.config.downstream.devices),
+        deviceInfo: this.deviceInfo(),
         polledTraffic: sample.host.processTraffic?.polled === true,
+        metrics: this.profile.byMetric,
+        deviceMessages: this.config.downstream.messageTopics.length > 0,
       });
       this.evaluate(points);
       if (start - this.lastExpire >= EXPIRE_EVERY_MS) {
@@ -464,7 +468,11 @@ export class Agent extends EventEmitter<AgentEvents> {
         this.dispatch(this.evaluator.expire(start));
       }
       this.reporter.addHost(sample.host);
-      for (const d of sample.devices) this.reporter.addDevice(d);
+      // A device sample without traffic (the table is read every few samples with many devices), without
+      // destinations and without counted messages adds nothing to a report: skipped, not summed as zeros.
+      const countsMessages = this.config.downstream.messageTopics.length > 0;
+      for (const d of sample.devices)
+        if (countsMessages || d.traffic !== undefined || d.destinations.length > 0) this.reporter.addDevice(d);
       this.reporter.flushDue(start);
       if (start - this.lastCacheFlush >= CACHE_FLUSH_EVERY_MS) {
         this.lastCacheFlush = start;
@@ -480,6 +488,12 @@ export class Agent extends EventEmitter<AgentEvents> {
       // Keep a steady cadence: the next sample starts one interval after this one started.
       this.scheduleSample(Math.max(0, interval - (this.now() - start)));
     }
+  }
+
+  private deviceInfo(): DeviceInfo {
+    const devices = this.config.downstream.devices;
+    if (this.deviceInfoMemo?.devices !== devices) this.deviceInfoMemo = { devices, info: deviceInfoOf(devices) };
+    return this.deviceInfoMemo.info;
   }
 
   /** Evaluate and act at once: enforcement is started before anything is published. */

@@ -69,7 +69,11 @@ export class DownstreamIntake {
   private inFlight = 0;
   private readonly waiting: Array<{ topic: string; payload: Uint8Array }> = [];
   private forwardIntervalMs = 0;
-  private readonly lastForwarded = new LRUCache<string, number>({ max: MAX_FORWARD_CLOCKS });
+  /**
+   * Created when `forwardMinIntervalSeconds` first asks for it: lru-cache allocates its index arrays for `max`
+   * entries up front (~2.7 MiB for 100,000), which an agent that forwards every report never needs.
+   */
+  private lastForwarded: LRUCache<string, number> | undefined;
   readonly stats: DownstreamIntakeStats = {
     received: 0,
     accepted: 0,
@@ -160,6 +164,7 @@ export class DownstreamIntake {
    */
   private forwardDue(thingName: string, nowMs: number): boolean {
     if (this.forwardIntervalMs <= 0) return true;
+    this.lastForwarded ??= new LRUCache<string, number>({ max: MAX_FORWARD_CLOCKS });
     const last = this.lastForwarded.get(thingName);
     if (last !== undefined && nowMs - last < this.forwardIntervalMs && nowMs >= last) {
       if (this.stats.notForwarded++ % 1000 === 0)

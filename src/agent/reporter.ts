@@ -50,6 +50,11 @@ export class Reporter {
   private readonly log: Logger;
   private host: IntervalAggregator<HostSample>;
   private readonly devices = new Map<string, IntervalAggregator<DeviceSample>>();
+  /**
+   * No device window ends before this (the earliest nextDueMs when last computed): flushDue runs every
+   * sample, and with a thousand devices a walk over all of them each second was most of its cost.
+   */
+  private devicesDueMs = Number.POSITIVE_INFINITY;
   private readonly awaiting = new Map<string, Set<number>>();
   private readonly stats: ReporterStats = { reportsQueued: 0, accepted: 0, rejected: 0, awaiting: 0 };
 
@@ -69,6 +74,7 @@ export class Reporter {
     if (changed) {
       this.host = hostIntervalAggregator({ intervalMs: this.intervalMs(), startMs: nowMs });
       this.devices.clear();
+      this.devicesDueMs = Number.POSITIVE_INFINITY;
     }
   }
 
@@ -81,6 +87,7 @@ export class Reporter {
     if (!agg) {
       agg = deviceIntervalAggregator(sample.thingName, { intervalMs: this.intervalMs(), startMs: sample.t });
       this.devices.set(sample.thingName, agg);
+      this.devicesDueMs = Math.min(this.devicesDueMs, agg.nextDueMs);
     }
     agg.add(sample);
   }
@@ -110,12 +117,17 @@ export class Reporter {
         );
       }
     }
+    if (nowMs < this.devicesDueMs) return;
+    let next = Number.POSITIVE_INFINITY;
     for (const [thing, agg] of this.devices) {
-      if (nowMs < agg.nextDueMs) continue;
-      const window = agg.take(nowMs);
-      if (window)
-        this.queue(thing, (reportId) => buildDeviceReport(window, { reportId, maxListSize: this.o.config.reporting.maxListSize }), nowMs);
+      if (nowMs >= agg.nextDueMs) {
+        const window = agg.take(nowMs);
+        if (window)
+          this.queue(thing, (reportId) => buildDeviceReport(window, { reportId, maxListSize: this.o.config.reporting.maxListSize }), nowMs);
+      }
+      next = Math.min(next, agg.nextDueMs);
     }
+    this.devicesDueMs = next;
   }
 
   /** Forward a downstream device's own (already validated) report unchanged, keeping its report_id. */

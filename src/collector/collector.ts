@@ -90,7 +90,7 @@ export class Collector {
   async sample(now: number): Promise<CollectorSample> {
     const intervalMs = this.previousT === undefined ? 0 : Math.max(0, now - this.previousT);
     this.previousT = now;
-    const [host, traffic] = await Promise.all([this.host.sample(now), this.downstream.sample()]);
+    const [host, traffic] = await Promise.all([this.host.sample(now), this.downstream.sample(now)]);
     if (traffic.degraded) host.degraded.push(traffic.degraded);
     const { totals } = this.messages.drain();
     const devices: DeviceSample[] = traffic.devices.map((d) => {

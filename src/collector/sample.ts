@@ -106,7 +106,11 @@ export interface DeviceSample {
   thingName: string;
   t: number;
   intervalMs: number;
-  /** traffic through the gateway to/from the device's addresses; absent when not measurable */
+  /**
+   * traffic through the gateway to/from the device's addresses since the previous reading of the accounting
+   * table — every sample for a few hundred devices, every few samples for more (downstreamCollector.ts);
+   * absent when not measured in this sample
+   */
   traffic?: TrafficDelta;
   /** destination addresses the device talked to through the gateway during the interval */
   destinations: string[];

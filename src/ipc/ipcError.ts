@@ -1,5 +1,5 @@
 // The one error type of the IPC client layer: callers branch on `kind`, log `errorCode`.
-import { eventstream_rpc } from 'aws-iot-device-sdk-v2';
+import * as eventstream_rpc from 'aws-iot-device-sdk-v2/dist/eventstream_rpc.js';
 
 export type IpcErrorKind =
   | 'not-connected' // no connection to the nucleus right now (the client is reconnecting)

@@ -5,8 +5,9 @@
 // an operation for good (nucleus lite answers operations it does not implement with a ServiceError) would
 // otherwise be asked again every few seconds for as long as the component runs.
 
-import { cancel } from 'aws-crt';
-import type { eventstream_rpc, greengrasscoreipc } from 'aws-iot-device-sdk-v2';
+import * as cancel from 'aws-crt/dist/common/cancel.js';
+import type * as eventstream_rpc from 'aws-iot-device-sdk-v2/dist/eventstream_rpc.js';
+import type * as greengrasscoreipc from 'aws-iot-device-sdk-v2/dist/greengrasscoreipc.js';
 import type { Logger } from '../log.ts';
 import { type BackoffPolicy, backoffDelay } from './backoff.ts';
 import { IpcError, toIpcError } from './ipcError.ts';

@@ -1,8 +1,8 @@
 // The SDK client configuration for a nucleus socket and token: what the SDK's createDefaultClientConfig
 // builds from process.env (aws-iot-device-sdk-v2 lib/greengrasscoreipc.ts), with both values passed in instead.
 
-import { io } from 'aws-crt';
-import type { eventstream_rpc } from 'aws-iot-device-sdk-v2';
+import * as io from 'aws-crt/dist/native/io.js';
+import type * as eventstream_rpc from 'aws-iot-device-sdk-v2/dist/eventstream_rpc.js';
 
 export function sdkClientConfig(socketPath: string, authToken: string | undefined): eventstream_rpc.RpcClientConfig {
   return {

@@ -10,13 +10,22 @@ function sortedUnique<T>(xs: Iterable<T>): T[] {
   return [...new Set(xs)].sort();
 }
 
-function pushTraffic(out: Datapoint[], base: Omit<Datapoint, 'metric' | 'value'>, d: TrafficDelta): void {
-  out.push(
-    { ...base, metric: 'aws:all-bytes-in', value: { count: d.bytesIn } },
-    { ...base, metric: 'aws:all-bytes-out', value: { count: d.bytesOut } },
-    { ...base, metric: 'aws:all-packets-in', value: { count: d.packetsIn } },
-    { ...base, metric: 'aws:all-packets-out', value: { count: d.packetsOut } },
-  );
+/**
+ * The metrics a caller evaluates (the compiled profile's): datapoints of other metrics are not built at all.
+ * The agent builds datapoints for every device and process on every sample, so what no behavior reads would
+ * only be garbage to collect. Absent: every metric (`evaluate`, tests).
+ */
+export interface MetricFilter {
+  has(metric: string): boolean;
+}
+
+const ALL: MetricFilter = { has: () => true };
+
+function pushTraffic(out: Datapoint[], base: Omit<Datapoint, 'metric' | 'value'>, d: TrafficDelta, want: MetricFilter = ALL): void {
+  if (want.has('aws:all-bytes-in')) out.push({ ...base, metric: 'aws:all-bytes-in', value: { count: d.bytesIn } });
+  if (want.has('aws:all-bytes-out')) out.push({ ...base, metric: 'aws:all-bytes-out', value: { count: d.bytesOut } });
+  if (want.has('aws:all-packets-in')) out.push({ ...base, metric: 'aws:all-packets-in', value: { count: d.packetsIn } });
+  if (want.has('aws:all-packets-out')) out.push({ ...base, metric: 'aws:all-packets-out', value: { count: d.packetsOut } });
 }
 
 const ZERO: TrafficDelta = { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 };
@@ -29,10 +38,11 @@ const ZERO: TrafficDelta = { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 
 export function datapointsFromTrafficPoll(
   poll: { t: number; intervalMs: number; families: ReadonlyArray<{ head: ProcessRef; delta: TrafficDelta }> },
   thingName: string,
+  want: MetricFilter = ALL,
 ): Datapoint[] {
   const out: Datapoint[] = [];
   for (const f of poll.families)
-    pushTraffic(out, { t: poll.t, thing: thingName, subject: processSubject(f.head), intervalMs: poll.intervalMs }, f.delta);
+    pushTraffic(out, { t: poll.t, thing: thingName, subject: processSubject(f.head), intervalMs: poll.intervalMs }, f.delta, want);
   return out;
 }
 
@@ -51,27 +61,47 @@ export function customToMetricValue(v: CustomMetricValue): MetricValue {
 export function datapointsFromHostSample(
   sample: HostSample,
   thingName: string,
-  options: { perProcess?: boolean; polledTraffic?: boolean } = {},
+  options: { perProcess?: boolean; polledTraffic?: boolean; metrics?: MetricFilter } = {},
 ): Datapoint[] {
+  const want = options.metrics ?? ALL;
   const subject: Offender = { kind: 'host' };
   const base = { t: sample.t, thing: thingName, subject, intervalMs: sample.intervalMs };
   const out: Datapoint[] = [];
-  if (sample.network) pushTraffic(out, base, sample.network);
-  const tcp = sortedUnique(sample.listening.filter((l) => l.protocol === 'tcp').map((l) => l.port));
-  const udp = sortedUnique(sample.listening.filter((l) => l.protocol === 'udp').map((l) => l.port));
-  out.push(
-    { ...base, metric: 'aws:listening-tcp-ports', value: { ports: tcp } },
-    { ...base, metric: 'aws:num-listening-tcp-ports', value: { count: tcp.length } },
-    { ...base, metric: 'aws:listening-udp-ports', value: { ports: udp } },
-    { ...base, metric: 'aws:num-listening-udp-ports', value: { count: udp.length } },
-    { ...base, metric: 'aws:num-established-tcp-connections', value: { count: sample.established.length } },
-    { ...base, metric: 'aws:destination-ip-addresses', value: { cidrs: sortedUnique(sample.established.map((c) => c.remoteAddress)) } },
-  );
-  for (const [name, v] of Object.entries(sample.custom)) out.push({ ...base, metric: name, value: customToMetricValue(v) });
+  if (sample.network) pushTraffic(out, base, sample.network, want);
+  pushSockets(out, base, want, sample.listening, sample.established.length, () => sample.established.map((c) => c.remoteAddress));
+  for (const [name, v] of Object.entries(sample.custom))
+    if (want.has(name)) out.push({ ...base, metric: name, value: customToMetricValue(v) });
   if (options.perProcess)
     for (const p of sample.processes)
-      out.push(...datapointsFromProcessSample(p, sample.t, sample.intervalMs, thingName, options.polledTraffic === true));
+      out.push(...datapointsFromProcessSample(p, sample.t, sample.intervalMs, thingName, options.polledTraffic === true, want));
   return out;
+}
+
+/** The port and connection metrics of the host or a process. */
+function pushSockets(
+  out: Datapoint[],
+  base: Omit<Datapoint, 'metric' | 'value'>,
+  want: MetricFilter,
+  listening: ReadonlyArray<{ protocol: string; port: number }> | { tcp: readonly number[]; udp: readonly number[] },
+  established: number,
+  remotes: () => string[],
+): void {
+  const ports = (protocol: 'tcp' | 'udp') =>
+    sortedUnique('tcp' in listening ? listening[protocol] : listening.filter((l) => l.protocol === protocol).map((l) => l.port));
+  if (want.has('aws:listening-tcp-ports') || want.has('aws:num-listening-tcp-ports')) {
+    const tcp = ports('tcp');
+    if (want.has('aws:listening-tcp-ports')) out.push({ ...base, metric: 'aws:listening-tcp-ports', value: { ports: tcp } });
+    if (want.has('aws:num-listening-tcp-ports')) out.push({ ...base, metric: 'aws:num-listening-tcp-ports', value: { count: tcp.length } });
+  }
+  if (want.has('aws:listening-udp-ports') || want.has('aws:num-listening-udp-ports')) {
+    const udp = ports('udp');
+    if (want.has('aws:listening-udp-ports')) out.push({ ...base, metric: 'aws:listening-udp-ports', value: { ports: udp } });
+    if (want.has('aws:num-listening-udp-ports')) out.push({ ...base, metric: 'aws:num-listening-udp-ports', value: { count: udp.length } });
+  }
+  if (want.has('aws:num-established-tcp-connections'))
+    out.push({ ...base, metric: 'aws:num-established-tcp-connections', value: { count: established } });
+  if (want.has('aws:destination-ip-addresses'))
+    out.push({ ...base, metric: 'aws:destination-ip-addresses', value: { cidrs: sortedUnique(remotes()) } });
 }
 
 function processSubject(p: ProcessRef): Offender {
@@ -94,21 +124,13 @@ export function datapointsFromProcessSample(
   intervalMs: number,
   thingName: string,
   polledTraffic = false,
+  want: MetricFilter = ALL,
 ): Datapoint[] {
   const base = { t, thing: thingName, subject: processSubject(p), intervalMs };
   const out: Datapoint[] = [];
-  if (intervalMs > 0 && p.family === undefined) pushTraffic(out, base, polledTraffic ? ZERO : p.traffic);
-  const tcp = sortedUnique(p.listeningTcpPorts);
-  const udp = sortedUnique(p.listeningUdpPorts);
-  out.push(
-    { ...base, metric: 'aws:listening-tcp-ports', value: { ports: tcp } },
-    { ...base, metric: 'aws:num-listening-tcp-ports', value: { count: tcp.length } },
-    { ...base, metric: 'aws:listening-udp-ports', value: { ports: udp } },
-    { ...base, metric: 'aws:num-listening-udp-ports', value: { count: udp.length } },
-    { ...base, metric: 'aws:num-established-tcp-connections', value: { count: p.establishedConnections } },
-    { ...base, metric: 'aws:destination-ip-addresses', value: { cidrs: sortedUnique(p.remoteAddresses) } },
-  );
-  pushMessages(out, base, p.messagesSent, p.messagesReceived, p.messageBytes);
+  if (intervalMs > 0 && p.family === undefined) pushTraffic(out, base, polledTraffic ? ZERO : p.traffic, want);
+  pushSockets(out, base, want, { tcp: p.listeningTcpPorts, udp: p.listeningUdpPorts }, p.establishedConnections, () => p.remoteAddresses);
+  pushMessages(out, base, p.messagesSent, p.messagesReceived, p.messageBytes, want);
   return out;
 }
 
@@ -122,22 +144,31 @@ function pushMessages(
   sent: number | undefined,
   received: number | undefined,
   bytes: number | undefined,
+  want: MetricFilter = ALL,
 ): void {
-  if (sent !== undefined) out.push({ ...base, metric: 'aws:num-messages-sent', value: { count: sent } });
-  if (received !== undefined) out.push({ ...base, metric: 'aws:num-messages-received', value: { count: received } });
+  if (sent !== undefined && want.has('aws:num-messages-sent'))
+    out.push({ ...base, metric: 'aws:num-messages-sent', value: { count: sent } });
+  if (received !== undefined && want.has('aws:num-messages-received'))
+    out.push({ ...base, metric: 'aws:num-messages-received', value: { count: received } });
   const n = (sent ?? 0) + (received ?? 0);
-  if (bytes !== undefined && n > 0) out.push({ ...base, metric: 'aws:message-byte-size', value: { count: Math.round(bytes / n) } });
+  if (bytes !== undefined && n > 0 && want.has('aws:message-byte-size'))
+    out.push({ ...base, metric: 'aws:message-byte-size', value: { count: Math.round(bytes / n) } });
 }
 
 /** One downstream device, as the gateway sees it (offender kind `device`, with its configured addresses). */
-export function datapointsFromDeviceSample(sample: DeviceSample, device: { addresses?: string[]; interface?: string } = {}): Datapoint[] {
+export function datapointsFromDeviceSample(
+  sample: DeviceSample,
+  device: { addresses?: string[]; interface?: string } = {},
+  want: MetricFilter = ALL,
+): Datapoint[] {
   const subject: Offender = { kind: 'device', thingName: sample.thingName, addresses: device.addresses ?? [] };
   if (device.interface !== undefined) subject.interface = device.interface;
   const base = { t: sample.t, thing: sample.thingName, subject, intervalMs: sample.intervalMs };
   const out: Datapoint[] = [];
-  if (sample.traffic) pushTraffic(out, base, sample.traffic);
-  out.push({ ...base, metric: 'aws:destination-ip-addresses', value: { cidrs: sortedUnique(sample.destinations) } });
-  pushMessages(out, base, sample.messagesSent, sample.messagesReceived, sample.messageBytes);
+  if (sample.traffic) pushTraffic(out, base, sample.traffic, want);
+  if (want.has('aws:destination-ip-addresses'))
+    out.push({ ...base, metric: 'aws:destination-ip-addresses', value: { cidrs: sortedUnique(sample.destinations) } });
+  pushMessages(out, base, sample.messagesSent, sample.messagesReceived, sample.messageBytes, want);
   return out;
 }
 
@@ -146,8 +177,10 @@ export type DeviceInfo = (thingName: string) => { addresses?: string[]; interfac
 
 /** The DeviceInfo of configured downstream devices (a device not listed has no addresses to act on). */
 export function deviceInfoOf(devices: readonly { thingName: string; addresses: string[]; interface?: string }[]): DeviceInfo {
+  // by name: called for every device of every sample (a search through the list was O(devices²) per sample)
+  const byName = new Map(devices.map((d) => [d.thingName, d]));
   return (thingName) => {
-    const d = devices.find((x) => x.thingName === thingName);
+    const d = byName.get(thingName);
     return d ? { addresses: d.addresses, ...(d.interface !== undefined ? { interface: d.interface } : {}) } : {};
   };
 }
@@ -160,12 +193,33 @@ export function deviceInfoOf(devices: readonly { thingName: string; addresses: s
 export function datapointsFromSample(
   sample: { host: HostSample; devices: readonly DeviceSample[] },
   thingName: string,
-  options: { perProcess: boolean; deviceInfo: DeviceInfo; polledTraffic?: boolean },
+  options: {
+    perProcess: boolean;
+    deviceInfo: DeviceInfo;
+    polledTraffic?: boolean;
+    metrics?: MetricFilter;
+    /**
+     * false: devices' local pub/sub messages are not counted (no `downstream.messageTopics`), so their message
+     * counts are not measurements and yield no datapoints (default true)
+     */
+    deviceMessages?: boolean;
+  },
 ): Datapoint[] {
+  const want = options.metrics ?? ALL;
   const points = datapointsFromHostSample(sample.host, thingName, {
     perProcess: options.perProcess,
     polledTraffic: options.polledTraffic === true,
+    metrics: want,
   });
-  for (const d of sample.devices) points.push(...datapointsFromDeviceSample(d, options.deviceInfo(d.thingName)));
+  const deviceWant = options.deviceMessages === false ? { has: (m: string) => !MESSAGE_METRICS.has(m) && want.has(m) } : want;
+  // A device sample without traffic (between two readings of the accounting table) yields datapoints only
+  // for destinations and messages: with neither wanted it is skipped before anything is built.
+  const beyondTraffic = deviceWant.has('aws:destination-ip-addresses') || [...MESSAGE_METRICS].some((m) => deviceWant.has(m));
+  for (const d of sample.devices) {
+    if (d.traffic === undefined && !beyondTraffic) continue;
+    points.push(...datapointsFromDeviceSample(d, options.deviceInfo(d.thingName), deviceWant));
+  }
   return points;
 }
+
+const MESSAGE_METRICS: ReadonlySet<string> = new Set(['aws:num-messages-sent', 'aws:num-messages-received', 'aws:message-byte-size']);

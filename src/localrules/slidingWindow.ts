@@ -1,6 +1,8 @@
 // A sum over the last `durationMs` of delta datapoints (docs/localrules.md "Windows"): a sample taken at
 // time t covering (t - interval, t] is in the window at `now` when t > now - durationMs. Plain arrays
-// with a moving head: adding and expiring are O(1) amortised, no allocation per datapoint.
+// with a moving head: adding and expiring are O(1) amortised, no allocation per datapoint. A zero adds
+// nothing to the sum, so only non-zero datapoints are kept: a quiet device's window at 1 s sampling holds
+// nothing instead of 300 entries (what the window covers is tracked on its own).
 
 export interface SlidingSumJson {
   d: number;
@@ -17,6 +19,8 @@ export class SlidingSum {
   private total = 0;
   /** start of the time the window has seen data for (NaN before the first datapoint) */
   private coveredFromMs = Number.NaN;
+  /** time of the latest datapoint, zero or not */
+  private lastMs = Number.NEGATIVE_INFINITY;
 
   constructor(durationMs: number) {
     this.durationMs = durationMs;
@@ -24,13 +28,15 @@ export class SlidingSum {
 
   /** Add a datapoint taken at `t` covering `intervalMs` before it; returns the sum over the window. */
   add(t: number, value: number, intervalMs = 0): number {
-    const last = this.times.length > this.head ? this.times[this.times.length - 1]! : Number.NEGATIVE_INFINITY;
     // A clock that went backwards (or an out-of-order input line) would make the window lie: start over.
-    if (t < last) this.reset();
+    if (t < this.lastMs) this.reset();
+    this.lastMs = t;
     if (Number.isNaN(this.coveredFromMs)) this.coveredFromMs = t - intervalMs;
-    this.times.push(t);
-    this.values.push(value);
-    this.total += value;
+    if (value !== 0) {
+      this.times.push(t);
+      this.values.push(value);
+      this.total += value;
+    }
     this.expire(t);
     return this.total;
   }
@@ -58,6 +64,7 @@ export class SlidingSum {
     return this.total;
   }
 
+  /** non-zero datapoints held */
   get length(): number {
     return this.times.length - this.head;
   }
@@ -68,6 +75,7 @@ export class SlidingSum {
     this.head = 0;
     this.total = 0;
     this.coveredFromMs = Number.NaN;
+    this.lastMs = Number.NEGATIVE_INFINITY;
   }
 
   toJSON(): SlidingSumJson {
@@ -77,8 +85,13 @@ export class SlidingSum {
   static fromJSON(j: SlidingSumJson): SlidingSum {
     const w = new SlidingSum(j.d);
     w.coveredFromMs = j.c ?? Number.NaN;
-    w.times = [...j.t];
-    w.values = [...j.v];
+    // zeros written by an older version are dropped like new ones would be
+    for (let i = 0; i < j.t.length; i++) {
+      if (j.t[i]! > w.lastMs) w.lastMs = j.t[i]!;
+      if (j.v[i] === 0) continue;
+      w.times.push(j.t[i]!);
+      w.values.push(j.v[i]!);
+    }
     w.total = w.values.reduce((a, b) => a + b, 0);
     return w;
   }

@@ -7,6 +7,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readSync,
   statSync,
   unlinkSync,
   writeSync,
@@ -26,6 +27,10 @@ import { readJsonFile, writeFileAtomic } from './atomicFile.ts';
  * When full, the oldest entries are dropped and counted; the count is for the next report to carry.
  * When the disk refuses a write (ENOSPC, EIO), entries stay in memory (same bounds) and are written
  * out once the disk accepts writes again; `diskError` says why meanwhile.
+ *
+ * An entry's value is held in memory only until its line is on disk; peek reads it back from its segment
+ * (one positioned read). Memory holds ~100 bytes of bookkeeping per entry, not the entries: an outbox
+ * filled while the gateway was offline (tens of MiB by default) stays on disk, not in the agent's heap.
  */
 export interface DiskQueueOptions {
   dir: string;
@@ -47,9 +52,14 @@ interface Slot<T> {
   bytes: number;
   /** undefined until the line is on disk */
   segment?: number;
+  /** where the line starts in its segment, once on disk */
+  offset?: number;
+  /** its line could not be read back (segment removed or overwritten behind our back): counted as dropped, skipped */
+  lost?: boolean;
   /** the line to write, kept only until it is on disk */
   line?: string;
-  value: T;
+  /** kept only until the line is on disk; read back from the segment after that */
+  value?: T;
 }
 
 interface Cursor {
@@ -86,6 +96,10 @@ export class DiskQueue<T> {
   private unsynced = false;
   /** Segment id → number of live slots in it; a segment with none left is deleted. */
   private readonly live = new Map<number, number>();
+  /** Segment id → a read-only descriptor, opened when an entry is first read back from it. */
+  private readonly readers = new Map<number, number>();
+  /** live slots marked lost (not counted in `length`; removed when an acknowledgement passes them) */
+  private lostLive = 0;
   diskError: string | undefined;
 
   constructor(options: DiskQueueOptions) {
@@ -124,23 +138,26 @@ export class DiskQueue<T> {
     let maxSeq = this.cursor.delivered;
     for (const id of segments) {
       const path = this.segmentPath(id);
-      const text = readFileSync(path, 'utf8');
-      const end = text.lastIndexOf('\n') + 1;
-      if (end < text.length) {
+      const data = readFileSync(path);
+      const end = data.lastIndexOf(0x0a) + 1;
+      if (end < data.length) {
         // A write cut short by a crash: the tail after the last newline was never acknowledged to anyone.
-        info.truncatedBytes += Buffer.byteLength(text.slice(end));
+        info.truncatedBytes += data.length - end;
         const fd = openSync(path, 'r+');
         try {
-          ftruncateSync(fd, Buffer.byteLength(text.slice(0, end)));
+          ftruncateSync(fd, end);
         } finally {
           closeSync(fd);
         }
       }
-      for (const line of text.slice(0, end).split('\n')) {
-        if (line === '') continue;
+      for (let start = 0; start < end; ) {
+        const nl = data.indexOf(0x0a, start);
+        const offset = start;
+        start = nl + 1;
+        if (nl === offset) continue;
         let rec: { seq?: unknown; v?: unknown };
         try {
-          rec = JSON.parse(line) as { seq?: unknown; v?: unknown };
+          rec = JSON.parse(data.toString('utf8', offset, nl)) as { seq?: unknown; v?: unknown };
         } catch {
           info.corruptLines++;
           continue;
@@ -152,8 +169,8 @@ export class DiskQueue<T> {
         const seq = rec.seq as number;
         maxSeq = Math.max(maxSeq, seq);
         if (seq <= this.cursor.delivered) continue;
-        const bytes = Buffer.byteLength(line) + 1;
-        this.slots.push({ seq, bytes, segment: id, value: rec.v as T });
+        const bytes = nl + 1 - offset;
+        this.slots.push({ seq, bytes, segment: id, offset });
         this.live.set(id, (this.live.get(id) ?? 0) + 1);
         this.bytes += bytes;
         info.entries++;
@@ -166,8 +183,9 @@ export class DiskQueue<T> {
     return info;
   }
 
+  /** Entries waiting (lost ones excluded). */
   get length(): number {
-    return this.slots.length - this.head;
+    return this.slots.length - this.head - this.lostLive;
   }
 
   get byteLength(): number {
@@ -212,10 +230,49 @@ export class DiskQueue<T> {
   peek(max: number): QueuedEntry<T>[] {
     const out: QueuedEntry<T>[] = [];
     for (let i = this.head; i < this.slots.length && out.length < max; i++) {
-      const s = this.slots[i]!;
-      out.push({ seq: s.seq, value: s.value });
+      const value = this.valueOf(this.slots[i]!);
+      if (value !== undefined) out.push({ seq: this.slots[i]!.seq, value });
     }
     return out;
+  }
+
+  /** Entries whose value is held in memory: those not on disk yet (a refusing disk), never a backlog. */
+  get inMemory(): number {
+    let n = 0;
+    for (let i = this.head; i < this.slots.length; i++) if (this.slots[i]!.value !== undefined) n++;
+    return n;
+  }
+
+  /**
+   * A slot's value: from memory while its line waits for the disk, else read back from its segment.
+   * Undefined when the line cannot be read back (the file was removed or changed behind our back): the
+   * entry is lost, counted as dropped once, and skipped; acknowledging a later entry removes it.
+   */
+  private valueOf(s: Slot<T>): T | undefined {
+    if (s.value !== undefined) return s.value;
+    if (s.lost) return undefined;
+    try {
+      if (s.segment === undefined || s.offset === undefined) throw new Error('not on disk');
+      let fd = this.readers.get(s.segment);
+      if (fd === undefined) {
+        fd = openSync(this.segmentPath(s.segment), 'r');
+        this.readers.set(s.segment, fd);
+      }
+      const buf = Buffer.allocUnsafe(s.bytes);
+      const n = readSync(fd, buf, 0, s.bytes, s.offset);
+      if (n !== s.bytes) throw new Error(`short read (${n} of ${s.bytes} bytes)`);
+      const rec = JSON.parse(buf.toString('utf8', 0, n - 1)) as { seq?: unknown; v?: T };
+      if (rec.seq !== s.seq || !('v' in rec)) throw new Error('another entry at its place');
+      return rec.v as T;
+    } catch (err) {
+      s.lost = true;
+      this.lostLive++;
+      this.cursor.droppedTotal++;
+      this.cursor.droppedUnreported++;
+      this.cursorDirty = true;
+      this.diskError = `entry ${s.seq} unreadable: ${(err as Error).message}`;
+      return undefined;
+    }
   }
 
   /** Up to `max` entries with a sequence number above `seq`, oldest first, without removing them. */
@@ -229,7 +286,10 @@ export class DiskQueue<T> {
       else hi = mid;
     }
     const out: QueuedEntry<T>[] = [];
-    for (let i = lo; i < this.slots.length && out.length < max; i++) out.push({ seq: this.slots[i]!.seq, value: this.slots[i]!.value });
+    for (let i = lo; i < this.slots.length && out.length < max; i++) {
+      const value = this.valueOf(this.slots[i]!);
+      if (value !== undefined) out.push({ seq: this.slots[i]!.seq, value });
+    }
     return out;
   }
 
@@ -278,14 +338,20 @@ export class DiskQueue<T> {
     this.sync();
     if (this.segmentFd !== undefined) closeSync(this.segmentFd);
     this.segmentFd = undefined;
+    for (const fd of this.readers.values()) closeSync(fd);
+    this.readers.clear();
   }
 
   private enforceBounds(incoming: number): void {
-    while (this.length > 0 && (this.length + (incoming > 0 ? 1 : 0) > this.opts.maxEntries || this.bytes + incoming > this.opts.maxBytes)) {
+    const held = () => this.slots.length - this.head; // lost slots too: they still take their bytes
+    while (held() > 0 && (held() + (incoming > 0 ? 1 : 0) > this.opts.maxEntries || this.bytes + incoming > this.opts.maxBytes)) {
       const s = this.slots[this.head]!;
       this.removeHead();
-      this.cursor.droppedTotal++;
-      this.cursor.droppedUnreported++;
+      if (!s.lost) {
+        // a lost entry was counted as dropped when it was found unreadable
+        this.cursor.droppedTotal++;
+        this.cursor.droppedUnreported++;
+      }
       if (s.seq > this.cursor.delivered) this.cursor.delivered = s.seq;
       this.cursorDirty = true;
     }
@@ -296,6 +362,7 @@ export class DiskQueue<T> {
     const s = this.slots[this.head]!;
     this.head++;
     this.bytes -= s.bytes;
+    if (s.lost) this.lostLive--;
     if (s.segment !== undefined) {
       const left = (this.live.get(s.segment) ?? 1) - 1;
       if (left <= 0 && s.segment !== this.segmentId) {
@@ -331,10 +398,14 @@ export class DiskQueue<T> {
       try {
         this.ensureSegment(s.seq);
         const buf = Buffer.from(s.line ?? `${JSON.stringify({ seq: s.seq, v: s.value })}\n`, 'utf8');
-        writeSync(this.segmentFd!, buf);
-        this.segmentSize += buf.length;
+        const written = writeSync(this.segmentFd!, buf);
+        // A full disk can take part of a line without an error: that line is not on disk.
+        if (written !== buf.length) throw new Error(`ENOSPC: short write (${written} of ${buf.length} bytes)`);
         s.segment = this.segmentId;
+        s.offset = this.segmentSize;
+        this.segmentSize += buf.length;
         s.line = undefined;
+        s.value = undefined;
         this.live.set(this.segmentId, (this.live.get(this.segmentId) ?? 0) + 1);
         this.unsynced = true;
         this.diskError = undefined;
@@ -380,6 +451,15 @@ export class DiskQueue<T> {
   }
 
   private removeSegment(id: number): void {
+    const fd = this.readers.get(id);
+    if (fd !== undefined) {
+      this.readers.delete(id);
+      try {
+        closeSync(fd);
+      } catch {
+        /* already closed */
+      }
+    }
     try {
       unlinkSync(this.segmentPath(id));
     } catch {

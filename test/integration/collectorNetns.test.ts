@@ -1,10 +1,11 @@
 // Collector against traffic in network namespaces this test creates (names `dedge<random>…`, deleted in
 // afterAll): network_stats over a namespace's loopback, and downstream devices behind a gateway namespace
 // (real veth pairs, ip_forward on in the gateway namespace only, real TCP/UDP over IPv4 and IPv6) counted
-// per device by the nft table the collector owns. Also the degraded paths: nft missing, namespace gone.
+// per device by the nft table the collector owns, read less often with many devices. Also the degraded
+// paths: nft missing, namespace gone.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Collector } from '../../src/collector/collector.ts';
-import { DownstreamCollector } from '../../src/collector/downstreamCollector.ts';
+import { DownstreamCollector, READ_MS_PER_DEVICE } from '../../src/collector/downstreamCollector.ts';
 import { HostCollector } from '../../src/collector/hostCollector.ts';
 import { validateConfig } from '../../src/config/validate.ts';
 import { silentLogger } from '../../src/log.ts';
@@ -113,7 +114,9 @@ describe('downstream devices behind a gateway namespace', requires(root), () => 
       helpers.push(sink4, sink6);
       const port4 = Number((await sink4.next()).port);
       const port6 = Number((await sink6.next()).port);
-      const first = await c.sample();
+      // three devices: the table may be read every 24 ms (READ_MS_PER_DEVICE); samples 1 s apart read it each time
+      const t0 = Date.now();
+      const first = await c.sample(t0);
       expect(first.degraded).toBeUndefined();
       expect(first.devices.map((d) => d.traffic)).toEqual([undefined, undefined, undefined]); // no previous reading
 
@@ -128,8 +131,9 @@ describe('downstream devices behind a gateway namespace', requires(root), () => 
       const got = [await sink4.next(), await sink4.next(), await sink6.next()].map((m) => m.received).sort();
       expect(got).toEqual([10000, 20000, 50000]);
 
-      const second = await c.sample();
+      const second = await c.sample(t0 + 1000);
       expect(second.degraded).toBeUndefined();
+      expect(second.read).toEqual({ sinceMs: 1000 });
       const [a, b, idle] = second.devices;
       // Tolerance: nft counts whole IP packets — payload + IP/TCP headers (≤ 80 B per ≤1448 B segment on
       // this 1500 MTU veth ≈ 6 %) + handshake/FIN: payload ≤ bytes ≤ payload × 1.07 + 2 KiB.
@@ -147,7 +151,7 @@ describe('downstream devices behind a gateway namespace', requires(root), () => 
       expect(idle!.destinations).toEqual([]);
 
       // A quiet interval: counters and destinations are deltas, so everything drops to zero.
-      const third = await c.sample();
+      const third = await c.sample(t0 + 2000);
       expect(third.devices[0]!.traffic!.bytesOut).toBeLessThan(1000); // at most stray ND/ARP
       expect(third.devices[0]!.destinations).not.toContain('10.77.2.2');
     } finally {
@@ -156,16 +160,54 @@ describe('downstream devices behind a gateway namespace', requires(root), () => 
     expect(() => inNs(gw, 'nft', ['list', 'table', 'inet', table])).toThrow();
   });
 
+  it('with many devices reads the table less often; a reading covers the time since the previous one', async () => {
+    // 500 devices: at most one reading per 4 s (READ_MS_PER_DEVICE)
+    const many = Array.from({ length: 500 }, (_, i) => ({ thingName: `m-${i}`, addresses: [`10.78.${i >> 8}.${i & 255}`] }));
+    const c = new DownstreamCollector({
+      devices: [...devices, ...many],
+      table,
+      logger: silentLogger(),
+      runner: createCommandRunner({ netns: gw }),
+    });
+    expect(503 * READ_MS_PER_DEVICE).toBeGreaterThan(2000);
+    await c.start();
+    try {
+      const t0 = Date.now();
+      const first = await c.sample(t0);
+      expect(first.degraded).toBeUndefined();
+      const sink = startHelper('traffic.ts', ['sink', '10.77.2.2', '0'], { netns: up });
+      helpers.push(sink);
+      const port = Number((await sink.next()).port);
+      const send = startHelper('traffic.ts', ['send', '10.77.2.2', String(port), '30000', '10.77.1.2'], { netns: dev });
+      helpers.push(send);
+      expect(await waitExit(send)).toBe(0);
+      // 1 s later: not read, nothing measured for any device
+      const between = await c.sample(t0 + 1000);
+      expect(between.read).toBeUndefined();
+      expect(between.devices.filter((d) => d.traffic !== undefined || d.destinations.length > 0)).toEqual([]);
+      // past the interval: read, and the traffic sent meanwhile is all there
+      const next = await c.sample(t0 + 503 * READ_MS_PER_DEVICE);
+      expect(next.read).toEqual({ sinceMs: 503 * READ_MS_PER_DEVICE });
+      expect(next.devices[0]!.traffic!.bytesOut).toBeGreaterThanOrEqual(30000);
+      expect(next.devices[0]!.destinations).toContain('10.77.2.2');
+      expect(next.devices.slice(3).every((d) => d.traffic?.bytesOut === 0)).toBe(true);
+    } finally {
+      await c.stop();
+    }
+  });
+
   it('re-creates its table when it is deleted behind its back, reporting the gap as degraded', async () => {
     const c = new DownstreamCollector({ devices, table, logger: silentLogger(), runner: createCommandRunner({ netns: gw }) });
     await c.start();
     try {
-      await c.sample();
+      // sample times 1 s apart: each sample reads the table (READ_MS_PER_DEVICE)
+      const t0 = Date.now();
+      await c.sample(t0);
       inNs(gw, 'nft', ['delete', 'table', 'inet', table]);
-      const gap = await c.sample();
+      const gap = await c.sample(t0 + 1000);
       expect(gap.degraded).toMatch(/^downstream-traffic: nft: .*No such file or directory/);
       expect(gap.devices.map((d) => d.traffic)).toEqual([undefined, undefined, undefined]);
-      const back = await c.sample();
+      const back = await c.sample(t0 + 2000);
       expect(back.degraded).toBeUndefined();
       expect(inNs(gw, 'nft', ['list', 'table', 'inet', table])).toContain('count_forward');
     } finally {

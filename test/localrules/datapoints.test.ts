@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { DeviceSample, HostSample } from '../../src/collector/sample.ts';
-import { datapointsFromDeviceSample, datapointsFromHostSample } from '../../src/localrules/datapoints.ts';
+import {
+  datapointsFromDeviceSample,
+  datapointsFromHostSample,
+  datapointsFromSample,
+  deviceInfoOf,
+} from '../../src/localrules/datapoints.ts';
 
 const traffic = { bytesIn: 1, bytesOut: 2, packetsIn: 3, packetsOut: 4 };
 
@@ -112,5 +117,86 @@ describe('datapoints from samples', () => {
     });
     const silent = datapointsFromDeviceSample({ ...s, messagesSent: 0, messageBytes: 0 });
     expect(silent.some((p) => p.metric === 'aws:message-byte-size')).toBe(false);
+  });
+
+  it('builds only the metrics asked for (the profile metrics), for the host, its processes and each device', () => {
+    const device: DeviceSample = {
+      thingName: 'cam-1',
+      t: 5000,
+      intervalMs: 1000,
+      traffic,
+      destinations: ['8.8.8.8'],
+      messagesSent: 2,
+      messagesReceived: 0,
+      messageBytes: 10,
+    };
+    const sample = { host: hostSample, devices: [device] };
+    const info = deviceInfoOf([{ thingName: 'cam-1', addresses: ['10.0.0.7'] }]);
+    const all = datapointsFromSample(sample, 'gw', { perProcess: true, deviceInfo: info });
+    const wanted = new Set(['aws:all-bytes-out', 'aws:num-listening-tcp-ports', 'cpu_usage']);
+    const some = datapointsFromSample(sample, 'gw', { perProcess: true, deviceInfo: info, metrics: wanted });
+    expect(some).toEqual(all.filter((p) => wanted.has(p.metric)));
+    expect(some.map((p) => `${p.subject.kind}:${p.metric}`).sort()).toEqual([
+      'device:aws:all-bytes-out',
+      'host:aws:all-bytes-out',
+      'host:aws:num-listening-tcp-ports',
+      'host:cpu_usage',
+      'process:aws:all-bytes-out',
+      'process:aws:num-listening-tcp-ports',
+    ]);
+    expect(some.find((p) => p.subject.kind === 'device')!.subject).toEqual({ kind: 'device', thingName: 'cam-1', addresses: ['10.0.0.7'] });
+    expect(info('unknown')).toEqual({});
+  });
+
+  it('leaves devices without message datapoints when their messages are not counted (no message topics)', () => {
+    const device: DeviceSample = {
+      thingName: 'cam-1',
+      t: 5000,
+      intervalMs: 1000,
+      destinations: [],
+      messagesSent: 0,
+      messagesReceived: 0,
+      messageBytes: 0,
+    };
+    const info = deviceInfoOf([]);
+    const counted = datapointsFromSample({ host: hostSample, devices: [device] }, 'gw', { perProcess: true, deviceInfo: info });
+    const uncounted = datapointsFromSample({ host: hostSample, devices: [device] }, 'gw', {
+      perProcess: true,
+      deviceInfo: info,
+      deviceMessages: false,
+    });
+    expect(counted.filter((p) => p.subject.kind === 'device').map((p) => p.metric)).toContain('aws:num-messages-received');
+    expect(uncounted.filter((p) => p.subject.kind === 'device').map((p) => p.metric)).toEqual(['aws:destination-ip-addresses']);
+    // processes' message estimates (from MQTT ports) are measurements and stay
+    expect(uncounted.filter((p) => p.subject.kind === 'process').map((p) => p.metric)).toContain('aws:num-messages-received');
+  });
+
+  it('builds nothing for a device sample without traffic when only traffic metrics are wanted, and its destinations when they are', () => {
+    const between: DeviceSample = {
+      thingName: 'cam-1',
+      t: 5000,
+      intervalMs: 1000,
+      destinations: [],
+      messagesSent: 0,
+      messagesReceived: 0,
+      messageBytes: 0,
+    };
+    const read: DeviceSample = { ...between, thingName: 'cam-2', traffic, destinations: ['8.8.8.8'] };
+    const info = deviceInfoOf([]);
+    const deviceMetrics = (metrics: Set<string>) =>
+      datapointsFromSample({ host: hostSample, devices: [between, read] }, 'gw', {
+        perProcess: false,
+        deviceInfo: info,
+        metrics,
+        deviceMessages: false,
+      })
+        .filter((p) => p.subject.kind === 'device')
+        .map((p) => `${p.thing}:${p.metric}`);
+    expect(deviceMetrics(new Set(['aws:all-bytes-out']))).toEqual(['cam-2:aws:all-bytes-out']);
+    expect(deviceMetrics(new Set(['aws:all-bytes-out', 'aws:destination-ip-addresses']))).toEqual([
+      'cam-1:aws:destination-ip-addresses',
+      'cam-2:aws:all-bytes-out',
+      'cam-2:aws:destination-ip-addresses',
+    ]);
   });
 });

@@ -1,6 +1,7 @@
-// The esbuild bundle behind the binaries: complete (every command module), reproducible, and every
-// runtime dependency working from it — run with the project's Node from a scratch folder, the aws-crt
-// addon beside the bundle, and a decoy addon where aws-crt would look by default.
+// The esbuild bundles behind the binaries — the main script (the agent's commands) and the tools asset (every
+// command): complete, reproducible, and every runtime dependency working from them, run with the project's
+// Node from a scratch folder, the aws-crt addon beside the bundle, and a decoy addon where aws-crt would
+// look by default.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -8,8 +9,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CORE_COMMANDS } from '../../scripts/binaryCommands.ts';
 import { CRT_ADDON_NAME } from '../../scripts/buildTargets.ts';
-import { bundle } from '../../scripts/bundle.ts';
+import { bundle, bundleBinary } from '../../scripts/bundle.ts';
 
 const run = promisify(execFile);
 const root = path.resolve(new URL('../..', import.meta.url).pathname);
@@ -24,30 +26,50 @@ afterAll(async () => {
   if (scratch !== '') await rm(scratch, { recursive: true, force: true });
 });
 
-describe('product bundle', () => {
-  it('holds every command module src/main.ts loads, and no absolute path of this machine', async () => {
-    const a = await bundle({ root, entry: 'scripts/binaryEntry.ts', outfile: path.join(scratch, 'a', 'de.cjs'), version: pkg.version });
-    const commands = [...readFileSync(path.join(root, 'src', 'main.ts'), 'utf8').matchAll(/import\('\.\/(cli\/[\w]+\.ts)'\)/g)].map(
+describe('product bundles (the main script and the tools asset)', () => {
+  const mainCommands = () =>
+    [...readFileSync(path.join(root, 'src', 'main.ts'), 'utf8').matchAll(/import\('\.\/((?:cli|demo)\/[\w]+\.ts)'\)/g)].map(
       (m) => `src/${m[1]}`,
     );
-    expect(commands.length).toBeGreaterThanOrEqual(7);
-    for (const c of commands) expect(a.inputs).toContain(c);
-    expect(a.warnings).toEqual([]);
-    const text = await readFile(a.outfile, 'utf8');
-    expect(text.includes(root)).toBe(false);
-    expect(text.includes(`${tmpdir()}/`)).toBe(false);
+
+  it('the main script holds the core commands only; the tools bundle every command module src/main.ts loads; no absolute path', async () => {
+    const out = await bundleBinary({ root, outDir: path.join(scratch, 'a'), version: pkg.version });
+    const commands = mainCommands();
+    expect(commands.length).toBeGreaterThanOrEqual(8);
+    for (const c of commands) expect(out.tools.inputs).toContain(c);
+    const core = Object.values(CORE_COMMANDS);
+    for (const c of commands) expect({ c, inMain: out.core.inputs.includes(c) }).toEqual({ c, inMain: core.includes(c) });
+    // what the agent never runs is not parsed by it
+    for (const m of ['node_modules/aedes/', 'node_modules/mqtt/', 'src/ipc/emulator/', 'src/demo/']) {
+      expect(out.core.inputs.filter((i) => i.startsWith(m))).toEqual([]);
+    }
+    expect([...out.core.warnings, ...out.tools.warnings]).toEqual([]);
+    for (const f of [out.core.outfile, out.tools.outfile]) {
+      const text = await readFile(f, 'utf8');
+      expect(text.includes(root)).toBe(false);
+      expect(text.includes(`${tmpdir()}/`)).toBe(false);
+    }
   });
 
   it('is byte-for-byte reproducible', async () => {
-    const a = await bundle({ root, entry: 'scripts/binaryEntry.ts', outfile: path.join(scratch, 'r1', 'de.cjs'), version: pkg.version });
-    const b = await bundle({ root, entry: 'scripts/binaryEntry.ts', outfile: path.join(scratch, 'r2', 'de.cjs'), version: pkg.version });
-    expect((await readFile(a.outfile)).equals(await readFile(b.outfile))).toBe(true);
+    const a = await bundleBinary({ root, outDir: path.join(scratch, 'r1'), version: pkg.version });
+    const b = await bundleBinary({ root, outDir: path.join(scratch, 'r2'), version: pkg.version });
+    expect((await readFile(a.core.outfile)).equals(await readFile(b.core.outfile))).toBe(true);
+    expect((await readFile(a.tools.outfile)).equals(await readFile(b.tools.outfile))).toBe(true);
   });
 
-  it('prints the baked-in version without a package.json anywhere near it', async () => {
-    const out = await bundle({ root, entry: 'scripts/binaryEntry.ts', outfile: path.join(scratch, 'v', 'de.cjs'), version: '9.8.7-test' });
-    const { stdout } = await run(process.execPath, [out.outfile, '--version'], { cwd: scratch });
-    expect(stdout).toBe('9.8.7-test\n');
+  it('prints the baked-in version without a package.json anywhere near it, and hands other commands to the tools bundle beside it', async () => {
+    const out = await bundleBinary({ root, outDir: path.join(scratch, 'v'), version: '9.8.7-test' });
+    expect((await run(process.execPath, [out.core.outfile, '--version'], { cwd: scratch })).stdout).toBe('9.8.7-test\n');
+    const help = await run(process.execPath, [out.core.outfile, '--help'], { cwd: scratch });
+    expect(help.stdout).toContain('defender-edge 9.8.7-test');
+    // a usage error from the tools bundle keeps its exit code (2), like the sources
+    const bad = await run(process.execPath, [out.core.outfile, 'validate-report', '--no-such-flag'], { cwd: scratch }).then(
+      () => null,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(bad?.code).toBe(2);
+    expect(bad?.stderr).toContain('defender-edge validate-report:');
   });
 });
 

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -33,6 +33,68 @@ describe('DiskQueue', () => {
     // new entries continue the sequence after the recovered ones
     const seq = q2.push({ n: 11 });
     expect(seq).toBeGreaterThan(q2.peek(100)[6]!.seq);
+  });
+
+  it('on a disk that fills up mid-line, every entry stays readable (in memory until written)', requires(root), () => {
+    // a 256 KiB tmpfs this test mounts: ENOSPC comes as a short write first, then as an error
+    const mnt = join(dir, 'small');
+    mkdirSync(mnt);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', `dedge${process.pid}fs`, mnt]);
+    try {
+      const q = new DiskQueue<{ n: number; pad: string }>({
+        dir: join(mnt, 'q'),
+        maxEntries: 10_000,
+        maxBytes: 1 << 22,
+        segmentBytes: 65_536,
+      });
+      q.open();
+      const pad = 'x'.repeat(1000);
+      for (let n = 0; n < 400; n++) q.push({ n, pad });
+      expect(q.diskError).toMatch(/ENOSPC/);
+      expect(q.inMemory).toBeGreaterThan(0);
+      expect(q.peek(400).map((e) => e.value.n)).toEqual(Array.from({ length: 400 }, (_, i) => i));
+      q.ack(q.peek(301)[300]!.seq); // space returns
+      q.push({ n: 400, pad });
+      expect([q.diskError, q.inMemory, q.length]).toEqual([undefined, 0, 100]);
+      expect(q.peek(100).map((e) => e.value.n)).toEqual(Array.from({ length: 100 }, (_, i) => 301 + i));
+      q.close();
+    } finally {
+      execFileSync('umount', [mnt]);
+    }
+  });
+
+  it('holds no entry in memory once it is on disk, and reads each back exactly, across segments and a restart', () => {
+    const { q } = open({ segmentBytes: 4096 });
+    const pad = 'é'.repeat(100); // multi-byte: offsets are bytes, not characters
+    for (let n = 1; n <= 200; n++) q.push({ n, pad });
+    expect(q.inMemory).toBe(0);
+    expect(readdirSync(dir).filter((f) => f.startsWith('seg-')).length).toBeGreaterThan(3);
+    expect(q.peek(200).map((e) => e.value)).toEqual(Array.from({ length: 200 }, (_, i) => ({ n: i + 1, pad })));
+    expect(q.peekAfter(q.peek(150)[149]!.seq, 10).map((e) => e.value.n)).toEqual([151, 152, 153, 154, 155, 156, 157, 158, 159, 160]);
+    q.close();
+    const { q: q2, info } = open({ segmentBytes: 4096 });
+    expect([info.entries, q2.inMemory]).toEqual([200, 0]);
+    expect(q2.peek(3).map((e) => e.value.n)).toEqual([1, 2, 3]);
+    q2.close();
+  });
+
+  it('skips an entry whose line was changed behind its back, counting it as dropped, and goes on', () => {
+    const { q } = open();
+    for (let n = 1; n <= 3; n++) q.push({ n });
+    const seg = readdirSync(dir).find((f) => f.startsWith('seg-'))!;
+    const text = readFileSync(join(dir, seg), 'utf8');
+    const second = text.split('\n')[1]!;
+    const seq2 = (JSON.parse(second) as { seq: number }).seq;
+    // same length, so the third line stays where it was; the second now holds another sequence number
+    writeFileSync(join(dir, seg), text.replace(`{"seq":${seq2},`, `{"seq":${seq2 + 7},`));
+    const before = q.droppedTotal;
+    expect(q.peek(3).map((e) => e.value.n)).toEqual([1, 3]);
+    expect(q.droppedTotal).toBe(before + 1);
+    expect(q.peek(3).map((e) => e.value.n)).toEqual([1, 3]); // counted once
+    expect(q.length).toBe(2); // a lost entry is not waiting any more (an outbox would spin on it)
+    q.ack(q.peek(3)[1]!.seq);
+    expect(q.length).toBe(0);
+    q.close();
   });
 
   it('keeps everything pushed when the process dies without close (no cursor written)', () => {
