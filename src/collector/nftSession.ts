@@ -80,10 +80,22 @@ export class NftSession {
         nl = this.stdout.indexOf('\n');
       }
     });
+    // nft's error report is several lines ("<cmdline>:1:1-24: Error: Could not process rule: No such file or
+    // directory", then the command and a caret line) and may arrive in pieces: the request fails on the first
+    // whole line that says Error:, the context lines after it are not a new error.
+    let stderr = '';
     child.stderr.on('data', (chunk: string) => {
-      const first = chunk.trim().split('\n')[0] ?? '';
-      const kind = /permission denied|operation not permitted/i.test(chunk) ? 'permission' : 'failed';
-      this.settle(new CommandError(kind, `nft: ${first}`, chunk));
+      stderr += chunk;
+      let nl = stderr.indexOf('\n');
+      while (nl >= 0) {
+        const line = stderr.slice(0, nl).trim();
+        stderr = stderr.slice(nl + 1);
+        if (/\bError:/.test(line)) {
+          const kind = /permission denied|operation not permitted/i.test(line) ? 'permission' : 'failed';
+          this.settle(new CommandError(kind, `nft: ${line}`, line));
+        }
+        nl = stderr.indexOf('\n');
+      }
     });
     child.on('error', (err: NodeJS.ErrnoException) => {
       this.child = undefined;
