@@ -89,6 +89,8 @@ describe('Enforcer on processes', () => {
     await e.handle(processAlarm({ pid: c.pid }, { type: 'process-terminate' }));
     expect((await c.exited).signal).toBe('SIGKILL');
     await (e.backends.process as ProcessBackend).settled();
+    // the killed record follows the kernel's read-back that the process is gone (up to applySettleMs)
+    await until(() => records.length >= 2, 5000, 'the killed record');
     expect(records.map((r) => r.outcome)).toEqual(['applied', 'killed']);
     expect(records[1]!.violation.violationId).toBe(records[0]!.violation.violationId);
     expect(e.active()).toEqual([]); // nothing to revert
