@@ -148,16 +148,19 @@ describe('datapoints from samples', () => {
     expect(info('unknown')).toEqual({});
   });
 
+  /** A device sample between two readings of the accounting table: no traffic, no messages. */
+  const quietDevice = (): DeviceSample => ({
+    thingName: 'cam-1',
+    t: 5000,
+    intervalMs: 1000,
+    destinations: [],
+    messagesSent: 0,
+    messagesReceived: 0,
+    messageBytes: 0,
+  });
+
   it('leaves devices without message datapoints when their messages are not counted (no message topics)', () => {
-    const device: DeviceSample = {
-      thingName: 'cam-1',
-      t: 5000,
-      intervalMs: 1000,
-      destinations: [],
-      messagesSent: 0,
-      messagesReceived: 0,
-      messageBytes: 0,
-    };
+    const device = quietDevice();
     const info = deviceInfoOf([]);
     const counted = datapointsFromSample({ host: hostSample, devices: [device] }, 'gw', { perProcess: true, deviceInfo: info });
     const uncounted = datapointsFromSample({ host: hostSample, devices: [device] }, 'gw', {
@@ -172,15 +175,7 @@ describe('datapoints from samples', () => {
   });
 
   it('builds nothing for a device sample without traffic when only traffic metrics are wanted, and its destinations when they are', () => {
-    const between: DeviceSample = {
-      thingName: 'cam-1',
-      t: 5000,
-      intervalMs: 1000,
-      destinations: [],
-      messagesSent: 0,
-      messagesReceived: 0,
-      messageBytes: 0,
-    };
+    const between = quietDevice();
     const read: DeviceSample = { ...between, thingName: 'cam-2', traffic, destinations: ['8.8.8.8'] };
     const info = deviceInfoOf([]);
     const deviceMetrics = (metrics: Set<string>) =>
