@@ -95,9 +95,11 @@ export interface OutboxStats {
  * after a reconnect to, or our own restart under, a different nucleus run (`nucleusId`, the IPC socket's
  * identity: a restarted nucleus makes a new socket). An ordinary restart of the component (the nucleus kept
  * running, and its spool) sends nothing twice: `handover.json` holds the last sequence number the nucleus
- * answered and which nucleus run answered it, rewritten after each batch of answers (one small positioned
- * write) and at shutdown. A copy can still reach the cloud twice when the nucleus did restart (it may or may
- * not have sent the message before), or when we are SIGKILLed between the nucleus's answer and that write;
+ * answered and which nucleus run answered it, rewritten with the queue's periodic sync (`syncIntervalMs`,
+ * one small positioned write when it changed; not per answer: at a few reports a second that write was a
+ * measurable part of the agent's CPU), before a retry wait and at shutdown. A copy can still reach the cloud
+ * twice when the nucleus did restart (it may or may not have sent the message before), or when we are
+ * SIGKILLed between the nucleus's answer and that write (at most `syncIntervalMs` of answers);
  * such a copy is byte-identical (the payload comes from disk), so receivers drop it by its id: report_id for
  * reports, recordId for violation and action records (src/agent/violationPublisher.ts).
  */
@@ -170,7 +172,10 @@ export class Outbox {
     const head = this.queue.headSeq;
     if (m.kind === 'ok' && head !== undefined && m.value.through >= head) this.restoring = m.value;
     this.running = true;
-    this.syncTimer = setInterval(() => this.queue.sync(), this.opts.syncIntervalMs);
+    this.syncTimer = setInterval(() => {
+      this.queue.sync();
+      this.writeMark();
+    }, this.opts.syncIntervalMs);
     this.syncTimer.unref();
     this.kick();
     return info;
@@ -483,8 +488,8 @@ export class Outbox {
         }, delay);
         return;
       }
-      // Once per batch of answers, not per answer.
-      this.writeMark();
+      // The nucleus run that answered: a reconnect to the same run sends nothing again (retryNow).
+      this.nucleus ??= this.options.nucleusId?.();
     }
     this.abandonInFlight = undefined;
   }

@@ -63,8 +63,26 @@ describe('DiskQueue', () => {
     }
   });
 
-  it('holds no entry in memory once it is on disk, and reads each back exactly, across segments and a restart', () => {
-    const { q } = open({ segmentBytes: 4096 });
+  it('keeps the newest values in memory until first read, within hotBytes; every later read comes from disk', () => {
+    const { q } = open({ hotBytes: 1000 });
+    for (let n = 1; n <= 40; n++) q.push({ n, pad: 'x'.repeat(60) }); // 91-byte lines: the first 10 fit in 1,000 bytes
+    expect([q.hot, q.inMemory]).toEqual([10, 0]);
+    expect(q.peek(2).map((e) => e.value.n)).toEqual([1, 2]); // served from memory, then let go
+    expect(q.hot).toBe(8);
+    // Proof that a second read comes from the segment: the file changed behind the queue's back, the entry is lost.
+    const seg = readdirSync(dir).find((f) => f.startsWith('seg-'))!;
+    writeFileSync(join(dir, seg), readFileSync(join(dir, seg), 'utf8').replace('{"seq":1,', '{"seq":7,'));
+    expect(q.peek(2).map((e) => e.value.n)).toEqual([2, 3]); // 1 is skipped; 3 still came from memory
+    expect(q.diskError).toMatch(/entry 1 unreadable/);
+    q.ack(q.peek(100).at(-1)!.seq); // acknowledged: nothing held any more
+    expect(q.hot).toBe(0);
+    for (let n = 41; n <= 45; n++) q.push({ n });
+    expect(q.hot).toBe(5); // room again
+    q.close();
+  });
+
+  it('holds no entry in memory once it is on disk (hotBytes 0), and reads each back exactly, across segments and a restart', () => {
+    const { q } = open({ segmentBytes: 4096, hotBytes: 0 });
     const pad = 'é'.repeat(100); // multi-byte: offsets are bytes, not characters
     for (let n = 1; n <= 200; n++) q.push({ n, pad });
     expect(q.inMemory).toBe(0);
@@ -79,7 +97,7 @@ describe('DiskQueue', () => {
   });
 
   it('skips an entry whose line was changed behind its back, counting it as dropped, and goes on', () => {
-    const { q } = open();
+    const { q } = open({ hotBytes: 0 });
     for (let n = 1; n <= 3; n++) q.push({ n });
     const seg = readdirSync(dir).find((f) => f.startsWith('seg-'))!;
     const text = readFileSync(join(dir, seg), 'utf8');
