@@ -46,7 +46,7 @@ export interface OutboxOptions {
   nucleusId?: () => string | undefined;
 }
 
-/** Persisted after every batch of answered publishes: messages up to `through` were taken by `nucleus`. */
+/** Persisted with the periodic sync and at shutdown: messages up to `through` were taken by `nucleus`. */
 interface HandoverMark {
   through: number;
   nucleus: string;
