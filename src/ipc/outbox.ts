@@ -100,7 +100,7 @@ export interface OutboxStats {
  * measurable part of the agent's CPU), before a retry wait and at shutdown. A copy can still reach the cloud
  * twice when the nucleus did restart (it may or may not have sent the message before), or when we are
  * SIGKILLed between the nucleus's answer and that write (at most `syncIntervalMs` of answers);
- * such a copy is byte-identical (the payload comes from disk), so receivers drop it by its id: report_id for
+ * such a copy is byte-identical (the payload is the one written to disk), so receivers drop it by its id: report_id for
  * reports, recordId for violation and action records (src/agent/violationPublisher.ts).
  */
 export class Outbox {
