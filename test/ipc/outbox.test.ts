@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -318,6 +318,31 @@ describe('Outbox', () => {
         box.retryNow();
         expect(await box.drained(2000)).toBe(true);
         expect(r.seen.slice(3)).toEqual(['t/1', 't/2', 't/3']);
+      });
+
+      it('the handover mark is written by the periodic sync, without a stop (what a SIGKILLed agent leaves)', async () => {
+        const box = new Outbox({
+          dir,
+          maxEntries: 1000,
+          maxBytes: 1 << 20,
+          publish: async () => undefined,
+          logger: silentLogger(),
+          syncIntervalMs: 20,
+          nucleusId: () => 'run-1',
+        });
+        boxes.push(box);
+        box.start();
+        for (let n = 1; n <= 3; n++) box.enqueue(msg(n));
+        expect(await box.drained(2000)).toBe(true);
+        const mark = () => {
+          try {
+            return JSON.parse(readFileSync(join(dir, 'handover.json'), 'utf8')) as { through: number; nucleus: string };
+          } catch {
+            return undefined;
+          }
+        };
+        await until(() => mark()?.through === 3, 2000, 'the mark of the three answered messages');
+        expect(mark()).toEqual({ through: 3, nucleus: 'run-1' });
       });
 
       it('settle() waits for the answers in flight, so a graceful stop covers them and a restart sends none', async () => {
